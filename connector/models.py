@@ -1,0 +1,238 @@
+"""The canonical customer: what every source is mapped into and every surface shows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Canonical(BaseModel):
+    """Base of the canonical models: unknown keys are refused, values are coerced laxly."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Address(Canonical):
+    """A postal address."""
+
+    line1: str | None = None
+    postcode: str | None = None
+    city: str | None = None
+    country: str | None = None
+
+
+class Identity(Canonical):
+    """Who the customer is."""
+
+    civility: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    full_name: str | None = None
+    birth_date: dt.date | None = None
+    emails: list[str] = Field(default_factory=list)
+    phones: list[str] = Field(default_factory=list)
+    address: Address = Field(default_factory=Address)
+    home_store: str | None = None
+    customer_since: dt.date | None = None
+    external_ids: dict[str, str] = Field(default_factory=dict)
+
+
+class Status(Canonical):
+    """What the customer represents for the brand."""
+
+    segment: str | None = None
+    lifecycle: str | None = None
+    abc_class: str | None = None
+    tags: list[str] = Field(default_factory=list)
+
+
+class Kpis(Canonical):
+    """Activity figures, computed from purchases unless a source gives them."""
+
+    total_spend: Decimal | None = None
+    average_basket: Decimal | None = None
+    last_order_date: dt.date | None = None
+    orders_count: int | None = None
+    satisfaction: Decimal | None = Field(default=None, ge=0, le=10)
+    currency: str | None = None
+
+
+class Flag(Canonical):
+    """An alert shown at the top of the record."""
+
+    key: str
+    label: str
+    icon: str
+    reason: str
+    since: dt.date | None = None
+
+
+class NpsAnswer(Canonical):
+    """The customer's last answer to the recommendation question."""
+
+    score: int = Field(ge=0, le=10)
+    category: Literal["detractor", "passive", "promoter"]
+    date: dt.date | None = None
+
+
+class TrendPoint(Canonical):
+    """One satisfaction score in time."""
+
+    date: dt.date | None = None
+    score: Decimal
+
+
+class Sentiment(Canonical):
+    """How the customer feels right now."""
+
+    last_satisfaction: Decimal | None = None
+    trend: list[TrendPoint] = Field(default_factory=list)
+    nps: NpsAnswer | None = None
+    ces: Decimal | None = None
+
+
+class LastContact(Canonical):
+    """The most recent contact."""
+
+    date: dt.datetime | None = None
+    channel: str | None = None
+    reason: str | None = None
+
+
+class Contacts(Canonical):
+    """Summary of past contacts across channels."""
+
+    count: int = 0
+    by_channel: dict[str, int] = Field(default_factory=dict)
+    last: LastContact | None = None
+    repeat_rate: Decimal | None = None
+
+
+class Order(Canonical):
+    """An online order or a store purchase."""
+
+    channel: str | None = None
+    number: str | None = None
+    status: str | None = None
+    date: dt.date | None = None
+    tracking: str | None = None
+    total: Decimal | None = None
+    currency: str | None = None
+    back_office_url: str | None = None
+    store: str | None = None
+    source: str | None = None
+
+
+class Loyalty(Canonical):
+    """Loyalty programme membership."""
+
+    card: str | None = None
+    points: int | None = None
+    tier: str | None = None
+    vouchers_used: int | None = None
+
+
+class Review(Canonical):
+    """A review the customer left on a review site."""
+
+    site: str | None = None
+    rating: Decimal | None = None
+    max_rating: Decimal | None = Decimal(5)
+    date: dt.date | None = None
+    title: str | None = None
+    excerpt: str | None = None
+    url: str | None = None
+    source: str | None = None
+
+
+class Campaign(Canonical):
+    """A marketing campaign the customer received."""
+
+    name: str | None = None
+    date: dt.date | None = None
+    channel: str | None = None
+
+
+class Note(Canonical):
+    """A short landmark an agent wrote about the customer."""
+
+    text: str
+    author: str | None = None
+    date: dt.datetime | None = None
+
+
+class SurveyAnswer(Canonical):
+    """A survey answer (input section; summarised into sentiment and kpis)."""
+
+    kind: Literal["csat", "nps", "ces"] = "csat"
+    score: Decimal
+    date: dt.date | None = None
+    comment: str | None = None
+
+
+class ContactEvent(Canonical):
+    """A past contact (input section; summarised into contacts)."""
+
+    date: dt.datetime | None = None
+    channel: str | None = None
+    reason: str | None = None
+
+
+class SourceState(StrEnum):
+    """How a source answered for this customer."""
+
+    OK = "ok"
+    STALE = "stale"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    NOT_FOUND = "not_found"
+    CIRCUIT_OPEN = "circuit_open"
+
+
+class SourceStatus(Canonical):
+    """Where a part of the record came from and how old it is."""
+
+    status: SourceState
+    fetched_at: dt.datetime | None = None
+    age_s: float | None = None
+    latency_ms: float | None = None
+    error: str | None = None
+
+
+class CustomerProfile(Canonical):
+    """The canonical customer, as `connector lookup` and the lookup API return it."""
+
+    customer_id: str
+    identity: Identity = Field(default_factory=Identity)
+    status: Status = Field(default_factory=Status)
+    kpis: Kpis = Field(default_factory=Kpis)
+    flags: list[Flag] = Field(default_factory=list)
+    sentiment: Sentiment = Field(default_factory=Sentiment)
+    contacts: Contacts = Field(default_factory=Contacts)
+    orders: list[Order] = Field(default_factory=list)
+    store_purchases: list[Order] = Field(default_factory=list)
+    loyalty: Loyalty = Field(default_factory=Loyalty)
+    reviews: list[Review] = Field(default_factory=list)
+    campaigns: list[Campaign] = Field(default_factory=list)
+    notes: list[Note] = Field(default_factory=list)
+    sources: dict[str, SourceStatus] = Field(default_factory=dict)
+
+
+# The sections a source may fill: name -> (model of one value, is it a list).
+SECTIONS: dict[str, tuple[type[Canonical], bool]] = {
+    "identity": (Identity, False),
+    "status": (Status, False),
+    "kpis": (Kpis, False),
+    "loyalty": (Loyalty, False),
+    "orders": (Order, True),
+    "store_purchases": (Order, True),
+    "reviews": (Review, True),
+    "campaigns": (Campaign, True),
+    "surveys": (SurveyAnswer, True),
+    "contacts": (ContactEvent, True),
+    "notes": (Note, True),
+}

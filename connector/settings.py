@@ -1,0 +1,41 @@
+"""Process settings, read from CONNECTOR_* environment variables."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+
+class Settings(BaseSettings):
+    """Everything about this process that is not in the manifest (and every secret)."""
+
+    model_config = SettingsConfigDict(env_prefix="CONNECTOR_", extra="ignore")
+
+    manifest: Path = Path("manifest.yaml")
+    data_dir: Path = Path("var")
+    demo_dir: Path = Path("var/demo")
+    secret_key: SecretStr | None = None
+    api_token: SecretStr | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    threads: int = 8
+    log_level: str = "INFO"
+
+    def signing_key(self) -> bytes:
+        """The key that signs sidebar links: CONNECTOR_SECRET_KEY, else one kept under data_dir."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+            log.warning("CONNECTOR_SECRET_KEY is not set: generated a signing key in %s", path)
+        return path.read_text().strip().encode()
