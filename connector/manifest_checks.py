@@ -1,0 +1,122 @@
+"""Checks that need the whole manifest: mappings against the canonical model, references, paths."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import jmespath
+from jmespath.exceptions import JMESPathError
+
+from connector.models import SECTIONS
+from connector.sources.base import SourceConfig
+from connector.sources.mapping import field_type
+from connector.sources.rest import TEMPLATE, RestConfig
+
+if TYPE_CHECKING:
+    from connector.manifest import SectionMaps, Sidebar
+
+AUTOMATIC_FIELDS = {"source"}
+
+
+def check_semantics(
+    sources: dict[str, SourceConfig], sidebar: Sidebar | None, declared: list[str]
+) -> list[str]:
+    """Every problem the models alone cannot see, each prefixed by its dotted path (`declared`:
+    every source name in the file, valid or not)."""
+    errors: list[str] = []
+    for name, config in sources.items():
+        errors.extend(_check_source(f"sources.{name}", config))
+    if sidebar is not None:
+        errors.extend(_check_sidebar(declared, sidebar))
+    return errors
+
+
+def _check_sidebar(sources: list[str], sidebar: Sidebar) -> list[str]:
+    from connector.widgets import BLOCKS
+
+    errors = []
+    declared = ", ".join(sources) or "none"
+    for i, entry in enumerate(sidebar.blocks):
+        if entry.block not in BLOCKS:
+            known = ", ".join(BLOCKS)
+            errors.append(f"sidebar.blocks[{i}]: unknown block '{entry.block}' (one of: {known})")
+        for j, source in enumerate(entry.sources or []):
+            if source not in sources:
+                errors.append(
+                    f"sidebar.blocks[{i}].sources[{j}]: unknown source '{source}' "
+                    f"(declared: {declared})"
+                )
+    return errors
+
+
+def _check_source(path: str, config: SourceConfig) -> list[str]:
+    errors = _expressions(path, {"id": config.id, "found": getattr(config, "found", None)})
+    errors.extend(check_sections(path, config))
+    if isinstance(config, RestConfig):
+        errors.extend(_check_requests(path, config))
+    return errors
+
+
+def check_sections(path: str, config: SectionMaps | SourceConfig | None) -> list[str]:
+    """Each section mapped onto the canonical model: known sections, fields and expressions."""
+    errors: list[str] = []
+    for section_name, section in (config.sections if config else {}).items():
+        where = f"{path}.sections.{section_name}"
+        if section_name not in SECTIONS:
+            errors.append(f"{where}: unknown section (one of: {', '.join(SECTIONS)})")
+            continue
+        model, is_list = SECTIONS[section_name]
+        if is_list and section.path is not None:
+            errors.append(f"{where}.path: {section_name} is a list: use items")
+        if not is_list and section.items is not None:
+            errors.append(f"{where}.items: {section_name} is not a list: use path")
+        errors.extend(_expressions(where, {"path": section.path, "items": section.items}))
+        for field_name, spec in section.fields.items():
+            field_path = f"{where}.fields.{field_name}"
+            if field_name in AUTOMATIC_FIELDS or field_type(model, field_name) is None:
+                known = ", ".join(_field_names(model))
+                errors.append(f"{field_path}: unknown field of {section_name} (one of: {known})")
+            errors.extend(_expressions(field_path, {"": spec.path}))
+    return errors
+
+
+def _check_requests(path: str, config: RestConfig) -> list[str]:
+    errors: list[str] = []
+    names = [r.name for r in config.requests]
+    for i, request in enumerate(config.requests):
+        where = f"{path}.requests[{i}]"
+        if names.count(request.name) > 1:
+            errors.append(f"{where}.name: '{request.name}' is used by two requests")
+        templates = {"path": request.path, **{f"params.{k}": v for k, v in request.params.items()}}
+        for key, template in templates.items():
+            for match in TEMPLATE.finditer(template):
+                errors.extend(_expressions(f"{where}.{key}", {"": match.group(1).strip()}))
+    return errors
+
+
+def _expressions(path: str, expressions: dict[str, str | None]) -> list[str]:
+    errors = []
+    for key, expression in expressions.items():
+        if expression is None:
+            continue
+        try:
+            jmespath.compile(expression)
+        except JMESPathError as exc:
+            reason = re.sub(r"\s+", " ", str(exc).splitlines()[0])
+            where = f"{path}.{key}" if key else path
+            errors.append(f"{where}: invalid JMESPath expression '{expression}' ({reason})")
+    return errors
+
+
+def _field_names(model: type) -> list[str]:
+    names: list[str] = []
+    for name, info in model.model_fields.items():  # type: ignore[attr-defined]
+        if name in AUTOMATIC_FIELDS:
+            continue
+        nested = info.annotation
+        if hasattr(nested, "model_fields"):
+            names.extend(f"{name}.{sub}" for sub in nested.model_fields)
+        else:
+            names.append(name)
+    return names

@@ -1,0 +1,108 @@
+"""What every source adapter is: its manifest model, its protocol, its results and failures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Protocol
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from connector.identity import IDENTIFIER_KINDS, IdentifierKind, Identifiers
+from connector.models import SourceState
+
+__all__ = ["IDENTIFIER_KINDS", "IdentifierKind", "Identifiers"]
+
+@dataclass
+class SourceResult:
+    """What one source knows about one customer, mapped into canonical sections."""
+
+    found: bool
+    sections: dict[str, Any] = field(default_factory=dict)
+    external_id: str | None = None
+    dropped_values: int = 0
+
+
+class SourceError(Exception):
+    """A source could not answer; `public` is the short text an agent or admin may see."""
+
+    state: SourceState = SourceState.ERROR
+
+    def __init__(self, public: str, detail: str = "") -> None:
+        super().__init__(detail or public)
+        self.public = public
+
+
+class SourceUnavailable(SourceError):
+    """Down, slow, rate-limited or broken for now: retry later, serve stale meanwhile."""
+
+
+class SourceTimeout(SourceUnavailable):
+    """Did not answer within its timeout."""
+
+    state = SourceState.TIMEOUT
+
+
+class SourceMisconfigured(SourceError):
+    """Refused us (401/403, bad path, bad mapping): the admin must fix the manifest."""
+
+
+class Source(Protocol):
+    """A system that knows something about customers."""
+
+    name: str
+    provides: frozenset[str]
+
+    def fetch(self, ids: Identifiers) -> SourceResult:
+        """Look the customer up and map what comes back; raise SourceError on failure."""
+        ...
+
+
+# ---- manifest models shared by every source type -------------------------------------------
+
+
+class Strict(BaseModel):
+    """A manifest model: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _path_shorthand(value: Any) -> Any:
+    return {"path": value} if isinstance(value, str) else value
+
+
+class FieldMap(Strict):
+    """Where a canonical field's value is in the source's answer, and how to read it."""
+
+    path: str
+    map: dict[str, str] | None = None
+
+
+class SectionMap(Strict):
+    """How one canonical section is read from the source's answer (JMESPath expressions)."""
+
+    path: str | None = None
+    items: str | None = None
+    fields: dict[str, Annotated[FieldMap, BeforeValidator(_path_shorthand)]]
+
+
+class SourceConfig(Strict):
+    """Settings every source type has."""
+
+    type: str
+    label: str | None = None
+    timeout_s: float = Field(default=2.0, gt=0, le=60)
+    ttl_s: int = Field(default=300, ge=0)
+    stale_ttl_s: int = Field(default=86400, ge=0)
+    id: str | None = None
+    decimal_comma: bool = False
+    date_formats: list[str] = Field(default_factory=list)
+    sections: dict[str, SectionMap] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What building a source from its manifest entry may need."""
+
+    manifest_dir: Path
+    default_region: str = "FR"

@@ -1,0 +1,195 @@
+"""Map a source's raw answer into canonical sections, driven by the manifest's JMESPath fields."""
+
+from __future__ import annotations
+
+import logging
+import re
+import types
+import typing
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from typing import Any
+
+import jmespath
+from jmespath.parser import ParsedResult
+from pydantic import BaseModel, ValidationError
+
+from connector.models import SECTIONS
+from connector.sources.base import SectionMap, SourceConfig, SourceResult
+
+log = logging.getLogger(__name__)
+
+ISO_DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
+
+
+@cache
+def compiled(expression: str) -> ParsedResult:
+    """A compiled JMESPath expression (the manifest checks them all at load)."""
+    return jmespath.compile(expression)
+
+
+def search(expression: str, document: Any) -> Any:
+    """Evaluate a JMESPath expression against a document."""
+    return compiled(expression).search(document)
+
+
+def field_type(model: type[BaseModel], dotted: str) -> Any:
+    """The annotation of a (possibly nested, dotted) field of a canonical model, or None."""
+    head, _, rest = dotted.partition(".")
+    info = model.model_fields.get(head)
+    if info is None:
+        return None
+    annotation = _unwrap_optional(info.annotation)
+    if rest:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            return field_type(annotation, rest)
+        return None
+    return annotation
+
+
+def _unwrap_optional(annotation: Any) -> Any:
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return args[0] if len(args) == 1 else annotation
+    return annotation
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Reads raw values into Python values of the canonical field types."""
+
+    decimal_comma: bool = False
+    date_formats: tuple[str, ...] = ()
+
+    def coerce(self, value: Any, target: Any) -> Any:
+        """Convert a raw value to the target type; raise ValueError when it cannot be read."""
+        if value is None or value == "":
+            return None
+        origin = typing.get_origin(target)
+        if origin is list:
+            (inner,) = typing.get_args(target)
+            items = value if isinstance(value, list) else [value]
+            return [v for v in (self.coerce(i, inner) for i in items) if v is not None]
+        if target is Decimal:
+            return self._decimal(value)
+        if target is datetime:
+            return self._datetime(value)
+        if target is date:
+            return self._datetime(value).date() if not isinstance(value, date) else value
+        if target is int and isinstance(value, str):
+            return int(self._decimal(value))
+        if target is str and not isinstance(value, str):
+            return str(value)
+        return value
+
+    def _decimal(self, value: Any) -> Decimal:
+        if isinstance(value, (int, Decimal)):
+            return Decimal(value)
+        if isinstance(value, float):
+            return Decimal(str(value))
+        text = re.sub(r"[\s\u00a0\u202f€$£]", "", str(value))
+        if self.decimal_comma:
+            text = text.replace(".", "").replace(",", ".")
+        try:
+            return Decimal(text)
+        except InvalidOperation as exc:
+            raise ValueError("not a number") from exc
+
+    def _datetime(self, value: Any) -> datetime:
+        parsed = self._parse_datetime(value)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+    def _parse_datetime(self, value: Any) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        if isinstance(value, date):
+            return datetime(value.year, value.month, value.day, tzinfo=UTC)
+        if isinstance(value, (int, float)):
+            return datetime.fromtimestamp(value, tz=UTC)
+        text = str(value).strip().replace("Z", "+00:00")
+        for fmt in (*self.date_formats, *ISO_DATE_FORMATS):
+            try:
+                return datetime.strptime(text, fmt)
+            except ValueError:
+                continue
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise ValueError("not a date in the expected formats") from exc
+
+
+@dataclass
+class Mapped:
+    """The canonical sections read from one answer, and how many values had to be dropped."""
+
+    sections: dict[str, Any]
+    dropped: int = 0
+
+
+def map_sections(document: Any, config: SourceConfig, source: str) -> Mapped:
+    """Apply every section mapping of a source to its raw answer."""
+    reader = Reader(config.decimal_comma, tuple(config.date_formats))
+    out = Mapped(sections={})
+    for name, section in config.sections.items():
+        model, is_list = SECTIONS[name]
+        if is_list:
+            raw_items = search(section.items or "@", document) or []
+            if not isinstance(raw_items, list):
+                raw_items = [raw_items]
+            items = [_map_one(i, section, model, reader, source, out) for i in raw_items]
+            out.sections[name] = [i for i in items if i is not None]
+        else:
+            root = search(section.path, document) if section.path else document
+            if root is not None:
+                value = _map_one(root, section, model, reader, source, out)
+                if value is not None:
+                    out.sections[name] = value
+    return out
+
+
+def _map_one(
+    raw: Any, section: SectionMap, model: type[BaseModel], reader: Reader, source: str, out: Mapped
+) -> BaseModel | None:
+    values: dict[str, Any] = {}
+    for dotted, spec in section.fields.items():
+        value = search(spec.path, raw)
+        if spec.map is not None and value is not None:
+            value = spec.map.get(str(value), value)
+        try:
+            value = reader.coerce(value, field_type(model, dotted))
+        except (ValueError, TypeError):
+            log.warning("source %s: dropped unreadable value for %s", source, dotted)
+            out.dropped += 1
+            continue
+        if value is not None:
+            _set_dotted(values, dotted, value)
+    if "source" in model.model_fields:
+        values["source"] = source
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        bad = {".".join(str(p) for p in e["loc"]) for e in exc.errors()}
+        log.warning("source %s: dropped an item with invalid %s", source, ", ".join(sorted(bad)))
+        out.dropped += 1
+        return None
+
+
+def _set_dotted(target: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        target = target.setdefault(part, {})
+    target[leaf] = value
+
+
+def found_result(document: Any, config: SourceConfig, source: str) -> SourceResult:
+    """The result of a source that found the customer: its sections and its own id for them."""
+    mapped = map_sections(document, config, source)
+    external = search(config.id, document) if config.id else None
+    return SourceResult(
+        found=True,
+        sections=mapped.sections,
+        external_id=None if external is None else str(external),
+        dropped_values=mapped.dropped,
+    )
