@@ -1,0 +1,231 @@
+"""The demo back office: the generated ERP and review feed served over real HTTP."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import phonenumbers
+from flask import Blueprint, Flask, Response, abort, jsonify, request
+from werkzeug.serving import make_server
+
+Record = dict[str, Any]
+FAULT_MODES = ("ok", "slow", "down")
+SYSTEMS = {"/erp/api/": "erp", "/feedback/api/": "feedback"}
+
+
+def to_e164(raw: str | None, region: str = "FR") -> str | None:
+    """Normalise a phone number written in any format to E.164, or None if it is not one."""
+    if not raw:
+        return None
+    try:
+        parsed = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+@dataclass
+class BackOfficeData:
+    """The generated files, indexed the way the demo APIs look them up."""
+
+    customers: dict[str, Record] = field(default_factory=dict)
+    by_email: dict[str, list[str]] = field(default_factory=dict)
+    by_phone: dict[str, list[str]] = field(default_factory=dict)
+    orders: dict[str, list[Record]] = field(default_factory=dict)
+    order_by_number: dict[str, Record] = field(default_factory=dict)
+    reviews: dict[str, list[Record]] = field(default_factory=dict)
+    surveys: dict[str, list[Record]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, data_dir: Path) -> BackOfficeData:
+        """Read erp.json and feedback.json from a generated demo directory."""
+        erp = json.loads((data_dir / "erp.json").read_text(encoding="utf-8"))
+        feedback = json.loads((data_dir / "feedback.json").read_text(encoding="utf-8"))
+        data = cls()
+        for customer in erp["customers"]:
+            data.customers[customer["id"]] = customer
+            data.by_email.setdefault(customer["email"].lower(), []).append(customer["id"])
+            for number in {to_e164(customer["mobile"]), to_e164(customer["phone"])} - {None}:
+                data.by_phone.setdefault(str(number), []).append(customer["id"])
+        for order in erp["orders"]:
+            data.orders.setdefault(order["customer_id"], []).append(order)
+            data.order_by_number[order["number"]] = order
+        for orders in data.orders.values():
+            orders.sort(key=lambda o: (o["date"], o["number"]), reverse=True)
+        data.reviews = _by_email(feedback["reviews"], "published_at")
+        data.surveys = _by_email(feedback["surveys"], "answered_at")
+        return data
+
+    def find_customers(self, email: str | None, phone: str | None) -> list[Record]:
+        """Customers matching every given criterion (email case-insensitive, phone any format)."""
+        matches: set[str] | None = None
+        if email:
+            matches = set(self.by_email.get(email.strip().lower(), []))
+        if phone:
+            found = set(self.by_phone.get(to_e164(phone) or "", []))
+            matches = found if matches is None else matches & found
+        return [self.customers[cid] for cid in sorted(matches or ())]
+
+
+def _by_email(records: list[Record], stamp: str) -> dict[str, list[Record]]:
+    """Group feedback records by lowercased email, newest first, without the email key."""
+    grouped: dict[str, list[Record]] = {}
+    for record in records:
+        public = {key: value for key, value in record.items() if key != "email"}
+        grouped.setdefault(record["email"].lower(), []).append(public)
+    for items in grouped.values():
+        items.sort(key=lambda item: item[stamp], reverse=True)
+    return grouped
+
+
+def _error(status: int, message: str) -> Response:
+    """A JSON error response."""
+    response = jsonify({"error": message})
+    response.status_code = status
+    return response
+
+
+def _erp_blueprint(data: BackOfficeData) -> Blueprint:
+    """The ERP's customer API and its order pages (the back-office deep links)."""
+    erp = Blueprint("erp", __name__, url_prefix="/erp")
+
+    @erp.get("/api/customers")
+    def customers() -> Response:
+        email, phone = request.args.get("email"), request.args.get("phone")
+        if not email and not phone:
+            return _error(400, "give email or phone")
+        return jsonify({"customers": data.find_customers(email, phone)})
+
+    @erp.get("/api/customers/<customer_id>/orders")
+    def orders(customer_id: str) -> Response:
+        if customer_id not in data.customers:
+            return _error(404, "unknown customer")
+        return jsonify({"orders": data.orders.get(customer_id, [])})
+
+    @erp.get("/orders/<number>")
+    def order_page(number: str) -> str:
+        order = data.order_by_number.get(number) or abort(404)
+        rows = "".join(f"<tr><th>{label}</th><td>{escape(str(order[key]))}</td></tr>"
+                       for label, key in (("Commande", "number"), ("État", "state"),
+                                          ("Date", "date"), ("Total (EUR)", "amount_total")))
+        return (f"<!doctype html><html lang=\"fr\"><meta charset=\"utf-8\">"
+                f"<title>Commande {escape(number)}</title><h1>Commande {escape(number)}</h1>"
+                f"<table>{rows}</table></html>")
+
+    return erp
+
+
+def _feedback_blueprint(data: BackOfficeData) -> Blueprint:
+    """The public review and survey feed, keyed by e-mail."""
+    feedback = Blueprint("feedback", __name__, url_prefix="/feedback/api")
+
+    @feedback.get("/reviews")
+    def reviews() -> Response:
+        email = request.args.get("email", "").strip().lower()
+        if not email:
+            return _error(400, "give email")
+        return jsonify({"reviews": data.reviews.get(email, [])})
+
+    @feedback.get("/surveys")
+    def surveys() -> Response:
+        email = request.args.get("email", "").strip().lower()
+        if not email:
+            return _error(400, "give email")
+        return jsonify({"answers": data.surveys.get(email, [])})
+
+    return feedback
+
+
+def _admin_blueprint(faults: dict[str, str]) -> Blueprint:
+    """Health check and the fault switch used by tests and demos."""
+    admin = Blueprint("admin", __name__)
+
+    @admin.post("/_admin/faults")
+    def set_faults() -> Response:
+        wanted = request.get_json(silent=True)
+        if not isinstance(wanted, dict) or any(
+                key not in faults or mode not in FAULT_MODES for key, mode in wanted.items()):
+            return _error(400, f"expected {{system: mode}}, systems {sorted(faults)}, "
+                               f"modes {list(FAULT_MODES)}")
+        faults.update(wanted)
+        return jsonify(faults)
+
+    @admin.get("/healthz")
+    def healthz() -> Response:
+        return jsonify({"status": "ok"})
+
+    return admin
+
+
+def create_backoffice(
+    data_dir: Path,
+    *,
+    latency_ms: tuple[int, int] = (20, 80),
+    erp_token: str = "demo-erp-token",
+    slow_seconds: float = 5.0,
+) -> Flask:
+    """Build the demo ERP + review feed app over a generated demo data directory."""
+    app = Flask(__name__)
+    data = BackOfficeData.load(Path(data_dir))
+    faults = {"erp": "ok", "feedback": "ok"}
+    jitter = random.Random()
+
+    @app.before_request
+    def behave_like_a_remote_system() -> Response | None:
+        system = next((name for prefix, name in SYSTEMS.items()
+                       if request.path.startswith(prefix)), None)
+        if system is None:
+            return None
+        if latency_ms[1] > 0:
+            time.sleep(jitter.randint(*latency_ms) / 1000)
+        if faults[system] == "down":
+            return _error(503, f"{system} unavailable")
+        if faults[system] == "slow":
+            time.sleep(slow_seconds)
+        if system == "erp" and request.headers.get("Authorization") != f"Bearer {erp_token}":
+            return _error(401, "unauthorized")
+        return None
+
+    app.register_blueprint(_erp_blueprint(data))
+    app.register_blueprint(_feedback_blueprint(data))
+    app.register_blueprint(_admin_blueprint(faults))
+    return app
+
+
+def _latency(text: str) -> tuple[int, int]:
+    """Parse a latency range such as '20-80' (milliseconds)."""
+    low, _, high = text.partition("-")
+    return int(low), int(high or low)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: python -m demo.backoffice --data var/demo --host 127.0.0.1 --port 8071."""
+    parser = argparse.ArgumentParser(description="Serve the demo ERP and review feed.")
+    parser.add_argument("--data", type=Path, default=Path("var/demo"))
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8071)
+    parser.add_argument("--latency-ms", type=_latency, default=(20, 80))
+    args = parser.parse_args(argv)
+    token = os.environ.get("DEMO_ERP_TOKEN", "demo-erp-token")
+    app = create_backoffice(args.data, latency_ms=args.latency_ms, erp_token=token)
+    server = make_server(args.host, args.port, app, threaded=True)
+    print(f"demo back office on http://{args.host}:{server.server_port}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
