@@ -1,0 +1,311 @@
+"""French and English texts and the locale-aware formatting of money, dates, ages and numbers."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, tzinfo
+from decimal import Decimal
+
+from babel import Locale
+from babel.dates import format_date as babel_format_date
+from babel.dates import format_datetime as babel_format_datetime
+from babel.numbers import format_currency, format_decimal
+
+LOCALES = ("fr", "en")
+DEFAULT_LOCALE = "fr"
+
+BABEL_LOCALES = {"fr": "fr_FR", "en": "en_GB"}
+DATE_PATTERNS = {"fr": "dd/MM/yyyy", "en": "d MMM yyyy"}
+DATETIME_PATTERNS = {"fr": "dd/MM/yyyy HH:mm", "en": "d MMM yyyy HH:mm"}
+
+FR: dict[str, str] = {
+    "page.title": "Fiche client",
+    "page.unnamed": "Client sans nom",
+    "page.switch": "EN",
+    "page.switch_title": "Show in English",
+    "page.empty": "Aucune donnée à afficher pour ce client.",
+    "page.block_error": "Ce bloc n'a pas pu être affiché.",
+    "message.not_found.title": "Client introuvable",
+    "message.not_found": "Aucune fiche client ne correspond à ce contact.",
+    "message.sources_down": "Sources indisponibles : {names}. Le client y est peut-être connu.",
+    "message.unauthorized.title": "Lien expiré ou invalide",
+    "message.unauthorized": "Rouvrez le ticket pour charger à nouveau la fiche client.",
+    "message.unknown_helpdesk.title": "Helpdesk inconnu",
+    "message.unknown_helpdesk": "Aucun helpdesk « {kind} » n'est configuré.",
+    "block.identity": "Identité",
+    "block.badges": "Statut",
+    "block.kpis": "Activité",
+    "block.orders": "Commandes",
+    "block.freshness": "Sources",
+    "identity.name": "Nom complet",
+    "identity.birth_date": "Date de naissance",
+    "identity.email": "Email principal",
+    "identity.mobile": "Mobile",
+    "identity.phone": "Téléphone",
+    "identity.address": "Adresse",
+    "identity.customer_since": "Client depuis",
+    "identity.home_store": "Magasin",
+    "civility.mr": "M.",
+    "civility.mrs": "Mme",
+    "civility.miss": "Mlle",
+    "civility.ms": "Mme",
+    "badge.segment": "Segment marketing",
+    "badge.lifecycle": "Cycle de vie",
+    "badge.abc": "Classe {value}",
+    "badge.abc_title": "Matrice ABC (chiffre d'affaires)",
+    "badge.tag": "Étiquette",
+    "badge.flags": "Alertes",
+    "badge.flag_since": "{reason} (depuis le {date})",
+    "lifecycle.suspect": "Suspect",
+    "lifecycle.prospect": "Prospect",
+    "lifecycle.new": "Nouveau client",
+    "lifecycle.active": "Actif",
+    "lifecycle.dormant": "Inactif",
+    "lifecycle.lost": "Perdu",
+    "kpi.total_spend": "Total achats",
+    "kpi.average_basket": "Panier moyen",
+    "kpi.last_order": "Dernière commande",
+    "kpi.orders_count": "Commandes",
+    "kpi.satisfaction": "Satisfaction /10",
+    "kpi.last_request": "Dernière demande",
+    "channel.web": "Web",
+    "channel.app": "Application",
+    "channel.phone": "Téléphone",
+    "channel.store": "Magasin",
+    "channel.email": "Email",
+    "channel.chat": "Chat",
+    "channel.facebook": "Facebook",
+    "channel.instagram": "Instagram",
+    "channel_abbr.web": "Web",
+    "channel_abbr.app": "App",
+    "channel_abbr.phone": "Tél",
+    "channel_abbr.store": "Mag",
+    "channel_abbr.email": "Mail",
+    "channel_abbr.chat": "Chat",
+    "orders.channel": "Canal",
+    "orders.number": "N° commande",
+    "orders.status": "Statut",
+    "orders.date": "Date",
+    "orders.tracking": "N° suivi / magasin",
+    "orders.total": "Total TTC",
+    "orders.more.one": "+ {count} autre commande",
+    "orders.more.other": "+ {count} autres commandes",
+    "order_status.delivered": "Livrée",
+    "order_status.shipped": "Expédiée",
+    "order_status.returned": "Retournée",
+    "order_status.cancelled": "Annulée",
+    "order_status.processing": "En cours",
+    "source.ok": "à jour",
+    "source.stale": "copie ancienne",
+    "source.error": "indisponible",
+    "source.timeout": "délai dépassé",
+    "source.not_found": "pas de fiche",
+    "source.circuit_open": "en pause après des erreurs",
+    "age.now": "à l'instant",
+    "age.minutes": "il y a {n} min",
+    "age.hours": "il y a {n} h",
+    "age.days": "il y a {n} j",
+    "demo.title": "Démo helpdesk",
+    "demo.tickets": "Tickets",
+    "demo.no_tickets": "Aucun ticket.",
+    "demo.requester": "Demandeur",
+    "demo.email": "Email",
+    "demo.phone": "Téléphone",
+    "demo.handle": "Compte social",
+    "demo.received": "Reçu le",
+    "demo.sidebar": "Fiche client",
+    "demo.no_identifier": "Ce ticket ne porte ni email ni téléphone : le client ne peut pas "
+    "être reconnu. Demandez-lui un identifiant.",
+    "demo.switch": "EN",
+    "demo.switch_title": "Show in English",
+}
+
+EN: dict[str, str] = {
+    "page.title": "Customer record",
+    "page.unnamed": "Unnamed customer",
+    "page.switch": "FR",
+    "page.switch_title": "Afficher en français",
+    "page.empty": "Nothing to show for this customer.",
+    "page.block_error": "This block could not be shown.",
+    "message.not_found.title": "Customer not found",
+    "message.not_found": "No customer record matches this contact.",
+    "message.sources_down": "Sources unavailable: {names}. The customer may be known there.",
+    "message.unauthorized.title": "Link expired or invalid",
+    "message.unauthorized": "Reopen the ticket to load the customer record again.",
+    "message.unknown_helpdesk.title": "Unknown helpdesk",
+    "message.unknown_helpdesk": "No helpdesk “{kind}” is configured.",
+    "block.identity": "Identity",
+    "block.badges": "Status",
+    "block.kpis": "Activity",
+    "block.orders": "Orders",
+    "block.freshness": "Sources",
+    "identity.name": "Full name",
+    "identity.birth_date": "Date of birth",
+    "identity.email": "Main email",
+    "identity.mobile": "Mobile",
+    "identity.phone": "Phone",
+    "identity.address": "Address",
+    "identity.customer_since": "Customer since",
+    "identity.home_store": "Home store",
+    "civility.mr": "Mr",
+    "civility.mrs": "Mrs",
+    "civility.miss": "Miss",
+    "civility.ms": "Ms",
+    "badge.segment": "Marketing segment",
+    "badge.lifecycle": "Lifecycle stage",
+    "badge.abc": "Class {value}",
+    "badge.abc_title": "ABC matrix (revenue)",
+    "badge.tag": "Tag",
+    "badge.flags": "Alerts",
+    "badge.flag_since": "{reason} (since {date})",
+    "lifecycle.suspect": "Suspect",
+    "lifecycle.prospect": "Prospect",
+    "lifecycle.new": "New customer",
+    "lifecycle.active": "Active",
+    "lifecycle.dormant": "Dormant",
+    "lifecycle.lost": "Lost",
+    "kpi.total_spend": "Total spend",
+    "kpi.average_basket": "Average basket",
+    "kpi.last_order": "Last order",
+    "kpi.orders_count": "Orders",
+    "kpi.satisfaction": "Satisfaction /10",
+    "kpi.last_request": "Last request",
+    "channel.web": "Web",
+    "channel.app": "App",
+    "channel.phone": "Phone",
+    "channel.store": "Store",
+    "channel.email": "Email",
+    "channel.chat": "Chat",
+    "channel.facebook": "Facebook",
+    "channel.instagram": "Instagram",
+    "channel_abbr.web": "Web",
+    "channel_abbr.app": "App",
+    "channel_abbr.phone": "Tel",
+    "channel_abbr.store": "Shop",
+    "channel_abbr.email": "Mail",
+    "channel_abbr.chat": "Chat",
+    "orders.channel": "Channel",
+    "orders.number": "Order no.",
+    "orders.status": "Status",
+    "orders.date": "Date",
+    "orders.tracking": "Tracking / store",
+    "orders.total": "Total incl. tax",
+    "orders.more.one": "+{count} more order",
+    "orders.more.other": "+{count} more orders",
+    "order_status.delivered": "Delivered",
+    "order_status.shipped": "Shipped",
+    "order_status.returned": "Returned",
+    "order_status.cancelled": "Cancelled",
+    "order_status.processing": "Processing",
+    "source.ok": "up to date",
+    "source.stale": "stale copy",
+    "source.error": "unavailable",
+    "source.timeout": "timed out",
+    "source.not_found": "no record",
+    "source.circuit_open": "paused after errors",
+    "age.now": "just now",
+    "age.minutes": "{n} min ago",
+    "age.hours": "{n} h ago",
+    "age.days": "{n} d ago",
+    "demo.title": "Helpdesk demo",
+    "demo.tickets": "Tickets",
+    "demo.no_tickets": "No tickets.",
+    "demo.requester": "Requester",
+    "demo.email": "Email",
+    "demo.phone": "Phone",
+    "demo.handle": "Social handle",
+    "demo.received": "Received",
+    "demo.sidebar": "Customer record",
+    "demo.no_identifier": "This ticket carries no email or phone: the customer cannot be "
+    "recognised. Ask them for an identifier.",
+    "demo.switch": "FR",
+    "demo.switch_title": "Afficher en français",
+}
+
+CATALOGS: dict[str, dict[str, str]] = {"fr": FR, "en": EN}
+
+# (upper bound in seconds, catalog key, divisor): the first bound above the age wins.
+AGE_STEPS: tuple[tuple[float, str, int], ...] = (
+    (60, "age.now", 1),
+    (3600, "age.minutes", 60),
+    (86400, "age.hours", 3600),
+    (float("inf"), "age.days", 86400),
+)
+
+
+def normalize_locale(locale: str | None) -> str:
+    """Return "fr" or "en" for a locale string such as "en", "en-GB" or "fr_FR" (default fr)."""
+    short = (locale or "").replace("-", "_").split("_")[0].lower()
+    return short if short in LOCALES else DEFAULT_LOCALE
+
+
+def babel_locale(locale: str | None) -> str:
+    """Return the Babel locale used for one of our locales ("fr" -> "fr_FR", "en" -> "en_GB")."""
+    return BABEL_LOCALES[normalize_locale(locale)]
+
+
+def text(key: str, locale: str, **params: object) -> str:
+    """Return the UI text `key` in `locale`, with `{name}` placeholders filled from `params`."""
+    template = CATALOGS[normalize_locale(locale)][key]
+    return template.format(**params) if params else template
+
+
+def has_text(key: str, locale: str) -> bool:
+    """Tell whether the catalog of `locale` holds `key` (for values translated when known)."""
+    return key in CATALOGS[normalize_locale(locale)]
+
+
+def plural_text(key: str, count: int, locale: str, **params: object) -> str:
+    """Return the "one" or "other" form of `key` for `count` (keys `key.one`, `key.other`)."""
+    form = Locale.parse(babel_locale(locale)).plural_form(count)
+    suffix = "one" if form == "one" else "other"
+    return text(f"{key}.{suffix}", locale, count=format_number(count, locale), **params)
+
+
+def texts_for(prefix: str, locale: str) -> dict[str, str]:
+    """Return every text under `prefix.` in `locale`, keyed without the prefix (for templates)."""
+    start = f"{prefix}."
+    catalog = CATALOGS[normalize_locale(locale)]
+    return {key[len(start) :]: value for key, value in catalog.items() if key.startswith(start)}
+
+
+def format_money(value: Decimal, currency: str, locale: str) -> str:
+    """Format an amount: fr "1 464,00 €", en "€1,464.00" (Babel's no-break spaces kept)."""
+    return format_currency(value, currency, locale=babel_locale(locale))
+
+
+def format_number(value: Decimal | float | int, locale: str) -> str:
+    """Format a number with the locale's decimal sign: fr "8,5", en "8.5"."""
+    return format_decimal(value, locale=babel_locale(locale))
+
+
+def format_date(value: date, locale: str) -> str:
+    """Format a day: fr "05/08/2017", en "5 Aug 2017"."""
+    short = normalize_locale(locale)
+    return babel_format_date(value, DATE_PATTERNS[short], locale=BABEL_LOCALES[short])
+
+
+def format_datetime(value: datetime, locale: str, *, tz: tzinfo | None = None) -> str:
+    """Format a moment: fr "23/02/2019 17:54", en "23 Feb 2019 17:54", in `tz` when given.
+
+    Without `tz` an aware moment is shown in its own zone, never the server's.
+    """
+    if tz is not None and value.tzinfo is not None:
+        value = value.astimezone(tz)
+    short = normalize_locale(locale)
+    naive = value.replace(tzinfo=None)
+    return babel_format_datetime(naive, DATETIME_PATTERNS[short], locale=BABEL_LOCALES[short])
+
+
+def format_age(seconds: float, locale: str) -> str:
+    """Say how old a value is: "à l'instant", "il y a 3 min", "il y a 2 h", "il y a 4 j"."""
+    seconds = max(seconds, 0.0)
+    for bound, key, divisor in AGE_STEPS:
+        if seconds < bound:
+            return text(key, locale, n=int(seconds // divisor))
+    raise AssertionError("unreachable: the last age step is unbounded")
+
+
+def territory_name(code: str, locale: str) -> str:
+    """Return a country's name for an ISO code ("FR" -> "France"); other values unchanged."""
+    territories = Locale.parse(babel_locale(locale)).territories
+    return str(territories.get(code.strip().upper(), code))

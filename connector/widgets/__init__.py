@@ -1,0 +1,21 @@
+"""Sidebar widgets: the registry of blocks and the pages and fragments they make up."""
+
+from __future__ import annotations
+
+from connector.widgets.base import Block, BlockSpec, RenderContext
+from connector.widgets.page import (
+    BLOCKS,
+    render_message_page,
+    render_sidebar_fragment,
+    render_sidebar_page,
+)
+
+__all__ = [
+    "BLOCKS",
+    "Block",
+    "BlockSpec",
+    "RenderContext",
+    "render_message_page",
+    "render_sidebar_fragment",
+    "render_sidebar_page",
+]

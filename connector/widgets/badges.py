@@ -1,0 +1,143 @@
+"""The badges block: a few pictogram badges for status (segment, lifecycle, ABC, tags) and flags."""
+
+from __future__ import annotations
+
+from connector import i18n
+from connector.models import CustomerProfile, Flag
+from connector.widgets.base import (
+    BlockSpec,
+    FieldDescription,
+    Item,
+    RenderContext,
+    Row,
+    describe,
+    render_template,
+    translated,
+)
+
+MAX_FLAGS = 3
+HIGHLIGHTED_SEGMENTS = frozenset({"vip"})
+LIFECYCLE_TONES: dict[str, str] = {"new": "info", "dormant": "warn", "lost": "warn"}
+
+# Flag icon names (as flag rules declare them) -> pictogram; a short icon is shown as given.
+FLAG_ICONS: dict[str, str] = {
+    "star": "★",
+    "vip": "★",
+    "warning": "⚠",
+    "alert": "⚠",
+    "complaint": "⚠",
+    "frown": "☹",
+    "sad": "☹",
+    "negative_review": "☹",
+    "detractor": "☹",
+    "smile": "☺",
+    "heart": "♥",
+    "ambassador": "♥",
+    "megaphone": "📣",
+    "winback": "↺",
+    "sleep": "☾",
+    "dormant": "☾",
+}
+FLAG_TONES: dict[str, str] = {
+    "vip": "vip",
+    "ambassador": "good",
+    "negative_review": "bad",
+    "detractor": "bad",
+    "complaint": "bad",
+    "past_complaint": "warn",
+}
+DEFAULT_FLAG_ICON = "⚑"
+DEFAULT_FLAG_TONE = "warn"
+
+
+def flag_icon(icon: str) -> str:
+    """Return the pictogram of a flag icon name; unknown long names get a plain flag."""
+    known = FLAG_ICONS.get(icon.strip().lower())
+    if known:
+        return known
+    return icon.strip() if 0 < len(icon.strip()) <= 2 else DEFAULT_FLAG_ICON
+
+
+def flag_item(flag: Flag, ctx: RenderContext) -> Item:
+    """Return a flag as a badge: icon and label, its reason (and since when) as the tooltip."""
+    title = flag.reason
+    if flag.since is not None:
+        since = i18n.format_date(flag.since, ctx.locale)
+        title = i18n.text("badge.flag_since", ctx.locale, reason=flag.reason, date=since)
+    tone = FLAG_TONES.get(flag.key, DEFAULT_FLAG_TONE)
+    return Item(flag.label, icon=flag_icon(flag.icon), tone=tone, title=title)
+
+
+def segment(profile: CustomerProfile, ctx: RenderContext) -> Item | None:
+    """Return the marketing segment; a VIP segment stands out."""
+    value = (profile.status.segment or "").strip()
+    if not value:
+        return None
+    title = i18n.text("badge.segment", ctx.locale)
+    if value.lower() in HIGHLIGHTED_SEGMENTS:
+        return Item(value, icon="★", tone="vip", title=title)
+    return Item(value, tone="neutral", title=title)
+
+
+def lifecycle(profile: CustomerProfile, ctx: RenderContext) -> Item | None:
+    """Return the lifecycle stage, translated when it is one of the known stages."""
+    stage = translated("lifecycle", profile.status.lifecycle, ctx.locale)
+    if stage is None:
+        return None
+    tone = LIFECYCLE_TONES.get((profile.status.lifecycle or "").strip().lower(), "neutral")
+    return Item(stage, tone=tone, title=i18n.text("badge.lifecycle", ctx.locale))
+
+
+def abc_class(profile: CustomerProfile, ctx: RenderContext) -> Item | None:
+    """Return the ABC class ("Classe A")."""
+    value = (profile.status.abc_class or "").strip()
+    if not value:
+        return None
+    label = i18n.text("badge.abc", ctx.locale, value=value)
+    return Item(label, tone="neutral", title=i18n.text("badge.abc_title", ctx.locale))
+
+
+def tags(profile: CustomerProfile, ctx: RenderContext) -> list[Item]:
+    """Return the status tags (subscriber, professional, key account…)."""
+    title = i18n.text("badge.tag", ctx.locale)
+    return [Item(tag, tone="neutral", title=title) for tag in profile.status.tags if tag.strip()]
+
+
+def flags(profile: CustomerProfile, ctx: RenderContext) -> list[Item]:
+    """Return at most three flags, in the order the profile gives them."""
+    return [flag_item(flag, ctx) for flag in profile.flags[:MAX_FLAGS]]
+
+
+BADGE_FIELDS: tuple[FieldDescription, ...] = (
+    FieldDescription("segment", "badge.segment", segment),
+    FieldDescription("lifecycle", "badge.lifecycle", lifecycle),
+    FieldDescription("abc_class", "badge.abc_title", abc_class),
+    FieldDescription("tags", "badge.tag", tags),
+    FieldDescription("flags", "badge.flags", flags),
+)
+
+
+def without_repeats(rows: list[Row]) -> list[Row]:
+    """Drop badges whose text an earlier badge already shows (a "VIP" segment and a VIP flag)."""
+    seen: set[str] = set()
+    kept = []
+    for row in rows:
+        items = tuple(item for item in row.items if item.text.casefold() not in seen)
+        seen.update(item.text.casefold() for item in items)
+        if items:
+            kept.append(Row(row.key, row.label, items))
+    return kept
+
+
+class BadgesBlock:
+    """What the customer represents, as a short line of badges, then their flags."""
+
+    key = "badges"
+    fields = BADGE_FIELDS
+
+    def render(self, profile: CustomerProfile, spec: BlockSpec, ctx: RenderContext) -> str | None:
+        """Return the badges, or None when the customer has no status and no flag."""
+        rows = without_repeats(describe(self.fields, profile, ctx))
+        if not rows:
+            return None
+        return render_template("badges.html", ctx, block=self.key, rows=rows)

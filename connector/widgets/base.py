@@ -1,0 +1,164 @@
+"""What every sidebar block shares: its context, its spec, its view items and the templates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from connector import i18n
+from connector.models import CustomerProfile
+
+PACKAGE_DIR = Path(__file__).parent
+TEMPLATES_DIR = PACKAGE_DIR / "templates"
+STYLESHEET = PACKAGE_DIR / "static" / "sidebar.css"
+LINK_SCHEMES = frozenset({"http", "https"})
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """What a block needs besides the customer: language, money, time."""
+
+    locale: str  # "fr" (default) or "en"
+    currency: str  # the brand's default currency, e.g. "EUR"
+    now: datetime  # timezone-aware UTC, used for ages ("il y a 3 min")
+    brand: str = ""
+    other_locale_url: str | None = None  # same page in the other language (FR/EN switch)
+    timezone: str = "Europe/Paris"  # where the agents are: moments are shown in this zone
+    source_labels: Mapping[str, str] = field(default_factory=dict, hash=False)  # "pos" -> label
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """One entry of the manifest's sidebar layout."""
+
+    block: str  # registry key
+    sources: frozenset[str] | None = None  # only show data from these sources (None = all)
+
+    def allows(self, source: str | None) -> bool:
+        """Tell whether data from `source` may be shown in this block."""
+        return self.sources is None or source in self.sources
+
+
+class Block(Protocol):
+    """A sidebar block: turns the customer into a small piece of HTML."""
+
+    key: str
+
+    def render(self, profile: CustomerProfile, spec: BlockSpec, ctx: RenderContext) -> str | None:
+        """Return the block's HTML, or None when there is nothing to show."""
+        ...
+
+
+@dataclass(frozen=True)
+class Item:
+    """One thing shown: a text, optionally a link, a pictogram, a colour tone and a tooltip."""
+
+    text: str
+    href: str | None = None
+    icon: str = ""
+    tone: str = ""
+    title: str = ""
+    external: bool = False  # opens in a new tab (back-office links)
+    icon_only: bool = False  # a pictogram whose text is only for tooltips and screen readers
+
+
+Value = str | Item | Sequence[Item] | None
+ValueFn = Callable[[CustomerProfile, RenderContext], Value]
+
+
+@dataclass(frozen=True)
+class FieldDescription:
+    """One labelled line of a block: its catalog label and where its value comes from."""
+
+    key: str
+    label: str  # i18n catalog key
+    value_fn: ValueFn
+
+
+@dataclass(frozen=True)
+class Row:
+    """A described field with a value: translated label and the items to show."""
+
+    key: str
+    label: str
+    items: tuple[Item, ...]
+
+
+def as_items(value: Value) -> tuple[Item, ...]:
+    """Turn what a value function returns into items, dropping empty ones."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (Item(value),) if value.strip() else ()
+    if isinstance(value, Item):
+        return (value,) if value.text.strip() else ()
+    return tuple(item for item in value if item.text.strip())
+
+
+def describe(
+    fields: Sequence[FieldDescription], profile: CustomerProfile, ctx: RenderContext
+) -> list[Row]:
+    """Evaluate a table of field descriptions; fields without a value are left out."""
+    rows = []
+    for description in fields:
+        items = as_items(description.value_fn(profile, ctx))
+        if items:
+            rows.append(Row(description.key, i18n.text(description.label, ctx.locale), items))
+    return rows
+
+
+def date_text(value: date | None, ctx: RenderContext) -> str | None:
+    """Format an optional day in the page's locale."""
+    return i18n.format_date(value, ctx.locale) if value is not None else None
+
+
+def safe_url(url: str | None) -> str | None:
+    """Return `url` when it is an absolute http(s) link, else None (no javascript: links)."""
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    return url.strip() if parts.scheme.lower() in LINK_SCHEMES and parts.netloc else None
+
+
+def translated(prefix: str, value: str | None, locale: str) -> str | None:
+    """Translate a coded value through `prefix.value` when the catalog knows it, else as-is."""
+    if value is None or not value.strip():
+        return None
+    key = f"{prefix}.{value.strip().lower()}"
+    return i18n.text(key, locale) if i18n.has_text(key, locale) else value.strip()
+
+
+@cache
+def environment() -> Environment:
+    """The widgets' Jinja environment; autoescaping is always on (source data is untrusted)."""
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+@cache
+def stylesheet() -> Markup:
+    """The sidebar's CSS, read once, marked safe to inline in a <style> element."""
+    return Markup(STYLESHEET.read_text(encoding="utf-8"))
+
+
+def render_template(name: str, ctx: RenderContext, **values: object) -> str:
+    """Render a widget template with `t` (texts in the page's locale) and `locale` available."""
+
+    def t(key: str, **params: object) -> str:
+        return i18n.text(key, ctx.locale, **params)
+
+    template = environment().get_template(name)
+    return template.render(t=t, locale=i18n.normalize_locale(ctx.locale), **values)

@@ -1,0 +1,87 @@
+"""The sidebar as a whole: the block registry, the full page, the embeddable fragment, messages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from markupsafe import Markup
+
+from connector import i18n
+from connector.models import CustomerProfile
+from connector.widgets.badges import BadgesBlock
+from connector.widgets.base import Block, BlockSpec, RenderContext, render_template, stylesheet
+from connector.widgets.freshness import FreshnessBlock
+from connector.widgets.identity import IdentityBlock, display_name
+from connector.widgets.kpis import KpisBlock
+from connector.widgets.orders import OrdersBlock
+
+logger = logging.getLogger(__name__)
+
+# The registry the manifest's sidebar layout refers to: one line per block.
+BLOCKS: dict[str, Block] = {
+    block.key: block
+    for block in (IdentityBlock(), BadgesBlock(), KpisBlock(), OrdersBlock(), FreshnessBlock())
+}
+
+
+def render_block(
+    block: Block, profile: CustomerProfile, spec: BlockSpec, ctx: RenderContext
+) -> Markup | None:
+    """Render one block; a block that fails is replaced by a quiet notice, never a broken page."""
+    try:
+        html = block.render(profile, spec, ctx)
+    except Exception:
+        logger.exception("sidebar block %r failed for customer %s", block.key, profile.customer_id)
+        return Markup(render_template("block_error.html", ctx, block=block.key))
+    # A block's HTML comes from our own autoescaping templates.
+    return Markup(html) if html is not None else None
+
+
+def render_blocks(
+    profile: CustomerProfile, layout: Sequence[BlockSpec], ctx: RenderContext
+) -> list[Markup]:
+    """Render the layout's blocks in order, leaving out those with nothing to show."""
+    blocks = [(BLOCKS[spec.block], spec) for spec in layout]  # KeyError on an unknown key
+    rendered = [render_block(block, profile, spec, ctx) for block, spec in blocks]
+    return [html for html in rendered if html is not None]
+
+
+def render_sidebar_fragment(
+    profile: CustomerProfile, layout: Sequence[BlockSpec], ctx: RenderContext
+) -> str:
+    """Return the blocks only, without page or stylesheet, for helpdesks that embed HTML."""
+    blocks = render_blocks(profile, layout, ctx)
+    return render_template("fragment.html", ctx, blocks=blocks)
+
+
+def render_sidebar_page(
+    profile: CustomerProfile, layout: Sequence[BlockSpec], ctx: RenderContext
+) -> str:
+    """Return the complete sidebar page: header with the customer's name, then the blocks."""
+    name = display_name(profile, ctx.locale) or i18n.text("page.unnamed", ctx.locale)
+    return render_template(
+        "page.html",
+        ctx,
+        css=stylesheet(),
+        heading=name,
+        brand=ctx.brand,
+        switch_url=ctx.other_locale_url,
+        blocks=render_blocks(profile, layout, ctx),
+    )
+
+
+def render_message_page(
+    title: str, message: str, ctx: RenderContext, *, detail: str | None = None
+) -> str:
+    """Return a complete page in the sidebar's style: no customer found, link expired, errors."""
+    return render_template(
+        "message.html",
+        ctx,
+        css=stylesheet(),
+        heading=title,
+        brand=ctx.brand,
+        switch_url=ctx.other_locale_url,
+        message=message,
+        detail=detail,
+    )
