@@ -1,0 +1,145 @@
+"""The `connector` command: check a manifest, serve, look a customer up, make a sidebar link."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from connector.identity import InvalidIdentifier, identifiers_from
+from connector.manifest import Manifest, ManifestError, load_manifest
+from connector.settings import Settings
+
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+EXIT_NOT_FOUND = 3
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; the exit code says how it went."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    settings = Settings()
+    if getattr(args, "manifest", None):
+        settings = settings.model_copy(update={"manifest": Path(args.manifest)})
+    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return int(args.run(args, settings))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="connector", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    check = commands.add_parser("check", help="validate the manifest, listing every error")
+    check.set_defaults(run=_check)
+
+    serve = commands.add_parser("serve", help="run the service")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(run=_serve)
+
+    lookup = commands.add_parser("lookup", help="print the canonical customer as JSON")
+    _identifier_options(lookup)
+    lookup.add_argument("--lang", choices=["fr", "en"])
+    lookup.set_defaults(run=_lookup)
+
+    link = commands.add_parser("link", help="print a signed sidebar URL for a customer")
+    _identifier_options(link)
+    link.add_argument("--lang", choices=["fr", "en"])
+    link.set_defaults(run=_link)
+
+    for command in (check, serve, lookup, link):
+        command.add_argument("--manifest", help="manifest file (default: $CONNECTOR_MANIFEST "
+                                                "or ./manifest.yaml)")
+    return parser
+
+
+def _identifier_options(command: argparse.ArgumentParser) -> None:
+    group = command.add_mutually_exclusive_group(required=True)
+    group.add_argument("--email")
+    group.add_argument("--phone")
+    group.add_argument("--card")
+
+
+def _manifest_or_report(settings: Settings) -> Manifest | None:
+    try:
+        return load_manifest(settings.manifest)
+    except ManifestError as exc:
+        for line in exc.errors:
+            print(line)
+        return None
+
+
+def _check(args: argparse.Namespace, settings: Settings) -> int:
+    manifest = _manifest_or_report(settings)
+    if manifest is None:
+        return EXIT_INVALID
+    kinds = ", ".join(f"{n} ({c.type})" for n, c in manifest.sources.items())
+    blocks = len(manifest.sidebar.blocks)
+    print(f"{settings.manifest}: valid — {len(manifest.sources)} sources: {kinds}; "
+          f"{blocks} sidebar blocks")
+    return 0
+
+
+def _lookup(args: argparse.Namespace, settings: Settings) -> int:
+    from connector.app import build_services
+
+    manifest = _manifest_or_report(settings)
+    if manifest is None:
+        return EXIT_INVALID
+    try:
+        ids = identifiers_from(manifest.brand.default_region, email=args.email,
+                               phone=args.phone, card=args.card)
+    except InvalidIdentifier as exc:
+        print(f"connector lookup: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    services = build_services(settings, manifest)
+    try:
+        found = services.assembler.lookup(ids, locale=args.lang)
+    finally:
+        services.close()
+    for name, status in found.sources.items():
+        if status.error:
+            print(f"source {name}: {status.status.value}: {status.error}", file=sys.stderr)
+    if found.profile is None:
+        print("no customer found", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    json.dump(found.profile.model_dump(mode="json"), sys.stdout, ensure_ascii=False, indent=2)
+    print()
+    return 0
+
+
+def _link(args: argparse.Namespace, settings: Settings) -> int:
+    from connector.helpdesk.embed import EmbedLinks
+
+    manifest = _manifest_or_report(settings)
+    if manifest is None:
+        return EXIT_INVALID
+    links = EmbedLinks(settings.signing_key(), manifest.helpdesks.embed.link_ttl_s,
+                       manifest.brand.default_region)
+    try:
+        token = links.token(email=args.email, phone=args.phone, card=args.card)
+    except InvalidIdentifier as exc:
+        print(f"connector link: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(links.url(settings.public_url, token, args.lang))
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from connector.server import run_server
+
+    updates: dict[str, Any] = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
+    settings = settings.model_copy(update=updates)
+    if _manifest_or_report(settings) is None:
+        return EXIT_INVALID
+    return run_server(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

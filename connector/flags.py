@@ -1,0 +1,95 @@
+"""The few alerts at the top of the record: a table of rules, evaluated in order of importance."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from connector.i18n import format_date
+from connector.manifest import FlagRules
+from connector.models import ContactEvent, CustomerProfile, Flag
+
+Reason = tuple[str, dt.date | None]  # (reason text, since)
+
+
+@dataclass(frozen=True)
+class FlagRule:
+    """One alert: its key, pictogram, labels, and the test giving its reason (or None)."""
+
+    key: str
+    icon: str
+    labels: dict[str, str]
+    test: Callable[[CustomerProfile, list[ContactEvent], FlagRules, dt.date, str], Reason | None]
+
+
+def _negative_review(p: CustomerProfile, _c: list[ContactEvent], r: FlagRules, today: dt.date,
+                     locale: str) -> Reason | None:
+    since = today - dt.timedelta(days=r.negative_review_days)
+    for review in sorted(p.reviews, key=lambda x: x.date or dt.date.min, reverse=True):
+        if review.rating is None or review.date is None or review.date < since:
+            continue
+        if review.rating <= (review.max_rating or Decimal(5)) * r.negative_review_max_share:
+            text = f"{review.rating:g}/{review.max_rating or 5:g} · {review.site or ''} · "
+            return text + format_date(review.date, locale), review.date
+    return None
+
+
+def _detractor(p: CustomerProfile, _c: list[ContactEvent], _r: FlagRules, _t: dt.date,
+               locale: str) -> Reason | None:
+    nps = p.sentiment.nps
+    if nps is not None and nps.category == "detractor":
+        when = f" · {format_date(nps.date, locale)}" if nps.date else ""
+        return f"NPS {nps.score}/10{when}", nps.date
+    return None
+
+
+def _past_complaint(_p: CustomerProfile, contacts: list[ContactEvent], r: FlagRules,
+                    _t: dt.date, locale: str) -> Reason | None:
+    words = [w.casefold() for w in r.complaint_reasons]
+    complaints = sorted(
+        (c for c in contacts if c.reason and any(w in c.reason.casefold() for w in words)),
+        key=lambda c: c.date or dt.datetime.min.replace(tzinfo=dt.UTC),
+    )
+    if not complaints:
+        return None
+    last = complaints[-1].date
+    when = f" · {format_date(last.date(), locale)}" if last else ""
+    return f"{len(complaints)} × {complaints[-1].reason}{when}", last.date() if last else None
+
+
+def _vip(p: CustomerProfile, _c: list[ContactEvent], r: FlagRules, _t: dt.date,
+         _l: str) -> Reason | None:
+    if p.status.segment in r.vip_segments:
+        return p.status.segment or "", None
+    tags = [t for t in p.status.tags if t in r.vip_tags]
+    return (", ".join(tags), None) if tags else None
+
+
+RULES: tuple[FlagRule, ...] = (
+    FlagRule("negative_review", "⚠", {"fr": "Avis négatif récent", "en": "Recent negative review"},
+             _negative_review),
+    FlagRule("detractor", "☹", {"fr": "Détracteur", "en": "Detractor"}, _detractor),
+    FlagRule("past_complaint", "✉", {"fr": "A déjà réclamé", "en": "Past complaint"},
+             _past_complaint),
+    FlagRule("vip", "★", {"fr": "VIP", "en": "VIP"}, _vip),
+)
+
+
+def evaluate_flags(
+    profile: CustomerProfile,
+    contacts: list[ContactEvent],
+    rules: FlagRules,
+    today: dt.date,
+    locale: str,
+) -> list[Flag]:
+    """The flags that apply, most important first, at most `rules.max_shown`."""
+    flags = []
+    for rule in RULES:
+        reason = rule.test(profile, contacts, rules, today, locale)
+        if reason is not None:
+            text, since = reason
+            flags.append(Flag(key=rule.key, label=rule.labels[locale], icon=rule.icon,
+                              reason=text, since=since))
+    return flags[: rules.max_shown]

@@ -1,0 +1,104 @@
+"""Activity figures, sentiment and the contact summary, computed from the merged sections."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from decimal import ROUND_HALF_UP, Decimal
+
+from connector.models import (
+    ContactEvent,
+    Contacts,
+    Kpis,
+    LastContact,
+    NpsAnswer,
+    Order,
+    Sentiment,
+    SurveyAnswer,
+    TrendPoint,
+)
+
+CENT = Decimal("0.01")
+TENTH = Decimal("0.1")
+TREND_POINTS = 10
+
+
+def nps_category(score: int) -> str:
+    """0–6 detractor, 7–8 passive, 9–10 promoter (tool 35 of the management toolbox)."""
+    return "detractor" if score <= 6 else "passive" if score <= 8 else "promoter"
+
+
+def compute_kpis(
+    purchases: list[Order],
+    surveys: list[SurveyAnswer],
+    *,
+    exclude_statuses: list[str],
+    satisfaction_window: int,
+    currency: str,
+) -> Kpis:
+    """Spend, basket, recency and count over purchases as placed (returns included, cancellations
+    excluded); satisfaction = mean of the last csat answers on 0–10."""
+    counted = [p for p in purchases if p.status not in exclude_statuses]
+    totals = [p.total for p in counted if p.total is not None]
+    total = sum(totals, Decimal(0)) if totals else None
+    dates = [p.date for p in counted if p.date is not None]
+    csat = _newest_first([s for s in surveys if s.kind == "csat"])[:satisfaction_window]
+    satisfaction = _mean([s.score for s in csat], TENTH)
+    return Kpis(
+        total_spend=total.quantize(CENT) if total is not None else None,
+        average_basket=(total / len(counted)).quantize(CENT, ROUND_HALF_UP) if total else None,
+        last_order_date=max(dates) if dates else None,
+        orders_count=len(counted),
+        satisfaction=satisfaction,
+        currency=currency,
+    )
+
+
+def compute_sentiment(surveys: list[SurveyAnswer]) -> Sentiment:
+    """Last satisfaction, its trend (oldest first), last NPS answer and mean effort score."""
+    csat = _newest_first([s for s in surveys if s.kind == "csat"])
+    nps = _newest_first([s for s in surveys if s.kind == "nps"])
+    ces = [s.score for s in surveys if s.kind == "ces"]
+    last_nps = None
+    if nps:
+        score = int(nps[0].score)
+        last_nps = NpsAnswer.model_validate(
+            {"score": score, "category": nps_category(score), "date": nps[0].date})
+    return Sentiment(
+        last_satisfaction=csat[0].score if csat else None,
+        trend=[TrendPoint(date=s.date, score=s.score) for s in reversed(csat[:TREND_POINTS])],
+        nps=last_nps,
+        ces=_mean(ces, TENTH),
+    )
+
+
+def compute_contacts(events: list[ContactEvent], repeat_window_days: int) -> Contacts:
+    """Count per channel, the last contact, and the repeat-contact rate: the share of contacts
+    that come within `repeat_window_days` of the customer's previous contact."""
+    dated = sorted((e for e in events if e.date is not None), key=lambda e: e.date)  # type: ignore[arg-type, return-value]
+    by_channel: dict[str, int] = {}
+    for event in events:
+        channel = event.channel or "other"
+        by_channel[channel] = by_channel.get(channel, 0) + 1
+    window = dt.timedelta(days=repeat_window_days)
+    repeats = sum(
+        after.date - before.date <= window  # type: ignore[operator]
+        for before, after in itertools.pairwise(dated)
+    )
+    last = dated[-1] if dated else None
+    return Contacts(
+        count=len(events),
+        by_channel=dict(sorted(by_channel.items(), key=lambda kv: -kv[1])),
+        last=LastContact.model_validate(last.model_dump()) if last else None,
+        repeat_rate=(Decimal(repeats) / len(dated)).quantize(CENT) if dated else None,
+    )
+
+
+def _newest_first(answers: list[SurveyAnswer]) -> list[SurveyAnswer]:
+    return sorted(answers, key=lambda s: s.date or dt.date.min, reverse=True)
+
+
+def _mean(values: list[Decimal], quantum: Decimal) -> Decimal | None:
+    if not values:
+        return None
+    return (sum(values, Decimal(0)) / len(values)).quantize(quantum, ROUND_HALF_UP)

@@ -1,0 +1,49 @@
+"""`connector serve`: the Flask app under gunicorn (threads for concurrent sidebars)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from connector.settings import Settings
+
+# The URL path only: query strings may carry identifiers, which never go to a log.
+ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    """gunicorn, configured from our settings rather than its command line."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        options: dict[str, Any] = {
+            "bind": f"{self.settings.host}:{self.settings.port}",
+            "workers": 1,
+            "worker_class": "gthread",
+            "threads": self.settings.threads,
+            "accesslog": "-",
+            "access_log_format": ACCESS_LOG_FORMAT,
+            "timeout": 30,
+            "graceful_timeout": 5,
+        }
+        for key, value in options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        from connector.app import create_app
+
+        return create_app(self.settings)
+
+
+def run_server(settings: Settings) -> int:
+    """Serve until stopped; prints where."""
+    url = f"http://{settings.host}:{settings.port}"
+    print(f"connector: serving on {url} — demo helpdesk: {url}/demo", file=sys.stderr, flush=True)
+    _Gunicorn(settings).run()
+    return 0

@@ -1,0 +1,62 @@
+"""The demo helpdesk: sample tickets, each opening the customer sidebar beside it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, redirect, render_template, request
+
+from connector.app import Services
+from connector.i18n import LOCALES, texts_for
+from connector.identity import InvalidIdentifier
+from connector.web import services
+
+bp = Blueprint("demo", __name__, template_folder="templates")
+log = logging.getLogger(__name__)
+
+
+@bp.get("/")
+def index() -> Response:
+    """The demo is the front page of a fresh install."""
+    return redirect("/demo")  # type: ignore[return-value]
+
+
+@bp.get("/demo")
+def demo() -> str:
+    """The ticket queue, the selected ticket and its customer sidebar."""
+    svc = services()
+    lang = request.args.get("lang")
+    lang = lang if lang in LOCALES else svc.manifest.brand.locale
+    tickets = _tickets(svc)
+    wanted = request.args.get("ticket")
+    first = tickets[0] if tickets else None
+    selected = next((t for t in tickets if str(t.get("id")) == wanted), first)
+    if selected is not None:
+        selected = {**selected, "sidebar_url": _sidebar_url(svc, selected, lang)}
+    return render_template("demo.html", tickets=tickets, selected=selected, lang=lang,
+                           texts=texts_for("demo", lang))
+
+
+def _tickets(svc: Services) -> list[dict[str, Any]]:
+    path = svc.demo_dir / "tickets.json"
+    try:
+        tickets = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        log.warning("demo tickets unavailable (%s): run `make run` to generate them", exc)
+        return []
+    return tickets if isinstance(tickets, list) else []
+
+
+def _sidebar_url(svc: Services, ticket: dict[str, Any], lang: str) -> str | None:
+    """A sealed sidebar link from the ticket's email, else its phone; None without either."""
+    requester = ticket.get("requester") or {}
+    for kind in ("email", "phone"):
+        if requester.get(kind):
+            try:
+                token = svc.embed.token(**{kind: requester[kind]}, ticket=str(ticket.get("id")))
+            except InvalidIdentifier:
+                continue
+            return svc.embed.url("", token, lang)
+    return None

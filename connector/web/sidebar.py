@@ -1,0 +1,77 @@
+"""The sidebar surface each helpdesk frames: an authenticated request in, the record out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, request
+
+from connector.helpdesk.base import Unauthorized
+from connector.i18n import LOCALES, text
+from connector.web import services
+from connector.widgets import BlockSpec, RenderContext, render_message_page, render_sidebar_page
+
+bp = Blueprint("sidebar", __name__)
+
+
+@bp.route("/helpdesk/<kind>/sidebar", methods=["GET", "POST"])
+def sidebar(kind: str) -> Response:
+    """The customer record for the helpdesk's current ticket."""
+    svc = services()
+    locale = _locale(request.values.get("lang"))
+    helpdesk = svc.helpdesks.get(kind)
+    if helpdesk is None:
+        return _message(404, locale, "message.unknown_helpdesk", kind=kind)
+    try:
+        context = helpdesk.sidebar_context(request.values)
+    except Unauthorized as exc:
+        return _message(401, locale, "message.unauthorized", detail=exc.public)
+    found = svc.assembler.lookup(context.identifiers, locale=locale)
+    if found.profile is None:
+        down = [n for n, s in found.sources.items() if s.status.value not in ("ok", "not_found")]
+        detail = text("message.sources_down", locale, names=", ".join(down)) if down else None
+        return _message(404, locale, "message.not_found", detail=detail)
+    layout = [BlockSpec(b.block, frozenset(b.sources) if b.sources else None)
+              for b in svc.manifest.sidebar.blocks]
+    html = render_sidebar_page(found.profile, layout, _render_context(locale))
+    return _page(html, 200)
+
+
+def _locale(asked: str | None) -> str:
+    return asked if asked in LOCALES else services().manifest.brand.locale
+
+
+def _render_context(locale: str) -> RenderContext:
+    manifest = services().manifest
+    other = "en" if locale == "fr" else "fr"
+    query = urlencode({**request.args.to_dict(), "lang": other})
+    return RenderContext(
+        locale=locale,
+        currency=manifest.brand.currency,
+        now=dt.datetime.now(dt.UTC),
+        brand=manifest.brand.name,
+        other_locale_url=f"{request.path}?{query}" if request.method == "GET" else None,
+        timezone=manifest.brand.timezone,
+        source_labels={n: c.label for n, c in manifest.sources.items() if c.label},
+    )
+
+
+def _message(status: int, locale: str, key: str, detail: str | None = None,
+             **params: str) -> Response:
+    html = render_message_page(text(f"{key}.title", locale), text(key, locale, **params),
+                               _render_context(locale), detail=detail)
+    return _page(html, status)
+
+
+def _page(html: str, status: int) -> Response:
+    response = Response(html, status=status, mimetype="text/html")
+    ancestors = " ".join(services().manifest.helpdesks.embed.frame_ancestors)
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+        f"base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}"
+    )
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,184 @@
+"""Shared fixtures: the demo data, the demo back office and the service, as real processes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from demo.generate import ensure
+
+ROOT = Path(__file__).resolve().parent.parent
+MANIFEST = ROOT / "manifest.yaml"
+API_TOKEN = "test-api-token"
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, process: subprocess.Popen[bytes], seconds: float = 20) -> None:
+    """Wait until url answers 200, failing early if the process died."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before {url} answered")
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {seconds} s")
+
+
+@dataclass
+class Backoffice:
+    """A running demo back office."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def faults(self, **systems: str) -> None:
+        """Switch a system down, slow or ok."""
+        requests.post(f"{self.url}/_admin/faults", json=systems, timeout=5).raise_for_status()
+
+
+@dataclass
+class Service:
+    """A running `connector serve`."""
+
+    url: str
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+
+
+@pytest.fixture(scope="session")
+def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo data, generated once per run."""
+    return ensure(tmp_path_factory.mktemp("demo"))
+
+
+def start_backoffice(data: Path) -> Backoffice:
+    """Start the demo back office as its own process."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "demo.backoffice", "--data", str(data), "--port", str(port),
+         "--latency-ms", "5-20"], cwd=ROOT, stdout=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/healthz", process)
+    return Backoffice(url, process)
+
+
+def service_env(data: Path, backoffice_url: str, var: Path) -> dict[str, str]:
+    """The environment a connector process runs with in the tests."""
+    return {
+        **os.environ,
+        "DEMO_BACKOFFICE_URL": backoffice_url,
+        "CONNECTOR_DEMO_DIR": str(data),
+        "CONNECTOR_DATA_DIR": str(var),
+        "CONNECTOR_SECRET_KEY": "test-secret-key",
+        "CONNECTOR_API_TOKEN": API_TOKEN,
+        "CONNECTOR_MANIFEST": str(MANIFEST),
+    }
+
+
+def start_service(env: dict[str, str]) -> Service:
+    """Start `connector serve` as its own process."""
+    port = free_port()
+    env = {**env, "CONNECTOR_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    connector = shutil.which("connector", path=str(Path(sys.executable).parent)) or "connector"
+    process = subprocess.Popen([connector, "serve", "--port", str(port)], env=env, cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/healthz", process)
+    return Service(url, env, process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a process and wait for it."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="session")
+def backoffice(demo_data: Path) -> Iterator[Backoffice]:
+    """The demo back office shared by the run (never put faults on it: use a private one)."""
+    office = start_backoffice(demo_data)
+    yield office
+    stop(office.process)
+
+
+@pytest.fixture(scope="session")
+def env(demo_data: Path, backoffice: Backoffice, tmp_path_factory: pytest.TempPathFactory
+        ) -> dict[str, str]:
+    """The environment of connector commands run against the shared back office."""
+    return service_env(demo_data, backoffice.url, tmp_path_factory.mktemp("var"))
+
+
+@pytest.fixture(scope="session")
+def service(env: dict[str, str]) -> Iterator[Service]:
+    """`connector serve` on the default manifest and the demo, shared by the run."""
+    running = start_service(env)
+    yield running
+    stop(running.process)
+
+
+CHROMIUM_FLAGS = (
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--window-size=1280,900",
+)
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Debian's headless Chromium driven by its chromedriver (never a downloaded browser)."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    if not (chromium and driver_path):
+        pytest.skip("Debian's chromium and chromium-driver are not installed "
+                    "(make test installs them: apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options,
+                              service=webdriver.ChromeService(executable_path=driver_path))
+    yield driver
+    driver.quit()
+
+
+def screenshot(driver: Any, name: str) -> Path:
+    """Save what the browser shows under tests/artifacts/ (ignored by git)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / name
+    driver.save_screenshot(str(path))
+    return path
+
+
+def connector(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the `connector` command."""
+    exe = shutil.which("connector", path=str(Path(sys.executable).parent)) or "connector"
+    return subprocess.run([exe, *args], env=env, cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)

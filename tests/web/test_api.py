@@ -1,0 +1,60 @@
+"""The HTTP contract, against `connector serve` running as its own process."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import requests
+
+from tests.conftest import API_TOKEN, Service
+
+LOOKUP = "/api/v1/customers/lookup"
+AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
+
+
+def test_healthz(service: Service) -> None:
+    response = requests.get(f"{service.url}/healthz", timeout=5)
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+def test_lookup_needs_the_bearer_token(service: Service) -> None:
+    url = f"{service.url}{LOOKUP}?email=pauline.deneve@easiware.fr"
+    assert requests.get(url, timeout=5).status_code == 401
+    wrong = requests.get(url, headers={"Authorization": "Bearer nope"}, timeout=5)
+    assert wrong.status_code == 401
+    assert wrong.headers["WWW-Authenticate"].startswith("Bearer")
+    assert "Denève" not in wrong.text
+
+
+def test_lookup_returns_the_canonical_customer(service: Service) -> None:
+    response = requests.get(f"{service.url}{LOOKUP}", params={"phone": "06 53 88 88 90"},
+                            headers=AUTH, timeout=10)
+    assert response.status_code == 200
+    customer = response.json()
+    assert Decimal(customer["kpis"]["total_spend"]) == Decimal("1464.00")
+    assert Decimal(customer["kpis"]["average_basket"]) == Decimal("488.00")
+    assert customer["kpis"]["orders_count"] == 3
+    assert customer["customer_id"].startswith("cus_")
+    assert set(customer) >= {"identity", "status", "kpis", "flags", "sentiment", "contacts",
+                             "orders", "store_purchases", "loyalty", "reviews", "campaigns",
+                             "notes", "sources"}
+
+
+def test_unknown_is_404_and_bad_input_400(service: Service) -> None:
+    unknown = requests.get(f"{service.url}{LOOKUP}", params={"email": "nobody@example.org"},
+                           headers=AUTH, timeout=10)
+    assert unknown.status_code == 404
+    assert unknown.json()["error"] == "not_found"
+    bad = requests.get(f"{service.url}{LOOKUP}", params={"phone": "12"}, headers=AUTH, timeout=5)
+    assert bad.status_code == 400
+    assert "phone" in bad.json()["error"]
+    empty = requests.get(f"{service.url}{LOOKUP}", headers=AUTH, timeout=5)
+    assert empty.status_code == 400
+
+
+def test_metrics_count_sources_and_requests(service: Service) -> None:
+    requests.get(f"{service.url}{LOOKUP}", params={"email": "pauline.deneve@easiware.fr"},
+                 headers=AUTH, timeout=10)
+    text = requests.get(f"{service.url}/metrics", timeout=5).text
+    assert 'connector_source_results_total{source="erp",status="ok"}' in text
+    assert 'connector_request_seconds_count{endpoint="/api/v1/customers/lookup"' in text

@@ -1,0 +1,54 @@
+"""The demo helpdesk in headless Chromium: tickets, and the customer sidebar beside each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from selenium.webdriver.common.by import By
+
+from tests.conftest import Service, screenshot
+
+pytestmark = pytest.mark.browser
+
+
+def sidebar_text(driver: Any) -> str:
+    driver.switch_to.frame(driver.find_element(By.TAG_NAME, "iframe"))
+    try:
+        text: str = driver.find_element(By.TAG_NAME, "body").text
+    finally:
+        driver.switch_to.default_content()
+    return text.replace("\u202f", " ").replace("\xa0", " ")
+
+
+def test_demo_opens_the_record_beside_the_ticket(browser: Any, service: Service) -> None:
+    browser.get(f"{service.url}/demo")
+    queue = browser.find_element(By.CSS_SELECTOR, "nav").text
+    assert "Pauline Denève" in queue and "Appel entrant" in queue
+    text = sidebar_text(browser)
+    for expected in ["Pauline Denève", "1 464,00 €", "488,00 €", "05/08/2017", "8,5",
+                     "997890", "Retournée", "AU908764", "120145", "Livrée", "34543-A"]:
+        assert expected in text, expected
+    path = screenshot(browser, "demo-fr.png")
+    assert path.stat().st_size > 10_000
+
+
+def test_a_phone_call_finds_the_same_customer(browser: Any, service: Service) -> None:
+    browser.get(f"{service.url}/demo?ticket=1002&lang=en")
+    text = sidebar_text(browser)
+    assert "Pauline Denève" in text and "€1,464.00" in text
+    screenshot(browser, "demo-en-phone.png")
+
+
+def test_a_ticket_without_identifier_says_what_to_do(browser: Any, service: Service) -> None:
+    browser.get(f"{service.url}/demo?ticket=1006")
+    assert not browser.find_elements(By.TAG_NAME, "iframe")
+    assert "ni email ni téléphone" in browser.find_element(By.TAG_NAME, "body").text
+
+
+def test_clicking_a_ticket_switches_the_sidebar(browser: Any, service: Service) -> None:
+    browser.get(f"{service.url}/demo")
+    links = browser.find_elements(By.CSS_SELECTOR, "nav a")
+    links[2].click()
+    name = browser.find_element(By.CSS_SELECTOR, "main h2").text
+    assert name and "Pauline" not in sidebar_text(browser).split("\n")[0]
