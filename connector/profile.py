@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from connector.cache import SingleFlight
 from connector.flags import evaluate_flags
+from connector.i18n import LOCALES
 from connector.identity import normalise
 from connector.kpis import compute_contacts, compute_kpis, compute_sentiment
 from connector.manifest import Manifest
@@ -81,7 +82,9 @@ class ProfileAssembler:
         statuses = {name: outcomes[name].status for name in self.sources}
         if not any(o.result is not None and o.result.found for o in outcomes.values()):
             return Lookup(profile=None, sources=statuses)
-        profile = self._merge(outcomes, statuses, locale or self.manifest.brand.locale)
+        if locale not in LOCALES:
+            locale = self.manifest.brand.locale
+        profile = self._merge(outcomes, statuses, locale)
         return Lookup(profile=profile, sources=statuses)
 
     def _fan_out(self, names: list[str], ids: Identifiers) -> dict[str, Outcome]:

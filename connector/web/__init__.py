@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import time
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 
 from connector.app import Services
 
 
 def services() -> Services:
     """This application's services."""
-    from flask import current_app
-
     return current_app.extensions["connector"]  # type: ignore[no-any-return]
 
 

@@ -40,6 +40,13 @@ def test_lookup_returns_the_canonical_customer(service: Service) -> None:
                              "notes", "sources"}
 
 
+def test_an_unknown_language_falls_back_to_the_brand_s(service: Service) -> None:
+    response = requests.get(f"{service.url}{LOOKUP}", headers=AUTH, timeout=10, params={
+        "email": "pauline.deneve@easiware.fr", "lang": "de"})
+    assert response.status_code == 200
+    assert "VIP" in [f["label"] for f in response.json()["flags"]]
+
+
 def test_unknown_is_404_and_bad_input_400(service: Service) -> None:
     unknown = requests.get(f"{service.url}{LOOKUP}", params={"email": "nobody@example.org"},
                            headers=AUTH, timeout=10)
