@@ -79,7 +79,7 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     manifest = _manifest_or_report(settings)
     if manifest is None:
         return EXIT_INVALID
-    kinds = ", ".join(f"{n} ({c.type})" for n, c in manifest.sources.items())
+    kinds = ", ".join(f"{n} ({c.preset or c.type})" for n, c in manifest.sources.items())
     blocks = len(manifest.sidebar.blocks)
     print(f"{settings.manifest}: valid — {len(manifest.sources)} sources: {kinds}; "
           f"{blocks} sidebar blocks")

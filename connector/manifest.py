@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_v
 from connector.manifest_checks import check_sections, check_semantics
 from connector.sources import SOURCE_TYPES
 from connector.sources.base import SectionMap, SourceConfig, Strict
+from connector.sources.preset import presets
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -237,8 +238,12 @@ def _validate_source(name: str, entry: Any, errors: list[str]) -> SourceConfig |
         errors.append(f"{path}: must be a mapping with a type (one of: {', '.join(SOURCE_TYPES)})")
         return None
     kind = entry.get("type")
+    preset = presets().get(kind) if isinstance(kind, str) else None
+    if preset is not None:
+        entry = preset.expand(entry, path, errors)
+        kind = entry.get("type")
     if kind not in SOURCE_TYPES:
-        known = ", ".join(SOURCE_TYPES)
+        known = ", ".join([*SOURCE_TYPES, *presets()])
         shown = "missing" if kind is None else f"unknown type '{kind}'"
         errors.append(f"{path}.type: {shown} (one of: {known})")
         return None

@@ -11,7 +11,8 @@ from jmespath.exceptions import JMESPathError
 from connector.models import SECTIONS
 from connector.sources.base import SourceConfig
 from connector.sources.mapping import field_type
-from connector.sources.rest import TEMPLATE, RestConfig
+from connector.sources.rest import RestConfig, RestRequest
+from connector.sources.templates import FILTERS, expressions
 
 if TYPE_CHECKING:
     from connector.manifest import SectionMaps, Sidebar
@@ -53,6 +54,7 @@ def _check_sidebar(sources: list[str], sidebar: Sidebar) -> list[str]:
 def _check_source(path: str, config: SourceConfig) -> list[str]:
     errors = _expressions(path, {"id": config.id, "found": getattr(config, "found", None)})
     errors.extend(check_sections(path, config))
+    errors.extend(check_details(path, config))
     if isinstance(config, RestConfig):
         errors.extend(_check_requests(path, config))
     return errors
@@ -88,10 +90,41 @@ def _check_requests(path: str, config: RestConfig) -> list[str]:
         where = f"{path}.requests[{i}]"
         if names.count(request.name) > 1:
             errors.append(f"{where}.name: '{request.name}' is used by two requests")
-        templates = {"path": request.path, **{f"params.{k}": v for k, v in request.params.items()}}
-        for key, template in templates.items():
-            for match in TEMPLATE.finditer(template):
-                errors.extend(_expressions(f"{where}.{key}", {"": match.group(1).strip()}))
+        errors.extend(_check_request(where, request, config))
+    for name, detail in config.details.items():
+        errors.extend(_check_request(f"{path}.details.{name}.request", detail.request, config))
+    return errors
+
+
+def _check_request(where: str, request: RestRequest, config: RestConfig) -> list[str]:
+    errors: list[str] = []
+    if config.protocol == "jsonrpc" and not request.rpc_method:
+        errors.append(f"{where}.rpc_method: required with protocol jsonrpc")
+    parts = {"path": request.path, "params": request.params, "headers": request.headers,
+             "body": request.body}
+    for key, template in parts.items():
+        for expression, filter_name in expressions(template):
+            errors.extend(_expressions(f"{where}.{key}", {"": expression}))
+            if filter_name and filter_name not in FILTERS:
+                errors.append(f"{where}.{key}: unknown filter '{filter_name}' "
+                              f"(one of: {', '.join(FILTERS)})")
+    errors.extend(_expressions(where, {"items": request.items, "when": request.when}))
+    return errors
+
+
+def check_details(path: str, config: SourceConfig) -> list[str]:
+    """Each detail names a section and one of its fields as key, with valid expressions."""
+    errors: list[str] = []
+    for name, detail in getattr(config, "details", {}).items():
+        where = f"{path}.details.{name}"
+        if detail.of is not None and detail.of not in SECTIONS:
+            errors.append(f"{where}.of: unknown section (one of: {', '.join(SECTIONS)})")
+        elif detail.of is not None and detail.key is not None:
+            model = SECTIONS[detail.of][0]
+            if field_type(model, detail.key) is None:
+                errors.append(f"{where}.key: unknown field of {detail.of}")
+        for label, expression in detail.fields.items():
+            errors.extend(_expressions(f"{where}.fields.{label}", {"": expression}))
     return errors
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from connector.manifest import ManifestError, load_manifest
+from connector.sources import SOURCE_TYPES
+from connector.sources.preset import presets
 from tests.conftest import MANIFEST, connector
 
 BROKEN = """\
@@ -52,7 +54,8 @@ EXPECTED = [
     "status, date, tracking, total, currency, back_office_url, store)",
     "sources.erp.sections.orders.fields.number: invalid JMESPath expression 'n[' "
     "(Invalid jmespath expression: Incomplete expression:)",
-    "sources.pos.type: unknown type 'ftp' (one of: rest, files, sql)",
+    "sources.pos.type: unknown type 'ftp' (one of: "
+    f"{', '.join([*SOURCE_TYPES, *presets()])})",
     "sources.Bad-Name: source names are lower case letters, digits and _ (max 40)",
     "sources.loyalty.queries: query 'member' must be a single SELECT (sources are read-only)",
 ]

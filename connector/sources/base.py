@@ -36,6 +36,8 @@ class SourceError(Exception):
 class SourceUnavailable(SourceError):
     """Down, slow, rate-limited or broken for now: retry later, serve stale meanwhile."""
 
+    retry_after_s: float | None = None
+
 
 class SourceTimeout(SourceUnavailable):
     """Did not answer within its timeout."""
@@ -44,7 +46,11 @@ class SourceTimeout(SourceUnavailable):
 
 
 class SourceMisconfigured(SourceError):
-    """Refused us (401/403, bad path, bad mapping): the admin must fix the manifest."""
+    """Rejected our request (bad path, bad query): the admin must fix the manifest."""
+
+
+class SourceRefused(SourceMisconfigured):
+    """Refused our credentials (401/403, a JSON-RPC access error): a new login may cure it."""
 
 
 class Source(Protocol):
@@ -55,6 +61,10 @@ class Source(Protocol):
 
     def fetch(self, ids: Identifiers) -> SourceResult:
         """Look the customer up and map what comes back; raise SourceError on failure."""
+        ...
+
+    def detail(self, kind: str, key: str) -> dict[str, Any]:
+        """One on-demand detail (tracking, a verbatim, a live balance) as label → value."""
         ...
 
 
@@ -86,10 +96,21 @@ class SectionMap(Strict):
     fields: dict[str, Annotated[FieldMap, BeforeValidator(_path_shorthand)]]
 
 
+class DetailSpec(Strict):
+    """An on-demand detail: fetched only when the agent asks, for one item of a section."""
+
+    label: str | None = None
+    of: str | None = None
+    key: str | None = None
+    ttl_s: int = Field(default=60, ge=0)
+    fields: dict[str, str] = Field(min_length=1)
+
+
 class SourceConfig(Strict):
     """Settings every source type has."""
 
     type: str
+    preset: str | None = None
     label: str | None = None
     timeout_s: float = Field(default=2.0, gt=0, le=60)
     ttl_s: int = Field(default=300, ge=0)

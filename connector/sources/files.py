@@ -17,9 +17,8 @@ from connector.sources.base import (
     Identifiers,
     SourceConfig,
     SourceError,
-    SourceResult,
 )
-from connector.sources.mapping import found_result
+from connector.sources.mapping import MappedSource
 
 Row = dict[str, Any]
 Index = dict[tuple[str, str], list[Row]]
@@ -36,13 +35,13 @@ class FilesConfig(SourceConfig):
     match: dict[IdentifierKind, str] = Field(min_length=1)
 
 
-class FilesSource:
+class FilesSource(MappedSource):
     """Rows of a file whose identifier columns match the customer; `rows` in the mapping."""
 
+    config: FilesConfig
+
     def __init__(self, name: str, config: FilesConfig, context: BuildContext) -> None:
-        self.name = name
-        self.config = config
-        self.provides = frozenset(config.sections)
+        super().__init__(name, config)
         path = Path(config.path)
         self.path = path if path.is_absolute() else context.manifest_dir / path
         self._region = context.default_region
@@ -51,7 +50,7 @@ class FilesSource:
         self._stamp: tuple[float, int] | None = None
         self._index: Index = {}
 
-    def fetch(self, ids: Identifiers) -> SourceResult:
+    def find(self, ids: Identifiers) -> dict[str, list[Row]] | None:
         """Every row matching any of the customer's identifiers, in file order."""
         index = self._current_index()
         seen: set[int] = set()
@@ -63,9 +62,8 @@ class FilesSource:
                         seen.add(id(row))
                         rows.append((row["__line"], row))
         if not rows:
-            return SourceResult(found=False)
-        document = {"rows": [r for _, r in sorted(rows, key=lambda pair: pair[0])]}
-        return found_result(document, self.config, self.name)
+            return None
+        return {"rows": [r for _, r in sorted(rows, key=lambda pair: pair[0])]}
 
     def _current_index(self) -> Index:
         try:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
+import time
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -12,6 +15,7 @@ from requests.adapters import HTTPAdapter
 from connector.sources.base import (
     SourceError,
     SourceMisconfigured,
+    SourceRefused,
     SourceTimeout,
     SourceUnavailable,
 )
@@ -31,15 +35,33 @@ def new_session(pool_size: int = 16) -> requests.Session:
     return session
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A JSON answer (None for 404 or an empty body) and the headers it came with."""
+
+    data: Any
+    headers: dict[str, str]
+    links: dict[str, str]
+
+
 def call_json(
     session: requests.Session, method: str, url: str, *, timeout_s: float, **kwargs: Any
 ) -> Any:
     """Send one request and return its JSON, None on 404; raise a classified SourceError."""
+    return send(session, method, url, timeout_s=timeout_s, **kwargs).data
+
+
+def send(
+    session: requests.Session, method: str, url: str, *, timeout_s: float, **kwargs: Any
+) -> Answer:
+    """Send one request; its JSON and headers, or a classified SourceError."""
     try:
         with session.request(method, url, timeout=timeout_s, stream=True, **kwargs) as response:
             _raise_for_status(response)
+            headers = dict(response.headers)
+            links = {rel: link["url"] for rel, link in response.links.items()}
             if response.status_code == 404:
-                return None
+                return Answer(None, headers, links)
             body = _read_capped(response)
     except requests.Timeout as exc:
         raise SourceTimeout(f"no answer within {timeout_s:g} s", str(exc)) from exc
@@ -48,19 +70,35 @@ def call_json(
     except requests.RequestException as exc:
         raise SourceUnavailable("request failed", str(exc)) from exc
     try:
-        return json.loads(body) if body.strip() else None
+        return Answer(json.loads(body) if body.strip() else None, headers, links)
     except ValueError as exc:
         raise SourceError("answered with invalid JSON", str(exc)) from exc
+
+
+def retry_after_s(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date), capped at an hour."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return min(float(value), 3600.0)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, min(when.timestamp() - time.time(), 3600.0))
 
 
 def _raise_for_status(response: requests.Response) -> None:
     code = response.status_code
     if code == 429:
-        raise SourceUnavailable("rate-limited (429)")
+        wait = retry_after_s(response.headers.get("Retry-After"))
+        error = SourceUnavailable("rate-limited (429)")
+        error.retry_after_s = wait
+        raise error
     if code >= 500:
         raise SourceUnavailable(f"server error ({code})")
     if code in (401, 403):
-        raise SourceMisconfigured(f"refused our credentials ({code})")
+        raise SourceRefused(f"refused our credentials ({code})")
     if code >= 400 and code != 404:
         raise SourceMisconfigured(f"rejected the request ({code})")
 

@@ -6,6 +6,7 @@ import logging
 import re
 import types
 import typing
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -16,8 +17,15 @@ import jmespath
 from jmespath.parser import ParsedResult
 from pydantic import BaseModel, ValidationError
 
+from connector.identity import Identifiers
 from connector.models import SECTIONS
-from connector.sources.base import SectionMap, SourceConfig, SourceResult
+from connector.sources.base import (
+    DetailSpec,
+    SectionMap,
+    SourceConfig,
+    SourceMisconfigured,
+    SourceResult,
+)
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +189,46 @@ def _set_dotted(target: dict[str, Any], dotted: str, value: Any) -> None:
     for part in parents:
         target = target.setdefault(part, {})
     target[leaf] = value
+
+
+class MappedSource(ABC):
+    """A source that finds a raw document for a customer; the manifest's mapping does the rest."""
+
+    def __init__(self, name: str, config: SourceConfig) -> None:
+        self.name = name
+        self.config = config
+        self.provides = frozenset(config.sections)
+
+    @abstractmethod
+    def find(self, ids: Identifiers) -> Any | None:
+        """The raw document about the customer, or None when this source does not know them."""
+
+    def fetch(self, ids: Identifiers) -> SourceResult:
+        """Find the customer, then map the document into canonical sections."""
+        document = self.find(ids)
+        if document is None:
+            return SourceResult(found=False)
+        return found_result(document, self.config, self.name)
+
+    def raw_detail(self, spec: DetailSpec, key: str) -> Any:
+        """The raw answer for one detail (source types with details override this)."""
+        raise SourceMisconfigured(f"{self.config.type} sources have no details")
+
+    def detail(self, kind: str, key: str) -> dict[str, Any]:
+        """One on-demand detail as {label: value}; empty when the source has nothing for key."""
+        spec = getattr(self.config, "details", {}).get(kind)
+        if spec is None:
+            raise SourceMisconfigured(f"no detail '{kind}' on this source")
+        answer = self.raw_detail(spec, key)
+        if answer in (None, [], {}):
+            return {}
+        return {label: _plain(search(path, answer)) for label, path in spec.fields.items()}
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return value if isinstance(value, (list, dict)) else str(value)
 
 
 def found_result(document: Any, config: SourceConfig, source: str) -> SourceResult:

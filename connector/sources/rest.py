@@ -1,76 +1,69 @@
-"""The generic REST source: requests templated from identifiers, answers mapped by JMESPath."""
+"""The generic REST engine: templated JSON, JSON-RPC or OData requests, mapped by JMESPath."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
-from urllib.parse import quote
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
 from connector.sources.base import (
     BuildContext,
+    DetailSpec,
     IdentifierKind,
     Identifiers,
     SourceConfig,
-    SourceResult,
+    SourceError,
+    SourceRefused,
     Strict,
 )
-from connector.sources.http import call_json, new_session
-from connector.sources.mapping import found_result, search
+from connector.sources.http import Answer, new_session, send
+from connector.sources.mapping import MappedSource, search
+from connector.sources.rest_auth import Auth, Credentials
+from connector.sources.rest_paging import Pagination, collect
+from connector.sources.templates import MissingValue, render, render_value
 
-TEMPLATE = re.compile(r"\{([^{}]+)\}")
 MAX_ATTEMPTS = 4
-
-
-class BearerAuth(Strict):
-    """`Authorization: Bearer <token>`."""
-
-    type: Literal["bearer"]
-    token: SecretStr
-
-
-class BasicAuth(Strict):
-    """HTTP basic authentication."""
-
-    type: Literal["basic"]
-    username: str
-    password: SecretStr
-
-
-class ApiKeyAuth(Strict):
-    """An API key sent in a header or a query parameter."""
-
-    type: Literal["api_key"]
-    name: str
-    value: SecretStr
-    where: Literal["header", "query"] = "header"
-
-
-Auth = Annotated[BearerAuth | BasicAuth | ApiKeyAuth, Field(discriminator="type")]
+Protocol = Literal["json", "jsonrpc", "odata"]
+AUTH_WORDS = re.compile(r"access|denied|session|login|auth|password|credential", re.IGNORECASE)
 
 
 class RestRequest(Strict):
-    """One call; `{email}`, `{phone}`, `{card}` or `{<earlier request>.<path>}` fill its path and
-    params, and a request whose path needs a value that is missing is not sent."""
+    """One call. `{email}`, `{phone}`, `{card}`, `{<earlier request>.<path>}`, `{secret.<name>}`
+    and `{auth.<name>}` fill its path, params and body; a call that needs a missing value is
+    not sent, and its answer is null."""
 
     name: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
-    method: Literal["GET", "POST"] = "GET"
-    path: str
+    method: Literal["GET", "POST", "PUT", "PATCH"] = "GET"
+    path: str = ""
     params: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict)
     body: Any = None
+    rpc_method: str | None = None
+    items: str | None = None
+    paginate: Pagination | None = None
+    when: str | None = None
+
+
+class RestDetail(DetailSpec):
+    """A detail fetched when the agent asks (`{key}` is the item's key)."""
+
+    request: RestRequest
 
 
 class RestConfig(SourceConfig):
-    """A source reached over HTTP with JSON answers."""
+    """A source reached over HTTP with JSON, JSON-RPC or OData answers."""
 
     type: Literal["rest"]
     base_url: str
+    protocol: Protocol = "json"
     headers: dict[str, SecretStr] = Field(default_factory=dict)
     auth: Auth | None = None
+    secrets: dict[str, SecretStr] = Field(default_factory=dict)
     lookup_by: list[IdentifierKind] = Field(default=["email"], min_length=1)
     requests: list[RestRequest] = Field(min_length=1)
     found: str | None = None
+    details: dict[str, RestDetail] = Field(default_factory=dict)
 
     @field_validator("base_url")
     @classmethod
@@ -80,84 +73,110 @@ class RestConfig(SourceConfig):
         return value.rstrip("/")
 
 
-class RestSource:
-    """A source reached over HTTP: find the customer with the first request, then follow."""
+class RestSource(MappedSource):
+    """Runs the requests with each identifier in turn until the customer is found."""
+
+    config: RestConfig
 
     def __init__(self, name: str, config: RestConfig, context: BuildContext) -> None:
-        self.name = name
-        self.config = config
-        self.provides = frozenset(config.sections)
+        super().__init__(name, config)
         self._session = new_session()
         self._session.headers.update({k: v.get_secret_value() for k, v in config.headers.items()})
-        self._query_auth: dict[str, str] = {}
-        self._apply_auth(config.auth)
+        if config.protocol == "odata":
+            self._session.headers.setdefault("Accept", "application/json")
+        self._secrets = {k: v.get_secret_value() for k, v in config.secrets.items()}
+        self._credentials = Credentials(config.auth, self._session, config.base_url,
+                                        self._secrets, config.timeout_s,
+                                        config.protocol == "jsonrpc")
 
-    def _apply_auth(self, auth: BearerAuth | BasicAuth | ApiKeyAuth | None) -> None:
-        if isinstance(auth, BearerAuth):
-            self._session.headers["Authorization"] = f"Bearer {auth.token.get_secret_value()}"
-        elif isinstance(auth, BasicAuth):
-            self._session.auth = (auth.username, auth.password.get_secret_value())
-        elif isinstance(auth, ApiKeyAuth) and auth.where == "header":
-            self._session.headers[auth.name] = auth.value.get_secret_value()
-        elif isinstance(auth, ApiKeyAuth):
-            self._query_auth[auth.name] = auth.value.get_secret_value()
-
-    def fetch(self, ids: Identifiers) -> SourceResult:
-        """Run the requests with each usable identifier in turn until the customer is found."""
+    def find(self, ids: Identifiers) -> dict[str, Any] | None:
+        """The answers of every request for the first identifier that finds the customer."""
         attempts = [(k, v) for k in self.config.lookup_by for v in ids.of(k)][:MAX_ATTEMPTS]
         for kind, value in attempts:
             document: dict[str, Any] = {kind: value}
             for request in self.config.requests:
-                document[request.name] = self._call(request, document)
+                document[request.name] = self._run(request, document)
             if self._found(document):
-                return self._result(document)
-        return SourceResult(found=False)
+                return document
+        return None
 
-    def _result(self, document: dict[str, Any]) -> SourceResult:
-        return found_result(document, self.config, self.name)
+    def raw_detail(self, spec: DetailSpec, key: str) -> Any:
+        """The answer of a detail's request for one key."""
+        assert isinstance(spec, RestDetail)
+        return self._run(spec.request, {"key": key})
 
     def _found(self, document: dict[str, Any]) -> bool:
         expression = self.config.found or self.config.id or self.config.requests[0].name
         return search(expression, document) not in (None, "", [], {})
 
-    def _call(self, request: RestRequest, context: dict[str, Any]) -> Any:
-        path = render(request.path, context, quote_values=True)
-        if path is None:
+    def _run(self, request: RestRequest, document: dict[str, Any]) -> Any:
+        if request.when and not search(request.when, document):
             return None
-        params = {k: v for k, t in request.params.items() if (v := render(t, context)) is not None}
-        params.update(self._query_auth)
-        return call_json(
-            self._session,
-            request.method,
-            self.config.base_url + path,
-            timeout_s=self.config.timeout_s,
-            params=params,
-            json=render_body(request.body, context),
-        )
+        try:
+            if request.paginate is not None:
+                return collect(lambda q, b, u: self._send(request, document, q, b, u),
+                               request.paginate, self._items(request))
+            answer = self._send(request, document, {}, {}, None).data
+        except MissingValue:
+            return None
+        if request.items and answer is not None:
+            return search(request.items, answer)
+        return answer
 
+    def _items(self, request: RestRequest) -> str:
+        return request.items or ("value" if self.config.protocol == "odata" else "@")
 
-def render(template: str, context: dict[str, Any], *, quote_values: bool = False) -> str | None:
-    """Fill `{expression}` placeholders from the context; None when one has no value."""
-    missing = False
+    def _send(self, request: RestRequest, document: dict[str, Any], query: dict[str, Any],
+              body_extra: dict[str, Any], url: str | None) -> Answer:
+        """One HTTP call; logs in again once if a renewable credential was refused."""
+        try:
+            return self._send_once(request, document, query, body_extra, url)
+        except SourceRefused:
+            if not self._credentials.renewable:
+                raise
+            self._credentials.forget()
+            return self._send_once(request, document, query, body_extra, url)
 
-    def value(match: re.Match[str]) -> str:
-        nonlocal missing
-        found = search(match.group(1).strip(), context)
-        if found is None or found == "":
-            missing = True
-            return ""
-        return quote(str(found), safe="") if quote_values else str(found)
+    def _send_once(self, request: RestRequest, document: dict[str, Any], query: dict[str, Any],
+                   body_extra: dict[str, Any], url: str | None) -> Answer:
+        headers, auth_values = self._credentials.current()
+        context = {**document, "secret": self._secrets, "auth": auth_values}
+        if url is None:
+            path = render(request.path, context, quote_values=True)
+            if path is None:
+                raise MissingValue(request.path)
+            url = self.config.base_url + path
+            params = {k: v for k, t in request.params.items()
+                      if (v := render(t, context)) is not None}
+            params.update(self._credentials.query)
+            params.update(query)
+        else:
+            params = {}
+        headers.update({k: v for k, t in request.headers.items()
+                        if (v := render(t, context)) is not None})
+        body = self._body(request, context, body_extra)
+        answer = send(self._session, self._method(request), url,
+                      timeout_s=self.config.timeout_s, params=params, json=body, headers=headers)
+        return self._unwrap(answer)
 
-    text = TEMPLATE.sub(value, template)
-    return None if missing else text
+    def _method(self, request: RestRequest) -> str:
+        return "POST" if self.config.protocol == "jsonrpc" else request.method
 
+    def _body(self, request: RestRequest, context: dict[str, Any], extra: dict[str, Any]) -> Any:
+        body = render_value(request.body, context)
+        if extra:
+            body = {**(body or {}), **extra}
+        if self.config.protocol == "jsonrpc":
+            return {"jsonrpc": "2.0", "id": 1, "method": request.rpc_method, "params": body}
+        return body
 
-def render_body(body: Any, context: dict[str, Any]) -> Any:
-    """Fill placeholders in every string of a JSON body template."""
-    if isinstance(body, str):
-        return render(body, context)
-    if isinstance(body, list):
-        return [render_body(item, context) for item in body]
-    if isinstance(body, dict):
-        return {k: render_body(v, context) for k, v in body.items()}
-    return body
+    def _unwrap(self, answer: Answer) -> Answer:
+        if self.config.protocol != "jsonrpc" or not isinstance(answer.data, dict):
+            return answer
+        error = answer.data.get("error")
+        if error:
+            text = str(error)
+            if AUTH_WORDS.search(text):
+                raise SourceRefused("refused our credentials (JSON-RPC)", text[:200])
+            raise SourceError("JSON-RPC error", text[:200])
+        return Answer(answer.data.get("result"), answer.headers, answer.links)

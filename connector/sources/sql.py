@@ -13,17 +13,23 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlche
 
 from connector.sources.base import (
     BuildContext,
+    DetailSpec,
     IdentifierKind,
     Identifiers,
     SourceConfig,
     SourceError,
     SourceMisconfigured,
-    SourceResult,
     SourceUnavailable,
 )
-from connector.sources.mapping import found_result
+from connector.sources.mapping import MappedSource
 
 READ_ONLY = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
+
+
+class SqlDetail(DetailSpec):
+    """A detail read by a query with `:key` bound."""
+
+    query: str
 
 
 class SqlConfig(SourceConfig):
@@ -33,50 +39,63 @@ class SqlConfig(SourceConfig):
     url: SecretStr
     lookup_by: list[IdentifierKind] = Field(default=["email"], min_length=1)
     queries: dict[str, str] = Field(min_length=1)
+    details: dict[str, SqlDetail] = Field(default_factory=dict)
 
     @field_validator("queries")
     @classmethod
     def _read_only(cls, queries: dict[str, str]) -> dict[str, str]:
         for name, query in queries.items():
-            if not READ_ONLY.match(query) or ";" in query.strip().rstrip(";"):
-                raise ValueError(f"query '{name}' must be a single SELECT (sources are read-only)")
+            _check_read_only(name, query)
         return queries
 
+    @field_validator("details")
+    @classmethod
+    def _details_read_only(cls, details: dict[str, SqlDetail]) -> dict[str, SqlDetail]:
+        for name, detail in details.items():
+            _check_read_only(name, detail.query)
+        return details
 
-class SqlSource:
-    """Run the first query per identifier until it finds the customer, then the others."""
+
+def _check_read_only(name: str, query: str) -> None:
+    if not READ_ONLY.match(query) or ";" in query.strip().rstrip(";"):
+        raise ValueError(f"query '{name}' must be a single SELECT (sources are read-only)")
+
+
+class SqlSource(MappedSource):
+    """Run the queries per identifier until the first one finds the customer."""
+
+    config: SqlConfig
 
     def __init__(self, name: str, config: SqlConfig, context: BuildContext) -> None:
-        self.name = name
-        self.config = config
-        self.provides = frozenset(config.sections)
+        super().__init__(name, config)
         url = config.url.get_secret_value()
         self._engine = _engine(url, context.manifest_dir, config.timeout_s)
 
-    def fetch(self, ids: Identifiers) -> SourceResult:
+    def find(self, ids: Identifiers) -> dict[str, list[dict[str, Any]]] | None:
         """Every query's rows, under its name, for the first identifier that matches."""
         (first, *_) = self.config.queries
-        attempts = [(k, v) for k in self.config.lookup_by for v in ids.of(k)]
+        for kind, value in [(k, v) for k in self.config.lookup_by for v in ids.of(k)]:
+            params: dict[str, Any] = {"email": None, "phone": None, "card": None, kind: value}
+            document = self._query(self.config.queries, params)
+            if document[first]:
+                return document
+        return None
+
+    def raw_detail(self, spec: DetailSpec, key: str) -> Any:
+        """The rows of a detail's query for one key."""
+        assert isinstance(spec, SqlDetail)
+        return self._query({"rows": spec.query}, {"key": key})["rows"]
+
+    def _query(self, queries: dict[str, str], params: dict[str, Any]) -> dict[str, Any]:
         try:
             with self._engine.connect() as connection:
-                for kind, value in attempts:
-                    params: dict[str, Any] = {"email": None, "phone": None, "card": None}
-                    params[kind] = value
-                    document = {name: _rows(connection, query, params)
-                                for name, query in self.config.queries.items()}
-                    if document[first]:
-                        return self._result(document)
-                    connection.rollback()
+                return {name: _rows(connection, query, params) for name, query in queries.items()}
         except DBAPIError as exc:
             if exc.connection_invalidated or isinstance(exc, OperationalError):
                 raise SourceUnavailable("database unavailable", str(exc.orig)) from exc
             raise SourceMisconfigured("query failed", str(exc.orig)) from exc
         except SQLAlchemyError as exc:
             raise SourceError("database error", type(exc).__name__) from exc
-        return SourceResult(found=False)
-
-    def _result(self, document: dict[str, list[dict[str, Any]]]) -> SourceResult:
-        return found_result(document, self.config, self.name)
 
 
 def _rows(connection: Any, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:

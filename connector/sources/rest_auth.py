@@ -1,0 +1,163 @@
+"""How a REST source proves who it is: static credentials, OAuth2 client credentials, a login."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Annotated, Any, Literal
+
+import requests
+from pydantic import Field, SecretStr
+
+from connector.sources.base import SourceMisconfigured, SourceRefused, Strict
+from connector.sources.http import call_json
+from connector.sources.mapping import search
+from connector.sources.templates import MissingValue, render, render_value
+
+TOKEN_MARGIN_S = 30.0
+
+
+class BearerAuth(Strict):
+    """`Authorization: Bearer <token>`."""
+
+    type: Literal["bearer"]
+    token: SecretStr
+
+
+class BasicAuth(Strict):
+    """HTTP basic authentication."""
+
+    type: Literal["basic"]
+    username: str
+    password: SecretStr
+
+
+class ApiKeyAuth(Strict):
+    """An API key sent in a header or a query parameter."""
+
+    type: Literal["api_key"]
+    name: str
+    value: SecretStr
+    where: Literal["header", "query"] = "header"
+
+
+class OAuth2ClientCredentials(Strict):
+    """OAuth2 client-credentials grant: a token fetched, cached, refreshed before it expires."""
+
+    type: Literal["oauth2_client_credentials"]
+    token_url: str
+    client_id: str
+    client_secret: SecretStr
+    scope: str | None = None
+
+
+class LoginAuth(Strict):
+    """A login call whose answer (a session, a user id) feeds the headers and templates of the
+    other calls as `{auth.<name>}`; done again when it expires or a call is refused."""
+
+    type: Literal["login"]
+    method: Literal["GET", "POST"] = "POST"
+    path: str = ""
+    rpc_method: str | None = None
+    body: Any = None
+    extract: dict[str, str] = Field(min_length=1)
+    headers: dict[str, str] = Field(default_factory=dict)
+    ttl_s: int = Field(default=3600, ge=60)
+
+
+Auth = Annotated[
+    BearerAuth | BasicAuth | ApiKeyAuth | OAuth2ClientCredentials | LoginAuth,
+    Field(discriminator="type"),
+]
+
+
+class Credentials:
+    """The live credentials of one source: what to add to each request, renewed when needed."""
+
+    def __init__(self, auth: Auth | None, session: requests.Session, base_url: str,
+                 secrets: dict[str, str], timeout_s: float, jsonrpc: bool) -> None:
+        self.auth = auth
+        self._session = session
+        self._base_url = base_url
+        self._secrets = secrets
+        self._timeout_s = timeout_s
+        self._jsonrpc = jsonrpc
+        self._lock = threading.Lock()
+        self._values: dict[str, Any] = {}
+        self._headers: dict[str, str] = {}
+        self._expires = 0.0
+        self.query: dict[str, str] = {}
+        self._apply_static()
+
+    @property
+    def renewable(self) -> bool:
+        """Whether a refusal may be cured by logging in again."""
+        return isinstance(self.auth, (OAuth2ClientCredentials, LoginAuth))
+
+    def _apply_static(self) -> None:
+        auth = self.auth
+        if isinstance(auth, BearerAuth):
+            self._session.headers["Authorization"] = f"Bearer {auth.token.get_secret_value()}"
+        elif isinstance(auth, BasicAuth):
+            self._session.auth = (auth.username, auth.password.get_secret_value())
+        elif isinstance(auth, ApiKeyAuth) and auth.where == "header":
+            self._session.headers[auth.name] = auth.value.get_secret_value()
+        elif isinstance(auth, ApiKeyAuth):
+            self.query[auth.name] = auth.value.get_secret_value()
+
+    def current(self) -> tuple[dict[str, str], dict[str, Any]]:
+        """Headers to send and `auth` values for templates, logging in first if needed."""
+        if not self.renewable:
+            return {}, {}
+        with self._lock:
+            if time.monotonic() >= self._expires:
+                self._renew()
+            return dict(self._headers), dict(self._values)
+
+    def forget(self) -> None:
+        """Drop the token or session (after a refusal), so the next call logs in again."""
+        with self._lock:
+            self._expires = 0.0
+
+    def _renew(self) -> None:
+        if isinstance(self.auth, OAuth2ClientCredentials):
+            self._oauth2(self.auth)
+        elif isinstance(self.auth, LoginAuth):
+            self._login(self.auth)
+
+    def _oauth2(self, auth: OAuth2ClientCredentials) -> None:
+        form = {"grant_type": "client_credentials", "client_id": auth.client_id,
+                "client_secret": auth.client_secret.get_secret_value()}
+        if auth.scope:
+            form["scope"] = auth.scope
+        answer = call_json(requests.Session(), "POST", auth.token_url, timeout_s=self._timeout_s,
+                           data=form)
+        token = answer.get("access_token") if isinstance(answer, dict) else None
+        if not token:
+            raise SourceMisconfigured("the token endpoint gave no access_token")
+        lifetime = float(answer.get("expires_in") or 3600)
+        self._headers = {"Authorization": f"Bearer {token}"}
+        self._expires = time.monotonic() + max(lifetime - TOKEN_MARGIN_S, 1.0)
+
+    def _login(self, auth: LoginAuth) -> None:
+        context = {"secret": self._secrets}
+        try:
+            body = render_value(auth.body, context)
+        except MissingValue as exc:
+            raise SourceMisconfigured("the login needs a value that is not set") from exc
+        if self._jsonrpc or auth.rpc_method:
+            body = {"jsonrpc": "2.0", "id": 0, "method": auth.rpc_method, "params": body}
+        answer = call_json(self._session, auth.method, self._base_url + auth.path,
+                           timeout_s=self._timeout_s, json=body)
+        if isinstance(answer, dict) and (self._jsonrpc or auth.rpc_method):
+            if answer.get("error"):
+                raise SourceRefused("refused our credentials (login)")
+            answer = answer.get("result")
+        values = {name: search(path, answer) for name, path in auth.extract.items()}
+        if any(v in (None, "", False) for v in values.values()):
+            raise SourceRefused("refused our credentials (login)")
+        context["auth"] = values
+        headers = {k: render(v, context) for k, v in auth.headers.items()}
+        self._values = values
+        self._headers = {k: v for k, v in headers.items() if v is not None}
+        self._expires = time.monotonic() + auth.ttl_s
