@@ -10,10 +10,13 @@ from pathlib import Path
 from flask import Flask
 
 from connector.cache import MemoryCache, SingleFlight
+from connector.details import DetailService
+from connector.health import SourceHealth
 from connector.helpdesk.base import SidebarHelpdesk
 from connector.helpdesk.embed import EmbedLinks
 from connector.manifest import Manifest, load_manifest
 from connector.metrics import Metrics
+from connector.models import SourceStatus
 from connector.profile import ProfileAssembler
 from connector.settings import Settings
 from connector.sources import build_source
@@ -29,10 +32,17 @@ class Services:
     settings: Settings
     manifest: Manifest
     assembler: ProfileAssembler
+    details: DetailService
     embed: EmbedLinks
     helpdesks: dict[str, SidebarHelpdesk]
     metrics: Metrics
+    health: dict[str, SourceHealth]
     pool: ThreadPoolExecutor
+
+    def observe(self, name: str, status: SourceStatus, from_cache: bool) -> None:
+        """Record a source's answer for the metrics and the admin page."""
+        self.metrics.observe_source(name, status, from_cache)
+        self.health[name].observe(status, from_cache)
 
     @property
     def demo_dir(self) -> Path:
@@ -54,12 +64,14 @@ def build_services(settings: Settings, manifest: Manifest | None = None) -> Serv
                for name, config in manifest.sources.items()}
     pool = ThreadPoolExecutor(max_workers=max(8, 4 * len(sources)),
                               thread_name_prefix="source")
-    metrics = Metrics()
-    assembler = ProfileAssembler(manifest, sources, SingleFlight(MemoryCache()), pool,
-                                 observe=metrics.observe_source)
+    assembler = ProfileAssembler(manifest, sources, SingleFlight(MemoryCache(), pool), pool)
     embed = EmbedLinks(settings.signing_key(), manifest.helpdesks.embed.link_ttl_s,
                        manifest.brand.default_region)
-    return Services(settings, manifest, assembler, embed, {embed.kind: embed}, metrics, pool)
+    health = {name: SourceHealth() for name in sources}
+    services = Services(settings, manifest, assembler, DetailService(assembler), embed,
+                        {embed.kind: embed}, Metrics(), health, pool)
+    assembler.observe = services.observe
+    return services
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:

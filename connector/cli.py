@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     check = commands.add_parser("check", help="validate the manifest, listing every error")
+    check.add_argument("--probe", action="store_true",
+                       help="also ask every source about one customer and show what it maps")
+    _identifier_options(check, required=False)
     check.set_defaults(run=_check)
 
     serve = commands.add_parser("serve", help="run the service")
@@ -59,8 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _identifier_options(command: argparse.ArgumentParser) -> None:
-    group = command.add_mutually_exclusive_group(required=True)
+def _identifier_options(command: argparse.ArgumentParser, required: bool = True) -> None:
+    group = command.add_mutually_exclusive_group(required=required)
     group.add_argument("--email")
     group.add_argument("--phone")
     group.add_argument("--card")
@@ -83,7 +86,20 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     blocks = len(manifest.sidebar.blocks)
     print(f"{settings.manifest}: valid — {len(manifest.sources)} sources: {kinds}; "
           f"{blocks} sidebar blocks")
-    return 0
+    if not args.probe:
+        return 0
+    from connector.probe import probe
+
+    try:
+        ids = identifiers_from(manifest.brand.default_region, email=args.email,
+                               phone=args.phone, card=args.card)
+    except InvalidIdentifier as exc:
+        print(f"connector check: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not ids:
+        print("connector check: --probe needs --email, --phone or --card", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_INVALID if probe(manifest, ids, print) else 0
 
 
 def _lookup(args: argparse.Namespace, settings: Settings) -> int:

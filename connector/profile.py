@@ -12,7 +12,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from connector.cache import SingleFlight
+from connector.cache import Policy, SingleFlight
 from connector.flags import evaluate_flags
 from connector.i18n import LOCALES
 from connector.identity import normalise
@@ -28,6 +28,7 @@ from connector.models import (
     Status,
 )
 from connector.sources.base import Identifiers, Source, SourceError, SourceResult
+from connector.sources.guard import SourceGuard
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,15 @@ class ProfileAssembler:
         self.cache = cache
         self.pool = pool
         self.observe = observe
+        self.guards = {
+            name: SourceGuard(c.max_concurrency, c.circuit, wait_s=c.timeout_s)
+            for name, c in manifest.sources.items()
+        }
+
+    def invalidate(self, ids: Identifiers, source: str | None = None) -> int:
+        """Forget what the cache holds on these identifiers (in one source, or all)."""
+        prefix = f"src:{source}:" if source else "src:"
+        return self.cache.cache.invalidate_tags(_id_tags(ids), prefix)
 
     def lookup(self, ids: Identifiers, locale: str | None = None) -> Lookup:
         """Ask every source; ask again those that did not know the customer when others taught us
@@ -109,14 +119,19 @@ class ProfileAssembler:
     def _fetch(self, name: str, ids: Identifiers) -> Outcome:
         config = self.manifest.sources[name]
         source = self.sources[name]
+        guard = self.guards[name]
+        region = self.manifest.brand.default_region
+        policy = Policy(
+            ttl_for=lambda r: config.ttl_s if r.found else min(config.ttl_s, NOT_FOUND_TTL_S),
+            stale_ttl_s=config.stale_ttl_s,
+            revalidate_s=config.revalidate_s,
+            tags_for=lambda r: _id_tags(ids.merged(_learned_identifiers({name: Outcome(r, _OK)},
+                                                                         region))),
+        )
         started = time.monotonic()
         try:
-            loaded = self.cache.load(
-                f"src:{name}:{ids.cache_key()}",
-                lambda: source.fetch(ids),
-                ttl_for=lambda r: config.ttl_s if r.found else min(config.ttl_s, NOT_FOUND_TTL_S),
-                stale_ttl_s=config.stale_ttl_s,
-            )
+            loaded = self.cache.load(f"src:{name}:{ids.cache_key()}",
+                                     lambda: guard.run(lambda: source.fetch(ids)), policy)
         except SourceError as exc:
             log.warning("source %s failed: %s", name, exc)
             return Outcome(None, _status(exc.state, started, error=exc.public))
@@ -239,6 +254,14 @@ def _learned_identifiers(outcomes: dict[str, Outcome], region: str) -> Identifie
         if loyalty is not None and loyalty.card:
             cards += [c for c in [normalise("card", loyalty.card, region)] if c]
     return Identifiers(tuple(emails), tuple(phones), tuple(cards))
+
+
+_OK = SourceStatus(status=SourceState.OK)
+
+
+def _id_tags(ids: Identifiers) -> list[str]:
+    """Cache tags naming a customer's identifiers, so an event about one drops every entry."""
+    return [f"{kind}:{value}" for kind in ("email", "phone", "card") for value in ids.of(kind)]
 
 
 def _customer_id(found: dict[str, SourceResult], identity: Identity) -> str:

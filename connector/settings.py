@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     demo_dir: Path = Path("var/demo")
     secret_key: SecretStr | None = None
     api_token: SecretStr | None = None
+    admin_token: SecretStr | None = None
     public_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000

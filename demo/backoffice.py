@@ -9,6 +9,7 @@ import random
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,13 @@ def _erp_blueprint(data: BackOfficeData) -> Blueprint:
             return _error(404, "unknown customer")
         return jsonify({"orders": data.orders.get(customer_id, [])})
 
+    @erp.get("/api/orders/<number>/tracking")
+    def tracking(number: str) -> Response:
+        order = data.order_by_number.get(number)
+        if order is None or not order.get("tracking"):
+            return _error(404, "no parcel for this order")
+        return jsonify(_parcel(order))
+
     @erp.get("/orders/<number>")
     def order_page(number: str) -> str:
         order = data.order_by_number.get(number) or abort(404)
@@ -124,6 +132,19 @@ def _erp_blueprint(data: BackOfficeData) -> Blueprint:
                 f"<table>{rows}</table></html>")
 
     return erp
+
+
+PARCEL_STATES = {"done": ("Livré", 3), "sent": ("En transit", 1), "return": ("Retour reçu", 9),
+                 "cancel": ("Annulé", 0), "draft": ("En préparation", 0)}
+
+
+def _parcel(order: Record) -> Record:
+    """The carrier's view of an order's parcel, derived from the order (deterministic)."""
+    label, days = PARCEL_STATES.get(order["state"], ("Inconnu", 0))
+    carrier = "Colissimo" if str(order["tracking"])[:1].isalpha() else "Chronopost"
+    when = (date.fromisoformat(order["date"]) + timedelta(days=days)).isoformat()
+    return {"number": order["number"], "tracking": order["tracking"], "carrier": carrier,
+            "status": label, "updated": when}
 
 
 def _feedback_blueprint(data: BackOfficeData) -> Blueprint:

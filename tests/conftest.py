@@ -21,6 +21,7 @@ from demo.generate import ensure
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "manifest.yaml"
 API_TOKEN = "test-api-token"
+ADMIN_TOKEN = "test-admin-token"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
 
@@ -94,6 +95,7 @@ def service_env(data: Path, backoffice_url: str, var: Path) -> dict[str, str]:
         "CONNECTOR_DATA_DIR": str(var),
         "CONNECTOR_SECRET_KEY": "test-secret-key",
         "CONNECTOR_API_TOKEN": API_TOKEN,
+        "CONNECTOR_ADMIN_TOKEN": ADMIN_TOKEN,
         "CONNECTOR_MANIFEST": str(MANIFEST),
     }
 

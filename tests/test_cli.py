@@ -85,3 +85,23 @@ def test_link_refused_when_tampered(service: Service) -> None:
     page = requests.get(tampered, timeout=10)
     assert page.status_code == 401
     assert "Denève" not in page.text
+
+
+def test_probe_shows_what_each_source_maps(env: dict[str, str]) -> None:
+    result = connector("check", "--probe", "--phone", "06 53 88 88 90", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[1].startswith("erp (rest): found in ")
+    assert "  identity.last_name                 = 'Denève'" in lines
+    assert "  orders[0].status                   = 'return' → 'returned'" in lines
+    assert "  identity.birth_date                ✗ no value at 'birth_date'" in lines
+    assert "feedback (rest): not found in 0 ms (it searches by email: none of them was given)" \
+        in lines
+
+
+def test_probe_reports_a_refused_source_and_fails(env: dict[str, str]) -> None:
+    result = connector("check", "--probe", "--email", "pauline.deneve@easiware.fr",
+                       env={**env, "DEMO_ERP_TOKEN": "wrong"})
+    assert result.returncode == 1
+    assert "erp (rest): error: refused our credentials (401)" in result.stdout.splitlines()
+    assert "wrong" not in result.stdout

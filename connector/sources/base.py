@@ -86,6 +86,7 @@ class FieldMap(Strict):
 
     path: str
     map: dict[str, str] | None = None
+    scale: int = Field(default=0, ge=-12, le=12)  # a number times 10**scale: -2 reads cents
 
 
 class SectionMap(Strict):
@@ -94,6 +95,13 @@ class SectionMap(Strict):
     path: str | None = None
     items: str | None = None
     fields: dict[str, Annotated[FieldMap, BeforeValidator(_path_shorthand)]]
+
+
+class CircuitConfig(Strict):
+    """After `failures` failures in a row, stop calling the source for `cooldown_s` seconds."""
+
+    failures: int = Field(default=5, ge=1, le=1000)
+    cooldown_s: float = Field(default=30.0, ge=1, le=3600)
 
 
 class DetailSpec(Strict):
@@ -115,6 +123,9 @@ class SourceConfig(Strict):
     timeout_s: float = Field(default=2.0, gt=0, le=60)
     ttl_s: int = Field(default=300, ge=0)
     stale_ttl_s: int = Field(default=86400, ge=0)
+    revalidate_s: int = Field(default=60, ge=0)
+    max_concurrency: int = Field(default=8, ge=1, le=256)
+    circuit: CircuitConfig = CircuitConfig()
     id: str | None = None
     decimal_comma: bool = False
     date_formats: list[str] = Field(default_factory=list)

@@ -16,9 +16,9 @@ def services() -> Services:
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint and the request metrics."""
-    from connector.web import api, demo, health, sidebar
+    from connector.web import admin, api, demo, health, sidebar
 
-    for module in (health, api, sidebar, demo):
+    for module in (health, api, sidebar, demo, admin):
         app.register_blueprint(module.bp)
 
     @app.before_request

@@ -6,7 +6,9 @@ import hmac
 
 from flask import Blueprint, Response, jsonify, request
 
+from connector.details import UnknownDetail
 from connector.identity import InvalidIdentifier, identifiers_from
+from connector.sources.base import SourceError
 from connector.web import services
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -48,3 +50,41 @@ def _error(status: int, message: str) -> Response:
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="connector"'
     return response
+
+
+@bp.get("/details/<source>/<detail>")
+def detail(source: str, detail: str) -> Response | tuple[Response, int]:
+    """An on-demand detail (tracking, a verbatim, a live balance) for one key."""
+    key = request.args.get("key", "")
+    if not key:
+        return _error(400, "give the item's key")
+    return detail_response(source, detail, key)
+
+
+def detail_response(source: str, detail: str, key: str) -> Response | tuple[Response, int]:
+    """The detail as JSON, or a JSON error an agent can read."""
+    try:
+        answer = services().details.get(source, detail, key)
+    except UnknownDetail:
+        return _error(404, f"no detail '{detail}' on source '{source}'")
+    except SourceError as exc:
+        return jsonify(error=exc.public, status=exc.state.value), 503
+    return jsonify(source=answer.source, detail=answer.detail, key=answer.key,
+                   label=answer.label, fields=answer.fields,
+                   fetched_at=answer.fetched_at.isoformat())
+
+
+@bp.post("/cache/invalidate")
+def invalidate() -> Response | tuple[Response, int]:
+    """Forget cached answers about a customer (e.g. a webhook says an order changed)."""
+    body = request.get_json(silent=True) or {}
+    region = services().manifest.brand.default_region
+    try:
+        ids = identifiers_from(region, email=body.get("email"), phone=body.get("phone"),
+                               card=body.get("card"))
+    except InvalidIdentifier as exc:
+        return _error(400, str(exc))
+    source = body.get("source")
+    if not ids or (source is not None and source not in services().manifest.sources):
+        return _error(400, "give email, phone or card, and optionally a declared source")
+    return jsonify(dropped=services().assembler.invalidate(ids, source))

@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, jsonify, request
 
+from connector.details import UnknownDetail
 from connector.helpdesk.base import Unauthorized
 from connector.i18n import LOCALES, text
 from connector.web import services
+from connector.web.api import detail_response
 from connector.widgets import BlockSpec, RenderContext, render_message_page, render_sidebar_page
 
 bp = Blueprint("sidebar", __name__)
@@ -36,6 +38,27 @@ def sidebar(kind: str) -> Response:
               for b in svc.manifest.sidebar.blocks]
     html = render_sidebar_page(found.profile, layout, _render_context(locale))
     return _page(html, 200)
+
+
+@bp.get("/helpdesk/<kind>/details/<source>/<detail>")
+def detail(kind: str, source: str, detail: str) -> Response | tuple[Response, int]:
+    """An on-demand detail of an item in the record the sealed link opens."""
+    svc = services()
+    helpdesk = svc.helpdesks.get(kind)
+    key = request.args.get("key", "")
+    if helpdesk is None or not key:
+        return jsonify(error="unknown helpdesk or missing key"), 404
+    try:
+        context = helpdesk.sidebar_context(request.values)
+        profile = svc.assembler.lookup(context.identifiers).profile
+        allowed = profile is not None and svc.details.belongs(profile, source, detail, key)
+    except Unauthorized as exc:
+        return jsonify(error=exc.public), 401
+    except UnknownDetail:
+        allowed = False
+    if not allowed:
+        return jsonify(error="no such detail for this customer"), 404
+    return detail_response(source, detail, key)
 
 
 def _locale(asked: str | None) -> str:

@@ -1,0 +1,101 @@
+"""Protects a source and the sidebar from each other: a concurrency cap, a circuit breaker that
+stops calling a failing source for a while, and `Retry-After` honoured."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from enum import StrEnum
+from typing import TypeVar
+
+from connector.models import SourceState
+from connector.sources.base import CircuitConfig, SourceError, SourceUnavailable
+
+T = TypeVar("T")
+
+
+class CircuitOpen(SourceUnavailable):
+    """The source is not called for now: it failed too often, or asked us to wait."""
+
+    state = SourceState.CIRCUIT_OPEN
+
+
+class Circuit(StrEnum):
+    """The breaker's state."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+class SourceGuard:
+    """Runs calls to one source within its limits."""
+
+    def __init__(self, max_concurrency: int, circuit: CircuitConfig, wait_s: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._slots = threading.BoundedSemaphore(max_concurrency)
+        self._config = circuit
+        self._wait_s = wait_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._failures = 0
+        self._open_until = 0.0
+        self._trial = False
+
+    @property
+    def state(self) -> Circuit:
+        """Closed (calling), open (not calling), or half-open (one trial call allowed)."""
+        with self._lock:
+            if self._open_until == 0.0:
+                return Circuit.CLOSED
+            return Circuit.OPEN if self._clock() < self._open_until else Circuit.HALF_OPEN
+
+    def run(self, call: Callable[[], T]) -> T:
+        """Call the source, or raise CircuitOpen / SourceUnavailable without calling it."""
+        self._admit()
+        if not self._slots.acquire(timeout=self._wait_s):
+            self._release_trial()
+            raise SourceUnavailable("too many lookups in flight")
+        try:
+            result = call()
+        except SourceUnavailable as exc:
+            self._failed(exc.retry_after_s)
+            raise
+        except SourceError:
+            self._failed(None)
+            raise
+        finally:
+            self._slots.release()
+        self._succeeded()
+        return result
+
+    def _admit(self) -> None:
+        with self._lock:
+            if self._open_until == 0.0:
+                return
+            remaining = self._open_until - self._clock()
+            if remaining > 0:
+                raise CircuitOpen(f"paused for {remaining:.0f} s after errors")
+            if self._trial:
+                raise CircuitOpen("paused: a trial call is under way")
+            self._trial = True
+
+    def _release_trial(self) -> None:
+        with self._lock:
+            self._trial = False
+
+    def _failed(self, retry_after_s: float | None) -> None:
+        with self._lock:
+            self._trial = False
+            self._failures += 1
+            if retry_after_s:
+                self._open_until = self._clock() + retry_after_s
+            elif self._failures >= self._config.failures or self._open_until:
+                self._open_until = self._clock() + self._config.cooldown_s
+
+    def _succeeded(self) -> None:
+        with self._lock:
+            self._trial = False
+            self._failures = 0
+            self._open_until = 0.0

@@ -1,0 +1,59 @@
+"""The admin page: each source's health (HTTP basic auth, password CONNECTOR_ADMIN_TOKEN)."""
+
+from __future__ import annotations
+
+import hmac
+import time
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, render_template, request
+
+from connector.web import services
+
+bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
+
+
+@bp.before_request
+def _authorise() -> Response | None:
+    expected = services().settings.admin_token
+    given = request.authorization.password if request.authorization else None
+    if expected is not None and given and hmac.compare_digest(
+            given.encode(), expected.get_secret_value().encode()):
+        return None
+    text = ("the admin page is disabled: set CONNECTOR_ADMIN_TOKEN" if expected is None
+            else "sign in with any user name and the admin token as password")
+    return Response(text, 401, {"WWW-Authenticate": 'Basic realm="connector admin"'})
+
+
+@bp.get("/")
+def page() -> str:
+    """Each source's health, refreshed every 15 s."""
+    return render_template("admin.html", sources=_health(), now=time.time())
+
+
+@bp.get("/health.json")
+def health_json() -> Response:
+    """The same figures as JSON, for monitoring."""
+    return jsonify(sources=_health())
+
+
+def _health() -> list[dict[str, Any]]:
+    svc = services()
+    rows = []
+    for name, config in svc.manifest.sources.items():
+        report = svc.health[name].report()
+        rows.append({
+            "name": name,
+            "label": config.label or name,
+            "kind": config.preset or config.type,
+            "circuit": svc.assembler.guards[name].state.value,
+            "lookups": report.lookups,
+            "error_rate": report.error_rate,
+            "p50_ms": report.p50_ms,
+            "p95_ms": report.p95_ms,
+            "cache_hit_rate": report.cache_hit_rate,
+            "last_success": report.last_success,
+            "last_error": report.last_error,
+            "last_error_at": report.last_error_at,
+        })
+    return rows
