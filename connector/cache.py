@@ -118,6 +118,7 @@ class SingleFlight:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._refreshing: set[str] = set()
+        self._refresh_failed: dict[str, SourceError] = {}
 
     def load(self, key: str, loader: Callable[[], Any], policy: Policy) -> Loaded:
         """A fresh cached value, else a new one; on SourceError the stale value if there is one."""
@@ -126,8 +127,10 @@ class SingleFlight:
         if entry is not None and entry.fresh_until > now:
             return Loaded(entry.value, entry.stored_at, from_cache=True)
         in_grace = entry is not None and now < entry.fresh_until + policy.revalidate_s
+        failed = self._refresh_failed.get(key)  # as known when this lookup came in
         if entry is not None and in_grace and self._refresh_later(key, loader, policy):
-            return Loaded(entry.value, entry.stored_at, from_cache=True, revalidating=True)
+            return Loaded(entry.value, entry.stored_at, from_cache=True, stale_error=failed,
+                          revalidating=failed is None)
         with self._key_lock(key):
             entry = self.cache.get(key)
             if entry is not None and entry.fresh_until > self.cache.clock():
@@ -158,7 +161,9 @@ class SingleFlight:
             try:
                 with self._key_lock(key):
                     self._store(key, loader(), policy)
+                self._refresh_failed.pop(key, None)
             except SourceError as exc:
+                self._refresh_failed[key] = exc
                 log.info("background refresh of a %s entry failed: %s", key.split(":")[1], exc)
             finally:
                 with self._guard:

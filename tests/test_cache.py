@@ -112,3 +112,21 @@ def test_invalidate_by_identifier_tag_and_source() -> None:
     assert cache.get("src:erp:email=a") is not None
     assert cache.invalidate_tags(["phone:+331"]) == 1
     assert cache.get("src:erp:email=a") is None and cache.get("src:pos:email=b") is not None
+
+
+def test_a_failed_background_refresh_marks_the_next_answer_stale() -> None:
+    clock = Clock()
+    pool = ThreadPoolExecutor(1)
+    flight = SingleFlight(MemoryCache(clock=clock), refresher=pool)
+    policy = Policy(ttl_for=lambda _: 60, stale_ttl_s=600, revalidate_s=30)
+    flight.load("k", lambda: "v1", policy)
+    clock.now += 70
+
+    def down() -> str:
+        raise SourceUnavailable("server error (503)")
+
+    assert flight.load("k", down, policy).stale_error is None  # refresh started
+    pool.shutdown(wait=True)
+    flight.refresher = ThreadPoolExecutor(1)
+    after = flight.load("k", down, policy)
+    assert after.value == "v1" and after.stale_error is not None

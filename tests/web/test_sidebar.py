@@ -69,7 +69,8 @@ def faulty(demo_data: Path, tmp_path_factory: pytest.TempPathFactory
     office = start_backoffice(demo_data)
     var = tmp_path_factory.mktemp("var")
     manifest = var / "manifest.yaml"
-    manifest.write_text(MANIFEST.read_text().replace("ttl_s: 300", "ttl_s: 0", 1))
+    manifest.write_text(MANIFEST.read_text().replace(
+        "ttl_s: 300", "ttl_s: 0\n    revalidate_s: 0", 1))
     env = {**service_env(demo_data, office.url, var), "CONNECTOR_MANIFEST": str(manifest)}
     running = start_service(env)
     yield office, running
