@@ -92,6 +92,10 @@ class Reader:
             return str(value)
         return value
 
+    def number(self, value: Any) -> Decimal:
+        """A raw value read as a Decimal; raise ValueError when it is not a number."""
+        return self._decimal(value)
+
     def _decimal(self, value: Any) -> Decimal:
         if isinstance(value, (int, Decimal)):
             return Decimal(value)
@@ -166,6 +170,8 @@ def _map_one(
         if spec.map is not None and value is not None:
             value = spec.map.get(str(value), value)
         try:
+            if spec.scale and value is not None:
+                value = reader.number(value).scaleb(spec.scale)
             value = reader.coerce(value, field_type(model, dotted))
         except (ValueError, TypeError):
             log.warning("source %s: dropped unreadable value for %s", source, dotted)

@@ -2,7 +2,8 @@
 
 A preset file declares its `parameters` (what the admin writes: URL, account, secrets) and the
 `source` they fill, with `{{parameter}}` placeholders. In the manifest the admin writes
-`type: <preset>` and the parameters; `label`, `timeout_s`, `ttl_s`, `stale_ttl_s`, `lookup_by`
+`type: <preset>` and the parameters (a default may be built from other parameters:
+`https://{{shop}}.myshopify.com`); `label`, `timeout_s`, `ttl_s`, `stale_ttl_s`, `lookup_by`
 and whole `sections` may be overridden too.
 """
 
@@ -53,6 +54,9 @@ class Preset:
                 errors.append(f"{path}.{name}: required ({parameter.description})")
             else:
                 values[name] = parameter.default
+        for name, parameter in self.parameters.items():  # defaults may name other parameters
+            if name not in entry and not parameter.required:
+                values[name] = _fill(parameter.default, values)
         known = {"type", *self.parameters, *OVERRIDABLE}
         for key in entry:
             if key not in known:
@@ -74,12 +78,19 @@ def _fill(template: Any, values: dict[str, Any]) -> Any:
         whole = PLACEHOLDER.fullmatch(template)
         if whole:
             return values.get(whole.group(1))
-        return PLACEHOLDER.sub(lambda m: str(values.get(m.group(1)) or ""), template)
+        return PLACEHOLDER.sub(lambda m: _text(values.get(m.group(1))), template)
     if isinstance(template, list):
         return [_fill(item, values) for item in template]
     if isinstance(template, dict):
         return {k: _fill(v, values) for k, v in template.items()}
     return template
+
+
+def _text(value: Any) -> str:
+    """A parameter inside a longer string: 0 and false are values, only null is empty."""
+    if value is None:
+        return ""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _read(path: Path) -> Preset:

@@ -83,7 +83,7 @@ class RestSource(MappedSource):
         self._session = new_session()
         self._session.headers.update({k: v.get_secret_value() for k, v in config.headers.items()})
         if config.protocol == "odata":
-            self._session.headers.setdefault("Accept", "application/json")
+            self._session.headers["Accept"] = "application/json"
         self._secrets = {k: v.get_secret_value() for k, v in config.secrets.items()}
         self._credentials = Credentials(config.auth, self._session, config.base_url,
                                         self._secrets, config.timeout_s,

@@ -42,13 +42,15 @@ class ApiKeyAuth(Strict):
 
 
 class OAuth2ClientCredentials(Strict):
-    """OAuth2 client-credentials grant: a token fetched, cached, refreshed before it expires."""
+    """OAuth2 client-credentials grant: a token fetched, cached, refreshed before it expires.
+    The client proves itself in the form (`client_auth: body`) or with HTTP basic (`basic`)."""
 
     type: Literal["oauth2_client_credentials"]
     token_url: str
     client_id: str
     client_secret: SecretStr
     scope: str | None = None
+    client_auth: Literal["body", "basic"] = "body"
 
 
 class LoginAuth(Strict):
@@ -126,12 +128,15 @@ class Credentials:
             self._login(self.auth)
 
     def _oauth2(self, auth: OAuth2ClientCredentials) -> None:
-        form = {"grant_type": "client_credentials", "client_id": auth.client_id,
-                "client_secret": auth.client_secret.get_secret_value()}
+        secret = auth.client_secret.get_secret_value()
+        form = {"grant_type": "client_credentials"}
+        basic = (auth.client_id, secret) if auth.client_auth == "basic" else None
+        if basic is None:
+            form.update(client_id=auth.client_id, client_secret=secret)
         if auth.scope:
             form["scope"] = auth.scope
         answer = call_json(requests.Session(), "POST", auth.token_url, timeout_s=self._timeout_s,
-                           data=form)
+                           data=form, auth=basic)
         token = answer.get("access_token") if isinstance(answer, dict) else None
         if not token:
             raise SourceMisconfigured("the token endpoint gave no access_token")
