@@ -18,7 +18,7 @@ import phonenumbers
 
 from connector.sources.mapping import search
 
-TEMPLATE = re.compile(r"\{([^{}|]+)(?:\|([a-z_]+))?\}")
+TEMPLATE = re.compile(r"\{([^{}|]+)(?:\|([a-z_][a-z0-9_]*))?\}")
 
 
 def _phone(kind: int) -> Callable[[Any], str]:
