@@ -53,6 +53,10 @@ class SourceRefused(SourceMisconfigured):
     """Refused our credentials (401/403, a JSON-RPC access error): a new login may cure it."""
 
 
+class LoginRefused(SourceRefused):
+    """The login itself was refused: logging in again would only be refused again."""
+
+
 class Source(Protocol):
     """A system that knows something about customers."""
 

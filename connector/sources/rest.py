@@ -12,6 +12,7 @@ from connector.sources.base import (
     DetailSpec,
     IdentifierKind,
     Identifiers,
+    LoginRefused,
     SourceConfig,
     SourceError,
     SourceRefused,
@@ -131,6 +132,8 @@ class RestSource(MappedSource):
         """One HTTP call; logs in again once if a renewable credential was refused."""
         try:
             return self._send_once(request, document, query, body_extra, url)
+        except LoginRefused:
+            raise
         except SourceRefused:
             if not self._credentials.renewable:
                 raise

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 import requests
 from pydantic import Field, SecretStr
 
-from connector.sources.base import SourceMisconfigured, SourceRefused, Strict
+from connector.sources.base import LoginRefused, SourceMisconfigured, SourceRefused, Strict
 from connector.sources.http import call_json
 from connector.sources.mapping import search
 from connector.sources.templates import MissingValue, render, render_value
@@ -152,15 +152,18 @@ class Credentials:
             raise SourceMisconfigured("the login needs a value that is not set") from exc
         if self._jsonrpc or auth.rpc_method:
             body = {"jsonrpc": "2.0", "id": 0, "method": auth.rpc_method, "params": body}
-        answer = call_json(self._session, auth.method, self._base_url + auth.path,
-                           timeout_s=self._timeout_s, json=body)
+        try:
+            answer = call_json(self._session, auth.method, self._base_url + auth.path,
+                               timeout_s=self._timeout_s, json=body)
+        except SourceRefused as exc:
+            raise LoginRefused(exc.public) from exc
         if isinstance(answer, dict) and (self._jsonrpc or auth.rpc_method):
             if answer.get("error"):
-                raise SourceRefused("refused our credentials (login)")
+                raise LoginRefused("refused our credentials (login)")
             answer = answer.get("result")
         values = {name: search(path, answer) for name, path in auth.extract.items()}
         if any(v in (None, "", False) for v in values.values()):
-            raise SourceRefused("refused our credentials (login)")
+            raise LoginRefused("refused our credentials (login)")
         context["auth"] = values
         headers = {k: render(v, context) for k, v in auth.headers.items()}
         self._values = values
