@@ -89,7 +89,7 @@ class KpiRules(Strict):
     """How activity figures are computed from purchases and surveys."""
 
     purchases: list[Literal["orders", "store_purchases"]] = ["orders", "store_purchases"]
-    exclude_statuses: list[str] = ["cancelled"]
+    exclude_statuses: list[str] = ["cancelled", "quotation"]
     satisfaction_window: int = Field(default=5, ge=1, le=100)
     repeat_window_days: int = Field(default=7, ge=1, le=365)
 

@@ -38,6 +38,7 @@ STATUSES: dict[str, tuple[str, str]] = {
     "cancelled": ("order_status.cancelled", "muted"),
     "canceled": ("order_status.cancelled", "muted"),
     "processing": ("order_status.processing", "muted"),
+    "quotation": ("order_status.quotation", "muted"),
 }
 UNKNOWN_STATUS_TONE = "muted"
 
