@@ -11,7 +11,6 @@ import pytest
 from connector.cache import MemoryCache, Policy, SingleFlight
 from connector.sources.base import SourceUnavailable
 
-
 P60 = Policy(ttl_for=lambda _: 60, stale_ttl_s=600)
 
 
