@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from connector.identity import InvalidIdentifier, identifiers_from
+from connector.identity import Identifiers, InvalidIdentifier, identifiers_from
 from connector.manifest import Manifest, ManifestError, load_manifest
 from connector.settings import Settings
 
@@ -90,16 +90,25 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     from connector.probe import probe
 
+    ids = _identifiers(args, manifest, "check --probe")
+    if ids is None:
+        return EXIT_USAGE
+    return EXIT_INVALID if probe(manifest, ids, print) else 0
+
+
+def _identifiers(args: argparse.Namespace, manifest: Manifest, command: str
+                 ) -> Identifiers | None:
+    """The identifiers given on the command line; None (and why, on stderr) when unusable."""
     try:
         ids = identifiers_from(manifest.brand.default_region, email=args.email,
                                phone=args.phone, card=args.card)
     except InvalidIdentifier as exc:
-        print(f"connector check: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        print(f"connector {command}: {exc}", file=sys.stderr)
+        return None
     if not ids:
-        print("connector check: --probe needs --email, --phone or --card", file=sys.stderr)
-        return EXIT_USAGE
-    return EXIT_INVALID if probe(manifest, ids, print) else 0
+        print(f"connector {command}: give --email, --phone or --card", file=sys.stderr)
+        return None
+    return ids
 
 
 def _lookup(args: argparse.Namespace, settings: Settings) -> int:
@@ -108,11 +117,8 @@ def _lookup(args: argparse.Namespace, settings: Settings) -> int:
     manifest = _manifest_or_report(settings)
     if manifest is None:
         return EXIT_INVALID
-    try:
-        ids = identifiers_from(manifest.brand.default_region, email=args.email,
-                               phone=args.phone, card=args.card)
-    except InvalidIdentifier as exc:
-        print(f"connector lookup: {exc}", file=sys.stderr)
+    ids = _identifiers(args, manifest, "lookup")
+    if ids is None:
         return EXIT_USAGE
     services = build_services(settings, manifest)
     try:
