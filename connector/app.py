@@ -18,9 +18,11 @@ from connector.manifest import Manifest, load_manifest
 from connector.metrics import Metrics
 from connector.models import SourceStatus
 from connector.profile import ProfileAssembler
+from connector.resolver import Resolver
 from connector.settings import Settings
 from connector.sources import build_source
 from connector.sources.base import BuildContext
+from connector.store import LinkStore
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +66,9 @@ def build_services(settings: Settings, manifest: Manifest | None = None) -> Serv
                for name, config in manifest.sources.items()}
     pool = ThreadPoolExecutor(max_workers=max(8, 4 * len(sources)),
                               thread_name_prefix="source")
-    assembler = ProfileAssembler(manifest, sources, SingleFlight(MemoryCache(), pool), pool)
+    resolver = Resolver(LinkStore(settings.database()), manifest.identity)
+    assembler = ProfileAssembler(manifest, sources, SingleFlight(MemoryCache(), pool), pool,
+                                 resolver)
     embed = EmbedLinks(settings.signing_key(), manifest.helpdesks.embed.link_ttl_s,
                        manifest.brand.default_region)
     health = {name: SourceHealth() for name in sources}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ from connector.settings import Settings
 EXIT_INVALID = 1
 EXIT_USAGE = 2
 EXIT_NOT_FOUND = 3
+EXIT_AMBIGUOUS = 4
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -47,7 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
 
     lookup = commands.add_parser("lookup", help="print the canonical customer as JSON")
-    _identifier_options(lookup)
+    _identifier_options(lookup, required=False)
+    lookup.add_argument("--customer", help="a customer id (to choose among several)")
     lookup.add_argument("--lang", choices=["fr", "en"])
     lookup.set_defaults(run=_lookup)
 
@@ -56,7 +59,20 @@ def _parser() -> argparse.ArgumentParser:
     link.add_argument("--lang", choices=["fr", "en"])
     link.set_defaults(run=_link)
 
-    for command in (check, serve, lookup, link):
+    unlink = commands.add_parser("unlink", help="remove a wrong link between an identifier and "
+                                                "a customer, and refuse it from now on (audited)")
+    unlink.add_argument("--customer", required=True, help="the customer id (see lookup)")
+    _identifier_options(unlink)
+    unlink.add_argument("--actor", default=os.environ.get("USER", "admin"),
+                        help="who does it, for the audit trail")
+    unlink.set_defaults(run=_unlink)
+
+    forget = commands.add_parser("forget", help="erase what connector keeps on a customer")
+    _identifier_options(forget)
+    forget.add_argument("--actor", default=os.environ.get("USER", "admin"))
+    forget.set_defaults(run=_forget)
+
+    for command in (check, serve, lookup, link, unlink, forget):
         command.add_argument("--manifest", help="manifest file (default: $CONNECTOR_MANIFEST "
                                                 "or ./manifest.yaml)")
     return parser
@@ -96,8 +112,8 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_INVALID if probe(manifest, ids, print) else 0
 
 
-def _identifiers(args: argparse.Namespace, manifest: Manifest, command: str
-                 ) -> Identifiers | None:
+def _identifiers(args: argparse.Namespace, manifest: Manifest, command: str,
+                 allow_none: bool = False) -> Identifiers | None:
     """The identifiers given on the command line; None (and why, on stderr) when unusable."""
     try:
         ids = identifiers_from(manifest.brand.default_region, email=args.email,
@@ -105,7 +121,7 @@ def _identifiers(args: argparse.Namespace, manifest: Manifest, command: str
     except InvalidIdentifier as exc:
         print(f"connector {command}: {exc}", file=sys.stderr)
         return None
-    if not ids:
+    if not ids and not allow_none:
         print(f"connector {command}: give --email, --phone or --card", file=sys.stderr)
         return None
     return ids
@@ -117,17 +133,24 @@ def _lookup(args: argparse.Namespace, settings: Settings) -> int:
     manifest = _manifest_or_report(settings)
     if manifest is None:
         return EXIT_INVALID
-    ids = _identifiers(args, manifest, "lookup")
+    ids = _identifiers(args, manifest, "lookup", allow_none=bool(args.customer))
     if ids is None:
         return EXIT_USAGE
     services = build_services(settings, manifest)
     try:
-        found = services.assembler.lookup(ids, locale=args.lang)
+        found = services.assembler.lookup(ids, locale=args.lang, customer_id=args.customer)
     finally:
         services.close()
     for name, status in found.sources.items():
         if status.error:
             print(f"source {name}: {status.status.value}: {status.error}", file=sys.stderr)
+    if found.candidates:
+        print(f"{len(found.candidates)} customers match: choose one with --customer",
+              file=sys.stderr)
+        json.dump({"candidates": [c.model_dump(mode="json") for c in found.candidates]},
+                  sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return EXIT_AMBIGUOUS
     if found.profile is None:
         print("no customer found", file=sys.stderr)
         return EXIT_NOT_FOUND
@@ -150,6 +173,48 @@ def _link(args: argparse.Namespace, settings: Settings) -> int:
         print(f"connector link: {exc}", file=sys.stderr)
         return EXIT_USAGE
     print(links.url(settings.public_url, token, args.lang))
+    return 0
+
+
+def _unlink(args: argparse.Namespace, settings: Settings) -> int:
+    from connector.store import LinkStore
+
+    manifest = _manifest_or_report(settings)
+    if manifest is None:
+        return EXIT_INVALID
+    ids = _identifiers(args, manifest, "unlink")
+    if ids is None:
+        return EXIT_USAGE
+    store = LinkStore(settings.database())
+    removed = [pair for pair in ids.pairs()
+               if store.unlink(args.customer, pair[0], pair[1], actor=args.actor)]
+    if not removed:
+        print(f"connector unlink: {args.customer} has no such link", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    print(f"unlinked {len(removed)} identifier(s) from {args.customer}; refused from now on")
+    return 0
+
+
+def _forget(args: argparse.Namespace, settings: Settings) -> int:
+    from connector.resolver import IdentityRules, Resolver
+    from connector.store import LinkStore
+
+    manifest = _manifest_or_report(settings)
+    if manifest is None:
+        return EXIT_INVALID
+    ids = _identifiers(args, manifest, "forget")
+    if ids is None:
+        return EXIT_USAGE
+    store = LinkStore(settings.database())
+    resolved = Resolver(store, IdentityRules()).resolve(ids)
+    people = [resolved.customer_id] if resolved.customer_id else [
+        p.customer_id for p in resolved.candidates]
+    if not people:
+        print("connector forget: nothing is kept on this customer", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    links = sum(store.forget(person, actor=args.actor) for person in people)
+    print(f"erased {len(people)} customer record(s) and {links} link(s); a running service "
+          "drops its cached answers within their TTL (or: POST /api/v1/customers/forget)")
     return 0
 
 

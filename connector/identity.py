@@ -4,28 +4,47 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 import phonenumbers
 
+T = TypeVar("T")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
-IdentifierKind = Literal["email", "phone", "card"]
-IDENTIFIER_KINDS: tuple[IdentifierKind, ...] = ("email", "phone", "card")
+IdentifierKind = Literal["email", "phone", "card", "handle", "external"]
+IDENTIFIER_KINDS: tuple[IdentifierKind, ...] = ("email", "phone", "card", "handle", "external")
+PERSONAL_KINDS: tuple[IdentifierKind, ...] = ("email", "phone", "card", "handle")
+HANDLE = re.compile(r"^(?:([a-z][a-z0-9]{1,19}):)?@?([a-z0-9._-]{1,64})$")
 
 
 @dataclass(frozen=True)
 class Identifiers:
-    """The normalised identifiers a customer is looked up by (emails, E.164 phones, cards)."""
+    """The normalised identifiers a customer is looked up by: emails, E.164 phones, loyalty
+    cards, social handles (`network:name`), and sources' own ids (`externals`: source, id)."""
 
     emails: tuple[str, ...] = ()
     phones: tuple[str, ...] = ()
     cards: tuple[str, ...] = ()
+    handles: tuple[str, ...] = ()
+    externals: tuple[tuple[str, str], ...] = ()
 
-    def of(self, kind: IdentifierKind) -> tuple[str, ...]:
-        """The values of one kind of identifier."""
-        return {"email": self.emails, "phone": self.phones, "card": self.cards}[kind]
+    def of(self, kind: IdentifierKind, source: str | None = None) -> tuple[str, ...]:
+        """The values of one kind of identifier (for `external`: that source's own ids)."""
+        if kind == "external":
+            return tuple(value for name, value in self.externals if name == source)
+        return {"email": self.emails, "phone": self.phones, "card": self.cards,
+                "handle": self.handles}[kind]
+
+    def attempts(self, kinds: Sequence[IdentifierKind], source: str) -> list[tuple[str, str]]:
+        """(kind, value) to try, in the source's order of kinds."""
+        return [(kind, value) for kind in kinds for value in self.of(kind, source)]
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """Every identifier as (kind, value); a source's own id has that source as its kind."""
+        found = [(kind, value) for kind in PERSONAL_KINDS for value in self.of(kind)]
+        return found + list(self.externals)
 
     def merged(self, other: Identifiers) -> Identifiers:
         """These identifiers plus the other's, order kept, no repeats."""
@@ -33,18 +52,19 @@ class Identifiers:
             emails=_union(self.emails, other.emails),
             phones=_union(self.phones, other.phones),
             cards=_union(self.cards, other.cards),
+            handles=_union(self.handles, other.handles),
+            externals=_union(self.externals, other.externals),
         )
 
     def cache_key(self) -> str:
         """A stable key naming these identifiers (order-independent)."""
-        parts = [f"{k}={v}" for k in IDENTIFIER_KINDS for v in sorted(self.of(k))]
-        return "&".join(parts)
+        return "&".join(f"{k}={v}" for k, v in sorted(self.pairs()))
 
     def __bool__(self) -> bool:
-        return bool(self.emails or self.phones or self.cards)
+        return bool(self.pairs())
 
 
-def _union(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+def _union(a: tuple[T, ...], b: tuple[T, ...]) -> tuple[T, ...]:
     return tuple(dict.fromkeys(a + b))
 
 
@@ -90,27 +110,53 @@ def normalise_card(raw: str) -> str:
     return value
 
 
+def normalise_handle(raw: str) -> str:
+    """A social handle, lower case without its @, optionally `network:` first
+    (`Instagram:@Claire_Deco67` → `instagram:claire_deco67`)."""
+    match = HANDLE.match(raw.strip().lower().replace(": ", ":"))
+    if not match:
+        raise InvalidIdentifier(f"not a social handle: {_hint(raw)}")
+    network, name = match.groups()
+    return f"{network}:{name}" if network else name
+
+
+NORMALISERS = {
+    "email": lambda raw, _region: normalise_email(raw),
+    "phone": normalise_phone,
+    "card": lambda raw, _region: normalise_card(raw),
+    "handle": lambda raw, _region: normalise_handle(raw),
+    "external": lambda raw, _region: str(raw).strip(),
+}
+
+
 def normalise(kind: IdentifierKind, raw: str, region: str) -> str | None:
     """The normal form of one identifier, or None when it cannot be used."""
     try:
-        if kind == "email":
-            return normalise_email(raw)
-        if kind == "phone":
-            return normalise_phone(raw, region)
-        return normalise_card(raw)
+        return NORMALISERS[kind](str(raw), region) or None
     except InvalidIdentifier:
         return None
 
 
-def identifiers_from(
-    region: str, *, email: str | None = None, phone: str | None = None, card: str | None = None
-) -> Identifiers:
-    """Identifiers from raw input; raises InvalidIdentifier naming the value that is unusable."""
+Raw = str | Sequence[str] | None
+
+
+def identifiers_from(region: str, *, email: Raw = None, phone: Raw = None, card: Raw = None,
+                     handle: Raw = None) -> Identifiers:
+    """Identifiers from raw input (one value or several of each kind); raises InvalidIdentifier
+    naming the value that is unusable."""
     return Identifiers(
-        emails=(normalise_email(email),) if email else (),
-        phones=(normalise_phone(phone, region),) if phone else (),
-        cards=(normalise_card(card),) if card else (),
+        emails=tuple(dict.fromkeys(normalise_email(v) for v in _values(email))),
+        phones=tuple(dict.fromkeys(normalise_phone(v, region) for v in _values(phone))),
+        cards=tuple(dict.fromkeys(normalise_card(v) for v in _values(card))),
+        handles=tuple(dict.fromkeys(normalise_handle(v) for v in _values(handle))),
     )
+
+
+def _values(raw: Raw) -> list[str]:
+    if raw is None:
+        return []
+    values = [raw] if isinstance(raw, str) else list(raw)
+    return [v for v in values if v and v.strip()]
 
 
 def fold_name(name: str) -> str:

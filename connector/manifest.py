@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_validator
 
 from connector.manifest_checks import check_sections, check_semantics
+from connector.resolver import IdentityRules
 from connector.sources import SOURCE_TYPES
 from connector.sources.base import SectionMap, SourceConfig, Strict
 from connector.sources.preset import presets
@@ -134,6 +135,7 @@ class ManifestDocument(Strict):
     kpis: KpiRules = KpiRules()
     flags: FlagRules = FlagRules()
     helpdesks: Helpdesks = Helpdesks()
+    identity: IdentityRules = IdentityRules()
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,7 @@ class Manifest:
     kpis: KpiRules
     flags: FlagRules
     helpdesks: Helpdesks
+    identity: IdentityRules = field(default_factory=IdentityRules)
 
     @property
     def directory(self) -> Path:
@@ -180,6 +183,7 @@ def load_manifest(path: Path, env: Mapping[str, str] | None = None) -> Manifest:
         kpis=document.kpis,
         flags=document.flags,
         helpdesks=document.helpdesks,
+        identity=document.identity,
     )
 
 

@@ -53,6 +53,10 @@ def _check_sidebar(sources: list[str], sidebar: Sidebar) -> list[str]:
 
 def _check_source(path: str, config: SourceConfig) -> list[str]:
     errors = _expressions(path, {"id": config.id, "found": getattr(config, "found", None)})
+    if config.candidates is not None:
+        spec = config.candidates
+        errors.extend(_expressions(f"{path}.candidates", {
+            "items": spec.items, "id": spec.id, "name": spec.name, "postcode": spec.postcode}))
     errors.extend(check_sections(path, config))
     errors.extend(check_details(path, config))
     if isinstance(config, RestConfig):

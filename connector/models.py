@@ -203,10 +203,27 @@ class SourceStatus(Canonical):
     error: str | None = None
 
 
+class Match(Canonical):
+    """An identifier of the ticket that named this customer, and who vouches for it."""
+
+    kind: str
+    value: str
+    sources: list[str] = Field(default_factory=list)
+
+
+class Candidate(Canonical):
+    """One of several people an identifier may name; the agent chooses."""
+
+    customer_id: str
+    name: str | None = None
+    postcode: str | None = None
+
+
 class CustomerProfile(Canonical):
     """The canonical customer, as `connector lookup` and the lookup API return it."""
 
     customer_id: str
+    matched: list[Match] = Field(default_factory=list)
     identity: Identity = Field(default_factory=Identity)
     status: Status = Field(default_factory=Status)
     kpis: Kpis = Field(default_factory=Kpis)

@@ -33,7 +33,8 @@ def probe(manifest: Manifest, ids: Identifiers, say: Callable[[str], None]) -> i
             continue
         elapsed = (time.monotonic() - started) * 1000
         if document is None:
-            say(f"{name} ({kind}): not found in {elapsed:.0f} ms ({_searched(config, ids)})")
+            searched = _searched(name, config, ids)
+            say(f"{name} ({kind}): not found in {elapsed:.0f} ms ({searched})")
             continue
         say(f"{name} ({kind}): found in {elapsed:.0f} ms")
         for line in trace(document, config):
@@ -76,9 +77,9 @@ def _line(label: str, value: Any, path: str, mapping: dict[str, str] | None = No
     return f"{label:<34} = {text[:SHOWN]}{'…' if len(text) > SHOWN else ''}"
 
 
-def _searched(config: SourceConfig, ids: Identifiers) -> str:
+def _searched(name: str, config: SourceConfig, ids: Identifiers) -> str:
     kinds = getattr(config, "lookup_by", None) or list(getattr(config, "match", {}))
-    usable = [k for k in kinds if ids.of(k)]
+    usable = [k for k in kinds if ids.of(k, name)]
     if not usable:
         return f"it searches by {', '.join(kinds)}: none of them was given"
     return "searched by " + ", ".join(usable)

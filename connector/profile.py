@@ -3,39 +3,30 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
 
 from connector.cache import Policy, SingleFlight
 from connector.flags import evaluate_flags
 from connector.i18n import LOCALES
-from connector.identity import normalise
+from connector.identity import PERSONAL_KINDS, Identifiers
 from connector.kpis import compute_contacts, compute_kpis, compute_sentiment
 from connector.manifest import Manifest
-from connector.models import (
-    Address,
-    CustomerProfile,
-    Identity,
-    Loyalty,
-    SourceState,
-    SourceStatus,
-    Status,
-)
-from connector.sources.base import Identifiers, Source, SourceError, SourceResult
+from connector.merge import LIST_SECTIONS, Found, found_identifiers, merged_sections
+from connector.models import Candidate, CustomerProfile, Match, SourceState, SourceStatus
+from connector.resolver import Resolution, Resolver, to_identifiers
+from connector.sources.base import Source, SourceError, SourceResult
 from connector.sources.guard import SourceGuard
+from connector.store import Link
 
 log = logging.getLogger(__name__)
 
 NOT_FOUND_TTL_S = 60.0
 DEADLINE_MARGIN_S = 0.25
-LIST_SECTIONS = ("orders", "store_purchases", "reviews", "campaigns", "notes")
-T = TypeVar("T")
 
 
 @dataclass
@@ -49,10 +40,12 @@ class Outcome:
 
 @dataclass
 class Lookup:
-    """A lookup's answer: the customer (None when no source knows them), each source's status."""
+    """A lookup's answer: the customer (None when no source knows them, or when several people
+    match and the agent must choose among `candidates`), and each source's status."""
 
     profile: CustomerProfile | None
     sources: dict[str, SourceStatus]
+    candidates: list[Candidate] = field(default_factory=list)
 
 
 class ProfileAssembler:
@@ -64,13 +57,16 @@ class ProfileAssembler:
         sources: dict[str, Source],
         cache: SingleFlight,
         pool: ThreadPoolExecutor,
+        resolver: Resolver,
         observe: Callable[[str, SourceStatus, bool], None] | None = None,
     ) -> None:
         self.manifest = manifest
         self.sources = sources
         self.cache = cache
         self.pool = pool
+        self.resolver = resolver
         self.observe = observe
+        self.region = manifest.brand.default_region
         self.guards = {
             name: SourceGuard(c.max_concurrency, c.circuit, wait_s=c.timeout_s)
             for name, c in manifest.sources.items()
@@ -81,26 +77,64 @@ class ProfileAssembler:
         prefix = f"src:{source}:" if source else "src:"
         return self.cache.cache.invalidate_tags(_id_tags(ids), prefix)
 
-    def lookup(self, ids: Identifiers, locale: str | None = None) -> Lookup:
-        """Ask every source; ask again those that did not know the customer when others taught us
-        more identifiers (the ERP gives the email of a phone number, loyalty the card)."""
-        outcomes = self._fan_out(list(self.sources), ids)
-        learned = ids.merged(_learned_identifiers(outcomes, self.manifest.brand.default_region))
-        retry = [n for n, o in outcomes.items() if o.status.status == SourceState.NOT_FOUND]
-        if learned != ids and retry:
-            outcomes.update(self._fan_out(retry, learned))
+    def lookup(self, ids: Identifiers, locale: str | None = None,
+               customer_id: str | None = None) -> Lookup:
+        """Resolve who this is, ask every source, merge, and learn the identifiers they gave.
+        Several people sharing the identifiers are returned as candidates, never guessed."""
+        resolved = (self.resolver.person(customer_id, ids) if customer_id
+                    else self.resolver.resolve(ids))
+        if resolved.ambiguous:
+            people = [Candidate(customer_id=p.customer_id, name=p.display_name,
+                                postcode=p.postcode) for p in resolved.candidates]
+            return Lookup(profile=None, sources={}, candidates=people)
+        outcomes = self._ask(resolved.identifiers, resolved.customer_id)
         statuses = {name: outcomes[name].status for name in self.sources}
-        if not any(o.result is not None and o.result.found for o in outcomes.values()):
-            return Lookup(profile=None, sources=statuses)
-        if locale not in LOCALES:
-            locale = self.manifest.brand.locale
-        profile = self._merge(outcomes, statuses, locale)
+        found = _found(outcomes, list(self.sources))
+        if not found:
+            return Lookup(None, statuses, self._source_candidates(outcomes, resolved))
+        profile = self._merge(found, statuses, locale if locale in LOCALES
+                              else self.manifest.brand.locale)
+        triples = found_identifiers(found, self.region)
+        identity = profile.identity
+        profile.customer_id = self.resolver.learn(resolved, triples, identity.full_name,
+                                                  identity.address.postcode)
+        profile.matched = _matches(ids, triples, resolved.matched)
         return Lookup(profile=profile, sources=statuses)
 
-    def _fan_out(self, names: list[str], ids: Identifiers) -> dict[str, Outcome]:
+    def _ask(self, ids: Identifiers, person: str | None) -> dict[str, Outcome]:
+        """Every source; then those that did not know the customer again, with what the others
+        taught (the ERP gives the email behind a phone number, loyalty the card). A known
+        person's answers are cached under their id, whichever channel they came by."""
+        outcomes = self._fan_out(list(self.sources), ids, person)
+        found = _found(outcomes, list(self.sources))
+        learned = ids.merged(to_identifiers(
+            (k, v) for k, v, _ in found_identifiers(found, self.region)))
+        retry = [n for n, o in outcomes.items() if o.status.status == SourceState.NOT_FOUND]
+        if learned != ids and retry:
+            outcomes.update(self._fan_out(retry, learned, None))
+        return outcomes
+
+    def _source_candidates(self, outcomes: dict[str, Outcome],
+                           resolved: Resolution) -> list[Candidate]:
+        """People a source could not tell apart, each remembered with the shared identifiers."""
+        personal = [(k, v) for k, v in resolved.identifiers.pairs() if k in PERSONAL_KINDS]
+        people: dict[str, Candidate] = {}
+        for name, outcome in outcomes.items():
+            for candidate in outcome.result.candidates if outcome.result else []:
+                triples: list[Found] = [(name, candidate.external_id, name)]
+                triples += [(k, v, name) for k, v in personal]
+                who = self.resolver.learn(Resolution(None, Identifiers()), triples,
+                                          candidate.name, candidate.postcode)
+                people[who] = Candidate(customer_id=who, name=candidate.name,
+                                        postcode=candidate.postcode)
+        return list(people.values())
+
+    def _fan_out(self, names: list[str], ids: Identifiers,
+                 person: str | None) -> dict[str, Outcome]:
         started = time.monotonic()
+        key = f"person={person}" if person else ids.cache_key()
         futures: dict[str, Future[Outcome]] = {
-            name: self.pool.submit(self._fetch, name, ids) for name in names
+            name: self.pool.submit(self._fetch, name, ids, key) for name in names
         }
         outcomes = {}
         for name, future in futures.items():
@@ -116,7 +150,7 @@ class ProfileAssembler:
                 self.observe(name, outcomes[name].status, outcomes[name].from_cache)
         return outcomes
 
-    def _fetch(self, name: str, ids: Identifiers) -> Outcome:
+    def _fetch(self, name: str, ids: Identifiers, key: str) -> Outcome:
         config = self.manifest.sources[name]
         source = self.sources[name]
         guard = self.guards[name]
@@ -125,12 +159,12 @@ class ProfileAssembler:
             ttl_for=lambda r: config.ttl_s if r.found else min(config.ttl_s, NOT_FOUND_TTL_S),
             stale_ttl_s=config.stale_ttl_s,
             revalidate_s=config.revalidate_s,
-            tags_for=lambda r: _id_tags(ids.merged(_learned_identifiers({name: Outcome(r, _OK)},
-                                                                         region))),
+            tags_for=lambda r: _id_tags(ids.merged(to_identifiers(
+                (k, v) for k, v, _ in found_identifiers({name: r}, region)))),
         )
         started = time.monotonic()
         try:
-            loaded = self.cache.load(f"src:{name}:{ids.cache_key()}",
+            loaded = self.cache.load(f"src:{name}:{key}",
                                      lambda: guard.run(lambda: source.fetch(ids)), policy)
         except SourceError as exc:
             log.warning("source %s failed: %s", name, exc)
@@ -141,24 +175,21 @@ class ProfileAssembler:
         result: SourceResult = loaded.value
         state = SourceState.OK if result.found else SourceState.NOT_FOUND
         error = None
+        if result.candidates:
+            state, error = SourceState.NOT_FOUND, f"{len(result.candidates)} customers match"
         if loaded.stale_error is not None:
             state, error = SourceState.STALE, loaded.stale_error.public
         fetched_at = dt.datetime.fromtimestamp(loaded.stored_at, dt.UTC)
         status = _status(state, started, fetched_at=fetched_at, error=error)
         return Outcome(result, status, from_cache=loaded.from_cache)
 
-    def _merge(
-        self, outcomes: dict[str, Outcome], statuses: dict[str, SourceStatus], locale: str
-    ) -> CustomerProfile:
-        found = {
-            name: o.result for name in self.sources
-            if (o := outcomes[name]).result is not None and o.result.found
-        }
-        sections = _merged_sections(found, self.manifest.brand.default_region)
+    def _merge(self, found: dict[str, SourceResult], statuses: dict[str, SourceStatus],
+               locale: str) -> CustomerProfile:
+        sections = merged_sections(found, self.region)
         rules = self.manifest.kpis
         purchases = [p for kind in rules.purchases for p in sections[kind]]
         profile = CustomerProfile(
-            customer_id=_customer_id(found, sections["identity"]),
+            customer_id="",
             identity=sections["identity"],
             status=sections["status"],
             loyalty=sections["loyalty"],
@@ -193,84 +224,24 @@ def _status(state: SourceState, started: float, *, fetched_at: dt.datetime | Non
     )
 
 
-def _merged_sections(found: dict[str, SourceResult], region: str) -> dict[str, Any]:
-    """Sources in manifest order: first value wins for single fields, lists are concatenated."""
-    identities = [r.sections["identity"] for r in found.values() if "identity" in r.sections]
-    statuses = [r.sections["status"] for r in found.values() if "status" in r.sections]
-    loyalties = [r.sections["loyalty"] for r in found.values() if "loyalty" in r.sections]
-    merged: dict[str, Any] = {
-        "identity": _merge_identity(identities, found, region),
-        "status": _first_values(Status, statuses, union=("tags",)),
-        "loyalty": _first_values(Loyalty, loyalties),
-    }
-    for name in (*LIST_SECTIONS, "surveys", "contacts"):
-        items = [i for r in found.values() for i in r.sections.get(name, [])]
-        merged[name] = sorted(items, key=_newest_key, reverse=True)
-    for result in found.values():
-        if "kpis" in result.sections:
-            merged.setdefault("kpis", result.sections["kpis"])
-    return merged
-
-
-def _merge_identity(identities: list[Identity], found: dict[str, SourceResult],
-                    region: str) -> Identity:
-    identity = _first_values(Identity, identities, union=("emails", "phones"))
-    emails = [e for raw in identity.emails if (e := normalise("email", raw, region))]
-    phones = [p for raw in identity.phones if (p := normalise("phone", raw, region))]
-    address = next((i.address for i in identities if i.address != Address()), Address())
-    full_name = identity.full_name or " ".join(
-        n for n in (identity.first_name, identity.last_name) if n
-    ) or None
-    external = {name: r.external_id for name, r in found.items() if r.external_id}
-    return identity.model_copy(update={
-        "emails": list(dict.fromkeys(emails)), "phones": list(dict.fromkeys(phones)),
-        "address": address, "full_name": full_name, "external_ids": external,
-    })
-
-
-def _first_values(model: type[T], values: list[Any], union: tuple[str, ...] = ()) -> T:
-    merged: dict[str, Any] = {}
-    for value in values:
-        for key, item in value.model_dump(exclude_defaults=True).items():
-            if key in union:
-                merged[key] = list(dict.fromkeys([*merged.get(key, []), *item]))
-            else:
-                merged.setdefault(key, item)
-    return model.model_validate(merged)  # type: ignore[attr-defined, no-any-return]
-
-
-def _learned_identifiers(outcomes: dict[str, Outcome], region: str) -> Identifiers:
-    emails: list[str] = []
-    phones: list[str] = []
-    cards: list[str] = []
-    for outcome in outcomes.values():
-        if outcome.result is None or not outcome.result.found:
-            continue
-        identity = outcome.result.sections.get("identity")
-        if identity is not None:
-            emails += [e for raw in identity.emails if (e := normalise("email", raw, region))]
-            phones += [p for raw in identity.phones if (p := normalise("phone", raw, region))]
-        loyalty = outcome.result.sections.get("loyalty")
-        if loyalty is not None and loyalty.card:
-            cards += [c for c in [normalise("card", loyalty.card, region)] if c]
-    return Identifiers(tuple(emails), tuple(phones), tuple(cards))
-
-
-_OK = SourceStatus(status=SourceState.OK)
-
-
 def _id_tags(ids: Identifiers) -> list[str]:
     """Cache tags naming a customer's identifiers, so an event about one drops every entry."""
-    return [f"{kind}:{value}" for kind in ("email", "phone", "card") for value in ids.of(kind)]
+    return [f"{kind}:{value}" for kind, value in ids.pairs()]
 
 
-def _customer_id(found: dict[str, SourceResult], identity: Identity) -> str:
-    """A stable id: the first source's own id for the customer, else their email or phone."""
-    anchor = next((f"{n}:{r.external_id}" for n, r in found.items() if r.external_id), None)
-    anchor = anchor or next(iter(identity.emails), None) or next(iter(identity.phones), "unknown")
-    return "cus_" + hashlib.sha256(anchor.encode()).hexdigest()[:20]
+def _found(outcomes: dict[str, Outcome], order: list[str]) -> dict[str, SourceResult]:
+    """The sources that found exactly one customer, in manifest order."""
+    return {name: result for name in order if name in outcomes
+            and (result := outcomes[name].result) is not None and result.found
+            and not result.candidates}
 
 
-def _newest_key(item: Any) -> tuple[int, str]:
-    value = getattr(item, "date", None)
-    return (1, value.isoformat()) if value is not None else (0, "")
+def _matches(given: Identifiers, found: list[Found], links: list[Link]) -> list[Match]:
+    """For each identifier of the ticket, the sources (or earlier links) that vouch for it."""
+    vouchers: dict[tuple[str, str], set[str]] = {}
+    for kind, value, source in found:
+        vouchers.setdefault((kind, value), set()).add(source or "helpdesk")
+    for link in links:
+        vouchers.setdefault((link.kind, link.value), set()).add(link.source or "helpdesk")
+    return [Match(kind=kind, value=value, sources=sorted(vouchers.get((kind, value), set())))
+            for kind, value in given.pairs()]

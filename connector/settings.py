@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     manifest: Path = Path("manifest.yaml")
     data_dir: Path = Path("var")
     demo_dir: Path = Path("var/demo")
+    database_url: str | None = None
     secret_key: SecretStr | None = None
     api_token: SecretStr | None = None
     admin_token: SecretStr | None = None
@@ -28,6 +29,10 @@ class Settings(BaseSettings):
     port: int = 8000
     threads: int = 8
     log_level: str = "INFO"
+
+    def database(self) -> str:
+        """Where links and audit live: CONNECTOR_DATABASE_URL, else SQLite under data_dir."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'connector.sqlite'}"
 
     def signing_key(self) -> bytes:
         """The key that signs sidebar links: CONNECTOR_SECRET_KEY, else one kept under data_dir."""

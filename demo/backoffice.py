@@ -68,11 +68,13 @@ class BackOfficeData:
         data.surveys = _by_email(feedback["surveys"], "answered_at")
         return data
 
-    def find_customers(self, email: str | None, phone: str | None) -> list[Record]:
+    def find_customers(self, email: str | None, phone: str | None,
+                       customer_id: str | None = None) -> list[Record]:
         """Customers matching every given criterion (email case-insensitive, phone any format)."""
-        matches: set[str] | None = None
+        matches: set[str] | None = {customer_id} & set(self.customers) if customer_id else None
         if email:
-            matches = set(self.by_email.get(email.strip().lower(), []))
+            found_by_email = set(self.by_email.get(email.strip().lower(), []))
+            matches = found_by_email if matches is None else matches & found_by_email
         if phone:
             found = set(self.by_phone.get(to_e164(phone) or "", []))
             matches = found if matches is None else matches & found
@@ -104,9 +106,10 @@ def _erp_blueprint(data: BackOfficeData) -> Blueprint:
     @erp.get("/api/customers")
     def customers() -> Response:
         email, phone = request.args.get("email"), request.args.get("phone")
-        if not email and not phone:
-            return _error(400, "give email or phone")
-        return jsonify({"customers": data.find_customers(email, phone)})
+        customer_id = request.args.get("id")
+        if not email and not phone and not customer_id:
+            return _error(400, "give id, email or phone")
+        return jsonify({"customers": data.find_customers(email, phone, customer_id)})
 
     @erp.get("/api/customers/<customer_id>/orders")
     def orders(customer_id: str) -> Response:

@@ -16,8 +16,10 @@ from connector.identity import Identifiers
 from connector.manifest import load_manifest
 from connector.models import SourceState
 from connector.profile import ProfileAssembler
+from connector.resolver import Resolver
 from connector.sources import build_source
 from connector.sources.base import BuildContext
+from connector.store import LinkStore
 from connector.widgets import BlockSpec, RenderContext, render_sidebar_page
 
 MANIFEST = """\
@@ -62,7 +64,8 @@ def assembler(httpserver: HTTPServer, tmp_path: Path) -> ProfileAssembler:
     (tmp_path / "manifest.yaml").write_text(MANIFEST.format(url=httpserver.url_for("")[:-1]))
     manifest = load_manifest(tmp_path / "manifest.yaml", env={})
     sources = {n: build_source(n, c, BuildContext(tmp_path)) for n, c in manifest.sources.items()}
-    return ProfileAssembler(manifest, sources, SingleFlight(MemoryCache()), ThreadPoolExecutor(8))
+    return ProfileAssembler(manifest, sources, SingleFlight(MemoryCache()), ThreadPoolExecutor(8),
+                            Resolver(LinkStore("sqlite://"), manifest.identity))
 
 
 def page(assembled: ProfileAssembler, email: str) -> tuple[str, dict[str, SourceState]]:

@@ -144,7 +144,8 @@ sources:
     with pytest.raises(ManifestError) as caught:
         load_manifest(write(tmp_path, text), env={})
     assert caught.value.errors == [
-        "sources.reviews.match.fax: input should be 'email', 'phone' or 'card'",
+        "sources.reviews.match.fax: input should be 'email', 'phone', 'card', 'handle' or "
+        "'external'",
         "sources.reviews.sections.reviews.path: reviews is a list: use items",
         "sources.reviews.sections.identity.items: identity is not a list: use path",
         "sources.reviews.sections.identity.fields.address.town: unknown field of identity (one "

@@ -14,7 +14,9 @@ from connector.identity import Identifiers
 from connector.manifest import Manifest, load_manifest
 from connector.models import Identity, Loyalty, Order, SourceState, Status, SurveyAnswer
 from connector.profile import ProfileAssembler
+from connector.resolver import Resolver
 from connector.sources.base import SourceMisconfigured, SourceResult, SourceUnavailable
+from connector.store import LinkStore
 
 MANIFEST = """\
 version: 1
@@ -55,7 +57,8 @@ def manifest(tmp_path: Path) -> Manifest:
 
 def assemble(manifest: Manifest, *fakes: Fake) -> ProfileAssembler:
     return ProfileAssembler(manifest, {f.name: f for f in fakes}, SingleFlight(MemoryCache()),
-                            ThreadPoolExecutor(8))
+                            ThreadPoolExecutor(8), Resolver(LinkStore("sqlite://"),
+                                                            manifest.identity))
 
 
 def found(**sections: object) -> SourceResult:

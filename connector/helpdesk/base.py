@@ -25,6 +25,7 @@ class SidebarContext:
     identifiers: Identifiers
     ticket_id: str | None = None
     locale: str | None = None
+    customer_id: str | None = None
 
 
 class SidebarHelpdesk(Protocol):

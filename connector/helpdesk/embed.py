@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from cryptography.fernet import Fernet, InvalidToken
 
 from connector.helpdesk.base import SidebarContext, Unauthorized
-from connector.identity import InvalidIdentifier, identifiers_from
+from connector.identity import InvalidIdentifier, Raw, identifiers_from
 from connector.sources.base import Identifiers
 
 SIDEBAR_PATH = "/helpdesk/embed/sidebar"
@@ -36,13 +36,15 @@ class EmbedLinks:
         self.region = region
         self._clock = clock
 
-    def token(self, *, email: str | None = None, phone: str | None = None,
-              card: str | None = None, ticket: str | None = None) -> str:
-        """A sealed token for these identifiers (raises InvalidIdentifier for unusable ones)."""
+    def token(self, *, email: Raw = None, phone: Raw = None, card: Raw = None,
+              ticket: str | None = None, customer_id: str | None = None) -> str:
+        """A sealed token for these identifiers, or for one person an agent chose among
+        several (raises InvalidIdentifier for unusable identifiers)."""
         ids = identifiers_from(self.region, email=email, phone=phone, card=card)
-        if not ids:
+        if not ids and not customer_id:
             raise InvalidIdentifier("a link needs an email, a phone or a card number")
-        payload = {"e": ids.emails, "p": ids.phones, "c": ids.cards, "t": ticket}
+        payload = {"e": ids.emails, "p": ids.phones, "c": ids.cards, "t": ticket,
+                   "u": customer_id}
         data = json.dumps(payload, separators=(",", ":")).encode()
         return self._fernet.encrypt_at_time(data, int(self._clock())).decode()
 
@@ -64,4 +66,5 @@ class EmbedLinks:
         ids = Identifiers(tuple(payload["e"]), tuple(payload["p"]), tuple(payload["c"]))
         locale = args.get("lang")
         return SidebarContext(helpdesk=self.kind, identifiers=ids, ticket_id=payload.get("t"),
-                              locale=locale if locale in ("fr", "en") else None)
+                              locale=locale if locale in ("fr", "en") else None,
+                              customer_id=payload.get("u"))

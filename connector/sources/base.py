@@ -13,14 +13,25 @@ from connector.models import SourceState
 
 __all__ = ["IDENTIFIER_KINDS", "IdentifierKind", "Identifiers"]
 
+@dataclass(frozen=True)
+class SourceCandidate:
+    """One of several customers a source matched for one identifier."""
+
+    external_id: str
+    name: str | None
+    postcode: str | None
+
+
 @dataclass
 class SourceResult:
-    """What one source knows about one customer, mapped into canonical sections."""
+    """What one source knows about one customer, mapped into canonical sections; or, when the
+    identifier matched several of its customers, those candidates and no sections."""
 
     found: bool
     sections: dict[str, Any] = field(default_factory=dict)
     external_id: str | None = None
     dropped_values: int = 0
+    candidates: list[SourceCandidate] = field(default_factory=list)
 
 
 class SourceError(Exception):
@@ -118,6 +129,16 @@ class DetailSpec(Strict):
     fields: dict[str, str] = Field(min_length=1)
 
 
+class CandidatesMap(Strict):
+    """Where a source's answer lists every customer that matched (JMESPath), and how to tell
+    them apart; more than one means the identifier is shared and nothing is guessed."""
+
+    items: str
+    id: str
+    name: str | None = None
+    postcode: str | None = None
+
+
 class SourceConfig(Strict):
     """Settings every source type has."""
 
@@ -131,6 +152,7 @@ class SourceConfig(Strict):
     max_concurrency: int = Field(default=8, ge=1, le=256)
     circuit: CircuitConfig = CircuitConfig()
     id: str | None = None
+    candidates: CandidatesMap | None = None
     decimal_comma: bool = False
     date_formats: list[str] = Field(default_factory=list)
     sections: dict[str, SectionMap] = Field(min_length=1)

@@ -56,7 +56,7 @@ class FilesSource(MappedSource):
         seen: set[int] = set()
         rows: list[tuple[int, Row]] = []
         for kind in self.config.match:
-            for value in ids.of(kind):
+            for value in ids.of(kind, self.name):
                 for row in index.get((kind, value), []):
                     if id(row) not in seen:
                         seen.add(id(row))

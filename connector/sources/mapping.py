@@ -22,6 +22,7 @@ from connector.models import SECTIONS
 from connector.sources.base import (
     DetailSpec,
     SectionMap,
+    SourceCandidate,
     SourceConfig,
     SourceMisconfigured,
     SourceResult,
@@ -214,6 +215,9 @@ class MappedSource(ABC):
         document = self.find(ids)
         if document is None:
             return SourceResult(found=False)
+        several = candidates(document, self.config)
+        if len(several) > 1:
+            return SourceResult(found=True, candidates=several)
         return found_result(document, self.config, self.name)
 
     def raw_detail(self, spec: DetailSpec, key: str) -> Any:
@@ -229,6 +233,28 @@ class MappedSource(ABC):
         if answer in (None, [], {}):
             return {}
         return {label: _plain(search(path, answer)) for label, path in spec.fields.items()}
+
+
+def candidates(document: Any, config: SourceConfig) -> list[SourceCandidate]:
+    """Every customer the answer lists, when the source declares where they are."""
+    spec = config.candidates
+    if spec is None:
+        return []
+    items = search(spec.items, document)
+    if not isinstance(items, list):
+        return []
+    found = []
+    for item in items:
+        key = search(spec.id, item)
+        if key is not None:
+            name = search(spec.name, item) if spec.name else None
+            postcode = search(spec.postcode, item) if spec.postcode else None
+            found.append(SourceCandidate(str(key), _text(name), _text(postcode)))
+    return found
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _plain(value: Any) -> Any:

@@ -92,8 +92,7 @@ class RestSource(MappedSource):
 
     def find(self, ids: Identifiers) -> dict[str, Any] | None:
         """The answers of every request for the first identifier that finds the customer."""
-        attempts = [(k, v) for k in self.config.lookup_by for v in ids.of(k)][:MAX_ATTEMPTS]
-        for kind, value in attempts:
+        for kind, value in ids.attempts(self.config.lookup_by, self.name)[:MAX_ATTEMPTS]:
             document: dict[str, Any] = {kind: value}
             for request in self.config.requests:
                 document[request.name] = self._run(request, document)

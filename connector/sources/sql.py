@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 
 from connector.sources.base import (
+    IDENTIFIER_KINDS,
     BuildContext,
     DetailSpec,
     IdentifierKind,
@@ -74,8 +75,9 @@ class SqlSource(MappedSource):
     def find(self, ids: Identifiers) -> dict[str, list[dict[str, Any]]] | None:
         """Every query's rows, under its name, for the first identifier that matches."""
         (first, *_) = self.config.queries
-        for kind, value in [(k, v) for k in self.config.lookup_by for v in ids.of(k)]:
-            params: dict[str, Any] = {"email": None, "phone": None, "card": None, kind: value}
+        for kind, value in ids.attempts(self.config.lookup_by, self.name):
+            params: dict[str, Any] = dict.fromkeys(IDENTIFIER_KINDS)
+            params[kind] = value
             document = self._query(self.config.queries, params)
             if document[first]:
                 return document

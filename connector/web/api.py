@@ -38,6 +38,9 @@ def lookup() -> Response | tuple[Response, int]:
     if not ids:
         return _error(400, "give email, phone or card")
     found = services().assembler.lookup(ids, locale=request.args.get("lang"))
+    if found.candidates:
+        people = [c.model_dump(mode="json") for c in found.candidates]
+        return jsonify(error="ambiguous", candidates=people), 300
     if found.profile is None:
         sources = {n: s.model_dump(mode="json") for n, s in found.sources.items()}
         return jsonify(error="not_found", sources=sources), 404
@@ -88,3 +91,27 @@ def invalidate() -> Response | tuple[Response, int]:
     if not ids or (source is not None and source not in services().manifest.sources):
         return _error(400, "give email, phone or card, and optionally a declared source")
     return jsonify(dropped=services().assembler.invalidate(ids, source))
+
+
+@bp.post("/customers/forget")
+def forget() -> Response | tuple[Response, int]:
+    """Erase what we keep on a customer: links, name, and every cached answer about them."""
+    body = request.get_json(silent=True) or {}
+    region = services().manifest.brand.default_region
+    try:
+        ids = identifiers_from(region, email=body.get("email"), phone=body.get("phone"),
+                               card=body.get("card"))
+    except InvalidIdentifier as exc:
+        return _error(400, str(exc))
+    if not ids:
+        return _error(400, "give email, phone or card")
+    assembler = services().assembler
+    resolved = assembler.resolver.resolve(ids)
+    people = [resolved.customer_id] if resolved.customer_id else [
+        p.customer_id for p in resolved.candidates]
+    everything = ids
+    for person in people:
+        everything = everything.merged(assembler.resolver.person(person).identifiers)
+    dropped = assembler.invalidate(everything)
+    links = sum(assembler.resolver.store.forget(p, actor="api") for p in people)
+    return jsonify(customers=len(people), links=links, cache_entries=dropped)

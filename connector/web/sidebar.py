@@ -8,11 +8,18 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, jsonify, request
 
 from connector.details import UnknownDetail
-from connector.helpdesk.base import Unauthorized
+from connector.helpdesk.base import SidebarContext, Unauthorized
 from connector.i18n import LOCALES, text
+from connector.models import Candidate
 from connector.web import services
 from connector.web.api import detail_response
-from connector.widgets import BlockSpec, RenderContext, render_message_page, render_sidebar_page
+from connector.widgets import (
+    BlockSpec,
+    RenderContext,
+    render_candidates_page,
+    render_message_page,
+    render_sidebar_page,
+)
 
 bp = Blueprint("sidebar", __name__)
 
@@ -29,7 +36,10 @@ def sidebar(kind: str) -> Response:
         context = helpdesk.sidebar_context(request.values)
     except Unauthorized as exc:
         return _message(401, locale, "message.unauthorized", detail=exc.public)
-    found = svc.assembler.lookup(context.identifiers, locale=locale)
+    found = svc.assembler.lookup(context.identifiers, locale=locale,
+                                 customer_id=context.customer_id)
+    if found.candidates:
+        return _choose(found.candidates, context, locale)
     if found.profile is None:
         down = [n for n, s in found.sources.items() if s.status.value not in ("ok", "not_found")]
         detail = text("message.sources_down", locale, names=", ".join(down)) if down else None
@@ -59,6 +69,23 @@ def detail(kind: str, source: str, detail: str) -> Response | tuple[Response, in
     if not allowed:
         return jsonify(error="no such detail for this customer"), 404
     return detail_response(source, detail, key)
+
+
+def _choose(candidates: list[Candidate], context: SidebarContext, locale: str) -> Response:
+    """Several people match: one sealed link per person, so the agent picks the right one."""
+    embed = services().embed
+    ids = context.identifiers
+    people = []
+    for person in candidates:
+        token = embed.token(email=list(ids.emails), phone=list(ids.phones),
+                            card=list(ids.cards), ticket=context.ticket_id,
+                            customer_id=person.customer_id)
+        people.append({"name": person.name or text("message.candidate_unnamed", locale),
+                       "hint": person.postcode, "url": embed.url("", token, locale)})
+    html = render_candidates_page(text("message.ambiguous.title", locale),
+                                  text("message.ambiguous", locale, count=str(len(people))),
+                                  people, _render_context(locale))
+    return _page(html, 200)
 
 
 def _locale(asked: str | None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from connector.widgets.base import Block, BlockSpec, RenderContext
 from connector.widgets.page import (
     BLOCKS,
+    render_candidates_page,
     render_message_page,
     render_sidebar_fragment,
     render_sidebar_page,
@@ -15,6 +16,7 @@ __all__ = [
     "Block",
     "BlockSpec",
     "RenderContext",
+    "render_candidates_page",
     "render_message_page",
     "render_sidebar_fragment",
     "render_sidebar_page",

@@ -95,6 +95,22 @@ def address(profile: CustomerProfile, ctx: RenderContext) -> list[Item]:
     return [Item(line) for line in (place.line1, town, country) if line and line.strip()]
 
 
+MATCH_KINDS = ("email", "phone", "card", "handle")
+
+
+def matched(profile: CustomerProfile, ctx: RenderContext) -> list[Item]:
+    """Which of the ticket's identifiers named this customer, and which sources vouch for it:
+    an agent can spot a wrong link at a glance."""
+    items = []
+    for match in profile.matched:
+        kind = i18n.text(f"match.{match.kind}", ctx.locale) if match.kind in MATCH_KINDS \
+            else ctx.source_labels.get(match.kind, match.kind)
+        names = [ctx.source_labels.get(s, s) for s in match.sources]
+        vouched = ", ".join(names) if names else i18n.text("match.unconfirmed", ctx.locale)
+        items.append(Item(f"{kind} · {vouched}", title=match.value))
+    return items
+
+
 IDENTITY_FIELDS: tuple[FieldDescription, ...] = (
     FieldDescription("name", "identity.name", lambda p, c: display_name(p, c.locale)),
     FieldDescription(
@@ -110,6 +126,7 @@ IDENTITY_FIELDS: tuple[FieldDescription, ...] = (
         lambda p, c: date_text(p.identity.customer_since, c),
     ),
     FieldDescription("home_store", "identity.home_store", lambda p, c: p.identity.home_store),
+    FieldDescription("matched", "identity.matched", matched),
 )
 
 

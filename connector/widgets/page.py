@@ -85,3 +85,18 @@ def render_message_page(
         message=message,
         detail=detail,
     )
+
+
+def render_candidates_page(title: str, message: str, candidates: list[dict[str, str | None]],
+                           ctx: RenderContext) -> str:
+    """A page listing the people an identifier may name (`name`, `hint`, `url` each)."""
+    return render_template(
+        "candidates.html",
+        ctx,
+        css=stylesheet(),
+        heading=title,
+        brand=ctx.brand,
+        switch_url=ctx.other_locale_url,
+        message=message,
+        candidates=candidates,
+    )

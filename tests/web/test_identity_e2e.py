@@ -1,0 +1,94 @@
+"""One customer whatever the channel, and never two people merged — through the real service."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import requests
+
+from connector.helpdesk.embed import EmbedLinks
+from tests.conftest import API_TOKEN, Service, connector
+
+AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
+LINKS = EmbedLinks(b"test-secret-key", 600, "FR")
+HOUSEHOLD_LANDLINE = "05 33 57 82 19"
+
+
+def lookup(service: Service, **params: str) -> requests.Response:
+    return requests.get(f"{service.url}/api/v1/customers/lookup", params=params, headers=AUTH,
+                        timeout=10)
+
+
+def visible(html: str) -> str:
+    text = re.sub(r"<[^>]+>", " ", html).replace("\u202f", " ").replace("\xa0", " ")
+    return re.sub(r"\s+", " ", text)
+
+
+def test_every_way_of_writing_her_finds_the_same_customer(service: Service) -> None:
+    ids = set()
+    for params in ({"email": "PAULINE.DENEVE@EASIWARE.FR"}, {"phone": "+33 (0)6 53 88 88 90"},
+                   {"phone": "0033 6 53 88 88 90"}, {"phone": "06.53.88.88.90"},
+                   {"phone": "+32 (0)186953033"}, {"card": "2900 0123 456"}):
+        answer = lookup(service, **params)
+        assert answer.status_code == 200, params
+        ids.add(answer.json()["customer_id"])
+    assert len(ids) == 1
+
+
+def test_a_household_landline_offers_the_candidates(service: Service) -> None:
+    answer = lookup(service, phone=HOUSEHOLD_LANDLINE)
+    assert answer.status_code == 300
+    names = sorted(c["name"] for c in answer.json()["candidates"])
+    assert names == ["Camille Bertrand", "Eugène Bertrand"]
+
+
+def test_the_agent_chooses_and_gets_that_person_only(service: Service) -> None:
+    page = requests.get(LINKS.url(service.url, LINKS.token(phone=HOUSEHOLD_LANDLINE)),
+                        timeout=10)
+    assert page.status_code == 200
+    assert "Plusieurs clients possibles" in page.text
+    choices = re.findall(r'href="(/helpdesk/embed/sidebar\?[^"]+)"[^>]*>\s*<span[^>]*>([^<]+)<',
+                         page.text)
+    assert sorted(name.strip() for _, name in choices) == ["Camille Bertrand", "Eugène Bertrand"]
+    url, name = next(c for c in choices if "Eugène" in c[1])
+    record = requests.get(service.url + url.replace("&amp;", "&"), timeout=10)
+    text = visible(record.text)
+    assert record.status_code == 200
+    assert "Eugène Bertrand" in text and "ebertrand@example.com" in text
+    assert "camille.bertrand30@example.com" not in text
+
+
+def test_the_sidebar_says_how_she_was_recognised(service: Service) -> None:
+    page = requests.get(LINKS.url(service.url, LINKS.token(phone="06 53 88 88 90")), timeout=10)
+    text = visible(page.text)
+    assert "Reconnu par" in text
+    assert re.search(r"téléphone · [^·]*ERP", text)
+
+
+def test_cli_lookup_of_a_shared_number_exits_4_with_the_candidates(service: Service) -> None:
+    result = connector("lookup", "--phone", HOUSEHOLD_LANDLINE, env=service.env)
+    assert result.returncode == 4, result.stderr
+    assert len(json.loads(result.stdout)["candidates"]) == 2
+
+
+@pytest.mark.usefixtures("service")
+def test_unlink_is_audited_and_sticks(service: Service) -> None:
+    customer = lookup(service, email="oceane.richard80@example.com").json()
+    phones = customer["identity"]["phones"]
+    assert phones
+    args = ["--customer", customer["customer_id"], "--phone", phones[0], "--actor", "qa"]
+    first = connector("unlink", *args, env=service.env)
+    assert first.returncode == 0, first.stderr
+    again = connector("unlink", *args, env=service.env)
+    assert again.returncode == 3
+
+
+def test_forget_erases_what_we_keep(service: Service) -> None:
+    assert lookup(service, email="pauline.deneve@easiware.fr").status_code == 200
+    erased = requests.post(f"{service.url}/api/v1/customers/forget", headers=AUTH, timeout=10,
+                           json={"email": "pauline.deneve@easiware.fr"})
+    assert erased.status_code == 200
+    body = erased.json()
+    assert body["customers"] == 1 and body["links"] >= 4 and body["cache_entries"] >= 1
