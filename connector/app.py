@@ -19,6 +19,7 @@ from connector.metrics import Metrics
 from connector.models import SourceStatus
 from connector.profile import ProfileAssembler
 from connector.resolver import Resolver
+from connector.search import CustomerSearch
 from connector.settings import Settings
 from connector.sources import build_source
 from connector.sources.base import BuildContext
@@ -35,6 +36,7 @@ class Services:
     manifest: Manifest
     assembler: ProfileAssembler
     details: DetailService
+    search: CustomerSearch
     embed: EmbedLinks
     helpdesks: dict[str, SidebarHelpdesk]
     metrics: Metrics
@@ -72,7 +74,8 @@ def build_services(settings: Settings, manifest: Manifest | None = None) -> Serv
     embed = EmbedLinks(settings.signing_key(), manifest.helpdesks.embed.link_ttl_s,
                        manifest.brand.default_region)
     health = {name: SourceHealth() for name in sources}
-    services = Services(settings, manifest, assembler, DetailService(assembler), embed,
+    services = Services(settings, manifest, assembler, DetailService(assembler),
+                        CustomerSearch(assembler), embed,
                         {embed.kind: embed}, Metrics(), health, pool)
     assembler.observe = services.observe
     return services

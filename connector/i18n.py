@@ -24,6 +24,11 @@ FR: dict[str, str] = {
     "page.switch_title": "Show in English",
     "page.empty": "Aucune donnée à afficher pour ce client.",
     "page.block_error": "Ce bloc n'a pas pu être affiché.",
+    "search.title": "Rechercher un client",
+    "search.label": "Nom, email, téléphone ou code postal",
+    "search.placeholder": "ex. Denève 77184",
+    "search.button": "Chercher",
+    "search.none": "Aucun client ne correspond à « {query} ».",
     "message.ambiguous.title": "Plusieurs clients possibles",
     "message.ambiguous": "Ce contact correspond à {count} clients. Choisissez le bon : rien "
     "n'est deviné.",
@@ -137,6 +142,11 @@ EN: dict[str, str] = {
     "page.switch_title": "Afficher en français",
     "page.empty": "Nothing to show for this customer.",
     "page.block_error": "This block could not be shown.",
+    "search.title": "Find a customer",
+    "search.label": "Name, email, phone or postcode",
+    "search.placeholder": "e.g. Denève 77184",
+    "search.button": "Search",
+    "search.none": "No customer matches “{query}”.",
     "message.ambiguous.title": "Several possible customers",
     "message.ambiguous": "This contact matches {count} customers. Choose the right one: "
     "nothing is guessed.",

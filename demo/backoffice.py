@@ -8,6 +8,7 @@ import os
 import random
 import sys
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from html import escape
@@ -80,6 +81,24 @@ class BackOfficeData:
             matches = found if matches is None else matches & found
         return [self.customers[cid] for cid in sorted(matches or ())]
 
+    def search(self, query: str, limit: int = 20) -> list[Record]:
+        """Customers whose name holds every word of the query (accents and case ignored) and
+        whose postcode is the query's number, if it has one."""
+        words = [_folded(w) for w in query.split() if not w.isdigit()]
+        numbers = [w for w in query.split() if w.isdigit()]
+        found = []
+        for customer in self.customers.values():
+            name = _folded(f"{customer['first_name']} {customer['last_name']}")
+            zip_code = customer["address"]["zip"]
+            if all(w in name for w in words) and all(n == zip_code for n in numbers):
+                found.append(customer)
+        return sorted(found, key=lambda c: (c["last_name"], c["first_name"]))[:limit]
+
+
+def _folded(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
 
 def _by_email(records: list[Record], stamp: str) -> dict[str, list[Record]]:
     """Group feedback records by lowercased email, newest first, without the email key."""
@@ -106,9 +125,11 @@ def _erp_blueprint(data: BackOfficeData) -> Blueprint:
     @erp.get("/api/customers")
     def customers() -> Response:
         email, phone = request.args.get("email"), request.args.get("phone")
-        customer_id = request.args.get("id")
+        customer_id, query = request.args.get("id"), request.args.get("q")
+        if query:
+            return jsonify({"customers": data.search(query)})
         if not email and not phone and not customer_id:
-            return _error(400, "give id, email or phone")
+            return _error(400, "give id, email, phone or q")
         return jsonify({"customers": data.find_customers(email, phone, customer_id)})
 
     @erp.get("/api/customers/<customer_id>/orders")

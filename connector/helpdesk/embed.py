@@ -37,11 +37,13 @@ class EmbedLinks:
         self._clock = clock
 
     def token(self, *, email: Raw = None, phone: Raw = None, card: Raw = None,
-              ticket: str | None = None, customer_id: str | None = None) -> str:
-        """A sealed token for these identifiers, or for one person an agent chose among
-        several (raises InvalidIdentifier for unusable identifiers)."""
+              ticket: str | None = None, customer_id: str | None = None,
+              search: bool = False) -> str:
+        """A sealed token for these identifiers, for one person an agent chose among several,
+        or (`search`) for a ticket with no identifier, opening the search (raises
+        InvalidIdentifier for unusable identifiers)."""
         ids = identifiers_from(self.region, email=email, phone=phone, card=card)
-        if not ids and not customer_id:
+        if not ids and not customer_id and not search:
             raise InvalidIdentifier("a link needs an email, a phone or a card number")
         payload = {"e": ids.emails, "p": ids.phones, "c": ids.cards, "t": ticket,
                    "u": customer_id}

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from connector.identity import Identifiers
 from connector.models import SECTIONS
 from connector.sources.base import (
+    CandidatesMap,
     DetailSpec,
     SectionMap,
     SourceCandidate,
@@ -215,7 +216,7 @@ class MappedSource(ABC):
         document = self.find(ids)
         if document is None:
             return SourceResult(found=False)
-        several = candidates(document, self.config)
+        several = candidates(document, self.config.candidates)
         if len(several) > 1:
             return SourceResult(found=True, candidates=several)
         return found_result(document, self.config, self.name)
@@ -235,9 +236,8 @@ class MappedSource(ABC):
         return {label: _plain(search(path, answer)) for label, path in spec.fields.items()}
 
 
-def candidates(document: Any, config: SourceConfig) -> list[SourceCandidate]:
+def candidates(document: Any, spec: CandidatesMap | None) -> list[SourceCandidate]:
     """Every customer the answer lists, when the source declares where they are."""
-    spec = config.candidates
     if spec is None:
         return []
     items = search(spec.items, document)

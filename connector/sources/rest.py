@@ -9,17 +9,19 @@ from pydantic import Field, SecretStr, field_validator
 
 from connector.sources.base import (
     BuildContext,
+    CandidatesMap,
     DetailSpec,
     IdentifierKind,
     Identifiers,
     LoginRefused,
+    SourceCandidate,
     SourceConfig,
     SourceError,
     SourceRefused,
     Strict,
 )
 from connector.sources.http import Answer, new_session, send
-from connector.sources.mapping import MappedSource, search
+from connector.sources.mapping import MappedSource, candidates, search
 from connector.sources.rest_auth import Auth, Credentials
 from connector.sources.rest_paging import Pagination, collect
 from connector.sources.templates import MissingValue, render, render_value
@@ -52,6 +54,14 @@ class RestDetail(DetailSpec):
     request: RestRequest
 
 
+class RestSearch(Strict):
+    """How an agent's free-text search (`{q}`) is asked of this source, and where the matching
+    customers are in the answer."""
+
+    request: RestRequest
+    candidates: CandidatesMap
+
+
 class RestConfig(SourceConfig):
     """A source reached over HTTP with JSON, JSON-RPC or OData answers."""
 
@@ -65,6 +75,7 @@ class RestConfig(SourceConfig):
     requests: list[RestRequest] = Field(min_length=1)
     found: str | None = None
     details: dict[str, RestDetail] = Field(default_factory=dict)
+    search: RestSearch | None = None
 
     @field_validator("base_url")
     @classmethod
@@ -99,6 +110,14 @@ class RestSource(MappedSource):
             if self._found(document):
                 return document
         return None
+
+    def search(self, query: str) -> list[SourceCandidate]:
+        """Customers matching an agent's free text (a name, a postcode); [] without `search`."""
+        spec = self.config.search
+        if spec is None:
+            return []
+        document = {spec.request.name: self._run(spec.request, {"q": query})}
+        return candidates(document, spec.candidates)
 
     def raw_detail(self, spec: DetailSpec, key: str) -> Any:
         """The answer of a detail's request for one key."""

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from connector.details import UnknownDetail
 from connector.identity import InvalidIdentifier, identifiers_from
+from connector.search import SearchError
 from connector.sources.base import SourceError
 from connector.web import services
 
@@ -115,3 +116,13 @@ def forget() -> Response | tuple[Response, int]:
     dropped = assembler.invalidate(everything)
     links = sum(assembler.resolver.store.forget(p, actor="api") for p in people)
     return jsonify(customers=len(people), links=links, cache_entries=dropped)
+
+
+@bp.get("/customers/search")
+def search() -> Response | tuple[Response, int]:
+    """People matching free text: a name (accents ignored), email, phone, card or postcode."""
+    try:
+        people = services().search.search(request.args.get("q", ""))
+    except SearchError as exc:
+        return _error(400, str(exc))
+    return jsonify(results=[p.model_dump(mode="json") for p in people])

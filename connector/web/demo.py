@@ -50,13 +50,16 @@ def _tickets(svc: Services) -> list[dict[str, Any]]:
 
 
 def _sidebar_url(svc: Services, ticket: dict[str, Any], lang: str) -> str | None:
-    """A sealed sidebar link from the ticket's email, else its phone; None without either."""
+    """A sealed sidebar link from the ticket's email and phone; without either, a link that
+    opens the search."""
     requester = ticket.get("requester") or {}
-    for kind in ("email", "phone"):
-        if requester.get(kind):
+    ticket_id = str(ticket.get("id"))
+    email, phone = requester.get("email"), requester.get("phone")
+    for given in ((email, phone), (email, None), (None, phone)):
+        if any(given):
             try:
-                token = svc.embed.token(**{kind: requester[kind]}, ticket=str(ticket.get("id")))
+                token = svc.embed.token(email=given[0], phone=given[1], ticket=ticket_id)
             except InvalidIdentifier:
                 continue
             return svc.embed.url("", token, lang)
-    return None
+    return svc.embed.url("", svc.embed.token(ticket=ticket_id, search=True), lang)

@@ -11,6 +11,7 @@ from connector.details import UnknownDetail
 from connector.helpdesk.base import SidebarContext, Unauthorized
 from connector.i18n import LOCALES, text
 from connector.models import Candidate
+from connector.search import SearchError
 from connector.web import services
 from connector.web.api import detail_response
 from connector.widgets import (
@@ -18,6 +19,7 @@ from connector.widgets import (
     RenderContext,
     render_candidates_page,
     render_message_page,
+    render_search_page,
     render_sidebar_page,
 )
 
@@ -36,6 +38,8 @@ def sidebar(kind: str) -> Response:
         context = helpdesk.sidebar_context(request.values)
     except Unauthorized as exc:
         return _message(401, locale, "message.unauthorized", detail=exc.public)
+    if not context.identifiers and not context.customer_id:
+        return _search(context, locale)
     found = svc.assembler.lookup(context.identifiers, locale=locale,
                                  customer_id=context.customer_id)
     if found.candidates:
@@ -71,17 +75,43 @@ def detail(kind: str, source: str, detail: str) -> Response | tuple[Response, in
     return detail_response(source, detail, key)
 
 
-def _choose(candidates: list[Candidate], context: SidebarContext, locale: str) -> Response:
-    """Several people match: one sealed link per person, so the agent picks the right one."""
+def _choices(candidates: list[Candidate], context: SidebarContext,
+             locale: str) -> list[dict[str, str | None]]:
+    """One sealed link per person, so the agent opens the right one."""
     embed = services().embed
     ids = context.identifiers
-    people = []
+    people: list[dict[str, str | None]] = []
     for person in candidates:
         token = embed.token(email=list(ids.emails), phone=list(ids.phones),
                             card=list(ids.cards), ticket=context.ticket_id,
                             customer_id=person.customer_id)
         people.append({"name": person.name or text("message.candidate_unnamed", locale),
                        "hint": person.postcode, "url": embed.url("", token, locale)})
+    return people
+
+
+def _search(context: SidebarContext, locale: str) -> Response:
+    """No identifier on the ticket: the agent searches by name, email, phone or postcode."""
+    query = request.values.get("q", "").strip()
+    people: list[dict[str, str | None]] = []
+    message = None
+    if query:
+        try:
+            people = _choices(services().search.search(query), context, locale)
+        except SearchError as exc:
+            message = str(exc)
+        else:
+            message = None if people else text("search.none", locale, query=query)
+    form = {"action": request.path, "token": request.values.get("t", ""), "query": query,
+            "heading": text("search.title", locale), "label": text("search.label", locale),
+            "placeholder": text("search.placeholder", locale),
+            "button": text("search.button", locale)}
+    return _page(render_search_page(form, people, message, _render_context(locale)), 200)
+
+
+def _choose(candidates: list[Candidate], context: SidebarContext, locale: str) -> Response:
+    """Several people match: the agent picks the right one."""
+    people = _choices(candidates, context, locale)
     html = render_candidates_page(text("message.ambiguous.title", locale),
                                   text("message.ambiguous", locale, count=str(len(people))),
                                   people, _render_context(locale))

@@ -7,6 +7,7 @@ from connector.widgets.page import (
     BLOCKS,
     render_candidates_page,
     render_message_page,
+    render_search_page,
     render_sidebar_fragment,
     render_sidebar_page,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "RenderContext",
     "render_candidates_page",
     "render_message_page",
+    "render_search_page",
     "render_sidebar_fragment",
     "render_sidebar_page",
 ]

@@ -100,3 +100,19 @@ def render_candidates_page(title: str, message: str, candidates: list[dict[str, 
         message=message,
         candidates=candidates,
     )
+
+
+def render_search_page(form: dict[str, str], candidates: list[dict[str, str | None]],
+                       message: str | None, ctx: RenderContext) -> str:
+    """The search form (`form`: action, token, query, heading, label, placeholder, button) and
+    its results, each a link to that person's record."""
+    return render_template(
+        "search.html",
+        ctx,
+        css=stylesheet(),
+        brand=ctx.brand,
+        switch_url=ctx.other_locale_url,
+        message=message,
+        candidates=candidates,
+        **form,
+    )

@@ -40,10 +40,22 @@ def test_a_phone_call_finds_the_same_customer(browser: Any, service: Service) ->
     screenshot(browser, "demo-en-phone.png")
 
 
-def test_a_ticket_without_identifier_says_what_to_do(browser: Any, service: Service) -> None:
+def test_a_ticket_without_identifier_lets_the_agent_search(browser: Any,
+                                                          service: Service) -> None:
     browser.get(f"{service.url}/demo?ticket=1006")
-    assert not browser.find_elements(By.TAG_NAME, "iframe")
-    assert "ni email ni téléphone" in browser.find_element(By.TAG_NAME, "body").text
+    browser.switch_to.frame(browser.find_element(By.TAG_NAME, "iframe"))
+    try:
+        box = browser.find_element(By.ID, "q")
+        box.send_keys("DENEVE 77184")  # no accent, upper case, with her postcode
+        box.submit()
+        results = browser.find_elements(By.CSS_SELECTOR, ".candidates__choice")
+        assert [r.text.split("\n")[0] for r in results] == ["Pauline Denève"]
+        screenshot(browser, "demo-search.png")
+        results[0].click()
+        text = browser.find_element(By.TAG_NAME, "body").text.replace("\u202f", " ")
+    finally:
+        browser.switch_to.default_content()
+    assert "1 464,00 €" in text
 
 
 def test_clicking_a_ticket_switches_the_sidebar(browser: Any, service: Service) -> None:

@@ -52,7 +52,7 @@ def test_the_agent_chooses_and_gets_that_person_only(service: Service) -> None:
     choices = re.findall(r'href="(/helpdesk/embed/sidebar\?[^"]+)"[^>]*>\s*<span[^>]*>([^<]+)<',
                          page.text)
     assert sorted(name.strip() for _, name in choices) == ["Camille Bertrand", "Eugène Bertrand"]
-    url, name = next(c for c in choices if "Eugène" in c[1])
+    url = next(link for link, name in choices if "Eugène" in name)
     record = requests.get(service.url + url.replace("&amp;", "&"), timeout=10)
     text = visible(record.text)
     assert record.status_code == 200
@@ -92,3 +92,23 @@ def test_forget_erases_what_we_keep(service: Service) -> None:
     assert erased.status_code == 200
     body = erased.json()
     assert body["customers"] == 1 and body["links"] >= 4 and body["cache_entries"] >= 1
+
+
+@pytest.mark.parametrize("query", ["Denève", "deneve", "DENEVE", "pauline deneve",
+                                   "deneve 77184", "PAULINE.DENEVE@easiware.fr",
+                                   "06 53 88 88 90"])
+def test_agents_find_her_however_they_type(service: Service, query: str) -> None:
+    answer = requests.get(f"{service.url}/api/v1/customers/search", params={"q": query},
+                          headers=AUTH, timeout=10)
+    assert answer.status_code == 200
+    names = [r["name"] for r in answer.json()["results"]]
+    assert "Pauline Denève" in names
+
+
+def test_search_explains_what_it_cannot_search(service: Service) -> None:
+    short = requests.get(f"{service.url}/api/v1/customers/search", params={"q": "d"},
+                         headers=AUTH, timeout=5)
+    assert (short.status_code, short.json()["error"]) == (400, "type at least 2 characters")
+    nobody = requests.get(f"{service.url}/api/v1/customers/search", params={"q": "zzyzx"},
+                          headers=AUTH, timeout=10)
+    assert nobody.json()["results"] == []
