@@ -179,6 +179,40 @@ def screenshot(driver: Any, name: str) -> Path:
     return path
 
 
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PG_START = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+
+
+def postgres_url(schema: str) -> str:
+    """A PostgreSQL URL whose tables live in a fresh schema (started if it is not running)."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(POSTGRES)
+    for attempt in range(2):
+        try:
+            with engine.begin() as connection:
+                connection.execute(sqlalchemy.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+                connection.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
+            break
+        except sqlalchemy.exc.OperationalError as exc:
+            if attempt:
+                pytest.fail(f"PostgreSQL on 127.0.0.1:5432 is not reachable: {exc}")
+            subprocess.run(PG_START, shell=True, check=False, capture_output=True)
+            time.sleep(3)
+    engine.dispose()
+    return f"{POSTGRES}?options=-csearch_path%3D{schema}"
+
+
+def drop_schema(schema: str) -> None:
+    """Remove a schema made by postgres_url."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(POSTGRES)
+    with engine.begin() as connection:
+        connection.execute(sqlalchemy.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
+
+
 def connector(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Run the `connector` command."""
     exe = shutil.which("connector", path=str(Path(sys.executable).parent)) or "connector"

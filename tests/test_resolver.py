@@ -3,20 +3,35 @@
 from __future__ import annotations
 
 import itertools
+import uuid
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connector.identity import Identifiers
 from connector.resolver import IdentityRules, Resolution, Resolver
 from connector.store import LinkStore
+from tests.conftest import drop_schema, postgres_url
 
 PAULINE = [("erp", "C100997", "erp"), ("email", "pauline.deneve@easiware.fr", "erp"),
            ("phone", "+33653888890", "erp"), ("card", "29000123456", "loyalty")]
 
 
-def resolver() -> Resolver:
-    return Resolver(LinkStore("sqlite://"), IdentityRules())
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The store's database: SQLite in memory, and a real PostgreSQL (a fresh schema)."""
+    if request.param == "sqlite":
+        yield "sqlite://"
+        return
+    schema = "connector_test_" + uuid.uuid4().hex[:10]
+    yield postgres_url(schema)
+    drop_schema(schema)
+
+
+def resolver(url: str = "sqlite://") -> Resolver:
+    return Resolver(LinkStore(url), IdentityRules())
 
 
 def learn(r: Resolver, found: list[tuple[str, str, str | None]], name: str = "X") -> str:
@@ -27,8 +42,8 @@ def learn(r: Resolver, found: list[tuple[str, str, str | None]], name: str = "X"
     return r.learn(start, found, name, "77184")
 
 
-def test_unknown_until_learnt_then_every_identifier_names_her() -> None:
-    r = resolver()
+def test_unknown_until_learnt_then_every_identifier_names_her(store_url: str) -> None:
+    r = resolver(store_url)
     assert r.resolve(Identifiers(phones=("+33653888890",))).customer_id is None
     who = learn(r, PAULINE, "Pauline Denève")
     for ids in (Identifiers(phones=("+33653888890",)), Identifiers(cards=("29000123456",)),
@@ -41,8 +56,8 @@ def test_unknown_until_learnt_then_every_identifier_names_her() -> None:
         assert resolved.matched and not resolved.ambiguous
 
 
-def test_a_shared_landline_is_ambiguous_until_something_tells_them_apart() -> None:
-    r = resolver()
+def test_a_shared_landline_is_ambiguous_until_something_tells_them_apart(store_url: str) -> None:
+    r = resolver(store_url)
     jean = learn(r, [("erp", "C1", "erp"), ("email", "jean@x.fr", "erp"),
                      ("phone", "+33145454545", "erp")], "Jean Martin")
     marie = learn(r, [("erp", "C2", "erp"), ("email", "marie@x.fr", "erp"),
@@ -56,8 +71,8 @@ def test_a_shared_landline_is_ambiguous_until_something_tells_them_apart() -> No
     assert both.customer_id == marie
 
 
-def test_two_erp_ids_never_merge_even_with_the_same_email() -> None:
-    r = resolver()
+def test_two_erp_ids_never_merge_even_with_the_same_email(store_url: str) -> None:
+    r = resolver(store_url)
     first = learn(r, [("erp", "C1", "erp"), ("email", "famille@x.fr", "erp")])
     second = learn(r, [("erp", "C2", "erp"), ("email", "famille@x.fr", "erp")])
     assert first != second
@@ -65,8 +80,8 @@ def test_two_erp_ids_never_merge_even_with_the_same_email() -> None:
     assert r.resolve(Identifiers(externals=(("erp", "C2"),))).customer_id == second
 
 
-def test_records_that_agree_are_merged() -> None:
-    r = resolver()
+def test_records_that_agree_are_merged(store_url: str) -> None:
+    r = resolver(store_url)
     history_only = learn(r, [("email", "p.deneve@work.fr", "history")])
     merged = learn(r, [("erp", "C100997", "erp"), ("email", "pauline.deneve@easiware.fr", "erp"),
                        ("email", "p.deneve@work.fr", "erp")])
@@ -75,15 +90,15 @@ def test_records_that_agree_are_merged() -> None:
     assert [e["action"] for e in r.store.audit_trail(merged)] == ["merge"]
 
 
-def test_a_shared_phone_alone_never_merges() -> None:
-    r = resolver()
+def test_a_shared_phone_alone_never_merges(store_url: str) -> None:
+    r = resolver(store_url)
     a = learn(r, [("email", "a@x.fr", "history"), ("phone", "+33145454545", "history")])
     b = learn(r, [("email", "b@x.fr", "history"), ("phone", "+33145454545", "history")])
     assert a != b
 
 
-def test_unlink_removes_and_refuses_the_link_for_good() -> None:
-    r = resolver()
+def test_unlink_removes_and_refuses_the_link_for_good(store_url: str) -> None:
+    r = resolver(store_url)
     who = learn(r, PAULINE)
     assert r.store.unlink(who, "phone", "+33653888890", actor="admin@example.com")
     assert r.resolve(Identifiers(phones=("+33653888890",))).customer_id is None

@@ -101,8 +101,9 @@ def test_agents_find_her_however_they_type(service: Service, query: str) -> None
     answer = requests.get(f"{service.url}/api/v1/customers/search", params={"q": query},
                           headers=AUTH, timeout=10)
     assert answer.status_code == 200
-    names = [r["name"] for r in answer.json()["results"]]
-    assert "Pauline Denève" in names
+    found = {r["name"]: r["customer_id"] for r in answer.json()["results"]}
+    assert found["Pauline Denève"] == lookup(service, phone="06 53 88 88 90").json()[
+        "customer_id"]
 
 
 def test_search_explains_what_it_cannot_search(service: Service) -> None:
