@@ -176,15 +176,23 @@ def _link(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _unlink(args: argparse.Namespace, settings: Settings) -> int:
-    from connector.store import LinkStore
-
+def _manifest_and_identifiers(args: argparse.Namespace, settings: Settings,
+                           command: str) -> tuple[Manifest, Identifiers] | int:
+    """The manifest and the identifiers given, or the exit code saying why not."""
     manifest = _manifest_or_report(settings)
     if manifest is None:
         return EXIT_INVALID
-    ids = _identifiers(args, manifest, "unlink")
-    if ids is None:
-        return EXIT_USAGE
+    ids = _identifiers(args, manifest, command)
+    return EXIT_USAGE if ids is None else (manifest, ids)
+
+
+def _unlink(args: argparse.Namespace, settings: Settings) -> int:
+    from connector.store import LinkStore
+
+    given = _manifest_and_identifiers(args, settings, "unlink")
+    if isinstance(given, int):
+        return given
+    _, ids = given
     store = LinkStore(settings.database())
     removed = [pair for pair in ids.pairs()
                if store.unlink(args.customer, pair[0], pair[1], actor=args.actor)]
@@ -196,19 +204,15 @@ def _unlink(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _forget(args: argparse.Namespace, settings: Settings) -> int:
-    from connector.resolver import IdentityRules, Resolver
+    from connector.resolver import Resolver
     from connector.store import LinkStore
 
-    manifest = _manifest_or_report(settings)
-    if manifest is None:
-        return EXIT_INVALID
-    ids = _identifiers(args, manifest, "forget")
-    if ids is None:
-        return EXIT_USAGE
+    given = _manifest_and_identifiers(args, settings, "forget")
+    if isinstance(given, int):
+        return given
+    manifest, ids = given
     store = LinkStore(settings.database())
-    resolved = Resolver(store, IdentityRules()).resolve(ids)
-    people = [resolved.customer_id] if resolved.customer_id else [
-        p.customer_id for p in resolved.candidates]
+    people = Resolver(store, manifest.identity).people_named(ids)
     if not people:
         print("connector forget: nothing is kept on this customer", file=sys.stderr)
         return EXIT_NOT_FOUND

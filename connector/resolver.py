@@ -75,6 +75,13 @@ class Resolver:
             return Resolution(None, ids, matched, self.store.people(chosen))
         return self.person(chosen, ids)
 
+    def people_named(self, ids: Identifiers) -> list[str]:
+        """The person these identifiers name, or every candidate when several."""
+        resolved = self.resolve(ids)
+        if resolved.customer_id:
+            return [resolved.customer_id]
+        return [person.customer_id for person in resolved.candidates]
+
     def person(self, customer_id: str, given: Identifiers | None = None) -> Resolution:
         """A known person: every identifier linked to them (plus those given)."""
         mine = self.store.links_of(customer_id)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
 from connector.details import UnknownDetail
-from connector.identity import InvalidIdentifier, identifiers_from
+from connector.identity import Identifiers, InvalidIdentifier, identifiers_from
 from connector.search import SearchError
 from connector.sources.base import SourceError
 from connector.web import services
@@ -48,6 +49,12 @@ def lookup() -> Response | tuple[Response, int]:
     return jsonify(found.profile.model_dump(mode="json"))
 
 
+def _body_identifiers(body: dict[str, Any]) -> Identifiers:
+    """The email, phone and card of a JSON body (raises InvalidIdentifier)."""
+    return identifiers_from(services().manifest.brand.default_region, email=body.get("email"),
+                            phone=body.get("phone"), card=body.get("card"))
+
+
 def _error(status: int, message: str) -> Response:
     response = jsonify(error=message)
     response.status_code = status
@@ -82,10 +89,8 @@ def detail_response(source: str, detail: str, key: str) -> Response | tuple[Resp
 def invalidate() -> Response | tuple[Response, int]:
     """Forget cached answers about a customer (e.g. a webhook says an order changed)."""
     body = request.get_json(silent=True) or {}
-    region = services().manifest.brand.default_region
     try:
-        ids = identifiers_from(region, email=body.get("email"), phone=body.get("phone"),
-                               card=body.get("card"))
+        ids = _body_identifiers(body)
     except InvalidIdentifier as exc:
         return _error(400, str(exc))
     source = body.get("source")
@@ -97,19 +102,14 @@ def invalidate() -> Response | tuple[Response, int]:
 @bp.post("/customers/forget")
 def forget() -> Response | tuple[Response, int]:
     """Erase what we keep on a customer: links, name, and every cached answer about them."""
-    body = request.get_json(silent=True) or {}
-    region = services().manifest.brand.default_region
     try:
-        ids = identifiers_from(region, email=body.get("email"), phone=body.get("phone"),
-                               card=body.get("card"))
+        ids = _body_identifiers(request.get_json(silent=True) or {})
     except InvalidIdentifier as exc:
         return _error(400, str(exc))
     if not ids:
         return _error(400, "give email, phone or card")
     assembler = services().assembler
-    resolved = assembler.resolver.resolve(ids)
-    people = [resolved.customer_id] if resolved.customer_id else [
-        p.customer_id for p in resolved.candidates]
+    people = assembler.resolver.people_named(ids)
     everything = ids
     for person in people:
         everything = everything.merged(assembler.resolver.person(person).identifiers)
