@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -22,17 +23,18 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     create_engine,
     delete,
     event,
     insert,
     or_,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql import Select
 
 metadata = MetaData()
 
@@ -71,6 +73,19 @@ audit = Table(
     Column("customer_id", String(40)),
     Column("detail", String(400)),
 )
+
+
+# Built once: on a hot path, building the statement costs more than running it.
+LINKS_OF = select(links).where(links.c.customer_id == bindparam("customer")).order_by(
+    links.c.learned_at, links.c.kind, links.c.value)
+
+
+def owners_query(pairs: list[tuple[str, str]]) -> Select[Any]:
+    """The links naming any of these (kind, value): one equality pair per identifier, OR-ed.
+    SQLite runs a row-value IN as a full table scan once there are two pairs (257 ms instead
+    of 1 ms at a million links, bench/RESULTS.md)."""
+    return select(links).where(or_(*(and_(links.c.kind == kind, links.c.value == value)
+                                     for kind, value in pairs)))
 
 
 @dataclass(frozen=True)
@@ -115,20 +130,17 @@ class LinkStore:
         found: dict[tuple[str, str], list[Link]] = {pair: [] for pair in wanted}
         if not wanted:
             return found
-        query = select(links).where(tuple_(links.c.kind, links.c.value).in_(wanted))
         with self.engine.connect() as connection:
-            for row in connection.execute(query):
+            for row in connection.execute(owners_query(wanted)):
                 found[(row.kind, row.value)].append(Link(row.kind, row.value, row.customer_id,
                                                          row.source))
         return found
 
     def links_of(self, customer_id: str) -> list[Link]:
         """Every identifier linked to a person."""
-        query = select(links).where(links.c.customer_id == customer_id).order_by(
-            links.c.learned_at, links.c.kind, links.c.value)
         with self.engine.connect() as connection:
             return [Link(r.kind, r.value, r.customer_id, r.source)
-                    for r in connection.execute(query)]
+                    for r in connection.execute(LINKS_OF, {"customer": customer_id})]
 
     def link(self, customer_id: str, found: Iterable[tuple[str, str, str | None]]) -> int:
         """Link identifiers (kind, value, source) to a person, except those an admin refused;
