@@ -101,3 +101,31 @@ def test_circuit_open_after_failures(httpserver: HTTPServer, tmp_path: Path) -> 
     assert "paused for 60 s after errors" in html
     asked = [r for r, _ in httpserver.log if r.path == "/reviews/r"]
     assert len(asked) == 1
+
+
+def test_failures_are_logged_without_identifiers_or_keys(httpserver: HTTPServer, tmp_path: Path,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "manifest.yaml").write_text("""\
+version: 1
+sources:
+  erp:
+    type: rest
+    base_url: http://127.0.0.1:9/erp
+    auth: {type: api_key, name: key, value: s3cr3t-k3y, where: query}
+    requests: [{name: c, path: /c, params: {email: "{email}", phone: "{phone}"}}]
+    lookup_by: [email, phone]
+    sections: {identity: {path: c, fields: {last_name: name}}}
+""")
+    manifest = load_manifest(tmp_path / "manifest.yaml", env={})
+    sources = {n: build_source(n, c, BuildContext(tmp_path)) for n, c in manifest.sources.items()}
+    assembled = ProfileAssembler(manifest, sources, SingleFlight(MemoryCache()),
+                                 ThreadPoolExecutor(2),
+                                 Resolver(LinkStore("sqlite://"), manifest.identity))
+    with caplog.at_level("DEBUG"):
+        found = assembled.lookup(Identifiers(emails=("pauline.deneve@easiware.fr",),
+                                             phones=("+33653888890",)))
+    assert found.sources["erp"].error == "unreachable"
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "erp" in logged
+    for secret in ("pauline", "easiware", "653888890", "s3cr3t"):
+        assert secret not in logged

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Protocol
@@ -34,13 +35,25 @@ class SourceResult:
     candidates: list[SourceCandidate] = field(default_factory=list)
 
 
+QUERY_STRING = re.compile(r"\?[^\s'\")]*")
+EMAIL_LIKE = re.compile(r"[^\s@'\"(),;<>]+@[^\s@'\"(),;<>]+")
+NUMBER_LIKE = re.compile(r"\+?\d[\d .-]{6,}\d")
+
+
+def scrub(text: str) -> str:
+    """A detail fit for a log: no query string (identifiers, keys), no email, no long number."""
+    text = QUERY_STRING.sub("?…", text)
+    return NUMBER_LIKE.sub("…", EMAIL_LIKE.sub("…@…", text))[:300]
+
+
 class SourceError(Exception):
-    """A source could not answer; `public` is the short text an agent or admin may see."""
+    """A source could not answer; `public` is the short text an agent or admin may see, the
+    detail (for the log) is scrubbed of identifiers and secrets where it is made."""
 
     state: SourceState = SourceState.ERROR
 
     def __init__(self, public: str, detail: str = "") -> None:
-        super().__init__(detail or public)
+        super().__init__(scrub(detail) if detail else public)
         self.public = public
 
 
