@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connector.widgets.base import Block, BlockSpec, RenderContext
+from connector.widgets.base import Block, BlockSpec, DetailOffer, RenderContext
 from connector.widgets.page import (
     BLOCKS,
     render_candidates_page,
@@ -16,6 +16,7 @@ __all__ = [
     "BLOCKS",
     "Block",
     "BlockSpec",
+    "DetailOffer",
     "RenderContext",
     "render_candidates_page",
     "render_message_page",

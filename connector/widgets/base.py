@@ -23,6 +23,16 @@ LINK_SCHEMES = frozenset({"http", "https"})
 
 
 @dataclass(frozen=True)
+class DetailOffer:
+    """An on-demand detail an item of a section can open (declared by a source)."""
+
+    source: str  # the source that answers it
+    detail: str  # its name in that source's `details`
+    label: str  # the button's text
+    key: str  # the item field whose value is the detail's key (e.g. "number")
+
+
+@dataclass(frozen=True)
 class RenderContext:
     """What a block needs besides the customer: language, money, time."""
 
@@ -33,6 +43,12 @@ class RenderContext:
     other_locale_url: str | None = None  # same page in the other language (FR/EN switch)
     timezone: str = "Europe/Paris"  # where the agents are: moments are shown in this zone
     source_labels: Mapping[str, str] = field(default_factory=dict, hash=False)  # "pos" -> label
+    # section ("orders", "loyalty"…) -> the details its items offer (buttons loaded on demand)
+    details: Mapping[str, tuple[DetailOffer, ...]] = field(default_factory=dict, hash=False)
+    # "/helpdesk/embed/details/{source}/{detail}?t=…&key=" : the key is appended, URL-encoded;
+    # None where details cannot be asked (e.g. an HTML fragment with no script)
+    detail_url: str | None = None
+    nonce: str = ""  # the CSP nonce of the page's one inline script
 
 
 @dataclass(frozen=True)
