@@ -158,8 +158,9 @@ class Campaign(Canonical):
 
 
 class Note(Canonical):
-    """A short landmark an agent wrote about the customer."""
+    """A short landmark an agent wrote about the customer (`id` when kept by connector)."""
 
+    id: int | None = None
     text: str
     author: str | None = None
     date: dt.datetime | None = None

@@ -18,6 +18,7 @@ from connector.kpis import compute_contacts, compute_kpis, compute_sentiment
 from connector.manifest import Manifest
 from connector.merge import LIST_SECTIONS, Found, found_identifiers, merged_sections
 from connector.models import Candidate, CustomerProfile, Match, SourceState, SourceStatus
+from connector.notes import Notes
 from connector.resolver import Resolution, Resolver, to_identifiers
 from connector.sources.base import Source, SourceError, SourceResult
 from connector.sources.guard import SourceGuard
@@ -65,6 +66,7 @@ class ProfileAssembler:
         self.cache = cache
         self.pool = pool
         self.resolver = resolver
+        self.notes = Notes(resolver.store)
         self.observe = observe
         self.region = manifest.brand.default_region
         self.guards = {
@@ -99,6 +101,8 @@ class ProfileAssembler:
         profile.customer_id = self.resolver.learn(resolved, triples, identity.full_name,
                                                   identity.address.postcode)
         profile.matched = _matches(ids, triples, resolved.matched)
+        kept = [note.as_note() for note in self.notes.of(profile.customer_id)]
+        profile.notes = kept + profile.notes
         return Lookup(profile=profile, sources=statuses)
 
     def _ask(self, ids: Identifiers, person: str | None) -> dict[str, Outcome]:

@@ -64,6 +64,16 @@ people = Table(
     Column("postcode", String(16), index=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+NOTE_MAX = 280
+notes = Table(
+    "notes", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("customer_id", String(40), nullable=False, index=True),
+    Column("text", String(NOTE_MAX), nullable=False),
+    Column("author", String(80), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
 audit = Table(
     "audit_log", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
@@ -225,10 +235,11 @@ class LinkStore:
                     for r in connection.execute(query)]
 
     def forget(self, customer_id: str, actor: str) -> int:
-        """Erase what we keep on a person (links, refusals, name); the audit keeps only ids."""
+        """Erase what we keep on a person (links, refusals, name, notes); the audit keeps ids."""
         with self._tx() as connection:
             count = connection.execute(delete(links).where(
                 links.c.customer_id == customer_id)).rowcount
+            connection.execute(delete(notes).where(notes.c.customer_id == customer_id))
             connection.execute(delete(blocked).where(blocked.c.customer_id == customer_id))
             connection.execute(delete(people).where(people.c.customer_id == customer_id))
             _audit(connection, actor, "forget", customer_id, f"{count} links")
@@ -241,6 +252,12 @@ class LinkStore:
             query = query.where(or_(audit.c.customer_id == customer_id))
         with self.engine.connect() as connection:
             return [dict(r._mapping) for r in connection.execute(query)]
+
+
+def audit_entry(connection: Connection, actor: str, action: str, customer_id: str | None,
+                detail: str) -> None:
+    """Write one audit entry (ids only, never customer data) in the caller's transaction."""
+    _audit(connection, actor, action, customer_id, detail)
 
 
 def _audit(connection: Connection, actor: str, action: str, customer_id: str | None,

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from connector.details import UnknownDetail
 from connector.identity import Identifiers, InvalidIdentifier, identifiers_from
+from connector.notes import InvalidNote
 from connector.search import SearchError
 from connector.sources.base import SourceError
 from connector.web import services
@@ -126,3 +127,38 @@ def search() -> Response | tuple[Response, int]:
     except SearchError as exc:
         return _error(400, str(exc))
     return jsonify(results=[p.model_dump(mode="json") for p in people])
+
+
+@bp.get("/customers/<customer_id>/notes")
+def notes_of(customer_id: str) -> Response:
+    """The landmarks agents wrote about a customer, newest first."""
+    kept = services().assembler.notes.of(customer_id)
+    return jsonify(notes=[n.as_note().model_dump(mode="json") for n in kept])
+
+
+@bp.post("/customers/<customer_id>/notes")
+def add_note(customer_id: str) -> Response | tuple[Response, int]:
+    """Keep a landmark: {"text": …, "author": …}."""
+    body = request.get_json(silent=True) or {}
+    try:
+        note_id = services().assembler.notes.add(customer_id, body.get("text"),
+                                                 str(body.get("author") or "api"))
+    except InvalidNote as exc:
+        return _error(400, str(exc))
+    return jsonify(id=note_id), 201
+
+
+@bp.route("/customers/<customer_id>/notes/<int:note_id>", methods=["PUT", "DELETE"])
+def change_note(customer_id: str, note_id: int) -> Response | tuple[Response, int]:
+    """Edit (PUT {"text", "author"}) or remove (DELETE) a landmark."""
+    body = request.get_json(silent=True) or {}
+    author = str(body.get("author") or request.args.get("author") or "api")
+    kept = services().assembler.notes
+    try:
+        done = (kept.delete(customer_id, note_id, author) if request.method == "DELETE"
+                else kept.edit(customer_id, note_id, body.get("text"), author))
+    except InvalidNote as exc:
+        return _error(400, str(exc))
+    if not done:
+        return _error(404, "no such note for this customer")
+    return jsonify(id=note_id)
