@@ -8,7 +8,7 @@ from decimal import Decimal
 from babel import Locale
 from babel.dates import format_date as babel_format_date
 from babel.dates import format_datetime as babel_format_datetime
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, format_percent
 
 LOCALES = ("fr", "en")
 DEFAULT_LOCALE = "fr"
@@ -29,6 +29,8 @@ FR: dict[str, str] = {
     "search.placeholder": "ex. Denève 77184",
     "search.button": "Chercher",
     "search.none": "Aucun client ne correspond à « {query} ».",
+    "message.note_refused.title": "Note non enregistrée",
+    "message.note_refused": "Revenez à la fiche et corrigez la note.",
     "message.ambiguous.title": "Plusieurs clients possibles",
     "message.ambiguous": "Ce contact correspond à {count} clients. Choisissez le bon : rien "
     "n'est deviné.",
@@ -51,6 +53,52 @@ FR: dict[str, str] = {
     "block.kpis": "Activité",
     "block.orders": "Commandes",
     "block.freshness": "Sources",
+    "block.sentiment": "Ressenti",
+    "block.contacts": "Contacts",
+    "block.reviews": "Avis",
+    "block.loyalty": "Fidélité",
+    "block.campaigns": "Campagnes reçues",
+    "sentiment.satisfaction": "Satisfaction",
+    "sentiment.trend": "Tendance",
+    "sentiment.trend_label": "Évolution de la satisfaction sur 10 : {values}",
+    "sentiment.nps": "NPS",
+    "sentiment.nps_title": "NPS : note de 0 à 10 ; 0–6 détracteur, 7–8 passif, 9–10 promoteur",
+    "sentiment.answered": "réponse du {date}",
+    "sentiment.ces": "Effort (CES)",
+    "sentiment.ces_title": "Effort ressenti, de 1 (faible) à 5 (élevé) : plus bas, c'est mieux",
+    "mood.very_satisfied": "Très satisfait",
+    "mood.satisfied": "Satisfait",
+    "mood.dissatisfied": "Insatisfait",
+    "mood.very_dissatisfied": "Très insatisfait",
+    "trend.up": "en hausse",
+    "trend.down": "en baisse",
+    "trend.flat": "stable",
+    "nps.promoter": "Promoteur",
+    "nps.passive": "Passif",
+    "nps.detractor": "Détracteur",
+    "review.rating_title": "Note : {rating} sur {max}",
+    "review.read": "Lire l'avis",
+    "review.open": "Voir l'avis en ligne",
+    "review.recent_negative": "Négatif récent",
+    "review.more.one": "+ {count} autre avis",
+    "review.more.other": "+ {count} autres avis",
+    "contacts.count": "Nombre",
+    "contacts.channels": "Canaux",
+    "contacts.last": "Dernier contact",
+    "contacts.repeat_rate": "Réitération",
+    "contacts.repeat_title": "Part des contacts survenus moins de {days} jours après le "
+    "précédent",
+    "channel.other": "Autre",
+    "loyalty.card": "N° de carte",
+    "loyalty.points": "Points",
+    "loyalty.tier": "Palier",
+    "loyalty.vouchers_used": "Bons utilisés",
+    "campaigns.more.one": "+ {count} autre campagne",
+    "campaigns.more.other": "+ {count} autres campagnes",
+    "orders.details": "Détails",
+    "detail.loading": "Chargement…",
+    "detail.failed": "Le détail n'a pas pu être chargé.",
+    "detail.fetched": "lu à",
     "identity.name": "Nom complet",
     "identity.birth_date": "Date de naissance",
     "identity.email": "Email principal",
@@ -147,6 +195,8 @@ EN: dict[str, str] = {
     "search.placeholder": "e.g. Denève 77184",
     "search.button": "Search",
     "search.none": "No customer matches “{query}”.",
+    "message.note_refused.title": "Note not saved",
+    "message.note_refused": "Go back to the record and correct the note.",
     "message.ambiguous.title": "Several possible customers",
     "message.ambiguous": "This contact matches {count} customers. Choose the right one: "
     "nothing is guessed.",
@@ -169,6 +219,52 @@ EN: dict[str, str] = {
     "block.kpis": "Activity",
     "block.orders": "Orders",
     "block.freshness": "Sources",
+    "block.sentiment": "Sentiment",
+    "block.contacts": "Contacts",
+    "block.reviews": "Reviews",
+    "block.loyalty": "Loyalty",
+    "block.campaigns": "Campaigns received",
+    "sentiment.satisfaction": "Satisfaction",
+    "sentiment.trend": "Trend",
+    "sentiment.trend_label": "Satisfaction out of 10 over time: {values}",
+    "sentiment.nps": "NPS",
+    "sentiment.nps_title": "NPS: score 0 to 10; 0–6 detractor, 7–8 passive, 9–10 promoter",
+    "sentiment.answered": "answered {date}",
+    "sentiment.ces": "Effort (CES)",
+    "sentiment.ces_title": "Customer effort, from 1 (low) to 5 (high): lower is better",
+    "mood.very_satisfied": "Very satisfied",
+    "mood.satisfied": "Satisfied",
+    "mood.dissatisfied": "Dissatisfied",
+    "mood.very_dissatisfied": "Very dissatisfied",
+    "trend.up": "rising",
+    "trend.down": "falling",
+    "trend.flat": "steady",
+    "nps.promoter": "Promoter",
+    "nps.passive": "Passive",
+    "nps.detractor": "Detractor",
+    "review.rating_title": "Rating: {rating} out of {max}",
+    "review.read": "Read the review",
+    "review.open": "View the review online",
+    "review.recent_negative": "Recent negative",
+    "review.more.one": "+{count} more review",
+    "review.more.other": "+{count} more reviews",
+    "contacts.count": "Count",
+    "contacts.channels": "Channels",
+    "contacts.last": "Last contact",
+    "contacts.repeat_rate": "Repeat rate",
+    "contacts.repeat_title": "Share of contacts that came within {days} days of the previous "
+    "one",
+    "channel.other": "Other",
+    "loyalty.card": "Card no.",
+    "loyalty.points": "Points",
+    "loyalty.tier": "Tier",
+    "loyalty.vouchers_used": "Vouchers used",
+    "campaigns.more.one": "+{count} more campaign",
+    "campaigns.more.other": "+{count} more campaigns",
+    "orders.details": "Details",
+    "detail.loading": "Loading…",
+    "detail.failed": "The detail could not be loaded.",
+    "detail.fetched": "read at",
     "identity.name": "Full name",
     "identity.birth_date": "Date of birth",
     "identity.email": "Main email",
@@ -308,6 +404,11 @@ def format_money(value: Decimal, currency: str, locale: str) -> str:
 def format_number(value: Decimal | float | int, locale: str) -> str:
     """Format a number with the locale's decimal sign: fr "8,5", en "8.5"."""
     return format_decimal(value, locale=babel_locale(locale))
+
+
+def format_share(value: Decimal | float, locale: str) -> str:
+    """Format a share of 1 as a percentage: fr "13 %", en "13%"."""
+    return format_percent(value, locale=babel_locale(locale))
 
 
 def format_date(value: date, locale: str) -> str:

@@ -22,7 +22,10 @@ from connector.sources.preset import presets
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-DEFAULT_BLOCKS = ["identity", "badges", "kpis", "orders", "freshness"]
+DEFAULT_BLOCKS = [
+    "identity", "badges", "kpis", "sentiment", "contacts", "reviews", "orders", "loyalty",
+    "campaigns", "freshness",
+]
 M = TypeVar("M", bound=BaseModel)
 
 

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlencode
+import secrets
+from collections.abc import Mapping
+from urllib.parse import quote, urlencode
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify, redirect, request
 
 from connector.details import UnknownDetail
 from connector.helpdesk.base import SidebarContext, Unauthorized
 from connector.i18n import LOCALES, text
 from connector.models import Candidate
+from connector.notes import InvalidNote
 from connector.search import SearchError
 from connector.web import services
 from connector.web.api import detail_response
 from connector.widgets import (
     BlockSpec,
+    DetailOffer,
     RenderContext,
     render_candidates_page,
     render_message_page,
@@ -50,8 +54,9 @@ def sidebar(kind: str) -> Response:
         return _message(404, locale, "message.not_found", detail=detail)
     layout = [BlockSpec(b.block, frozenset(b.sources) if b.sources else None)
               for b in svc.manifest.sidebar.blocks]
-    html = render_sidebar_page(found.profile, layout, _render_context(locale))
-    return _page(html, 200)
+    nonce = secrets.token_urlsafe(16)
+    ctx = _render_context(locale, kind=kind, nonce=nonce)
+    return _page(render_sidebar_page(found.profile, layout, ctx), 200, nonce)
 
 
 @bp.get("/helpdesk/<kind>/details/<source>/<detail>")
@@ -73,6 +78,44 @@ def detail(kind: str, source: str, detail: str) -> Response | tuple[Response, in
     if not allowed:
         return jsonify(error="no such detail for this customer"), 404
     return detail_response(source, detail, key)
+
+
+@bp.post("/helpdesk/<kind>/notes")
+def note(kind: str) -> Response:
+    """Add, edit or remove a landmark from the sidebar, then show the record again."""
+    svc = services()
+    locale = _locale(request.form.get("lang"))
+    helpdesk = svc.helpdesks.get(kind)
+    if helpdesk is None:
+        return _message(404, locale, "message.unknown_helpdesk", kind=kind)
+    try:
+        context = helpdesk.sidebar_context(request.form)
+    except Unauthorized as exc:
+        return _message(401, locale, "message.unauthorized", detail=exc.public)
+    customer = context.customer_id or svc.assembler.resolver.resolve(
+        context.identifiers).customer_id
+    if customer is None:
+        return _message(404, locale, "message.not_found")
+    try:
+        _change_note(customer, request.form)
+    except InvalidNote as exc:
+        return _message(400, locale, "message.note_refused", detail=str(exc))
+    back = {"t": request.form.get("t", ""), "lang": locale}
+    return redirect(f"/helpdesk/{kind}/sidebar?{urlencode(back)}", 303)  # type: ignore[return-value]
+
+
+def _change_note(customer: str, form: Mapping[str, str]) -> None:
+    """The form's action on a landmark: add (default), edit or delete (raises InvalidNote)."""
+    notes = services().assembler.notes
+    author = (form.get("author") or "").strip() or "agent"
+    action = form.get("action", "add")
+    note_id = int(form.get("note", "0") or 0)
+    if action == "delete":
+        notes.delete(customer, note_id, author)
+    elif action == "edit":
+        notes.edit(customer, note_id, form.get("text"), author)
+    else:
+        notes.add(customer, form.get("text"), author)
 
 
 def _choices(candidates: list[Candidate], context: SidebarContext,
@@ -122,10 +165,14 @@ def _locale(asked: str | None) -> str:
     return asked if asked in LOCALES else services().manifest.brand.locale
 
 
-def _render_context(locale: str) -> RenderContext:
+def _render_context(locale: str, kind: str | None = None, nonce: str = "") -> RenderContext:
+    """How to render for this request; with `kind` and a nonce, detail buttons can work."""
     manifest = services().manifest
     other = "en" if locale == "fr" else "fr"
     query = urlencode({**request.args.to_dict(), "lang": other})
+    token = quote(request.values.get("t", ""), safe="")
+    detail_url = (f"/helpdesk/{kind}/details/{{source}}/{{detail}}?t={token}&key="
+                  if kind and nonce and token else None)
     return RenderContext(
         locale=locale,
         currency=manifest.brand.currency,
@@ -134,7 +181,22 @@ def _render_context(locale: str) -> RenderContext:
         other_locale_url=f"{request.path}?{query}" if request.method == "GET" else None,
         timezone=manifest.brand.timezone,
         source_labels={n: c.label for n, c in manifest.sources.items() if c.label},
+        details=_detail_offers(),
+        detail_url=detail_url,
+        nonce=nonce,
+        repeat_window_days=manifest.kpis.repeat_window_days,
     )
+
+
+def _detail_offers() -> dict[str, tuple[DetailOffer, ...]]:
+    """For each section, the details its items can open, as the manifest declares them."""
+    offers: dict[str, list[DetailOffer]] = {}
+    for name, config in services().manifest.sources.items():
+        for detail, spec in getattr(config, "details", {}).items():
+            if spec.of and spec.key:
+                offers.setdefault(spec.of, []).append(
+                    DetailOffer(name, detail, spec.label or detail, spec.key))
+    return {section: tuple(found) for section, found in offers.items()}
 
 
 def _message(status: int, locale: str, key: str, detail: str | None = None,
@@ -144,11 +206,12 @@ def _message(status: int, locale: str, key: str, detail: str | None = None,
     return _page(html, status)
 
 
-def _page(html: str, status: int) -> Response:
+def _page(html: str, status: int, nonce: str | None = None) -> Response:
     response = Response(html, status=status, mimetype="text/html")
     ancestors = " ".join(services().manifest.helpdesks.embed.frame_ancestors)
+    script = f"script-src 'nonce-{nonce}'; connect-src 'self'; " if nonce else ""
     response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+        f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; {script}"
         f"base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}"
     )
     response.headers["Referrer-Policy"] = "no-referrer"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connector.widgets.base import Block, BlockSpec, DetailOffer, RenderContext
+from connector.widgets.base import Block, BlockSpec, DetailOffer, MoveAbove, RenderContext
 from connector.widgets.page import (
     BLOCKS,
     render_candidates_page,
@@ -17,6 +17,7 @@ __all__ = [
     "Block",
     "BlockSpec",
     "DetailOffer",
+    "MoveAbove",
     "RenderContext",
     "render_candidates_page",
     "render_message_page",

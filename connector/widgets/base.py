@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -49,6 +49,7 @@ class RenderContext:
     # None where details cannot be asked (e.g. an HTML fragment with no script)
     detail_url: str | None = None
     nonce: str = ""  # the CSP nonce of the page's one inline script
+    repeat_window_days: int = 7  # the manifest's kpis.repeat_window_days, explained in a tooltip
 
 
 @dataclass(frozen=True)
@@ -64,13 +65,27 @@ class BlockSpec:
 
 
 class Block(Protocol):
-    """A sidebar block: turns the customer into a small piece of HTML."""
+    """A sidebar block: turns the customer into a small piece of HTML.
+
+    A block may also declare `moves_above: tuple[MoveAbove, ...]` (see `MoveAbove`).
+    """
 
     key: str
 
     def render(self, profile: CustomerProfile, spec: BlockSpec, ctx: RenderContext) -> str | None:
         """Return the block's HTML, or None when there is nothing to show."""
         ...
+
+
+Condition = Callable[[CustomerProfile, BlockSpec, RenderContext], bool]
+
+
+@dataclass(frozen=True)
+class MoveAbove:
+    """A block's wish to be shown above another block of the layout when `when` holds."""
+
+    other: str  # registry key of the block to go above
+    when: Condition
 
 
 @dataclass(frozen=True)
@@ -106,6 +121,26 @@ class Row:
     key: str
     label: str
     items: tuple[Item, ...]
+
+
+Listed = TypeVar("Listed")
+
+
+@dataclass(frozen=True)
+class PartDescription(Generic[Listed]):
+    """One part of a listed thing (a review, a campaign): its key and how it is drawn from it."""
+
+    key: str
+    value_fn: Callable[[Listed, RenderContext], Item | None]
+
+
+def describe_parts(
+    parts: Sequence[PartDescription[Listed]], thing: Listed, ctx: RenderContext
+) -> tuple[tuple[str, Item], ...]:
+    """Evaluate a table of part descriptions on one thing; parts without a value are left out."""
+    return tuple(
+        (part.key, item) for part in parts if (item := part.value_fn(thing, ctx)) is not None
+    )
 
 
 def as_items(value: Value) -> tuple[Item, ...]:

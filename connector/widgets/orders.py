@@ -21,6 +21,7 @@ from connector.widgets.base import (
     render_template,
     safe_url,
 )
+from connector.widgets.details import detail_buttons
 
 MAX_ROWS = 10
 STORE_CHANNEL = "store"
@@ -123,7 +124,8 @@ def visible_orders(profile: CustomerProfile, spec: BlockSpec) -> list[Order]:
 
 
 class OrdersBlock:
-    """A compact orders table: channel, number, status, date, tracking or store, total."""
+    """A compact orders table: channel, number, status, date, tracking or store, total; a button
+    per on-demand detail (parcel tracking…) an order offers."""
 
     key = "orders"
     columns = COLUMNS
@@ -134,12 +136,20 @@ class OrdersBlock:
         orders = visible_orders(profile, spec)
         if not orders:
             return None
-        rows = [
-            [column.cell_fn(order, profile, ctx) for column in self.columns]
-            for order in orders[: self.max_rows]
+        shown = orders[: self.max_rows]
+        rows = [[column.cell_fn(order, profile, ctx) for column in self.columns] for order in shown]
+        buttons = [
+            detail_buttons(self.key, order, f"{self.key}-{index}", ctx)
+            for index, order in enumerate(shown)
         ]
         hidden = len(orders) - len(rows)
         more = i18n.plural_text("orders.more", hidden, ctx.locale) if hidden > 0 else None
         return render_template(
-            "orders.html", ctx, block=self.key, columns=self.columns, rows=rows, more=more
+            "orders.html",
+            ctx,
+            block=self.key,
+            columns=self.columns,
+            rows=rows,
+            buttons=buttons if any(buttons) else None,
+            more=more,
         )

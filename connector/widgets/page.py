@@ -4,25 +4,81 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 
 from markupsafe import Markup
 
 from connector import i18n
 from connector.models import CustomerProfile
 from connector.widgets.badges import BadgesBlock
-from connector.widgets.base import Block, BlockSpec, RenderContext, render_template, stylesheet
+from connector.widgets.base import (
+    Block,
+    BlockSpec,
+    MoveAbove,
+    RenderContext,
+    render_template,
+    stylesheet,
+)
+from connector.widgets.campaigns import CampaignsBlock
+from connector.widgets.contacts import ContactsBlock
 from connector.widgets.freshness import FreshnessBlock
 from connector.widgets.identity import IdentityBlock, display_name
 from connector.widgets.kpis import KpisBlock
+from connector.widgets.loyalty import LoyaltyBlock
 from connector.widgets.orders import OrdersBlock
+from connector.widgets.reviews import ReviewsBlock
+from connector.widgets.sentiment import SentimentBlock
 
 logger = logging.getLogger(__name__)
 
 # The registry the manifest's sidebar layout refers to: one line per block.
 BLOCKS: dict[str, Block] = {
     block.key: block
-    for block in (IdentityBlock(), BadgesBlock(), KpisBlock(), OrdersBlock(), FreshnessBlock())
+    for block in (
+        IdentityBlock(),
+        BadgesBlock(),
+        KpisBlock(),
+        SentimentBlock(),
+        ContactsBlock(),
+        ReviewsBlock(),
+        OrdersBlock(),
+        LoyaltyBlock(),
+        CampaignsBlock(),
+        FreshnessBlock(),
+    )
 }
+
+
+def moves(block: Block) -> tuple[MoveAbove, ...]:
+    """Return the placement wishes a block declares (most declare none)."""
+    return tuple(getattr(block, "moves_above", ()))
+
+
+def wish_holds(wish: MoveAbove, profile: CustomerProfile, spec: BlockSpec,
+               ctx: RenderContext) -> bool:
+    """Evaluate a placement wish; one that fails keeps the manifest's order."""
+    try:
+        return wish.when(profile, spec, ctx)
+    except Exception:
+        logger.exception("placement of block %r failed for customer %s", spec.block,
+                         profile.customer_id)
+        return False
+
+
+def arrange(
+    profile: CustomerProfile, layout: Sequence[BlockSpec], ctx: RenderContext
+) -> list[BlockSpec]:
+    """Return the layout in the manifest's order, except that a block whose wish holds moves
+    just above the block it names when that one comes first (a fresh negative review goes
+    above the orders). Each wish is looked at once, in layout order."""
+    arranged = list(layout)
+    for spec in layout:
+        for wish in moves(BLOCKS[spec.block]):
+            here = next(i for i, shown in enumerate(arranged) if shown is spec)
+            there = next((i for i, shown in enumerate(arranged) if shown.block == wish.other), None)
+            if there is not None and there < here and wish_holds(wish, profile, spec, ctx):
+                arranged.insert(there, arranged.pop(here))
+    return arranged
 
 
 def render_block(
@@ -42,7 +98,8 @@ def render_blocks(
     profile: CustomerProfile, layout: Sequence[BlockSpec], ctx: RenderContext
 ) -> list[Markup]:
     """Render the layout's blocks in order, leaving out those with nothing to show."""
-    blocks = [(BLOCKS[spec.block], spec) for spec in layout]  # KeyError on an unknown key
+    arranged = arrange(profile, layout, ctx)  # KeyError on an unknown key
+    blocks = [(BLOCKS[spec.block], spec) for spec in arranged]
     rendered = [render_block(block, profile, spec, ctx) for block, spec in blocks]
     return [html for html in rendered if html is not None]
 
@@ -50,7 +107,11 @@ def render_blocks(
 def render_sidebar_fragment(
     profile: CustomerProfile, layout: Sequence[BlockSpec], ctx: RenderContext
 ) -> str:
-    """Return the blocks only, without page or stylesheet, for helpdesks that embed HTML."""
+    """Return the blocks only, without page or stylesheet, for helpdesks that embed HTML.
+
+    A fragment carries no script, so it offers no detail buttons that could not work.
+    """
+    ctx = replace(ctx, detail_url=None)
     blocks = render_blocks(profile, layout, ctx)
     return render_template("fragment.html", ctx, blocks=blocks)
 
@@ -68,6 +129,8 @@ def render_sidebar_page(
         brand=ctx.brand,
         switch_url=ctx.other_locale_url,
         blocks=render_blocks(profile, layout, ctx),
+        details_script=ctx.detail_url is not None,
+        nonce=ctx.nonce,
     )
 
 

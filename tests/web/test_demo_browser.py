@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.conftest import Service, screenshot
 
@@ -64,3 +65,20 @@ def test_clicking_a_ticket_switches_the_sidebar(browser: Any, service: Service) 
     links[2].click()
     name = browser.find_element(By.CSS_SELECTOR, "main h2").text
     assert name and "Pauline" not in sidebar_text(browser).split("\n")[0]
+
+
+def test_an_agent_opens_an_order_s_tracking_in_the_sidebar(browser: Any, service: Service) -> None:
+    browser.get(f"{service.url}/demo?ticket=1001")
+    browser.switch_to.frame(browser.find_element(By.TAG_NAME, "iframe"))
+    try:
+        buttons = [b for b in browser.find_elements(By.CSS_SELECTOR, "button[aria-controls]")
+                   if b.get_attribute("aria-expanded") == "false"]
+        assert buttons, "the orders offer their tracking"
+        buttons[0].click()
+        WebDriverWait(browser, 5).until(
+            lambda d: "Colissimo" in d.find_element(By.TAG_NAME, "body").text
+            or "Chronopost" in d.find_element(By.TAG_NAME, "body").text)
+        assert buttons[0].get_attribute("aria-expanded") == "true"
+        screenshot(browser, "demo-tracking.png")
+    finally:
+        browser.switch_to.default_content()

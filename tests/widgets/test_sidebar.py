@@ -195,8 +195,11 @@ def test_a_failing_block_is_replaced_by_a_notice(monkeypatch: pytest.MonkeyPatch
     assert "block--identity" in html and "block--orders" in html
 
 
-def test_registry_holds_the_five_blocks() -> None:
-    assert list(BLOCKS) == ["identity", "badges", "kpis", "orders", "freshness"]
+def test_registry_holds_the_blocks_in_priority_order() -> None:
+    assert list(BLOCKS) == [
+        "identity", "badges", "kpis", "sentiment", "contacts", "reviews", "orders", "loyalty",
+        "campaigns", "freshness",
+    ]
     assert all(block.key == key for key, block in BLOCKS.items())
 
 

@@ -1,0 +1,75 @@
+"""Agents' landmarks: kept, shown in the record, length-limited, audited, erased."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import requests
+
+from connector.helpdesk.embed import EmbedLinks
+from tests.conftest import API_TOKEN, Service
+
+AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
+LINKS = EmbedLinks(b"test-secret-key", 600, "FR")
+
+
+def customer(service: Service, email: str) -> dict:  # type: ignore[type-arg]
+    answer = requests.get(f"{service.url}/api/v1/customers/lookup", params={"email": email},
+                          headers=AUTH, timeout=10)
+    assert answer.status_code == 200, answer.text
+    return answer.json()  # type: ignore[no-any-return]
+
+
+def someone(demo_data: Path) -> str:
+    """The email of a demo customer other than the white paper's."""
+    customers = json.loads((demo_data / "erp.json").read_text())["customers"]
+    return str(next(c["email"] for c in customers if c["id"] == "C101001"))
+
+
+def test_notes_through_the_api(service: Service, demo_data: Path) -> None:
+    email = someone(demo_data)
+    who = customer(service, email)["customer_id"]
+    base = f"{service.url}/api/v1/customers/{who}/notes"
+    added = requests.post(base, json={"text": "  Prépare son   CAP pâtissier ", "author": "Léa"},
+                          headers=AUTH, timeout=5)
+    assert added.status_code == 201
+    note_id = added.json()["id"]
+    record = customer(service, email)
+    assert record["notes"][0]["text"] == "Prépare son CAP pâtissier"
+    assert record["notes"][0]["author"] == "Léa"
+    too_long = requests.post(base, json={"text": "x" * 281}, headers=AUTH, timeout=5)
+    assert too_long.status_code == 400
+    assert too_long.json()["error"] == "a note is at most 280 characters (281 given)"
+    edited = requests.put(f"{base}/{note_id}", json={"text": "A eu son CAP", "author": "Léa"},
+                          headers=AUTH, timeout=5)
+    assert edited.status_code == 200
+    assert requests.get(base, headers=AUTH, timeout=5).json()["notes"][0]["text"] == \
+        "A eu son CAP"
+    assert requests.delete(f"{base}/{note_id}", headers=AUTH, timeout=5).status_code == 200
+    assert requests.delete(f"{base}/{note_id}", headers=AUTH, timeout=5).status_code == 404
+    assert requests.get(base, timeout=5).status_code == 401
+
+
+def test_notes_from_the_sidebar_form(service: Service) -> None:
+    token = LINKS.token(email="pauline.deneve@easiware.fr")
+    requests.get(LINKS.url(service.url, token), timeout=10)  # the record is opened first
+    posted = requests.post(f"{service.url}/helpdesk/embed/notes", timeout=10,
+                           data={"t": token, "text": "Son fils adore la mousse au chocolat",
+                                 "author": "Margaux", "lang": "fr"}, allow_redirects=False)
+    assert posted.status_code == 303
+    assert posted.headers["Location"].startswith("/helpdesk/embed/sidebar?t=")
+    record = customer(service, "pauline.deneve@easiware.fr")
+    assert any(n["text"] == "Son fils adore la mousse au chocolat" for n in record["notes"])
+    forged = requests.post(f"{service.url}/helpdesk/embed/notes", timeout=10,
+                           data={"t": "forged", "text": "x"})
+    assert forged.status_code == 401
+
+
+def test_a_refused_note_says_why(service: Service) -> None:
+    token = LINKS.token(email="pauline.deneve@easiware.fr")
+    requests.get(LINKS.url(service.url, token), timeout=10)
+    refused = requests.post(f"{service.url}/helpdesk/embed/notes", timeout=10,
+                            data={"t": token, "text": "   ", "lang": "fr"})
+    assert refused.status_code == 400
+    assert "Note non enregistrée" in refused.text and "a note needs some text" in refused.text
