@@ -24,7 +24,7 @@ ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 DEFAULT_BLOCKS = [
     "identity", "badges", "kpis", "sentiment", "contacts", "reviews", "orders", "loyalty",
-    "campaigns", "freshness",
+    "notes", "campaigns", "freshness",
 ]
 M = TypeVar("M", bound=BaseModel)
 

@@ -91,7 +91,7 @@ def test_default_manifest_is_valid() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == (
         f"{MANIFEST}: valid — 5 sources: erp (rest), pos (files), feedback (rest), "
-        "loyalty (sql), history (files); 10 sidebar blocks"
+        "loyalty (sql), history (files); 11 sidebar blocks"
     )
 
 

@@ -49,6 +49,8 @@ class RenderContext:
     # None where details cannot be asked (e.g. an HTML fragment with no script)
     detail_url: str | None = None
     nonce: str = ""  # the CSP nonce of the page's one inline script
+    notes_url: str | None = None  # where the notes form posts (None: notes shown, no form)
+    token: str = ""  # the sealed link's token, which authorises the page's forms
     repeat_window_days: int = 7  # the manifest's kpis.repeat_window_days, explained in a tooltip
 
 

@@ -25,6 +25,7 @@ from connector.widgets.freshness import FreshnessBlock
 from connector.widgets.identity import IdentityBlock, display_name
 from connector.widgets.kpis import KpisBlock
 from connector.widgets.loyalty import LoyaltyBlock
+from connector.widgets.notes import NotesBlock
 from connector.widgets.orders import OrdersBlock
 from connector.widgets.reviews import ReviewsBlock
 from connector.widgets.sentiment import SentimentBlock
@@ -43,6 +44,7 @@ BLOCKS: dict[str, Block] = {
         ReviewsBlock(),
         OrdersBlock(),
         LoyaltyBlock(),
+        NotesBlock(),
         CampaignsBlock(),
         FreshnessBlock(),
     )

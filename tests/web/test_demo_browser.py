@@ -82,3 +82,18 @@ def test_an_agent_opens_an_order_s_tracking_in_the_sidebar(browser: Any, service
         screenshot(browser, "demo-tracking.png")
     finally:
         browser.switch_to.default_content()
+
+
+def test_an_agent_keeps_a_landmark_from_the_sidebar(browser: Any, service: Service) -> None:
+    browser.get(f"{service.url}/demo?ticket=1007")
+    browser.switch_to.frame(browser.find_element(By.TAG_NAME, "iframe"))
+    try:
+        browser.find_element(By.ID, "note-text").send_keys("Prépare son CAP pâtissier")
+        browser.find_element(By.ID, "note-author").send_keys("Margaux")
+        browser.find_element(By.CSS_SELECTOR, ".notes__add button[type=submit]").click()
+        WebDriverWait(browser, 5).until(
+            lambda d: "Prépare son CAP pâtissier" in d.find_element(By.TAG_NAME, "body").text)
+        assert "Margaux" in browser.find_element(By.CSS_SELECTOR, ".notes__byline").text
+        screenshot(browser, "demo-note.png")
+    finally:
+        browser.switch_to.default_content()
