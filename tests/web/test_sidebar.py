@@ -107,3 +107,10 @@ def test_stale_copy_served_when_a_source_fails_later(faulty: tuple[Backoffice, S
         office.faults(erp="ok")
     assert "997890" in text  # the cached copy, within its stale TTL...
     assert "copie ancienne" in text  # ...said to be old
+
+
+def test_the_first_paint_is_one_request_under_60_kb(service: Service) -> None:
+    page = sidebar(service, email="pauline.deneve@easiware.fr")
+    assert page.status_code == 200
+    assert len(page.content) < 60 * 1024
+    assert not re.search(r'<(link|img|script)[^>]+(src|href)="https?:', page.text)
