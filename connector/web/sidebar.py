@@ -35,13 +35,9 @@ def sidebar(kind: str) -> Response:
     """The customer record for the helpdesk's current ticket."""
     svc = services()
     locale = _locale(request.values.get("lang"))
-    helpdesk = svc.helpdesks.get(kind)
-    if helpdesk is None:
-        return _message(404, locale, "message.unknown_helpdesk", kind=kind)
-    try:
-        context = helpdesk.sidebar_context(request.values)
-    except Unauthorized as exc:
-        return _message(401, locale, "message.unauthorized", detail=exc.public)
+    context = _authenticated(kind, locale)
+    if isinstance(context, Response):
+        return context
     if not context.identifiers and not context.customer_id:
         return _search(context, locale)
     found = svc.assembler.lookup(context.identifiers, locale=locale,
@@ -85,13 +81,9 @@ def note(kind: str) -> Response:
     """Add, edit or remove a landmark from the sidebar, then show the record again."""
     svc = services()
     locale = _locale(request.form.get("lang"))
-    helpdesk = svc.helpdesks.get(kind)
-    if helpdesk is None:
-        return _message(404, locale, "message.unknown_helpdesk", kind=kind)
-    try:
-        context = helpdesk.sidebar_context(request.form)
-    except Unauthorized as exc:
-        return _message(401, locale, "message.unauthorized", detail=exc.public)
+    context = _authenticated(kind, locale)
+    if isinstance(context, Response):
+        return context
     customer = context.customer_id or svc.assembler.resolver.resolve(
         context.identifiers).customer_id
     if customer is None:
@@ -102,6 +94,17 @@ def note(kind: str) -> Response:
         return _message(400, locale, "message.note_refused", detail=str(exc))
     back = {"t": request.form.get("t", ""), "lang": locale}
     return redirect(f"/helpdesk/{kind}/sidebar?{urlencode(back)}", 303)  # type: ignore[return-value]
+
+
+def _authenticated(kind: str, locale: str) -> SidebarContext | Response:
+    """The context of a request from this helpdesk, or the page saying why there is none."""
+    helpdesk = services().helpdesks.get(kind)
+    if helpdesk is None:
+        return _message(404, locale, "message.unknown_helpdesk", kind=kind)
+    try:
+        return helpdesk.sidebar_context(request.values)
+    except Unauthorized as exc:
+        return _message(401, locale, "message.unauthorized", detail=exc.public)
 
 
 def _change_note(customer: str, form: Mapping[str, str]) -> None:
