@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from connector.i18n import format_date
 from connector.manifest import FlagRules
-from connector.models import ContactEvent, CustomerProfile, Flag
+from connector.models import ContactEvent, CustomerProfile, Flag, Review
 
 Reason = tuple[str, dt.date | None]  # (reason text, since)
 
@@ -24,15 +24,22 @@ class FlagRule:
     test: Callable[[CustomerProfile, list[ContactEvent], FlagRules, dt.date, str], Reason | None]
 
 
+def is_recent_negative(review: Review, rules: FlagRules, today: dt.date) -> bool:
+    """A review rated at most `negative_review_max_share` of its scale, written within the last
+    `negative_review_days` days: the one rule behind the flag and the reviews block."""
+    if review.rating is None or review.date is None:
+        return False
+    if review.date < today - dt.timedelta(days=rules.negative_review_days):
+        return False
+    return review.rating <= (review.max_rating or Decimal(5)) * rules.negative_review_max_share
+
+
 def _negative_review(p: CustomerProfile, _c: list[ContactEvent], r: FlagRules, today: dt.date,
                      locale: str) -> Reason | None:
-    since = today - dt.timedelta(days=r.negative_review_days)
     for review in sorted(p.reviews, key=lambda x: x.date or dt.date.min, reverse=True):
-        if review.rating is None or review.date is None or review.date < since:
-            continue
-        if review.rating <= (review.max_rating or Decimal(5)) * r.negative_review_max_share:
+        if is_recent_negative(review, r, today):
             text = f"{review.rating:g}/{review.max_rating or 5:g} · {review.site or ''} · "
-            return text + format_date(review.date, locale), review.date
+            return text + format_date(review.date, locale), review.date  # type: ignore[arg-type]
     return None
 
 

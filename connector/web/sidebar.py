@@ -188,6 +188,7 @@ def _render_context(locale: str, kind: str | None = None, nonce: str = "") -> Re
         detail_url=detail_url,
         nonce=nonce,
         repeat_window_days=manifest.kpis.repeat_window_days,
+        flag_rules=manifest.flags,
         notes_url=f"/helpdesk/{kind}/notes" if kind and request.values.get("t") else None,
         token=request.values.get("t", ""),
     )

@@ -14,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from connector import i18n
+from connector.manifest import FlagRules
 from connector.models import CustomerProfile
 
 PACKAGE_DIR = Path(__file__).parent
@@ -50,6 +51,7 @@ class RenderContext:
     detail_url: str | None = None
     nonce: str = ""  # the CSP nonce of the page's one inline script
     notes_url: str | None = None  # where the notes form posts (None: notes shown, no form)
+    flag_rules: FlagRules = field(default_factory=FlagRules, hash=False)  # the manifest's
     token: str = ""  # the sealed link's token, which authorises the page's forms
     repeat_window_days: int = 7  # the manifest's kpis.repeat_window_days, explained in a tooltip
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from connector import i18n
+from connector.flags import is_recent_negative
 from connector.models import CustomerProfile, Review
 from connector.widgets.base import (
     BlockSpec,
@@ -28,12 +29,10 @@ from connector.widgets.base import (
 )
 
 MAX_REVIEWS = 5
-NEGATIVE_SHARE = Decimal("0.4")  # a rating at most 40 % of the maximum is negative
-RECENT_DAYS = 90
 DEFAULT_MAX_RATING = Decimal(5)
-# Share of the maximum rating -> tone of the stars; the first bound at or above the share wins.
+# Share of the maximum rating -> colour of the stars; the first bound at or above the share wins.
 RATING_TONES: tuple[tuple[Decimal, str], ...] = (
-    (NEGATIVE_SHARE, "bad"),
+    (Decimal("0.4"), "bad"),
     (Decimal("0.7"), "warn"),
     (Decimal(1), "good"),
 )
@@ -56,12 +55,9 @@ def max_rating(review: Review) -> Decimal:
 
 
 def recent_negative(review: Review, ctx: RenderContext) -> bool:
-    """Tell whether a review is negative (≤ 40 % of the scale) and at most 90 days old."""
-    if review.rating is None or review.date is None:
-        return False
+    """Tell whether a review is recent and negative, by the manifest's flag rule."""
     today = ctx.now.astimezone(ZoneInfo(ctx.timezone)).date()
-    recent = review.date >= today - timedelta(days=RECENT_DAYS)
-    return recent and review.rating <= max_rating(review) * NEGATIVE_SHARE
+    return is_recent_negative(review, ctx.flag_rules, today)
 
 
 def visible_reviews(profile: CustomerProfile, spec: BlockSpec) -> list[Review]:

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from connector import i18n
+from connector.manifest import FlagRules
 from connector.models import (
     Campaign,
     Contacts,
@@ -292,3 +293,10 @@ def test_every_new_text_is_in_both_catalogs() -> None:
         assert sorted(k for k in keys if not i18n.has_text(k, locale)) == [], locale
     assert i18n.text("contacts.repeat_title", "en", days=7) == (
         "Share of contacts that came within 7 days of the previous one")
+
+
+def test_the_negative_review_rule_is_the_manifest_s() -> None:
+    stricter = replace(CTX_FR, flag_rules=FlagRules(negative_review_days=10))
+    html = render_sidebar_page(pauline_full(RECENT), MANIFEST_ORDER, stricter)
+    assert "review--negative" not in body(html)  # RECENT is older than 10 days
+    assert order_of_blocks(body(html)) == ["identity", "kpis", "orders", "reviews", "freshness"]
