@@ -11,7 +11,6 @@ from connector.models import Candidate
 from connector.profile import ProfileAssembler
 from connector.resolver import Resolution
 from connector.sources.base import SourceCandidate, SourceError
-from connector.sources.rest import RestSource
 
 POSTCODE = re.compile(r"^\d{4,5}$")
 PHONE_CHARS = re.compile(r"^[\d\s.+()/-]{8,}$")
@@ -70,7 +69,7 @@ class CustomerSearch:
     def _from_sources(self, text: str) -> list[Candidate]:
         """Sources that declare a search, asked in parallel within their guards and timeouts."""
         searchers = {name: source for name, source in self.assembler.sources.items()
-                     if isinstance(source, RestSource) and source.config.search is not None}
+                     if source.searchable}
         futures: dict[str, Future[list[SourceCandidate]]] = {
             name: self.assembler.pool.submit(
                 self.assembler.guards[name].run, lambda s=source: s.search(text))

@@ -95,6 +95,15 @@ class Source(Protocol):
         """One on-demand detail (tracking, a verbatim, a live balance) as label → value."""
         ...
 
+    @property
+    def searchable(self) -> bool:
+        """Whether the source answers agents' free-text searches."""
+        ...
+
+    def search(self, query: str) -> list[SourceCandidate]:
+        """Customers matching free text (a name, a postcode); [] when not searchable."""
+        ...
+
 
 # ---- manifest models shared by every source type -------------------------------------------
 

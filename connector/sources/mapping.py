@@ -221,6 +221,15 @@ class MappedSource(ABC):
             return SourceResult(found=True, candidates=several)
         return found_result(document, self.config, self.name)
 
+    @property
+    def searchable(self) -> bool:
+        """Whether the manifest gives this source a `search`."""
+        return getattr(self.config, "search", None) is not None
+
+    def search(self, query: str) -> list[SourceCandidate]:
+        """Customers matching free text (source types that can search override this)."""
+        return []
+
     def raw_detail(self, spec: DetailSpec, key: str) -> Any:
         """The raw answer for one detail (source types with details override this)."""
         raise SourceMisconfigured(f"{self.config.type} sources have no details")
