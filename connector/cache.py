@@ -70,14 +70,6 @@ class MemoryCache:
                 self._reindex()
         return entry
 
-    def invalidate(self, prefix: str) -> int:
-        """Drop every entry whose key starts with prefix; how many were dropped."""
-        with self._lock:
-            keys = [k for k in self._entries if k.startswith(prefix)]
-            for key in keys:
-                del self._entries[key]
-        return len(keys)
-
     def invalidate_tags(self, tags: Iterable[str], prefix: str = "") -> int:
         """Drop every entry carrying one of the tags (an identifier) whose key starts with
         prefix (a source); how many were dropped."""

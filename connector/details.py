@@ -10,6 +10,7 @@ from connector.cache import Policy
 from connector.models import SECTIONS, CustomerProfile
 from connector.profile import ProfileAssembler
 from connector.sources.base import DetailSpec
+from connector.widgets.base import DetailOffer
 
 
 class UnknownDetail(KeyError):
@@ -34,6 +35,8 @@ class DetailService:
 
     def __init__(self, assembler: ProfileAssembler) -> None:
         self.assembler = assembler
+        self.offers = _offers(assembler)
+
 
     def spec(self, source: str, detail: str) -> DetailSpec:
         """A detail's declaration; UnknownDetail when the manifest has none."""
@@ -67,3 +70,14 @@ class DetailService:
         items = section if isinstance(section, list) else [section]
         return any(str(getattr(item, spec.key, None)) == key for item in items
                    if getattr(item, "source", source) == source)
+
+
+def _offers(assembler: ProfileAssembler) -> dict[str, tuple[DetailOffer, ...]]:
+    """For each section, the details its items can open, as the manifest declares them."""
+    offers: dict[str, list[DetailOffer]] = {}
+    for name, config in assembler.manifest.sources.items():
+        for detail, spec in getattr(config, "details", {}).items():
+            if spec.of and spec.key:
+                offers.setdefault(spec.of, []).append(
+                    DetailOffer(name, detail, spec.label or detail, spec.key))
+    return {section: tuple(found) for section, found in offers.items()}

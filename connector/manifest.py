@@ -12,7 +12,14 @@ from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from connector.manifest_checks import check_sections, check_semantics
 from connector.resolver import IdentityRules
@@ -37,6 +44,12 @@ class ManifestError(Exception):
         self.errors = errors
 
 
+ISO_CODES = {
+    "currency": (r"[A-Z]{3}", "must be a three-letter ISO 4217 code, e.g. EUR"),
+    "default_region": (r"[A-Z]{2}", "must be a two-letter ISO 3166 country code, e.g. FR"),
+}
+
+
 class Brand(Strict):
     """Whose service this is, and how its numbers and dates are written."""
 
@@ -46,11 +59,12 @@ class Brand(Strict):
     default_region: str = "FR"
     timezone: str = "Europe/Paris"
 
-    @field_validator("currency")
+    @field_validator("currency", "default_region")
     @classmethod
-    def _currency(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Z]{3}", value):
-            raise ValueError("must be a three-letter ISO 4217 code, e.g. EUR")
+    def _iso_code(cls, value: str, info: ValidationInfo) -> str:
+        pattern, message = ISO_CODES[info.field_name or ""]
+        if not re.fullmatch(pattern, value):
+            raise ValueError(message)
         return value
 
     @field_validator("timezone")
@@ -60,13 +74,6 @@ class Brand(Strict):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError("unknown time zone, e.g. Europe/Paris") from exc
-        return value
-
-    @field_validator("default_region")
-    @classmethod
-    def _region(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Z]{2}", value):
-            raise ValueError("must be a two-letter ISO 3166 country code, e.g. FR")
         return value
 
 

@@ -158,11 +158,6 @@ class Resolver:
         return any(kind in b and not (values & b[kind]) for kind, values in a.items())
 
 
-def found_pairs(found: Sequence[Found]) -> list[tuple[str, str]]:
-    """The (kind, value) of found identifiers."""
-    return [(kind, value) for kind, value, _ in found]
-
-
 def new_customer_id(found: Sequence[Found]) -> str:
     """A person's id, from their most telling identifier (a source's own id first)."""
     ordered = sorted(found, key=lambda f: (f[0] in PERSONAL_KINDS, f[0], f[1]))

@@ -249,7 +249,7 @@ class LinkStore:
         """The audit entries, oldest first (of one person, or all)."""
         query = select(audit).order_by(audit.c.id)
         if customer_id:
-            query = query.where(or_(audit.c.customer_id == customer_id))
+            query = query.where(audit.c.customer_id == customer_id)
         with self.engine.connect() as connection:
             return [dict(r._mapping) for r in connection.execute(query)]
 

@@ -77,15 +77,6 @@ def test_single_flight_one_fetch_for_many_callers() -> None:
     assert len(calls) == 1
 
 
-def test_invalidate_by_prefix() -> None:
-    cache = MemoryCache()
-    cache.put("src:erp:a", 1, 60, 0)
-    cache.put("src:erp:b", 2, 60, 0)
-    cache.put("src:pos:a", 3, 60, 0)
-    assert cache.invalidate("src:erp:") == 2
-    assert cache.get("src:erp:a") is None and cache.get("src:pos:a") is not None
-
-
 def test_just_expired_value_served_at_once_while_refreshed_in_background() -> None:
     clock = Clock()
     pool = ThreadPoolExecutor(2)

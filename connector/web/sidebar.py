@@ -19,7 +19,6 @@ from connector.web import services
 from connector.web.api import detail_response
 from connector.widgets import (
     BlockSpec,
-    DetailOffer,
     RenderContext,
     render_candidates_page,
     render_message_page,
@@ -184,7 +183,7 @@ def _render_context(locale: str, kind: str | None = None, nonce: str = "") -> Re
         other_locale_url=f"{request.path}?{query}" if request.method == "GET" else None,
         timezone=manifest.brand.timezone,
         source_labels={n: c.label for n, c in manifest.sources.items() if c.label},
-        details=_detail_offers(),
+        details=services().details.offers,
         detail_url=detail_url,
         nonce=nonce,
         repeat_window_days=manifest.kpis.repeat_window_days,
@@ -192,17 +191,6 @@ def _render_context(locale: str, kind: str | None = None, nonce: str = "") -> Re
         notes_url=f"/helpdesk/{kind}/notes" if kind and request.values.get("t") else None,
         token=request.values.get("t", ""),
     )
-
-
-def _detail_offers() -> dict[str, tuple[DetailOffer, ...]]:
-    """For each section, the details its items can open, as the manifest declares them."""
-    offers: dict[str, list[DetailOffer]] = {}
-    for name, config in services().manifest.sources.items():
-        for detail, spec in getattr(config, "details", {}).items():
-            if spec.of and spec.key:
-                offers.setdefault(spec.of, []).append(
-                    DetailOffer(name, detail, spec.label or detail, spec.key))
-    return {section: tuple(found) for section, found in offers.items()}
 
 
 def _message(status: int, locale: str, key: str, detail: str | None = None,

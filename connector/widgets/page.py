@@ -118,66 +118,38 @@ def render_sidebar_fragment(
     return render_template("fragment.html", ctx, blocks=blocks)
 
 
+def render_page(template: str, ctx: RenderContext, **values: object) -> str:
+    """A complete page in the sidebar's style (inline stylesheet, brand, language switch)."""
+    return render_template(template, ctx, css=stylesheet(), brand=ctx.brand,
+                           switch_url=ctx.other_locale_url, **values)
+
+
 def render_sidebar_page(
     profile: CustomerProfile, layout: Sequence[BlockSpec], ctx: RenderContext
 ) -> str:
     """Return the complete sidebar page: header with the customer's name, then the blocks."""
     name = display_name(profile, ctx.locale) or i18n.text("page.unnamed", ctx.locale)
-    return render_template(
-        "page.html",
-        ctx,
-        css=stylesheet(),
-        heading=name,
-        brand=ctx.brand,
-        switch_url=ctx.other_locale_url,
-        blocks=render_blocks(profile, layout, ctx),
-        details_script=ctx.detail_url is not None,
-        nonce=ctx.nonce,
-    )
+    return render_page("page.html", ctx, heading=name,
+                       blocks=render_blocks(profile, layout, ctx),
+                       details_script=ctx.detail_url is not None, nonce=ctx.nonce)
 
 
 def render_message_page(
     title: str, message: str, ctx: RenderContext, *, detail: str | None = None
 ) -> str:
     """Return a complete page in the sidebar's style: no customer found, link expired, errors."""
-    return render_template(
-        "message.html",
-        ctx,
-        css=stylesheet(),
-        heading=title,
-        brand=ctx.brand,
-        switch_url=ctx.other_locale_url,
-        message=message,
-        detail=detail,
-    )
+    return render_page("message.html", ctx, heading=title, message=message, detail=detail)
 
 
 def render_candidates_page(title: str, message: str, candidates: list[dict[str, str | None]],
                            ctx: RenderContext) -> str:
     """A page listing the people an identifier may name (`name`, `hint`, `url` each)."""
-    return render_template(
-        "candidates.html",
-        ctx,
-        css=stylesheet(),
-        heading=title,
-        brand=ctx.brand,
-        switch_url=ctx.other_locale_url,
-        message=message,
-        candidates=candidates,
-    )
+    return render_page("candidates.html", ctx, heading=title, message=message,
+                       candidates=candidates)
 
 
 def render_search_page(form: dict[str, str], candidates: list[dict[str, str | None]],
                        message: str | None, ctx: RenderContext) -> str:
     """The search form (`form`: action, token, query, heading, label, placeholder, button) and
     its results, each a link to that person's record."""
-    return render_template(
-        "search.html",
-        ctx,
-        css=stylesheet(),
-        brand=ctx.brand,
-        switch_url=ctx.other_locale_url,
-        message=message,
-        candidates=candidates,
-        **form,
-    )
+    return render_page("search.html", ctx, message=message, candidates=candidates, **form)
