@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 import requests
 
 from connector.helpdesk.embed import EmbedLinks
+from connector.store import LinkStore
 from tests.conftest import API_TOKEN, Service, connector
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -73,16 +75,27 @@ def test_cli_lookup_of_a_shared_number_exits_4_with_the_candidates(service: Serv
     assert len(json.loads(result.stdout)["candidates"]) == 2
 
 
-@pytest.mark.usefixtures("service")
+def store_of(service: Service) -> LinkStore:
+    """The link store the running service writes to."""
+    return LinkStore(f"sqlite:///{Path(service.env['CONNECTOR_DATA_DIR']) / 'connector.sqlite'}")
+
+
 def test_unlink_is_audited_and_sticks(service: Service) -> None:
     customer = lookup(service, email="oceane.richard80@example.com").json()
-    phones = customer["identity"]["phones"]
-    assert phones
-    args = ["--customer", customer["customer_id"], "--phone", phones[0], "--actor", "qa"]
+    who, phone = customer["customer_id"], customer["identity"]["phones"][0]
+    assert ("phone", phone) in {(link.kind, link.value) for link in store_of(service).links_of(who)}
+    args = ["--customer", who, "--phone", phone, "--actor", "qa"]
     first = connector("unlink", *args, env=service.env)
     assert first.returncode == 0, first.stderr
-    again = connector("unlink", *args, env=service.env)
-    assert again.returncode == 3
+    assert connector("unlink", *args, env=service.env).returncode == 3
+    requests.post(f"{service.url}/api/v1/cache/invalidate", json={"phone": phone},
+                  headers=AUTH, timeout=5)
+    assert lookup(service, phone=phone).status_code == 200  # the ERP still says so...
+    store = store_of(service)
+    assert ("phone", phone) not in {(link.kind, link.value) for link in store.links_of(who)}
+    entry = store.audit_trail(who)[-1]  # ...but the link stays refused, and it was audited
+    assert (entry["action"], entry["actor"]) == ("unlink", "qa")
+    assert phone not in str(entry["detail"])
 
 
 def test_forget_erases_what_we_keep(service: Service) -> None:
@@ -92,6 +105,10 @@ def test_forget_erases_what_we_keep(service: Service) -> None:
     assert erased.status_code == 200
     body = erased.json()
     assert body["customers"] == 1 and body["links"] >= 4 and body["cache_entries"] >= 1
+    store = store_of(service)
+    assert store.owners([("email", "pauline.deneve@easiware.fr")]) == {
+        ("email", "pauline.deneve@easiware.fr"): []}
+    assert store.search_people("deneve") == []
 
 
 @pytest.mark.parametrize("query", ["Denève", "deneve", "DENEVE", "pauline deneve",
