@@ -37,6 +37,7 @@ class Outcome:
     result: SourceResult | None
     status: SourceStatus
     from_cache: bool = False
+    key: str | None = None  # the cache entry holding the answer
 
 
 @dataclass
@@ -100,6 +101,8 @@ class ProfileAssembler:
         identity = profile.identity
         profile.customer_id = self.resolver.learn(resolved, triples, identity.full_name,
                                                   identity.address.postcode)
+        if profile.customer_id != resolved.customer_id:
+            self._file_under(profile.customer_id, outcomes)
         profile.matched = _matches(ids, triples, resolved.matched)
         kept = [note.as_note() for note in self.notes.of(profile.customer_id)]
         profile.notes = kept + profile.notes
@@ -117,6 +120,13 @@ class ProfileAssembler:
         if learned != ids and retry:
             outcomes.update(self._fan_out(retry, learned, None))
         return outcomes
+
+    def _file_under(self, person: str, outcomes: dict[str, Outcome]) -> None:
+        """A person just learnt: their next lookup is keyed by them, so the answers cached by
+        identifiers are filed under their id too (same age), not asked again."""
+        for name, outcome in outcomes.items():
+            if outcome.key is not None:
+                self.cache.cache.alias(outcome.key, f"src:{name}:person={person}")
 
     def _source_candidates(self, outcomes: dict[str, Outcome],
                            resolved: Resolution) -> list[Candidate]:
@@ -167,8 +177,9 @@ class ProfileAssembler:
                 (k, v) for k, v, _ in found_identifiers({name: r}, region)))),
         )
         started = time.monotonic()
+        cache_key = f"src:{name}:{key}"
         try:
-            loaded = self.cache.load(f"src:{name}:{key}",
+            loaded = self.cache.load(cache_key,
                                      lambda: guard.run(lambda: source.fetch(ids)), policy)
         except SourceError as exc:
             log.warning("source %s failed: %s", name, exc)
@@ -185,7 +196,7 @@ class ProfileAssembler:
             state, error = SourceState.STALE, loaded.stale_error.public
         fetched_at = dt.datetime.fromtimestamp(loaded.stored_at, dt.UTC)
         status = _status(state, started, fetched_at=fetched_at, error=error)
-        return Outcome(result, status, from_cache=loaded.from_cache)
+        return Outcome(result, status, from_cache=loaded.from_cache, key=cache_key)
 
     def _merge(self, found: dict[str, SourceResult], statuses: dict[str, SourceStatus],
                locale: str) -> CustomerProfile:

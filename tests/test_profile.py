@@ -153,3 +153,20 @@ def test_merge_first_source_wins_lists_are_joined(manifest: Manifest) -> None:
     assert profile.sentiment.nps is not None and profile.sentiment.nps.category == "detractor"
     assert [f.key for f in profile.flags] == ["detractor", "vip"]
     assert [o.number for o in profile.orders] == ["3", "1", "2"]
+
+
+def test_a_customer_just_learnt_is_served_from_the_cache_the_next_time(
+    manifest: Manifest,
+) -> None:
+    erp = Fake("erp", SourceResult(found=True, external_id="C1", sections={
+        "identity": Identity(last_name="Denève", emails=["p@x.fr"]),
+        "orders": [Order(number="1", total=Decimal(10))]}))
+    pos = Fake("pos", SourceResult(found=False))
+    loyalty = Fake("loyalty", found(loyalty=Loyalty(card="29")))
+    assembler = assemble(manifest, erp, pos, loyalty)
+    first = assembler.lookup(EMAIL)
+    second = assembler.lookup(EMAIL)  # now resolved to the person: cached under their id
+    assert first.profile is not None and second.profile is not None
+    assert second.profile.customer_id == first.profile.customer_id
+    assert (len(erp.asked), len(loyalty.asked)) == (1, 1)
+    assert all(s.status == SourceState.OK for n, s in second.sources.items() if n != "pos")
