@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
-import jmespath
-from jmespath.exceptions import JMESPathError
-
 from connector.models import SECTIONS
+from connector.profile_paths import expression_problem
 from connector.sources.base import SourceConfig
 from connector.sources.mapping import field_type
 from connector.sources.rest import RestConfig, RestRequest
@@ -35,19 +32,37 @@ def check_semantics(
 
 def _check_sidebar(sources: list[str], sidebar: Sidebar) -> list[str]:
     from connector.widgets import BLOCKS
+    from connector.widgets.base import CARD_BLOCK
 
     errors = []
     declared = ", ".join(sources) or "none"
     for i, entry in enumerate(sidebar.blocks):
-        if entry.block not in BLOCKS:
+        if entry.card is None and entry.block == CARD_BLOCK:
+            errors.append(f"sidebar.blocks[{i}]: a card needs a title and fields "
+                          "(card: {title: …, fields: [{label: …, path: …}]})")
+        elif entry.card is None and entry.block not in BLOCKS:
             known = ", ".join(BLOCKS)
             errors.append(f"sidebar.blocks[{i}]: unknown block '{entry.block}' (one of: {known})")
+        if entry.card is not None and entry.sources is not None:
+            errors.append(f"sidebar.blocks[{i}].sources: sources do not apply to a card "
+                          "(its paths choose the data)")
         for j, source in enumerate(entry.sources or []):
             if source not in sources:
                 errors.append(
                     f"sidebar.blocks[{i}].sources[{j}]: unknown source '{source}' "
                     f"(declared: {declared})"
                 )
+    return errors + _check_card_keys(sidebar)
+
+
+def _check_card_keys(sidebar: Sidebar) -> list[str]:
+    """Two cards may not share a key: it is their HTML id."""
+    errors, seen = [], set()
+    for i, entry in enumerate(sidebar.blocks):
+        key = entry.card.key if entry.card is not None else None
+        if key is not None and key in seen:
+            errors.append(f"sidebar.blocks[{i}].card.key: '{key}' is used by two cards")
+        seen.add(key)
     return errors
 
 
@@ -135,14 +150,9 @@ def check_details(path: str, config: SourceConfig) -> list[str]:
 def _expressions(path: str, expressions: dict[str, str | None]) -> list[str]:
     errors = []
     for key, expression in expressions.items():
-        if expression is None:
-            continue
-        try:
-            jmespath.compile(expression)
-        except JMESPathError as exc:
-            reason = re.sub(r"\s+", " ", str(exc).splitlines()[0])
-            where = f"{path}.{key}" if key else path
-            errors.append(f"{where}: invalid JMESPath expression '{expression}' ({reason})")
+        problem = expression_problem(expression) if expression is not None else None
+        if problem is not None:
+            errors.append(f"{path}.{key}: {problem}" if key else f"{path}: {problem}")
     return errors
 
 
