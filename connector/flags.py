@@ -52,18 +52,27 @@ def _detractor(p: CustomerProfile, _c: list[ContactEvent], _r: FlagRules, _t: dt
     return None
 
 
+def is_complaint(contact: ContactEvent, rules: FlagRules) -> bool:
+    """A contact whose reason contains one of `complaint_reasons` (any case): the one rule
+    behind the past-complaint flag and the complaints block."""
+    reason = (contact.reason or "").casefold()
+    return bool(reason) and any(word.casefold() in reason for word in rules.complaint_reasons)
+
+
+def complaints_of(contacts: list[ContactEvent], rules: FlagRules) -> list[ContactEvent]:
+    """The contacts that are complaints, newest first (undated last)."""
+    return sorted((c for c in contacts if is_complaint(c, rules)),
+                  key=lambda c: c.date or dt.datetime.min.replace(tzinfo=dt.UTC), reverse=True)
+
+
 def _past_complaint(_p: CustomerProfile, contacts: list[ContactEvent], r: FlagRules,
                     _t: dt.date, locale: str) -> Reason | None:
-    words = [w.casefold() for w in r.complaint_reasons]
-    complaints = sorted(
-        (c for c in contacts if c.reason and any(w in c.reason.casefold() for w in words)),
-        key=lambda c: c.date or dt.datetime.min.replace(tzinfo=dt.UTC),
-    )
+    complaints = complaints_of(contacts, r)
     if not complaints:
         return None
-    last = complaints[-1].date
+    last = complaints[0].date
     when = f" · {format_date(last.date(), locale)}" if last else ""
-    return f"{len(complaints)} × {complaints[-1].reason}{when}", last.date() if last else None
+    return f"{len(complaints)} × {complaints[0].reason}{when}", last.date() if last else None
 
 
 def _vip(p: CustomerProfile, _c: list[ContactEvent], r: FlagRules, _t: dt.date,

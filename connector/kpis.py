@@ -89,7 +89,8 @@ def compute_contacts(events: list[ContactEvent], repeat_window_days: int) -> Con
     return Contacts(
         count=len(events),
         by_channel=dict(sorted(by_channel.items(), key=lambda kv: -kv[1])),
-        last=LastContact.model_validate(last.model_dump()) if last else None,
+        last=LastContact.model_validate(last.model_dump(include=set(LastContact.model_fields)))
+        if last else None,
         repeat_rate=(Decimal(repeats) / len(dated)).quantize(CENT) if dated else None,
     )
 

@@ -95,6 +95,20 @@ class Sentiment(Canonical):
     ces: Decimal | None = None
 
 
+class ContactEvent(Canonical):
+    """A past contact (input section; summarised into contacts), and, for a complaint, how it
+    was handled: its status (open, resolved…), first reply, resolution and when it was solved."""
+
+    date: dt.datetime | None = None
+    channel: str | None = None
+    reason: str | None = None
+    status: str | None = None
+    first_reply_at: dt.datetime | None = None
+    resolved_at: dt.datetime | None = None
+    resolution: str | None = None
+    source: str | None = None
+
+
 class LastContact(Canonical):
     """The most recent contact."""
 
@@ -110,6 +124,7 @@ class Contacts(Canonical):
     by_channel: dict[str, int] = Field(default_factory=dict)
     last: LastContact | None = None
     repeat_rate: Decimal | None = None
+    complaints: list[ContactEvent] = Field(default_factory=list)  # newest first
 
 
 class Order(Canonical):
@@ -173,14 +188,6 @@ class SurveyAnswer(Canonical):
     score: Decimal
     date: dt.date | None = None
     comment: str | None = None
-
-
-class ContactEvent(Canonical):
-    """A past contact (input section; summarised into contacts)."""
-
-    date: dt.datetime | None = None
-    channel: str | None = None
-    reason: str | None = None
 
 
 class SourceState(StrEnum):

@@ -19,7 +19,7 @@ import phonenumbers
 from faker import Faker
 from phonenumbers import PhoneNumberType
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 REFERENCE_DATE = date(2026, 11, 1)
 SAMPLE_ID = "C100997"
 SAMPLE_EMAIL = "pauline.deneve@easiware.fr"
@@ -41,6 +41,12 @@ REASONS = (
     "Modification de commande", "Programme fidélité", "Suivi de remboursement", "Facturation",
 )
 Record = dict[str, Any]
+COMPLAINT = "Réclamation"
+# How a complaint was answered and solved; drawn apart from the other data, which stays as it was.
+RESOLUTIONS = (
+    "Avoir de 10 €", "Remboursement", "Remplacement du produit", "Livraison offerte",
+    "Explications données", "Geste commercial : 15 %",
+)
 
 _SAMPLE_CUSTOMER: Record = {
     "id": SAMPLE_ID, "civility": "MADAME", "first_name": "Pauline", "last_name": "Denève",
@@ -60,6 +66,12 @@ _SAMPLE_SURVEYS = (
     ("csat", 8, "2018-06-01T10:00:00Z", "Conseillère aimable, réponse un peu longue."),
     ("csat", 9, "2019-01-10T09:30:00Z", None),
     ("nps", 9, "2019-01-10T09:31:00Z", "Je recommande, malgré le retour compliqué de 2017."),
+)
+# Pauline's two complaints, oldest first: (status, first reply after, solved after, resolution).
+# The 2017 one, about the refund of order 997890, waited over a weekend for its first answer.
+_SAMPLE_HANDLING = (
+    ("resolved", timedelta(minutes=6), timedelta(days=4), "Remplacement du produit"),
+    ("resolved", timedelta(hours=39, minutes=21), timedelta(days=4, hours=2), "Avoir de 10 €"),
 )
 _SAMPLE_REVIEW: Record = {
     "email": SAMPLE_EMAIL, "site": "Trustpilot", "stars": 2,
@@ -116,6 +128,20 @@ def ascii_slug(text: str) -> str:
     """Lowercase ASCII form of a name, accents stripped, for e-mail addresses and handles."""
     plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
     return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")
+
+
+def _stamp(moment: datetime) -> str:
+    """An ISO UTC datetime as the demo files write it."""
+    return moment.strftime("%Y-%m-%dT%H:%M:00Z")
+
+
+def _handling(at: str, status: str, reply: timedelta | None, solved: timedelta | None,
+              resolution: str | None) -> Record:
+    """How a complaint made at `at` was handled, as the helpdesk export gives it."""
+    start = datetime.strptime(at, "%Y-%m-%dT%H:%M:00Z")
+    return {"status": status, "resolution": resolution,
+            "first_reply_at": _stamp(start + reply) if reply is not None else None,
+            "resolved_at": _stamp(start + solved) if solved is not None else None}
 
 
 def _band(stars: int, low: int, high: int) -> str:
@@ -183,6 +209,7 @@ class _Builder:
         self.cards: set[str] = {SAMPLE_CARD}
         self.tickets: set[str] = set()
         self.data = _Dataset()
+        self.handling_rng = random.Random(f"{seed}-handling")
 
     def unique(self, used: set[str], draw: Callable[[], str]) -> str:
         """Call draw until it yields a value not in used, then reserve it."""
@@ -338,15 +365,32 @@ class _Builder:
                     "answered_at": _moment(rng, created, REFERENCE_DATE - timedelta(1))})
 
     def contacts(self, person: _Person) -> None:
-        """Zero to ten past helpdesk contacts."""
+        """Zero to ten past helpdesk contacts; complaints say how they were handled."""
         rng = self.rng
         created = date.fromisoformat(person.customer["created_at"])
         for _ in range(rng.randint(0, 10)):
             channel = rng.choices(CONTACT_CHANNELS, weights=(35, 30, 15, 8, 5, 7))[0]
             phone = person.e164 if channel in ("phone", "store") else None
-            self.data.contacts.append({
-                "at": _moment(rng, created, REFERENCE_DATE - timedelta(1)), "channel": channel,
-                "reason": rng.choice(REASONS), "email": person.email, "phone": phone})
+            at = _moment(rng, created, REFERENCE_DATE - timedelta(1))
+            contact: Record = {"at": at, "channel": channel, "reason": rng.choice(REASONS),
+                               "email": person.email, "phone": phone}
+            if contact["reason"] == COMPLAINT:
+                contact.update(self.handled(at))
+            self.data.contacts.append(contact)
+
+    def handled(self, at: str) -> Record:
+        """A complaint's handling: mostly answered within a day and solved; recent ones may
+        still be open, a few waited too long for their first reply."""
+        rng = self.handling_rng
+        reply = timedelta(minutes=rng.choice((rng.randint(5, 600), rng.randint(5, 1400),
+                                              rng.randint(1500, 4000))))
+        solved = reply + timedelta(days=rng.randint(0, 9), hours=rng.randint(1, 20))
+        made = datetime.strptime(at, "%Y-%m-%dT%H:%M:00Z")
+        reference = datetime(REFERENCE_DATE.year, REFERENCE_DATE.month, REFERENCE_DATE.day)
+        if made + solved > reference:
+            answered = made + reply <= reference
+            return _handling(at, "open", reply if answered else None, None, None)
+        return _handling(at, "resolved", reply, solved, rng.choice(RESOLUTIONS))
 
 
 def _sample(data: _Dataset) -> None:
@@ -369,6 +413,10 @@ def _sample(data: _Dataset) -> None:
             "at": _moment(rng, date(2014, 3, 12), date(2019, 2, 20)), "channel": channel,
             "reason": rng.choice(REASONS), "email": SAMPLE_EMAIL,
             "phone": SAMPLE_MOBILE_E164 if channel == "phone" else None})
+    complaints = sorted((c for c in data.contacts if c["email"] == SAMPLE_EMAIL
+                         and c["reason"] == COMPLAINT), key=lambda c: c["at"])
+    for contact, handling in zip(complaints, _SAMPLE_HANDLING, strict=True):
+        contact.update(_handling(contact["at"], *handling))
     # 17:54 in Paris: the white paper's "Dernière demande 23/02/19 17:54".
     data.contacts.append({"at": "2019-02-23T16:54:00Z", "channel": "phone",
                           "reason": "Suivi de remboursement", "email": SAMPLE_EMAIL,

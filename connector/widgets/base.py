@@ -14,13 +14,15 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from connector import i18n
-from connector.manifest import FlagRules
+from connector.cards import Card
+from connector.manifest import BlockEntry, FlagRules
 from connector.models import CustomerProfile
 
 PACKAGE_DIR = Path(__file__).parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
 STYLESHEET = PACKAGE_DIR / "static" / "sidebar.css"
 LINK_SCHEMES = frozenset({"http", "https"})
+CARD_BLOCK = "card"  # the block key of every custom card (not in the registry)
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,15 @@ class DetailOffer:
     detail: str  # its name in that source's `details`
     label: str  # the button's text
     key: str  # the item field whose value is the detail's key (e.g. "number")
+
+
+@dataclass(frozen=True)
+class BlockAge:
+    """How old the data of one block is, from the sources that fed it (see freshness.py)."""
+
+    tone: str  # "ok", "stale" (an old copy is shown) or "down" (a source failed)
+    text: str  # the quiet line in the block's header: "il y a 3 min"
+    title: str  # each source, its state and age, for the tooltip
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,12 @@ class RenderContext:
     flag_rules: FlagRules = field(default_factory=FlagRules, hash=False)  # the manifest's
     token: str = ""  # the sealed link's token, which authorises the page's forms
     repeat_window_days: int = 7  # the manifest's kpis.repeat_window_days, explained in a tooltip
+    # source -> the canonical sections it declares: which sources feed which block (their ages)
+    source_sections: Mapping[str, frozenset[str]] = field(default_factory=dict, hash=False)
+    block_age: BlockAge | None = field(default=None, hash=False)  # set per block by the page
+    anchor: str = ""  # the HTML id of the block being rendered, set per block by the page
+    # block key -> HTML id of its first block on the page (in-page links, see tabs.py)
+    anchors: Mapping[str, str] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -62,6 +79,14 @@ class BlockSpec:
 
     block: str  # registry key
     sources: frozenset[str] | None = None  # only show data from these sources (None = all)
+    card: Card | None = field(default=None, hash=False)  # a custom card's spec (block "card")
+
+    @classmethod
+    def of(cls, entry: BlockEntry) -> BlockSpec:
+        """The spec of one entry of the manifest's `sidebar.blocks`."""
+        if entry.card is not None:
+            return cls(CARD_BLOCK, card=entry.card)
+        return cls(entry.block or "", frozenset(entry.sources) if entry.sources else None)
 
     def allows(self, source: str | None) -> bool:
         """Tell whether data from `source` may be shown in this block."""
@@ -71,7 +96,9 @@ class BlockSpec:
 class Block(Protocol):
     """A sidebar block: turns the customer into a small piece of HTML.
 
-    A block may also declare `moves_above: tuple[MoveAbove, ...]` (see `MoveAbove`).
+    A block may also declare `moves_above: tuple[MoveAbove, ...]` (see `MoveAbove`) and
+    `sections: frozenset[str]`, the canonical sections its data comes from (their sources'
+    ages are shown in its header).
     """
 
     key: str
@@ -210,10 +237,13 @@ def stylesheet() -> Markup:
 
 
 def render_template(name: str, ctx: RenderContext, **values: object) -> str:
-    """Render a widget template with `t` (texts in the page's locale) and `locale` available."""
+    """Render a widget template with `t` (texts in the page's locale), `locale`, `age` (the
+    block's data age, or None) and `anchor` (the block's HTML id, or "") available."""
 
     def t(key: str, **params: object) -> str:
         return i18n.text(key, ctx.locale, **params)
 
     template = environment().get_template(name)
-    return template.render(t=t, locale=i18n.normalize_locale(ctx.locale), **values)
+    return template.render(t=t, locale=i18n.normalize_locale(ctx.locale), age=ctx.block_age,
+                           anchor=ctx.anchor,
+                           **values)

@@ -1,12 +1,14 @@
-"""The freshness block: one quiet line per source saying how it answered and how old its data is."""
+"""How old the record's data is: the freshness block (one quiet line per source) and the age
+each block shows in its header, from the sources that fed it ("Data ages", SEED-NOTES)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from connector import i18n
 from connector.models import CustomerProfile, SourceState, SourceStatus
-from connector.widgets.base import BlockSpec, RenderContext, render_template
+from connector.widgets.base import BlockAge, BlockSpec, RenderContext, render_template
 
 # Source state -> (catalog key of its text, tone of its dot).
 STATES: dict[SourceState, tuple[str, str]] = {
@@ -18,6 +20,23 @@ STATES: dict[SourceState, tuple[str, str]] = {
     SourceState.NOT_FOUND: ("source.not_found", "none"),
 }
 MAX_ERROR_CHARS = 80
+# States whose data is shown (an old copy when stale), and those that left a block without theirs.
+SHOWN_STATES = frozenset({SourceState.OK, SourceState.STALE})
+DOWN_STATES = frozenset({SourceState.ERROR, SourceState.TIMEOUT, SourceState.CIRCUIT_OPEN})
+# The canonical sections each built-in block shows (flags come from reviews, surveys, contacts);
+# a block may declare its own `sections` instead.
+BLOCK_SECTIONS: dict[str, frozenset[str]] = {
+    "identity": frozenset({"identity"}),
+    "badges": frozenset({"status", "reviews", "surveys", "contacts"}),
+    "kpis": frozenset({"kpis", "orders", "store_purchases", "surveys", "contacts"}),
+    "sentiment": frozenset({"surveys"}),
+    "contacts": frozenset({"contacts"}),
+    "reviews": frozenset({"reviews"}),
+    "orders": frozenset({"orders", "store_purchases"}),
+    "loyalty": frozenset({"loyalty"}),
+    "notes": frozenset({"notes"}),
+    "campaigns": frozenset({"campaigns"}),
+}
 
 
 @dataclass(frozen=True)
@@ -61,6 +80,7 @@ class FreshnessBlock:
     """Where the record came from: name, a coloured dot, status, age and a short error."""
 
     key = "freshness"
+    sections: frozenset[str] = frozenset()  # it lists every source's age itself
 
     def render(self, profile: CustomerProfile, spec: BlockSpec, ctx: RenderContext) -> str | None:
         """Return one line per source, or None when no source is recorded."""
@@ -72,3 +92,54 @@ class FreshnessBlock:
         if not lines:
             return None
         return render_template("freshness.html", ctx, block=self.key, lines=lines)
+
+
+def block_sections(block: object) -> frozenset[str] | None:
+    """The sections a block shows: its own `sections`, else the table's (None: unknown)."""
+    declared = getattr(block, "sections", None)
+    return declared if declared is not None else BLOCK_SECTIONS.get(getattr(block, "key", ""))
+
+
+def feeding_sources(sections: frozenset[str] | None, profile: CustomerProfile, spec: BlockSpec,
+                    ctx: RenderContext) -> list[str]:
+    """The sources whose data a block may show: they declare one of its sections and its spec
+    allows them; a block that declares no sections is fed by its spec's sources, if named."""
+    if sections is None:
+        return [name for name in profile.sources if spec.sources and name in spec.sources]
+    return [name for name in profile.sources
+            if spec.allows(name) and ctx.source_sections.get(name, frozenset()) & sections]
+
+
+def source_state(name: str, status: SourceStatus, ctx: RenderContext, *, age: bool = True) -> str:
+    """One source's answer in a few words: "ERP : à jour · il y a 3 min"."""
+    line = source_line(name, status, ctx)
+    text = i18n.text("freshness.source_state", ctx.locale, name=line.name, status=line.status)
+    return f"{text} · {line.age}" if age and line.age else text
+
+
+def block_age(sections: frozenset[str] | None, profile: CustomerProfile, spec: BlockSpec,
+              ctx: RenderContext) -> BlockAge | None:
+    """The age of what a block shows: its oldest source's age, an old copy or a failed source
+    said quietly; None when no source with a status fed it."""
+    fed = [(n, profile.sources[n]) for n in feeding_sources(sections, profile, spec, ctx)]
+    fed = [(n, s) for n, s in fed if s.status in SHOWN_STATES | DOWN_STATES]
+    if not fed:
+        return None
+    shown = [s for _, s in fed if s.status in SHOWN_STATES]
+    down = [(n, s) for n, s in fed if s.status in DOWN_STATES]
+    stale = any(s.status is SourceState.STALE for s in shown)
+    ages = [age for s in shown if (age := age_seconds(s, ctx)) is not None]
+    parts = [i18n.text("source.stale", ctx.locale)] if stale else []
+    parts += [i18n.format_age(max(ages), ctx.locale)] if ages else []
+    parts += [source_state(n, s, ctx, age=False) for n, s in down]
+    if not parts:
+        return None
+    tone = "down" if down else "stale" if stale else "ok"
+    return BlockAge(tone, " · ".join(parts), "\n".join(source_state(n, s, ctx) for n, s in fed))
+
+
+def source_note(sources: Iterable[str | None], profile: CustomerProfile,
+                ctx: RenderContext) -> str:
+    """Where values came from and how old they are, for a tooltip ("" when unknown)."""
+    names = dict.fromkeys(n for n in sources if n and n in profile.sources)
+    return "\n".join(source_state(n, profile.sources[n], ctx) for n in names)

@@ -30,4 +30,4 @@ class NotesBlock:
 def _shown(note: Any, ctx: RenderContext) -> dict[str, Any]:
     when = date_text(note.date.date() if note.date else None, ctx)
     byline = " · ".join(part for part in (note.author, when) if part)
-    return {"id": note.id, "text": note.text, "byline": byline}
+    return {"id": note.id, "text": note.text, "byline": byline, "author": note.author}

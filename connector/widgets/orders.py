@@ -22,6 +22,7 @@ from connector.widgets.base import (
     safe_url,
 )
 from connector.widgets.details import detail_buttons
+from connector.widgets.freshness import source_note
 
 MAX_ROWS = 10
 STORE_CHANNEL = "store"
@@ -150,6 +151,7 @@ class OrdersBlock:
             block=self.key,
             columns=self.columns,
             rows=rows,
+            origins=[source_note([order.source], profile, ctx) for order in shown],
             buttons=buttons if any(buttons) else None,
             more=more,
         )

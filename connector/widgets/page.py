@@ -20,8 +20,10 @@ from connector.widgets.base import (
     stylesheet,
 )
 from connector.widgets.campaigns import CampaignsBlock
+from connector.widgets.card import CardBlock
+from connector.widgets.complaints import ComplaintsBlock
 from connector.widgets.contacts import ContactsBlock
-from connector.widgets.freshness import FreshnessBlock
+from connector.widgets.freshness import FreshnessBlock, block_age, block_sections
 from connector.widgets.identity import IdentityBlock, display_name
 from connector.widgets.kpis import KpisBlock
 from connector.widgets.loyalty import LoyaltyBlock
@@ -29,6 +31,7 @@ from connector.widgets.notes import NotesBlock
 from connector.widgets.orders import OrdersBlock
 from connector.widgets.reviews import ReviewsBlock
 from connector.widgets.sentiment import SentimentBlock
+from connector.widgets.tabs import TabsBlock
 
 logger = logging.getLogger(__name__)
 
@@ -41,14 +44,40 @@ BLOCKS: dict[str, Block] = {
         KpisBlock(),
         SentimentBlock(),
         ContactsBlock(),
+        TabsBlock(),
         ReviewsBlock(),
         OrdersBlock(),
         LoyaltyBlock(),
         NotesBlock(),
         CampaignsBlock(),
+        ComplaintsBlock(),
         FreshnessBlock(),
     )
 }
+CARD = CardBlock()  # every custom card of the manifest (BlockSpec.card), not a named block
+
+
+def block_for(spec: BlockSpec) -> Block:
+    """The block that renders a layout entry: a custom card, or one of the registry."""
+    return CARD if spec.card is not None else BLOCKS[spec.block]
+
+
+def anchors(layout: Sequence[BlockSpec]) -> list[str]:
+    """The HTML id of each entry: `block-orders`, `card-preferences`, `card-1` for a card with
+    no key; a repeated one gets `-2`, `-3`… (in-page links go to the first)."""
+    ids: list[str] = []
+    for spec in layout:
+        if spec.card is None:
+            base = f"block-{spec.block}"
+        else:
+            base = f"card-{spec.card.key}" if spec.card.key else "card"
+        number = 1
+        anchor = base if base != "card" else "card-1"
+        while anchor in ids:
+            number += 1
+            anchor = f"{base}-{number}"
+        ids.append(anchor)
+    return ids
 
 
 def moves(block: Block) -> tuple[MoveAbove, ...]:
@@ -75,7 +104,7 @@ def arrange(
     above the orders). Each wish is looked at once, in layout order."""
     arranged = list(layout)
     for spec in layout:
-        for wish in moves(BLOCKS[spec.block]):
+        for wish in moves(block_for(spec)):
             here = next(i for i, shown in enumerate(arranged) if shown is spec)
             there = next((i for i, shown in enumerate(arranged) if shown.block == wish.other), None)
             if there is not None and there < here and wish_holds(wish, profile, spec, ctx):
@@ -86,9 +115,11 @@ def arrange(
 def render_block(
     block: Block, profile: CustomerProfile, spec: BlockSpec, ctx: RenderContext
 ) -> Markup | None:
-    """Render one block; a block that fails is replaced by a quiet notice, never a broken page."""
+    """Render one block, the age of its sources' data in its header; a block that fails is
+    replaced by a quiet notice, never a broken page."""
     try:
-        html = block.render(profile, spec, ctx)
+        age = block_age(block_sections(block), profile, spec, ctx)
+        html = block.render(profile, spec, replace(ctx, block_age=age))
     except Exception:
         logger.exception("sidebar block %r failed for customer %s", block.key, profile.customer_id)
         return Markup(render_template("block_error.html", ctx, block=block.key))
@@ -101,21 +132,29 @@ def render_blocks(
 ) -> list[Markup]:
     """Render the layout's blocks in order, leaving out those with nothing to show."""
     arranged = arrange(profile, layout, ctx)  # KeyError on an unknown key
-    blocks = [(BLOCKS[spec.block], spec) for spec in arranged]
-    rendered = [render_block(block, profile, spec, ctx) for block, spec in blocks]
+    ids = anchors(arranged)
+    first: dict[str, str] = {}
+    for spec, anchor in zip(arranged, ids, strict=True):
+        first.setdefault(spec.block, anchor)
+    ctx = replace(ctx, anchors=first)
+    rendered = [render_block(block_for(spec), profile, spec, replace(ctx, anchor=anchor))
+                for spec, anchor in zip(arranged, ids, strict=True)]
     return [html for html in rendered if html is not None]
 
 
 def render_sidebar_fragment(
-    profile: CustomerProfile, layout: Sequence[BlockSpec], ctx: RenderContext
+    profile: CustomerProfile | None, layout: Sequence[BlockSpec], ctx: RenderContext,
+    message: str | None = None, open_url: str | None = None,
 ) -> str:
-    """Return the blocks only, without page or stylesheet, for helpdesks that embed HTML.
+    """Return the blocks only, without page or stylesheet, for helpdesks that embed HTML
+    (with a message instead when there is no record, and a link to the full page).
 
-    A fragment carries no script, so it offers no detail buttons that could not work.
+    A fragment carries no script and no form, so it offers nothing that could not work.
     """
-    ctx = replace(ctx, detail_url=None)
-    blocks = render_blocks(profile, layout, ctx)
-    return render_template("fragment.html", ctx, blocks=blocks)
+    ctx = replace(ctx, detail_url=None, notes_url=None)
+    blocks = render_blocks(profile, layout, ctx) if profile is not None else []
+    return render_template("fragment.html", ctx, blocks=blocks, message=message,
+                           open_url=open_url)
 
 
 def render_page(template: str, ctx: RenderContext, **values: object) -> str:

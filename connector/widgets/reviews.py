@@ -27,6 +27,7 @@ from connector.widgets.base import (
     render_template,
     safe_url,
 )
+from connector.widgets.freshness import source_note
 
 MAX_REVIEWS = 5
 DEFAULT_MAX_RATING = Decimal(5)
@@ -132,4 +133,6 @@ class ReviewsBlock:
         views = [review_view(review, self.parts, ctx) for review in reviews[: self.max_reviews]]
         hidden = len(reviews) - len(views)
         more = i18n.plural_text("review.more", hidden, ctx.locale) if hidden > 0 else None
-        return render_template("reviews.html", ctx, block=self.key, reviews=views, more=more)
+        origins = [source_note([review.source], profile, ctx) for review in reviews[: len(views)]]
+        return render_template("reviews.html", ctx, block=self.key, reviews=views, more=more,
+                               origins=origins)

@@ -1,0 +1,111 @@
+"""The demo sidebar with the keyboard alone, in Debian's headless Chromium: from the top, Tab
+reaches every link, button, summary and form field in document order, each showing where the
+focus is; a note's edit form opens and fills without a mouse."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import pytest
+import requests
+
+from tests.conftest import Service, screenshot
+
+pytestmark = pytest.mark.browser
+
+# What a keyboard user must reach; elements not rendered (a closed <details>, a hidden panel)
+# are not focusable, and are left out.
+FOCUSABLE = ("a[href], button, summary, input:not([type=hidden]), textarea, select, "
+             "[tabindex]:not([tabindex='-1'])")
+MARK = f"""
+const all = [...document.querySelectorAll("{FOCUSABLE}")]
+  .filter(e => !e.disabled && e.checkVisibility({{visibilityProperty: true}}));
+all.forEach((e, i) => {{ e.dataset.kb = String(i); }});
+return all.map(e => e.tagName.toLowerCase() + (e.className ? "." + e.className : ""));
+"""
+FOCUSED = """
+const e = document.activeElement;
+const s = getComputedStyle(e);
+const ring = (s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0)
+  || s.boxShadow !== "none";
+return [e.dataset.kb === undefined ? e.tagName : e.dataset.kb, ring,
+        s.outlineStyle + " " + s.outlineWidth + " " + s.boxShadow];
+"""
+
+
+def demo_sidebar(service: Service) -> str:
+    """The URL of the sidebar the demo helpdesk frames beside Pauline's ticket."""
+    page = requests.get(f"{service.url}/demo?ticket=1001", timeout=10)
+    start = page.text.index('<iframe src="') + len('<iframe src="')
+    src = page.text[start:page.text.index('"', start)].replace("&amp;", "&")
+    return urljoin(service.url, src)
+
+
+def keep_a_note(service: Service, sidebar_url: str, text: str) -> None:
+    """Add a landmark through the sidebar's form, so the page offers to edit and remove it."""
+    requests.get(sidebar_url, timeout=10)  # the record is opened first, as in the demo
+    token = parse_qs(urlsplit(sidebar_url).query)["t"][0]
+    answer = requests.post(f"{service.url}/helpdesk/embed/notes", timeout=10,
+                           data={"t": token, "text": text, "author": "Léa", "lang": "fr"})
+    assert answer.status_code == 200
+
+
+def tab(driver: Any, times: int = 1) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    for _ in range(times):
+        ActionChains(driver).send_keys(Keys.TAB).perform()
+
+
+def test_tab_reaches_every_control_in_order_with_a_visible_focus(browser: Any,
+                                                                 service: Service) -> None:
+    url = demo_sidebar(service)
+    keep_a_note(service, url, "Préfère le contact par email")
+    browser.get(url)
+    controls = browser.execute_script(MARK)
+    kinds = {name.split(".")[0] for name in controls}
+    assert {"a", "button", "summary", "textarea", "input"} <= kinds, kinds
+    reached, unseen = [], []
+    browser.execute_script("document.activeElement && document.activeElement.blur();")
+    for _ in controls:
+        tab(browser)
+        index, ring, style = browser.execute_script(FOCUSED)
+        reached.append(index)
+        if not ring:
+            unseen.append((controls[int(index)] if str(index).isdigit() else index, style))
+    expected = [str(i) for i in range(len(controls))]
+    assert reached == expected, "\n".join(f"{got} {want} {controls[int(want)]}"
+                                          for got, want in zip(reached, expected, strict=True))
+    assert unseen == [], "controls without a visible focus style"
+    screenshot(browser, "sidebar-keyboard.png")
+
+
+def test_a_note_is_edited_with_the_keyboard_alone(browser: Any, service: Service) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    url = demo_sidebar(service)
+    keep_a_note(service, url, "Aime les macarons")
+    browser.get(url)
+    controls = browser.execute_script(MARK)
+    summaries = browser.find_elements(By.CSS_SELECTOR, ".notes__edit summary")
+    target = next(s for s in summaries if "Aime les macarons" in s.get_attribute("aria-label"))
+    browser.execute_script("document.activeElement && document.activeElement.blur();")
+    tab(browser, int(target.get_attribute("data-kb")) + 1)
+    assert browser.switch_to.active_element == target
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    details = target.find_element(By.XPATH, "..")
+    assert details.get_attribute("open") is not None
+    tab(browser)
+    area = browser.switch_to.active_element
+    assert area.tag_name == "textarea" and area.get_attribute("value") == "Aime les macarons"
+    area.send_keys(Keys.END, " (surtout pistache)")
+    tab(browser, 2)  # the author field, then the save button
+    assert browser.switch_to.active_element.get_attribute("type") == "submit"
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert "Aime les macarons (surtout pistache)" in body
+    assert len(controls) > 10
