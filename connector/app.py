@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,9 +12,12 @@ from flask import Flask
 
 from connector.cache import MemoryCache, SingleFlight
 from connector.details import DetailService
+from connector.events import EventLog
 from connector.health import SourceHealth
-from connector.helpdesk.base import SidebarHelpdesk
+from connector.helpdesk import adapter_modules
+from connector.helpdesk.base import Helpdesk, HelpdeskDeps, SidebarHelpdesk
 from connector.helpdesk.embed import EmbedLinks
+from connector.jobs import EventWorker
 from connector.manifest import Manifest, load_manifest
 from connector.metrics import Metrics
 from connector.models import SourceStatus
@@ -24,6 +28,8 @@ from connector.settings import Settings
 from connector.sources import build_source
 from connector.sources.base import BuildContext
 from connector.store import LinkStore
+from connector.views import Fragments
+from connector.writeback import WriteBackQueue
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +44,11 @@ class Services:
     details: DetailService
     search: CustomerSearch
     embed: EmbedLinks
-    helpdesks: dict[str, SidebarHelpdesk]
+    helpdesks: dict[str, SidebarHelpdesk]  # every sidebar surface, `embed` included
+    adapters: dict[str, Helpdesk]  # the helpdesks that send events and take write-backs
+    events: EventLog
+    writebacks: WriteBackQueue
+    worker: EventWorker
     metrics: Metrics
     health: dict[str, SourceHealth]
     pool: ThreadPoolExecutor
@@ -55,7 +65,8 @@ class Services:
         return path if path.is_absolute() else self.manifest.directory / path
 
     def close(self) -> None:
-        """Stop the fan-out threads."""
+        """Stop the event worker and the fan-out threads."""
+        self.worker.stop()
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
@@ -72,11 +83,24 @@ def build_services(settings: Settings, manifest: Manifest | None = None) -> Serv
     assembler = ProfileAssembler(manifest, sources, SingleFlight(MemoryCache(), pool), pool,
                                  resolver)
     embed = EmbedLinks(settings.signing_key(), manifest.helpdesks.embed.link_ttl_s,
-                       manifest.brand.default_region)
+                       manifest.brand.default_region,
+                       frame_ancestors=tuple(manifest.helpdesks.embed.frame_ancestors))
+    details = DetailService(assembler)
+    fragments = Fragments(manifest, assembler, details.offers, embed, settings.public_url)
+    deps = HelpdeskDeps(links=embed, public_url=settings.public_url,
+                        region=manifest.brand.default_region, secret_key=settings.signing_key(),
+                        render_fragment=fragments, clock=time.time)
+    modules = adapter_modules()
+    adapters: dict[str, Helpdesk] = {kind: modules[kind].build(config, deps)
+                                     for kind, config in manifest.helpdesks.adapters.items()}
+    events = EventLog(resolver.store.engine)
+    assembler.history = events
+    queue = WriteBackQueue(resolver.store.engine)
+    worker = EventWorker(events, assembler, queue, adapters, manifest.helpdesks.adapters)
     health = {name: SourceHealth() for name in sources}
-    services = Services(settings, manifest, assembler, DetailService(assembler),
-                        CustomerSearch(assembler), embed,
-                        {embed.kind: embed}, Metrics(), health, pool)
+    services = Services(settings, manifest, assembler, details, CustomerSearch(assembler), embed,
+                        {embed.kind: embed, **adapters}, adapters, events, queue, worker,
+                        Metrics(), health, pool)
     assembler.observe = services.observe
     return services
 

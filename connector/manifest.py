@@ -19,8 +19,12 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
+from connector.cards import Card
+from connector.helpdesk import adapter_modules
+from connector.helpdesk.config import AdapterConfig
 from connector.manifest_checks import check_sections, check_semantics
 from connector.resolver import IdentityRules
 from connector.sources import SOURCE_TYPES
@@ -30,8 +34,8 @@ from connector.sources.preset import presets
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 DEFAULT_BLOCKS = [
-    "identity", "badges", "kpis", "sentiment", "contacts", "reviews", "orders", "loyalty",
-    "notes", "campaigns", "freshness",
+    "identity", "badges", "kpis", "sentiment", "contacts", "tabs", "reviews", "orders",
+    "loyalty", "notes", "campaigns", "complaints", "freshness",
 ]
 M = TypeVar("M", bound=BaseModel)
 
@@ -82,10 +86,17 @@ def _block_shorthand(value: Any) -> Any:
 
 
 class BlockEntry(Strict):
-    """One block of the sidebar, optionally fed by some sources only."""
+    """One block of the sidebar, optionally fed by some sources only, or a custom card."""
 
-    block: str
+    block: str | None = None
+    card: Card | None = None
     sources: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _block_or_card(self) -> BlockEntry:
+        if (self.block is None) == (self.card is None):
+            raise ValueError("give either a block name (block: orders) or a card (card: …)")
+        return self
 
 
 class Sidebar(Strict):
@@ -113,6 +124,8 @@ class FlagRules(Strict):
     negative_review_days: int = Field(default=90, ge=1)
     negative_review_max_share: Decimal = Field(default=Decimal("0.4"), ge=0, le=1)
     complaint_reasons: list[str] = ["réclamation", "plainte", "litige"]
+    # first reply to a complaint within this many hours (tools 48–52: 24 h, some pages 48 h)
+    complaint_reply_hours: int = Field(default=24, ge=1, le=720)
     max_shown: int = Field(default=3, ge=0, le=10)
 
 
@@ -123,10 +136,38 @@ class EmbedConfig(Strict):
     frame_ancestors: list[str] = Field(default_factory=lambda: ["'self'"], min_length=1)
 
 
-class Helpdesks(Strict):
-    """The helpdesk adapters and their settings."""
+@dataclass(frozen=True)
+class Helpdesks:
+    """The helpdesk adapters and their settings: the sealed-link `embed` adapter (always on)
+    and one entry per helpdesk module (`connector/helpdesk/<kind>.py`), validated by its own
+    `Config`."""
 
-    embed: EmbedConfig = EmbedConfig()
+    embed: EmbedConfig = field(default_factory=EmbedConfig)
+    adapters: dict[str, AdapterConfig] = field(default_factory=dict)
+
+
+def _validate_helpdesks(entries: Any, errors: list[str]) -> Helpdesks:
+    """Each helpdesk entry validated by its adapter's model; unknown kinds are errors."""
+    if entries is None:
+        return Helpdesks()
+    if not isinstance(entries, dict):
+        errors.append("helpdesks: must be a mapping of helpdesk kinds to their settings")
+        return Helpdesks()
+    modules = adapter_modules()
+    embed = EmbedConfig()
+    adapters: dict[str, AdapterConfig] = {}
+    for kind, entry in entries.items():
+        path = f"helpdesks.{kind}"
+        if kind == "embed":
+            embed = _validate(EmbedConfig, entry or {}, path, errors) or embed
+        elif kind in modules:
+            config = _validate(modules[kind].Config, entry or {}, path, errors)
+            if config is not None:
+                adapters[str(kind)] = config
+        else:
+            known = ", ".join(["embed", *modules])
+            errors.append(f"{path}: unknown helpdesk (one of: {known})")
+    return Helpdesks(embed, {k: c for k, c in adapters.items() if c.enabled})
 
 
 class SectionMaps(BaseModel):
@@ -144,7 +185,7 @@ class ManifestDocument(Strict):
     sidebar: Sidebar = Sidebar()
     kpis: KpiRules = KpiRules()
     flags: FlagRules = FlagRules()
-    helpdesks: Helpdesks = Helpdesks()
+    helpdesks: dict[str, Any] | None = None
     identity: IdentityRules = IdentityRules()
 
 
@@ -183,6 +224,7 @@ def load_manifest(path: Path, env: Mapping[str, str] | None = None) -> Manifest:
             errors.extend(check_sections(f"sources.{name}", _quietly(SectionMaps, entry)))
     sidebar = document.sidebar if document else _quietly(Sidebar, data.get("sidebar") or {})
     errors.extend(check_semantics(sources, sidebar, [str(n) for n in entries]))
+    helpdesks = _validate_helpdesks(data.get("helpdesks"), errors)
     if errors or document is None:
         raise ManifestError(errors)
     return Manifest(
@@ -192,7 +234,7 @@ def load_manifest(path: Path, env: Mapping[str, str] | None = None) -> Manifest:
         sidebar=document.sidebar,
         kpis=document.kpis,
         flags=document.flags,
-        helpdesks=document.helpdesks,
+        helpdesks=helpdesks,
         identity=document.identity,
     )
 

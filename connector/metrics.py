@@ -28,6 +28,10 @@ class Metrics:
             "connector_cache_lookups", "Source cache lookups", ["source", "result"],
             registry=self.registry,
         )
+        self.webhooks = Counter(
+            "connector_webhooks", "Helpdesk webhook deliveries by outcome", ["helpdesk", "outcome"],
+            registry=self.registry,
+        )
 
     def observe_source(self, name: str, status: SourceStatus, from_cache: bool) -> None:
         """Record one source's answer to one lookup."""

@@ -9,15 +9,29 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from connector.cache import Policy, SingleFlight
-from connector.flags import evaluate_flags
+from connector.flags import complaints_of, evaluate_flags
 from connector.i18n import LOCALES
 from connector.identity import PERSONAL_KINDS, Identifiers
 from connector.kpis import compute_contacts, compute_kpis, compute_sentiment
 from connector.manifest import Manifest
-from connector.merge import LIST_SECTIONS, Found, found_identifiers, merged_sections
-from connector.models import Candidate, CustomerProfile, Match, SourceState, SourceStatus
+from connector.merge import (
+    LIST_SECTIONS,
+    Found,
+    found_identifiers,
+    merged_sections,
+    newest_key,
+)
+from connector.models import (
+    Candidate,
+    ContactEvent,
+    CustomerProfile,
+    Match,
+    SourceState,
+    SourceStatus,
+)
 from connector.notes import Notes
 from connector.resolver import Resolution, Resolver, to_identifiers
 from connector.sources.base import Source, SourceError, SourceResult
@@ -50,6 +64,12 @@ class Lookup:
     candidates: list[Candidate] = field(default_factory=list)
 
 
+class ContactHistory(Protocol):
+    """Where requests recorded from helpdesk events are kept (the event log)."""
+
+    def contacts_of(self, customer_id: str) -> list[ContactEvent]: ...
+
+
 class ProfileAssembler:
     """Builds canonical customers from the manifest's sources."""
 
@@ -68,6 +88,7 @@ class ProfileAssembler:
         self.pool = pool
         self.resolver = resolver
         self.notes = Notes(resolver.store)
+        self.history: ContactHistory | None = None  # requests recorded from helpdesk events
         self.observe = observe
         self.region = manifest.brand.default_region
         self.guards = {
@@ -95,8 +116,10 @@ class ProfileAssembler:
         found = _found(outcomes, list(self.sources))
         if not found:
             return Lookup(None, statuses, self._source_candidates(outcomes, resolved))
+        recorded = (self.history.contacts_of(resolved.customer_id)
+                    if self.history is not None and resolved.customer_id else [])
         profile = self._merge(found, statuses, locale if locale in LOCALES
-                              else self.manifest.brand.locale)
+                              else self.manifest.brand.locale, recorded)
         triples = found_identifiers(found, self.region)
         identity = profile.identity
         profile.customer_id = self.resolver.learn(resolved, triples, identity.full_name,
@@ -199,8 +222,11 @@ class ProfileAssembler:
         return Outcome(result, status, from_cache=loaded.from_cache, key=cache_key)
 
     def _merge(self, found: dict[str, SourceResult], statuses: dict[str, SourceStatus],
-               locale: str) -> CustomerProfile:
+               locale: str, recorded: list[ContactEvent]) -> CustomerProfile:
         sections = merged_sections(found, self.region)
+        if recorded:
+            sections["contacts"] = sorted([*sections["contacts"], *recorded], key=newest_key,
+                                          reverse=True)
         rules = self.manifest.kpis
         purchases = [p for kind in rules.purchases for p in sections[kind]]
         profile = CustomerProfile(
@@ -222,6 +248,7 @@ class ProfileAssembler:
         if given is not None:
             profile.kpis = profile.kpis.model_copy(update=given.model_dump(exclude_none=True))
         today = dt.datetime.now(dt.UTC).date()
+        profile.contacts.complaints = complaints_of(sections["contacts"], self.manifest.flags)
         profile.flags = evaluate_flags(profile, sections["contacts"], self.manifest.flags,
                                        today, locale)
         return profile

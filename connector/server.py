@@ -36,9 +36,13 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Flask:
+        """The app, in the worker process, with its event worker thread running (every
+        process may run one: events are claimed, never shared)."""
         from connector.app import create_app
 
-        return create_app(self.settings)
+        app = create_app(self.settings)
+        app.extensions["connector"].worker.start()
+        return app
 
 
 def run_server(settings: Settings) -> int:

@@ -126,6 +126,8 @@ class LinkStore:
     """Identity links and the few facts kept about people."""
 
     def __init__(self, url: str) -> None:
+        import connector.events  # noqa: F401  (one schema: the event log's tables too)
+
         self.engine = _engine(url)
         metadata.create_all(self.engine)
 
@@ -235,13 +237,16 @@ class LinkStore:
                     for r in connection.execute(query)]
 
     def forget(self, customer_id: str, actor: str) -> int:
-        """Erase what we keep on a person (links, refusals, name, notes); the audit keeps ids."""
+        """Erase what we keep on a person: every row of every table keyed by the person (links,
+        refusals, name, notes, contacts, events); the audit keeps ids only. How many links."""
+        import connector.events  # noqa: F401  (its tables hold people too: erase them as well)
+
         with self._tx() as connection:
             count = connection.execute(delete(links).where(
                 links.c.customer_id == customer_id)).rowcount
-            connection.execute(delete(notes).where(notes.c.customer_id == customer_id))
-            connection.execute(delete(blocked).where(blocked.c.customer_id == customer_id))
-            connection.execute(delete(people).where(people.c.customer_id == customer_id))
+            for table in metadata.sorted_tables:
+                if table is not audit and table is not links and "customer_id" in table.c:
+                    connection.execute(delete(table).where(table.c.customer_id == customer_id))
             _audit(connection, actor, "forget", customer_id, f"{count} links")
         return int(count)
 

@@ -41,7 +41,7 @@ def wait_http(url: str, process: subprocess.Popen[bytes], seconds: float = 20) -
         try:
             if requests.get(url, timeout=1).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not up yet, or too busy to answer in time
             pass
         time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer within {seconds} s")

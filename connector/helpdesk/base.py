@@ -1,12 +1,24 @@
-"""What a helpdesk adapter gives the rest of the service."""
+"""What a helpdesk adapter gives the rest of the service, and what it is given.
+
+Adapters never import Flask: they take an `HttpRequest` (headers, bytes, mappings) and return
+models (`SidebarContext`, `TicketEvent`) or a ready `Reply`, so they are testable alone and
+reusable from jobs.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Protocol
+import base64
+import datetime as dt
+import hashlib
+import hmac
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from connector.sources.base import Identifiers
+from connector.identity import Identifiers, normalise
+
+if TYPE_CHECKING:
+    from connector.helpdesk.embed import EmbedLinks
 
 
 class Unauthorized(Exception):
@@ -15,6 +27,80 @@ class Unauthorized(Exception):
     def __init__(self, public: str) -> None:
         super().__init__(public)
         self.public = public
+
+
+class BadEvent(ValueError):
+    """A signed event we cannot read (not JSON, no ticket): answered with a 400, not retried."""
+
+
+class RateLimited(Exception):
+    """The helpdesk asked us to slow down (HTTP 429): try again after `retry_after_s`."""
+
+    def __init__(self, retry_after_s: float, endpoint: str = "") -> None:
+        super().__init__(f"rate limited on {endpoint or 'the API'}: retry in {retry_after_s}s")
+        self.retry_after_s = retry_after_s
+        self.endpoint = endpoint
+
+
+class WriteBackFailed(Exception):
+    """A write-back the helpdesk refused or could not take; `permanent` ones are not retried."""
+
+    def __init__(self, public: str, permanent: bool = False) -> None:
+        super().__init__(public)
+        self.public = public
+        self.permanent = permanent
+
+
+class Headers(Mapping[str, str]):
+    """Request headers, looked up without regard to case (as HTTP says)."""
+
+    def __init__(self, items: Mapping[str, str] | None = None) -> None:
+        self._items = {k.lower(): v for k, v in (items or {}).items()}
+
+    def __getitem__(self, key: str) -> str:
+        return self._items[key.lower()]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.lower() in self._items
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """A request as an adapter sees it: no framework, the raw body kept for signatures."""
+
+    method: str = "GET"
+    path: str = "/"
+    args: Mapping[str, str] = field(default_factory=dict)  # the query string
+    form: Mapping[str, str] = field(default_factory=dict)  # a form-encoded body
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+    cookies: Mapping[str, str] = field(default_factory=dict)
+
+    def value(self, name: str) -> str | None:
+        """A parameter from the form, else from the query string."""
+        return self.form.get(name) or self.args.get(name)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A ready answer an adapter gives instead of a context (a JSON fragment, a shell page).
+    HTML replies get the adapter's framing policy and the usual security headers."""
+
+    status: int
+    body: str
+    content_type: str = "text/html; charset=utf-8"
+    headers: tuple[tuple[str, str], ...] = ()
+    nonce: str | None = None  # the CSP nonce of the reply's inline script, if it has one
+    # what else the page may load, added to its CSP: scripts beside the nonce'd one (Zendesk's
+    # SDK), frames it opens (our own record page: "'self'")
+    script_src: tuple[str, ...] = ()
+    frame_src: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -26,13 +112,134 @@ class SidebarContext:
     ticket_id: str | None = None
     locale: str | None = None
     customer_id: str | None = None
+    # query parameters the helpdesk's page needs kept through our redirect (Zendesk: origin,
+    # app_guid, without which its SDK will not start)
+    keep: tuple[tuple[str, str], ...] = ()
+
+
+EventKind = Literal["ticket.created", "ticket.updated", "message.created", "customer.updated",
+                    "other"]
+
+
+@dataclass(frozen=True)
+class TicketEvent:
+    """One helpdesk event, as every adapter reports it.
+
+    `key` is the idempotency key: the delivery or event id the helpdesk reuses on retries,
+    else a digest of the raw body. `new_request` events are recorded in the customer's history
+    as a contact (one per ticket); every event warms the cache and refreshes the flags.
+    """
+
+    helpdesk: str
+    key: str
+    kind: EventKind
+    identifiers: Identifiers
+    ticket_id: str | None = None
+    requester_id: str | None = None  # the helpdesk's own id of the customer (for write-back)
+    channel: str | None = None  # email, chat, phone, web, social…
+    subject: str | None = None
+    occurred_at: dt.datetime | None = None
+    new_request: bool = False
+
+
+@dataclass(frozen=True)
+class WriteBack:
+    """What we tell a helpdesk about its customer: our tags (the full set we want, all
+    starting with `tag_prefix`: the adapter removes ours that no longer hold), fields, and an
+    optional internal note on a ticket. Pending changes to one target are merged."""
+
+    helpdesk: str
+    requester_id: str | None = None
+    ticket_id: str | None = None
+    tags: tuple[str, ...] = ()
+    tag_prefix: str = "connector_"
+    fields: Mapping[str, str] = field(default_factory=dict)
+    note: str | None = None
 
 
 class SidebarHelpdesk(Protocol):
-    """A helpdesk that shows our sidebar: it turns an authenticated request into a context."""
+    """A helpdesk that shows our sidebar: it turns an authenticated request into a context,
+    or answers itself (Help Scout's `{"html": …}`, a page that asks the helpdesk who this is)."""
 
     kind: str
+    frame_ancestors: tuple[str, ...]
 
-    def sidebar_context(self, args: Mapping[str, str]) -> SidebarContext:
+    def sidebar_context(self, request: HttpRequest) -> SidebarContext | Reply:
         """The context of a sidebar request; raise Unauthorized when it cannot be trusted."""
         ...
+
+
+class Helpdesk(SidebarHelpdesk, Protocol):
+    """A helpdesk that also sends us signed events and takes our write-backs."""
+
+    def verify(self, headers: Headers, body: bytes) -> None:
+        """Raise Unauthorized unless the request is signed with the configured secret."""
+        ...
+
+    def parse_event(self, headers: Headers, body: bytes) -> TicketEvent | None:
+        """The event a verified request carries; None for events we do not use; BadEvent for
+        a body we cannot read."""
+        ...
+
+    def write_back(self, change: WriteBack) -> None:
+        """Apply a change through the helpdesk's API; RateLimited or WriteBackFailed."""
+        ...
+
+
+@dataclass(frozen=True)
+class HelpdeskDeps:
+    """What the service lends every adapter when it is built."""
+
+    links: EmbedLinks  # sealed links to our own sidebar page
+    public_url: str  # where helpdesks reach us, e.g. https://connector.example.com
+    region: str  # the brand's default region, for phone numbers
+    secret_key: bytes  # signs our own short-lived sessions
+    # the record as an HTML fragment (no script) for a context, in its locale
+    render_fragment: Callable[[SidebarContext], str]
+    clock: Callable[[], float]
+
+
+def require_secret(secret: str | None, variable: str) -> bytes:
+    """The configured secret as bytes; Unauthorized (never accept unsigned) when it is unset."""
+    if not secret:
+        raise Unauthorized(f"this adapter has no secret configured: set {variable}")
+    return secret.encode()
+
+
+def check_hmac(expected: bytes | str, given: str | None, what: str = "signature") -> None:
+    """Compare a computed signature with the one sent, in constant time."""
+    if not given:
+        raise Unauthorized(f"the request carries no {what}")
+    want = expected.decode() if isinstance(expected, bytes) else expected
+    if not hmac.compare_digest(want.encode(), given.strip().encode()):
+        raise Unauthorized(f"the {what} does not match")
+
+
+def hmac_b64(secret: bytes, message: bytes, digest: str = "sha256") -> str:
+    """base64 of HMAC(secret, message)."""
+    return base64.b64encode(hmac.new(secret, message, digest).digest()).decode()
+
+
+def hmac_hex(secret: bytes, message: bytes, digest: str = "sha256") -> str:
+    """Hex HMAC(secret, message)."""
+    return hmac.new(secret, message, digest).hexdigest()
+
+
+def check_fresh(sent: dt.datetime, now: dt.datetime, window_s: int) -> None:
+    """Refuse a signed timestamp outside the replay window (either way: clocks drift)."""
+    if abs((now - sent).total_seconds()) > window_s:
+        raise Unauthorized("the signature's timestamp is outside the replay window")
+
+
+def body_key(body: bytes) -> str:
+    """An idempotency key for helpdesks that send no delivery id: the body's digest."""
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def lenient_identifiers(region: str, *, emails: list[str | None] | None = None,
+                        phones: list[str | None] | None = None) -> Identifiers:
+    """Identifiers from an event's raw values; unusable ones are dropped, not fatal."""
+    found_emails = [e for raw in emails or [] if raw and (e := normalise("email", raw, region))]
+    found_phones = [p for raw in phones or [] if raw and (p := normalise("phone", raw, region))]
+    return Identifiers(emails=tuple(dict.fromkeys(found_emails)),
+                       phones=tuple(dict.fromkeys(found_phones)))

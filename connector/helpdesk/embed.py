@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from connector.helpdesk.base import SidebarContext, Unauthorized
+from connector.helpdesk.base import HttpRequest, SidebarContext, Unauthorized
 from connector.identity import InvalidIdentifier, Raw, identifiers_from
 from connector.sources.base import Identifiers
 
@@ -29,34 +29,43 @@ class EmbedLinks:
     kind = "embed"
 
     def __init__(self, key: bytes, ttl_s: int, region: str,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 frame_ancestors: tuple[str, ...] = ("'self'",)) -> None:
         derived = hashlib.sha256(b"connector.embed.v1:" + key).digest()
         self._fernet = Fernet(base64.urlsafe_b64encode(derived))
         self.ttl_s = ttl_s
         self.region = region
         self._clock = clock
+        self.frame_ancestors = frame_ancestors
 
     def token(self, *, email: Raw = None, phone: Raw = None, card: Raw = None,
               ticket: str | None = None, customer_id: str | None = None,
-              search: bool = False) -> str:
+              search: bool = False, helpdesk: str | None = None) -> str:
         """A sealed token for these identifiers, for one person an agent chose among several,
         or (`search`) for a ticket with no identifier, opening the search (raises
-        InvalidIdentifier for unusable identifiers)."""
+        InvalidIdentifier for unusable identifiers). `helpdesk` names the helpdesk that framed
+        the request (its framing policy applies to the page)."""
         ids = identifiers_from(self.region, email=email, phone=phone, card=card)
         if not ids and not customer_id and not search:
             raise InvalidIdentifier("a link needs an email, a phone or a card number")
         payload = {"e": ids.emails, "p": ids.phones, "c": ids.cards, "t": ticket,
-                   "u": customer_id}
+                   "u": customer_id, **({"h": helpdesk} if helpdesk else {})}
         data = json.dumps(payload, separators=(",", ":")).encode()
         return self._fernet.encrypt_at_time(data, int(self._clock())).decode()
 
-    def url(self, base_url: str, token: str, locale: str | None = None) -> str:
-        """The sidebar URL for a token."""
-        query = {"t": token, **({"lang": locale} if locale else {})}
+    def url(self, base_url: str, token: str, locale: str | None = None,
+            keep: Mapping[str, str] | None = None) -> str:
+        """The sidebar URL for a token (`keep`: query parameters the framing helpdesk needs
+        to find again, e.g. Zendesk's `origin` and `app_guid`)."""
+        query = {"t": token, **({"lang": locale} if locale else {}), **(keep or {})}
         return f"{base_url.rstrip('/')}{SIDEBAR_PATH}?{urlencode(query)}"
 
-    def sidebar_context(self, args: Mapping[str, str]) -> SidebarContext:
+    def sidebar_context(self, request: HttpRequest) -> SidebarContext:
         """The customer a link names; Unauthorized when it is missing, forged or expired."""
+        return self.read({**request.args, **request.form})
+
+    def read(self, args: Mapping[str, str]) -> SidebarContext:
+        """The context a sealed token (`t`) names, with the page's language (`lang`)."""
         token = args.get("t")
         if not token:
             raise Unauthorized("this sidebar link is incomplete")
@@ -67,6 +76,7 @@ class EmbedLinks:
         payload = json.loads(data)
         ids = Identifiers(tuple(payload["e"]), tuple(payload["p"]), tuple(payload["c"]))
         locale = args.get("lang")
-        return SidebarContext(helpdesk=self.kind, identifiers=ids, ticket_id=payload.get("t"),
+        return SidebarContext(helpdesk=payload.get("h") or self.kind, identifiers=ids,
+                              ticket_id=payload.get("t"),
                               locale=locale if locale in ("fr", "en") else None,
                               customer_id=payload.get("u"))

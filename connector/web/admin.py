@@ -1,4 +1,5 @@
-"""The admin page: each source's health (HTTP basic auth, password CONNECTOR_ADMIN_TOKEN)."""
+"""The admin page: each source's health, the helpdesks' event log and write-back queue
+(HTTP basic auth, password CONNECTOR_ADMIN_TOKEN)."""
 
 from __future__ import annotations
 
@@ -28,13 +29,13 @@ def _authorise() -> Response | None:
 @bp.get("/")
 def page() -> str:
     """Each source's health, refreshed every 15 s."""
-    return render_template("admin.html", sources=_health(), now=time.time())
+    return render_template("admin.html", sources=_health(), queues=_queues(), now=time.time())
 
 
 @bp.get("/health.json")
 def health_json() -> Response:
     """The same figures as JSON, for monitoring."""
-    return jsonify(sources=_health())
+    return jsonify(sources=_health(), **_queues())
 
 
 def _health() -> list[dict[str, Any]]:
@@ -57,3 +58,10 @@ def _health() -> list[dict[str, Any]]:
             "last_error_at": report.last_error_at,
         })
     return rows
+
+
+def _queues() -> dict[str, Any]:
+    """The helpdesks configured, their events and write-backs by state (pending, failed…)."""
+    svc = services()
+    return {"helpdesks": sorted(svc.adapters), "events": svc.events.counts(),
+            "writebacks": svc.writebacks.counts()}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 from collections.abc import Mapping
 from urllib.parse import quote, urlencode
@@ -10,15 +9,15 @@ from urllib.parse import quote, urlencode
 from flask import Blueprint, Response, jsonify, redirect, request
 
 from connector.details import UnknownDetail
-from connector.helpdesk.base import SidebarContext, Unauthorized
+from connector.helpdesk.base import Headers, HttpRequest, Reply, SidebarContext, Unauthorized
 from connector.i18n import LOCALES, text
 from connector.models import Candidate
 from connector.notes import InvalidNote
 from connector.search import SearchError
+from connector.views import layout_of, render_context
 from connector.web import services
 from connector.web.api import detail_response
 from connector.widgets import (
-    BlockSpec,
     RenderContext,
     render_candidates_page,
     render_message_page,
@@ -27,6 +26,7 @@ from connector.widgets import (
 )
 
 bp = Blueprint("sidebar", __name__)
+EMBED = "embed"
 
 
 @bp.route("/helpdesk/<kind>/sidebar", methods=["GET", "POST"])
@@ -37,6 +37,8 @@ def sidebar(kind: str) -> Response:
     context = _authenticated(kind, locale)
     if isinstance(context, Response):
         return context
+    if kind != EMBED:  # a helpdesk's own context: on to the sealed page (our short session)
+        return _sealed_redirect(context, locale)
     if not context.identifiers and not context.customer_id:
         return _search(context, locale)
     found = svc.assembler.lookup(context.identifiers, locale=locale,
@@ -47,8 +49,7 @@ def sidebar(kind: str) -> Response:
         down = [n for n, s in found.sources.items() if s.status.value not in ("ok", "not_found")]
         detail = text("message.sources_down", locale, names=", ".join(down)) if down else None
         return _message(404, locale, "message.not_found", detail=detail)
-    layout = [BlockSpec(b.block, frozenset(b.sources) if b.sources else None)
-              for b in svc.manifest.sidebar.blocks]
+    layout = layout_of(svc.manifest)
     nonce = secrets.token_urlsafe(16)
     ctx = _render_context(locale, kind=kind, nonce=nonce)
     return _page(render_sidebar_page(found.profile, layout, ctx), 200, nonce)
@@ -58,13 +59,13 @@ def sidebar(kind: str) -> Response:
 def detail(kind: str, source: str, detail: str) -> Response | tuple[Response, int]:
     """An on-demand detail of an item in the record the sealed link opens."""
     svc = services()
-    helpdesk = svc.helpdesks.get(kind)
     key = request.args.get("key", "")
-    if helpdesk is None or not key:
+    if kind != EMBED or not key:
         return jsonify(error="unknown helpdesk or missing key"), 404
     try:
-        context = helpdesk.sidebar_context(request.values)
-        profile = svc.assembler.lookup(context.identifiers).profile
+        context = svc.embed.read(request.values)
+        profile = svc.assembler.lookup(context.identifiers,
+                                       customer_id=context.customer_id).profile
         allowed = profile is not None and svc.details.belongs(profile, source, detail, key)
     except Unauthorized as exc:
         return jsonify(error=exc.public), 401
@@ -96,14 +97,51 @@ def note(kind: str) -> Response:
 
 
 def _authenticated(kind: str, locale: str) -> SidebarContext | Response:
-    """The context of a request from this helpdesk, or the page saying why there is none."""
+    """The context of a request from this helpdesk, its own answer, or the page saying why
+    there is none."""
     helpdesk = services().helpdesks.get(kind)
     if helpdesk is None:
         return _message(404, locale, "message.unknown_helpdesk", kind=kind)
     try:
-        return helpdesk.sidebar_context(request.values)
+        found = helpdesk.sidebar_context(http_request())
     except Unauthorized as exc:
         return _message(401, locale, "message.unauthorized", detail=exc.public)
+    if isinstance(found, Reply):
+        return _reply(found, helpdesk.frame_ancestors)
+    return found
+
+
+def http_request() -> HttpRequest:
+    """The Flask request as adapters see it (no framework, raw body kept)."""
+    body = request.get_data(cache=True)  # first: once the form is parsed, the body is gone
+    return HttpRequest(method=request.method, path=request.path,
+                       args=request.args.to_dict(), form=request.form.to_dict(),
+                       headers=Headers(dict(request.headers.items())),
+                       body=body, cookies=request.cookies.to_dict())
+
+
+def _sealed_redirect(context: SidebarContext, locale: str) -> Response:
+    """A helpdesk's authenticated context, sealed into our own short-lived link."""
+    embed = services().embed
+    ids = context.identifiers
+    token = embed.token(email=list(ids.emails), phone=list(ids.phones), card=list(ids.cards),
+                        ticket=context.ticket_id, customer_id=context.customer_id,
+                        search=not ids and not context.customer_id, helpdesk=context.helpdesk)
+    url = embed.url("", token, context.locale or locale, keep=dict(context.keep))
+    return redirect(url, 303)  # type: ignore[return-value]
+
+
+def _reply(reply: Reply, ancestors: tuple[str, ...]) -> Response:
+    """An adapter's own answer; HTML gets the framing policy and security headers."""
+    if reply.content_type.startswith("text/html"):
+        response = _page(reply.body, reply.status, reply.nonce, ancestors,
+                         script_src=reply.script_src, frame_src=reply.frame_src)
+    else:
+        response = Response(reply.body, status=reply.status, content_type=reply.content_type)
+        response.headers["Cache-Control"] = "no-store"
+    for name, value in reply.headers:
+        response.headers[name] = value
+    return response
 
 
 def _change_note(customer: str, form: Mapping[str, str]) -> None:
@@ -169,28 +207,33 @@ def _locale(asked: str | None) -> str:
 
 def _render_context(locale: str, kind: str | None = None, nonce: str = "") -> RenderContext:
     """How to render for this request; with `kind` and a nonce, detail buttons can work."""
-    manifest = services().manifest
     other = "en" if locale == "fr" else "fr"
     query = urlencode({**request.args.to_dict(), "lang": other})
     token = quote(request.values.get("t", ""), safe="")
     detail_url = (f"/helpdesk/{kind}/details/{{source}}/{{detail}}?t={token}&key="
                   if kind and nonce and token else None)
-    return RenderContext(
-        locale=locale,
-        currency=manifest.brand.currency,
-        now=dt.datetime.now(dt.UTC),
-        brand=manifest.brand.name,
+    return render_context(
+        services().manifest, services().details.offers, locale,
         other_locale_url=f"{request.path}?{query}" if request.method == "GET" else None,
-        timezone=manifest.brand.timezone,
-        source_labels={n: c.label for n, c in manifest.sources.items() if c.label},
-        details=services().details.offers,
         detail_url=detail_url,
         nonce=nonce,
-        repeat_window_days=manifest.kpis.repeat_window_days,
-        flag_rules=manifest.flags,
         notes_url=f"/helpdesk/{kind}/notes" if kind and request.values.get("t") else None,
         token=request.values.get("t", ""),
     )
+
+
+def _framers() -> tuple[str, ...]:
+    """Who may frame this page: the embed policy, plus the helpdesk the sealed link was made
+    for (Zendesk's account, Chatwoot's host…)."""
+    svc = services()
+    own = tuple(svc.manifest.helpdesks.embed.frame_ancestors)
+    try:
+        via = svc.embed.read(request.values).helpdesk if request.values.get("t") else EMBED
+    except Unauthorized:
+        return own
+    helpdesk = svc.helpdesks.get(via)
+    extra = tuple(helpdesk.frame_ancestors) if helpdesk is not None and via != EMBED else ()
+    return tuple(dict.fromkeys(own + extra))
 
 
 def _message(status: int, locale: str, key: str, detail: str | None = None,
@@ -200,12 +243,16 @@ def _message(status: int, locale: str, key: str, detail: str | None = None,
     return _page(html, status)
 
 
-def _page(html: str, status: int, nonce: str | None = None) -> Response:
+def _page(html: str, status: int, nonce: str | None = None,
+          framers: tuple[str, ...] | None = None, script_src: tuple[str, ...] = (),
+          frame_src: tuple[str, ...] = ()) -> Response:
     response = Response(html, status=status, mimetype="text/html")
-    ancestors = " ".join(services().manifest.helpdesks.embed.frame_ancestors)
-    script = f"script-src 'nonce-{nonce}'; connect-src 'self'; " if nonce else ""
+    ancestors = " ".join(framers if framers is not None else _framers())
+    scripts = " ".join((f"'nonce-{nonce}'", *script_src))
+    script = f"script-src {scripts}; connect-src 'self'; " if nonce else ""
+    frames = f"frame-src {' '.join(frame_src)}; " if frame_src else ""
     response.headers["Content-Security-Policy"] = (
-        f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; {script}"
+        f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; {script}{frames}"
         f"base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}"
     )
     response.headers["Referrer-Policy"] = "no-referrer"

@@ -1,0 +1,39 @@
+"""What every helpdesk adapter's manifest entry shares: on/off, framing, write-back, secrets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+
+from connector.sources.base import Strict
+
+
+class WriteBackConfig(Strict):
+    """What we write back to the helpdesk about its customers (off unless asked)."""
+
+    enabled: bool = False
+    tags: bool = True  # our flags as tags (`vip`, `negative_review`…), prefixed
+    tag_prefix: str = Field(default="connector_", pattern=r"^[a-z0-9_-]{0,20}$")
+    fields: bool = False  # segment, lifecycle, ABC class as custom fields
+    note: bool = False  # an internal note on a new ticket when a flag is raised
+    max_batch: int = Field(default=50, ge=1, le=100)
+
+
+class AdapterConfig(Strict):
+    """The keys every adapter accepts. Secrets are `SecretStr` (never printed) and an empty
+    value (an unset `${VAR:-}`) means "not configured": that adapter then refuses with 401."""
+
+    enabled: bool = True
+    frame_ancestors: list[str] | None = None  # None: the adapter's own default
+    write_back: WriteBackConfig = WriteBackConfig()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+
+def secret(value: SecretStr | None) -> str | None:
+    """The secret's value, or None when it is not configured."""
+    return value.get_secret_value() if value is not None else None

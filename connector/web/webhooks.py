@@ -1,0 +1,39 @@
+"""`POST /helpdesk/<kind>/webhook`: verify, record, acknowledge; the work is done after."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+
+from connector.helpdesk.base import BadEvent, Unauthorized
+from connector.web import services
+from connector.web.sidebar import http_request
+
+bp = Blueprint("webhooks", __name__)
+
+
+@bp.post("/helpdesk/<kind>/webhook")
+def webhook(kind: str) -> tuple[Response, int]:
+    """A helpdesk event: 401 unless signed, 202 once written to the event log (a duplicate
+    delivery is acknowledged again and worked once), 200 for events we do not use."""
+    svc = services()
+    adapter = svc.adapters.get(kind)
+    if adapter is None:
+        return jsonify(error=f"no helpdesk '{kind}' is configured for webhooks"), 404
+    request = http_request()
+    try:
+        adapter.verify(request.headers, request.body)
+        event = adapter.parse_event(request.headers, request.body)
+    except Unauthorized as exc:
+        svc.metrics.webhooks.labels(kind, "unauthorized").inc()
+        return jsonify(error=exc.public), 401
+    except BadEvent as exc:
+        svc.metrics.webhooks.labels(kind, "bad").inc()
+        return jsonify(error=str(exc)), 400
+    if event is None:
+        svc.metrics.webhooks.labels(kind, "ignored").inc()
+        return jsonify(status="ignored"), 200
+    event_id, duplicate = svc.events.record(event)
+    svc.metrics.webhooks.labels(kind, "duplicate" if duplicate else "accepted").inc()
+    if not duplicate:
+        svc.worker.wake()
+    return jsonify(status="duplicate" if duplicate else "accepted", id=event_id), 202
