@@ -1,0 +1,264 @@
+"""Chatwoot: the dashboard app (a tab beside the conversation showing the customer's record),
+signed webhooks, and write-back of labels, contact attributes and private notes.
+
+The dashboard app is a URL the admin pastes into Chatwoot (Settings → Integrations →
+Dashboard apps). Chatwoot frames it and posts the conversation's context to it, unsigned: so
+the URL itself carries our own app key (`k`), an HMAC of this account made with the service's
+secret key (revoked by bumping `app_key_version`, or by rotating CONNECTOR_SECRET_KEY). With a
+valid key `/helpdesk/chatwoot/sidebar` answers a small page that waits for Chatwoot's
+`appContext` message (asking again with `chatwoot-dashboard-app:fetch-info`), POSTs the
+contact's identifiers and the key back here, and shows the sealed record page this returns in
+a frame of its own, replaced when Chatwoot posts another conversation.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hmac
+import json
+import secrets
+from html import escape
+from importlib import resources
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+
+from connector.helpdesk.base import (
+    Headers,
+    HelpdeskDeps,
+    HttpRequest,
+    Reply,
+    TicketEvent,
+    Unauthorized,
+    WriteBack,
+    WriteBackFailed,
+    check_fresh,
+    check_hmac,
+    hmac_hex,
+    require_secret,
+)
+from connector.helpdesk.chatwoot_api import ChatwootApi
+from connector.helpdesk.chatwoot_events import (
+    KIND,
+    EventReading,
+    IdentifierUse,
+    contact_identifiers,
+    read_event,
+)
+from connector.helpdesk.config import AdapterConfig, secret
+from connector.writeback import Limits
+
+DEFAULT_BASE_URL = "https://app.chatwoot.com"
+SIDEBAR_PATH = f"/helpdesk/{KIND}/sidebar"
+SIGNATURE_HEADER, TIMESTAMP_HEADER = "X-Chatwoot-Signature", "X-Chatwoot-Timestamp"
+TEXTS = {
+    "fr": {"title": "Fiche client", "waiting": "En attente de la conversation Chatwoot…",
+           "loading": "Recherche de la fiche client…",
+           "failed": "La fiche client n'a pas pu être ouverte : rouvrez cet onglet.",
+           "no_context": "Chatwoot n'a pas transmis la conversation : rouvrez cet onglet "
+                         "depuis une conversation.",
+           "outside": "Cette page s'ouvre dans Chatwoot, dans l'onglet d'une conversation."},
+    "en": {"title": "Customer record", "waiting": "Waiting for the Chatwoot conversation…",
+           "loading": "Looking the customer up…",
+           "failed": "The customer record could not be opened: open this tab again.",
+           "no_context": "Chatwoot sent no conversation: open this tab from a conversation.",
+           "outside": "This page opens inside Chatwoot, as a conversation's dashboard app."},
+}
+
+
+class Config(AdapterConfig):
+    """`helpdesks.chatwoot` in the manifest (secrets from the environment)."""
+
+    # where agents use Chatwoot: it frames our page, posts its context, serves the API
+    base_url: str | None = None
+    account_id: int | None = Field(default=None, ge=1)
+    # webhooks: the secret Chatwoot shows for the webhook (Settings → Integrations → Webhooks)
+    webhook_secret: SecretStr | None = None
+    replay_window_s: int = Field(default=300, ge=30, le=3600)
+    # write-back: an agent's access token (Profile settings → Access token)
+    api_token: SecretStr | None = None
+    # the dashboard app's key: bump to revoke every URL given out before
+    app_key_version: int = Field(default=1, ge=1, le=1_000_000)
+    # what a contact's `identifier` is: an email or phone when it reads as one, a loyalty card
+    identifier: IdentifierUse = "auto"
+    channels: dict[str, str] = Field(default_factory=dict)  # channel type → channel, over ours
+
+    @field_validator("base_url")
+    @classmethod
+    def _an_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be Chatwoot's address, e.g. https://app.chatwoot.com")
+        return value.strip().rstrip("/")
+
+    @property
+    def address(self) -> str:
+        """Chatwoot's base URL (Chatwoot's cloud unless set)."""
+        return self.base_url or DEFAULT_BASE_URL
+
+    @property
+    def origin(self) -> str:
+        """Chatwoot's web origin: who may frame us, whose messages we read."""
+        parts = urlsplit(self.address)
+        return f"{parts.scheme}://{parts.netloc}"
+
+
+def app_key(secret_key: bytes, config: Config) -> str:
+    """The dashboard app's key for this account and key version."""
+    message = f"connector.chatwoot.dashboard-app.v{config.app_key_version}:" \
+              f"{config.account_id or '-'}"
+    digest = hmac.new(secret_key, message.encode(), "sha256").digest()
+    return base64.urlsafe_b64encode(digest[:24]).decode()
+
+
+def dashboard_url(public_url: str, secret_key: bytes, config: Config,
+                  lang: str | None = None) -> str:
+    """The URL to paste into Chatwoot as a dashboard app."""
+    query = {"k": app_key(secret_key, config), **({"lang": lang} if lang else {})}
+    return f"{public_url.rstrip('/')}{SIDEBAR_PATH}?{urlencode(query)}"
+
+
+class Chatwoot:
+    """The Chatwoot adapter."""
+
+    kind = KIND
+    # Chatwoot's own API throttling is generous: stay well under it, one change a target
+    write_limits = Limits(calls=60, per_s=60.0, target_interval_s=2.0)
+
+    def __init__(self, config: Config, deps: HelpdeskDeps) -> None:
+        self.config = config
+        self.deps = deps
+        # 'self': the record's page is framed by our own dashboard-app page
+        self.frame_ancestors = tuple(dict.fromkeys(
+            [*(config.frame_ancestors or [config.origin]), "'self'"]))
+        self.reading = EventReading(deps.region, config.identifier, dict(config.channels),
+                                    config.account_id)
+        self._api: ChatwootApi | None = None
+
+    # --- the dashboard app -----------------------------------------------------------------
+    def sidebar_context(self, request: HttpRequest) -> Reply:
+        """GET: the page that listens for Chatwoot's context; POST (from that page): the sealed
+        record URL for the context's contact. Both need the app key."""
+        if request.method == "POST":
+            return self._sealed_url(request)
+        self._check_key(request.args.get("k"))
+        return self._page(request)
+
+    def _check_key(self, given: Any) -> None:
+        if not isinstance(given, str) or not given:
+            raise Unauthorized("this dashboard app URL has no key: paste the URL printed by "
+                               "`connector chatwoot-url`")
+        if not hmac.compare_digest(app_key(self.deps.secret_key, self.config).encode(),
+                                   given.encode()):
+            raise Unauthorized("this dashboard app's key is not (or no longer) valid: paste "
+                               "the URL printed by `connector chatwoot-url`")
+
+    def _page(self, request: HttpRequest) -> Reply:
+        locale = _locale(request)
+        nonce = secrets.token_urlsafe(16)
+        texts = TEXTS[locale]
+        lang = request.args.get("lang")
+        settings = {"origin": self.config.origin, "key": request.args["k"],
+                    "endpoint": SIDEBAR_PATH, "lang": lang if lang in TEXTS else None,
+                    "texts": texts}
+        html = _template().replace("{{lang}}", locale).replace("{{nonce}}", nonce)
+        html = html.replace("{{title}}", escape(texts["title"]))
+        html = html.replace("{{waiting}}", escape(texts["waiting"]))
+        html = html.replace("{{settings}}", _script_json(settings))
+        policy = (f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; "
+                  "connect-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'none'; "
+                  f"frame-ancestors {' '.join(self.frame_ancestors)}")
+        return Reply(200, html, nonce=nonce, headers=(("Content-Security-Policy", policy),))
+
+    def _sealed_url(self, request: HttpRequest) -> Reply:
+        try:
+            asked = json.loads(request.body or b"null")
+        except ValueError:
+            asked = None
+        if not isinstance(asked, dict):
+            return _json(400, {"error": "expected a JSON object"})
+        self._check_key(asked.get("k"))
+        ids = contact_identifiers(self.reading, asked.get("email"), asked.get("phone_number"),
+                                  asked.get("identifier"))
+        conversation = str(asked.get("conversation") or "")
+        links = self.deps.links
+        token = links.token(email=list(ids.emails), phone=list(ids.phones), card=list(ids.cards),
+                            ticket=conversation if conversation.isdigit() else None,
+                            search=not ids, helpdesk=KIND)
+        lang = asked.get("lang")
+        locale = lang if isinstance(lang, str) and lang in TEXTS else None
+        return _json(200, {"url": links.url("", token, locale), "ttl_s": links.ttl_s})
+
+    # --- webhooks --------------------------------------------------------------------------
+    def verify(self, headers: Headers, body: bytes) -> None:
+        """`X-Chatwoot-Signature: sha256=<hex HMAC-SHA256(secret, "{timestamp}.{body}")>`, its
+        `X-Chatwoot-Timestamp` (epoch seconds) inside the replay window."""
+        key = require_secret(secret(self.config.webhook_secret), "CHATWOOT_WEBHOOK_SECRET")
+        given = headers.get(SIGNATURE_HEADER)
+        if not given:
+            raise Unauthorized(f"the request carries no {SIGNATURE_HEADER}: Chatwoot signs "
+                               "webhooks from version 4.11 on (upgrade, then copy the webhook's "
+                               "secret into CHATWOOT_WEBHOOK_SECRET)")
+        stamp = headers.get(TIMESTAMP_HEADER, "").strip()
+        if not stamp.isdigit():
+            raise Unauthorized(f"the request carries no valid {TIMESTAMP_HEADER}")
+        check_hmac("sha256=" + hmac_hex(key, stamp.encode() + b"." + body), given)
+        sent = dt.datetime.fromtimestamp(int(stamp), dt.UTC)
+        check_fresh(sent, dt.datetime.fromtimestamp(self.deps.clock(), dt.UTC),
+                    self.config.replay_window_s)
+
+    def parse_event(self, headers: Headers, body: bytes) -> TicketEvent | None:
+        """The event a verified delivery carries (`X-Chatwoot-Delivery` is its key)."""
+        return read_event(self.reading, headers, body)
+
+    # --- write-back ------------------------------------------------------------------------
+    def write_back(self, change: WriteBack) -> None:
+        """Labels on the conversation (or the contact), attributes on the contact, and a
+        private note, through the application API."""
+        self.api().write(change)
+
+    def api(self) -> ChatwootApi:
+        """The API client (WriteBackFailed, permanent, until the token and account are set)."""
+        token = secret(self.config.api_token)
+        if not token:
+            raise WriteBackFailed("set CHATWOOT_API_TOKEN to write back to Chatwoot",
+                                  permanent=True)
+        if self.config.account_id is None:
+            raise WriteBackFailed("set helpdesks.chatwoot.account_id to write back to Chatwoot",
+                                  permanent=True)
+        if self._api is None:
+            self._api = ChatwootApi(self.config.address, self.config.account_id, token)
+        return self._api
+
+
+def build(config: Config, deps: HelpdeskDeps) -> Chatwoot:
+    """The adapter for this manifest entry."""
+    return Chatwoot(config, deps)
+
+
+def _locale(request: HttpRequest) -> str:
+    """The page's language: `lang`, else the agent's browser, else English."""
+    asked = request.args.get("lang")
+    if asked in TEXTS:
+        return asked
+    accepted = request.headers.get("Accept-Language", "").strip().lower()
+    return "fr" if accepted.startswith("fr") else "en"
+
+
+def _template() -> str:
+    return (resources.files("connector.helpdesk") / "templates" / "chatwoot_sidebar.html"
+            ).read_text(encoding="utf-8")
+
+
+def _script_json(value: Any) -> str:
+    """JSON safe inside a `<script type="application/json">` element."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _json(status: int, body: dict[str, Any]) -> Reply:
+    return Reply(status, json.dumps(body), content_type="application/json")
