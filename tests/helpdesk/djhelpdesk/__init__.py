@@ -1,0 +1,1 @@
+"""The test django-helpdesk site (a Django project) and how the tests run it."""
