@@ -72,7 +72,24 @@ def _parser() -> argparse.ArgumentParser:
     forget.add_argument("--actor", default=os.environ.get("USER", "admin"))
     forget.set_defaults(run=_forget)
 
-    for command in (check, serve, lookup, link, unlink, forget):
+    chatwoot = commands.add_parser("chatwoot-url", help="print the dashboard app URL to paste "
+                                                        "into Chatwoot")
+    chatwoot.add_argument("--lang", choices=["fr", "en"])
+    chatwoot.set_defaults(run=_chatwoot_url)
+
+    zendesk_app = commands.add_parser("zendesk-app", help="write the Zendesk app package (zip) "
+                                                          "for this manifest")
+    zendesk_app.add_argument("--out", required=True, help="the folder to write the zip in")
+    zendesk_app.set_defaults(run=_zendesk_app)
+
+    freshdesk_app = commands.add_parser("freshdesk-app", help="write the Freshdesk app (FDK, "
+                                                              "platform 3.0) folder")
+    freshdesk_app.add_argument("--out", required=True, help="the folder to write the app in")
+    freshdesk_app.add_argument("--url", help="the connector's public https URL (default: "
+                                             "$CONNECTOR_PUBLIC_URL)")
+    freshdesk_app.set_defaults(run=_freshdesk_app)
+
+    for command in (check, serve, lookup, link, unlink, forget, chatwoot, zendesk_app):
         command.add_argument("--manifest", help="manifest file (default: $CONNECTOR_MANIFEST "
                                                 "or ./manifest.yaml)")
     return parser
@@ -100,8 +117,9 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_INVALID
     kinds = ", ".join(f"{n} ({c.preset or c.type})" for n, c in manifest.sources.items())
     blocks = len(manifest.sidebar.blocks)
+    helpdesks = ", ".join(["embed", *manifest.helpdesks.adapters])
     print(f"{settings.manifest}: valid — {len(manifest.sources)} sources: {kinds}; "
-          f"{blocks} sidebar blocks")
+          f"{blocks} sidebar blocks; helpdesks: {helpdesks}")
     if not args.probe:
         return 0
     from connector.probe import probe
@@ -219,6 +237,71 @@ def _forget(args: argparse.Namespace, settings: Settings) -> int:
     links = sum(store.forget(person, actor=args.actor) for person in people)
     print(f"erased {len(people)} customer record(s) and {links} link(s); a running service "
           "drops its cached answers within their TTL (or: POST /api/v1/customers/forget)")
+    return 0
+
+
+def _chatwoot_url(args: argparse.Namespace, settings: Settings) -> int:
+    from connector.helpdesk.chatwoot import Config, dashboard_url
+
+    manifest = _manifest_or_report(settings)
+    if manifest is None:
+        return EXIT_INVALID
+    config = manifest.helpdesks.adapters.get("chatwoot")
+    if not isinstance(config, Config):
+        print("connector chatwoot-url: helpdesks.chatwoot is not enabled in the manifest",
+              file=sys.stderr)
+        return EXIT_INVALID
+    print(dashboard_url(settings.public_url, settings.signing_key(), config, args.lang))
+    return 0
+
+
+def _zendesk_app(args: argparse.Namespace, settings: Settings) -> int:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from connector.helpdesk.zendesk import Config
+    from connector.helpdesk.zendesk_app import AppPackageError, build_package
+
+    manifest = _manifest_or_report(settings)
+    if manifest is None:
+        return EXIT_INVALID
+    config = manifest.helpdesks.adapters.get("zendesk")
+    if not isinstance(config, Config):
+        print("connector zendesk-app: helpdesks.zendesk is not enabled in the manifest: "
+              "building with its defaults", file=sys.stderr)
+        config = Config()
+    try:
+        release = version("connector")
+    except PackageNotFoundError:
+        release = "1.0.0"
+    try:
+        path = build_package(manifest, config, settings.public_url, Path(args.out), release)
+    except AppPackageError as exc:
+        for line in exc.errors:
+            print(line)
+        return EXIT_INVALID
+    except OSError as exc:
+        print(f"connector zendesk-app: cannot write in {args.out}: {exc.strerror}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    print(path)
+    return 0
+
+
+def _freshdesk_app(args: argparse.Namespace, settings: Settings) -> int:
+    from connector.helpdesk.freshdesk_app import PackageError, build_package
+
+    out = Path(args.out)
+    try:
+        build_package(out, args.url or settings.public_url)
+    except PackageError as exc:
+        for line in exc.errors:
+            print(line)
+        return EXIT_INVALID
+    except OSError as exc:
+        print(f"connector freshdesk-app: cannot write in {out}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{out}: valid Freshdesk app (platform 3.0); next: `fdk validate` and `fdk pack` "
+          "in that folder, then upload dist/*.zip as a custom app")
     return 0
 
 

@@ -91,7 +91,8 @@ def test_default_manifest_is_valid() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == (
         f"{MANIFEST}: valid — 5 sources: erp (rest), pos (files), feedback (rest), "
-        "loyalty (sql), history (files); 11 sidebar blocks"
+        "loyalty (sql), history (files); 14 sidebar blocks; helpdesks: embed, zendesk, "
+        "chatwoot, helpscout, freescout, freshdesk, django_helpdesk"
     )
 
 
