@@ -32,9 +32,10 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import StaticPool
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import Insert, Select
 
 metadata = MetaData()
 
@@ -168,8 +169,8 @@ class LinkStore:
             new = [{"kind": k, "value": v, "customer_id": customer_id, "source": s,
                     "learned_at": now}
                    for (k, v), s in rows.items() if (k, v) not in known | refused]
-            if new:
-                connection.execute(insert(links), new)
+            if new:  # another process may link the same at the same moment: keep theirs
+                connection.execute(insert_ignoring(connection, links), new)
         return len(new)
 
     def merge(self, absorbed: str, into: str, actor: str) -> None:
@@ -209,8 +210,9 @@ class LinkStore:
         with self._tx() as connection:
             changed = connection.execute(
                 update(people).where(people.c.customer_id == customer_id).values(**values))
-            if not changed.rowcount:
-                connection.execute(insert(people), [{"customer_id": customer_id, **values}])
+            if not changed.rowcount:  # unless a concurrent lookup of the same person did it
+                connection.execute(insert_ignoring(connection, people),
+                                   [{"customer_id": customer_id, **values}])
 
     def people(self, customer_ids: Iterable[str]) -> list[Person]:
         """The people with these ids, as candidates are shown."""
@@ -257,6 +259,18 @@ class LinkStore:
             query = query.where(audit.c.customer_id == customer_id)
         with self.engine.connect() as connection:
             return [dict(r._mapping) for r in connection.execute(query)]
+
+
+def insert_ignoring(connection: Connection, table: Table) -> Insert:
+    """An INSERT that skips rows whose key is already there (SQLite and PostgreSQL both say
+    ON CONFLICT DO NOTHING): two processes learning the same person at once must both
+    succeed."""
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    return insert(table)
 
 
 def audit_entry(connection: Connection, actor: str, action: str, customer_id: str | None,

@@ -148,3 +148,31 @@ def test_every_order_of_the_household_gives_the_same_people() -> None:
             learn(r, found)
         results.add(partition(r))
     assert len(results) == 1
+
+
+def test_the_same_new_person_learnt_by_concurrent_lookups_is_one_person(store_url: str) -> None:
+    """Twenty agents (or an agent and the webhook worker) meet a new customer at once: every
+    lookup succeeds and names the same person."""
+    import threading
+
+    store = LinkStore(store_url)
+    people: list[str] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def lookup() -> None:
+        r = Resolver(store, IdentityRules())
+        found = r.resolve(Identifiers(emails=("pauline.deneve@easiware.fr",)))
+        start.wait()
+        try:
+            people.append(r.learn(found, PAULINE, "Pauline Denève", "77184"))
+        except BaseException as exc:  # the failure is what the test reports
+            errors.append(exc)
+
+    threads = [threading.Thread(target=lookup) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(set(people)) == 1 and len(people) == 8
+    assert len(store.links_of(people[0])) == len(PAULINE)
