@@ -71,6 +71,17 @@ def test_the_package_builds_from_the_default_manifest_with_a_zendesk_entry(
     assert check_package(files) == []
 
 
+def test_the_package_builds_from_the_default_manifest_as_shipped(tmp_path: Path,
+                                                                 env: dict[str, str]) -> None:
+    done = connector("zendesk-app", "--manifest", str(MANIFEST), "--out", str(tmp_path),
+                     env={**env, "CONNECTOR_PUBLIC_URL": PUBLIC})
+    assert done.returncode == 0, done.stdout + done.stderr
+    files = unzip(Path(done.stdout.strip()))
+    assert sorted(files) == FILES and check_package(files) == []
+    location = json.loads(files["manifest.json"])["location"]["support"]["ticket_sidebar"]
+    assert location["url"] == f"{PUBLIC}/helpdesk/zendesk/sidebar"
+
+
 def test_the_logos_are_real_pngs_of_the_documented_sizes(tmp_path: Path,
                                                          env: dict[str, str]) -> None:
     done = run_app(tmp_path, env)

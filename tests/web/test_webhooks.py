@@ -1,0 +1,98 @@
+"""The default manifest's helpdesks over real HTTP: every adapter on, none accepting unsigned
+events while its secret is unset; with a secret set, an event is acknowledged, worked by the
+served process's worker and counted on the admin page."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from connector.manifest import load_manifest
+from tests.conftest import ADMIN_TOKEN, API_TOKEN, MANIFEST, Service, start_service, stop
+
+# each adapter's secret variable, as its 401 must name it
+SECRETS = {
+    "zendesk": "ZENDESK_WEBHOOK_SECRET",
+    "chatwoot": "CHATWOOT_WEBHOOK_SECRET",
+    "helpscout": "HELPSCOUT_WEBHOOK_SECRET",
+    "freescout": "FREESCOUT_WEBHOOK_SECRET",
+    "freshdesk": "FRESHDESK_WEBHOOK_SECRET",
+    "django_helpdesk": "DJANGO_HELPDESK_WEBHOOK_SECRET",
+}
+PAULINE = "pauline.deneve@easiware.fr"
+
+
+@pytest.fixture(scope="module")
+def unsigned(env: dict[str, str]) -> Iterator[Service]:
+    """The default manifest with every helpdesk secret unset."""
+    running = start_service({k: v for k, v in env.items() if k not in SECRETS.values()})
+    yield running
+    stop(running.process)
+
+
+def test_the_default_manifest_enables_every_adapter() -> None:
+    manifest = load_manifest(MANIFEST, env={"DEMO_BACKOFFICE_URL": "http://x"})
+    assert set(manifest.helpdesks.adapters) == set(SECRETS)
+
+
+@pytest.mark.parametrize("kind", sorted(SECRETS))
+def test_an_adapter_without_its_secret_refuses_every_event(unsigned: Service, kind: str) -> None:
+    body = json.dumps({"ticket": {"id": 1}, "event": "ticket.created"})
+    answer = requests.post(f"{unsigned.url}/helpdesk/{kind}/webhook", data=body, timeout=10,
+                           headers={"Content-Type": "application/json",
+                                    "X-Connector-Secret": "", "X-HelpScout-Signature": "x"})
+    assert answer.status_code == 401, answer.text
+    assert SECRETS[kind] in answer.json()["error"]
+
+
+def test_an_unknown_helpdesk_is_a_404(unsigned: Service) -> None:
+    answer = requests.post(f"{unsigned.url}/helpdesk/nosuchdesk/webhook", data=b"{}", timeout=5)
+    assert answer.status_code == 404
+
+
+def test_a_signed_event_is_acknowledged_worked_and_counted(env: dict[str, str]) -> None:
+    secret = "demo-helpscout-secret"
+    running = start_service({**env, "HELPSCOUT_WEBHOOK_SECRET": secret})
+    try:
+        body = json.dumps({
+            "id": 770001, "number": 7701, "type": "chat", "subject": "Ma carte ne marche plus",
+            "createdAt": "2026-11-22T10:00:00Z", "source": {"type": "chat", "via": "customer"},
+            "primaryCustomer": {"id": 5, "email": PAULINE},
+            "createdBy": {"id": 5, "type": "customer", "email": PAULINE},
+        }).encode()
+        signature = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha1).digest())
+        headers = {"X-HelpScout-Signature": signature.decode(),
+                   "X-HelpScout-Event": "convo.created", "Content-Type": "application/json"}
+        url = f"{running.url}/helpdesk/helpscout/webhook"
+        first = requests.post(url, data=body, headers=headers, timeout=10)
+        assert first.status_code == 202 and first.json()["status"] == "accepted"
+        again = requests.post(url, data=body, headers=headers, timeout=10)
+        assert again.json() == {"status": "duplicate", "id": first.json()["id"]}
+        tampered = requests.post(url, data=body.replace(b"7701", b"7702"), headers=headers,
+                                 timeout=10)
+        assert tampered.status_code == 401
+        deadline = time.monotonic() + 20
+        queues: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            queues = requests.get(f"{running.url}/admin/health.json", timeout=5,
+                                  auth=("admin", ADMIN_TOKEN)).json()
+            if queues["events"] == {"done": 1}:
+                break
+            time.sleep(0.2)
+        assert queues["events"] == {"done": 1} and "helpscout" in queues["helpdesks"]
+        record = requests.get(f"{running.url}/api/v1/customers/lookup", timeout=10,
+                              params={"email": PAULINE},
+                              headers={"Authorization": f"Bearer {API_TOKEN}"}).json()
+        assert record["contacts"]["last"]["reason"] == "Ma carte ne marche plus"
+        assert record["contacts"]["last"]["channel"] == "chat"
+        metrics = requests.get(f"{running.url}/metrics", timeout=5).text
+        assert 'connector_webhooks_total{helpdesk="helpscout",outcome="duplicate"} 1.0' in metrics
+    finally:
+        stop(running.process)
