@@ -58,7 +58,8 @@ def run(data: Path, count: int) -> str:
     from connector.app import build_services
     from connector.identity import Identifiers
     from connector.settings import Settings
-    from connector.widgets import BlockSpec, RenderContext, render_sidebar_page
+    from connector.views import layout_of, render_context
+    from connector.widgets import render_sidebar_page
 
     services = build_services(Settings())
     emails = [c["email"] for c in json.loads((data / "erp.json").read_text())["customers"]]
@@ -75,8 +76,8 @@ def run(data: Path, count: int) -> str:
         warm.append(time.perf_counter() - started)
     profile = services.assembler.lookup(ids[0]).profile
     assert profile is not None
-    layout = [BlockSpec(b.block) for b in services.manifest.sidebar.blocks]
-    ctx = RenderContext(locale="fr", currency="EUR", now=profile.sources["erp"].fetched_at)  # type: ignore[arg-type]
+    layout = layout_of(services.manifest)  # the default manifest's blocks and its card
+    ctx = render_context(services.manifest, services.details.offers, "fr")
     renders = []
     for _ in range(200):
         started = time.perf_counter()
