@@ -11,9 +11,10 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from connector.identity import Identifiers, normalise
 
@@ -243,3 +244,32 @@ def lenient_identifiers(region: str, *, emails: list[str | None] | None = None,
     found_phones = [p for raw in phones or [] if raw and (p := normalise("phone", raw, region))]
     return Identifiers(emails=tuple(dict.fromkeys(found_emails)),
                        phones=tuple(dict.fromkeys(found_phones)))
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """A webhook body as a JSON object, or BadEvent saying why not."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadEvent("the webhook body is not JSON") from exc
+    if not isinstance(data, dict):
+        raise BadEvent("the webhook body is not a JSON object")
+    return data
+
+
+def iso_moment(value: Any) -> dt.datetime | None:
+    """An ISO 8601 time (`2024-04-17T17:18:10Z`, with an offset, or naive meaning UTC), aware;
+    None when absent or unreadable."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.strip().replace(" UTC", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def json_reply(status: int, data: Mapping[str, Any]) -> Reply:
+    """A JSON answer to a helpdesk's sidebar call."""
+    return Reply(status, json.dumps(data, ensure_ascii=False),
+                 content_type="application/json; charset=utf-8")

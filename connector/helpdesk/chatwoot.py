@@ -37,6 +37,7 @@ from connector.helpdesk.base import (
     check_fresh,
     check_hmac,
     hmac_hex,
+    json_reply,
     require_secret,
 )
 from connector.helpdesk.chatwoot_api import ChatwootApi
@@ -168,7 +169,7 @@ class Chatwoot:
         html = _template().replace("{{lang}}", locale).replace("{{nonce}}", nonce)
         html = html.replace("{{title}}", escape(texts["title"]))
         html = html.replace("{{waiting}}", escape(texts["waiting"]))
-        html = html.replace("{{settings}}", _script_json(settings))
+        html = html.replace("{{settings}}", _scriptjson_reply(settings))
         policy = (f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; "
                   "connect-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'none'; "
                   f"frame-ancestors {' '.join(self.frame_ancestors)}")
@@ -180,7 +181,7 @@ class Chatwoot:
         except ValueError:
             asked = None
         if not isinstance(asked, dict):
-            return _json(400, {"error": "expected a JSON object"})
+            return json_reply(400, {"error": "expected a JSON object"})
         self._check_key(asked.get("k"))
         ids = contact_identifiers(self.reading, asked.get("email"), asked.get("phone_number"),
                                   asked.get("identifier"))
@@ -191,7 +192,7 @@ class Chatwoot:
                             search=not ids, helpdesk=KIND)
         lang = asked.get("lang")
         locale = lang if isinstance(lang, str) and lang in TEXTS else None
-        return _json(200, {"url": links.url("", token, locale), "ttl_s": links.ttl_s})
+        return json_reply(200, {"url": links.url("", token, locale), "ttl_s": links.ttl_s})
 
     # --- webhooks --------------------------------------------------------------------------
     def verify(self, headers: Headers, body: bytes) -> None:
@@ -254,11 +255,7 @@ def _template() -> str:
             ).read_text(encoding="utf-8")
 
 
-def _script_json(value: Any) -> str:
+def _scriptjson_reply(value: Any) -> str:
     """JSON safe inside a `<script type="application/json">` element."""
     text = json.dumps(value, ensure_ascii=False)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def _json(status: int, body: dict[str, Any]) -> Reply:
-    return Reply(status, json.dumps(body), content_type="application/json")

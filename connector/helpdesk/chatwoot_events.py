@@ -12,17 +12,17 @@ current_value}}`); `message_created` is the message with its `conversation` (sam
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from connector.helpdesk.base import (
-    BadEvent,
     EventKind,
     Headers,
     TicketEvent,
     body_key,
+    iso_moment,
+    json_object,
     lenient_identifiers,
 )
 from connector.identity import Identifiers, normalise
@@ -87,12 +87,7 @@ def contact_identifiers(reading: EventReading, email: Any, phone: Any,
 
 def read_event(reading: EventReading, headers: Headers, body: bytes) -> TicketEvent | None:
     """The event a verified delivery carries; None for events we do not use."""
-    try:
-        data = json.loads(body)
-    except ValueError as exc:
-        raise BadEvent("the body is not JSON") from exc
-    if not isinstance(data, dict):
-        raise BadEvent("the body is not a JSON object")
+    data = json_object(body)
     reader = READERS.get(str(data.get("event")))
     if reader is None or not _same_account(reading, data):
         return None
@@ -191,13 +186,7 @@ def _moment(value: Any) -> dt.datetime | None:
         return None
     if isinstance(value, int | float) and value > 0:
         return dt.datetime.fromtimestamp(value, dt.UTC)
-    if isinstance(value, str) and value:
-        try:
-            moment = dt.datetime.fromisoformat(value.replace(" UTC", "+00:00"))
-        except ValueError:
-            return None
-        return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-    return None
+    return iso_moment(value)
 
 
 def _dict(value: Any) -> dict[str, Any]:

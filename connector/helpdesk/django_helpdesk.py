@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
-import json
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,6 +39,8 @@ from connector.helpdesk.base import (
     WriteBack,
     WriteBackFailed,
     check_hmac,
+    iso_moment,
+    json_object,
     lenient_identifiers,
     require_secret,
 )
@@ -128,7 +128,7 @@ class DjangoHelpdesk:
     def parse_event(self, headers: Headers, body: bytes) -> TicketEvent | None:
         """A new ticket (a new request) or a public follow-up; None for private notes and
         tickets with neither an email nor a phone."""
-        payload = _json(body)
+        payload = json_object(body)
         ticket = payload.get("ticket")
         if not isinstance(ticket, dict) or not isinstance(ticket.get("id"), int):
             raise BadEvent("this is not a django-helpdesk webhook: no ticket id")
@@ -180,7 +180,7 @@ class DjangoHelpdesk:
             helpdesk=KIND, key=key, kind="ticket.created" if new else "message.created",
             identifiers=ids, ticket_id=str(ticket["id"]),
             channel="email" if followup.get("message_id") else "web",
-            subject=_text(ticket.get("title")), occurred_at=_moment(followup.get("date")),
+            subject=_text(ticket.get("title")), occurred_at=iso_moment(followup.get("date")),
             new_request=new)
 
 
@@ -237,27 +237,8 @@ def _plain_comment(note: str) -> str:
     return "  \n".join(safe.splitlines())
 
 
-def _json(body: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadEvent("the webhook body is not JSON") from exc
-    if not isinstance(payload, dict):
-        raise BadEvent("the webhook body is not a JSON object")
-    return payload
-
-
 def _text(value: Any) -> str | None:
     return (value.strip() or None) if isinstance(value, str) else None
-
-
-def _moment(value: Any) -> dt.datetime | None:
-    """A follow-up's date (ISO 8601 with its offset, as Django REST framework writes it)."""
-    try:
-        moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def _origin(url: str | None) -> str | None:

@@ -34,6 +34,7 @@ from connector.helpdesk.base import (
     Unauthorized,
     WriteBack,
     check_hmac,
+    json_reply,
     lenient_identifiers,
     require_secret,
 )
@@ -94,19 +95,19 @@ class Freshdesk:
         token = require_secret(secret(self.config.app_token), APP_TOKEN_VAR)
         check_hmac(token, _bearer(request.headers), "app token")
         if request.method != "POST":
-            return _json(405, {"error": "POST the ticket's contact as JSON"})
+            return json_reply(405, {"error": "POST the ticket's contact as JSON"})
         try:
             asked = json.loads(request.body or b"{}")
         except ValueError:
             asked = None
         if not isinstance(asked, dict):
-            return _json(400, {"error": "the body is not a JSON object"})
+            return json_reply(400, {"error": "the body is not a JSON object"})
         context = self.context_of(asked)
         ids = context.identifiers
         link = self.deps.links.token(email=list(ids.emails), phone=list(ids.phones),
                                      ticket=context.ticket_id, search=not ids, helpdesk=KIND)
         url = self.deps.links.url(self.deps.public_url, link, context.locale)
-        return _json(200, {"html": self.deps.render_fragment(context), "url": url})
+        return json_reply(200, {"html": self.deps.render_fragment(context), "url": url})
 
     def context_of(self, asked: dict[str, Any]) -> SidebarContext:
         """Who the app asks about: the contact's emails and phones (unusable ones dropped)."""
@@ -156,8 +157,6 @@ def build(config: Config, deps: HelpdeskDeps) -> Freshdesk:
     return Freshdesk(config, deps)
 
 
-def _json(status: int, data: dict[str, Any]) -> Reply:
-    return Reply(status, json.dumps(data, ensure_ascii=False), "application/json")
 
 
 def _bearer(headers: Headers) -> str | None:

@@ -17,7 +17,6 @@ digest: a rule firing twice for the same change is worked once.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -29,6 +28,7 @@ from connector.helpdesk.base import (
     Headers,
     TicketEvent,
     body_key,
+    iso_moment,
     lenient_identifiers,
 )
 
@@ -92,7 +92,7 @@ def parse_event(headers: Headers, body: bytes, region: str) -> TicketEvent | Non
                             data.get("ticket_requester_id"), data.get("requester_id")),
         channel=SOURCES.get(source.lower(), "other") if source else None,
         subject=_value(ticket.get("subject"), data.get("ticket_subject"), data.get("subject")),
-        occurred_at=_moment(created if kind == "ticket.created" else updated or created),
+        occurred_at=iso_moment(created if kind == "ticket.created" else updated or created),
         new_request=kind == "ticket.created",
     )
 
@@ -150,14 +150,3 @@ def _list(value: Any) -> list[Any]:
     if isinstance(value, list):
         return value
     return [v.strip() for v in value.split(",")] if isinstance(value, str) else []
-
-
-def _moment(text: str | None) -> dt.datetime | None:
-    """An ISO 8601 moment (Freshdesk's `2024-05-02T09:15:00Z`), or None when unreadable."""
-    if not text:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

@@ -22,7 +22,6 @@ written (custom fields are per mailbox, customer properties must be declared fir
 
 from __future__ import annotations
 
-import json
 from html import escape
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -39,11 +38,13 @@ from connector.helpdesk.base import (
     WriteBackFailed,
     check_hmac,
     hmac_b64,
+    json_object,
+    json_reply,
     require_secret,
 )
 from connector.helpdesk.config import AdapterConfig, secret
 from connector.helpdesk.helpscout_api import MailboxApi
-from connector.helpdesk.helpscout_events import person_identifiers, read_json, scout_event
+from connector.helpdesk.helpscout_events import person_identifiers, scout_event
 from connector.writeback import Limits
 
 KIND = "helpscout"
@@ -105,7 +106,7 @@ class HelpScout:
         except Unauthorized as exc:
             return _json(401, f"<p>{escape(exc.public)}</p>", error=exc.public)
         try:
-            data = read_json(request.body)
+            data = json_object(request.body)
         except ValueError:
             return _json(400, "<p>The request is not JSON.</p>", error="not JSON")
         ticket = data.get("ticket")  # false on a draft
@@ -144,8 +145,7 @@ class HelpScout:
 
 def _json(status: int, html: str, **extra: str) -> Reply:
     """The dynamic app's answer: JSON holding the HTML."""
-    return Reply(status, json.dumps({"html": html, **extra}, ensure_ascii=False),
-                 content_type="application/json; charset=utf-8")
+    return json_reply(status, {"html": html, **extra})
 
 
 def build(config: Config, deps: HelpdeskDeps) -> HelpScout:

@@ -12,12 +12,18 @@ fatal except a body that is not a JSON object.
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from connector.helpdesk.base import BadEvent, EventKind, TicketEvent, body_key, lenient_identifiers
+from connector.helpdesk.base import (
+    BadEvent,
+    EventKind,
+    TicketEvent,
+    body_key,
+    iso_moment,
+    json_object,
+    lenient_identifiers,
+)
 from connector.identity import Identifiers
 
 # The events we work. Every other event is acknowledged and ignored: agents' actions tell
@@ -32,17 +38,6 @@ CUSTOMER_EVENTS = frozenset({"customer.created", "customer.updated"})
 # `source.type` values that mean the customer wrote through a form on a site or an app
 WEB_SOURCES = frozenset({"web", "beacon", "beacon-v2", "mobile", "api"})
 PERSON_KEYS = ("primaryCustomer", "customer")
-
-
-def read_json(body: bytes) -> dict[str, Any]:
-    """The body as a JSON object, or BadEvent."""
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadEvent("the body is not JSON") from exc
-    if not isinstance(data, dict):
-        raise BadEvent("the body is not a JSON object")
-    return data
 
 
 def values(items: Any, *keys: str) -> list[str]:
@@ -108,17 +103,6 @@ def new_request(conversation: Mapping[str, Any]) -> bool:
     return not (conversation.get("type") == "email" and source.get("via") == "user")
 
 
-def when(value: Any) -> dt.datetime | None:
-    """An ISO 8601 time (`2012-03-15T22:46:22Z`), or None."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
 def scout_event(helpdesk: str, event: str | None, body: bytes, region: str) -> TicketEvent | None:
     """The TicketEvent of a verified webhook (`event` from its `X-…-Event` header); None
     for events we do not use. Neither helpdesk sends a delivery id: the key is the event's
@@ -127,7 +111,7 @@ def scout_event(helpdesk: str, event: str | None, body: bytes, region: str) -> T
         raise BadEvent("the request names no event (X-HelpScout-Event / X-FreeScout-Event)")
     if event not in CONVERSATION_EVENTS and event not in CUSTOMER_EVENTS:
         return None
-    data = read_json(body)
+    data = json_object(body)
     key = f"{event}:{body_key(body)}"
     if event in CUSTOMER_EVENTS:
         return TicketEvent(helpdesk=helpdesk, key=key, kind="customer.updated",
@@ -143,5 +127,5 @@ def scout_event(helpdesk: str, event: str | None, body: bytes, region: str) -> T
                        identifiers=person_identifiers(conversation_people(data), region),
                        ticket_id=str(data["id"]), channel=channel_of(data),
                        subject=subject if isinstance(subject, str) else None,
-                       occurred_at=when(data.get("createdAt")) if created else None,
+                       occurred_at=iso_moment(data.get("createdAt")) if created else None,
                        new_request=created and new_request(data))

@@ -21,7 +21,6 @@ Shapes ("Anatomy of a webhook request"):
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -36,6 +35,8 @@ from connector.helpdesk.base import (
     check_fresh,
     check_hmac,
     hmac_b64,
+    iso_moment,
+    json_object,
     lenient_identifiers,
 )
 
@@ -88,7 +89,7 @@ def verify(secret: bytes, headers: Headers, body: bytes, now: dt.datetime,
         raise Unauthorized(f"the request carries no {TIMESTAMP} header")
     check_hmac(hmac_b64(secret, stamp.encode() + body), headers.get(SIGNATURE),
                f"{SIGNATURE} header")
-    sent = _moment(stamp)
+    sent = iso_moment(stamp)
     if sent is None:
         raise Unauthorized(f"the {TIMESTAMP} header is not an ISO 8601 time")
     check_fresh(sent, now, window_s)
@@ -96,12 +97,7 @@ def verify(secret: bytes, headers: Headers, body: bytes, now: dt.datetime,
 
 def parse(headers: Headers, body: bytes, region: str) -> TicketEvent | None:
     """The event a verified webhook carries; None for what we do not use."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadEvent("the webhook's body is not JSON") from exc
-    if not isinstance(data, dict):
-        raise BadEvent("the webhook's body is not a JSON object")
+    data = json_object(body)
     if str(data.get("type") or "").startswith("zen:event-type"):
         return _subscription(data, headers, body, region)
     return _template(data, headers, body, region)
@@ -127,7 +123,7 @@ def _subscription(data: dict[str, Any], headers: Headers, body: bytes,
     detail = _mapping(data.get("detail"))
     subject = str(data.get("subject") or "")
     key = f"event:{data['id']}" if data.get("id") else _invocation(headers) or body_key(body)
-    occurred = _moment(data.get("time"))
+    occurred = iso_moment(data.get("time"))
     if domain == "user":
         user_id = _zendesk_id(detail.get("id")) or _zendesk_id(subject.rpartition(":")[2])
         ids = lenient_identifiers(region, emails=[_text(detail.get("email"))],
@@ -180,7 +176,7 @@ def _template(data: dict[str, Any], headers: Headers, body: bytes,
         requester_id=requester_id,
         channel=channel_of(_first((ticket, ("via", "channel")), (data, ("via", "channel")))),
         subject=_first((ticket, ("subject", "title")), (data, ("subject", "title"))),
-        occurred_at=_moment(stamp), new_request=kind == "ticket.created" and bool(ticket_id))
+        occurred_at=iso_moment(stamp), new_request=kind == "ticket.created" and bool(ticket_id))
 
 
 def _event_kind(raw: str | None, ticket_id: str | None) -> EventKind:
@@ -223,15 +219,3 @@ def _zendesk_id(value: Any) -> str | None:
 def _invocation(headers: Headers) -> str | None:
     value = (headers.get(INVOCATION) or "").strip()
     return f"invocation:{value[:100]}" if value else None
-
-
-def _moment(value: Any) -> dt.datetime | None:
-    """An ISO 8601 time (`2024-04-17T17:18:10Z`), aware (UTC when it says no zone)."""
-    text = _text(value)
-    if not text:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

@@ -15,6 +15,8 @@ import sqlalchemy
 import yaml
 
 from connector.app import Services, build_services
+from connector.helpdesk.base import HelpdeskDeps, SidebarContext
+from connector.helpdesk.embed import EmbedLinks
 from connector.manifest import load_manifest
 from connector.settings import Settings
 from tests.conftest import MANIFEST, ROOT
@@ -66,3 +68,21 @@ def wait_for_contact(var: Path, helpdesk: str, ticket: str, seconds: float = 15)
             time.sleep(0.2)
     finally:
         engine.dispose()
+
+
+class Renderer:
+    """Records the contexts the adapter asks to render (the real one is tested end to end)."""
+
+    def __init__(self) -> None:
+        self.contexts: list[SidebarContext] = []
+
+    def __call__(self, context: SidebarContext) -> str:
+        self.contexts.append(context)
+        return "<p>record</p>"
+
+
+def deps(renderer: Renderer | None = None) -> HelpdeskDeps:
+    """What the service lends an adapter, with a recording renderer."""
+    return HelpdeskDeps(links=EmbedLinks(b"k", 600, "FR"), public_url="http://connector.test",
+                        region="FR", secret_key=b"k", render_fragment=renderer or Renderer(),
+                        clock=time.time)

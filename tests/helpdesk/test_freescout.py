@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,21 +17,20 @@ from flask.testing import FlaskClient
 from connector.app import Services, create_app
 from connector.helpdesk.base import (
     Headers,
-    HelpdeskDeps,
     HttpRequest,
     Reply,
-    SidebarContext,
     Unauthorized,
     WriteBack,
     WriteBackFailed,
 )
-from connector.helpdesk.embed import EmbedLinks
 from connector.helpdesk.freescout import Config, FreeScout
 from connector.identity import Identifiers
 from connector.manifest import ManifestError, load_manifest
 from tests.conftest import Backoffice, service_env, start_service, stop
 from tests.helpdesk.scouts import (
     PAULINE,
+    Renderer,
+    deps,
     fixture,
     in_process,
     sha1_b64,
@@ -53,22 +51,8 @@ def fs(name: str) -> bytes:
     return fixture("freescout", name)
 
 
-class Renderer:
-    """Records the contexts the adapter asks to render (the real renderer is tested below)."""
-
-    def __init__(self) -> None:
-        self.contexts: list[SidebarContext] = []
-
-    def __call__(self, context: SidebarContext) -> str:
-        self.contexts.append(context)
-        return "<p>record</p>"
-
-
 def adapter(renderer: Renderer | None = None, **config: Any) -> FreeScout:
-    deps = HelpdeskDeps(links=EmbedLinks(b"k", 600, "FR"), public_url="http://connector.test",
-                        region="FR", secret_key=b"k", render_fragment=renderer or Renderer(),
-                        clock=time.time)
-    return FreeScout(Config(**config), deps)
+    return FreeScout(Config(**config), deps(renderer))
 
 
 def post(body: bytes, content_type: str = "application/json") -> HttpRequest:

@@ -21,22 +21,21 @@ from connector.app import Services, create_app
 from connector.helpdesk.base import (
     BadEvent,
     Headers,
-    HelpdeskDeps,
     HttpRequest,
     RateLimited,
     Reply,
-    SidebarContext,
     Unauthorized,
     WriteBack,
     WriteBackFailed,
 )
-from connector.helpdesk.embed import EmbedLinks
 from connector.helpdesk.helpscout import Config, HelpScout
 from connector.identity import Identifiers
 from connector.manifest import ManifestError, load_manifest
 from tests.conftest import Backoffice, service_env, start_service, stop
 from tests.helpdesk.scouts import (
     PAULINE,
+    Renderer,
+    deps,
     fixture,
     in_process,
     sha1_b64,
@@ -67,22 +66,8 @@ def hs(name: str) -> bytes:
 
 # --- the adapter alone: signature vectors ---------------------------------------------
 
-class Renderer:
-    """Records the contexts the adapter asks to render (the real renderer is tested below)."""
-
-    def __init__(self) -> None:
-        self.contexts: list[SidebarContext] = []
-
-    def __call__(self, context: SidebarContext) -> str:
-        self.contexts.append(context)
-        return "<p>record</p>"
-
-
 def adapter(renderer: Renderer | None = None, **config: Any) -> HelpScout:
-    deps = HelpdeskDeps(links=EmbedLinks(b"k", 600, "FR"), public_url="http://connector.test",
-                        region="FR", secret_key=b"k", render_fragment=renderer or Renderer(),
-                        clock=time.time)
-    return HelpScout(Config(**config), deps)
+    return HelpScout(Config(**config), deps(renderer))
 
 
 def post(body: bytes, signature: str | None) -> HttpRequest:
