@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -150,12 +151,14 @@ def test_every_order_of_the_household_gives_the_same_people() -> None:
     assert len(results) == 1
 
 
-def test_the_same_new_person_learnt_by_concurrent_lookups_is_one_person(store_url: str) -> None:
+def test_the_same_new_person_learnt_by_concurrent_lookups_is_one_person(
+        store_url: str, tmp_path: Path) -> None:
     """Twenty agents (or an agent and the webhook worker) meet a new customer at once: every
-    lookup succeeds and names the same person."""
+    lookup succeeds and names the same person. (SQLite on a file, as served: the in-memory
+    test database is one connection, which threads cannot share.)"""
     import threading
 
-    store = LinkStore(store_url)
+    store = LinkStore(f"sqlite:///{tmp_path}/c.sqlite" if store_url == "sqlite://" else store_url)
     people: list[str] = []
     errors: list[BaseException] = []
     start = threading.Barrier(8)

@@ -3,6 +3,7 @@ each block shows in its header, from the sources that fed it ("Data ages", SEED-
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -94,8 +95,25 @@ class FreshnessBlock:
         return render_template("freshness.html", ctx, block=self.key, lines=lines)
 
 
-def block_sections(block: object) -> frozenset[str] | None:
-    """The sections a block shows: its own `sections`, else the table's (None: unknown)."""
+# What each part of the canonical customer is made from, for cards that read it by path.
+PATH_SECTIONS: dict[str, frozenset[str]] = {
+    "flags": BLOCK_SECTIONS["badges"], "kpis": BLOCK_SECTIONS["kpis"],
+    "sentiment": frozenset({"surveys"}), "identity": frozenset({"identity"}),
+    "status": frozenset({"status"}), "contacts": frozenset({"contacts"}),
+    "orders": frozenset({"orders"}), "store_purchases": frozenset({"store_purchases"}),
+    "loyalty": frozenset({"loyalty"}), "reviews": frozenset({"reviews"}),
+    "campaigns": frozenset({"campaigns"}), "notes": frozenset({"notes"}),
+}
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def block_sections(block: object, spec: BlockSpec | None = None) -> frozenset[str] | None:
+    """The sections a block shows: a card's, from the parts of the customer its paths read;
+    a block's own `sections`; else the table's (None: unknown)."""
+    card = getattr(spec, "card", None)
+    if card is not None:
+        names = {name for field in card.fields for name in NAME.findall(field.path)}
+        return frozenset().union(*(PATH_SECTIONS[n] for n in names if n in PATH_SECTIONS))
     declared = getattr(block, "sections", None)
     return declared if declared is not None else BLOCK_SECTIONS.get(getattr(block, "key", ""))
 

@@ -118,7 +118,7 @@ def render_block(
     """Render one block, the age of its sources' data in its header; a block that fails is
     replaced by a quiet notice, never a broken page."""
     try:
-        age = block_age(block_sections(block), profile, spec, ctx)
+        age = block_age(block_sections(block, spec), profile, spec, ctx)
         html = block.render(profile, spec, replace(ctx, block_age=age))
     except Exception:
         logger.exception("sidebar block %r failed for customer %s", block.key, profile.customer_id)

@@ -127,3 +127,22 @@ def test_orders_and_reviews_name_their_source_and_its_age_on_each_item() -> None
         minutes=12))
     html = plain("".join(render_blocks(profile, [BlockSpec("orders")], CTX)))
     assert 'title="ERP : à jour · il y a 12 min"' in html
+
+
+def test_a_card_is_aged_by_the_sources_its_paths_read() -> None:
+    from connector.cards import Card, CardField
+    from connector.widgets.page import CARD
+
+    card = Card(key="ref", title="Repères", fields=[
+        CardField(label="N° ERP", path="identity.external_ids.erp"),
+        CardField(label="Dernier avis", path="reviews[0].date", format="date")])
+    spec = BlockSpec("card", card=card)
+    profile = with_sources(erp=ok(180), pos=ok(7200), reviews=ok(30))
+    profile.identity.external_ids = {"erp": "C100997"}
+    assert block_sections(CARD, spec) == frozenset({"identity", "reviews"})
+    html = plain(str(render_block(CARD, profile, spec, CTX)))
+    assert ">il y a 2 h</p>" in html  # the POS also gives identities: the oldest source
+    assert 'title="ERP : à jour · il y a 3 min\nCaisses : à jour · il y a 2 h\nAvis : à jour' \
+        in html
+    only_loyalty = Card(title="Fidélité", fields=[CardField(label="Points", path="loyalty.points")])
+    assert block_sections(CARD, BlockSpec("card", card=only_loyalty)) == frozenset({"loyalty"})
