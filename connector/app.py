@@ -93,7 +93,7 @@ def build_services(settings: Settings, manifest: Manifest | None = None) -> Serv
     modules = adapter_modules()
     adapters: dict[str, Helpdesk] = {kind: modules[kind].build(config, deps)
                                      for kind, config in manifest.helpdesks.adapters.items()}
-    events = EventLog(resolver.store.engine)
+    events = EventLog(resolver.store.engine, lease_s=settings.event_lease_s)
     assembler.history = events
     queue = WriteBackQueue(resolver.store.engine)
     worker = EventWorker(events, assembler, queue, adapters, manifest.helpdesks.adapters)

@@ -6,7 +6,7 @@ import logging
 import secrets
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     port: int = 8000
     threads: int = 8
     log_level: str = "INFO"
+    # how long a worker may hold an event before another process takes it over (it died)
+    event_lease_s: int = Field(default=300, ge=1, le=86400)
 
     def database(self) -> str:
         """Where links and audit live: CONNECTOR_DATABASE_URL, else SQLite under data_dir."""

@@ -8,14 +8,26 @@ import base64
 import hashlib
 import hmac
 import json
+import sqlite3
+import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
 
 from connector.manifest import load_manifest
-from tests.conftest import ADMIN_TOKEN, API_TOKEN, MANIFEST, Service, start_service, stop
+from tests.conftest import (
+    ADMIN_TOKEN,
+    API_TOKEN,
+    MANIFEST,
+    Service,
+    service_env,
+    start_backoffice,
+    start_service,
+    stop,
+)
 
 # each adapter's secret variable, as its 401 must name it
 SECRETS = {
@@ -96,3 +108,56 @@ def test_a_signed_event_is_acknowledged_worked_and_counted(env: dict[str, str]) 
         assert 'connector_webhooks_total{helpdesk="helpscout",outcome="duplicate"} 1.0' in metrics
     finally:
         stop(running.process)
+
+
+def test_an_acknowledged_event_is_worked_even_if_the_process_dies_right_after(
+        demo_data: Path, tmp_path: Path) -> None:
+    """kill -9 while the worker is inside the event (the ERP made slow): the next process on the
+    same database takes the event over once its lease ends, and works it once."""
+    office = start_backoffice(demo_data)
+    env = {**service_env(demo_data, office.url, tmp_path), "HELPSCOUT_WEBHOOK_SECRET": "s",
+           "CONNECTOR_EVENT_LEASE_S": "2"}
+    first = start_service(env)
+    second = None
+    try:
+        auth = {"Authorization": f"Bearer {API_TOKEN}"}
+        before = requests.get(f"{first.url}/api/v1/customers/lookup", timeout=10,
+                              params={"email": PAULINE}, headers=auth).json()
+        requests.post(f"{first.url}/api/v1/cache/invalidate", json={"email": PAULINE},
+                      headers=auth, timeout=10).raise_for_status()  # the worker must ask the ERP
+        office.faults(erp="slow")
+        body = json.dumps({"id": 880001, "number": 8801, "type": "email",
+                           "subject": "Colis abîmé", "primaryCustomer": {"email": PAULINE},
+                           "createdBy": {"type": "customer", "email": PAULINE}}).encode()
+        signature = base64.b64encode(hmac.new(b"s", body, hashlib.sha1).digest()).decode()
+        answer = requests.post(f"{first.url}/helpdesk/helpscout/webhook", data=body, timeout=10,
+                               headers={"X-HelpScout-Signature": signature,
+                                        "X-HelpScout-Event": "convo.created",
+                                        "Content-Type": "application/json"})
+        assert answer.status_code == 202
+        time.sleep(0.4)  # the worker has claimed it and waits on the slow ERP
+        subprocess.run(["pkill", "-KILL", "-P", str(first.process.pid)], check=False)
+        first.process.kill()
+        first.process.wait(timeout=10)
+        with sqlite3.connect(tmp_path / "connector.sqlite") as db:  # died inside the event
+            assert db.execute("SELECT state FROM ticket_events").fetchall() == [("working",)]
+        office.faults(erp="ok")
+        second = start_service(env)
+        deadline = time.monotonic() + 30
+        events: dict[str, int] = {}
+        while time.monotonic() < deadline:
+            events = requests.get(f"{second.url}/admin/health.json", timeout=5,
+                                  auth=("admin", ADMIN_TOKEN)).json()["events"]
+            if events == {"done": 1}:
+                break
+            time.sleep(0.3)
+        assert events == {"done": 1}
+        record = requests.get(f"{second.url}/api/v1/customers/lookup", timeout=10,
+                              params={"email": PAULINE}, headers=auth).json()
+        assert record["contacts"]["last"]["reason"] == "Colis abîmé"
+        assert record["contacts"]["count"] == before["contacts"]["count"] + 1  # once
+    finally:
+        for running in (first, second):
+            if running is not None and running.process.poll() is None:
+                stop(running.process)
+        stop(office.process)
