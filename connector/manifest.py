@@ -201,6 +201,8 @@ class Manifest:
     flags: FlagRules
     helpdesks: Helpdesks
     identity: IdentityRules = field(default_factory=IdentityRules)
+    # path -> environment variable, where an unset variable's default was used
+    unset_variables: dict[str, str] = field(default_factory=dict)
 
     @property
     def directory(self) -> Path:
@@ -212,7 +214,8 @@ def load_manifest(path: Path, env: Mapping[str, str] | None = None) -> Manifest:
     """Read, interpolate and validate a manifest; raise ManifestError listing every problem."""
     raw = _read_yaml(path)
     errors: list[str] = []
-    data = _interpolate(raw, os.environ if env is None else env, "", errors)
+    defaulted: dict[str, str] = {}
+    data = _interpolate(raw, os.environ if env is None else env, "", errors, defaulted)
     document = _validate(ManifestDocument, data, "", errors)
     sources: dict[str, SourceConfig] = {}
     entries = data.get("sources") if isinstance(data.get("sources"), dict) else {}
@@ -236,6 +239,7 @@ def load_manifest(path: Path, env: Mapping[str, str] | None = None) -> Manifest:
         flags=document.flags,
         helpdesks=helpdesks,
         identity=document.identity,
+        unset_variables=defaulted,
     )
 
 
@@ -264,12 +268,16 @@ def _read_yaml(path: Path) -> Any:
     return data
 
 
-def _interpolate(value: Any, env: Mapping[str, str], path: str, errors: list[str]) -> Any:
-    """Replace `${VAR}` and `${VAR:-default}` in every string; unknown variables are errors."""
+def _interpolate(value: Any, env: Mapping[str, str], path: str, errors: list[str],
+                 defaulted: dict[str, str] | None = None) -> Any:
+    """Replace `${VAR}` and `${VAR:-default}` in every string; unknown variables are errors.
+    `defaulted` collects path -> variable for the unset ones a default stood in for."""
     if isinstance(value, dict):
-        return {k: _interpolate(v, env, _join(path, str(k)), errors) for k, v in value.items()}
+        return {k: _interpolate(v, env, _join(path, str(k)), errors, defaulted)
+                for k, v in value.items()}
     if isinstance(value, list):
-        return [_interpolate(v, env, f"{path}[{i}]", errors) for i, v in enumerate(value)]
+        return [_interpolate(v, env, f"{path}[{i}]", errors, defaulted)
+                for i, v in enumerate(value)]
     if not isinstance(value, str):
         return value
 
@@ -278,6 +286,8 @@ def _interpolate(value: Any, env: Mapping[str, str], path: str, errors: list[str
         if name in env:
             return env[name]
         if default is not None:
+            if defaulted is not None:
+                defaulted[path] = name
             return default
         errors.append(f"{path}: environment variable {name} is not set")
         return ""

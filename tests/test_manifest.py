@@ -89,11 +89,26 @@ def test_check_prints_every_error_and_exits_1(tmp_path: Path) -> None:
 def test_default_manifest_is_valid() -> None:
     result = connector("check", "--manifest", str(MANIFEST), env={"PATH": ""})
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.strip() == (
+    first, *secrets = result.stdout.strip().splitlines()
+    assert first == (
         f"{MANIFEST}: valid — 5 sources: erp (rest), pos (files), feedback (rest), "
         "loyalty (sql), history (files); 14 sidebar blocks; helpdesks: embed, zendesk, "
         "chatwoot, helpscout, freescout, freshdesk, django_helpdesk"
     )
+    # every adapter is on, its secrets from the environment: the admin is told which are unset
+    assert secrets[0] == ("  helpdesks.zendesk: secrets not set: ZENDESK_APP_PUBLIC_KEY "
+                          "(app_public_key), ZENDESK_WEBHOOK_SECRET (webhook_secret), "
+                          "ZENDESK_API_TOKEN (api_token)")
+    assert [line.split(":")[0].strip() for line in secrets] == [
+        "helpdesks.zendesk", "helpdesks.chatwoot", "helpdesks.helpscout", "helpdesks.freescout",
+        "helpdesks.freshdesk", "helpdesks.django_helpdesk"]
+
+
+def test_check_stops_naming_a_secret_once_it_is_set() -> None:
+    result = connector("check", "--manifest", str(MANIFEST),
+                       env={"PATH": "", "ZENDESK_WEBHOOK_SECRET": "s", "ZENDESK_API_TOKEN": "t"})
+    assert "  helpdesks.zendesk: secrets not set: ZENDESK_APP_PUBLIC_KEY (app_public_key)" \
+        in result.stdout.splitlines()
 
 
 def test_environment_variables_fill_secrets_and_defaults(tmp_path: Path) -> None:

@@ -37,3 +37,9 @@ class AdapterConfig(Strict):
 def secret(value: SecretStr | None) -> str | None:
     """The secret's value, or None when it is not configured."""
     return value.get_secret_value() if value is not None else None
+
+
+def unset_secrets(config: AdapterConfig) -> list[str]:
+    """The adapter's secrets that are not configured (what it refuses requests for)."""
+    return [name for name, field in type(config).model_fields.items()
+            if "SecretStr" in str(field.annotation) and getattr(config, name) is None]
