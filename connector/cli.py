@@ -112,8 +112,6 @@ def _manifest_or_report(settings: Settings) -> Manifest | None:
 
 
 def _check(args: argparse.Namespace, settings: Settings) -> int:
-    from connector.helpdesk.config import unset_secrets
-
     manifest = _manifest_or_report(settings)
     if manifest is None:
         return EXIT_INVALID
@@ -122,12 +120,8 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     helpdesks = ", ".join(["embed", *manifest.helpdesks.adapters])
     print(f"{settings.manifest}: valid — {len(manifest.sources)} sources: {kinds}; "
           f"{blocks} sidebar blocks; helpdesks: {helpdesks}")
-    for kind, config in manifest.helpdesks.adapters.items():
-        if unset := unset_secrets(config):  # refused with a 401 until set: say so now
-            named = [f"{manifest.unset_variables[p]} ({name})"
-                     if (p := f"helpdesks.{kind}.{name}") in manifest.unset_variables else name
-                     for name in unset]
-            print(f"  helpdesks.{kind}: secrets not set: {', '.join(named)}")
+    for kind, names in manifest.unset_secrets().items():  # what answers 401 until set
+        print(f"  helpdesks.{kind}: secrets not set: {', '.join(names)}")
     if not args.probe:
         return 0
     from connector.probe import probe

@@ -24,7 +24,7 @@ from pydantic import (
 
 from connector.cards import Card
 from connector.helpdesk import adapter_modules
-from connector.helpdesk.config import AdapterConfig
+from connector.helpdesk.config import AdapterConfig, unset_secrets
 from connector.manifest_checks import check_sections, check_semantics
 from connector.resolver import IdentityRules
 from connector.sources import SOURCE_TYPES
@@ -203,6 +203,19 @@ class Manifest:
     identity: IdentityRules = field(default_factory=IdentityRules)
     # path -> environment variable, where an unset variable's default was used
     unset_variables: dict[str, str] = field(default_factory=dict)
+
+    def unset_secrets(self) -> dict[str, list[str]]:
+        """Per helpdesk, its secrets that are not set, named by their environment variable
+        where the manifest reads one ("ZENDESK_WEBHOOK_SECRET (webhook_secret)")."""
+        found = {}
+        for kind, config in self.helpdesks.adapters.items():
+            names = []
+            for name in unset_secrets(config):
+                variable = self.unset_variables.get(f"helpdesks.{kind}.{name}")
+                names.append(f"{variable} ({name})" if variable else name)
+            if names:
+                found[kind] = names
+        return found
 
     @property
     def directory(self) -> Path:

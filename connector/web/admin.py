@@ -64,4 +64,4 @@ def _queues() -> dict[str, Any]:
     """The helpdesks configured, their events and write-backs by state (pending, failed…)."""
     svc = services()
     return {"helpdesks": sorted(svc.adapters), "events": svc.events.counts(),
-            "writebacks": svc.writebacks.counts()}
+            "writebacks": svc.writebacks.counts(), "unset_secrets": svc.manifest.unset_secrets()}

@@ -99,6 +99,9 @@ def test_a_signed_event_is_acknowledged_worked_and_counted(env: dict[str, str]) 
                 break
             time.sleep(0.2)
         assert queues["events"] == {"done": 1} and "helpscout" in queues["helpdesks"]
+        unset = queues["unset_secrets"]["helpscout"]  # type: ignore[index]
+        assert "HELPSCOUT_APP_SECRET (app_secret)" in unset
+        assert not any("HELPSCOUT_WEBHOOK_SECRET" in name for name in unset)
         record = requests.get(f"{running.url}/api/v1/customers/lookup", timeout=10,
                               params={"email": PAULINE},
                               headers={"Authorization": f"Bearer {API_TOKEN}"}).json()
