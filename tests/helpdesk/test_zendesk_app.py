@@ -14,13 +14,8 @@ import pytest
 import yaml
 
 from connector.helpdesk import zendesk
-from connector.helpdesk.zendesk_app import (
-    LOGOS,
-    check_package,
-    package_files,
-    png,
-    png_problem,
-)
+from connector.helpdesk.png import png, png_problem
+from connector.helpdesk.zendesk_app import LOGOS, check_package, package_files
 from connector.manifest import load_manifest
 from tests.conftest import MANIFEST, connector
 from tests.helpdesk.fake_zendesk import write_manifest, zendesk_entry
