@@ -23,6 +23,7 @@ from connector.metrics import Metrics
 from connector.models import SourceStatus
 from connector.profile import ProfileAssembler
 from connector.resolver import Resolver
+from connector.scheduler import JobRunner, build_jobs
 from connector.search import CustomerSearch
 from connector.settings import Settings
 from connector.sources import build_source
@@ -52,6 +53,7 @@ class Services:
     metrics: Metrics
     health: dict[str, SourceHealth]
     pool: ThreadPoolExecutor
+    jobs: JobRunner  # the scheduled jobs (scheduled only once `serve` starts them)
 
     def observe(self, name: str, status: SourceStatus, from_cache: bool) -> None:
         """Record a source's answer for the metrics and the admin page."""
@@ -65,8 +67,9 @@ class Services:
         return path if path.is_absolute() else self.manifest.directory / path
 
     def close(self) -> None:
-        """Stop the event worker and the fan-out threads."""
+        """Stop the event worker, the job scheduler and the fan-out threads."""
         self.worker.stop()
+        self.jobs.stop()
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
@@ -98,9 +101,11 @@ def build_services(settings: Settings, manifest: Manifest | None = None) -> Serv
     queue = WriteBackQueue(resolver.store.engine)
     worker = EventWorker(events, assembler, queue, adapters, manifest.helpdesks.adapters)
     health = {name: SourceHealth() for name in sources}
+    metrics = Metrics()
+    jobs = build_jobs(manifest, worker, resolver.store.engine, metrics)
     services = Services(settings, manifest, assembler, details, CustomerSearch(assembler), embed,
                         {embed.kind: embed, **adapters}, adapters, events, queue, worker,
-                        Metrics(), health, pool)
+                        metrics, health, pool, jobs)
     assembler.observe = services.observe
     return services
 

@@ -1,4 +1,5 @@
-"""The `connector` command: check a manifest, serve, look a customer up, make a sidebar link."""
+"""The `connector` command: check a manifest, serve, look a customer up, make a sidebar link,
+run the scheduled jobs."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from connector.cli_jobs import add_jobs_commands
 from connector.identity import Identifiers, InvalidIdentifier, identifiers_from
 from connector.manifest import Manifest, ManifestError, load_manifest
 from connector.settings import Settings
@@ -89,7 +91,9 @@ def _parser() -> argparse.ArgumentParser:
                                              "$CONNECTOR_PUBLIC_URL)")
     freshdesk_app.set_defaults(run=_freshdesk_app)
 
-    for command in (check, serve, lookup, link, unlink, forget, chatwoot, zendesk_app):
+    jobs = add_jobs_commands(commands)
+
+    for command in (check, serve, lookup, link, unlink, forget, chatwoot, zendesk_app, *jobs):
         command.add_argument("--manifest", help="manifest file (default: $CONNECTOR_MANIFEST "
                                                 "or ./manifest.yaml)")
     return parser

@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from connector.helpdesk.base import TicketEvent
 from connector.identity import Identifiers
 from connector.models import ContactEvent
-from connector.store import metadata
+from connector.store import insert_ignoring, metadata
 
 SUBJECT_MAX = 120
 PENDING, WORKING, DONE, FAILED = "pending", "working", "done", "failed"
@@ -71,6 +71,15 @@ contacts = Table(
     Column("subject", String(SUBJECT_MAX)),
     Column("at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("helpdesk", "ticket_id", name="uq_contacts_ticket"),
+)
+# who a customer is in each helpdesk (its requester id), for the refresh_flags job's
+# write-backs; erased with the customer, purged when not seen for a while
+helpdesk_people = Table(
+    "helpdesk_people", metadata,
+    Column("helpdesk", String(40), primary_key=True),
+    Column("requester_id", String(80), primary_key=True),
+    Column("customer_id", String(40), nullable=False, index=True),
+    Column("last_seen", DateTime(timezone=True), nullable=False, index=True),
 )
 
 
@@ -110,7 +119,7 @@ class EventLog:
         self.engine = engine
         self.lease_s = lease_s
         self.max_attempts = max_attempts
-        metadata.create_all(engine, tables=[ticket_events, contacts])
+        metadata.create_all(engine, tables=[ticket_events, contacts, helpdesk_people])
 
     def record(self, event: TicketEvent) -> tuple[int, bool]:
         """Write an event before it is acknowledged: (its id, whether it was already known —
@@ -204,6 +213,38 @@ class EventLog:
         except IntegrityError:
             return False
         return True
+
+    def remember_requester(self, helpdesk: str, requester_id: str, customer_id: str) -> None:
+        """This helpdesk's requester is this customer, seen now."""
+        key = and_(helpdesk_people.c.helpdesk == helpdesk,
+                   helpdesk_people.c.requester_id == requester_id[:80])
+        values = {"customer_id": customer_id, "last_seen": _now()}
+        with self.engine.begin() as connection:
+            if not connection.execute(update(helpdesk_people).where(key).values(**values)
+                                      ).rowcount:  # unless another worker just added them
+                connection.execute(insert_ignoring(connection, helpdesk_people), [
+                    {"helpdesk": helpdesk, "requester_id": requester_id[:80], **values}])
+
+    def requesters_since(self, since: dt.datetime, helpdesks: list[str],
+                         limit: int) -> dict[str, list[tuple[str, str]]]:
+        """Customers seen in these helpdesks since then, most recent first (at most `limit`),
+        each with their (helpdesk, requester id) pairs."""
+        seen = and_(helpdesk_people.c.helpdesk.in_(helpdesks),
+                    helpdesk_people.c.last_seen >= since)
+        latest = func.max(helpdesk_people.c.last_seen)
+        people = select(helpdesk_people.c.customer_id).where(seen).group_by(
+            helpdesk_people.c.customer_id).order_by(latest.desc(),
+                                                    helpdesk_people.c.customer_id).limit(limit)
+        found: dict[str, list[tuple[str, str]]] = {}
+        with self.engine.connect() as connection:
+            for customer_id in connection.execute(people).scalars():
+                found[customer_id] = []
+            rows = connection.execute(select(helpdesk_people).where(
+                seen, helpdesk_people.c.customer_id.in_(list(found))).order_by(
+                helpdesk_people.c.helpdesk, helpdesk_people.c.requester_id))
+            for row in rows:
+                found[row.customer_id].append((row.helpdesk, row.requester_id))
+        return found
 
     def contacts_of(self, customer_id: str) -> list[ContactEvent]:
         """The requests a person made through our helpdesks, as the contact summary counts."""

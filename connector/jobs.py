@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from connector.events import Claimed, EventLog
 from connector.helpdesk.base import TicketEvent, WriteBack
-from connector.helpdesk.config import AdapterConfig
+from connector.helpdesk.config import AdapterConfig, WriteBackConfig
 from connector.models import CustomerProfile
 from connector.profile import ProfileAssembler
 from connector.writeback import WriteBackQueue, Writer
@@ -62,6 +62,9 @@ class EventWorker:
         profile = found.profile
         if profile is None:  # unknown, or several people: never guessed
             return Outcome(None)
+        if event.requester_id:  # who they are in this helpdesk, for the refresh_flags job
+            self.events.remember_requester(event.helpdesk, event.requester_id,
+                                           profile.customer_id)
         added = event.new_request and self.events.add_contact(profile.customer_id, event)
         queued = self._write_back(event, profile, added)
         return Outcome(profile.customer_id, added, queued)
@@ -112,24 +115,37 @@ class EventWorker:
                  outcome.customer_id or "-")
 
     def _write_back(self, event: TicketEvent, profile: CustomerProfile, new_ticket: bool) -> bool:
-        """Queue our flags for the helpdesk; the note only on a ticket seen for the first time
-        (the same ticket delivered under two ids gets one note)."""
+        """Queue our flags for the helpdesk, if it takes write-backs."""
         config = self.configs.get(event.helpdesk)
-        if config is None or not config.write_back.enabled or event.helpdesk not in self.writers:
+        if config is None or event.helpdesk not in self.writers:
             return False
-        rules = config.write_back
-        prefix = rules.tag_prefix
-        tags = tuple(f"{prefix}{flag.key}" for flag in profile.flags) if rules.tags else ()
-        status = profile.status
-        fields = {k: v for k, v in (("segment", status.segment), ("lifecycle", status.lifecycle),
-                                    ("abc_class", status.abc_class)) if v} if rules.fields else {}
-        note = None
-        if rules.note and new_ticket and profile.flags:
-            note = "\n".join(f"• {flag.label} — {flag.reason}" for flag in profile.flags)
-        if not (event.requester_id or event.ticket_id):
+        change = flag_write_back(config.write_back, event.helpdesk, profile,
+                                 requester_id=event.requester_id, ticket_id=event.ticket_id,
+                                 new_ticket=new_ticket)
+        if change is None:
             return False
-        on_ticket = note is not None or not event.requester_id  # else tags go on the person
-        self.queue.enqueue(WriteBack(helpdesk=event.helpdesk, requester_id=event.requester_id,
-                                     ticket_id=event.ticket_id if on_ticket else None, tags=tags,
-                                     tag_prefix=prefix, fields=fields, note=note))
+        self.queue.enqueue(change)
         return True
+
+
+def flag_write_back(rules: WriteBackConfig, helpdesk: str, profile: CustomerProfile, *,
+                    requester_id: str | None, ticket_id: str | None,
+                    new_ticket: bool) -> WriteBack | None:
+    """What to tell the helpdesk about this person (None: nothing, or write-back is off): our
+    flags as tags, the segments as fields; the note only on a ticket seen for the first time
+    (the same ticket delivered under two ids gets one note). The event worker and the
+    `refresh_flags` job both write back through here."""
+    if not rules.enabled or not (requester_id or ticket_id):
+        return None
+    prefix = rules.tag_prefix
+    tags = tuple(f"{prefix}{flag.key}" for flag in profile.flags) if rules.tags else ()
+    status = profile.status
+    fields = {k: v for k, v in (("segment", status.segment), ("lifecycle", status.lifecycle),
+                                ("abc_class", status.abc_class)) if v} if rules.fields else {}
+    note = None
+    if rules.note and new_ticket and ticket_id and profile.flags:
+        note = "\n".join(f"• {flag.label} — {flag.reason}" for flag in profile.flags)
+    on_ticket = note is not None or not requester_id  # else tags go on the person
+    return WriteBack(helpdesk=helpdesk, requester_id=requester_id,
+                     ticket_id=ticket_id if on_ticket else None, tags=tags, tag_prefix=prefix,
+                     fields=fields, note=note)

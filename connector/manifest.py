@@ -27,6 +27,7 @@ from connector.helpdesk import adapter_modules
 from connector.helpdesk.config import AdapterConfig, unset_secrets
 from connector.manifest_checks import check_sections, check_semantics
 from connector.resolver import IdentityRules
+from connector.schedule import Jobs
 from connector.sources import SOURCE_TYPES
 from connector.sources.base import SectionMap, SourceConfig, Strict
 from connector.sources.preset import presets
@@ -132,7 +133,9 @@ class FlagRules(Strict):
 class EmbedConfig(Strict):
     """The signed sidebar link any helpdesk (or an admin) can open."""
 
-    link_ttl_s: int = Field(default=600, ge=30, le=86400)
+    # the pages framing the record (Zendesk, Chatwoot) renew it at 80 % of this; 3 s minimum,
+    # not 30: a browser test lets links run out in seconds, and shorter is only stricter
+    link_ttl_s: int = Field(default=600, ge=3, le=86400)
     frame_ancestors: list[str] = Field(default_factory=lambda: ["'self'"], min_length=1)
 
 
@@ -187,6 +190,7 @@ class ManifestDocument(Strict):
     flags: FlagRules = FlagRules()
     helpdesks: dict[str, Any] | None = None
     identity: IdentityRules = IdentityRules()
+    jobs: Jobs = Jobs()
 
 
 @dataclass(frozen=True)
@@ -201,6 +205,7 @@ class Manifest:
     flags: FlagRules
     helpdesks: Helpdesks
     identity: IdentityRules = field(default_factory=IdentityRules)
+    jobs: Jobs = field(default_factory=Jobs)
     # path -> environment variable, where an unset variable's default was used
     unset_variables: dict[str, str] = field(default_factory=dict)
 
@@ -252,6 +257,7 @@ def load_manifest(path: Path, env: Mapping[str, str] | None = None) -> Manifest:
         flags=document.flags,
         helpdesks=helpdesks,
         identity=document.identity,
+        jobs=document.jobs,
         unset_variables=defaulted,
     )
 

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from connector.models import SourceStatus
 
+log = logging.getLogger(__name__)
+
 
 class Metrics:
-    """Request latency, source outcomes and latency, cache hits."""
+    """Request latency, source outcomes and latency, cache hits, webhooks, job runs."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -32,6 +39,15 @@ class Metrics:
             "connector_webhooks", "Helpdesk webhook deliveries by outcome", ["helpdesk", "outcome"],
             registry=self.registry,
         )
+        self.job_runs = Counter(
+            "connector_job_runs", "Scheduled job runs in this process by outcome (ok, failed, "
+            "skipped: another process holds it or ran it)", ["job", "outcome"],
+            registry=self.registry,
+        )
+
+    def watch_jobs(self, last_success: Callable[[], dict[str, float]]) -> None:
+        """Export each job's last success (any process: read from the database at scrape)."""
+        self.registry.register(_LastSuccess(last_success))
 
     def observe_source(self, name: str, status: SourceStatus, from_cache: bool) -> None:
         """Record one source's answer to one lookup."""
@@ -43,3 +59,26 @@ class Metrics:
     def render(self) -> bytes:
         """The metrics in Prometheus' text format."""
         return generate_latest(self.registry)
+
+
+class _LastSuccess(Collector):
+    """`connector_job_last_success_timestamp_seconds{job}`, as the database says."""
+
+    def __init__(self, read: Callable[[], dict[str, float]]) -> None:
+        self.read = read
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        return []  # nothing to check at registration (no database read then)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        gauge = GaugeMetricFamily("connector_job_last_success_timestamp_seconds",
+                                  "When each scheduled job last finished well (Unix time)",
+                                  labels=["job"])
+        try:
+            found = self.read()
+        except Exception:  # the database is away: the other metrics still render
+            log.warning("job runs unreadable for /metrics", exc_info=True)
+            found = {}
+        for job, at in sorted(found.items()):
+            gauge.add_metric([job], at)
+        yield gauge

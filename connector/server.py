@@ -36,12 +36,14 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Flask:
-        """The app, in the worker process, with its event worker thread running (every
-        process may run one: events are claimed, never shared)."""
+        """The app, in the worker process, with its event worker thread and job scheduler
+        running (every process may run them: events are claimed, never shared, and each job
+        runs once per cluster)."""
         from connector.app import create_app
 
         app = create_app(self.settings)
         app.extensions["connector"].worker.start()
+        app.extensions["connector"].jobs.start()
         return app
 
 

@@ -1,5 +1,5 @@
-"""The admin page: each source's health, the helpdesks' event log and write-back queue
-(HTTP basic auth, password CONNECTOR_ADMIN_TOKEN)."""
+"""The admin page: each source's health, the helpdesks' event log and write-back queue, the
+scheduled jobs' last and next runs (HTTP basic auth, password CONNECTOR_ADMIN_TOKEN)."""
 
 from __future__ import annotations
 
@@ -29,13 +29,15 @@ def _authorise() -> Response | None:
 @bp.get("/")
 def page() -> str:
     """Each source's health, refreshed every 15 s."""
-    return render_template("admin.html", sources=_health(), queues=_queues(), now=time.time())
+    return render_template("admin.html", sources=_health(), queues=_queues(), now=time.time(),
+                           jobs=services().jobs.statuses())
 
 
 @bp.get("/health.json")
 def health_json() -> Response:
     """The same figures as JSON, for monitoring."""
-    return jsonify(sources=_health(), **_queues())
+    return jsonify(sources=_health(), **_queues(),
+                   jobs=[job.as_json() for job in services().jobs.statuses()])
 
 
 def _health() -> list[dict[str, Any]]:
