@@ -8,7 +8,9 @@ secret key (revoked by bumping `app_key_version`, or by rotating CONNECTOR_SECRE
 valid key `/helpdesk/chatwoot/sidebar` answers a small page that waits for Chatwoot's
 `appContext` message (asking again with `chatwoot-dashboard-app:fetch-info`), POSTs the
 contact's identifiers and the key back here, and shows the sealed record page this returns in
-a frame of its own, replaced when Chatwoot posts another conversation.
+a frame of its own, replaced when Chatwoot posts another conversation. Before that link expires
+the page asks again with `renew`, the token its frame shows (record_frame.js): while it is
+valid the same record is sealed anew, and the record takes it in place.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from connector.helpdesk.chatwoot_events import (
     read_event,
 )
 from connector.helpdesk.config import AdapterConfig, secret
+from connector.helpdesk.embed import record_frame_script
 from connector.writeback import Limits
 
 DEFAULT_BASE_URL = "https://app.chatwoot.com"
@@ -170,6 +173,7 @@ class Chatwoot:
         html = html.replace("{{title}}", escape(texts["title"]))
         html = html.replace("{{waiting}}", escape(texts["waiting"]))
         html = html.replace("{{settings}}", _scriptjson_reply(settings))
+        html = html.replace("{{record_frame}}", record_frame_script())
         policy = (f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; "
                   "connect-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'none'; "
                   f"frame-ancestors {' '.join(self.frame_ancestors)}")
@@ -183,16 +187,23 @@ class Chatwoot:
         if not isinstance(asked, dict):
             return json_reply(400, {"error": "expected a JSON object"})
         self._check_key(asked.get("k"))
+        links = self.deps.links
+        renewed = links.renew(asked.get("renew"))
+        token = renewed or self._contact_token(asked)
+        lang = asked.get("lang")
+        locale = lang if isinstance(lang, str) and lang in TEXTS else None
+        return json_reply(200, {"url": links.url("", token, locale), "ttl_s": links.ttl_s,
+                                "renewed": renewed is not None})
+
+    def _contact_token(self, asked: dict[str, Any]) -> str:
+        """A new sealed token for the context's contact (the search without an identifier)."""
         ids = contact_identifiers(self.reading, asked.get("email"), asked.get("phone_number"),
                                   asked.get("identifier"))
         conversation = str(asked.get("conversation") or "")
-        links = self.deps.links
-        token = links.token(email=list(ids.emails), phone=list(ids.phones), card=list(ids.cards),
-                            ticket=conversation if conversation.isdigit() else None,
-                            search=not ids, helpdesk=KIND)
-        lang = asked.get("lang")
-        locale = lang if isinstance(lang, str) and lang in TEXTS else None
-        return json_reply(200, {"url": links.url("", token, locale), "ttl_s": links.ttl_s})
+        return self.deps.links.token(email=list(ids.emails), phone=list(ids.phones),
+                                     card=list(ids.cards),
+                                     ticket=conversation if conversation.isdigit() else None,
+                                     search=not ids, helpdesk=KIND)
 
     # --- webhooks --------------------------------------------------------------------------
     def verify(self, headers: Headers, body: bytes) -> None:

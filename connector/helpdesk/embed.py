@@ -2,7 +2,9 @@
 
 A link carries an encrypted, authenticated token (Fernet: AES-128-CBC + HMAC-SHA256) holding
 the customer's identifiers and the time it was made: no email or phone ever shows in a URL, a
-browser history or an access log, and a link older than its lifetime is refused.
+browser history or an access log, and a link older than its lifetime is refused. A page that
+frames the record (Zendesk's, Chatwoot's) renews it before then, on the helpdesk's own
+authority: `renew` seals the same payload again, only while the link is still valid.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping
+from functools import cache
+from importlib.resources import files
 from urllib.parse import urlencode
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -21,6 +25,11 @@ from connector.identity import InvalidIdentifier, Raw, identifiers_from
 from connector.sources.base import Identifiers
 
 SIDEBAR_PATH = "/helpdesk/embed/sidebar"
+RECORD_FRAME_SCRIPT = "record_frame.js"  # the framing pages' script keeping the link fresh
+
+
+class LinkExpired(Unauthorized):
+    """A link we made, older than its lifetime: the record is out of date, not forged."""
 
 
 class EmbedLinks:
@@ -60,19 +69,30 @@ class EmbedLinks:
         query = {"t": token, **({"lang": locale} if locale else {}), **(keep or {})}
         return f"{base_url.rstrip('/')}{SIDEBAR_PATH}?{urlencode(query)}"
 
+    def renew(self, token: object) -> str | None:
+        """The same link sealed now, while `token` is still valid; None once it is not."""
+        if not isinstance(token, str) or not token:
+            return None
+        try:
+            data = self._fernet.decrypt_at_time(token.encode(), self.ttl_s, int(self._clock()))
+        except InvalidToken:
+            return None
+        return self._fernet.encrypt_at_time(data, int(self._clock())).decode()
+
     def sidebar_context(self, request: HttpRequest) -> SidebarContext:
         """The customer a link names; Unauthorized when it is missing, forged or expired."""
         return self.read({**request.args, **request.form})
 
     def read(self, args: Mapping[str, str]) -> SidebarContext:
-        """The context a sealed token (`t`) names, with the page's language (`lang`)."""
+        """The context a sealed token (`t`) names, with the page's language (`lang`);
+        LinkExpired for a genuine link past its lifetime."""
         token = args.get("t")
         if not token:
             raise Unauthorized("this sidebar link is incomplete")
         try:
             data = self._fernet.decrypt_at_time(token.encode(), self.ttl_s, int(self._clock()))
         except InvalidToken as exc:
-            raise Unauthorized("this sidebar link is invalid or has expired") from exc
+            raise self._refusal(token) from exc
         payload = json.loads(data)
         ids = Identifiers(tuple(payload["e"]), tuple(payload["p"]), tuple(payload["c"]))
         locale = args.get("lang")
@@ -80,3 +100,17 @@ class EmbedLinks:
                               ticket_id=payload.get("t"),
                               locale=locale if locale in ("fr", "en") else None,
                               customer_id=payload.get("u"))
+
+    def _refusal(self, token: str) -> Unauthorized:
+        """Why a token is refused: out of date when its seal is ours, else invalid."""
+        try:
+            self._fernet.extract_timestamp(token.encode())
+        except InvalidToken:
+            return Unauthorized("this sidebar link is invalid")
+        return LinkExpired("this sidebar link has expired")
+
+
+@cache
+def record_frame_script() -> str:
+    """The script a framing page inlines to keep the record's link fresh (record_frame.js)."""
+    return (files("connector.helpdesk") / "templates" / RECORD_FRAME_SCRIPT).read_text("utf-8")

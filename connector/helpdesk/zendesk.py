@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from connector.helpdesk import zendesk_webhooks
 from connector.helpdesk.base import (
@@ -63,11 +63,23 @@ class Config(AdapterConfig):
     # where the app's pages are served from (the package's location URLs): settings.public_url
     # unless set here
     app_url: str | None = None
-    session_ttl_s: int = Field(default=600, ge=60, le=3600)
+    # the sidebar page's session: its lifetime, renewed with each record link the page gets,
+    # up to session_max_s after Zendesk's signed-URL token (then the agent reloads the apps).
+    # 3 s minimum, not a minute: a browser test lets it run out in seconds; shorter is stricter
+    session_ttl_s: int = Field(default=600, ge=3, le=3600)
+    session_max_s: int = Field(default=43_200, ge=60, le=86_400)
     # the ZAF SDK the sidebar page loads: Zendesk's CDN (a test points it at a local copy)
     sdk_url: str = Field(
         default="https://static.zdassets.com/zendesk_app_framework_sdk/2.0/zaf_sdk.min.js",
         pattern=r"^(https://|http://(127\.0\.0\.1|localhost)[:/])[^\s;,']+$")
+
+    @field_validator("session_max_s")
+    @classmethod
+    def _outlives_a_session(cls, value: int, info: ValidationInfo) -> int:
+        ttl = info.data.get("session_ttl_s")
+        if isinstance(ttl, int) and value < ttl:
+            raise ValueError(f"must be at least session_ttl_s ({ttl})")
+        return value
 
 
 class Zendesk:

@@ -4,13 +4,18 @@ Zendesk's SDK reads in the agent's browser.
 1. Zendesk POSTs the app's location URL (query `origin`, `app_guid`) with a form field `token`,
    an RS256 JWT. We check it with the app's public key (signature, `exp`/`iat`, `aud`, `iss`,
    `context`) and answer with a small page of ours that keeps `origin`/`app_guid` in its URL,
-   loads the ZAF SDK and carries a session token sealed here (Fernet, keyed from the service's
-   secret key, bound to the subdomain, refused after `session_ttl_s`).
+   loads the ZAF SDK and carries a session token sealed here (zendesk_session.py: bound to the
+   subdomain, refused after `session_ttl_s`, renewed with every answer below until
+   `session_max_s` after the JWT was issued).
 2. The page asks Zendesk (`client.get`) for the ticket's requester (`user` in the user
    sidebar) and POSTs its emails, phones and Zendesk id with the session as JSON; we answer
-   `{"url": …}`, the sealed link of the record, which the page opens in a frame of its own. It
-   stays connected to Zendesk, so a change of requester (`ticket.requester.email.changed`,
-   `ticket.requester.id.changed`) opens the new record.
+   `{"url", "ttl_s", "session", "renewed"}`: the sealed link of the record, which the page
+   opens in a frame of its own, and the renewed session. It stays connected to Zendesk, so a
+   change of requester (`ticket.requester.email.changed`, `ticket.requester.id.changed`) opens
+   the new record.
+3. Before the link expires (record_frame.js) the page POSTs the same with `renew`, the token
+   the frame shows: while it is valid we seal its record again (the person the agent chose
+   stays), else the requester's; the record takes the new token in place.
 
 Trust: the JWT proves Zendesk opened the page for this account; the identifiers of step 2 come
 from the agent's browser and are believed because the session says an agent of this account
@@ -25,8 +30,6 @@ user sidebar's change event (`user.email.changed`).
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import logging
 import re
@@ -38,10 +41,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import jwt
-from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jinja2 import Environment, StrictUndefined, Template
+from markupsafe import Markup
 
 from connector.helpdesk.base import (
     HelpdeskDeps,
@@ -52,6 +55,8 @@ from connector.helpdesk.base import (
     require_secret,
 )
 from connector.helpdesk.config import secret
+from connector.helpdesk.embed import record_frame_script
+from connector.helpdesk.zendesk_session import open_session, renew_session, seal_session
 
 if TYPE_CHECKING:
     from connector.helpdesk.zendesk import Config
@@ -149,28 +154,6 @@ def verify_token(config: Config, public_key: bytes, token: str | None) -> dict[s
     return claims
 
 
-def seal_session(config: Config, deps: HelpdeskDeps, location: str) -> str:
-    """Our short-lived session, made once the JWT is verified."""
-    payload = json.dumps({"s": config.subdomain, "l": location}, separators=(",", ":"))
-    return _fernet(deps.secret_key).encrypt_at_time(payload.encode(), int(deps.clock())).decode()
-
-
-def open_session(config: Config, deps: HelpdeskDeps, token: object) -> dict[str, Any]:
-    """The session a page sends back; Unauthorized when missing, forged, expired or foreign."""
-    if not isinstance(token, str) or not token:
-        raise Unauthorized("the request carries no Zendesk session: reload the apps")
-    try:
-        data = _fernet(deps.secret_key).decrypt_at_time(token.encode(), config.session_ttl_s,
-                                                        int(deps.clock()))
-    except InvalidToken as exc:
-        raise Unauthorized("the Zendesk session is invalid or has expired: reload the apps"
-                           ) from exc
-    payload: dict[str, Any] = json.loads(data)
-    if payload.get("s") != config.subdomain:
-        raise Unauthorized("this session was made for another Zendesk account")
-    return payload
-
-
 def kept_parameters(args: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     """Zendesk's `origin` and `app_guid`, when well-formed, to keep in every URL of ours."""
     return tuple((name, args[name]) for name, shape in KEPT.items()
@@ -179,24 +162,34 @@ def kept_parameters(args: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
 
 def _record_link(config: Config, deps: HelpdeskDeps, body: bytes,
                  keep: tuple[tuple[str, str], ...]) -> Reply:
-    """The sealed link of the record for the requester the page read from Zendesk."""
+    """The sealed link of the record (the one the page shows, renewed while valid, else the
+    requester's the page read from Zendesk), and the session renewed."""
     try:
         asked = json.loads(body) if len(body) <= MAX_BODY else None
     except ValueError:
         asked = None
     if not isinstance(asked, dict):
         asked = {}
-    open_session(config, deps, asked.get("session"))
+    session = open_session(config, deps, asked.get("session"))
+    renewed = deps.links.renew(asked.get("renew"))
+    token = renewed or _requester_token(deps, asked)
+    lang = asked.get("lang") if isinstance(asked.get("lang"), str) else None
+    url = deps.links.url("", token, lang if lang in TEXTS else None, keep=dict(keep))
+    answer = {"url": url, "ttl_s": deps.links.ttl_s, "renewed": renewed is not None,
+              "session": renew_session(config, deps, session)}
+    return Reply(200, json.dumps(answer), content_type="application/json")
+
+
+def _requester_token(deps: HelpdeskDeps, asked: Mapping[str, Any]) -> str:
+    """A new sealed token for the requester the page read from Zendesk (the search without
+    one)."""
     ids = lenient_identifiers(deps.region, emails=_strings(asked.get("emails")),
                               phones=_strings(asked.get("phones")))
     ticket = _zendesk_id(asked.get("ticket_id"))
-    token = deps.links.token(email=list(ids.emails), phone=list(ids.phones), ticket=ticket,
-                             search=not ids, helpdesk=HELPDESK)
-    lang = asked.get("lang") if isinstance(asked.get("lang"), str) else None
     log.info("zendesk sidebar: requester %s on ticket %s",
              _zendesk_id(asked.get("user_id")) or "-", ticket or "-")
-    url = deps.links.url("", token, lang if lang in TEXTS else None, keep=dict(keep))
-    return Reply(200, json.dumps({"url": url}), content_type="application/json")
+    return deps.links.token(email=list(ids.emails), phone=list(ids.phones), ticket=ticket,
+                            search=not ids, helpdesk=HELPDESK)
 
 
 def _page(config: Config, deps: HelpdeskDeps, path: str, keep: tuple[tuple[str, str], ...],
@@ -204,11 +197,13 @@ def _page(config: Config, deps: HelpdeskDeps, path: str, keep: tuple[tuple[str, 
     """Our page inside Zendesk's frame: the SDK, the session, and a frame for the record."""
     nonce = secrets.token_urlsafe(16)
     location = claims["context"]["location"]
-    page = {"session": seal_session(config, deps, location), "location": location,
+    page = {"session": seal_session(config, deps, location, int(claims["iat"])),
+            "session_ttl_s": config.session_ttl_s, "location": location,
             "action": f"{path}?{urlencode(keep)}" if keep else path,
             "timeout_ms": TIMEOUT_MS, "texts": TEXTS}
     html = _template().render(nonce=nonce, sdk_url=config.sdk_url, page=page,
-                              title=TEXTS["en"]["title"])
+                              title=TEXTS["en"]["title"],
+                              record_frame=Markup(record_frame_script()))
     return Reply(200, html, nonce=nonce, script_src=(config.sdk_url,), frame_src=("'self'",))
 
 
@@ -245,12 +240,6 @@ def _rsa_key(pem: bytes) -> RSAPublicKey:
     if not isinstance(key, RSAPublicKey):
         raise Unauthorized(f"{KEY_VARIABLE} is not an RSA public key (Zendesk signs RS256)")
     return key
-
-
-@lru_cache(maxsize=4)
-def _fernet(secret_key: bytes) -> Fernet:
-    derived = hashlib.sha256(b"connector.zendesk.session.v1:" + secret_key).digest()
-    return Fernet(base64.urlsafe_b64encode(derived))
 
 
 def _strings(values: object) -> list[str | None]:

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, jsonify, redirect, request
 
 from connector.details import UnknownDetail
 from connector.helpdesk.base import Headers, HttpRequest, Reply, SidebarContext, Unauthorized
+from connector.helpdesk.embed import LinkExpired
 from connector.i18n import LOCALES, text
 from connector.models import Candidate
 from connector.notes import InvalidNote
@@ -104,6 +105,8 @@ def _authenticated(kind: str, locale: str) -> SidebarContext | Response:
         return _message(404, locale, "message.unknown_helpdesk", kind=kind)
     try:
         found = helpdesk.sidebar_context(http_request())
+    except LinkExpired:  # ours, only old: the agent reloads, nothing for the admin to fix
+        return _message(401, locale, "message.link_expired")
     except Unauthorized as exc:
         return _message(401, locale, "message.unauthorized", detail=exc.public)
     if isinstance(found, Reply):

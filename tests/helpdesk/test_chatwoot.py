@@ -476,6 +476,26 @@ def test_the_context_s_contact_gets_a_sealed_record(client: FlaskClient,
         "'self'", chatwoot_of(services).config.origin]
 
 
+def test_the_record_the_frame_shows_is_renewed_while_it_is_valid(
+        client: FlaskClient, services: Services) -> None:
+    first = seal(client, k=key_of(services), conversation=42, email=PAULINE).get_json()
+    assert first["renewed"] is False
+    chosen = services.embed.token(email=PAULINE, customer_id="C100997", helpdesk="chatwoot")
+    again = seal(client, k=key_of(services), conversation=42, email=PAULINE, renew=chosen,
+                 lang="fr").get_json()
+    query = {k: v[0] for k, v in parse_qs(urlsplit(again["url"]).query).items()}
+    assert again["renewed"] is True and again["ttl_s"] == 600 and query["t"] != chosen
+    assert services.embed.read(query).customer_id == "C100997" and query["lang"] == "fr"
+    past = EmbedLinks(SECRET_KEY.encode(), 600, "FR", clock=lambda: time.time() - 601)
+    for gone in (past.token(email=PAULINE, customer_id="C100997"), "forged", None):
+        fallback = seal(client, k=key_of(services), conversation=42, email=PAULINE,
+                        renew=gone).get_json()
+        query = {k: v[0] for k, v in parse_qs(urlsplit(fallback["url"]).query).items()}
+        assert fallback["renewed"] is False and services.embed.read(query).customer_id is None
+        assert services.embed.read(query).identifiers == Identifiers(emails=(PAULINE,))
+    assert seal(client, k="forged", renew=chosen).status_code == 401  # the key still rules
+
+
 def test_a_phone_or_an_identifier_finds_her_too(client: FlaskClient, services: Services) -> None:
     for context in ({"phone_number": "+33 6 53 88 88 90"}, {"identifier": PAULINE}):
         sealed = seal(client, k=key_of(services), conversation="57", **context).get_json()

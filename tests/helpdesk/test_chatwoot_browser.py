@@ -3,17 +3,22 @@ Chatwoot's protocol (DashboardApp/Frame.vue: `JSON.stringify({event: "appContext
 {conversation, contact, currentAgent}})` posted to the frame with target `*`, answered to the
 exact string `chatwoot-dashboard-app:fetch-info`) but drops the post on load and the first
 ask, so only our re-asking gets the context; Pauline's record must end up inside the frame,
-and a conversation switch must replace it."""
+a conversation switch must replace it, and (with links lasting seconds) a tab kept open past
+the link's lifetime must still open details."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
+import yaml
 from pytest_httpserver import HTTPServer
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
@@ -23,6 +28,7 @@ from tests.conftest import Backoffice, Service, screenshot, service_env, start_s
 from tests.helpdesk.test_chatwoot import PAULINE, SECRET_KEY, WEBHOOK_SECRET, write_manifest
 
 pytestmark = pytest.mark.browser
+BRIEF_S = 4  # the brief service's link_ttl_s
 
 CONTEXT = {
     "conversation": {"id": 42, "inbox_id": 4, "channel": "Channel::Email", "status": "open",
@@ -74,25 +80,50 @@ class Chatwoot:
     service: Service
 
 
-@pytest.fixture(scope="module")
-def chatwoot(demo_data: Path, backoffice: Backoffice,
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chatwoot]:
-    parent = HTTPServer(host="127.0.0.1", port=0)
+@contextmanager
+def serving(demo_data: Path, backoffice: Backoffice, var: Path,
+            link_ttl_s: int | None = None) -> Iterator[Chatwoot]:
+    """A Chatwoot stand-in framing `connector serve` (its links lasting `link_ttl_s`)."""
+    # threaded: with one thread, stopping it sometimes waited ~50 s on a connection the
+    # browser kept open
+    parent = HTTPServer(host="127.0.0.1", port=0, threaded=True)
     parent.start()
     origin = parent.url_for("/").rstrip("/")
-    var = tmp_path_factory.mktemp("chatwoot-browser")
+    manifest = write_manifest(var)
+    if link_ttl_s is not None:
+        data = yaml.safe_load(manifest.read_text())
+        data["helpdesks"].setdefault("embed", {})["link_ttl_s"] = link_ttl_s
+        manifest.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
     env = {**service_env(demo_data, backoffice.url, var),
-           "CONNECTOR_MANIFEST": str(write_manifest(var)), "CHATWOOT_URL": origin,
+           "CONNECTOR_MANIFEST": str(manifest), "CHATWOOT_URL": origin,
            "CHATWOOT_WEBHOOK_SECRET": WEBHOOK_SECRET}
     service = start_service(env)
     src = dashboard_url(service.url, SECRET_KEY.encode(), Config(account_id=1), "fr")
     parent.expect_request("/app/accounts/1/conversations/42").respond_with_data(
         PARENT % {"src": src, "context": json.dumps(CONTEXT)}, content_type="text/html")
     parent.expect_request("/favicon.ico").respond_with_data("", status=204)
-    yield Chatwoot(parent, service)
-    stop(service.process)
-    parent.clear()
-    parent.stop()
+    try:
+        yield Chatwoot(parent, service)
+    finally:
+        stop(service.process)
+        parent.clear()
+        parent.stop()
+
+
+@pytest.fixture(scope="module")
+def chatwoot(demo_data: Path, backoffice: Backoffice,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chatwoot]:
+    with serving(demo_data, backoffice, tmp_path_factory.mktemp("chatwoot-browser")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def brief(demo_data: Path, backoffice: Backoffice,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chatwoot]:
+    """The same, its sealed links lasting BRIEF_S seconds."""
+    with serving(demo_data, backoffice, tmp_path_factory.mktemp("chatwoot-brief"),
+                 link_ttl_s=BRIEF_S) as running:
+        yield running
 
 
 def inner_text(driver: Any) -> str:
@@ -142,5 +173,28 @@ def test_another_conversation_replaces_the_record(browser: Any, chatwoot: Chatwo
         enter_record(browser)
         WebDriverWait(browser, 15).until(lambda d: "Aucune fiche client" in inner_text(d))
         assert "Pauline Denève" not in inner_text(browser)
+    finally:
+        browser.switch_to.default_content()
+
+
+def test_a_tab_kept_open_past_the_link_s_lifetime_still_opens_details(
+        browser: Any, brief: Chatwoot) -> None:
+    browser.get(brief.parent.url_for("/app/accounts/1/conversations/42"))
+    try:
+        enter_record(browser)
+        WebDriverWait(browser, 15).until(lambda d: "Pauline Denève" in inner_text(d))
+        first = browser.execute_script(
+            "window.mark = 'kept'; return new URLSearchParams(location.search).get('t')")
+        time.sleep(BRIEF_S + 1.3)  # tokens count whole seconds: one more
+        gone = requests.get(f"{brief.service.url}/helpdesk/embed/sidebar", params={"t": first},
+                            timeout=5)
+        assert gone.status_code == 401
+        mark, token = browser.execute_script(
+            "return [window.mark, new URLSearchParams(location.search).get('t')]")
+        assert mark == "kept" and token != first  # renewed in place, nothing reloaded
+        button = browser.find_element(By.CSS_SELECTOR, "button[data-detail-key='997890']")
+        button.click()
+        panel = browser.find_element(By.ID, button.get_attribute("aria-controls"))
+        WebDriverWait(browser, 10).until(lambda _: "Colissimo" in panel.text)
     finally:
         browser.switch_to.default_content()

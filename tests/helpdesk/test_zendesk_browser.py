@@ -1,16 +1,19 @@
 """Our Zendesk sidebar in headless Chromium, framed by a stand-in Zendesk page that speaks the
 ZAF postMessage protocol, with the real SDK from the npm package `zendesk_app_framework_sdk`
-and a real `connector serve` over HTTP."""
+and a real `connector serve` over HTTP; a second one, whose links and sessions last seconds,
+shows a ticket kept open past every lifetime still working."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+import requests
 from selenium.common.exceptions import (
     NoSuchElementException,
     NoSuchFrameException,
@@ -32,6 +35,7 @@ from tests.helpdesk.zaf.harness import (
 
 pytestmark = pytest.mark.browser
 
+BRIEF_S = 4  # the brief service's link_ttl_s and session_ttl_s
 PAULINE = {"id": 9001, "name": "Pauline Denève", "email": "pauline.deneve@easiware.fr",
            "identities": [{"type": "email", "value": "pauline.deneve@easiware.fr"},
                           {"type": "phone_number", "value": "+33653888890"}]}
@@ -50,6 +54,22 @@ def zendesk(demo_data: Path, backoffice: Backoffice, parent: Parent,
     """`connector serve` with zendesk on: framed by the stand-in, the SDK served by it."""
     var = tmp_path_factory.mktemp("zendesk")
     manifest = zendesk_manifest(var, frame_ancestors=[parent.origin],
+                                sdk_url=f"{parent.url}/zaf_sdk.min.js")
+    env = {**service_env(demo_data, backoffice.url, var), "CONNECTOR_MANIFEST": str(manifest),
+           "ZENDESK_APP_PUBLIC_KEY": public_pem()}
+    running = start_service(env)
+    yield running
+    stop(running.process)
+
+
+@pytest.fixture(scope="module")
+def brief(demo_data: Path, backoffice: Backoffice, parent: Parent,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """The same, but its sealed links and sessions last BRIEF_S seconds, sessions renewed for a
+    minute at most after Zendesk's token."""
+    var = tmp_path_factory.mktemp("zendesk-brief")
+    manifest = zendesk_manifest(var, link_ttl_s=BRIEF_S, session_ttl_s=BRIEF_S,
+                                session_max_s=60, frame_ancestors=[parent.origin],
                                 sdk_url=f"{parent.url}/zaf_sdk.min.js")
     env = {**service_env(demo_data, backoffice.url, var), "CONNECTOR_MANIFEST": str(manifest),
            "ZENDESK_APP_PUBLIC_KEY": public_pem()}
@@ -102,6 +122,16 @@ def app_status(browser: Any, expected: str, seconds: float = 15,
     return str(WebDriverWait(browser, seconds, poll_frequency=0.2).until(shown))
 
 
+def in_record(browser: Any, script: str) -> Any:
+    """Run a script in the record's frame (in our page, in Zendesk's frame)."""
+    browser.switch_to.frame(browser.find_element(By.ID, "app"))
+    try:
+        browser.switch_to.frame(browser.find_element(By.ID, "record"))
+        return browser.execute_script(script)
+    finally:
+        browser.switch_to.default_content()
+
+
 def test_pauline_s_record_opens_inside_zendesk_through_the_real_sdk(
         browser: Any, parent: Parent, zendesk: Service) -> None:
     open_app(browser, parent, zendesk, "ticket")
@@ -111,7 +141,8 @@ def test_pauline_s_record_opens_inside_zendesk_through_the_real_sdk(
     zaf = browser.execute_script("return window.zaf")
     assert zaf["received"][0] == "iframe.handshake"  # the SDK spoke first, as in Zendesk
     assert "get" in zaf["received"]
-    for event in ("ticket.requester.email.changed", "ticket.requester.id.changed"):
+    for event in ("ticket.requester.email.changed", "ticket.requester.id.changed",
+                  "app.activated"):
         assert zaf["subscriptions"][event] == 1, event
     assert zaf["resized"] and int(zaf["resized"][-1]["height"].removesuffix("px")) > 300
     browser.switch_to.frame(browser.find_element(By.ID, "app"))
@@ -171,3 +202,47 @@ def test_our_page_alone_says_it_works_inside_zendesk_only(browser: Any, parent: 
     open_app(browser, parent, zendesk, "alone", target="_self")
     message = app_status(browser, "Zendesk", frame=False)
     assert "inside Zendesk only" in message or "que dans Zendesk" in message
+
+
+def test_a_ticket_kept_open_past_every_lifetime_still_opens_details_and_saves_notes(
+        browser: Any, parent: Parent, brief: Service) -> None:
+    open_app(browser, parent, brief, "kept-open")
+    record_text(browser, "Pauline Denève")
+    first = in_record(browser, "window.mark = 'kept';"
+                               "return new URLSearchParams(location.search).get('t')")
+    # past the first link's and the first session's lifetimes: the page renewed both at 80 %
+    time.sleep(BRIEF_S + 1.3)  # tokens count whole seconds: one more
+    browser.execute_script("activate()")  # back on the ticket: nothing breaks either
+    gone = requests.get(f"{brief.url}/helpdesk/embed/sidebar", params={"t": first}, timeout=5)
+    assert gone.status_code == 401 and "Fiche à recharger" in gone.text
+    mark, token = in_record(browser, "return [window.mark, "
+                                     "new URLSearchParams(location.search).get('t')]")
+    assert mark == "kept" and token != first  # renewed in place: the agent's place is kept
+    browser.switch_to.frame(browser.find_element(By.ID, "app"))
+    try:
+        browser.switch_to.frame(browser.find_element(By.ID, "record"))
+        button = browser.find_element(By.CSS_SELECTOR, "button[data-detail-key='997890']")
+        button.click()
+        panel = browser.find_element(By.ID, button.get_attribute("aria-controls"))
+        WebDriverWait(browser, 10).until(lambda _: "Colissimo" in panel.text)
+        box = browser.find_element(By.ID, "note-text")
+        box.send_keys("Rappeler après 17 h")
+        box.submit()
+    finally:
+        browser.switch_to.default_content()
+    assert "Rappeler après 17 h" in record_text(browser, "Rappeler après 17 h")
+    screenshot(browser, "zendesk-sidebar-kept-open.png")
+
+
+def test_past_session_max_s_the_app_asks_to_be_reloaded(browser: Any, parent: Parent,
+                                                         brief: Service) -> None:
+    # Zendesk's token is 57 s old: the first link comes, a renewal 3 s later is refused
+    open_app(browser, parent, brief, "capped", token=signed_url_token(now=time.time() - 57))
+    record_text(browser, "Pauline Denève")
+    message = app_status(browser, "rechargez les applications", seconds=15)
+    assert message.startswith("Cette session a expiré"), message
+    browser.switch_to.frame(browser.find_element(By.ID, "app"))
+    try:
+        assert not browser.find_element(By.ID, "record").is_displayed()
+    finally:
+        browser.switch_to.default_content()

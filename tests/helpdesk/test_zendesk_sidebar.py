@@ -19,8 +19,9 @@ from connector.app import build_services, create_app
 from connector.helpdesk.base import Headers, HelpdeskDeps, HttpRequest, Reply, Unauthorized
 from connector.helpdesk.embed import EmbedLinks
 from connector.helpdesk.zendesk import Config
+from connector.helpdesk.zendesk_session import Session, _fernet
 from connector.helpdesk.zendesk_sidebar import open_session, seal_session, sidebar_context
-from connector.manifest import load_manifest
+from connector.manifest import ManifestError, load_manifest
 from connector.settings import Settings
 from tests.conftest import Backoffice, service_env
 from tests.helpdesk.zaf.harness import (
@@ -95,7 +96,8 @@ def test_a_valid_token_opens_our_page_with_a_session(clock: Clock) -> None:
     assert page["location"] == "ticket_sidebar"
     assert page["action"] == f"/helpdesk/zendesk/sidebar?origin=https%3A%2F%2Facme.zendesk.com" \
                              f"&app_guid={APP_GUID}"
-    assert open_session(config(), deps(clock), page["session"])["s"] == "acme"
+    assert open_session(config(), deps(clock), page["session"]).subdomain == "acme"
+    assert page["session_ttl_s"] == 600 and "function RecordFrame(" in reply.body
     assert "Set-Cookie" not in dict(reply.headers)
 
 
@@ -239,6 +241,103 @@ def test_a_session_lasts_its_ttl(clock: Clock) -> None:
     clock.offset = 590
     assert sidebar_context(config(), deps(clock), session_post(made, emails=[PAULINE])).status \
         == 200
+
+
+# --- the rolling session: renewed with each link, never past session_max_s -----------------
+
+def record_link(clock: Clock, session: str, cfg: Config | None = None,
+                **body: Any) -> dict[str, Any]:
+    """Our page's POST for Pauline's record (with `renew`: the token its frame shows)."""
+    answer = sidebar_context(cfg or config(), deps(clock), session_post(
+        session, emails=[PAULINE], ticket_id="35436", lang="fr", **body))
+    assert answer.status == 200
+    return json.loads(answer.body)  # type: ignore[no-any-return]
+
+
+def test_each_link_comes_with_a_renewed_session(clock: Clock) -> None:
+    issued = int(time.time()) - 30  # Zendesk's JWT, loaded half a minute ago
+    page = page_of(sidebar_context(config(), deps(clock),
+                                   signed_post(signed_url_token(now=issued))))
+    first = page["session"]
+    assert open_session(config(), deps(clock), first) == Session("acme", "ticket_sidebar", issued)
+    clock.offset = 500
+    answer = record_link(clock, first)
+    assert answer["ttl_s"] == 600 and answer["renewed"] is False
+    renewed = answer["session"]
+    assert open_session(config(), deps(clock), renewed) == Session("acme", "ticket_sidebar",
+                                                                   issued)
+    clock.offset = 1000  # the first session is over; the renewed one lives on
+    with pytest.raises(Unauthorized, match="invalid or has expired"):
+        record_link(clock, first)
+    assert record_link(clock, renewed)["session"] != renewed
+
+
+def test_renewals_stop_session_max_s_after_zendesk_s_token(clock: Clock) -> None:
+    capped = config(session_max_s=1800)
+    issued = int(time.time()) - 100  # the cap counts from the JWT, not from our page
+    made = sidebar_context(capped, deps(clock), signed_post(signed_url_token(now=issued)))
+    session = str(page_of(made)["session"])
+    for offset in (500, 1000, 1500):
+        clock.offset = offset
+        session = record_link(clock, session, capped)["session"]
+    clock.offset = 1699  # 1799 s after the JWT: still within
+    session = record_link(clock, session, capped)["session"]
+    clock.offset = 1700  # 1800 s: the agent reloads the apps (a new JWT, a new session)
+    with pytest.raises(Unauthorized, match=r"session_max_s \(1800 s\).*reload the apps"):
+        record_link(clock, session, capped)
+
+
+@pytest.mark.parametrize("case", ["tampered", "another-account", "another-key"])
+def test_a_renewed_session_is_checked_like_the_first(clock: Clock, case: str) -> None:
+    renewed = record_link(clock, session(clock))["session"]
+    with pytest.raises(Unauthorized) as refused:
+        if case == "tampered":
+            record_link(clock, renewed[:-4] + ("AAAA" if renewed[-4:] != "AAAA" else "BBBB"))
+        elif case == "another-account":
+            record_link(clock, renewed, config(subdomain="other"))
+        else:
+            other = HelpdeskDeps(links=deps(clock).links, public_url="http://testserver",
+                                 region="FR", secret_key=b"another-secret",
+                                 render_fragment=lambda context: "", clock=clock)
+            sidebar_context(config(), other, session_post(renewed, emails=[PAULINE]))
+    assert "session" in refused.value.public
+
+
+def test_a_session_sealed_before_they_rolled_counts_from_its_own_time(clock: Clock) -> None:
+    legacy = _fernet(SECRET).encrypt(b'{"s":"acme","l":"ticket_sidebar"}').decode()
+    assert open_session(config(), deps(clock), legacy).started == pytest.approx(time.time(), 2)
+
+
+def test_renew_seals_the_record_the_frame_shows_while_it_is_valid(clock: Clock) -> None:
+    links = deps(clock).links
+    chosen = links.token(email=PAULINE, customer_id="C100997", helpdesk="zendesk")
+    clock.offset = 500
+    answer = record_link(clock, session(clock), renew=chosen)
+    assert answer["renewed"] is True
+    token = parse_qs(urlsplit(answer["url"]).query)["t"][0]
+    assert token != chosen and links.read({"t": token}).customer_id == "C100997"
+    clock.offset = 1050  # 450 s after the renewal, 1050 s after the chosen link: only one lives
+    assert links.read({"t": token}).customer_id == "C100997"
+    with pytest.raises(Unauthorized):
+        links.read({"t": chosen})
+    for gone in (chosen, "forged", 42, None):  # out of date or not ours: the requester's link
+        fallback = record_link(clock, session(clock), renew=gone)
+        query = {k: v[0] for k, v in parse_qs(urlsplit(fallback["url"]).query).items()}
+        assert fallback["renewed"] is False and links.read(query).customer_id is None
+        assert links.read(query).identifiers.emails == (PAULINE,)
+
+
+def test_session_max_s_is_validated_with_its_path(tmp_path: Path) -> None:
+    assert config().session_max_s == 43_200  # 12 h: a working day, then a reload
+    with pytest.raises(ManifestError) as refused:
+        load_manifest(zendesk_manifest(tmp_path, session_ttl_s=900, session_max_s=600), env={})
+    assert refused.value.errors == [
+        "helpdesks.zendesk.session_max_s: must be at least session_ttl_s (900)"]
+    with pytest.raises(ManifestError) as refused:
+        load_manifest(zendesk_manifest(tmp_path, session_ttl_s=2, session_max_s=90_000), env={})
+    assert refused.value.errors == [
+        "helpdesks.zendesk.session_ttl_s: input should be greater than or equal to 3",
+        "helpdesks.zendesk.session_max_s: input should be less than or equal to 86400"]
 
 
 def test_zendesk_parameters_that_are_not_what_zendesk_sends_are_not_kept(clock: Clock) -> None:

@@ -153,7 +153,14 @@ DETAIL_ANSWERS: dict[str, tuple[int, dict[str, Any]]] = {
     "/helpdesk/embed/details/loyalty/balance?29000123456": (503, {
         "error": "Base fidélité indisponible",
     }),
+    "/helpdesk/embed/details/erp/tracking?120145": (401, {
+        "error": "this sidebar link has expired",
+    }),
 }
+# a page of ours framing the record, as Zendesk's and Chatwoot's pages do: it hears the record
+HOST = """<!DOCTYPE html><iframe id="f" src="{src}" width="320" height="2400"></iframe>
+<script>window.heard = [];
+addEventListener("message", (e) => window.heard.push(e.data));</script>"""
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; connect-src 'self'; "
        "script-src 'nonce-n0nce-123'")
 
@@ -235,4 +242,42 @@ def test_detail_buttons_fetch_show_and_hide(browser: Any, detail_site: DetailSit
     assert detail_site.asked == [
         "/helpdesk/embed/details/erp/tracking?t=tok&key=997890",
         "/helpdesk/embed/details/loyalty/balance?t=tok&key=29000123456",
+    ]
+
+
+def test_an_out_of_date_record_says_so_and_takes_a_renewed_link_in_place(
+        browser: Any, detail_site: DetailSite) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    detail_site.pages["/sidebar"] = render_sidebar_page(pauline_full(), ALL_BLOCKS, CTX_DETAILS)
+    detail_site.pages["/host"] = HOST.format(src="/sidebar?t=tok&lang=fr")
+    browser.get(f"{detail_site.url}/host")
+    wait = WebDriverWait(browser, 10)
+    browser.switch_to.frame(browser.find_element("id", "f"))
+    try:
+        browser.execute_script("window.mark = 'still here'")
+        old = browser.find_element("css selector", "button[data-detail-key='120145']")
+        old.click()
+        panel = browser.find_element("id", old.get_attribute("aria-controls"))
+        wait.until(lambda _: "rechargez" in panel.text)
+        assert panel.text == "Cette fiche n'est plus à jour : rechargez-la."
+        browser.switch_to.default_content()
+        wait.until(lambda d: d.execute_script("return window.heard.length"))
+        assert browser.execute_script("return window.heard") == [{"type": "connector:stale"}]
+        browser.execute_script(
+            "document.getElementById('f').contentWindow.postMessage("
+            "{type: 'connector:link', from: 'tok', to: 'tok2'}, location.origin)")
+        browser.switch_to.frame(browser.find_element("id", "f"))
+        wait.until(lambda d: "t=tok2" in d.execute_script("return location.search"))
+        assert browser.execute_script("return window.mark") == "still here"  # not reloaded
+        button = browser.find_element("css selector", "button[data-detail-key='997890']")
+        assert button.get_attribute("data-detail-url").endswith("?t=tok2&key=")
+        button.click()
+        panel = browser.find_element("id", button.get_attribute("aria-controls"))
+        wait.until(lambda _: "Colissimo" in panel.text)
+    finally:
+        browser.switch_to.default_content()
+    assert detail_site.asked == [
+        "/helpdesk/embed/details/erp/tracking?t=tok&key=120145",
+        "/helpdesk/embed/details/erp/tracking?t=tok2&key=997890",
     ]

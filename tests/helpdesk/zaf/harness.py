@@ -59,11 +59,14 @@ def signed_url_token(key: str = "zendesk", *, now: float | None = None,
     return jwt.encode(payload, private_key(key), algorithm="RS256")
 
 
-def zendesk_manifest(directory: Path, **zendesk: Any) -> Path:
-    """The default manifest with `helpdesks.zendesk` set (the key read from the environment)."""
+def zendesk_manifest(directory: Path, link_ttl_s: int | None = None, **zendesk: Any) -> Path:
+    """The default manifest with `helpdesks.zendesk` set (the key read from the environment),
+    and the sealed links' lifetime when given."""
     data = yaml.safe_load(MANIFEST.read_text())
     data.setdefault("helpdesks", {})["zendesk"] = {
         "subdomain": SUBDOMAIN, "app_public_key": "${ZENDESK_APP_PUBLIC_KEY:-}", **zendesk}
+    if link_ttl_s is not None:
+        data["helpdesks"].setdefault("embed", {})["link_ttl_s"] = link_ttl_s
     path = directory / "manifest-zendesk.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
     return path
