@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 import requests
 
+from connector.store import LinkStore
 from demo.generate import ensure
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -218,3 +220,14 @@ def connector(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[st
     exe = shutil.which("connector", path=str(Path(sys.executable).parent)) or "connector"
     return subprocess.run([exe, *args], env=env, cwd=ROOT, capture_output=True, text=True,
                           timeout=60)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LinkStore]:
+    """The store on a SQLite file (as served) and on a real PostgreSQL (a fresh schema)."""
+    if request.param == "sqlite":
+        yield LinkStore(f"sqlite:///{tmp_path}/store.sqlite")
+        return
+    schema = "connector_test_" + uuid.uuid4().hex[:10]
+    yield LinkStore(postgres_url(schema))
+    drop_schema(schema)

@@ -5,30 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import uuid
-from collections.abc import Iterator
 
-import pytest
 from sqlalchemy import update
 
 from connector.events import DONE, FAILED, PENDING, WORKING, EventLog, ticket_events
 from connector.helpdesk.base import TicketEvent
 from connector.identity import Identifiers
 from connector.store import LinkStore
-from tests.conftest import drop_schema, postgres_url
 
 PAULINE = Identifiers(emails=("pauline.deneve@easiware.fr",), phones=("+33653888890",))
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[LinkStore]:
-    """The store on a SQLite file and on a real PostgreSQL (a fresh schema)."""
-    if request.param == "sqlite":
-        yield LinkStore(f"sqlite:///{tmp_path}/events.sqlite")
-        return
-    schema = "connector_test_" + uuid.uuid4().hex[:10]
-    yield LinkStore(postgres_url(schema))
-    drop_schema(schema)
 
 
 def event(key: str = "delivery-1", ticket: str = "35436", **extra: object) -> TicketEvent:

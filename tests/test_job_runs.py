@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import update
 
 from connector.job_runs import FAILED, OK, RUNNING, JobRuns, Refused, job_locks
@@ -17,21 +14,10 @@ from connector.manifest import load_manifest
 from connector.metrics import Metrics
 from connector.scheduler import SKIPPED, JobRunner
 from connector.store import LinkStore
-from tests.conftest import drop_schema, postgres_url
 from tests.test_schedule import manifest
 
 SLOT = dt.datetime(2026, 11, 22, 3, 30, tzinfo=dt.UTC)
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LinkStore]:
-    """The store on a SQLite file and on a real PostgreSQL (a fresh schema)."""
-    if request.param == "sqlite":
-        yield LinkStore(f"sqlite:///{tmp_path}/jobs.sqlite")
-        return
-    schema = "connector_test_" + uuid.uuid4().hex[:10]
-    yield LinkStore(postgres_url(schema))
-    drop_schema(schema)
 
 
 def test_of_two_processes_claiming_one_slot_at_once_one_runs(store: LinkStore) -> None:

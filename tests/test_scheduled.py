@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,7 +28,6 @@ from connector.scheduled import purge, refresh_flags
 from connector.settings import Settings
 from connector.store import LinkStore
 from connector.writeback import WriteBackQueue, writebacks
-from tests.conftest import drop_schema, postgres_url
 
 ANA = "ana.martin@example.org"
 LEO = "leo.petit@example.org"
@@ -183,16 +181,6 @@ def test_requesters_are_listed_most_recent_first_within_the_limit(tmp_path: Path
     log.remember_requester("zendesk", "2", "cus-e")  # merged or re-resolved: now someone else
     assert "cus-e" in log.requesters_since(since, ["zendesk"], limit=10)
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LinkStore]:
-    """The store on a SQLite file and on a real PostgreSQL (a fresh schema)."""
-    if request.param == "sqlite":
-        yield LinkStore(f"sqlite:///{tmp_path}/purge.sqlite")
-        return
-    schema = "connector_test_" + uuid.uuid4().hex[:10]
-    yield LinkStore(postgres_url(schema))
-    drop_schema(schema)
 
 
 NOW = dt.datetime(2026, 11, 22, 3, 30, tzinfo=dt.UTC)
