@@ -99,7 +99,8 @@ def build_services(settings: Settings, manifest: Manifest | None = None) -> Serv
     events = EventLog(resolver.store.engine, lease_s=settings.event_lease_s)
     assembler.history = events
     queue = WriteBackQueue(resolver.store.engine)
-    worker = EventWorker(events, assembler, queue, adapters, manifest.helpdesks.adapters)
+    worker = EventWorker(events, assembler, queue, adapters, manifest.helpdesks.adapters,
+                         threads=settings.worker_threads)
     health = {name: SourceHealth() for name in sources}
     metrics = Metrics()
     jobs = build_jobs(manifest, worker, resolver.store.engine, metrics)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from connector.events import Claimed, EventLog
@@ -37,7 +38,7 @@ class EventWorker:
 
     def __init__(self, events: EventLog, assembler: ProfileAssembler, queue: WriteBackQueue,
                  writers: Mapping[str, Writer], configs: Mapping[str, AdapterConfig],
-                 interval_s: float = 2.0) -> None:
+                 interval_s: float = 2.0, threads: int = 1) -> None:
         self.events = events
         self.assembler = assembler
         self.queue = queue
@@ -47,6 +48,9 @@ class EventWorker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # events are mostly waiting on sources: a few at once clear a burst of tickets faster
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="event") if threads > 1 \
+            else None
 
     def work(self, event: TicketEvent) -> Outcome:
         """Work one event (raises when a step fails: the event is then retried)."""
@@ -72,8 +76,11 @@ class EventWorker:
     def run_once(self) -> int:
         """Work every due event once, then send the due write-backs; events worked."""
         claimed = self.events.claim()
-        for item in claimed:
-            self._work_claimed(item)
+        if self._pool is not None and len(claimed) > 1:
+            list(self._pool.map(self._work_claimed, claimed))
+        else:
+            for item in claimed:
+                self._work_claimed(item)
         if self.writers:
             self.queue.send_due(self.writers)
         return len(claimed)
@@ -91,6 +98,8 @@ class EventWorker:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _loop(self) -> None:
         while not self._stop.is_set():

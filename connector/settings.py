@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # how long a worker may hold an event before another process takes it over (it died)
     event_lease_s: int = Field(default=300, ge=1, le=86400)
+    # how many webhook events one process works at once (they mostly wait on sources)
+    worker_threads: int = Field(default=4, ge=1, le=32)
 
     def database(self) -> str:
         """Where links and audit live: CONNECTOR_DATABASE_URL, else SQLite under data_dir."""

@@ -104,3 +104,21 @@ def test_one_ticket_delivered_twice_under_two_ids_gets_one_note(services: Servic
     worker.work(ticket("505", key="evt-505-other-webhook"))
     assert [c.note for c in services.writebacks.pending() if c.note] == []
     assert len([c for c in writer.calls if c.note]) == 1
+
+
+def test_a_burst_of_events_worked_several_at_once_is_each_worked_once(
+        services: Services) -> None:
+    """Four threads work the burst (the default of serve): every ticket becomes one contact,
+    including two deliveries of one ticket worked side by side."""
+    worker = EventWorker(services.events, services.assembler, services.writebacks, {}, {},
+                         threads=4)
+    before = services.assembler.lookup(Identifiers(emails=(PAULINE,))).profile
+    assert before is not None
+    for number in range(600, 612):
+        services.events.record(ticket(str(number)))
+    services.events.record(ticket("600", key="evt-600-other-webhook"))
+    assert worker.run_once() == 13
+    worker.stop()
+    after = services.assembler.lookup(Identifiers(emails=(PAULINE,))).profile
+    assert after is not None and after.contacts.count == before.contacts.count + 12
+    assert services.events.counts() == {"done": 13}
