@@ -104,8 +104,8 @@ class EventWorker:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                while self.run_once():
-                    pass
+                while self.run_once() and not self._stop.is_set():
+                    continue  # a full batch: there may be more waiting
             except Exception:  # the database went away: keep the thread, try again later
                 log.exception("event worker pass failed")
             self._wake.wait(self.interval_s)

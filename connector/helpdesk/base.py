@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from connector.identity import Identifiers, normalise
+from connector.sources.http import retry_after_s
 
 if TYPE_CHECKING:
     from connector.helpdesk.embed import EmbedLinks
@@ -273,3 +274,10 @@ def json_reply(status: int, data: Mapping[str, Any]) -> Reply:
     """A JSON answer to a helpdesk's sidebar call."""
     return Reply(status, json.dumps(data, ensure_ascii=False),
                  content_type="application/json; charset=utf-8")
+
+
+def retry_after(value: str | None, default_s: float = 60.0) -> float:
+    """How long a helpdesk's 429 asks us to wait: its Retry-After (seconds or an HTTP date, at
+    most an hour, at least a second), else `default_s`."""
+    wait = retry_after_s(value.strip() if value else None)
+    return max(wait, 1.0) if wait is not None else default_s

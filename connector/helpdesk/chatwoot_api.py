@@ -17,19 +17,21 @@ the token or customer data.
 
 from __future__ import annotations
 
-import datetime as dt
-import email.utils
 import logging
 from collections.abc import Mapping
 from typing import Any
 
 import requests
 
-from connector.helpdesk.base import RateLimited, WriteBack, WriteBackFailed
+from connector.helpdesk.base import (
+    RateLimited,
+    WriteBack,
+    WriteBackFailed,
+    retry_after,
+)
 
 log = logging.getLogger(__name__)
 TIMEOUT_S = (3.05, 10.0)  # connect, read
-DEFAULT_RETRY_AFTER_S = 60.0
 
 
 class ChatwootApi:
@@ -82,7 +84,7 @@ class ChatwootApi:
             raise WriteBackFailed("Chatwoot could not be reached; will retry") from exc
         status = response.status_code
         if status == 429:
-            raise RateLimited(retry_after_s(response.headers.get("Retry-After")), endpoint)
+            raise RateLimited(retry_after(response.headers.get("Retry-After")), endpoint)
         if status >= 400:
             log.warning("Chatwoot %s answered %s", endpoint, status)
             raise WriteBackFailed(refusal(status), permanent=status < 500)
@@ -103,22 +105,6 @@ def refusal(status: int) -> str:
     if status >= 500:
         return f"Chatwoot failed ({status}); will retry"
     return f"Chatwoot refused the change ({status})"
-
-
-def retry_after_s(value: str | None) -> float:
-    """Seconds to wait from a Retry-After header (seconds or an HTTP date)."""
-    if not value or not value.strip():
-        return DEFAULT_RETRY_AFTER_S
-    try:
-        return max(float(value), 1.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return DEFAULT_RETRY_AFTER_S
-    when = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-    return max((when - dt.datetime.now(dt.UTC)).total_seconds(), 1.0)
 
 
 def _labels(answer: dict[str, Any]) -> list[str]:

@@ -43,6 +43,7 @@ from connector.helpdesk.base import (
     json_object,
     lenient_identifiers,
     require_secret,
+    retry_after,
 )
 from connector.helpdesk.config import AdapterConfig, WriteBackConfig, secret
 from connector.writeback import Limits
@@ -207,7 +208,7 @@ def _check_answer(answer: requests.Response, ticket_id: str) -> None:
     if status in (200, 201):
         return
     if status == 429:
-        raise RateLimited(_retry_after(answer.headers.get("Retry-After")), "api/followups")
+        raise RateLimited(retry_after(answer.headers.get("Retry-After")), "api/followups")
     if status in (401, 403):
         raise WriteBackFailed("django-helpdesk refused the API user: it must be a staff "
                               f"account, with its password in {PASSWORD_VARIABLE}",
@@ -221,13 +222,6 @@ def _check_answer(answer: requests.Response, ticket_id: str) -> None:
                               f"(HTTP {status}: unknown ticket, or a queue the API user "
                               "cannot see)", permanent=True)
     raise WriteBackFailed(f"django-helpdesk failed (HTTP {status})")
-
-
-def _retry_after(value: str | None) -> float:
-    try:
-        return max(float(value or 60), 1.0)
-    except ValueError:
-        return 60.0
 
 
 def _plain_comment(note: str) -> str:

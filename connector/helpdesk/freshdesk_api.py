@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from connector.helpdesk.base import RateLimited, WriteBack, WriteBackFailed
+from connector.helpdesk.base import (
+    RateLimited,
+    WriteBack,
+    WriteBackFailed,
+    retry_after,
+)
 from connector.helpdesk.config import secret
 
 if TYPE_CHECKING:
@@ -94,7 +99,7 @@ class FreshdeskApi:
             raise WriteBackFailed(f"Freshdesk unreachable ({type(exc).__name__})") from exc
         endpoint = f"{method} {re.sub(r'/[0-9]+', '/{id}', path)}"
         if answer.status_code == 429:
-            raise RateLimited(_retry_after(answer.headers.get("Retry-After")), endpoint)
+            raise RateLimited(retry_after(answer.headers.get("Retry-After")), endpoint)
         if answer.status_code in (401, 403):
             raise WriteBackFailed(f"Freshdesk refused the API key ({answer.status_code}): "
                                   "check FRESHDESK_API_KEY and the agent's role", permanent=True)
@@ -127,14 +132,6 @@ def note_html(text: str) -> str:
 
 def _id(value: Any) -> str | None:
     return str(value) if isinstance(value, int | str) and str(value).strip() else None
-
-
-def _retry_after(value: str | None) -> float:
-    """Retry-After in seconds (Freshdesk sends a number); 60 s when absent or unreadable."""
-    try:
-        return max(1.0, float(value)) if value else 60.0
-    except ValueError:
-        return 60.0
 
 
 def _problem(answer: requests.Response) -> str:

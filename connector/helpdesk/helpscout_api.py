@@ -18,11 +18,10 @@ from typing import Any
 
 import requests
 
-from connector.helpdesk.base import RateLimited, WriteBackFailed
+from connector.helpdesk.base import RateLimited, WriteBackFailed, retry_after
 
 log = logging.getLogger(__name__)
 TOKEN_MARGIN_S = 60  # renew a token this long before it expires
-DEFAULT_RETRY_S = 60.0
 
 
 class MailboxApi:
@@ -83,7 +82,7 @@ class MailboxApi:
             return response
         log.warning("Help Scout API %s %s answered %s", method, path, status)
         if status == 429:
-            raise RateLimited(retry_after(response.headers), endpoint=path)
+            raise RateLimited(wait_after_429(response.headers), endpoint=path)
         if status >= 500:
             raise WriteBackFailed(f"Help Scout's API failed ({status})")
         if status in (401, 403):
@@ -107,7 +106,7 @@ class MailboxApi:
             except requests.RequestException as exc:
                 raise WriteBackFailed("Help Scout's token endpoint did not answer") from exc
             if response.status_code == 429:
-                raise RateLimited(retry_after(response.headers), endpoint="/v2/oauth2/token")
+                raise RateLimited(wait_after_429(response.headers), endpoint="/v2/oauth2/token")
             if response.status_code >= 500:
                 raise WriteBackFailed(f"Help Scout's token endpoint failed "
                                       f"({response.status_code})")
@@ -124,13 +123,7 @@ class MailboxApi:
             return token
 
 
-def retry_after(headers: Any) -> float:
-    """Seconds to wait after a 429, from Help Scout's header (else a minute)."""
-    for name in ("X-RateLimit-Retry-After", "Retry-After"):
-        raw = headers.get(name)
-        try:
-            if raw is not None and float(raw) >= 0:
-                return float(raw)
-        except ValueError:
-            continue
-    return DEFAULT_RETRY_S
+def wait_after_429(headers: Any) -> float:
+    """Seconds to wait after a 429, from Help Scout's header (the legacy API's as a fallback;
+    else a minute)."""
+    return retry_after(headers.get("X-RateLimit-Retry-After") or headers.get("Retry-After"))

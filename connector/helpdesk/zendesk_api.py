@@ -22,12 +22,16 @@ from typing import Any
 
 import requests
 
-from connector.helpdesk.base import RateLimited, WriteBackFailed, lenient_identifiers
+from connector.helpdesk.base import (
+    RateLimited,
+    WriteBackFailed,
+    lenient_identifiers,
+    retry_after,
+)
 from connector.identity import Identifiers
 
 log = logging.getLogger(__name__)
 TIMEOUT_S = (3.05, 10.0)  # connect, read
-DEFAULT_RETRY_AFTER_S = 60.0
 
 
 class ZendeskRefused(WriteBackFailed):
@@ -126,7 +130,7 @@ class ZendeskApi:
                                   f"{type(exc).__name__}") from exc
         status = response.status_code
         if status == 429:
-            raise RateLimited(_retry_after(response.headers.get("Retry-After")), endpoint)
+            raise RateLimited(retry_after(response.headers.get("Retry-After")), endpoint)
         if status >= 500:
             raise _failed(f"Zendesk failed ({status}) on {endpoint}", status, permanent=False)
         if status in (401, 403):
@@ -150,14 +154,6 @@ class ZendeskApi:
 def _failed(public: str, status: int, permanent: bool = True) -> ZendeskRefused:
     log.warning("zendesk api: %s", public)
     return ZendeskRefused(public, status, permanent)
-
-
-def _retry_after(value: str | None) -> float:
-    """Seconds to wait from a Retry-After header (Zendesk sends seconds)."""
-    try:
-        return max(float(value or ""), 1.0)
-    except ValueError:
-        return DEFAULT_RETRY_AFTER_S
 
 
 def _reason(response: requests.Response) -> str:
