@@ -57,11 +57,7 @@ class Fragments:
         locale = context.locale if context.locale in LOCALES else self.manifest.brand.locale
         ctx = render_context(self.manifest, self.offers, locale)
         ids = context.identifiers
-        token = self.links.token(email=list(ids.emails), phone=list(ids.phones),
-                                 card=list(ids.cards), ticket=context.ticket_id,
-                                 customer_id=context.customer_id,
-                                 search=not ids and not context.customer_id)
-        open_url = self.links.url(self.public_url, token, locale)
+        open_url = self.links.url(self.public_url, self.links.seal(context), locale)
         if not ids and not context.customer_id:
             return render_sidebar_fragment(None, [], ctx, text("fragment.no_identifier", locale),
                                            open_url)

@@ -32,6 +32,7 @@ from connector.helpdesk.base import (
     HelpdeskDeps,
     HttpRequest,
     Reply,
+    SidebarContext,
     TicketEvent,
     Unauthorized,
     WriteBack,
@@ -174,10 +175,7 @@ class Chatwoot:
         html = html.replace("{{waiting}}", escape(texts["waiting"]))
         html = html.replace("{{settings}}", _scriptjson_reply(settings))
         html = html.replace("{{record_frame}}", record_frame_script())
-        policy = (f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; "
-                  "connect-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'none'; "
-                  f"frame-ancestors {' '.join(self.frame_ancestors)}")
-        return Reply(200, html, nonce=nonce, headers=(("Content-Security-Policy", policy),))
+        return Reply(200, html, nonce=nonce, frame_src=("'self'",))  # our record page
 
     def _sealed_url(self, request: HttpRequest) -> Reply:
         try:
@@ -200,10 +198,8 @@ class Chatwoot:
         ids = contact_identifiers(self.reading, asked.get("email"), asked.get("phone_number"),
                                   asked.get("identifier"))
         conversation = str(asked.get("conversation") or "")
-        return self.deps.links.token(email=list(ids.emails), phone=list(ids.phones),
-                                     card=list(ids.cards),
-                                     ticket=conversation if conversation.isdigit() else None,
-                                     search=not ids, helpdesk=KIND)
+        return self.deps.links.seal(SidebarContext(
+            KIND, ids, ticket_id=conversation if conversation.isdigit() else None))
 
     # --- webhooks --------------------------------------------------------------------------
     def verify(self, headers: Headers, body: bytes) -> None:

@@ -62,6 +62,15 @@ class EmbedLinks:
         data = json.dumps(payload, separators=(",", ":")).encode()
         return self._fernet.encrypt_at_time(data, int(self._clock())).decode()
 
+    def seal(self, context: SidebarContext, customer_id: str | None = None) -> str:
+        """A sealed token for an authenticated context (for `customer_id`, one person an agent
+        chose); with nothing to look up, the token opens the search."""
+        ids = context.identifiers
+        person = customer_id or context.customer_id
+        return self.token(email=list(ids.emails), phone=list(ids.phones), card=list(ids.cards),
+                          ticket=context.ticket_id, customer_id=person,
+                          search=not ids and not person, helpdesk=context.helpdesk)
+
     def url(self, base_url: str, token: str, locale: str | None = None,
             keep: Mapping[str, str] | None = None) -> str:
         """The sidebar URL for a token (`keep`: query parameters the framing helpdesk needs
@@ -100,6 +109,18 @@ class EmbedLinks:
                               ticket_id=payload.get("t"),
                               locale=locale if locale in ("fr", "en") else None,
                               customer_id=payload.get("u"))
+
+    def framed_by(self, token: str | None) -> str | None:
+        """The helpdesk a genuine link was made for, even out of date (its page must still be
+        framable there to say so); None for no link or a forged one."""
+        if not token:
+            return None
+        try:
+            data = self._fernet.decrypt(token.encode())
+        except InvalidToken:
+            return None
+        helpdesk = json.loads(data).get("h")
+        return helpdesk if isinstance(helpdesk, str) else None
 
     def _refusal(self, token: str) -> Unauthorized:
         """Why a token is refused: out of date when its seal is ours, else invalid."""

@@ -103,10 +103,8 @@ class Freshdesk:
         if not isinstance(asked, dict):
             return json_reply(400, {"error": "the body is not a JSON object"})
         context = self.context_of(asked)
-        ids = context.identifiers
-        link = self.deps.links.token(email=list(ids.emails), phone=list(ids.phones),
-                                     ticket=context.ticket_id, search=not ids, helpdesk=KIND)
-        url = self.deps.links.url(self.deps.public_url, link, context.locale)
+        url = self.deps.links.url(self.deps.public_url, self.deps.links.seal(context),
+                                  context.locale)
         return json_reply(200, {"html": self.deps.render_fragment(context), "url": url})
 
     def context_of(self, asked: dict[str, Any]) -> SidebarContext:

@@ -50,7 +50,9 @@ from connector.helpdesk.base import (
     HelpdeskDeps,
     HttpRequest,
     Reply,
+    SidebarContext,
     Unauthorized,
+    json_reply,
     lenient_identifiers,
     require_secret,
 )
@@ -177,7 +179,7 @@ def _record_link(config: Config, deps: HelpdeskDeps, body: bytes,
     url = deps.links.url("", token, lang if lang in TEXTS else None, keep=dict(keep))
     answer = {"url": url, "ttl_s": deps.links.ttl_s, "renewed": renewed is not None,
               "session": renew_session(config, deps, session)}
-    return Reply(200, json.dumps(answer), content_type="application/json")
+    return json_reply(200, answer)
 
 
 def _requester_token(deps: HelpdeskDeps, asked: Mapping[str, Any]) -> str:
@@ -188,8 +190,7 @@ def _requester_token(deps: HelpdeskDeps, asked: Mapping[str, Any]) -> str:
     ticket = _zendesk_id(asked.get("ticket_id"))
     log.info("zendesk sidebar: requester %s on ticket %s",
              _zendesk_id(asked.get("user_id")) or "-", ticket or "-")
-    return deps.links.token(email=list(ids.emails), phone=list(ids.phones), ticket=ticket,
-                            search=not ids, helpdesk=HELPDESK)
+    return deps.links.seal(SidebarContext(HELPDESK, ids, ticket_id=ticket))
 
 
 def _page(config: Config, deps: HelpdeskDeps, path: str, keep: tuple[tuple[str, str], ...],

@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Mapping
 from urllib.parse import quote, urlencode
 
-from flask import Blueprint, Response, jsonify, redirect, request
+from flask import Blueprint, Response, g, jsonify, redirect, request
 
 from connector.details import UnknownDetail
 from connector.helpdesk.base import Headers, HttpRequest, Reply, SidebarContext, Unauthorized
@@ -111,6 +111,7 @@ def _authenticated(kind: str, locale: str) -> SidebarContext | Response:
         return _message(401, locale, "message.unauthorized", detail=exc.public)
     if isinstance(found, Reply):
         return _reply(found, helpdesk.frame_ancestors)
+    g.sidebar_context = found  # its helpdesk decides who may frame the page
     return found
 
 
@@ -126,11 +127,7 @@ def http_request() -> HttpRequest:
 def _sealed_redirect(context: SidebarContext, locale: str) -> Response:
     """A helpdesk's authenticated context, sealed into our own short-lived link."""
     embed = services().embed
-    ids = context.identifiers
-    token = embed.token(email=list(ids.emails), phone=list(ids.phones), card=list(ids.cards),
-                        ticket=context.ticket_id, customer_id=context.customer_id,
-                        search=not ids and not context.customer_id, helpdesk=context.helpdesk)
-    url = embed.url("", token, context.locale or locale, keep=dict(context.keep))
+    url = embed.url("", embed.seal(context), context.locale or locale, keep=dict(context.keep))
     return redirect(url, 303)  # type: ignore[return-value]
 
 
@@ -138,7 +135,8 @@ def _reply(reply: Reply, ancestors: tuple[str, ...]) -> Response:
     """An adapter's own answer; HTML gets the framing policy and security headers."""
     if reply.content_type.startswith("text/html"):
         response = _page(reply.body, reply.status, reply.nonce, ancestors,
-                         script_src=reply.script_src, frame_src=reply.frame_src)
+                         script_src=reply.script_src, frame_src=reply.frame_src,
+                         form_action="'none'")  # adapters' pages post nothing by form
     else:
         response = Response(reply.body, status=reply.status, content_type=reply.content_type)
         response.headers["Cache-Control"] = "no-store"
@@ -165,12 +163,9 @@ def _choices(candidates: list[Candidate], context: SidebarContext,
              locale: str) -> list[dict[str, str | None]]:
     """One sealed link per person, so the agent opens the right one."""
     embed = services().embed
-    ids = context.identifiers
     people: list[dict[str, str | None]] = []
     for person in candidates:
-        token = embed.token(email=list(ids.emails), phone=list(ids.phones),
-                            card=list(ids.cards), ticket=context.ticket_id,
-                            customer_id=person.customer_id)
+        token = embed.seal(context, customer_id=person.customer_id)
         people.append({"name": person.name or text("message.candidate_unnamed", locale),
                        "hint": person.postcode, "url": embed.url("", token, locale)})
     return people
@@ -227,15 +222,14 @@ def _render_context(locale: str, kind: str | None = None, nonce: str = "") -> Re
 
 def _framers() -> tuple[str, ...]:
     """Who may frame this page: the embed policy, plus the helpdesk the sealed link was made
-    for (Zendesk's account, Chatwoot's host…)."""
+    for (Zendesk's account, Chatwoot's host…), even when the link is out of date."""
     svc = services()
     own = tuple(svc.manifest.helpdesks.embed.frame_ancestors)
-    try:
-        via = svc.embed.read(request.values).helpdesk if request.values.get("t") else EMBED
-    except Unauthorized:
-        return own
-    helpdesk = svc.helpdesks.get(via)
-    extra = tuple(helpdesk.frame_ancestors) if helpdesk is not None and via != EMBED else ()
+    context = g.get("sidebar_context")
+    via = context.helpdesk if context is not None else svc.embed.framed_by(
+        request.values.get("t"))
+    helpdesk = svc.helpdesks.get(via) if via and via != EMBED else None
+    extra = tuple(helpdesk.frame_ancestors) if helpdesk is not None else ()
     return tuple(dict.fromkeys(own + extra))
 
 
@@ -248,7 +242,7 @@ def _message(status: int, locale: str, key: str, detail: str | None = None,
 
 def _page(html: str, status: int, nonce: str | None = None,
           framers: tuple[str, ...] | None = None, script_src: tuple[str, ...] = (),
-          frame_src: tuple[str, ...] = ()) -> Response:
+          frame_src: tuple[str, ...] = (), form_action: str = "'self'") -> Response:
     response = Response(html, status=status, mimetype="text/html")
     ancestors = " ".join(framers if framers is not None else _framers())
     scripts = " ".join((f"'nonce-{nonce}'", *script_src))
@@ -256,7 +250,7 @@ def _page(html: str, status: int, nonce: str | None = None,
     frames = f"frame-src {' '.join(frame_src)}; " if frame_src else ""
     response.headers["Content-Security-Policy"] = (
         f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; {script}{frames}"
-        f"base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}"
+        f"base-uri 'none'; form-action {form_action}; frame-ancestors {ancestors}"
     )
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"

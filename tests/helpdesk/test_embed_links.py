@@ -118,3 +118,21 @@ def test_a_detail_of_an_out_of_date_record_is_a_401_the_page_explains(web: Flask
     record = web.get(f"/helpdesk/embed/sidebar?t={fresh}&lang=fr").get_data(as_text=True)
     # what the page's script shows on a 401, in the record's language
     assert 'data-expired="Cette fiche n&#39;est plus à jour : rechargez-la."' in record
+
+
+def test_the_helpdesk_that_framed_a_record_may_still_frame_its_out_of_date_page(
+        web: FlaskClient) -> None:
+    """Inside Zendesk, "reload this record" must show there, not be blocked by the browser."""
+    made = EmbedLinks(KEY, 600, "FR", clock=lambda: time.time() - 601)
+    old = made.token(email=PAULINE, helpdesk="zendesk")
+    fresh = EmbedLinks(KEY, 600, "FR").token(email=PAULINE, helpdesk="zendesk")
+
+    def framers(token: str) -> str:
+        policy = web.get(f"/helpdesk/embed/sidebar?t={token}").headers["Content-Security-Policy"]
+        return policy.split("frame-ancestors ")[1]
+
+    assert framers(fresh) == "'self' https://*.zendesk.com"  # the default manifest's zendesk
+    assert framers(old) == "'self' https://*.zendesk.com"
+    assert framers("forged") == "'self'"
+    assert EmbedLinks(KEY, 600, "FR").framed_by(old) == "zendesk"
+    assert EmbedLinks(b"another-key", 600, "FR").framed_by(old) is None
