@@ -25,12 +25,14 @@ all.forEach((e, i) => {{ e.dataset.kb = String(i); }});
 return all.map(e => e.tagName.toLowerCase() + (e.className ? "." + e.className : ""));
 """
 FOCUSED = """
+const OURS = "rgb(5, 80, 174)";  // --link: #0550ae in sidebar.css
 const e = document.activeElement;
 const s = getComputedStyle(e);
-const ring = (s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0)
-  || s.boxShadow !== "none";
+// ours, not the browser's default ring (outline-style "auto"): 2px solid in the link colour
+const ring = s.outlineStyle === "solid" && s.outlineWidth === "2px"
+  && s.outlineColor === OURS;
 return [e.dataset.kb === undefined ? e.tagName : e.dataset.kb, ring,
-        s.outlineStyle + " " + s.outlineWidth + " " + s.boxShadow];
+        s.outlineStyle + " " + s.outlineWidth + " " + s.outlineColor];
 """
 
 
