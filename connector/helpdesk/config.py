@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr, field_validator
 
@@ -20,9 +20,18 @@ class WriteBackConfig(Strict):
     max_batch: int = Field(default=50, ge=1, le=100)
 
 
+CAPABILITIES = frozenset({"tags", "fields", "note"})
+
+
 class AdapterConfig(Strict):
     """The keys every adapter accepts. Secrets are `SecretStr` (never printed) and an empty
-    value (an unset `${VAR:-}`) means "not configured": that adapter then refuses with 401."""
+    value (an unset `${VAR:-}`) means "not configured": that adapter then refuses with 401.
+
+    An adapter says what its helpdesk can take back (`writable`); the rest defaults to off and
+    is refused at load, with `unwritable` (naming `{what}`) as the reason."""
+
+    writable: ClassVar[frozenset[str]] = CAPABILITIES
+    unwritable: ClassVar[str] = "this helpdesk cannot take {what} back"
 
     enabled: bool = True
     frame_ancestors: list[str] | None = None  # None: the adapter's own default
@@ -32,6 +41,20 @@ class AdapterConfig(Strict):
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("write_back", mode="before")
+    @classmethod
+    def _unwritable_off_unless_asked(cls, value: Any) -> Any:
+        return ({**dict.fromkeys(CAPABILITIES - cls.writable, False), **value}
+                if isinstance(value, dict) else value)
+
+    @field_validator("write_back")
+    @classmethod
+    def _only_what_the_helpdesk_takes(cls, value: WriteBackConfig) -> WriteBackConfig:
+        asked = {c for c in CAPABILITIES if getattr(value, c)} - cls.writable
+        if value.enabled and (asked or not cls.writable):
+            raise ValueError(cls.unwritable.format(what=", ".join(sorted(asked)) or "anything"))
+        return value
 
 
 def secret(value: SecretStr | None) -> str | None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import requests
@@ -45,7 +45,7 @@ from connector.helpdesk.base import (
     require_secret,
     retry_after,
 )
-from connector.helpdesk.config import AdapterConfig, WriteBackConfig, secret
+from connector.helpdesk.config import AdapterConfig, secret
 from connector.writeback import Limits
 
 KIND = "django_helpdesk"
@@ -57,6 +57,10 @@ API_TIMEOUT_S = 10
 class Config(AdapterConfig):
     """`helpdesks.django_helpdesk` in the manifest (secrets from the environment)."""
 
+    writable: ClassVar[frozenset[str]] = frozenset({"note"})
+    unwritable: ClassVar[str] = ("django-helpdesk has no tags and no customer fields: only "
+                                 "notes can be written back (set tags: false and fields: false)")
+
     # the password of the webhook URL's user-info (https://django-helpdesk:SECRET@…)
     webhook_secret: SecretStr | None = None
     # where django-helpdesk is served, e.g. https://support.example.com/helpdesk: its REST API
@@ -67,7 +71,6 @@ class Config(AdapterConfig):
     api_password: SecretStr | None = None
     # a ticket custom field holding the customer's phone (sent as `custom_<name>`)
     phone_field: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]{1,50}$")
-    write_back: WriteBackConfig = WriteBackConfig(tags=False)
 
     @field_validator("url")
     @classmethod
@@ -76,19 +79,6 @@ class Config(AdapterConfig):
             raise ValueError("must be the http(s) address django-helpdesk is served at, "
                              "e.g. https://support.example.com/helpdesk")
         return value.rstrip("/") if value else value
-
-    @field_validator("write_back", mode="before")
-    @classmethod
-    def _no_tags_unless_asked(cls, value: Any) -> Any:
-        return {"tags": False, **value} if isinstance(value, dict) else value
-
-    @field_validator("write_back")
-    @classmethod
-    def _notes_only(cls, value: WriteBackConfig) -> WriteBackConfig:
-        if value.enabled and (value.tags or value.fields):
-            raise ValueError("django-helpdesk has no tags and no customer fields: only notes "
-                             "can be written back (set tags: false and fields: false)")
-        return value
 
     @model_validator(mode="after")
     def _notes_need_the_api(self) -> Config:

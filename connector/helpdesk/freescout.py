@@ -25,10 +25,10 @@ from __future__ import annotations
 import hmac
 import json
 from html import escape
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
-from pydantic import SecretStr, model_validator
+from pydantic import SecretStr
 
 from connector.helpdesk.base import (
     Headers,
@@ -56,6 +56,9 @@ EVENT = "X-FreeScout-Event"
 class Config(AdapterConfig):
     """`helpdesks.freescout` in the manifest (secrets from the environment)."""
 
+    writable: ClassVar[frozenset[str]] = frozenset()
+    unwritable: ClassVar[str] = "writing back to FreeScout is not supported yet"
+
     # the Sidebar Webhook's secret (Mailbox → Sidebar Webhook → Secret): FREESCOUT_SECRET
     secret: SecretStr | None = None
     # the API & Webhooks module's signing key, md5(APP_KEY + "webhook_key"):
@@ -64,11 +67,6 @@ class Config(AdapterConfig):
     # the sidebar panel's title (the module shows a <title> of the answer), e.g. the brand
     title: str | None = None
 
-    @model_validator(mode="after")
-    def _not_writable(self) -> Config:
-        if self.write_back.enabled:
-            raise ValueError("write_back: writing back to FreeScout is not supported yet")
-        return self
 
 
 class FreeScout:

@@ -23,8 +23,9 @@ written (custom fields are per mailbox, customer properties must be declared fir
 from __future__ import annotations
 
 from html import escape
+from typing import ClassVar
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
 
 from connector.helpdesk.base import (
     Headers,
@@ -56,6 +57,10 @@ SECRET_MAX = 40  # Help Scout's limit for an app's or a webhook's secret key
 class Config(AdapterConfig):
     """`helpdesks.helpscout` in the manifest (secrets from the environment)."""
 
+    writable: ClassVar[frozenset[str]] = frozenset({"tags", "note"})
+    unwritable: ClassVar[str] = ("Help Scout has no customer fields we can set without "
+                                 "declaring them first; use tags and notes")
+
     # the dynamic app's secret key (Manage → Apps → Custom App): HELPSCOUT_APP_SECRET
     app_secret: SecretStr | None = None
     # the Webhooks app's secret key: HELPSCOUT_WEBHOOK_SECRET
@@ -73,12 +78,6 @@ class Config(AdapterConfig):
                              "characters")
         return value
 
-    @model_validator(mode="after")
-    def _writable(self) -> Config:
-        if self.write_back.enabled and self.write_back.fields:
-            raise ValueError("write_back.fields: Help Scout has no customer fields we can "
-                             "set without declaring them first; use tags and notes")
-        return self
 
 
 class HelpScout:
