@@ -9,7 +9,7 @@ import pkgutil
 from functools import cache
 from types import ModuleType
 
-NOT_ADAPTERS = frozenset({"base", "config", "embed"})
+NOT_ADAPTERS = frozenset({"base", "config", "embed", "pages", "png"})
 
 
 @cache

@@ -20,8 +20,6 @@ import datetime as dt
 import hmac
 import json
 import secrets
-from html import escape
-from importlib import resources
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -52,7 +50,7 @@ from connector.helpdesk.chatwoot_events import (
     read_event,
 )
 from connector.helpdesk.config import AdapterConfig, secret
-from connector.helpdesk.embed import record_frame_script
+from connector.helpdesk.pages import render_page
 from connector.writeback import Limits
 
 DEFAULT_BASE_URL = "https://app.chatwoot.com"
@@ -170,11 +168,8 @@ class Chatwoot:
         settings = {"origin": self.config.origin, "key": request.args["k"],
                     "endpoint": SIDEBAR_PATH, "lang": lang if lang in TEXTS else None,
                     "texts": texts}
-        html = _template().replace("{{lang}}", locale).replace("{{nonce}}", nonce)
-        html = html.replace("{{title}}", escape(texts["title"]))
-        html = html.replace("{{waiting}}", escape(texts["waiting"]))
-        html = html.replace("{{settings}}", _scriptjson_reply(settings))
-        html = html.replace("{{record_frame}}", record_frame_script())
+        html = render_page("chatwoot_sidebar.html", lang=locale, nonce=nonce,
+                           title=texts["title"], waiting=texts["waiting"], settings=settings)
         return Reply(200, html, nonce=nonce, frame_src=("'self'",))  # our record page
 
     def _sealed_url(self, request: HttpRequest) -> Reply:
@@ -255,14 +250,3 @@ def _locale(request: HttpRequest) -> str:
         return asked
     accepted = request.headers.get("Accept-Language", "").strip().lower()
     return "fr" if accepted.startswith("fr") else "en"
-
-
-def _template() -> str:
-    return (resources.files("connector.helpdesk") / "templates" / "chatwoot_sidebar.html"
-            ).read_text(encoding="utf-8")
-
-
-def _scriptjson_reply(value: Any) -> str:
-    """JSON safe inside a `<script type="application/json">` element."""
-    text = json.dumps(value, ensure_ascii=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

@@ -35,16 +35,13 @@ import logging
 import re
 import secrets
 from collections.abc import Mapping
-from functools import cache, lru_cache
-from importlib.resources import files
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from jinja2 import Environment, StrictUndefined, Template
-from markupsafe import Markup
 
 from connector.helpdesk.base import (
     HelpdeskDeps,
@@ -57,7 +54,7 @@ from connector.helpdesk.base import (
     require_secret,
 )
 from connector.helpdesk.config import secret
-from connector.helpdesk.embed import record_frame_script
+from connector.helpdesk.pages import render_page
 from connector.helpdesk.zendesk_session import open_session, renew_session, seal_session
 
 if TYPE_CHECKING:
@@ -202,9 +199,8 @@ def _page(config: Config, deps: HelpdeskDeps, path: str, keep: tuple[tuple[str, 
             "session_ttl_s": config.session_ttl_s, "location": location,
             "action": f"{path}?{urlencode(keep)}" if keep else path,
             "timeout_ms": TIMEOUT_MS, "texts": TEXTS}
-    html = _template().render(nonce=nonce, sdk_url=config.sdk_url, page=page,
-                              title=TEXTS["en"]["title"],
-                              record_frame=Markup(record_frame_script()))
+    html = render_page("zendesk_sidebar.html", nonce=nonce, sdk_url=config.sdk_url, page=page,
+                       title=TEXTS["en"]["title"])
     return Reply(200, html, nonce=nonce, script_src=(config.sdk_url,), frame_src=("'self'",))
 
 
@@ -254,9 +250,3 @@ def _strings(values: object) -> list[str | None]:
 def _zendesk_id(value: object) -> str | None:
     text = str(value) if isinstance(value, int | str) else ""
     return text if text.isdigit() and len(text) <= 20 else None
-
-
-@cache
-def _template() -> Template:
-    source = (files("connector.helpdesk") / "templates" / "zendesk_sidebar.html").read_text()
-    return Environment(autoescape=True, undefined=StrictUndefined).from_string(source)
