@@ -51,6 +51,50 @@ FR: dict[str, str] = {
     "match.unconfirmed": "non confirmé par les sources",
     "message.not_found.title": "Client introuvable",
     "message.not_found": "Aucune fiche client ne correspond à ce contact.",
+    # helpdesks' own pages (Zendesk's and Chatwoot's frames, the Zendesk app listing)
+    "zendesk_page.title": 'Fiche client',
+    "zendesk_page.loading": 'Recherche du client…',
+    "zendesk_page.not_in_zendesk": (
+        "Cette page ne fonctionne que dans Zendesk : ouvrez l'application "
+        "depuis un ticket ou la fiche d'un utilisateur."
+    ),
+    "zendesk_page.sdk_missing": (
+        "Le framework d'applications de Zendesk (SDK ZAF) ne s'est pas chargé : "
+        'vérifiez que static.zdassets.com est joignable, puis rechargez les '
+        'applications.'
+    ),
+    "zendesk_page.timeout": "Zendesk n'a pas répondu en 5 secondes : rechargez les applications.",
+    "zendesk_page.expired": (
+        'Cette session a expiré : rechargez les applications (⟳ en haut du '
+        'panneau des applications).'
+    ),
+    "zendesk_page.failed": (
+        "La fiche client n'a pas pu être ouverte : rechargez les applications, "
+        'et prévenez votre administrateur si cela continue.'
+    ),
+    "chatwoot_page.title": 'Fiche client',
+    "chatwoot_page.waiting": 'En attente de la conversation Chatwoot…',
+    "chatwoot_page.loading": 'Recherche de la fiche client…',
+    "chatwoot_page.failed": "La fiche client n'a pas pu être ouverte : rouvrez cet onglet.",
+    "chatwoot_page.no_context": (
+        "Chatwoot n'a pas transmis la conversation : rouvrez cet onglet depuis "
+        'une conversation.'
+    ),
+    "chatwoot_page.outside": "Cette page s'ouvre dans Chatwoot, dans l'onglet d'une conversation.",
+    "zendesk_app.short_description": (
+        'Le client derrière le ticket : commandes, achats en magasin, avis et '
+        'fidélité, en direct.'
+    ),
+    "zendesk_app.long_description": (
+        'Affiche la fiche du demandeur, tirée des systèmes de la marque, à côté '
+        'de chaque ticket et utilisateur.'
+    ),
+    "zendesk_app.installation_instructions": (
+        "Installez l'app, puis réglez le webhook et l'API comme l'indique "
+        'docs/helpdesks/zendesk.md.'
+    ),
+    "zendesk_app.label": "Jeton de l'API du connecteur (facultatif)",
+    "zendesk_app.help": "Seulement pour des scripts appelant l'API du connecteur via Zendesk.",
     # helpdesk fragments
     "fragment.open": "Ouvrir la fiche complète",
     "fragment.ambiguous": "Plusieurs clients partagent ce contact : ouvrez la fiche pour choisir.",
@@ -271,6 +315,46 @@ EN: dict[str, str] = {
     "match.unconfirmed": "not confirmed by the sources",
     "message.not_found.title": "Customer not found",
     "message.not_found": "No customer record matches this contact.",
+    # helpdesks' own pages (Zendesk's and Chatwoot's frames, the Zendesk app listing)
+    "zendesk_page.title": 'Customer record',
+    "zendesk_page.loading": 'Looking up the customer…',
+    "zendesk_page.not_in_zendesk": (
+        'This page works inside Zendesk only: open the app from a ticket or a '
+        "user's profile."
+    ),
+    "zendesk_page.sdk_missing": (
+        "Zendesk's app framework (ZAF SDK) did not load: check that "
+        'static.zdassets.com is reachable, then reload the apps.'
+    ),
+    "zendesk_page.timeout": 'Zendesk did not answer within 5 seconds: reload the apps.',
+    "zendesk_page.expired": (
+        'This session has expired: reload the apps (⟳ at the top of the apps '
+        'panel).'
+    ),
+    "zendesk_page.failed": (
+        'The customer record could not be opened: reload the apps, and tell '
+        'your administrator if it goes on.'
+    ),
+    "chatwoot_page.title": 'Customer record',
+    "chatwoot_page.waiting": 'Waiting for the Chatwoot conversation…',
+    "chatwoot_page.loading": 'Looking the customer up…',
+    "chatwoot_page.failed": 'The customer record could not be opened: open this tab again.',
+    "chatwoot_page.no_context": 'Chatwoot sent no conversation: open this tab from a conversation.',
+    "chatwoot_page.outside": "This page opens inside Chatwoot, as a conversation's dashboard app.",
+    "zendesk_app.short_description": (
+        'The customer behind the ticket: orders, store purchases, reviews and '
+        'loyalty, live.'
+    ),
+    "zendesk_app.long_description": (
+        "Shows the requester's record from the brand's own systems beside every "
+        "ticket and user, in the agent's language."
+    ),
+    "zendesk_app.installation_instructions": (
+        'Install, then set the webhook and API settings described in '
+        'docs/helpdesks/zendesk.md.'
+    ),
+    "zendesk_app.label": 'Connector API token (optional)',
+    "zendesk_app.help": "Only for scripts calling the connector's API through Zendesk.",
     # helpdesk fragments
     "fragment.open": "Open the full record",
     "fragment.ambiguous": "Several customers share this contact: open the record to choose.",

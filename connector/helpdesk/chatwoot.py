@@ -51,24 +51,12 @@ from connector.helpdesk.chatwoot_events import (
 )
 from connector.helpdesk.config import AdapterConfig, secret
 from connector.helpdesk.pages import render_page
+from connector.i18n import LOCALES, texts_for
 from connector.writeback import Limits
 
 DEFAULT_BASE_URL = "https://app.chatwoot.com"
 SIDEBAR_PATH = f"/helpdesk/{KIND}/sidebar"
 SIGNATURE_HEADER, TIMESTAMP_HEADER = "X-Chatwoot-Signature", "X-Chatwoot-Timestamp"
-TEXTS = {
-    "fr": {"title": "Fiche client", "waiting": "En attente de la conversation Chatwoot…",
-           "loading": "Recherche de la fiche client…",
-           "failed": "La fiche client n'a pas pu être ouverte : rouvrez cet onglet.",
-           "no_context": "Chatwoot n'a pas transmis la conversation : rouvrez cet onglet "
-                         "depuis une conversation.",
-           "outside": "Cette page s'ouvre dans Chatwoot, dans l'onglet d'une conversation."},
-    "en": {"title": "Customer record", "waiting": "Waiting for the Chatwoot conversation…",
-           "loading": "Looking the customer up…",
-           "failed": "The customer record could not be opened: open this tab again.",
-           "no_context": "Chatwoot sent no conversation: open this tab from a conversation.",
-           "outside": "This page opens inside Chatwoot, as a conversation's dashboard app."},
-}
 
 
 class Config(AdapterConfig):
@@ -163,10 +151,10 @@ class Chatwoot:
     def _page(self, request: HttpRequest) -> Reply:
         locale = _locale(request)
         nonce = secrets.token_urlsafe(16)
-        texts = TEXTS[locale]
+        texts = texts_for("chatwoot_page", locale)
         lang = request.args.get("lang")
         settings = {"origin": self.config.origin, "key": request.args["k"],
-                    "endpoint": SIDEBAR_PATH, "lang": lang if lang in TEXTS else None,
+                    "endpoint": SIDEBAR_PATH, "lang": lang if lang in LOCALES else None,
                     "texts": texts}
         html = render_page("chatwoot_sidebar.html", lang=locale, nonce=nonce,
                            title=texts["title"], waiting=texts["waiting"], settings=settings)
@@ -184,7 +172,7 @@ class Chatwoot:
         renewed = links.renew(asked.get("renew"))
         token = renewed or self._contact_token(asked)
         lang = asked.get("lang")
-        locale = lang if isinstance(lang, str) and lang in TEXTS else None
+        locale = lang if isinstance(lang, str) and lang in LOCALES else None
         return json_reply(200, {"url": links.url("", token, locale), "ttl_s": links.ttl_s,
                                 "renewed": renewed is not None})
 
@@ -246,7 +234,7 @@ def build(config: Config, deps: HelpdeskDeps) -> Chatwoot:
 def _locale(request: HttpRequest) -> str:
     """The page's language: `lang`, else the agent's browser, else English."""
     asked = request.args.get("lang")
-    if asked in TEXTS:
+    if asked in LOCALES:
         return asked
     accepted = request.headers.get("Accept-Language", "").strip().lower()
     return "fr" if accepted.startswith("fr") else "en"

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from connector.helpdesk.png import png, png_problem
+from connector.i18n import texts_for
 
 if TYPE_CHECKING:
     from connector.helpdesk import zendesk
@@ -43,24 +44,6 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PARAMETERS: tuple[dict[str, Any], ...] = (
     {"name": "connector_api_token", "type": "text", "secure": True, "required": False},
 )
-TEXTS = {
-    "en": {"short_description": "The customer behind the ticket: orders, store purchases, "
-                                "reviews and loyalty, live.",
-           "long_description": "Shows the requester's record from the brand's own systems "
-                               "beside every ticket and user, in the agent's language.",
-           "installation_instructions": "Install, then set the webhook and API settings "
-                                        "described in docs/helpdesks/zendesk.md.",
-           "label": "Connector API token (optional)",
-           "help": "Only for scripts calling the connector's API through Zendesk."},
-    "fr": {"short_description": "Le client derrière le ticket : commandes, achats en "
-                                "magasin, avis et fidélité, en direct.",
-           "long_description": "Affiche la fiche du demandeur, tirée des systèmes de la "
-                               "marque, à côté de chaque ticket et utilisateur.",
-           "installation_instructions": "Installez l'app, puis réglez le webhook et l'API "
-                                        "comme l'indique docs/helpdesks/zendesk.md.",
-           "label": "Jeton de l'API du connecteur (facultatif)",
-           "help": "Seulement pour des scripts appelant l'API du connecteur via Zendesk."},
-}
 HINTS = {  # what the admin changes when a check fails (prefix of the error → the setting)
     "manifest.json: author.email": "set helpdesks.zendesk.app_author_email, the address "
                                    "agents write to for support",
@@ -97,7 +80,7 @@ def package_files(manifest: Manifest, config: zendesk.Config, public_url: str,
     }
     files = {"manifest.json": _json(app)}
     for locale in LOCALES:
-        text = TEXTS[locale]
+        text = texts_for("zendesk_app", locale)
         files[f"translations/{locale}.json"] = _json({"app": {
             "name": name, "short_description": text["short_description"],
             "long_description": text["long_description"],

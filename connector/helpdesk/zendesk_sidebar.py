@@ -56,6 +56,7 @@ from connector.helpdesk.base import (
 from connector.helpdesk.config import secret
 from connector.helpdesk.pages import render_page
 from connector.helpdesk.zendesk_session import open_session, renew_session, seal_session
+from connector.i18n import LOCALES, text, texts_for
 
 if TYPE_CHECKING:
     from connector.helpdesk.zendesk import Config
@@ -85,34 +86,6 @@ REFUSALS: tuple[tuple[type[Exception], str], ...] = (
                                 f"{KEY_VARIABLE}"),
     (jwt.DecodeError, "the signed-URL token is not a JWT"),
 )
-TEXTS = {
-    "en": {
-        "title": "Customer record",
-        "loading": "Looking up the customer…",
-        "not_in_zendesk": "This page works inside Zendesk only: open the app from a ticket or "
-                          "a user's profile.",
-        "sdk_missing": "Zendesk's app framework (ZAF SDK) did not load: check that "
-                       "static.zdassets.com is reachable, then reload the apps.",
-        "timeout": "Zendesk did not answer within 5 seconds: reload the apps.",
-        "expired": "This session has expired: reload the apps (⟳ at the top of the apps panel).",
-        "failed": "The customer record could not be opened: reload the apps, and tell your "
-                  "administrator if it goes on.",
-    },
-    "fr": {
-        "title": "Fiche client",
-        "loading": "Recherche du client…",
-        "not_in_zendesk": "Cette page ne fonctionne que dans Zendesk : ouvrez l'application "
-                          "depuis un ticket ou la fiche d'un utilisateur.",
-        "sdk_missing": "Le framework d'applications de Zendesk (SDK ZAF) ne s'est pas chargé : "
-                       "vérifiez que static.zdassets.com est joignable, puis rechargez les "
-                       "applications.",
-        "timeout": "Zendesk n'a pas répondu en 5 secondes : rechargez les applications.",
-        "expired": "Cette session a expiré : rechargez les applications (⟳ en haut du panneau "
-                   "des applications).",
-        "failed": "La fiche client n'a pas pu être ouverte : rechargez les applications, et "
-                  "prévenez votre administrateur si cela continue.",
-    },
-}
 
 
 def sidebar_context(config: Config, deps: HelpdeskDeps, request: HttpRequest) -> Reply:
@@ -173,7 +146,7 @@ def _record_link(config: Config, deps: HelpdeskDeps, body: bytes,
     renewed = deps.links.renew(asked.get("renew"))
     token = renewed or _requester_token(deps, asked)
     lang = asked.get("lang") if isinstance(asked.get("lang"), str) else None
-    url = deps.links.url("", token, lang if lang in TEXTS else None, keep=dict(keep))
+    url = deps.links.url("", token, lang if lang in LOCALES else None, keep=dict(keep))
     answer = {"url": url, "ttl_s": deps.links.ttl_s, "renewed": renewed is not None,
               "session": renew_session(config, deps, session)}
     return json_reply(200, answer)
@@ -198,9 +171,10 @@ def _page(config: Config, deps: HelpdeskDeps, path: str, keep: tuple[tuple[str, 
     page = {"session": seal_session(config, deps, location, int(claims["iat"])),
             "session_ttl_s": config.session_ttl_s, "location": location,
             "action": f"{path}?{urlencode(keep)}" if keep else path,
-            "timeout_ms": TIMEOUT_MS, "texts": TEXTS}
+            "timeout_ms": TIMEOUT_MS,
+            "texts": {locale: texts_for("zendesk_page", locale) for locale in LOCALES}}
     html = render_page("zendesk_sidebar.html", nonce=nonce, sdk_url=config.sdk_url, page=page,
-                       title=TEXTS["en"]["title"])
+                       title=text("zendesk_page.title", "en"))
     return Reply(200, html, nonce=nonce, script_src=(config.sdk_url,), frame_src=("'self'",))
 
 
