@@ -42,10 +42,10 @@ from sqlalchemy import (  # noqa: E402
 )
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from connector.identity import Identifiers, normalise_email, normalise_phone  # noqa: E402
-from connector.resolver import IdentityRules, Resolution, Resolver, new_customer_id  # noqa: E402
-from connector.store import Link, LinkStore, links, owners_query  # noqa: E402
-from connector.store import people as customers  # noqa: E402
+from connector.customer.links import Link, LinkStore, links, owners_query  # noqa: E402
+from connector.customer.links import people as customers  # noqa: E402
+from connector.customer.resolver import IdentityRules, Resolution, Resolver, new_customer_id  # noqa: E402
+from connector.identifiers import Identifiers, normalise_email, normalise_phone  # noqa: E402
 
 SCHEMA = "bench_identity"
 FIRST = ("claire", "jean", "marie", "luc", "sophie", "paul", "ines", "hugo", "lea", "omar",

@@ -56,10 +56,10 @@ def main() -> int:
 def run(data: Path, count: int) -> str:
     """The benchmark proper; returns the Markdown report."""
     from connector.app import build_services
-    from connector.identity import Identifiers
+    from connector.identifiers import Identifiers
     from connector.settings import Settings
-    from connector.views import layout_of, render_context
-    from connector.widgets import render_sidebar_page
+    from connector.widgets.page import render_sidebar_page
+    from connector.widgets.record import layout_of, render_context
 
     services = build_services(Settings())
     emails = [c["email"] for c in json.loads((data / "erp.json").read_text())["customers"]]

@@ -84,7 +84,7 @@ def bodies(data: Path, count: int) -> list[bytes]:
 
 def run(data: Path, count: int) -> str:
     from connector.app import build_services, create_app
-    from connector.jobs import EventWorker
+    from connector.events.worker import EventWorker
     from connector.settings import Settings
 
     services = build_services(Settings(worker_threads=1))

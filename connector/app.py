@@ -10,27 +10,27 @@ from pathlib import Path
 
 from flask import Flask
 
-from connector.cache import MemoryCache, SingleFlight
-from connector.details import DetailService
-from connector.events import EventLog
-from connector.health import SourceHealth
+from connector.customer.details import DetailService
+from connector.customer.links import LinkStore
+from connector.customer.profile import ProfileAssembler
+from connector.customer.resolver import Resolver
+from connector.customer.search import CustomerSearch
+from connector.events.log import EventLog
+from connector.events.worker import EventWorker
+from connector.events.writeback import WriteBackQueue
 from connector.helpdesk import adapter_modules
 from connector.helpdesk.base import Helpdesk, HelpdeskDeps, SidebarHelpdesk
 from connector.helpdesk.embed import EmbedLinks
-from connector.jobs import EventWorker
-from connector.manifest import Manifest, load_manifest
-from connector.metrics import Metrics
+from connector.jobs.runner import JobRunner, build_jobs
+from connector.manifest.document import Manifest, load_manifest
 from connector.models import SourceStatus
-from connector.profile import ProfileAssembler
-from connector.resolver import Resolver
-from connector.scheduler import JobRunner, build_jobs
-from connector.search import CustomerSearch
+from connector.ops.health import SourceHealth
+from connector.ops.metrics import Metrics
 from connector.settings import Settings
 from connector.sources import build_source
 from connector.sources.base import BuildContext
-from connector.store import LinkStore
-from connector.views import Fragments
-from connector.writeback import WriteBackQueue
+from connector.sources.cache import MemoryCache, SingleFlight
+from connector.widgets.record import Fragments
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from connector.store import LinkStore
+from connector.customer.links import LinkStore
 from demo.generate import ensure
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from connector.identity import Identifiers, normalise
+from connector.identifiers import Identifiers, normalise
 from connector.sources.http import retry_after_s
 
 if TYPE_CHECKING:

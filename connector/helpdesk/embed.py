@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 from cryptography.fernet import Fernet, InvalidToken
 
 from connector.helpdesk.base import HttpRequest, SidebarContext, Unauthorized
-from connector.identity import InvalidIdentifier, Raw, identifiers_from
+from connector.identifiers import InvalidIdentifier, Raw, identifiers_from
 from connector.sources.base import Identifiers
 
 SIDEBAR_PATH = "/helpdesk/embed/sidebar"

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Protocol
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from connector.identity import IDENTIFIER_KINDS, IdentifierKind, Identifiers
+from connector.identifiers import IDENTIFIER_KINDS, IdentifierKind, Identifiers
 from connector.models import SourceState
 
 __all__ = ["IDENTIFIER_KINDS", "IdentifierKind", "Identifiers"]

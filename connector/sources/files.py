@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from connector.identity import normalise
+from connector.identifiers import normalise
 from connector.sources.base import (
     BuildContext,
     IdentifierKind,

@@ -17,7 +17,7 @@ import jmespath
 from jmespath.parser import ParsedResult
 from pydantic import BaseModel, ValidationError
 
-from connector.identity import Identifiers
+from connector.identifiers import Identifiers
 from connector.models import SECTIONS
 from connector.sources.base import (
     CandidatesMap,

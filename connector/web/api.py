@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from connector.details import UnknownDetail
-from connector.identity import Identifiers, InvalidIdentifier, identifiers_from
-from connector.notes import InvalidNote
-from connector.search import SearchError
+from connector.customer.details import UnknownDetail
+from connector.customer.notes import InvalidNote
+from connector.customer.search import SearchError
+from connector.identifiers import Identifiers, InvalidIdentifier, identifiers_from
 from connector.sources.base import SourceError
 from connector.web import services
 

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, redirect, render_template, request
 
 from connector.app import Services
 from connector.i18n import LOCALES, texts_for
-from connector.identity import InvalidIdentifier
+from connector.identifiers import InvalidIdentifier
 from connector.web import services
 
 bp = Blueprint("demo", __name__, template_folder="templates")

@@ -8,23 +8,23 @@ from urllib.parse import quote, urlencode
 
 from flask import Blueprint, Response, g, jsonify, redirect, request
 
-from connector.details import UnknownDetail
+from connector.customer.details import UnknownDetail
+from connector.customer.notes import InvalidNote
+from connector.customer.search import SearchError
 from connector.helpdesk.base import Headers, HttpRequest, Reply, SidebarContext, Unauthorized
 from connector.helpdesk.embed import LinkExpired
 from connector.i18n import LOCALES, text
 from connector.models import Candidate
-from connector.notes import InvalidNote
-from connector.search import SearchError
-from connector.views import layout_of, render_context
 from connector.web import services
 from connector.web.api import detail_response
-from connector.widgets import (
-    RenderContext,
+from connector.widgets.base import RenderContext
+from connector.widgets.page import (
     render_candidates_page,
     render_message_page,
     render_search_page,
     render_sidebar_page,
 )
+from connector.widgets.record import layout_of, render_context
 
 bp = Blueprint("sidebar", __name__)
 EMBED = "embed"

@@ -1,27 +1,6 @@
-"""Sidebar widgets: the registry of blocks and the pages and fragments they make up."""
-
-from __future__ import annotations
-
-from connector.widgets.base import Block, BlockSpec, DetailOffer, MoveAbove, RenderContext
-from connector.widgets.page import (
-    BLOCKS,
-    render_candidates_page,
-    render_message_page,
-    render_search_page,
-    render_sidebar_fragment,
-    render_sidebar_page,
-)
-
-__all__ = [
-    "BLOCKS",
-    "Block",
-    "BlockSpec",
-    "DetailOffer",
-    "MoveAbove",
-    "RenderContext",
-    "render_candidates_page",
-    "render_message_page",
-    "render_search_page",
-    "render_sidebar_fragment",
-    "render_sidebar_page",
-]
+"""Sidebar widgets: the blocks of the record (one module each, `base.Block` their protocol), the
+registry and the pages and fragments they make up (`page`), the layout the manifest declares
+(`layout`: blocks, custom cards) and the record as helpdesks embed it (`record`). It may import
+`customer` (to read and compute over the customer), `helpdesk.base` and `helpdesk.embed` (the
+sidebar context and its sealed links), the model, identifiers, config and i18n; never events,
+jobs, the web or the manifest (it reads the manifest through `SidebarSettings`)."""

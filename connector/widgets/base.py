@@ -14,9 +14,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from connector import i18n
-from connector.cards import Card
-from connector.manifest import BlockEntry, FlagRules
+from connector.manifest.document import BlockEntry, FlagRules
 from connector.models import CustomerProfile
+from connector.widgets.layout import Card
 
 PACKAGE_DIR = Path(__file__).parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"

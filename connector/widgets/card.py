@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 from jmespath.exceptions import JMESPathError
 
 from connector import i18n
-from connector.cards import Card, CardField, label_text
 from connector.models import CustomerProfile
 from connector.sources.mapping import search
 from connector.widgets.base import (
@@ -29,6 +28,7 @@ from connector.widgets.base import (
     Row,
     render_template,
 )
+from connector.widgets.layout import Card, CardField, label_text
 
 logger = logging.getLogger(__name__)
 

@@ -1,10 +1,11 @@
 """The complaints block: has this customer complained before, and how was it handled?
 
-A complaint is a contact whose reason matches the manifest's `flags.complaint_reasons`: the rule
-of the past-complaint flag (`connector.flags.is_complaint`), applied once when the record is
-assembled (`contacts.complaints`). Each complaint shows its day, channel and reason, how it was
-handled (the resolution, resolved or still open) and whether the first reply came within the
-target delay, `flags.complaint_reply_hours` (24 h by default; tools 48–52 of the toolbox).
+A complaint is a contact whose reason matches the manifest's `flags.complaint_reasons`: the
+rule of the past-complaint flag (`connector.customer.flags.is_complaint`), applied once when the
+record is assembled (`contacts.complaints`). Each complaint shows its day, channel and reason,
+how it was handled (the resolution, resolved or still open) and whether the first reply came
+within the target delay, `flags.complaint_reply_hours` (24 h by default; tools 48–52 of the
+toolbox).
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 The page's one inline script (templates/page.html) reads the buttons' data- attributes; a block
 only describes the buttons. Only items the detail endpoint would accept get a button: the same
-rule as `connector.details.DetailService.belongs` (the item's `source`, when it has one, must be
-the detail's source).
+rule as `connector.customer.details.DetailService.belongs` (the item's `source`, when it has
+one, must be the detail's source).
 """
 
 from __future__ import annotations

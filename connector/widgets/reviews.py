@@ -14,7 +14,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from connector import i18n
-from connector.flags import is_recent_negative
+from connector.customer.flags import is_recent_negative
 from connector.models import CustomerProfile, Review
 from connector.widgets.base import (
     BlockSpec,

@@ -17,7 +17,7 @@ import yaml
 from connector.app import Services, build_services
 from connector.helpdesk.base import HelpdeskDeps, SidebarContext
 from connector.helpdesk.embed import EmbedLinks
-from connector.manifest import load_manifest
+from connector.manifest.document import load_manifest
 from connector.settings import Settings
 from tests.conftest import MANIFEST, ROOT
 

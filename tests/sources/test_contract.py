@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from connector.identity import Identifiers
-from connector.manifest import load_manifest
+from connector.identifiers import Identifiers
+from connector.manifest.document import load_manifest
 from connector.models import SECTIONS
 from connector.sources import SOURCE_TYPES, build_source
 from connector.sources.base import BuildContext

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.identity import Identifiers
+from connector.identifiers import Identifiers
 from connector.sources.base import BuildContext, SourceError, SourceUnavailable
 from connector.sources.files import FilesConfig, FilesSource
 from connector.sources.sql import SqlConfig, SqlSource

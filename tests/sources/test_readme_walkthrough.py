@@ -9,11 +9,11 @@ from pathlib import Path
 
 from pytest_httpserver import HTTPServer
 
-from connector.identity import Identifiers
-from connector.manifest import load_manifest
-from connector.probe import trace
+from connector.identifiers import Identifiers
+from connector.manifest.document import load_manifest
 from connector.sources import build_source
 from connector.sources.base import BuildContext
+from connector.sources.probe import trace
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -11,7 +11,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from connector.identity import Identifiers
+from connector.identifiers import Identifiers
 from connector.sources.base import (
     BuildContext,
     SourceError,

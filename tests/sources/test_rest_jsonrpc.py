@@ -8,8 +8,8 @@ from typing import Any
 
 from pytest_httpserver import HTTPServer
 
-from connector.identity import Identifiers
-from connector.manifest_checks import check_semantics
+from connector.identifiers import Identifiers
+from connector.manifest.checks import check_semantics
 from connector.sources.base import BuildContext
 from connector.sources.rest import RestConfig, RestSource
 from connector.sources.templates import expressions, render

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from connector.identity import Identifiers
+from connector.identifiers import Identifiers
 from connector.sources.base import BuildContext
 from connector.sources.rest import RestConfig, RestSource
 

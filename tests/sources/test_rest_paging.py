@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from connector.identity import Identifiers
+from connector.identifiers import Identifiers
 from connector.sources.base import BuildContext
 from connector.sources.rest import RestConfig, RestSource
 

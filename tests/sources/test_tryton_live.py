@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from connector.identity import Identifiers
-from connector.manifest import load_manifest
+from connector.identifiers import Identifiers
+from connector.manifest.document import load_manifest
 from connector.sources import build_source
 from connector.sources.base import BuildContext, Source, SourceRefused
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from connector.customer.links import LinkStore
 from connector.helpdesk.embed import EmbedLinks
-from connector.store import LinkStore
 from tests.conftest import API_TOKEN, Service, connector
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}

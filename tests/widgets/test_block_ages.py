@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 
 from connector.models import CustomerProfile, SourceState, SourceStatus
-from connector.widgets import BLOCKS, BlockSpec
+from connector.widgets.base import BlockSpec
 from connector.widgets.freshness import BLOCK_SECTIONS, block_age, block_sections
-from connector.widgets.page import render_block, render_blocks
+from connector.widgets.page import BLOCKS, render_block, render_blocks
 
 from .test_sidebar import CTX_EN, CTX_FR, NOW, pauline, plain
 
@@ -130,7 +130,7 @@ def test_orders_and_reviews_name_their_source_and_its_age_on_each_item() -> None
 
 
 def test_a_card_is_aged_by_the_sources_its_paths_read() -> None:
-    from connector.cards import Card, CardField
+    from connector.widgets.layout import Card, CardField
     from connector.widgets.page import CARD
 
     card = Card(key="ref", title="Repères", fields=[

@@ -18,7 +18,8 @@ from connector.models import (
     SourceStatus,
     Status,
 )
-from connector.widgets import BLOCKS, BlockSpec, RenderContext
+from connector.widgets.base import BlockSpec, RenderContext
+from connector.widgets.page import BLOCKS
 
 from .test_sidebar import CTX_EN, CTX_FR, NOW, pauline, plain
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from connector import i18n
-from connector.manifest import FlagRules
+from connector.manifest.document import FlagRules
 from connector.models import (
     Campaign,
     Contacts,
@@ -23,18 +23,10 @@ from connector.models import (
     Sentiment,
     TrendPoint,
 )
-from connector.widgets import (
-    BLOCKS,
-    BlockSpec,
-    DetailOffer,
-    MoveAbove,
-    RenderContext,
-    render_sidebar_fragment,
-    render_sidebar_page,
-)
+from connector.widgets.base import BlockSpec, DetailOffer, MoveAbove, RenderContext
 from connector.widgets.contacts import CONTACT_FIELDS
 from connector.widgets.loyalty import LOYALTY_FIELDS
-from connector.widgets.page import arrange
+from connector.widgets.page import BLOCKS, arrange, render_sidebar_fragment, render_sidebar_page
 from connector.widgets.sentiment import DIRECTIONS, MOODS, NPS_TONES, SENTIMENT_FIELDS
 
 from .test_sidebar import CTX_EN, CTX_FR, NOW, XSS, body, pauline, plain

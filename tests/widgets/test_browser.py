@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from connector.models import Flag, Order, Review
-from connector.widgets import render_message_page, render_sidebar_page
+from connector.widgets.page import render_message_page, render_sidebar_page
 
 from ..conftest import ARTIFACTS
 from .test_blocks_more import ALL_BLOCKS, CTX_DETAILS, pauline_full

@@ -7,8 +7,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from connector.cards import Card
-from connector.manifest import load_manifest
+from connector.manifest.document import load_manifest
 from connector.models import (
     Contacts,
     CustomerProfile,
@@ -18,8 +17,10 @@ from connector.models import (
     Order,
     Status,
 )
-from connector.widgets import BlockSpec, render_sidebar_fragment
+from connector.widgets.base import BlockSpec
 from connector.widgets.card import CardBlock
+from connector.widgets.layout import Card
+from connector.widgets.page import render_sidebar_fragment
 from tests.conftest import MANIFEST
 
 from .test_sidebar import CTX_EN, CTX_FR, XSS, pauline, plain

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from connector.manifest import FlagRules
+from connector.manifest.document import FlagRules
 from connector.models import ContactEvent, Contacts, CustomerProfile
-from connector.widgets import BLOCKS, BlockSpec, RenderContext
+from connector.widgets.base import BlockSpec, RenderContext
 from connector.widgets.complaints import format_delay
+from connector.widgets.page import BLOCKS
 
 from .test_sidebar import CTX_EN, CTX_FR, NOW, XSS, plain
 

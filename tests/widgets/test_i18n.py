@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connector import i18n
-from connector.widgets import BLOCKS
 from connector.widgets.badges import BADGE_FIELDS, LIFECYCLE_TONES
 from connector.widgets.freshness import STATES
 from connector.widgets.identity import CIVILITIES, IDENTITY_FIELDS
 from connector.widgets.kpis import DETAIL_FIELDS, TILE_FIELDS
 from connector.widgets.orders import CHANNELS, COLUMNS, STATUSES
+from connector.widgets.page import BLOCKS
 
 
 def plain(value: str) -> str:

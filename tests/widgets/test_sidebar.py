@@ -18,10 +18,9 @@ from connector.models import (
     SourceStatus,
     Status,
 )
-from connector.widgets import (
+from connector.widgets.base import BlockSpec, RenderContext
+from connector.widgets.page import (
     BLOCKS,
-    BlockSpec,
-    RenderContext,
     render_message_page,
     render_sidebar_fragment,
     render_sidebar_page,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.manifest import FlagRules
+from connector.manifest.document import FlagRules
 from connector.models import (
     Address,
     Campaign,
@@ -44,8 +44,8 @@ from connector.models import (
     Status,
     TrendPoint,
 )
-from connector.widgets import BLOCKS, BlockSpec, DetailOffer, RenderContext
-from connector.widgets.page import render_block
+from connector.widgets.base import BlockSpec, DetailOffer, RenderContext
+from connector.widgets.page import BLOCKS, render_block
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 UPDATE = os.environ.get("UPDATE_SNAPSHOTS") == "1"

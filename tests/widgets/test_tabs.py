@@ -20,7 +20,8 @@ from connector.models import (
     Sentiment,
     TrendPoint,
 )
-from connector.widgets import BlockSpec, render_sidebar_fragment, render_sidebar_page
+from connector.widgets.base import BlockSpec
+from connector.widgets.page import render_sidebar_fragment, render_sidebar_page
 from connector.widgets.tabs import TABS, TabsBlock
 
 from .test_blocks_more import pauline_full

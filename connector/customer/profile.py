@@ -1,0 +1,289 @@
+"""Assemble the customer: ask every source in parallel through the cache, merge, compute."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from connector.customer.flags import complaints_of, evaluate_flags
+from connector.customer.kpis import compute_contacts, compute_kpis, compute_sentiment
+from connector.customer.links import Link
+from connector.customer.merge import (
+    LIST_SECTIONS,
+    Found,
+    found_identifiers,
+    merged_sections,
+    newest_key,
+)
+from connector.customer.notes import Notes
+from connector.customer.resolver import Resolution, Resolver, to_identifiers
+from connector.i18n import LOCALES
+from connector.identifiers import PERSONAL_KINDS, Identifiers
+from connector.manifest.document import Manifest
+from connector.models import (
+    Candidate,
+    ContactEvent,
+    CustomerProfile,
+    Match,
+    SourceState,
+    SourceStatus,
+)
+from connector.sources.base import Source, SourceError, SourceResult
+from connector.sources.cache import Policy, SingleFlight
+from connector.sources.guard import SourceGuard
+
+log = logging.getLogger(__name__)
+
+NOT_FOUND_TTL_S = 60.0
+DEADLINE_MARGIN_S = 0.25
+
+
+@dataclass
+class Outcome:
+    """How one source answered for one lookup."""
+
+    result: SourceResult | None
+    status: SourceStatus
+    from_cache: bool = False
+    key: str | None = None  # the cache entry holding the answer
+
+
+@dataclass
+class Lookup:
+    """A lookup's answer: the customer (None when no source knows them, or when several people
+    match and the agent must choose among `candidates`), and each source's status."""
+
+    profile: CustomerProfile | None
+    sources: dict[str, SourceStatus]
+    candidates: list[Candidate] = field(default_factory=list)
+
+
+class ContactHistory(Protocol):
+    """Where requests recorded from helpdesk events are kept (the event log)."""
+
+    def contacts_of(self, customer_id: str) -> list[ContactEvent]: ...
+
+
+class ProfileAssembler:
+    """Builds canonical customers from the manifest's sources."""
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        sources: dict[str, Source],
+        cache: SingleFlight,
+        pool: ThreadPoolExecutor,
+        resolver: Resolver,
+        observe: Callable[[str, SourceStatus, bool], None] | None = None,
+    ) -> None:
+        self.manifest = manifest
+        self.sources = sources
+        self.cache = cache
+        self.pool = pool
+        self.resolver = resolver
+        self.notes = Notes(resolver.store)
+        self.history: ContactHistory | None = None  # requests recorded from helpdesk events
+        self.observe = observe
+        self.region = manifest.brand.default_region
+        self.guards = {
+            name: SourceGuard(c.max_concurrency, c.circuit, wait_s=c.timeout_s)
+            for name, c in manifest.sources.items()
+        }
+
+    def invalidate(self, ids: Identifiers, source: str | None = None) -> int:
+        """Forget what the cache holds on these identifiers (in one source, or all)."""
+        prefix = f"src:{source}:" if source else "src:"
+        return self.cache.cache.invalidate_tags(_id_tags(ids), prefix)
+
+    def lookup(self, ids: Identifiers, locale: str | None = None,
+               customer_id: str | None = None) -> Lookup:
+        """Resolve who this is, ask every source, merge, and learn the identifiers they gave.
+        Several people sharing the identifiers are returned as candidates, never guessed."""
+        resolved = (self.resolver.person(customer_id, ids) if customer_id
+                    else self.resolver.resolve(ids))
+        if resolved.ambiguous:
+            people = [Candidate(customer_id=p.customer_id, name=p.display_name,
+                                postcode=p.postcode) for p in resolved.candidates]
+            return Lookup(profile=None, sources={}, candidates=people)
+        outcomes = self._ask(resolved.identifiers, resolved.customer_id)
+        statuses = {name: outcomes[name].status for name in self.sources}
+        found = _found(outcomes, list(self.sources))
+        if not found:
+            return Lookup(None, statuses, self._source_candidates(outcomes, resolved))
+        recorded = (self.history.contacts_of(resolved.customer_id)
+                    if self.history is not None and resolved.customer_id else [])
+        profile = self._merge(found, statuses, locale if locale in LOCALES
+                              else self.manifest.brand.locale, recorded)
+        triples = found_identifiers(found, self.region)
+        identity = profile.identity
+        profile.customer_id = self.resolver.learn(resolved, triples, identity.full_name,
+                                                  identity.address.postcode)
+        if profile.customer_id != resolved.customer_id:
+            self._file_under(profile.customer_id, outcomes)
+        profile.matched = _matches(ids, triples, resolved.matched)
+        kept = [note.as_note() for note in self.notes.of(profile.customer_id)]
+        profile.notes = kept + profile.notes
+        return Lookup(profile=profile, sources=statuses)
+
+    def _ask(self, ids: Identifiers, person: str | None) -> dict[str, Outcome]:
+        """Every source; then those that did not know the customer again, with what the others
+        taught (the ERP gives the email behind a phone number, loyalty the card). A known
+        person's answers are cached under their id, whichever channel they came by."""
+        outcomes = self._fan_out(list(self.sources), ids, person)
+        found = _found(outcomes, list(self.sources))
+        learned = ids.merged(to_identifiers(
+            (k, v) for k, v, _ in found_identifiers(found, self.region)))
+        retry = [n for n, o in outcomes.items() if o.status.status == SourceState.NOT_FOUND]
+        if learned != ids and retry:
+            outcomes.update(self._fan_out(retry, learned, None))
+        return outcomes
+
+    def _file_under(self, person: str, outcomes: dict[str, Outcome]) -> None:
+        """A person just learnt: their next lookup is keyed by them, so the answers cached by
+        identifiers are filed under their id too (same age), not asked again."""
+        for name, outcome in outcomes.items():
+            if outcome.key is not None:
+                self.cache.cache.alias(outcome.key, f"src:{name}:person={person}")
+
+    def _source_candidates(self, outcomes: dict[str, Outcome],
+                           resolved: Resolution) -> list[Candidate]:
+        """People a source could not tell apart, each remembered with the shared identifiers."""
+        personal = [(k, v) for k, v in resolved.identifiers.pairs() if k in PERSONAL_KINDS]
+        people: dict[str, Candidate] = {}
+        for name, outcome in outcomes.items():
+            for candidate in outcome.result.candidates if outcome.result else []:
+                triples: list[Found] = [(name, candidate.external_id, name)]
+                triples += [(k, v, name) for k, v in personal]
+                who = self.resolver.learn(Resolution(None, Identifiers()), triples,
+                                          candidate.name, candidate.postcode)
+                people[who] = Candidate(customer_id=who, name=candidate.name,
+                                        postcode=candidate.postcode)
+        return list(people.values())
+
+    def _fan_out(self, names: list[str], ids: Identifiers,
+                 person: str | None) -> dict[str, Outcome]:
+        started = time.monotonic()
+        key = f"person={person}" if person else ids.cache_key()
+        futures: dict[str, Future[Outcome]] = {
+            name: self.pool.submit(self._fetch, name, ids, key) for name in names
+        }
+        outcomes = {}
+        for name, future in futures.items():
+            timeout_s = self.manifest.sources[name].timeout_s
+            remaining = started + timeout_s + DEADLINE_MARGIN_S - time.monotonic()
+            try:
+                outcomes[name] = future.result(timeout=max(remaining, 0.0))
+            except FutureTimeout:
+                status = SourceStatus(status=SourceState.TIMEOUT, latency_ms=timeout_s * 1000,
+                                      error=f"no answer within {timeout_s:g} s")
+                outcomes[name] = Outcome(None, status)
+            if self.observe is not None:
+                self.observe(name, outcomes[name].status, outcomes[name].from_cache)
+        return outcomes
+
+    def _fetch(self, name: str, ids: Identifiers, key: str) -> Outcome:
+        config = self.manifest.sources[name]
+        source = self.sources[name]
+        guard = self.guards[name]
+        region = self.manifest.brand.default_region
+        policy = Policy(
+            ttl_for=lambda r: config.ttl_s if r.found else min(config.ttl_s, NOT_FOUND_TTL_S),
+            stale_ttl_s=config.stale_ttl_s,
+            revalidate_s=config.revalidate_s,
+            tags_for=lambda r: _id_tags(ids.merged(to_identifiers(
+                (k, v) for k, v, _ in found_identifiers({name: r}, region)))),
+        )
+        started = time.monotonic()
+        cache_key = f"src:{name}:{key}"
+        try:
+            loaded = self.cache.load(cache_key,
+                                     lambda: guard.run(lambda: source.fetch(ids)), policy)
+        except SourceError as exc:
+            log.warning("source %s failed: %s", name, exc)
+            return Outcome(None, _status(exc.state, started, error=exc.public))
+        except Exception:
+            log.exception("source %s: unexpected failure", name)
+            return Outcome(None, _status(SourceState.ERROR, started, error="internal error"))
+        result: SourceResult = loaded.value
+        state = SourceState.OK if result.found else SourceState.NOT_FOUND
+        error = None
+        if result.candidates:
+            state, error = SourceState.NOT_FOUND, f"{len(result.candidates)} customers match"
+        if loaded.stale_error is not None:
+            state, error = SourceState.STALE, loaded.stale_error.public
+        fetched_at = dt.datetime.fromtimestamp(loaded.stored_at, dt.UTC)
+        status = _status(state, started, fetched_at=fetched_at, error=error)
+        return Outcome(result, status, from_cache=loaded.from_cache, key=cache_key)
+
+    def _merge(self, found: dict[str, SourceResult], statuses: dict[str, SourceStatus],
+               locale: str, recorded: list[ContactEvent]) -> CustomerProfile:
+        sections = merged_sections(found, self.region)
+        if recorded:
+            sections["contacts"] = sorted([*sections["contacts"], *recorded], key=newest_key,
+                                          reverse=True)
+        rules = self.manifest.kpis
+        purchases = [p for kind in rules.purchases for p in sections[kind]]
+        profile = CustomerProfile(
+            customer_id="",
+            identity=sections["identity"],
+            status=sections["status"],
+            loyalty=sections["loyalty"],
+            kpis=compute_kpis(
+                purchases, sections["surveys"], exclude_statuses=rules.exclude_statuses,
+                satisfaction_window=rules.satisfaction_window,
+                currency=self.manifest.brand.currency,
+            ),
+            sentiment=compute_sentiment(sections["surveys"]),
+            contacts=compute_contacts(sections["contacts"], rules.repeat_window_days),
+            sources=statuses,
+            **{name: sections[name] for name in LIST_SECTIONS},
+        )
+        given = sections.get("kpis")
+        if given is not None:
+            profile.kpis = profile.kpis.model_copy(update=given.model_dump(exclude_none=True))
+        today = dt.datetime.now(dt.UTC).date()
+        profile.contacts.complaints = complaints_of(sections["contacts"], self.manifest.flags)
+        profile.flags = evaluate_flags(profile, sections["contacts"], self.manifest.flags,
+                                       today, locale)
+        return profile
+
+
+def _status(state: SourceState, started: float, *, fetched_at: dt.datetime | None = None,
+            error: str | None = None) -> SourceStatus:
+    now = dt.datetime.now(dt.UTC)
+    return SourceStatus(
+        status=state,
+        fetched_at=fetched_at,
+        age_s=round((now - fetched_at).total_seconds(), 1) if fetched_at else None,
+        latency_ms=round((time.monotonic() - started) * 1000, 1),
+        error=error,
+    )
+
+
+def _id_tags(ids: Identifiers) -> list[str]:
+    """Cache tags naming a customer's identifiers, so an event about one drops every entry."""
+    return [f"{kind}:{value}" for kind, value in ids.pairs()]
+
+
+def _found(outcomes: dict[str, Outcome], order: list[str]) -> dict[str, SourceResult]:
+    """The sources that found exactly one customer, in manifest order."""
+    return {name: result for name in order if name in outcomes
+            and (result := outcomes[name].result) is not None and result.found
+            and not result.candidates}
+
+
+def _matches(given: Identifiers, found: list[Found], links: list[Link]) -> list[Match]:
+    """For each identifier of the ticket, the sources (or earlier links) that vouch for it."""
+    vouchers: dict[tuple[str, str], set[str]] = {}
+    for kind, value, source in found:
+        vouchers.setdefault((kind, value), set()).add(source or "helpdesk")
+    for link in links:
+        vouchers.setdefault((link.kind, link.value), set()).add(link.source or "helpdesk")
+    return [Match(kind=kind, value=value, sources=sorted(vouchers.get((kind, value), set())))
+            for kind, value in given.pairs()]

@@ -1,0 +1,264 @@
+"""The event log: every helpdesk event is written here before it is acknowledged, then worked
+by whichever process claims it (so an acknowledged event survives the process dying right
+after), and the contact history the events build. SQLAlchemy Core on the link store's
+database: SQLite by default, PostgreSQL for several processes (claims are conditional updates,
+so two workers never take the same event).
+
+What is kept is little: an event's identifiers wait in the log only until it is worked, then
+only its kind and ids remain; a contact is a date, a channel, the ticket's id and its subject
+(cut short), erased with the customer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from connector.customer.links import insert_ignoring, metadata
+from connector.helpdesk.base import TicketEvent
+from connector.identifiers import Identifiers
+from connector.models import ContactEvent
+
+SUBJECT_MAX = 120
+PENDING, WORKING, DONE, FAILED = "pending", "working", "done", "failed"
+
+ticket_events = Table(
+    "ticket_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("helpdesk", String(40), nullable=False),
+    Column("key", String(160), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("ticket_id", String(80)),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("payload", Text),  # the event until it is worked; then NULL (store little)
+    Column("state", String(12), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("claimed_at", DateTime(timezone=True)),
+    Column("not_before", DateTime(timezone=True)),
+    Column("done_at", DateTime(timezone=True)),
+    Column("customer_id", String(40), index=True),
+    Column("error", String(200)),
+    UniqueConstraint("helpdesk", "key", name="uq_ticket_events_delivery"),
+)
+contacts = Table(
+    "contacts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("customer_id", String(40), nullable=False, index=True),
+    Column("helpdesk", String(40), nullable=False),
+    Column("ticket_id", String(80), nullable=False),
+    Column("channel", String(40)),
+    Column("subject", String(SUBJECT_MAX)),
+    Column("at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("helpdesk", "ticket_id", name="uq_contacts_ticket"),
+)
+# who a customer is in each helpdesk (its requester id), for the refresh_flags job's
+# write-backs; erased with the customer, purged when not seen for a while
+helpdesk_people = Table(
+    "helpdesk_people", metadata,
+    Column("helpdesk", String(40), primary_key=True),
+    Column("requester_id", String(80), primary_key=True),
+    Column("customer_id", String(40), nullable=False, index=True),
+    Column("last_seen", DateTime(timezone=True), nullable=False, index=True),
+)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """An event a worker took, with how many times it was tried before."""
+
+    id: int
+    event: TicketEvent
+    attempts: int
+
+
+def event_json(event: TicketEvent) -> str:
+    """The event as stored until it is worked."""
+    data = dataclasses.asdict(event)
+    data["occurred_at"] = event.occurred_at.isoformat() if event.occurred_at else None
+    return json.dumps(data, separators=(",", ":"))
+
+
+def event_from_json(text: str) -> TicketEvent:
+    """The event back from the log."""
+    data: dict[str, Any] = json.loads(text)
+    ids = data.pop("identifiers")
+    occurred = data.pop("occurred_at")
+    identifiers = Identifiers(
+        emails=tuple(ids["emails"]), phones=tuple(ids["phones"]), cards=tuple(ids["cards"]),
+        handles=tuple(ids["handles"]), externals=tuple((s, v) for s, v in ids["externals"]))
+    return TicketEvent(identifiers=identifiers,
+                       occurred_at=dt.datetime.fromisoformat(occurred) if occurred else None,
+                       **data)
+
+
+class EventLog:
+    """Record, claim, finish and forget helpdesk events; keep the contact history."""
+
+    def __init__(self, engine: Engine, lease_s: int = 300, max_attempts: int = 8) -> None:
+        self.engine = engine
+        self.lease_s = lease_s
+        self.max_attempts = max_attempts
+        metadata.create_all(engine, tables=[ticket_events, contacts, helpdesk_people])
+
+    def record(self, event: TicketEvent) -> tuple[int, bool]:
+        """Write an event before it is acknowledged: (its id, whether it was already known —
+        a duplicate delivery, acknowledged again and worked once)."""
+        row = {"helpdesk": event.helpdesk, "key": event.key[:160], "kind": event.kind,
+               "ticket_id": event.ticket_id, "received_at": _now(), "payload": event_json(event),
+               "state": PENDING, "attempts": 0}
+        try:
+            with self.engine.begin() as connection:
+                created = connection.execute(insert(ticket_events).values(**row)
+                                             .returning(ticket_events.c.id))
+                return int(created.scalar_one()), False
+        except IntegrityError:
+            with self.engine.connect() as connection:
+                known = connection.execute(select(ticket_events.c.id).where(and_(
+                    ticket_events.c.helpdesk == event.helpdesk,
+                    ticket_events.c.key == event.key[:160]))).scalar_one()
+            return int(known), True
+
+    def claim(self, limit: int = 20) -> list[Claimed]:
+        """Take pending events (and those whose worker died: lease expired), oldest first.
+        Each claim is a conditional update, so concurrent workers never share an event."""
+        now = _now()
+        expired = now - dt.timedelta(seconds=self.lease_s)
+        ready = or_(ticket_events.c.not_before.is_(None), ticket_events.c.not_before <= now)
+        wanted = select(ticket_events.c.id, ticket_events.c.state,
+                        ticket_events.c.claimed_at).where(or_(
+            and_(ticket_events.c.state == PENDING, ready),
+            and_(ticket_events.c.state == WORKING, ticket_events.c.claimed_at < expired),
+        )).order_by(ticket_events.c.id).limit(limit)
+        taken: list[Claimed] = []
+        with self.engine.begin() as connection:
+            for row in connection.execute(wanted).all():
+                same = ticket_events.c.claimed_at.is_(None) if row.claimed_at is None \
+                    else ticket_events.c.claimed_at == row.claimed_at
+                won = connection.execute(
+                    update(ticket_events)
+                    .where(and_(ticket_events.c.id == row.id,
+                                ticket_events.c.state == row.state, same))
+                    .values(state=WORKING, claimed_at=now,
+                            attempts=ticket_events.c.attempts + 1)
+                    .returning(ticket_events.c.payload, ticket_events.c.attempts)).first()
+                if won is not None and won.payload:
+                    taken.append(Claimed(row.id, event_from_json(won.payload), won.attempts - 1))
+        return taken
+
+    def finish(self, event_id: int, customer_id: str | None) -> None:
+        """The event is worked: keep its kind and ids only."""
+        with self.engine.begin() as connection:
+            connection.execute(update(ticket_events).where(ticket_events.c.id == event_id)
+                               .values(state=DONE, done_at=_now(), payload=None,
+                                       customer_id=customer_id, error=None))
+
+    def fail(self, event_id: int, attempts: int, error: str) -> None:
+        """The work failed: try again later (backing off), or give up after max_attempts."""
+        delay = min(2 ** attempts * 5, 3600)
+        values: dict[str, Any] = {"error": error[:200], "claimed_at": None}
+        if attempts + 1 >= self.max_attempts:
+            values |= {"state": FAILED, "done_at": _now(), "payload": None}
+        else:
+            values |= {"state": PENDING,
+                       "not_before": _now() + dt.timedelta(seconds=delay)}
+        with self.engine.begin() as connection:
+            connection.execute(update(ticket_events).where(ticket_events.c.id == event_id)
+                               .values(**values))
+
+    def counts(self) -> dict[str, int]:
+        """How many events are in each state (for the admin page and metrics)."""
+        query = select(ticket_events.c.state, func.count()).group_by(ticket_events.c.state)
+        with self.engine.connect() as connection:
+            return {state: int(n) for state, n in connection.execute(query)}
+
+    def state(self, event_id: int) -> dict[str, Any] | None:
+        """One event's row (tests and the admin page)."""
+        with self.engine.connect() as connection:
+            row = connection.execute(select(ticket_events).where(
+                ticket_events.c.id == event_id)).first()
+        return dict(row._mapping) if row else None
+
+    def add_contact(self, customer_id: str, event: TicketEvent) -> bool:
+        """Record a new request in the customer's history (one per ticket); False if known."""
+        if not event.ticket_id:
+            return False
+        row = {"customer_id": customer_id, "helpdesk": event.helpdesk,
+               "ticket_id": event.ticket_id, "channel": event.channel,
+               "subject": (event.subject or "")[:SUBJECT_MAX] or None,
+               "at": event.occurred_at or _now()}
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(insert(contacts).values(**row))
+        except IntegrityError:
+            return False
+        return True
+
+    def remember_requester(self, helpdesk: str, requester_id: str, customer_id: str) -> None:
+        """This helpdesk's requester is this customer, seen now."""
+        key = and_(helpdesk_people.c.helpdesk == helpdesk,
+                   helpdesk_people.c.requester_id == requester_id[:80])
+        values = {"customer_id": customer_id, "last_seen": _now()}
+        with self.engine.begin() as connection:
+            if not connection.execute(update(helpdesk_people).where(key).values(**values)
+                                      ).rowcount:  # unless another worker just added them
+                connection.execute(insert_ignoring(connection, helpdesk_people), [
+                    {"helpdesk": helpdesk, "requester_id": requester_id[:80], **values}])
+
+    def requesters_since(self, since: dt.datetime, helpdesks: list[str],
+                         limit: int) -> dict[str, list[tuple[str, str]]]:
+        """Customers seen in these helpdesks since then, most recent first (at most `limit`),
+        each with their (helpdesk, requester id) pairs."""
+        seen = and_(helpdesk_people.c.helpdesk.in_(helpdesks),
+                    helpdesk_people.c.last_seen >= since)
+        latest = func.max(helpdesk_people.c.last_seen)
+        people = select(helpdesk_people.c.customer_id).where(seen).group_by(
+            helpdesk_people.c.customer_id).order_by(latest.desc(),
+                                                    helpdesk_people.c.customer_id).limit(limit)
+        found: dict[str, list[tuple[str, str]]] = {}
+        with self.engine.connect() as connection:
+            for customer_id in connection.execute(people).scalars():
+                found[customer_id] = []
+            rows = connection.execute(select(helpdesk_people).where(
+                seen, helpdesk_people.c.customer_id.in_(list(found))).order_by(
+                helpdesk_people.c.helpdesk, helpdesk_people.c.requester_id))
+            for row in rows:
+                found[row.customer_id].append((row.helpdesk, row.requester_id))
+        return found
+
+    def contacts_of(self, customer_id: str) -> list[ContactEvent]:
+        """The requests a person made through our helpdesks, as the contact summary counts."""
+        query = select(contacts).where(contacts.c.customer_id == customer_id).order_by(
+            contacts.c.at.desc()).limit(500)
+        with self.engine.connect() as connection:
+            return [ContactEvent(date=_aware(r.at), channel=r.channel, reason=r.subject)
+                    for r in connection.execute(query)]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite gives naive datetimes back: they were stored as UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

@@ -1,0 +1,266 @@
+"""The write-back queue: what we tell helpdesks about their customers (flag tags, fields,
+internal notes), queued in the database, merged per target, sent within each helpdesk's
+limits (a 429's Retry-After pauses that helpdesk), retried with back-off.
+
+Pending changes to one target are merged before they are sent: the tag set is replaced by
+the newest (it is the full set of our tags), fields are updated, notes are joined. Zendesk
+allows 5 user updates a minute per user: merging is what keeps a busy customer under it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    String,
+    Table,
+    Text,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+
+from connector.customer.links import metadata
+from connector.helpdesk.base import RateLimited, WriteBack, WriteBackFailed
+
+log = logging.getLogger(__name__)
+PENDING, SENDING, FAILED = "pending", "sending", "failed"
+
+writebacks = Table(
+    "writebacks", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("helpdesk", String(40), nullable=False),
+    Column("target", String(200), nullable=False, index=True),
+    Column("payload", Text, nullable=False),
+    Column("state", String(12), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("not_before", DateTime(timezone=True), nullable=False),
+    Column("claimed_at", DateTime(timezone=True)),
+    Column("error", String(200)),
+)
+# when each target was last written to (per-target limits hold across processes)
+writeback_targets = Table(
+    "writeback_targets", metadata,
+    Column("helpdesk", String(40), primary_key=True),
+    Column("target", String(200), primary_key=True),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
+)
+
+
+class Writer(Protocol):
+    """An adapter that takes write-backs (and may declare its limits)."""
+
+    kind: str
+
+    def write_back(self, change: WriteBack) -> None: ...
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How fast one helpdesk may be written to: `calls` per `per_s` seconds overall, and one
+    change per target every `target_interval_s` seconds."""
+
+    calls: int = 60
+    per_s: float = 60.0
+    target_interval_s: float = 12.0
+
+
+def limits_of(writer: Writer) -> Limits:
+    """The adapter's declared limits, or conservative defaults."""
+    limits = getattr(writer, "write_limits", None)
+    return limits if isinstance(limits, Limits) else Limits()
+
+
+def change_json(change: WriteBack) -> str:
+    return json.dumps({"helpdesk": change.helpdesk, "requester_id": change.requester_id,
+                       "ticket_id": change.ticket_id, "tags": list(change.tags),
+                       "tag_prefix": change.tag_prefix, "fields": dict(change.fields),
+                       "note": change.note}, separators=(",", ":"))
+
+
+def change_from_json(text: str) -> WriteBack:
+    data: dict[str, Any] = json.loads(text)
+    return WriteBack(**{**data, "tags": tuple(data["tags"])})
+
+
+def merge_changes(old: WriteBack, new: WriteBack) -> WriteBack:
+    """Two pending changes to one target as one: newest tags, fields updated, notes joined."""
+    notes = "\n\n".join(n for n in (old.note, new.note) if n) or None
+    return replace(new, fields={**old.fields, **new.fields}, note=notes)
+
+
+class WriteBackQueue:
+    """Queue changes; `send_due` sends those that are due, within limits."""
+
+    def __init__(self, engine: Engine, max_attempts: int = 6,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.engine = engine
+        self.max_attempts = max_attempts
+        self._clock = clock
+        self._sent: dict[str, list[float]] = {}  # helpdesk -> recent send times (monotonic)
+        self._paused: dict[str, float] = {}  # helpdesk -> monotonic time it may resume
+        self._lock = threading.Lock()
+        metadata.create_all(engine, tables=[writebacks, writeback_targets])
+
+    def enqueue(self, change: WriteBack) -> int:
+        """Queue a change, merged into a pending one to the same target; the row's id."""
+        target = _target(change)
+        with self.engine.begin() as connection:
+            pending = connection.execute(select(writebacks.c.id, writebacks.c.payload).where(
+                and_(writebacks.c.helpdesk == change.helpdesk, writebacks.c.target == target,
+                     writebacks.c.state == PENDING))).first()
+            if pending is not None:
+                merged = merge_changes(change_from_json(pending.payload), change)
+                connection.execute(update(writebacks).where(writebacks.c.id == pending.id)
+                                   .values(payload=change_json(merged)))
+                return int(pending.id)
+            created = connection.execute(insert(writebacks).values(
+                helpdesk=change.helpdesk, target=target, payload=change_json(change),
+                state=PENDING, attempts=0, not_before=_now()).returning(writebacks.c.id))
+            return int(created.scalar_one())
+
+    def send_due(self, writers: Mapping[str, Writer], limit: int = 50) -> int:
+        """Send what is due; how many changes were applied."""
+        sent = 0
+        for row_id, change, attempts in self._claim(limit):
+            writer = writers.get(change.helpdesk)
+            if writer is None:
+                self._give_up(row_id, "this helpdesk is no longer configured")
+                continue
+            limits = limits_of(writer)
+            wait = max(self._wait_s(change.helpdesk, limits),
+                       self._target_wait_s(change.helpdesk, _target(change), limits))
+            if wait > 0:
+                self._later(row_id, wait, attempts, error=None, count=False)
+                continue
+            try:
+                writer.write_back(change)
+            except RateLimited as exc:
+                with self._lock:
+                    self._paused[change.helpdesk] = self._clock() + exc.retry_after_s
+                self._later(row_id, exc.retry_after_s, attempts, str(exc), count=False)
+            except WriteBackFailed as exc:
+                log.warning("write-back to %s failed: %s", change.helpdesk, exc.public)
+                if exc.permanent or attempts + 1 >= self.max_attempts:
+                    self._give_up(row_id, exc.public)
+                else:
+                    self._later(row_id, min(2 ** attempts * 10, 3600), attempts, exc.public)
+            else:
+                sent += 1
+                self._done(row_id, change.helpdesk)
+        return sent
+
+    def counts(self) -> dict[str, int]:
+        query = select(writebacks.c.state, func.count()).group_by(writebacks.c.state)
+        with self.engine.connect() as connection:
+            return {state: int(n) for state, n in connection.execute(query)}
+
+    def pending(self) -> list[WriteBack]:
+        with self.engine.connect() as connection:
+            return [change_from_json(r.payload) for r in connection.execute(
+                select(writebacks.c.payload).where(writebacks.c.state != FAILED)
+                .order_by(writebacks.c.id))]
+
+    def _claim(self, limit: int) -> list[tuple[int, WriteBack, int]]:
+        now = _now()
+        expired = now - dt.timedelta(minutes=5)
+        due = select(writebacks.c.id, writebacks.c.state).where(or_(
+            and_(writebacks.c.state == PENDING, writebacks.c.not_before <= now),
+            and_(writebacks.c.state == SENDING, writebacks.c.claimed_at < expired),
+        )).order_by(writebacks.c.not_before, writebacks.c.id).limit(limit)
+        taken = []
+        with self.engine.begin() as connection:
+            for row in connection.execute(due).all():
+                won = connection.execute(
+                    update(writebacks).where(and_(writebacks.c.id == row.id,
+                                                  writebacks.c.state == row.state))
+                    .values(state=SENDING, claimed_at=now)
+                    .returning(writebacks.c.payload, writebacks.c.attempts)).first()
+                if won is not None:
+                    taken.append((int(row.id), change_from_json(won.payload), int(won.attempts)))
+        return taken
+
+    def _wait_s(self, helpdesk: str, limits: Limits) -> float:
+        """How long before this helpdesk may take another call (0: now)."""
+        now = self._clock()
+        with self._lock:
+            paused = self._paused.get(helpdesk, 0.0) - now
+            recent = [t for t in self._sent.get(helpdesk, []) if t > now - limits.per_s]
+            self._sent[helpdesk] = recent
+            full = recent[0] + limits.per_s - now if len(recent) >= limits.calls else 0.0
+        return max(paused, full, 0.0)
+
+    def _target_wait_s(self, helpdesk: str, target: str, limits: Limits) -> float:
+        """How long before this target may be written to again (0: now)."""
+        with self.engine.connect() as connection:
+            sent = connection.execute(select(writeback_targets.c.sent_at).where(and_(
+                writeback_targets.c.helpdesk == helpdesk,
+                writeback_targets.c.target == target))).scalar()
+        if sent is None:
+            return 0.0
+        sent = sent if sent.tzinfo else sent.replace(tzinfo=dt.UTC)
+        return max(limits.target_interval_s - (_now() - sent).total_seconds(), 0.0)
+
+    def _done(self, row_id: int, helpdesk: str) -> None:
+        with self._lock:
+            self._sent.setdefault(helpdesk, []).append(self._clock())
+        with self.engine.begin() as connection:
+            target = connection.execute(select(writebacks.c.target).where(
+                writebacks.c.id == row_id)).scalar_one()
+            connection.execute(delete(writebacks).where(writebacks.c.id == row_id))
+            mark = {"helpdesk": helpdesk, "target": target, "sent_at": _now()}
+            if not connection.execute(update(writeback_targets).where(and_(
+                    writeback_targets.c.helpdesk == helpdesk,
+                    writeback_targets.c.target == target)).values(sent_at=mark["sent_at"])
+                    ).rowcount:
+                connection.execute(insert(writeback_targets).values(**mark))
+
+    def _later(self, row_id: int, delay_s: float, attempts: int, error: str | None,
+               count: bool = True) -> None:
+        """Put a claimed change back, due after `delay_s`; merged with any newer one."""
+        with self.engine.begin() as connection:
+            row = connection.execute(select(writebacks).where(
+                writebacks.c.id == row_id)).one()
+            newer = connection.execute(select(writebacks.c.id, writebacks.c.payload).where(
+                and_(writebacks.c.helpdesk == row.helpdesk, writebacks.c.target == row.target,
+                     writebacks.c.state == PENDING))).first()
+            due = _now() + dt.timedelta(seconds=delay_s)
+            if newer is not None:  # a change came meanwhile: one row, the newest tags
+                merged = merge_changes(change_from_json(row.payload),
+                                       change_from_json(newer.payload))
+                connection.execute(update(writebacks).where(writebacks.c.id == newer.id)
+                                   .values(payload=change_json(merged), not_before=due))
+                connection.execute(delete(writebacks).where(writebacks.c.id == row_id))
+                return
+            connection.execute(update(writebacks).where(writebacks.c.id == row_id).values(
+                state=PENDING, not_before=due, claimed_at=None, error=error,
+                attempts=attempts + 1 if count else attempts))
+
+    def _give_up(self, row_id: int, error: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(update(writebacks).where(writebacks.c.id == row_id).values(
+                state=FAILED, error=error[:200]))
+
+
+def _target(change: WriteBack) -> str:
+    """Whom a change is about: the person, the ticket, or both."""
+    return f"{change.requester_id or ''}|{change.ticket_id or ''}"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

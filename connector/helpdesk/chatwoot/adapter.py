@@ -1,0 +1,240 @@
+"""Chatwoot: the dashboard app (a tab beside the conversation showing the customer's record),
+signed webhooks, and write-back of labels, contact attributes and private notes.
+
+The dashboard app is a URL the admin pastes into Chatwoot (Settings → Integrations →
+Dashboard apps). Chatwoot frames it and posts the conversation's context to it, unsigned: so
+the URL itself carries our own app key (`k`), an HMAC of this account made with the service's
+secret key (revoked by bumping `app_key_version`, or by rotating CONNECTOR_SECRET_KEY). With a
+valid key `/helpdesk/chatwoot/sidebar` answers a small page that waits for Chatwoot's
+`appContext` message (asking again with `chatwoot-dashboard-app:fetch-info`), POSTs the
+contact's identifiers and the key back here, and shows the sealed record page this returns in
+a frame of its own, replaced when Chatwoot posts another conversation. Before that link expires
+the page asks again with `renew`, the token its frame shows (record_frame.js): while it is
+valid the same record is sealed anew, and the record takes it in place.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hmac
+import json
+import secrets
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+
+from connector.events.writeback import Limits
+from connector.helpdesk.base import (
+    Headers,
+    HelpdeskDeps,
+    HttpRequest,
+    Reply,
+    SidebarContext,
+    TicketEvent,
+    Unauthorized,
+    WriteBack,
+    WriteBackFailed,
+    check_fresh,
+    check_hmac,
+    hmac_hex,
+    json_reply,
+    require_secret,
+)
+from connector.helpdesk.chatwoot.api import ChatwootApi
+from connector.helpdesk.chatwoot.webhooks import (
+    KIND,
+    EventReading,
+    IdentifierUse,
+    contact_identifiers,
+    read_event,
+)
+from connector.helpdesk.config import AdapterConfig, secret
+from connector.helpdesk.pages import render_page
+from connector.i18n import LOCALES, texts_for
+
+DEFAULT_BASE_URL = "https://app.chatwoot.com"
+SIDEBAR_PATH = f"/helpdesk/{KIND}/sidebar"
+SIGNATURE_HEADER, TIMESTAMP_HEADER = "X-Chatwoot-Signature", "X-Chatwoot-Timestamp"
+
+
+class Config(AdapterConfig):
+    """`helpdesks.chatwoot` in the manifest (secrets from the environment)."""
+
+    # where agents use Chatwoot: it frames our page, posts its context, serves the API
+    base_url: str | None = None
+    account_id: int | None = Field(default=None, ge=1)
+    # webhooks: the secret Chatwoot shows for the webhook (Settings → Integrations → Webhooks)
+    webhook_secret: SecretStr | None = None
+    replay_window_s: int = Field(default=300, ge=30, le=3600)
+    # write-back: an agent's access token (Profile settings → Access token)
+    api_token: SecretStr | None = None
+    # the dashboard app's key: bump to revoke every URL given out before
+    app_key_version: int = Field(default=1, ge=1, le=1_000_000)
+    # what a contact's `identifier` is: an email or phone when it reads as one, a loyalty card
+    identifier: IdentifierUse = "auto"
+    channels: dict[str, str] = Field(default_factory=dict)  # channel type → channel, over ours
+
+    @field_validator("base_url")
+    @classmethod
+    def _an_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be Chatwoot's address, e.g. https://app.chatwoot.com")
+        return value.strip().rstrip("/")
+
+    @property
+    def address(self) -> str:
+        """Chatwoot's base URL (Chatwoot's cloud unless set)."""
+        return self.base_url or DEFAULT_BASE_URL
+
+    @property
+    def origin(self) -> str:
+        """Chatwoot's web origin: who may frame us, whose messages we read."""
+        parts = urlsplit(self.address)
+        return f"{parts.scheme}://{parts.netloc}"
+
+
+def app_key(secret_key: bytes, config: Config) -> str:
+    """The dashboard app's key for this account and key version."""
+    message = f"connector.chatwoot.dashboard-app.v{config.app_key_version}:" \
+              f"{config.account_id or '-'}"
+    digest = hmac.new(secret_key, message.encode(), "sha256").digest()
+    return base64.urlsafe_b64encode(digest[:24]).decode()
+
+
+def dashboard_url(public_url: str, secret_key: bytes, config: Config,
+                  lang: str | None = None) -> str:
+    """The URL to paste into Chatwoot as a dashboard app."""
+    query = {"k": app_key(secret_key, config), **({"lang": lang} if lang else {})}
+    return f"{public_url.rstrip('/')}{SIDEBAR_PATH}?{urlencode(query)}"
+
+
+class Chatwoot:
+    """The Chatwoot adapter."""
+
+    kind = KIND
+    # Chatwoot's own API throttling is generous: stay well under it, one change a target
+    write_limits = Limits(calls=60, per_s=60.0, target_interval_s=2.0)
+
+    def __init__(self, config: Config, deps: HelpdeskDeps) -> None:
+        self.config = config
+        self.deps = deps
+        # 'self': the record's page is framed by our own dashboard-app page
+        self.frame_ancestors = tuple(dict.fromkeys(
+            [*(config.frame_ancestors or [config.origin]), "'self'"]))
+        self.reading = EventReading(deps.region, config.identifier, dict(config.channels),
+                                    config.account_id)
+        self._api: ChatwootApi | None = None
+
+    # --- the dashboard app -----------------------------------------------------------------
+    def sidebar_context(self, request: HttpRequest) -> Reply:
+        """GET: the page that listens for Chatwoot's context; POST (from that page): the sealed
+        record URL for the context's contact. Both need the app key."""
+        if request.method == "POST":
+            return self._sealed_url(request)
+        self._check_key(request.args.get("k"))
+        return self._page(request)
+
+    def _check_key(self, given: Any) -> None:
+        if not isinstance(given, str) or not given:
+            raise Unauthorized("this dashboard app URL has no key: paste the URL printed by "
+                               "`connector chatwoot-url`")
+        if not hmac.compare_digest(app_key(self.deps.secret_key, self.config).encode(),
+                                   given.encode()):
+            raise Unauthorized("this dashboard app's key is not (or no longer) valid: paste "
+                               "the URL printed by `connector chatwoot-url`")
+
+    def _page(self, request: HttpRequest) -> Reply:
+        locale = _locale(request)
+        nonce = secrets.token_urlsafe(16)
+        texts = texts_for("chatwoot_page", locale)
+        lang = request.args.get("lang")
+        settings = {"origin": self.config.origin, "key": request.args["k"],
+                    "endpoint": SIDEBAR_PATH, "lang": lang if lang in LOCALES else None,
+                    "texts": texts}
+        html = render_page("chatwoot_sidebar.html", lang=locale, nonce=nonce,
+                           title=texts["title"], waiting=texts["waiting"], settings=settings)
+        return Reply(200, html, nonce=nonce, frame_src=("'self'",))  # our record page
+
+    def _sealed_url(self, request: HttpRequest) -> Reply:
+        try:
+            asked = json.loads(request.body or b"null")
+        except ValueError:
+            asked = None
+        if not isinstance(asked, dict):
+            return json_reply(400, {"error": "expected a JSON object"})
+        self._check_key(asked.get("k"))
+        links = self.deps.links
+        renewed = links.renew(asked.get("renew"))
+        token = renewed or self._contact_token(asked)
+        lang = asked.get("lang")
+        locale = lang if isinstance(lang, str) and lang in LOCALES else None
+        return json_reply(200, {"url": links.url("", token, locale), "ttl_s": links.ttl_s,
+                                "renewed": renewed is not None})
+
+    def _contact_token(self, asked: dict[str, Any]) -> str:
+        """A new sealed token for the context's contact (the search without an identifier)."""
+        ids = contact_identifiers(self.reading, asked.get("email"), asked.get("phone_number"),
+                                  asked.get("identifier"))
+        conversation = str(asked.get("conversation") or "")
+        return self.deps.links.seal(SidebarContext(
+            KIND, ids, ticket_id=conversation if conversation.isdigit() else None))
+
+    # --- webhooks --------------------------------------------------------------------------
+    def verify(self, headers: Headers, body: bytes) -> None:
+        """`X-Chatwoot-Signature: sha256=<hex HMAC-SHA256(secret, "{timestamp}.{body}")>`, its
+        `X-Chatwoot-Timestamp` (epoch seconds) inside the replay window."""
+        key = require_secret(secret(self.config.webhook_secret), "CHATWOOT_WEBHOOK_SECRET")
+        given = headers.get(SIGNATURE_HEADER)
+        if not given:
+            raise Unauthorized(f"the request carries no {SIGNATURE_HEADER}: Chatwoot signs "
+                               "webhooks from version 4.11 on (upgrade, then copy the webhook's "
+                               "secret into CHATWOOT_WEBHOOK_SECRET)")
+        stamp = headers.get(TIMESTAMP_HEADER, "").strip()
+        if not stamp.isdigit():
+            raise Unauthorized(f"the request carries no valid {TIMESTAMP_HEADER}")
+        check_hmac("sha256=" + hmac_hex(key, stamp.encode() + b"." + body), given)
+        sent = dt.datetime.fromtimestamp(int(stamp), dt.UTC)
+        check_fresh(sent, dt.datetime.fromtimestamp(self.deps.clock(), dt.UTC),
+                    self.config.replay_window_s)
+
+    def parse_event(self, headers: Headers, body: bytes) -> TicketEvent | None:
+        """The event a verified delivery carries (`X-Chatwoot-Delivery` is its key)."""
+        return read_event(self.reading, headers, body)
+
+    # --- write-back ------------------------------------------------------------------------
+    def write_back(self, change: WriteBack) -> None:
+        """Labels on the conversation (or the contact), attributes on the contact, and a
+        private note, through the application API."""
+        self.api().write(change)
+
+    def api(self) -> ChatwootApi:
+        """The API client (WriteBackFailed, permanent, until the token and account are set)."""
+        token = secret(self.config.api_token)
+        if not token:
+            raise WriteBackFailed("set CHATWOOT_API_TOKEN to write back to Chatwoot",
+                                  permanent=True)
+        if self.config.account_id is None:
+            raise WriteBackFailed("set helpdesks.chatwoot.account_id to write back to Chatwoot",
+                                  permanent=True)
+        if self._api is None:
+            self._api = ChatwootApi(self.config.address, self.config.account_id, token)
+        return self._api
+
+
+def build(config: Config, deps: HelpdeskDeps) -> Chatwoot:
+    """The adapter for this manifest entry."""
+    return Chatwoot(config, deps)
+
+
+def _locale(request: HttpRequest) -> str:
+    """The page's language: `lang`, else the agent's browser, else English."""
+    asked = request.args.get("lang")
+    if asked in LOCALES:
+        return asked
+    accepted = request.headers.get("Accept-Language", "").strip().lower()
+    return "fr" if accepted.startswith("fr") else "en"

@@ -1,0 +1,2 @@
+"""django-helpdesk: webhooks authenticated by HTTP Basic in the URL and private follow-ups as
+write-back (`adapter`)."""

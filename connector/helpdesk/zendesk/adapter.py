@@ -1,0 +1,187 @@
+"""Zendesk Support: the sidebar app (signed-URL POST, then a page reading the ticket's
+requester through the ZAF SDK), signed webhooks (event subscriptions and trigger templates),
+and write-back of tags, user fields and internal notes through the REST API.
+
+The sidebar side lives in `zendesk_sidebar.py`; this module is the adapter the registry finds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
+
+from connector.events.writeback import Limits
+from connector.helpdesk.base import (
+    Headers,
+    HelpdeskDeps,
+    HttpRequest,
+    Reply,
+    SidebarContext,
+    TicketEvent,
+    WriteBack,
+    WriteBackFailed,
+    require_secret,
+)
+from connector.helpdesk.config import AdapterConfig, secret
+from connector.helpdesk.zendesk import webhooks
+from connector.helpdesk.zendesk.api import ZendeskApi
+
+KIND = "zendesk"
+
+
+class Config(AdapterConfig):
+    """`helpdesks.zendesk` in the manifest (secrets from the environment)."""
+
+    subdomain: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    # signed URLs: the app's public key (PEM) and, optionally, the expected audience
+    app_public_key: SecretStr | None = None
+    app_audience: str | None = None
+    # webhooks: the signing secret of the webhook (Admin Center → Webhooks → signing secret)
+    webhook_secret: SecretStr | None = None
+    replay_window_s: int = Field(default=300, ge=30, le=3600)
+    # the REST API (requesters' identities, write-back): an agent's email and an API token
+    api_email: str | None = None
+    api_token: SecretStr | None = None
+    # https://{subdomain}.zendesk.com unless set (a proxy; plain http only to this machine,
+    # for tests: the token is sent with every call)
+    api_url: str | None = Field(
+        default=None,
+        pattern=r"^(https://[^\s/]+|http://(127\.0\.0\.1|localhost)(:\d+)?)(/\S*)?$")
+    # our field names (segment, lifecycle, abc_class) → the keys of Zendesk user fields;
+    # a field not listed goes to the key `{tag_prefix}{name}` (e.g. connector_segment)
+    user_fields: dict[str, str] = Field(default_factory=dict)
+    # write-backs a minute, account-wide (each is 1 to 4 API calls): well under the plans'
+    # 200-700 requests a minute, leaving room for the agents' own apps
+    writes_per_minute: int = Field(default=20, ge=1, le=300)
+    # the app package (`connector zendesk-app`): its name (default: "{brand} sidebar") and
+    # the author's support address and page (Zendesk requires author name, email and url)
+    app_name: str | None = Field(default=None, max_length=40)
+    app_author_email: str | None = None
+    app_author_url: str | None = None
+    # where the app's pages are served from (the package's location URLs): settings.public_url
+    # unless set here
+    app_url: str | None = None
+    # the sidebar page's session: its lifetime, renewed with each record link the page gets,
+    # up to session_max_s after Zendesk's signed-URL token (then the agent reloads the apps).
+    # 3 s minimum, not a minute: a browser test lets it run out in seconds; shorter is stricter
+    session_ttl_s: int = Field(default=600, ge=3, le=3600)
+    session_max_s: int = Field(default=43_200, ge=60, le=86_400)
+    # the ZAF SDK the sidebar page loads: Zendesk's CDN (a test points it at a local copy)
+    sdk_url: str = Field(
+        default="https://static.zdassets.com/zendesk_app_framework_sdk/2.0/zaf_sdk.min.js",
+        pattern=r"^(https://|http://(127\.0\.0\.1|localhost)[:/])[^\s;,']+$")
+
+    @field_validator("session_max_s")
+    @classmethod
+    def _outlives_a_session(cls, value: int, info: ValidationInfo) -> int:
+        ttl = info.data.get("session_ttl_s")
+        if isinstance(ttl, int) and value < ttl:
+            raise ValueError(f"must be at least session_ttl_s ({ttl})")
+        return value
+
+
+class Zendesk:
+    """The Zendesk adapter."""
+
+    kind = KIND
+
+    def __init__(self, config: Config, deps: HelpdeskDeps) -> None:
+        self.config = config
+        self.deps = deps
+        origin = f"https://{config.subdomain}.zendesk.com" if config.subdomain else None
+        self.frame_ancestors = tuple(config.frame_ancestors or
+                                     ([origin] if origin else ["https://*.zendesk.com"]))
+        # one change per person every 20 s: Update User allows 5 a minute per user, Update
+        # Ticket 30 per 10 minutes per ticket
+        self.write_limits = Limits(calls=config.writes_per_minute, per_s=60.0,
+                                   target_interval_s=20.0)
+        self.api = _api(config)
+
+    def sidebar_context(self, request: HttpRequest) -> SidebarContext | Reply:
+        from connector.helpdesk.zendesk.sidebar import sidebar_context
+
+        return sidebar_context(self.config, self.deps, request)
+
+    def verify(self, headers: Headers, body: bytes) -> None:
+        """The webhook's HMAC over timestamp + raw body, within the replay window."""
+        key = require_secret(secret(self.config.webhook_secret), "ZENDESK_WEBHOOK_SECRET")
+        now = dt.datetime.fromtimestamp(self.deps.clock(), dt.UTC)
+        webhooks.verify(key, headers, body, now, self.config.replay_window_s)
+
+    def parse_event(self, headers: Headers, body: bytes) -> TicketEvent | None:
+        """An event subscription's or a trigger template's event."""
+        return webhooks.parse(headers, body, self.deps.region)
+
+    def enrich(self, event: TicketEvent) -> TicketEvent:
+        """In the worker: an event naming its requester by id only (event subscriptions) gets
+        their emails and phones from the API, when it is configured."""
+        if event.identifiers or not event.requester_id or self.api is None:
+            return event
+        found = self.api.identities(event.requester_id, self.deps.region)
+        return dataclasses.replace(event, identifiers=found)
+
+    def write_back(self, change: WriteBack) -> None:
+        """Our tags and fields on the requester, a note (and tags, when no requester is
+        known) on the ticket; only what differs from what Zendesk holds is written."""
+        if self.api is None:
+            raise WriteBackFailed("Zendesk write-back needs helpdesks.zendesk.subdomain, "
+                                  "api_email and ZENDESK_API_TOKEN", permanent=True)
+        tags = self.config.write_back.tags
+        if change.requester_id:
+            self._write_user(self.api, change.requester_id, change, tags)
+        if change.ticket_id:
+            self._write_ticket(self.api, change.ticket_id, change,
+                               tags and not change.requester_id)
+
+    def _write_user(self, api: ZendeskApi, user_id: str, change: WriteBack,
+                    tags: bool) -> None:
+        fields = {self.config.user_fields.get(k, f"{change.tag_prefix}{k}"): v
+                  for k, v in change.fields.items()}
+        if not (tags or fields):
+            return
+        user = api.user(user_id)
+        if tags:
+            add, remove = _tag_diff(user.get("tags"), change)
+            if remove:
+                api.remove_user_tags(user_id, remove)
+            if add:
+                api.add_user_tags(user_id, add)
+        held = user.get("user_fields")
+        changed = {k: v for k, v in fields.items()
+                   if not isinstance(held, dict) or held.get(k) != v}
+        if changed:
+            api.update_user_fields(user_id, changed)
+
+    def _write_ticket(self, api: ZendeskApi, ticket_id: str, change: WriteBack,
+                      tags: bool) -> None:
+        add: list[str] = []
+        remove: list[str] = []
+        if tags:
+            add, remove = _tag_diff(api.ticket(ticket_id).get("tags"), change)
+        api.update_ticket(ticket_id, note=change.note, add_tags=add, remove_tags=remove)
+
+
+def _tag_diff(held: object, change: WriteBack) -> tuple[list[str], list[str]]:
+    """(ours to add, ours to remove): every tag we own starts with the prefix; the others
+    are never touched."""
+    current = {str(t) for t in held} if isinstance(held, list) else set()
+    wanted = set(change.tags)
+    ours = {t for t in current if change.tag_prefix and t.startswith(change.tag_prefix)}
+    return sorted(wanted - current), sorted(ours - wanted)
+
+
+def _api(config: Config) -> ZendeskApi | None:
+    """The REST client, when the manifest and the environment give all it needs."""
+    base = config.api_url or (f"https://{config.subdomain}.zendesk.com"
+                              if config.subdomain else None)
+    token = secret(config.api_token)
+    if not (base and config.api_email and token):
+        return None
+    return ZendeskApi(base, config.api_email, token)
+
+
+def build(config: Config, deps: HelpdeskDeps) -> Zendesk:
+    """The adapter for this manifest entry."""
+    return Zendesk(config, deps)

@@ -1,0 +1,136 @@
+"""The manifest's `jobs:` section: when each scheduled job runs and how long what it purges is
+kept, validated at the door, and the APScheduler 3 triggers the schedules become.
+
+Interval schedules are aligned on a fixed origin (midnight of a Monday in 2000, brand time),
+so every process computes the same fire times: that is what lets the database tell "this slot
+was already run by another process" apart from "due now" (see `connector.jobs.runner`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import ClassVar
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from pydantic import Field, field_validator, model_validator
+
+from connector.sources.base import Strict
+
+INTERVAL = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MIN_INTERVAL_S = 10
+ORIGIN = dt.datetime(2000, 1, 3)  # a Monday, midnight: where interval slots are counted from
+
+
+def interval_s(text: str) -> int:
+    """Seconds in `30m`, `6h`, `1d`, `90s`; ValueError saying how to write one."""
+    match = INTERVAL.match(text)
+    if match is None:
+        raise ValueError(f"'{text}' is not an interval: a number and a unit (s, m, h, d), "
+                         "e.g. 30m, 6h, 1d")
+    seconds = int(match.group(1)) * UNITS[match.group(2)]
+    if seconds < MIN_INTERVAL_S:
+        raise ValueError(f"must be at least {MIN_INTERVAL_S}s")
+    return seconds
+
+
+def cron_trigger(text: str, timezone: str = "UTC") -> CronTrigger:
+    """The trigger of a standard five-field crontab line; ValueError saying what is wrong."""
+    fields = text.split()
+    if len(fields) != 5:
+        raise ValueError(f"'{text}' is not a cron expression: five fields (minute hour "
+                         "day-of-month month day-of-week), e.g. \"30 3 * * *\"")
+    if re.search(r"(^|[,-])\d", fields[4]):
+        # APScheduler 3 reads 0 as Monday, cron as Sunday: names leave no doubt
+        raise ValueError(f"'{text}': write days of the week as names (mon-fri, sun), "
+                         "not numbers")
+    try:
+        return CronTrigger.from_crontab(text, timezone=ZoneInfo(timezone))
+    except ValueError as exc:
+        raise ValueError(f"'{text}' is not a valid cron expression ({exc})") from exc
+
+
+class Schedule(Strict):
+    """When a job runs: `every: 6h` or `cron: "30 3 * * *"` (brand time zone), whether it
+    runs at all, and how long a run may hold the job's cluster-wide lock."""
+
+    DEFAULT_EVERY: ClassVar[str | None] = None
+    DEFAULT_CRON: ClassVar[str | None] = None
+
+    enabled: bool = True
+    every: str | None = None
+    cron: str | None = None
+    # a process that died mid-run holds the lock until then; a run stops taking new work
+    # before (so it never outlives its lease)
+    lease_s: int = Field(default=3600, ge=60, le=86400)
+
+    @field_validator("every")
+    @classmethod
+    def _every(cls, value: str | None) -> str | None:
+        if value is not None:
+            interval_s(value)
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            cron_trigger(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> Schedule:
+        if self.every is not None and self.cron is not None:
+            raise ValueError("give either every or cron, not both")
+        return self
+
+    def describe(self) -> str:
+        """The schedule as the admin wrote it (or its default): `every 6h`, `cron 30 3 * * *`."""
+        cron = self.cron or (None if self.every else self.DEFAULT_CRON)
+        return f"cron {cron}" if cron else f"every {self.every or self.DEFAULT_EVERY}"
+
+    def trigger(self, timezone: str) -> BaseTrigger:
+        """The APScheduler trigger, in the brand's time zone."""
+        cron = self.cron or (None if self.every else self.DEFAULT_CRON)
+        if cron:
+            return cron_trigger(cron, timezone)
+        zone = ZoneInfo(timezone)
+        return IntervalTrigger(seconds=interval_s(self.every or self.DEFAULT_EVERY or "6h"),
+                               start_date=ORIGIN.replace(tzinfo=zone), timezone=zone)
+
+
+class RefreshFlagsJob(Schedule):
+    """Look again at the people helpdesks asked about lately and write their flags back."""
+
+    DEFAULT_EVERY = "6h"
+
+    seen_days: int = Field(default=30, ge=1, le=365)  # people seen within this many days
+    max_people: int = Field(default=500, ge=1, le=100_000)  # per run, most recently seen first
+    pause_s: float = Field(default=0.5, ge=0, le=60)  # between two people: sources are shared
+
+
+class PurgeJob(Schedule):
+    """Delete what is older than its retention (data minimisation, SEED-NOTES "Privacy")."""
+
+    DEFAULT_CRON = "30 3 * * *"
+
+    contacts_days: int = Field(default=730, ge=1)  # requests recorded from helpdesk events
+    events_days: int = Field(default=30, ge=1)  # worked or failed webhook events (ids only)
+    failed_writebacks_days: int = Field(default=30, ge=1)  # write-backs given up on
+    requesters_days: int = Field(default=365, ge=1)  # helpdesk person ids not seen since
+    job_runs_days: int = Field(default=90, ge=1)  # the history of these jobs' runs
+
+
+class Jobs(Strict):
+    """Every scheduled job, each with its defaults when the manifest does not name it."""
+
+    refresh_flags: RefreshFlagsJob = RefreshFlagsJob()
+    purge: PurgeJob = PurgeJob()
+
+    def schedules(self) -> dict[str, Schedule]:
+        """Job name → its settings, in the order jobs are listed."""
+        return {"refresh_flags": self.refresh_flags, "purge": self.purge}

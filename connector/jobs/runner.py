@@ -1,0 +1,171 @@
+"""When the scheduled jobs run, and once per cluster: every `connector serve` process runs an
+APScheduler BackgroundScheduler beside its event worker; each firing claims the job in the
+database for its schedule slot (the fire time, the same in every process), so one process
+runs it and the others log and skip. `connector jobs run NAME` runs one now, through the same
+lock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from sqlalchemy import Engine
+
+from connector.events.worker import EventWorker
+from connector.jobs.config import Schedule
+from connector.jobs.history import FAILED, OK, JobRuns, Refused, Run
+from connector.jobs.refresh_flags import Counts, purge, refresh_flags, summary_text
+from connector.manifest.document import Manifest
+from connector.ops.metrics import Metrics
+
+log = logging.getLogger(__name__)
+SKIPPED = "skipped"
+LOOK_BACK = (dt.timedelta(minutes=2), dt.timedelta(hours=2), dt.timedelta(days=2),
+             dt.timedelta(days=40), dt.timedelta(days=400))
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How asking for a run went: ok, failed (with the error's class) or skipped (why)."""
+
+    job: str
+    outcome: str
+    counts: Counts = field(default_factory=dict)
+    error: str | None = None
+    reason: str | None = None
+
+    @property
+    def summary(self) -> str:
+        """The counts as one line."""
+        return summary_text(self.counts)
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """A job as `connector jobs list` and the admin page show it."""
+
+    name: str
+    enabled: bool
+    schedule: str
+    last: Run | None
+    next_run: dt.datetime | None
+
+    def as_json(self) -> dict[str, Any]:
+        """For /admin/health.json."""
+        last = self.last
+        return {"name": self.name, "enabled": self.enabled, "schedule": self.schedule,
+                "next_run": _iso(self.next_run),
+                "last_run": None if last is None else {
+                    "started_at": _iso(last.started_at), "finished_at": _iso(last.finished_at),
+                    "outcome": last.outcome, "summary": last.summary, "error": last.error,
+                    "by": last.holder}}
+
+
+def last_fire_time(trigger: BaseTrigger, now: dt.datetime) -> dt.datetime | None:
+    """The trigger's latest fire time at or before `now`: the slot a firing runs."""
+    for back in LOOK_BACK:
+        fire = trigger.get_next_fire_time(None, now - back)
+        if fire is None or fire > now:
+            continue
+        while True:
+            after = trigger.get_next_fire_time(fire, fire + dt.timedelta(microseconds=1))
+            if after is None or after > now:
+                # whole seconds: every process must name the slot alike, whatever float path
+                # its trigger took to it
+                return fire.replace(microsecond=0) + dt.timedelta(
+                    seconds=round(fire.microsecond / 1e6))
+            fire = after
+    return None
+
+
+class JobRunner:
+    """The jobs of this manifest: run one (claiming it for the cluster), schedule them all,
+    report their last and next runs."""
+
+    def __init__(self, manifest: Manifest, runs: JobRuns,
+                 work: dict[str, Callable[[], Counts]], metrics: Metrics) -> None:
+        self.schedules: dict[str, Schedule] = manifest.jobs.schedules()
+        self.timezone = manifest.brand.timezone
+        self.runs = runs
+        self.work = work
+        self.metrics = metrics
+        self._scheduler: BackgroundScheduler | None = None
+        metrics.watch_jobs(self._last_success_timestamps)
+
+    def run(self, name: str, slot: dt.datetime | None = None) -> RunResult:
+        """Run a job now if no other process holds it (or already ran this slot)."""
+        now = dt.datetime.now(dt.UTC)
+        claimed = self.runs.claim(name, slot or now, self.schedules[name].lease_s)
+        if isinstance(claimed, Refused):
+            log.info("job %s not run here: %s", name, claimed.reason)
+            self.metrics.job_runs.labels(name, SKIPPED).inc()
+            return RunResult(name, SKIPPED, reason=claimed.reason)
+        log.info("job %s started (run %s)", name, claimed)
+        try:
+            counts = self.work[name]()
+        except Exception as exc:  # recorded and counted; the next slot tries again
+            log.exception("job %s failed", name)
+            result = RunResult(name, FAILED, error=type(exc).__name__)
+        else:
+            result = RunResult(name, OK, counts=counts)
+        self.runs.finish(claimed, name, result.outcome, result.summary or None, result.error)
+        self.metrics.job_runs.labels(name, result.outcome).inc()
+        log.info("job %s %s: %s", name, result.outcome, result.summary or result.error)
+        return result
+
+    def run_scheduled(self, name: str) -> None:
+        """What the scheduler calls: run the slot that just fired."""
+        trigger = self.schedules[name].trigger(self.timezone)
+        self.run(name, last_fire_time(trigger, dt.datetime.now(ZoneInfo(self.timezone))))
+
+    def start(self) -> None:
+        """Schedule every enabled job in a background thread (in `connector serve`)."""
+        if self._scheduler is not None:
+            return
+        scheduler = BackgroundScheduler(timezone=ZoneInfo(self.timezone), job_defaults={
+            "coalesce": True, "max_instances": 1, "misfire_grace_time": 600})
+        for name, schedule in self.schedules.items():
+            if schedule.enabled:
+                scheduler.add_job(self.run_scheduled, schedule.trigger(self.timezone),
+                                  args=[name], id=name, name=name)
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def stop(self) -> None:
+        """Stop scheduling (a run under way finishes in its daemon thread or dies with us)."""
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+
+    def statuses(self) -> list[JobStatus]:
+        """Each job: schedule, enabled, last run (any process), next run."""
+        last = self.runs.last()
+        now = dt.datetime.now(ZoneInfo(self.timezone))
+        return [JobStatus(name, schedule.enabled, schedule.describe(), last.get(name),
+                          schedule.trigger(self.timezone).get_next_fire_time(None, now)
+                          if schedule.enabled else None)
+                for name, schedule in self.schedules.items()]
+
+    def _last_success_timestamps(self) -> dict[str, float]:
+        return {job: at.timestamp() for job, at in self.runs.last_success().items()}
+
+
+def build_jobs(manifest: Manifest, worker: EventWorker, engine: Engine,
+               metrics: Metrics) -> JobRunner:
+    """The jobs of this manifest, wired to the service's worker and database."""
+    jobs = manifest.jobs
+    work: dict[str, Callable[[], Counts]] = {
+        "refresh_flags": lambda: refresh_flags(worker, jobs.refresh_flags),
+        "purge": lambda: purge(engine, jobs.purge),
+    }
+    return JobRunner(manifest, JobRuns(engine), work, metrics)
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None

@@ -1,0 +1,169 @@
+"""Checks that need the whole manifest: mappings against the canonical model, references, paths."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from connector.customer.paths import expression_problem
+from connector.models import SECTIONS
+from connector.sources.base import SourceConfig
+from connector.sources.mapping import field_type
+from connector.sources.rest import RestConfig, RestRequest
+from connector.sources.templates import FILTERS, expressions
+
+if TYPE_CHECKING:
+    from connector.manifest.document import SectionMaps, Sidebar
+
+AUTOMATIC_FIELDS = {"source"}
+
+
+def check_semantics(
+    sources: dict[str, SourceConfig], sidebar: Sidebar | None, declared: list[str]
+) -> list[str]:
+    """Every problem the models alone cannot see, each prefixed by its dotted path (`declared`:
+    every source name in the file, valid or not)."""
+    errors: list[str] = []
+    for name, config in sources.items():
+        errors.extend(_check_source(f"sources.{name}", config))
+    if sidebar is not None:
+        errors.extend(_check_sidebar(declared, sidebar))
+    return errors
+
+
+def _check_sidebar(sources: list[str], sidebar: Sidebar) -> list[str]:
+    from connector.widgets.base import CARD_BLOCK
+    from connector.widgets.page import BLOCKS
+
+    errors = []
+    declared = ", ".join(sources) or "none"
+    for i, entry in enumerate(sidebar.blocks):
+        if entry.card is None and entry.block == CARD_BLOCK:
+            errors.append(f"sidebar.blocks[{i}]: a card needs a title and fields "
+                          "(card: {title: …, fields: [{label: …, path: …}]})")
+        elif entry.card is None and entry.block not in BLOCKS:
+            known = ", ".join(BLOCKS)
+            errors.append(f"sidebar.blocks[{i}]: unknown block '{entry.block}' (one of: {known})")
+        if entry.card is not None and entry.sources is not None:
+            errors.append(f"sidebar.blocks[{i}].sources: sources do not apply to a card "
+                          "(its paths choose the data)")
+        for j, source in enumerate(entry.sources or []):
+            if source not in sources:
+                errors.append(
+                    f"sidebar.blocks[{i}].sources[{j}]: unknown source '{source}' "
+                    f"(declared: {declared})"
+                )
+    return errors + _check_card_keys(sidebar)
+
+
+def _check_card_keys(sidebar: Sidebar) -> list[str]:
+    """Two cards may not share a key: it is their HTML id."""
+    errors, seen = [], set()
+    for i, entry in enumerate(sidebar.blocks):
+        key = entry.card.key if entry.card is not None else None
+        if key is not None and key in seen:
+            errors.append(f"sidebar.blocks[{i}].card.key: '{key}' is used by two cards")
+        seen.add(key)
+    return errors
+
+
+def _check_source(path: str, config: SourceConfig) -> list[str]:
+    errors = _expressions(path, {"id": config.id, "found": getattr(config, "found", None)})
+    if config.candidates is not None:
+        spec = config.candidates
+        errors.extend(_expressions(f"{path}.candidates", {
+            "items": spec.items, "id": spec.id, "name": spec.name, "postcode": spec.postcode}))
+    errors.extend(check_sections(path, config))
+    errors.extend(check_details(path, config))
+    if isinstance(config, RestConfig):
+        errors.extend(_check_requests(path, config))
+    return errors
+
+
+def check_sections(path: str, config: SectionMaps | SourceConfig | None) -> list[str]:
+    """Each section mapped onto the canonical model: known sections, fields and expressions."""
+    errors: list[str] = []
+    for section_name, section in (config.sections if config else {}).items():
+        where = f"{path}.sections.{section_name}"
+        if section_name not in SECTIONS:
+            errors.append(f"{where}: unknown section (one of: {', '.join(SECTIONS)})")
+            continue
+        model, is_list = SECTIONS[section_name]
+        if is_list and section.path is not None:
+            errors.append(f"{where}.path: {section_name} is a list: use items")
+        if not is_list and section.items is not None:
+            errors.append(f"{where}.items: {section_name} is not a list: use path")
+        errors.extend(_expressions(where, {"path": section.path, "items": section.items}))
+        for field_name, spec in section.fields.items():
+            field_path = f"{where}.fields.{field_name}"
+            if field_name in AUTOMATIC_FIELDS or field_type(model, field_name) is None:
+                known = ", ".join(_field_names(model))
+                errors.append(f"{field_path}: unknown field of {section_name} (one of: {known})")
+            errors.extend(_expressions(field_path, {"": spec.path}))
+    return errors
+
+
+def _check_requests(path: str, config: RestConfig) -> list[str]:
+    errors: list[str] = []
+    names = [r.name for r in config.requests]
+    for i, request in enumerate(config.requests):
+        where = f"{path}.requests[{i}]"
+        if names.count(request.name) > 1:
+            errors.append(f"{where}.name: '{request.name}' is used by two requests")
+        errors.extend(_check_request(where, request, config))
+    for name, detail in config.details.items():
+        errors.extend(_check_request(f"{path}.details.{name}.request", detail.request, config))
+    return errors
+
+
+def _check_request(where: str, request: RestRequest, config: RestConfig) -> list[str]:
+    errors: list[str] = []
+    if config.protocol == "jsonrpc" and not request.rpc_method:
+        errors.append(f"{where}.rpc_method: required with protocol jsonrpc")
+    parts = {"path": request.path, "params": request.params, "headers": request.headers,
+             "body": request.body}
+    for key, template in parts.items():
+        for expression, filter_name in expressions(template):
+            errors.extend(_expressions(f"{where}.{key}", {"": expression}))
+            if filter_name and filter_name not in FILTERS:
+                errors.append(f"{where}.{key}: unknown filter '{filter_name}' "
+                              f"(one of: {', '.join(FILTERS)})")
+    errors.extend(_expressions(where, {"items": request.items, "when": request.when}))
+    return errors
+
+
+def check_details(path: str, config: SourceConfig) -> list[str]:
+    """Each detail names a section and one of its fields as key, with valid expressions."""
+    errors: list[str] = []
+    for name, detail in getattr(config, "details", {}).items():
+        where = f"{path}.details.{name}"
+        if detail.of is not None and detail.of not in SECTIONS:
+            errors.append(f"{where}.of: unknown section (one of: {', '.join(SECTIONS)})")
+        elif detail.of is not None and detail.key is not None:
+            model = SECTIONS[detail.of][0]
+            if field_type(model, detail.key) is None:
+                errors.append(f"{where}.key: unknown field of {detail.of}")
+        for label, expression in detail.fields.items():
+            errors.extend(_expressions(f"{where}.fields.{label}", {"": expression}))
+    return errors
+
+
+def _expressions(path: str, expressions: dict[str, str | None]) -> list[str]:
+    errors = []
+    for key, expression in expressions.items():
+        problem = expression_problem(expression) if expression is not None else None
+        if problem is not None:
+            errors.append(f"{path}.{key}: {problem}" if key else f"{path}: {problem}")
+    return errors
+
+
+def _field_names(model: type) -> list[str]:
+    names: list[str] = []
+    for name, info in model.model_fields.items():  # type: ignore[attr-defined]
+        if name in AUTOMATIC_FIELDS:
+            continue
+        nested = info.annotation
+        if hasattr(nested, "model_fields"):
+            names.extend(f"{name}.{sub}" for sub in nested.model_fields)
+        else:
+            names.append(name)
+    return names

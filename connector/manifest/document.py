@@ -1,0 +1,378 @@
+"""The manifest: what an admin declares (brand, sources, sidebar), validated at the door."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from connector.customer.resolver import IdentityRules
+from connector.helpdesk import adapter_modules
+from connector.helpdesk.config import AdapterConfig, unset_secrets
+from connector.jobs.config import Jobs
+from connector.manifest.checks import check_sections, check_semantics
+from connector.sources import SOURCE_TYPES
+from connector.sources.base import SectionMap, SourceConfig, Strict
+from connector.sources.preset import presets
+from connector.widgets.layout import Card
+
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+DEFAULT_BLOCKS = [
+    "identity", "badges", "kpis", "sentiment", "contacts", "tabs", "reviews", "orders",
+    "loyalty", "notes", "campaigns", "complaints", "freshness",
+]
+M = TypeVar("M", bound=BaseModel)
+
+
+class ManifestError(Exception):
+    """A manifest that cannot be used; `errors` holds every problem, each prefixed by its path."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+ISO_CODES = {
+    "currency": (r"[A-Z]{3}", "must be a three-letter ISO 4217 code, e.g. EUR"),
+    "default_region": (r"[A-Z]{2}", "must be a two-letter ISO 3166 country code, e.g. FR"),
+}
+
+
+class Brand(Strict):
+    """Whose service this is, and how its numbers and dates are written."""
+
+    name: str = "Connector"
+    locale: Literal["fr", "en"] = "fr"
+    currency: str = "EUR"
+    default_region: str = "FR"
+    timezone: str = "Europe/Paris"
+
+    @field_validator("currency", "default_region")
+    @classmethod
+    def _iso_code(cls, value: str, info: ValidationInfo) -> str:
+        pattern, message = ISO_CODES[info.field_name or ""]
+        if not re.fullmatch(pattern, value):
+            raise ValueError(message)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("unknown time zone, e.g. Europe/Paris") from exc
+        return value
+
+
+def _block_shorthand(value: Any) -> Any:
+    return {"block": value} if isinstance(value, str) else value
+
+
+class BlockEntry(Strict):
+    """One block of the sidebar, optionally fed by some sources only, or a custom card."""
+
+    block: str | None = None
+    card: Card | None = None
+    sources: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _block_or_card(self) -> BlockEntry:
+        if (self.block is None) == (self.card is None):
+            raise ValueError("give either a block name (block: orders) or a card (card: …)")
+        return self
+
+
+class Sidebar(Strict):
+    """Which blocks the sidebar shows, in order."""
+
+    blocks: list[Annotated[BlockEntry, BeforeValidator(_block_shorthand)]] = Field(
+        default_factory=lambda: [BlockEntry(block=b) for b in DEFAULT_BLOCKS], min_length=1
+    )
+
+
+class KpiRules(Strict):
+    """How activity figures are computed from purchases and surveys."""
+
+    purchases: list[Literal["orders", "store_purchases"]] = ["orders", "store_purchases"]
+    exclude_statuses: list[str] = ["cancelled", "quotation"]
+    satisfaction_window: int = Field(default=5, ge=1, le=100)
+    repeat_window_days: int = Field(default=7, ge=1, le=365)
+
+
+class FlagRules(Strict):
+    """Thresholds of the few alerts shown at the top of the record."""
+
+    vip_segments: list[str] = ["VIP"]
+    vip_tags: list[str] = ["vip"]
+    negative_review_days: int = Field(default=90, ge=1)
+    negative_review_max_share: Decimal = Field(default=Decimal("0.4"), ge=0, le=1)
+    complaint_reasons: list[str] = ["réclamation", "plainte", "litige"]
+    # first reply to a complaint within this many hours (tools 48–52: 24 h, some pages 48 h)
+    complaint_reply_hours: int = Field(default=24, ge=1, le=720)
+    max_shown: int = Field(default=3, ge=0, le=10)
+
+
+class EmbedConfig(Strict):
+    """The signed sidebar link any helpdesk (or an admin) can open."""
+
+    # the pages framing the record (Zendesk, Chatwoot) renew it at 80 % of this; 3 s minimum,
+    # not 30: a browser test lets links run out in seconds, and shorter is only stricter
+    link_ttl_s: int = Field(default=600, ge=3, le=86400)
+    frame_ancestors: list[str] = Field(default_factory=lambda: ["'self'"], min_length=1)
+
+
+@dataclass(frozen=True)
+class Helpdesks:
+    """The helpdesk adapters and their settings: the sealed-link `embed` adapter (always on)
+    and one entry per helpdesk module (`connector/helpdesk/<kind>.py`), validated by its own
+    `Config`."""
+
+    embed: EmbedConfig = field(default_factory=EmbedConfig)
+    adapters: dict[str, AdapterConfig] = field(default_factory=dict)
+
+
+def _validate_helpdesks(entries: Any, errors: list[str]) -> Helpdesks:
+    """Each helpdesk entry validated by its adapter's model; unknown kinds are errors."""
+    if entries is None:
+        return Helpdesks()
+    if not isinstance(entries, dict):
+        errors.append("helpdesks: must be a mapping of helpdesk kinds to their settings")
+        return Helpdesks()
+    modules = adapter_modules()
+    embed = EmbedConfig()
+    adapters: dict[str, AdapterConfig] = {}
+    for kind, entry in entries.items():
+        path = f"helpdesks.{kind}"
+        if kind == "embed":
+            embed = _validate(EmbedConfig, entry or {}, path, errors) or embed
+        elif kind in modules:
+            config = _validate(modules[kind].Config, entry or {}, path, errors)
+            if config is not None:
+                adapters[str(kind)] = config
+        else:
+            known = ", ".join(["embed", *modules])
+            errors.append(f"{path}: unknown helpdesk (one of: {known})")
+    return Helpdesks(embed, {k: c for k, c in adapters.items() if c.enabled})
+
+
+class SectionMaps(BaseModel):
+    """Only the sections of a source entry (to check them when the rest of the entry is wrong)."""
+
+    sections: dict[str, SectionMap] = {}
+
+
+class ManifestDocument(Strict):
+    """The manifest file's top level (sources are validated one by one, by type)."""
+
+    version: Literal[1]
+    brand: Brand = Brand()
+    sources: dict[str, dict[str, Any]] = Field(min_length=1)
+    sidebar: Sidebar = Sidebar()
+    kpis: KpiRules = KpiRules()
+    flags: FlagRules = FlagRules()
+    helpdesks: dict[str, Any] | None = None
+    identity: IdentityRules = IdentityRules()
+    jobs: Jobs = Jobs()
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A valid manifest, its sources' models typed."""
+
+    path: Path
+    brand: Brand
+    sources: dict[str, SourceConfig]
+    sidebar: Sidebar
+    kpis: KpiRules
+    flags: FlagRules
+    helpdesks: Helpdesks
+    identity: IdentityRules = field(default_factory=IdentityRules)
+    jobs: Jobs = field(default_factory=Jobs)
+    # path -> environment variable, where an unset variable's default was used
+    unset_variables: dict[str, str] = field(default_factory=dict)
+
+    def unset_secrets(self) -> dict[str, list[str]]:
+        """Per helpdesk, its secrets that are not set, named by their environment variable
+        where the manifest reads one ("ZENDESK_WEBHOOK_SECRET (webhook_secret)")."""
+        found = {}
+        for kind, config in self.helpdesks.adapters.items():
+            names = []
+            for name in unset_secrets(config):
+                variable = self.unset_variables.get(f"helpdesks.{kind}.{name}")
+                names.append(f"{variable} ({name})" if variable else name)
+            if names:
+                found[kind] = names
+        return found
+
+    @property
+    def directory(self) -> Path:
+        """The folder relative paths in the manifest are taken from."""
+        return self.path.parent
+
+
+def load_manifest(path: Path, env: Mapping[str, str] | None = None) -> Manifest:
+    """Read, interpolate and validate a manifest; raise ManifestError listing every problem."""
+    raw = _read_yaml(path)
+    errors: list[str] = []
+    defaulted: dict[str, str] = {}
+    data = _interpolate(raw, os.environ if env is None else env, "", errors, defaulted)
+    document = _validate(ManifestDocument, data, "", errors)
+    sources: dict[str, SourceConfig] = {}
+    entries = data.get("sources") if isinstance(data.get("sources"), dict) else {}
+    for name, entry in entries.items():
+        config = _validate_source(str(name), entry, errors)
+        if config is not None:
+            sources[str(name)] = config
+        elif isinstance(entry, dict):
+            errors.extend(check_sections(f"sources.{name}", _quietly(SectionMaps, entry)))
+    sidebar = document.sidebar if document else _quietly(Sidebar, data.get("sidebar") or {})
+    errors.extend(check_semantics(sources, sidebar, [str(n) for n in entries]))
+    helpdesks = _validate_helpdesks(data.get("helpdesks"), errors)
+    if errors or document is None:
+        raise ManifestError(errors)
+    return Manifest(
+        path=path.resolve(),
+        brand=document.brand,
+        sources=sources,
+        sidebar=document.sidebar,
+        kpis=document.kpis,
+        flags=document.flags,
+        helpdesks=helpdesks,
+        identity=document.identity,
+        jobs=document.jobs,
+        unset_variables=defaulted,
+    )
+
+
+def _quietly(model: type[M], data: Any) -> M | None:
+    """The model if the data is valid; its errors are reported elsewhere."""
+    try:
+        return model.model_validate(data)
+    except ValidationError:
+        return None
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ManifestError([f"{path}: cannot be read ({exc.strerror})"]) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ManifestError([f"{path}: {where}invalid YAML ({problem})"]) from exc
+    if not isinstance(data, dict):
+        raise ManifestError([f"{path}: the manifest must be a mapping of keys (version, sources…)"])
+    return data
+
+
+def _interpolate(value: Any, env: Mapping[str, str], path: str, errors: list[str],
+                 defaulted: dict[str, str] | None = None) -> Any:
+    """Replace `${VAR}` and `${VAR:-default}` in every string; unknown variables are errors.
+    `defaulted` collects path -> variable for the unset ones a default stood in for."""
+    if isinstance(value, dict):
+        return {k: _interpolate(v, env, _join(path, str(k)), errors, defaulted)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, env, f"{path}[{i}]", errors, defaulted)
+                for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            if defaulted is not None:
+                defaulted[path] = name
+            return default
+        errors.append(f"{path}: environment variable {name} is not set")
+        return ""
+
+    return ENV_REF.sub(substitute, value)
+
+
+def _validate_source(name: str, entry: Any, errors: list[str]) -> SourceConfig | None:
+    path = f"sources.{name}"
+    if not SOURCE_NAME.match(name):
+        errors.append(f"{path}: source names are lower case letters, digits and _ (max 40)")
+        return None
+    if not isinstance(entry, dict):
+        errors.append(f"{path}: must be a mapping with a type (one of: {', '.join(SOURCE_TYPES)})")
+        return None
+    kind = entry.get("type")
+    preset = presets().get(kind) if isinstance(kind, str) else None
+    if preset is not None:
+        entry = preset.expand(entry, path, errors)
+        kind = entry.get("type")
+    if kind not in SOURCE_TYPES:
+        known = ", ".join([*SOURCE_TYPES, *presets()])
+        shown = "missing" if kind is None else f"unknown type '{kind}'"
+        errors.append(f"{path}.type: {shown} (one of: {known})")
+        return None
+    model, _ = SOURCE_TYPES[kind]
+    return _validate(model, entry, path, errors)
+
+
+def _validate(model: type[M], data: Any, prefix: str, errors: list[str]) -> M | None:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = _join(prefix, _dotted(error["loc"], data))
+            errors.append(f"{where or '(top level)'}: {_message(error)}")
+        return None
+
+
+def _dotted(loc: tuple[int | str, ...], data: Any) -> str:
+    """The error's path in the admin's file: union tags and validator names are left out."""
+    path, node = "", data
+    for part in loc:
+        if part == "[key]":
+            continue  # pydantic's marker for "the key itself is wrong": the path already says it
+        if isinstance(node, dict) and part in node:
+            path, node = _join(path, str(part)), node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            path, node = f"{path}[{part}]", node[part]
+        elif isinstance(node, dict) and (node.get("type") == part or "[" in str(part)):
+            continue  # a union's tag or a validator's name, not a key of the file
+        elif isinstance(part, str):
+            path, node = _join(path, part), None
+    return path
+
+
+def _message(error: Any) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "required"
+    if kind == "extra_forbidden":
+        return "unknown key"
+    message = str(error["msg"])
+    message = message.removeprefix("Value error, ")
+    return message[:1].lower() + message[1:]
+
+
+def _join(prefix: str, part: str) -> str:
+    return f"{prefix}.{part}" if prefix else part

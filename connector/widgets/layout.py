@@ -1,0 +1,79 @@
+"""Custom sidebar cards an admin declares in the manifest: a title and fields read by path.
+
+A card is data, not code: each field is a label, a JMESPath expression over the canonical
+customer JSON (`CustomerProfile.model_dump(mode="json")`) and a format. Paths are checked
+against the canonical model when the manifest is loaded (see `profile_paths`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, field_validator
+
+from connector.customer.paths import profile_path_problems
+from connector.i18n import LOCALES, normalize_locale
+from connector.sources.base import Strict
+
+CARD_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+CardFormat = Literal["text", "number", "money", "date", "datetime", "boolean", "list"]
+
+
+def _label(value: Any) -> Any:
+    """A plain text is the same in every language; a mapping gives one text per language."""
+    if isinstance(value, str) and value.strip():
+        return {locale: value for locale in LOCALES}
+    if (isinstance(value, dict) and value and set(value) <= set(LOCALES)
+            and all(isinstance(v, str) and v.strip() for v in value.values())):
+        return dict(value)
+    raise ValueError(f"give a text, or a text per language ({', '.join(LOCALES)}), "
+                     'e.g. {fr: "Pointure", en: "Shoe size"}')
+
+
+Label = Annotated[dict[str, str], BeforeValidator(_label)]
+
+
+def label_text(label: Mapping[str, str], locale: str) -> str:
+    """The label in the page's language, else in the other one given."""
+    return label.get(normalize_locale(locale)) or next(iter(label.values()))
+
+
+class CardField(Strict):
+    """One line of a card: its label, where its value is read, and how it is written."""
+
+    label: Label
+    path: str
+    format: CardFormat = "text"
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        problems = profile_path_problems(value)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+
+class Card(Strict):
+    """A custom card: an optional key (its HTML id is `card-<key>`), a title and its fields."""
+
+    key: str | None = None
+    title: Label
+    fields: list[CardField]
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str | None) -> str | None:
+        if value is not None and not CARD_KEY.match(value):
+            raise ValueError("lower case letters, digits, - and _, starting with a letter "
+                             "(max 40)")
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _fields(cls, value: list[CardField]) -> list[CardField]:
+        if not value:
+            raise ValueError("a card needs at least one field")
+        return value

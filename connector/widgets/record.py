@@ -1,0 +1,71 @@
+"""The record as helpdesks embed it, without Flask: the layout the manifest asks for, the
+render context its brand implies, and the HTML fragment adapters return (Help Scout's
+`{"html": …}`, FreeScout's sidebar)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from connector.customer.profile import ProfileAssembler
+from connector.helpdesk.base import SidebarContext
+from connector.helpdesk.embed import EmbedLinks
+from connector.i18n import LOCALES, text
+from connector.manifest.document import Manifest
+from connector.widgets.base import BlockSpec, DetailOffer, RenderContext
+from connector.widgets.page import render_sidebar_fragment
+
+
+def layout_of(manifest: Manifest) -> list[BlockSpec]:
+    """The sidebar's blocks, in the manifest's order."""
+    return [BlockSpec.of(b) for b in manifest.sidebar.blocks]
+
+
+def render_context(manifest: Manifest, offers: Mapping[str, tuple[DetailOffer, ...]],
+                   locale: str, **request_parts: Any) -> RenderContext:
+    """How to render in this brand and language; the request adds its links and nonce."""
+    return RenderContext(
+        locale=locale,
+        currency=manifest.brand.currency,
+        now=dt.datetime.now(dt.UTC),
+        brand=manifest.brand.name,
+        timezone=manifest.brand.timezone,
+        source_labels={n: c.label for n, c in manifest.sources.items() if c.label},
+        source_sections={n: frozenset(c.sections) for n, c in manifest.sources.items()},
+        details=offers,
+        repeat_window_days=manifest.kpis.repeat_window_days,
+        flag_rules=manifest.flags,
+        **request_parts,
+    )
+
+
+class Fragments:
+    """The record of a helpdesk's context as an HTML fragment, with a sealed link to the
+    full page (details, notes, choice among namesakes)."""
+
+    def __init__(self, manifest: Manifest, assembler: ProfileAssembler,
+                 offers: Mapping[str, tuple[DetailOffer, ...]], links: EmbedLinks,
+                 public_url: str) -> None:
+        self.manifest = manifest
+        self.assembler = assembler
+        self.offers = offers
+        self.links = links
+        self.public_url = public_url
+
+    def __call__(self, context: SidebarContext) -> str:
+        locale = context.locale if context.locale in LOCALES else self.manifest.brand.locale
+        ctx = render_context(self.manifest, self.offers, locale)
+        ids = context.identifiers
+        open_url = self.links.url(self.public_url, self.links.seal(context), locale)
+        if not ids and not context.customer_id:
+            return render_sidebar_fragment(None, [], ctx, text("fragment.no_identifier", locale),
+                                           open_url)
+        found = self.assembler.lookup(ids, locale=locale, customer_id=context.customer_id)
+        if found.candidates:
+            return render_sidebar_fragment(None, [], ctx, text("fragment.ambiguous", locale),
+                                           open_url)
+        if found.profile is None:
+            return render_sidebar_fragment(None, [], ctx, text("message.not_found", locale))
+        return render_sidebar_fragment(found.profile, layout_of(self.manifest), ctx,
+                                       open_url=open_url)

@@ -1,0 +1,124 @@
+"""The event worker: an event about a customer warms the record, adds the contact to their
+history (once per ticket) and queues the write-back of our flags."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from connector.app import Services, build_services
+from connector.events.worker import EventWorker
+from connector.helpdesk.base import TicketEvent, WriteBack
+from connector.helpdesk.config import AdapterConfig, WriteBackConfig
+from connector.identifiers import Identifiers
+from connector.manifest.document import load_manifest
+from connector.settings import Settings
+from tests.conftest import MANIFEST, Backoffice, service_env
+
+PAULINE = "pauline.deneve@easiware.fr"
+
+
+@pytest.fixture
+def services(demo_data: Path, backoffice: Backoffice, tmp_path: Path) -> Iterator[Services]:
+    env = service_env(demo_data, backoffice.url, tmp_path)
+    settings = Settings(data_dir=tmp_path, demo_dir=demo_data, secret_key="k")  # type: ignore[arg-type]
+    built = build_services(settings, load_manifest(MANIFEST, env=env))
+    yield built
+    built.close()
+
+
+class Recorder:
+    kind = "zendesk"
+
+    def __init__(self) -> None:
+        self.calls: list[WriteBack] = []
+
+    def write_back(self, change: WriteBack) -> None:
+        self.calls.append(change)
+
+
+def ticket(number: str, email: str = PAULINE, **extra: object) -> TicketEvent:
+    values: dict[str, object] = {
+        "helpdesk": "zendesk", "key": f"evt-{number}", "kind": "ticket.created",
+        "identifiers": Identifiers(emails=(email,)), "ticket_id": number, "requester_id": "9001",
+        "channel": "chat", "subject": "Où est ma commande ?", "new_request": True,
+        "occurred_at": dt.datetime.now(dt.UTC), **extra}
+    return TicketEvent(**values)  # type: ignore[arg-type]
+
+
+def test_a_new_ticket_becomes_a_contact_in_the_customers_history(services: Services) -> None:
+    before = services.assembler.lookup(Identifiers(emails=(PAULINE,))).profile
+    assert before is not None
+    services.events.record(ticket("501"))
+    services.events.record(ticket("501"))  # the same delivery again
+    services.events.record(ticket("501", key="evt-501-retry"))  # another event, same ticket
+    assert services.worker.run_once() == 2
+    after = services.assembler.lookup(Identifiers(emails=(PAULINE,))).profile
+    assert after is not None
+    assert after.contacts.count == before.contacts.count + 1
+    assert after.contacts.by_channel.get("chat", 0) == before.contacts.by_channel.get("chat", 0) + 1
+    assert after.contacts.last is not None and after.contacts.last.reason == "Où est ma commande ?"
+    assert services.events.counts() == {"done": 2}
+
+
+def test_an_unknown_or_ambiguous_requester_is_never_guessed(services: Services) -> None:
+    outcome = services.worker.work(ticket("502", email="nobody@example.org"))
+    assert outcome.customer_id is None and not outcome.contact_added
+
+
+def test_flags_are_queued_as_tags_fields_and_a_note(services: Services) -> None:
+    writer = Recorder()
+    config = AdapterConfig(write_back=WriteBackConfig(enabled=True, fields=True, note=True))
+    worker = EventWorker(services.events, services.assembler, services.writebacks,
+                         {"zendesk": writer}, {"zendesk": config})
+    outcome = worker.work(ticket("503"))
+    assert outcome.write_back
+    profile = services.assembler.lookup(Identifiers(emails=(PAULINE,))).profile
+    assert profile is not None and profile.flags  # the white paper's customer is flagged
+    services.writebacks.send_due({"zendesk": writer})
+    [sent] = writer.calls
+    assert sent.requester_id == "9001" and sent.ticket_id == "503"
+    assert set(sent.tags) == {f"connector_{f.key}" for f in profile.flags}
+    assert sent.note and profile.flags[0].label in sent.note
+    assert profile.status.segment and sent.fields["segment"] == profile.status.segment
+
+
+def test_nothing_is_written_back_unless_the_manifest_asks(services: Services) -> None:
+    writer = Recorder()
+    worker = EventWorker(services.events, services.assembler, services.writebacks,
+                         {"zendesk": writer}, {"zendesk": AdapterConfig()})
+    assert not worker.work(ticket("504")).write_back
+    assert services.writebacks.pending() == []
+
+
+def test_one_ticket_delivered_twice_under_two_ids_gets_one_note(services: Services) -> None:
+    writer = Recorder()
+    config = AdapterConfig(write_back=WriteBackConfig(enabled=True, note=True))
+    worker = EventWorker(services.events, services.assembler, services.writebacks,
+                         {"zendesk": writer}, {"zendesk": config})
+    worker.work(ticket("505"))
+    services.writebacks.send_due({"zendesk": writer})
+    worker.work(ticket("505", key="evt-505-other-webhook"))
+    assert [c.note for c in services.writebacks.pending() if c.note] == []
+    assert len([c for c in writer.calls if c.note]) == 1
+
+
+def test_a_burst_of_events_worked_several_at_once_is_each_worked_once(
+        services: Services) -> None:
+    """Four threads work the burst (the default of serve): every ticket becomes one contact,
+    including two deliveries of one ticket worked side by side."""
+    worker = EventWorker(services.events, services.assembler, services.writebacks, {}, {},
+                         threads=4)
+    before = services.assembler.lookup(Identifiers(emails=(PAULINE,))).profile
+    assert before is not None
+    for number in range(600, 612):
+        services.events.record(ticket(str(number)))
+    services.events.record(ticket("600", key="evt-600-other-webhook"))
+    assert worker.run_once() == 13
+    worker.stop()
+    after = services.assembler.lookup(Identifiers(emails=(PAULINE,))).profile
+    assert after is not None and after.contacts.count == before.contacts.count + 12
+    assert services.events.counts() == {"done": 13}

@@ -1,0 +1,142 @@
+"""The write-back queue: merged per target, within limits, 429 honoured, retried, given up."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import pytest
+from sqlalchemy import update
+
+from connector.customer.links import LinkStore
+from connector.events.writeback import FAILED, Limits, WriteBackQueue, writeback_targets, writebacks
+from connector.helpdesk.base import RateLimited, WriteBack, WriteBackFailed
+
+
+@dataclass
+class Recorder:
+    """A helpdesk's API as the queue sees it: records calls, fails as told."""
+
+    kind: str = "zendesk"
+    write_limits: Limits = field(default_factory=lambda: Limits(calls=2, per_s=60,
+                                                                target_interval_s=12))
+    calls: list[WriteBack] = field(default_factory=list)
+    fail_with: list[Exception] = field(default_factory=list)
+
+    def write_back(self, change: WriteBack) -> None:
+        if self.fail_with:
+            raise self.fail_with.pop(0)
+        self.calls.append(change)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def queue(tmp_path: object, clock: Clock | None = None) -> WriteBackQueue:
+    store = LinkStore(f"sqlite:///{tmp_path}/wb.sqlite")
+    return WriteBackQueue(store.engine, max_attempts=3, clock=clock or Clock())
+
+
+def due_now(q: WriteBackQueue) -> None:
+    """Make every pending change due and every target free (the tests do not wait)."""
+    long_ago = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    with q.engine.begin() as connection:
+        connection.execute(update(writebacks).values(not_before=long_ago))
+        connection.execute(update(writeback_targets).values(sent_at=long_ago))
+
+
+def change(user: str = "42", tags: tuple[str, ...] = ("connector_vip",), **extra: object
+           ) -> WriteBack:
+    return WriteBack(helpdesk="zendesk", requester_id=user, tags=tags, **extra)  # type: ignore[arg-type]
+
+
+def test_pending_changes_to_one_person_are_sent_as_one(tmp_path: object) -> None:
+    q = queue(tmp_path)
+    first = q.enqueue(change(tags=("connector_vip",), fields={"segment": "VIP"}))
+    second = q.enqueue(change(tags=("connector_vip", "connector_negative_review"),
+                              fields={"lifecycle": "active"}))
+    assert first == second
+    writer = Recorder()
+    assert q.send_due({"zendesk": writer}) == 1
+    [sent] = writer.calls
+    assert sent.tags == ("connector_vip", "connector_negative_review")  # the newest full set
+    assert dict(sent.fields) == {"segment": "VIP", "lifecycle": "active"}
+    assert q.counts() == {}  # nothing kept once applied
+
+
+def test_notes_are_joined_not_lost(tmp_path: object) -> None:
+    q = queue(tmp_path)
+    q.enqueue(change(ticket_id="7", note="VIP"))
+    q.enqueue(change(ticket_id="7", note="Avis négatif récent"))
+    writer = Recorder()
+    q.send_due({"zendesk": writer})
+    assert writer.calls[0].note == "VIP\n\nAvis négatif récent"
+
+
+def test_a_person_is_not_updated_again_before_the_per_user_interval(tmp_path: object) -> None:
+    q = queue(tmp_path)
+    writer = Recorder()
+    q.enqueue(change())
+    q.send_due({"zendesk": writer})
+    q.enqueue(change(tags=()))
+    assert q.send_due({"zendesk": writer}) == 0  # Zendesk: 5 updates a minute per user
+    due_now(q)
+    assert q.send_due({"zendesk": writer}) == 1
+    assert writer.calls[-1].tags == ()
+
+
+def test_the_helpdesk_wide_limit_holds_back_the_rest(tmp_path: object) -> None:
+    clock = Clock()
+    q = queue(tmp_path, clock)
+    writer = Recorder()  # 2 calls a minute
+    for user in ("1", "2", "3"):
+        q.enqueue(change(user=user))
+    assert q.send_due({"zendesk": writer}) == 2
+    due_now(q)
+    assert q.send_due({"zendesk": writer}) == 0
+    clock.now += 61
+    due_now(q)
+    assert q.send_due({"zendesk": writer}) == 1
+    assert [c.requester_id for c in writer.calls] == ["1", "2", "3"]
+
+
+def test_a_429_pauses_the_helpdesk_for_its_retry_after(tmp_path: object) -> None:
+    clock = Clock()
+    q = queue(tmp_path, clock)
+    writer = Recorder(fail_with=[RateLimited(30, "users")])
+    q.enqueue(change(user="1"))
+    q.enqueue(change(user="2"))
+    assert q.send_due({"zendesk": writer}) == 0  # the 429 pauses the second one too
+    due_now(q)
+    clock.now += 29
+    assert q.send_due({"zendesk": writer}) == 0  # still within Retry-After
+    clock.now += 2
+    due_now(q)
+    assert q.send_due({"zendesk": writer}) == 2
+    assert sorted(c.requester_id or "" for c in writer.calls) == ["1", "2"]
+
+
+@pytest.mark.parametrize("permanent", [True, False])
+def test_refusals_are_given_up_and_failures_retried(tmp_path: object, permanent: bool) -> None:
+    q = queue(tmp_path)
+    writer = Recorder(fail_with=[WriteBackFailed("422 invalid tag", permanent=permanent)])
+    q.enqueue(change())
+    assert q.send_due({"zendesk": writer}) == 0
+    if permanent:
+        assert q.counts() == {FAILED: 1}
+        return
+    assert q.counts() == {"pending": 1}
+    due_now(q)
+    assert q.send_due({"zendesk": writer}) == 1
+
+
+def test_a_change_for_a_helpdesk_no_longer_configured_is_given_up(tmp_path: object) -> None:
+    q = queue(tmp_path)
+    q.enqueue(change())
+    assert q.send_due({}) == 0
+    assert q.counts() == {FAILED: 1}

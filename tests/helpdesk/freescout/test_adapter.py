@@ -1,0 +1,246 @@
+"""FreeScout: the Sidebar Webhook module's POST answered with the record's HTML (shared secret),
+the API & Webhooks module's signed events worked into the customer's history once, and the
+same through a real `connector serve` process."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from flask.testing import FlaskClient
+
+from connector.app import Services, create_app
+from connector.helpdesk.base import (
+    Headers,
+    HttpRequest,
+    Reply,
+    Unauthorized,
+    WriteBack,
+    WriteBackFailed,
+)
+from connector.helpdesk.freescout.adapter import Config, FreeScout
+from connector.identifiers import Identifiers
+from connector.manifest.document import ManifestError, load_manifest
+from tests.conftest import Backoffice, service_env, start_service, stop
+from tests.helpdesk.scouts import (
+    PAULINE,
+    Renderer,
+    deps,
+    fixture,
+    in_process,
+    sha1_b64,
+    wait_for_contact,
+    write_manifest,
+)
+
+SECRET = "freescout-shared-secret"  # the one in tests/fixtures/freescout/sidebar*.json
+# what FREESCOUT_WEBHOOK_SECRET holds: md5(APP_KEY + "webhook_key") as hex
+WEBHOOK_SECRET = "4e1bbf3a0d6c4b5d8e2f7a9c1b3d5e7f"
+ENTRY = {"secret": "${FREESCOUT_SECRET:-}", "webhook_secret": "${FREESCOUT_WEBHOOK_SECRET:-}",
+         "title": "Maison Exemple"}
+SECRETS = {"FREESCOUT_SECRET": SECRET, "FREESCOUT_WEBHOOK_SECRET": WEBHOOK_SECRET}
+
+
+def fs(name: str) -> bytes:
+    """A FreeScout payload from tests/fixtures/freescout."""
+    return fixture("freescout", name)
+
+
+def adapter(renderer: Renderer | None = None, **config: Any) -> FreeScout:
+    return FreeScout(Config(**config), deps(renderer))
+
+
+def post(body: bytes, content_type: str = "application/json") -> HttpRequest:
+    return HttpRequest(method="POST", path="/helpdesk/freescout/sidebar",
+                       headers=Headers({"Content-Type": content_type}), body=body)
+
+
+# --- the sidebar module's POST -------------------------------------------------------
+
+def test_the_modules_json_post_shows_the_record() -> None:
+    renderer = Renderer()
+    reply = adapter(renderer, secret=SECRET).sidebar_context(post(fs("sidebar.json")))
+    assert isinstance(reply, Reply) and reply.status == 200
+    assert reply.content_type.startswith("text/html") and reply.body == "<p>record</p>"
+    (context,) = renderer.contexts
+    assert context.identifiers == Identifiers(emails=(PAULINE,), phones=("+33653888890",))
+    assert context.helpdesk == "freescout"
+
+
+def test_a_form_encoded_post_is_read_too() -> None:
+    renderer = Renderer()
+    adapter(renderer, secret=SECRET).sidebar_context(
+        post(fs("sidebar_form.txt"), "application/x-www-form-urlencoded"))
+    assert renderer.contexts[0].identifiers == Identifiers(phones=("+33653888890",))
+    parsed = HttpRequest(method="POST", body=b"", form={  # the web layer read the form first
+        "customerEmail": PAULINE, "customerPhones[]": "06 53 88 88 90", "secret": SECRET})
+    adapter(renderer, secret=SECRET).sidebar_context(parsed)
+    assert renderer.contexts[1].identifiers == Identifiers(emails=(PAULINE,),
+                                                           phones=("+33653888890",))
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"secret": "freescout-shared-secreT"}, "does not match"),
+    ({"secret": ""}, "no secret"),
+    ({"secret": None}, "no secret"),
+    ({"secret": ["freescout-shared-secret"]}, "no secret"),
+])
+def test_a_wrong_or_missing_secret_is_401(change: dict[str, Any], reason: str) -> None:
+    renderer = Renderer()
+    body = json.dumps({**json.loads(fs("sidebar.json")), **change}).encode()
+    with pytest.raises(Unauthorized, match=reason):
+        adapter(renderer, secret=SECRET).sidebar_context(post(body))
+    assert renderer.contexts == []
+
+
+def test_without_a_secret_every_request_is_refused_naming_the_variable() -> None:
+    app = adapter()
+    with pytest.raises(Unauthorized, match="FREESCOUT_SECRET"):
+        app.sidebar_context(post(fs("sidebar.json")))
+    with pytest.raises(Unauthorized, match="FREESCOUT_WEBHOOK_SECRET"):
+        app.verify(Headers({"X-FreeScout-Signature": "x"}), b"{}")
+
+
+# --- the webhooks module -------------------------------------------------------------
+
+def test_webhook_signatures() -> None:
+    app = adapter(webhook_secret=WEBHOOK_SECRET)
+    body = fs("convo_created.json")
+    app.verify(Headers({"X-FreeScout-Signature": sha1_b64(WEBHOOK_SECRET, body)}), body)
+    for headers, sent in [({"X-FreeScout-Signature": sha1_b64(WEBHOOK_SECRET, body)},
+                           body.replace(b"Pauline", b"Paula")),
+                          ({"X-FreeScout-Signature": sha1_b64("other", body)}, body),
+                          ({}, body)]:
+        with pytest.raises(Unauthorized):
+            app.verify(Headers(headers), sent)
+
+
+def test_events_follow_help_scouts_shapes() -> None:
+    app = adapter(webhook_secret=WEBHOOK_SECRET)
+    created = app.parse_event(Headers({"X-FreeScout-Event": "convo.created"}),
+                              fs("convo_created.json"))
+    assert created is not None and created.new_request and created.kind == "ticket.created"
+    assert (created.helpdesk, created.ticket_id, created.channel) == ("freescout", "1", "email")
+    assert created.identifiers == Identifiers(emails=(PAULINE,))
+    customer = app.parse_event(Headers({"X-FreeScout-Event": "customer.created"}),
+                               fs("customer_created.json"))
+    assert customer is not None and customer.kind == "customer.updated"
+    assert customer.identifiers == Identifiers(emails=(PAULINE,), phones=("+33653888890",))
+    assert app.parse_event(Headers({"X-FreeScout-Event": "convo.note.created"}),
+                           fs("convo_created.json")) is None
+
+
+def test_write_back_is_refused_plainly() -> None:
+    with pytest.raises(WriteBackFailed, match="not supported") as caught:
+        adapter().write_back(WriteBack("freescout", ticket_id="1", note="n"))
+    assert caught.value.permanent
+
+
+def test_the_manifest_refuses_write_back(tmp_path: Path) -> None:
+    path = write_manifest(tmp_path, {"freescout": {"write_back": {"enabled": True}}})
+    with pytest.raises(ManifestError, match=r"helpdesks\.freescout.*not supported"):
+        load_manifest(path, env={})
+
+
+# --- the service in-process, on the demo data ----------------------------------------
+
+@pytest.fixture(scope="module")
+def services(demo_data: Path, backoffice: Backoffice,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    var = tmp_path_factory.mktemp("freescout")
+    env = {**service_env(demo_data, backoffice.url, var), **SECRETS}
+    running = in_process(write_manifest(var, {"freescout": ENTRY}), env, var)
+    yield running
+    running.close()
+
+
+@pytest.fixture()
+def client(services: Services) -> FlaskClient:
+    return create_app(services=services).test_client()
+
+
+def visible(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).replace("\u202f", " ")
+
+
+def test_the_record_is_answered_as_an_html_fragment(client: FlaskClient) -> None:
+    answer = client.post("/helpdesk/freescout/sidebar", data=fs("sidebar.json"),
+                         headers={"Content-Type": "application/json", "Accept": "text/html"})
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"].startswith("text/html")
+    html = answer.get_data(as_text=True)
+    assert html.startswith("<title>Maison Exemple</title>")  # the module's panel title
+    assert "<html" not in html and "<body" not in html  # a fragment, injected as is
+    for expected in ["Pauline Denève", "VIP", "997890"]:
+        assert expected in visible(html), expected
+    # injected with jQuery's .html(), which runs scripts: there must be none
+    assert not re.search(r"<script|on\w+=|javascript:", html, re.I)
+    assert re.search(r'href="http://connector\.test/helpdesk/embed/sidebar\?t=', html)
+
+
+def test_the_form_encoded_post_finds_her_by_phone(client: FlaskClient) -> None:
+    answer = client.post("/helpdesk/freescout/sidebar", data=fs("sidebar_form.txt"),
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert answer.status_code == 200 and "Pauline Denève" in visible(answer.get_data(as_text=True))
+
+
+def test_unknown_customer_and_bad_secret(client: FlaskClient) -> None:
+    payload = json.loads(fs("sidebar.json"))
+    unknown = {**payload, "customerEmail": "nobody@example.org", "customerPhones": []}
+    answer = client.post("/helpdesk/freescout/sidebar", json=unknown)
+    assert answer.status_code == 200 and "Aucune fiche client" in answer.get_data(as_text=True)
+    forged = client.post("/helpdesk/freescout/sidebar", json={**payload, "secret": "guess"})
+    assert forged.status_code == 401 and "Pauline" not in forged.get_data(as_text=True)
+
+
+def webhook(client: FlaskClient, name: str, body: bytes) -> Any:
+    return client.post("/helpdesk/freescout/webhook", data=body, headers={
+        "Content-Type": "application/json", "X-FreeScout-Event": name,
+        "X-FreeScout-Signature": sha1_b64(WEBHOOK_SECRET, body)})
+
+
+def test_a_new_conversation_reaches_the_history_once(client: FlaskClient,
+                                                     services: Services) -> None:
+    body = fs("convo_created.json")
+    first = webhook(client, "convo.created", body)
+    assert first.status_code == 202 and first.get_json()["status"] == "accepted"
+    assert services.worker.run_once() == 1
+    customer = services.assembler.resolver.resolve(Identifiers(emails=(PAULINE,))).customer_id
+    assert customer is not None
+    subjects = [c.reason for c in services.events.contacts_of(customer)]
+    assert subjects.count("Où en est ma commande 997890 ?") == 1
+    again = webhook(client, "convo.created", body)
+    assert again.status_code == 202 and again.get_json()["status"] == "duplicate"
+    assert services.worker.run_once() == 0
+    assert [c.reason for c in services.events.contacts_of(customer)] == subjects
+    assert services.writebacks.pending() == []  # nothing is written back to FreeScout
+
+
+# --- a real `connector serve` over HTTP ----------------------------------------------
+
+def test_through_a_real_connector_serve(demo_data: Path, backoffice: Backoffice,
+                                        tmp_path: Path) -> None:
+    manifest = write_manifest(tmp_path, {"freescout": ENTRY})
+    env = {**service_env(demo_data, backoffice.url, tmp_path),
+           "CONNECTOR_MANIFEST": str(manifest), "FREESCOUT_SECRET": SECRET}
+    running = start_service(env)  # FREESCOUT_WEBHOOK_SECRET left unset
+    try:
+        answer = requests.post(f"{running.url}/helpdesk/freescout/sidebar", timeout=10,
+                               data=fs("sidebar.json"),
+                               headers={"Content-Type": "application/json",
+                                        "Accept": "text/html"})
+        assert answer.status_code == 200 and "Pauline Denève" in answer.text
+        body = fs("convo_created.json")
+        refused = requests.post(f"{running.url}/helpdesk/freescout/webhook", data=body,
+                                timeout=10, headers={
+                                    "X-FreeScout-Event": "convo.created",
+                                    "X-FreeScout-Signature": sha1_b64(WEBHOOK_SECRET, body)})
+        assert refused.status_code == 401 and "FREESCOUT_WEBHOOK_SECRET" in refused.text
+        assert wait_for_contact(tmp_path, "freescout", "1", seconds=1) == 0
+    finally:
+        stop(running.process)
