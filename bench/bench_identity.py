@@ -42,10 +42,11 @@ from sqlalchemy import (  # noqa: E402
 )
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from connector.customer.links import Link, LinkStore, links, owners_query  # noqa: E402
-from connector.customer.links import people as customers  # noqa: E402
+from connector.customer.links import Link, LinkStore, owners_query  # noqa: E402
 from connector.customer.resolver import IdentityRules, Resolution, Resolver, new_customer_id  # noqa: E402
 from connector.identifiers import Identifiers, normalise_email, normalise_phone  # noqa: E402
+from connector.store.schema import links  # noqa: E402
+from connector.store.schema import people as customers  # noqa: E402
 
 SCHEMA = "bench_identity"
 FIRST = ("claire", "jean", "marie", "luc", "sophie", "paul", "ines", "hugo", "lea", "omar",

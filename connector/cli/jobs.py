@@ -30,15 +30,15 @@ def add_jobs_commands(commands: Any) -> list[argparse.ArgumentParser]:
 
 def jobs_list(args: argparse.Namespace, settings: Settings) -> int:
     """Print each job: name, schedule, enabled, last run (when, outcome, summary), next run."""
-    from connector.customer.links import LinkStore
     from connector.jobs.history import JobRuns
     from connector.jobs.runner import JobRunner
     from connector.ops.metrics import Metrics
+    from connector.store.engine import open_database
 
     manifest = _manifest(settings)
     if manifest is None:
         return EXIT_FAILED
-    runner = JobRunner(manifest, JobRuns(LinkStore(settings.database()).engine), {}, Metrics())
+    runner = JobRunner(manifest, JobRuns(open_database(settings.database())), {}, Metrics())
     zone = ZoneInfo(manifest.brand.timezone)
     for job in runner.statuses():
         last = "last: never"

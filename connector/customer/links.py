@@ -1,6 +1,6 @@
-"""What we keep (little): which identifiers belong to which person, links an admin refused,
-a name and postcode to tell people apart, and an audit trail. SQLAlchemy Core; SQLite by
-default, PostgreSQL with CONNECTOR_DATABASE_URL."""
+"""The link store: which identifiers belong to which person, links an admin refused, a name and
+postcode to tell people apart, and the audit trail of merges, unlinks and erasures (the tables
+are in `connector.store.schema`)."""
 
 from __future__ import annotations
 
@@ -9,82 +9,14 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    Column,
-    DateTime,
-    Engine,
-    Index,
-    Integer,
-    MetaData,
-    PrimaryKeyConstraint,
-    String,
-    Table,
-    and_,
-    bindparam,
-    create_engine,
-    delete,
-    event,
-    insert,
-    or_,
-    select,
-    update,
-)
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.pool import StaticPool
-from sqlalchemy.sql import Insert, Select
+from sqlalchemy.sql import Select
 
-metadata = MetaData()
-
-links = Table(
-    "identity_links", metadata,
-    Column("kind", String(40), nullable=False),
-    Column("value", String(320), nullable=False),
-    Column("customer_id", String(40), nullable=False),
-    Column("source", String(40)),
-    Column("learned_at", DateTime(timezone=True), nullable=False),
-    PrimaryKeyConstraint("kind", "value", "customer_id"),
-    Index("ix_identity_links_customer", "customer_id"),
-)
-blocked = Table(
-    "identity_blocks", metadata,
-    Column("kind", String(40), nullable=False),
-    Column("value", String(320), nullable=False),
-    Column("customer_id", String(40), nullable=False),
-    Column("blocked_at", DateTime(timezone=True), nullable=False),
-    PrimaryKeyConstraint("kind", "value", "customer_id"),
-)
-people = Table(
-    "customers", metadata,
-    Column("customer_id", String(40), primary_key=True),
-    Column("display_name", String(200)),
-    Column("name_folded", String(200), index=True),
-    Column("postcode", String(16), index=True),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-)
-NOTE_MAX = 280
-notes = Table(
-    "notes", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("customer_id", String(40), nullable=False, index=True),
-    Column("text", String(NOTE_MAX), nullable=False),
-    Column("author", String(80), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-)
-audit = Table(
-    "audit_log", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Column("actor", String(80), nullable=False),
-    Column("action", String(40), nullable=False),
-    Column("customer_id", String(40)),
-    Column("detail", String(400)),
-)
-
+from connector.store.engine import audit_entry, insert_ignoring, open_database
+from connector.store.schema import audit, blocked, links, metadata, people
 
 # Built once: on a hot path, building the statement costs more than running it.
 LINKS_OF = select(links).where(links.c.customer_id == bindparam("customer")).order_by(
@@ -127,10 +59,7 @@ class LinkStore:
     """Identity links and the few facts kept about people."""
 
     def __init__(self, url: str) -> None:
-        import connector.events.log  # noqa: F401  (one schema: the event log's tables too)
-
-        self.engine = _engine(url)
-        metadata.create_all(self.engine)
+        self.engine = open_database(url)
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
@@ -185,7 +114,7 @@ class LinkStore:
                         links.c.value == row.value)).values(customer_id=into))
             connection.execute(delete(links).where(links.c.customer_id == absorbed))
             connection.execute(delete(people).where(people.c.customer_id == absorbed))
-            _audit(connection, actor, "merge", into, f"absorbed {absorbed}")
+            audit_entry(connection, actor, "merge", into, f"absorbed {absorbed}")
 
     def unlink(self, customer_id: str, kind: str, value: str, actor: str) -> bool:
         """Remove a wrong link and refuse it from now on; False when there was no such link."""
@@ -199,7 +128,7 @@ class LinkStore:
             connection.execute(insert(blocked), [{"kind": kind, "value": value,
                                                   "customer_id": customer_id,
                                                   "blocked_at": now}])
-            _audit(connection, actor, "unlink", customer_id, f"{kind} #{fingerprint(value)}")
+            audit_entry(connection, actor, "unlink", customer_id, f"{kind} #{fingerprint(value)}")
         return True
 
     def remember(self, customer_id: str, display_name: str | None, name_folded: str | None,
@@ -241,15 +170,13 @@ class LinkStore:
     def forget(self, customer_id: str, actor: str) -> int:
         """Erase what we keep on a person: every row of every table keyed by the person (links,
         refusals, name, notes, contacts, events); the audit keeps ids only. How many links."""
-        import connector.events.log  # noqa: F401  (its tables hold people too: erase them as well)
-
         with self._tx() as connection:
             count = connection.execute(delete(links).where(
                 links.c.customer_id == customer_id)).rowcount
             for table in metadata.sorted_tables:
                 if table is not audit and table is not links and "customer_id" in table.c:
                     connection.execute(delete(table).where(table.c.customer_id == customer_id))
-            _audit(connection, actor, "forget", customer_id, f"{count} links")
+            audit_entry(connection, actor, "forget", customer_id, f"{count} links")
         return int(count)
 
     def audit_trail(self, customer_id: str | None = None) -> list[dict[str, object]]:
@@ -259,49 +186,3 @@ class LinkStore:
             query = query.where(audit.c.customer_id == customer_id)
         with self.engine.connect() as connection:
             return [dict(r._mapping) for r in connection.execute(query)]
-
-
-def insert_ignoring(connection: Connection, table: Table) -> Insert:
-    """An INSERT that skips rows whose key is already there (SQLite and PostgreSQL both say
-    ON CONFLICT DO NOTHING): two processes learning the same person at once must both
-    succeed."""
-    dialect = connection.dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing()
-    return insert(table)
-
-
-def audit_entry(connection: Connection, actor: str, action: str, customer_id: str | None,
-                detail: str) -> None:
-    """Write one audit entry (ids only, never customer data) in the caller's transaction."""
-    _audit(connection, actor, action, customer_id, detail)
-
-
-def _audit(connection: Connection, actor: str, action: str, customer_id: str | None,
-           detail: str) -> None:
-    connection.execute(insert(audit), [{"at": dt.datetime.now(dt.UTC), "actor": actor[:80],
-                                        "action": action, "customer_id": customer_id,
-                                        "detail": detail[:400]}])
-
-
-def _engine(url: str) -> Engine:
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    if url in ("sqlite://", "sqlite:///:memory:"):  # one shared in-memory database (tests)
-        engine = create_engine(url, poolclass=StaticPool,
-                               connect_args={"check_same_thread": False})
-    else:
-        engine = create_engine(url, pool_pre_ping=True)
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
-
-
-def _sqlite_pragmas(connection: object, _record: object) -> None:
-    cursor = connection.cursor()  # type: ignore[attr-defined]
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()

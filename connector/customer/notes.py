@@ -8,8 +8,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, delete, insert, select, update
 
-from connector.customer.links import NOTE_MAX, LinkStore, audit_entry, notes
+from connector.customer.links import LinkStore
 from connector.models import Note
+from connector.store.engine import audit_entry
+from connector.store.schema import NOTE_MAX, notes
 
 
 class InvalidNote(ValueError):

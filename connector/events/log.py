@@ -18,14 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    Column,
-    DateTime,
     Engine,
-    Integer,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
     and_,
     func,
     insert,
@@ -35,52 +28,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from connector.customer.links import insert_ignoring, metadata
 from connector.helpdesk.base import TicketEvent
 from connector.identifiers import Identifiers
 from connector.models import ContactEvent
+from connector.store.engine import insert_ignoring
+from connector.store.schema import SUBJECT_MAX, contacts, helpdesk_people, metadata, ticket_events
 
-SUBJECT_MAX = 120
 PENDING, WORKING, DONE, FAILED = "pending", "working", "done", "failed"
-
-ticket_events = Table(
-    "ticket_events", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("helpdesk", String(40), nullable=False),
-    Column("key", String(160), nullable=False),
-    Column("kind", String(40), nullable=False),
-    Column("ticket_id", String(80)),
-    Column("received_at", DateTime(timezone=True), nullable=False),
-    Column("payload", Text),  # the event until it is worked; then NULL (store little)
-    Column("state", String(12), nullable=False, index=True),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("claimed_at", DateTime(timezone=True)),
-    Column("not_before", DateTime(timezone=True)),
-    Column("done_at", DateTime(timezone=True)),
-    Column("customer_id", String(40), index=True),
-    Column("error", String(200)),
-    UniqueConstraint("helpdesk", "key", name="uq_ticket_events_delivery"),
-)
-contacts = Table(
-    "contacts", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("customer_id", String(40), nullable=False, index=True),
-    Column("helpdesk", String(40), nullable=False),
-    Column("ticket_id", String(80), nullable=False),
-    Column("channel", String(40)),
-    Column("subject", String(SUBJECT_MAX)),
-    Column("at", DateTime(timezone=True), nullable=False),
-    UniqueConstraint("helpdesk", "ticket_id", name="uq_contacts_ticket"),
-)
-# who a customer is in each helpdesk (its requester id), for the refresh_flags job's
-# write-backs; erased with the customer, purged when not seen for a while
-helpdesk_people = Table(
-    "helpdesk_people", metadata,
-    Column("helpdesk", String(40), primary_key=True),
-    Column("requester_id", String(80), primary_key=True),
-    Column("customer_id", String(40), nullable=False, index=True),
-    Column("last_seen", DateTime(timezone=True), nullable=False, index=True),
-)
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from sqlalchemy import (
-    Column,
-    DateTime,
     Engine,
-    Integer,
-    String,
-    Table,
-    Text,
     and_,
     delete,
     func,
@@ -35,31 +29,12 @@ from sqlalchemy import (
     update,
 )
 
-from connector.customer.links import metadata
 from connector.helpdesk.base import RateLimited, WriteBack, WriteBackFailed
+from connector.store.schema import metadata, writeback_targets, writebacks
 
 log = logging.getLogger(__name__)
 PENDING, SENDING, FAILED = "pending", "sending", "failed"
 
-writebacks = Table(
-    "writebacks", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("helpdesk", String(40), nullable=False),
-    Column("target", String(200), nullable=False, index=True),
-    Column("payload", Text, nullable=False),
-    Column("state", String(12), nullable=False, index=True),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("not_before", DateTime(timezone=True), nullable=False),
-    Column("claimed_at", DateTime(timezone=True)),
-    Column("error", String(200)),
-)
-# when each target was last written to (per-target limits hold across processes)
-writeback_targets = Table(
-    "writeback_targets", metadata,
-    Column("helpdesk", String(40), primary_key=True),
-    Column("target", String(200), primary_key=True),
-    Column("sent_at", DateTime(timezone=True), nullable=False),
-)
 
 
 class Writer(Protocol):

@@ -12,12 +12,7 @@ import socket
 from dataclasses import dataclass
 
 from sqlalchemy import (
-    Column,
-    DateTime,
     Engine,
-    Integer,
-    String,
-    Table,
     and_,
     func,
     insert,
@@ -26,29 +21,11 @@ from sqlalchemy import (
     update,
 )
 
-from connector.customer.links import insert_ignoring, metadata
+from connector.store.engine import insert_ignoring
+from connector.store.schema import job_locks, job_runs, metadata
 
 RUNNING, OK, FAILED = "running", "ok", "failed"
 
-job_locks = Table(
-    "job_locks", metadata,
-    Column("job", String(40), primary_key=True),
-    Column("holder", String(120)),  # host:pid of the process running it, NULL when free
-    Column("leased_until", DateTime(timezone=True)),
-    Column("slot", DateTime(timezone=True)),  # the schedule's fire time last claimed
-)
-job_runs = Table(
-    "job_runs", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("job", String(40), nullable=False, index=True),
-    Column("holder", String(120), nullable=False),
-    Column("slot", DateTime(timezone=True)),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("finished_at", DateTime(timezone=True)),
-    Column("outcome", String(12), nullable=False),
-    Column("summary", String(400)),
-    Column("error", String(80)),
-)
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,14 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine, and_, delete
 
-from connector.customer.links import audit_entry
-from connector.events.log import DONE, FAILED, contacts, helpdesk_people, ticket_events
+from connector.events.log import DONE, FAILED
 from connector.events.worker import EventWorker, flag_write_back
 from connector.events.writeback import FAILED as WRITEBACK_FAILED
-from connector.events.writeback import writebacks
 from connector.jobs.config import PurgeJob, RefreshFlagsJob
-from connector.jobs.history import RUNNING, job_runs
+from connector.jobs.history import RUNNING
 from connector.models import CustomerProfile, SourceState
+from connector.store.engine import audit_entry
+from connector.store.schema import contacts, helpdesk_people, job_runs, ticket_events, writebacks
 
 log = logging.getLogger(__name__)
 Counts = dict[str, int]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector.customer.links import NOTE_MAX
 from connector.models import CustomerProfile
+from connector.store.schema import NOTE_MAX
 from connector.widgets.base import BlockSpec, RenderContext, date_text, render_template
 
 SHOWN = 10

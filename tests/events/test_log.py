@@ -9,9 +9,10 @@ import threading
 from sqlalchemy import update
 
 from connector.customer.links import LinkStore
-from connector.events.log import DONE, FAILED, PENDING, WORKING, EventLog, ticket_events
+from connector.events.log import DONE, FAILED, PENDING, WORKING, EventLog
 from connector.helpdesk.base import TicketEvent
 from connector.identifiers import Identifiers
+from connector.store.schema import ticket_events
 
 PAULINE = Identifiers(emails=("pauline.deneve@easiware.fr",), phones=("+33653888890",))
 

@@ -16,18 +16,19 @@ from sqlalchemy import insert, select, update
 
 from connector.app import Services, build_services
 from connector.customer.links import LinkStore
-from connector.events.log import DONE, FAILED, PENDING, EventLog, contacts, helpdesk_people
-from connector.events.log import ticket_events as events_table
+from connector.events.log import DONE, FAILED, PENDING, EventLog
 from connector.events.worker import EventWorker
-from connector.events.writeback import WriteBackQueue, writebacks
+from connector.events.writeback import WriteBackQueue
 from connector.helpdesk.base import TicketEvent, WriteBack
 from connector.helpdesk.config import AdapterConfig, WriteBackConfig
 from connector.identifiers import Identifiers
 from connector.jobs.config import PurgeJob, RefreshFlagsJob
-from connector.jobs.history import JobRuns, job_runs
+from connector.jobs.history import JobRuns
 from connector.jobs.refresh_flags import purge, refresh_flags
 from connector.manifest.document import load_manifest
 from connector.settings import Settings
+from connector.store.schema import contacts, helpdesk_people, job_runs, writebacks
+from connector.store.schema import ticket_events as events_table
 
 ANA = "ana.martin@example.org"
 LEO = "leo.petit@example.org"

@@ -17,7 +17,7 @@ from connector.app import Services, build_services
 from connector.app import create_app as make_app
 from connector.customer.links import LinkStore
 from connector.events import writeback
-from connector.events.writeback import WriteBackQueue, writebacks
+from connector.events.writeback import WriteBackQueue
 from connector.helpdesk.base import (
     HelpdeskDeps,
     RateLimited,
@@ -31,6 +31,7 @@ from connector.helpdesk.zendesk import api as zendesk_api
 from connector.identifiers import Identifiers
 from connector.manifest.document import load_manifest
 from connector.settings import Settings
+from connector.store.schema import writebacks
 from tests.conftest import Backoffice, service_env
 from tests.helpdesk.zendesk.fake_zendesk import (
     AGENT,

@@ -1,0 +1,5 @@
+"""What we keep, and where: the schema (`schema`: every table, one `MetaData`) and the engine
+(`engine`: SQLite or PostgreSQL, created whole, the shared insert and audit statements). The
+bottom layer: it imports nothing of ours; each domain reads and writes its own tables through
+it (the link store in `customer.links`, the event log and write-back queue in `events`, the
+jobs' locks and runs in `jobs.history`)."""

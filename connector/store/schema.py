@@ -1,0 +1,151 @@
+"""Every table we keep, in one schema: the link store's (identity links, refused links,
+people's names, notes, the audit trail), the event log's (events, contacts, helpdesk ids), the
+write-back queue's and the scheduled jobs' (locks, run history). One `MetaData`, so a database
+is created whole and `forget` can erase a person from every table keyed by them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+NOTE_MAX = 280  # characters of an agent's note
+SUBJECT_MAX = 120  # characters of a contact's subject kept
+
+metadata = MetaData()
+
+links = Table(
+    "identity_links", metadata,
+    Column("kind", String(40), nullable=False),
+    Column("value", String(320), nullable=False),
+    Column("customer_id", String(40), nullable=False),
+    Column("source", String(40)),
+    Column("learned_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("kind", "value", "customer_id"),
+    Index("ix_identity_links_customer", "customer_id"),
+)
+blocked = Table(
+    "identity_blocks", metadata,
+    Column("kind", String(40), nullable=False),
+    Column("value", String(320), nullable=False),
+    Column("customer_id", String(40), nullable=False),
+    Column("blocked_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("kind", "value", "customer_id"),
+)
+people = Table(
+    "customers", metadata,
+    Column("customer_id", String(40), primary_key=True),
+    Column("display_name", String(200)),
+    Column("name_folded", String(200), index=True),
+    Column("postcode", String(16), index=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+notes = Table(
+    "notes", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("customer_id", String(40), nullable=False, index=True),
+    Column("text", String(NOTE_MAX), nullable=False),
+    Column("author", String(80), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+audit = Table(
+    "audit_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(80), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("customer_id", String(40)),
+    Column("detail", String(400)),
+)
+
+# the event log
+ticket_events = Table(
+    "ticket_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("helpdesk", String(40), nullable=False),
+    Column("key", String(160), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("ticket_id", String(80)),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("payload", Text),  # the event until it is worked; then NULL (store little)
+    Column("state", String(12), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("claimed_at", DateTime(timezone=True)),
+    Column("not_before", DateTime(timezone=True)),
+    Column("done_at", DateTime(timezone=True)),
+    Column("customer_id", String(40), index=True),
+    Column("error", String(200)),
+    UniqueConstraint("helpdesk", "key", name="uq_ticket_events_delivery"),
+)
+contacts = Table(
+    "contacts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("customer_id", String(40), nullable=False, index=True),
+    Column("helpdesk", String(40), nullable=False),
+    Column("ticket_id", String(80), nullable=False),
+    Column("channel", String(40)),
+    Column("subject", String(SUBJECT_MAX)),
+    Column("at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("helpdesk", "ticket_id", name="uq_contacts_ticket"),
+)
+# who a customer is in each helpdesk (its requester id), for the refresh_flags job's
+# write-backs; erased with the customer, purged when not seen for a while
+helpdesk_people = Table(
+    "helpdesk_people", metadata,
+    Column("helpdesk", String(40), primary_key=True),
+    Column("requester_id", String(80), primary_key=True),
+    Column("customer_id", String(40), nullable=False, index=True),
+    Column("last_seen", DateTime(timezone=True), nullable=False, index=True),
+)
+
+# the write-back queue
+writebacks = Table(
+    "writebacks", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("helpdesk", String(40), nullable=False),
+    Column("target", String(200), nullable=False, index=True),
+    Column("payload", Text, nullable=False),
+    Column("state", String(12), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("not_before", DateTime(timezone=True), nullable=False),
+    Column("claimed_at", DateTime(timezone=True)),
+    Column("error", String(200)),
+)
+# when each target was last written to (per-target limits hold across processes)
+writeback_targets = Table(
+    "writeback_targets", metadata,
+    Column("helpdesk", String(40), primary_key=True),
+    Column("target", String(200), primary_key=True),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
+)
+
+# the scheduled jobs
+job_locks = Table(
+    "job_locks", metadata,
+    Column("job", String(40), primary_key=True),
+    Column("holder", String(120)),  # host:pid of the process running it, NULL when free
+    Column("leased_until", DateTime(timezone=True)),
+    Column("slot", DateTime(timezone=True)),  # the schedule's fire time last claimed
+)
+job_runs = Table(
+    "job_runs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job", String(40), nullable=False, index=True),
+    Column("holder", String(120), nullable=False),
+    Column("slot", DateTime(timezone=True)),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("outcome", String(12), nullable=False),
+    Column("summary", String(400)),
+    Column("error", String(80)),
+)
