@@ -19,16 +19,16 @@ from connector.events.log import EventLog
 from connector.events.worker import EventWorker
 from connector.events.writeback import WriteBackQueue
 from connector.helpdesk import adapter_modules
-from connector.helpdesk.base import Helpdesk, HelpdeskDeps, SidebarHelpdesk
+from connector.helpdesk.base import Helpdesk, SidebarHelpdesk
+from connector.helpdesk.deps import HelpdeskDeps
 from connector.helpdesk.embed import EmbedLinks
 from connector.jobs.runner import JobRunner, build_jobs
-from connector.manifest.document import Manifest, load_manifest
+from connector.manifest import Manifest, load_manifest
 from connector.models import SourceStatus
 from connector.ops.health import SourceHealth
 from connector.ops.metrics import Metrics
 from connector.settings import Settings
 from connector.sources import build_source
-from connector.sources.base import BuildContext
 from connector.sources.cache import MemoryCache, SingleFlight
 from connector.widgets.record import Fragments
 
@@ -76,8 +76,7 @@ class Services:
 def build_services(settings: Settings, manifest: Manifest | None = None) -> Services:
     """Wire the service from its settings (raises ManifestError for a broken manifest)."""
     manifest = manifest or load_manifest(settings.manifest)
-    context = BuildContext(manifest_dir=manifest.directory,
-                           default_region=manifest.brand.default_region)
+    context = manifest.source_context()
     sources = {name: build_source(name, config, context)
                for name, config in manifest.sources.items()}
     pool = ThreadPoolExecutor(max_workers=max(8, 4 * len(sources)),

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connector.manifest.document import Manifest
+from connector.manifest import Manifest
 from connector.settings import Settings
 
 EXIT_FAILED = 1

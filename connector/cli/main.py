@@ -14,7 +14,7 @@ from typing import Any
 
 from connector.cli.jobs import add_jobs_commands
 from connector.identifiers import Identifiers, InvalidIdentifier, identifiers_from
-from connector.manifest.document import Manifest, ManifestError, load_manifest
+from connector.manifest import Manifest, ManifestError, load_manifest
 from connector.settings import Settings
 
 EXIT_INVALID = 1
@@ -133,7 +133,7 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     ids = _identifiers(args, manifest, "check --probe")
     if ids is None:
         return EXIT_USAGE
-    return EXIT_INVALID if probe(manifest, ids, print) else 0
+    return EXIT_INVALID if probe(manifest.sources, manifest.source_context(), ids, print) else 0
 
 
 def _identifiers(args: argparse.Namespace, manifest: Manifest, command: str,
@@ -280,7 +280,8 @@ def _zendesk_app(args: argparse.Namespace, settings: Settings) -> int:
     except PackageNotFoundError:
         release = "1.0.0"
     try:
-        path = build_package(manifest, config, settings.public_url, Path(args.out), release)
+        path = build_package(manifest.brand, config, settings.public_url, Path(args.out),
+                             release)
     except AppPackageError as exc:
         for line in exc.errors:
             print(line)
@@ -295,10 +296,11 @@ def _zendesk_app(args: argparse.Namespace, settings: Settings) -> int:
 
 def _freshdesk_app(args: argparse.Namespace, settings: Settings) -> int:
     from connector.helpdesk.freshdesk.app import PackageError, build_package
+    from connector.widgets.base import STYLESHEET
 
     out = Path(args.out)
     try:
-        build_package(out, args.url or settings.public_url)
+        build_package(out, args.url or settings.public_url, stylesheet=STYLESHEET)
     except PackageError as exc:
         for line in exc.errors:
             print(line)

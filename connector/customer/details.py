@@ -10,11 +10,20 @@ from connector.customer.profile import ProfileAssembler
 from connector.models import SECTIONS, CustomerProfile
 from connector.sources.base import DetailSpec
 from connector.sources.cache import Policy
-from connector.widgets.base import DetailOffer
 
 
 class UnknownDetail(KeyError):
     """No such source or detail in the manifest."""
+
+
+@dataclass(frozen=True)
+class DetailOffer:
+    """An on-demand detail an item of a section can open (declared by a source)."""
+
+    source: str  # the source that answers it
+    detail: str  # its name in that source's `details`
+    label: str  # the button's text
+    key: str  # the item field whose value is the detail's key (e.g. "number")
 
 
 @dataclass(frozen=True)

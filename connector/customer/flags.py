@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from connector.customer.rules import FlagRules
 from connector.i18n import format_date
-from connector.manifest.document import FlagRules
 from connector.models import ContactEvent, CustomerProfile, Flag, Review
 
 Reason = tuple[str, dt.date | None]  # (reason text, since)

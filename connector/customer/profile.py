@@ -23,9 +23,9 @@ from connector.customer.merge import (
 )
 from connector.customer.notes import Notes
 from connector.customer.resolver import Resolution, Resolver, to_identifiers
+from connector.customer.rules import RecordSettings
 from connector.i18n import LOCALES
 from connector.identifiers import PERSONAL_KINDS, Identifiers
-from connector.manifest.document import Manifest
 from connector.models import (
     Candidate,
     ContactEvent,
@@ -75,7 +75,7 @@ class ProfileAssembler:
 
     def __init__(
         self,
-        manifest: Manifest,
+        manifest: RecordSettings,
         sources: dict[str, Source],
         cache: SingleFlight,
         pool: ThreadPoolExecutor,

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 from pydantic import Field
 
+from connector.config import Strict
 from connector.customer.links import Link, LinkStore, Person
 from connector.identifiers import PERSONAL_KINDS, Identifiers, fold_name
-from connector.sources.base import Strict
 
 Found = tuple[str, str, str | None]  # (kind, value, source that taught it)
 

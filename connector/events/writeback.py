@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Protocol
 
 from sqlalchemy import (
@@ -29,7 +29,7 @@ from sqlalchemy import (
     update,
 )
 
-from connector.helpdesk.base import RateLimited, WriteBack, WriteBackFailed
+from connector.helpdesk.base import Limits, RateLimited, WriteBack, WriteBackFailed
 from connector.store.schema import metadata, writeback_targets, writebacks
 
 log = logging.getLogger(__name__)
@@ -43,16 +43,6 @@ class Writer(Protocol):
     kind: str
 
     def write_back(self, change: WriteBack) -> None: ...
-
-
-@dataclass(frozen=True)
-class Limits:
-    """How fast one helpdesk may be written to: `calls` per `per_s` seconds overall, and one
-    change per target every `target_interval_s` seconds."""
-
-    calls: int = 60
-    per_s: float = 60.0
-    target_interval_s: float = 12.0
 
 
 def limits_of(writer: Writer) -> Limits:

@@ -12,15 +12,12 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from connector.identifiers import Identifiers, normalise
 from connector.sources.http import retry_after_s
-
-if TYPE_CHECKING:
-    from connector.helpdesk.embed import EmbedLinks
 
 
 class Unauthorized(Exception):
@@ -159,6 +156,16 @@ class WriteBack:
     note: str | None = None
 
 
+@dataclass(frozen=True)
+class Limits:
+    """How fast one helpdesk may be written to: `calls` per `per_s` seconds overall, and one
+    change per target every `target_interval_s` seconds."""
+
+    calls: int = 60
+    per_s: float = 60.0
+    target_interval_s: float = 12.0
+
+
 class SidebarHelpdesk(Protocol):
     """A helpdesk that shows our sidebar: it turns an authenticated request into a context,
     or answers itself (Help Scout's `{"html": …}`, a page that asks the helpdesk who this is)."""
@@ -186,19 +193,6 @@ class Helpdesk(SidebarHelpdesk, Protocol):
     def write_back(self, change: WriteBack) -> None:
         """Apply a change through the helpdesk's API; RateLimited or WriteBackFailed."""
         ...
-
-
-@dataclass(frozen=True)
-class HelpdeskDeps:
-    """What the service lends every adapter when it is built."""
-
-    links: EmbedLinks  # sealed links to our own sidebar page
-    public_url: str  # where helpdesks reach us, e.g. https://connector.example.com
-    region: str  # the brand's default region, for phone numbers
-    secret_key: bytes  # signs our own short-lived sessions
-    # the record as an HTML fragment (no script) for a context, in its locale
-    render_fragment: Callable[[SidebarContext], str]
-    clock: Callable[[], float]
 
 
 def require_secret(secret: str | None, variable: str) -> bytes:

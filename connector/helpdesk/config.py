@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr, field_validator
 
-from connector.sources.base import Strict
+from connector.config import Strict
 
 
 class WriteBackConfig(Strict):
@@ -66,3 +66,12 @@ def unset_secrets(config: AdapterConfig) -> list[str]:
     """The adapter's secrets that are not configured (what it refuses requests for)."""
     return [name for name, field in type(config).model_fields.items()
             if "SecretStr" in str(field.annotation) and getattr(config, name) is None]
+
+
+class EmbedConfig(Strict):
+    """The signed sidebar link any helpdesk (or an admin) can open."""
+
+    # the pages framing the record (Zendesk, Chatwoot) renew it at 80 % of this; 3 s minimum,
+    # not 30: a browser test lets links run out in seconds, and shorter is only stricter
+    link_ttl_s: int = Field(default=600, ge=3, le=86400)
+    frame_ancestors: list[str] = Field(default_factory=lambda: ["'self'"], min_length=1)

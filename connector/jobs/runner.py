@@ -10,18 +10,18 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from sqlalchemy import Engine
 
+from connector.config import Brand
 from connector.events.worker import EventWorker
-from connector.jobs.config import Schedule
+from connector.jobs.config import Jobs, Schedule
 from connector.jobs.history import FAILED, OK, JobRuns, Refused, Run
 from connector.jobs.refresh_flags import Counts, purge, refresh_flags, summary_text
-from connector.manifest.document import Manifest
 from connector.ops.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -84,11 +84,22 @@ def last_fire_time(trigger: BaseTrigger, now: dt.datetime) -> dt.datetime | None
     return None
 
 
+class JobSettings(Protocol):
+    """What the jobs run by: their schedules and the brand's time zone (the manifest satisfies
+    it; jobs never import the manifest, which sits above them)."""
+
+    @property
+    def brand(self) -> Brand: ...
+
+    @property
+    def jobs(self) -> Jobs: ...
+
+
 class JobRunner:
     """The jobs of this manifest: run one (claiming it for the cluster), schedule them all,
     report their last and next runs."""
 
-    def __init__(self, manifest: Manifest, runs: JobRuns,
+    def __init__(self, manifest: JobSettings, runs: JobRuns,
                  work: dict[str, Callable[[], Counts]], metrics: Metrics) -> None:
         self.schedules: dict[str, Schedule] = manifest.jobs.schedules()
         self.timezone = manifest.brand.timezone
@@ -156,7 +167,7 @@ class JobRunner:
         return {job: at.timestamp() for job, at in self.runs.last_success().items()}
 
 
-def build_jobs(manifest: Manifest, worker: EventWorker, engine: Engine,
+def build_jobs(manifest: JobSettings, worker: EventWorker, engine: Engine,
                metrics: Metrics) -> JobRunner:
     """The jobs of this manifest, wired to the service's worker and database."""
     jobs = manifest.jobs

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pydantic import BaseModel
 
 from connector.customer.paths import expression_problem
 from connector.models import SECTIONS
-from connector.sources.base import SourceConfig
+from connector.sources.base import SectionMap, SourceConfig
 from connector.sources.mapping import field_type
 from connector.sources.rest import RestConfig, RestRequest
 from connector.sources.templates import FILTERS, expressions
-
-if TYPE_CHECKING:
-    from connector.manifest.document import SectionMaps, Sidebar
+from connector.widgets.base import CARD_BLOCK
+from connector.widgets.layout import Sidebar
+from connector.widgets.page import BLOCKS
 
 AUTOMATIC_FIELDS = {"source"}
+
+
+class SectionMaps(BaseModel):
+    """Only the sections of a source entry (to check them when the rest of the entry is wrong)."""
+
+    sections: dict[str, SectionMap] = {}
 
 
 def check_semantics(
@@ -31,9 +37,6 @@ def check_semantics(
 
 
 def _check_sidebar(sources: list[str], sidebar: Sidebar) -> list[str]:
-    from connector.widgets.base import CARD_BLOCK
-    from connector.widgets.page import BLOCKS
-
     errors = []
     declared = ", ".join(sources) or "none"
     for i, entry in enumerate(sidebar.blocks):

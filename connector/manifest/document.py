@@ -6,38 +6,30 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     Field,
     ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
 )
 
+from connector.config import Brand, Strict
 from connector.customer.resolver import IdentityRules
+from connector.customer.rules import FlagRules, KpiRules
 from connector.helpdesk import adapter_modules
-from connector.helpdesk.config import AdapterConfig, unset_secrets
+from connector.helpdesk.config import AdapterConfig, EmbedConfig, unset_secrets
 from connector.jobs.config import Jobs
-from connector.manifest.checks import check_sections, check_semantics
+from connector.manifest.checks import SectionMaps, check_sections, check_semantics
 from connector.sources import SOURCE_TYPES
-from connector.sources.base import SectionMap, SourceConfig, Strict
+from connector.sources.base import BuildContext, SourceConfig
 from connector.sources.preset import presets
-from connector.widgets.layout import Card
+from connector.widgets.layout import Sidebar
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-DEFAULT_BLOCKS = [
-    "identity", "badges", "kpis", "sentiment", "contacts", "tabs", "reviews", "orders",
-    "loyalty", "notes", "campaigns", "complaints", "freshness",
-]
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -47,96 +39,6 @@ class ManifestError(Exception):
     def __init__(self, errors: list[str]) -> None:
         super().__init__("\n".join(errors))
         self.errors = errors
-
-
-ISO_CODES = {
-    "currency": (r"[A-Z]{3}", "must be a three-letter ISO 4217 code, e.g. EUR"),
-    "default_region": (r"[A-Z]{2}", "must be a two-letter ISO 3166 country code, e.g. FR"),
-}
-
-
-class Brand(Strict):
-    """Whose service this is, and how its numbers and dates are written."""
-
-    name: str = "Connector"
-    locale: Literal["fr", "en"] = "fr"
-    currency: str = "EUR"
-    default_region: str = "FR"
-    timezone: str = "Europe/Paris"
-
-    @field_validator("currency", "default_region")
-    @classmethod
-    def _iso_code(cls, value: str, info: ValidationInfo) -> str:
-        pattern, message = ISO_CODES[info.field_name or ""]
-        if not re.fullmatch(pattern, value):
-            raise ValueError(message)
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError("unknown time zone, e.g. Europe/Paris") from exc
-        return value
-
-
-def _block_shorthand(value: Any) -> Any:
-    return {"block": value} if isinstance(value, str) else value
-
-
-class BlockEntry(Strict):
-    """One block of the sidebar, optionally fed by some sources only, or a custom card."""
-
-    block: str | None = None
-    card: Card | None = None
-    sources: list[str] | None = None
-
-    @model_validator(mode="after")
-    def _block_or_card(self) -> BlockEntry:
-        if (self.block is None) == (self.card is None):
-            raise ValueError("give either a block name (block: orders) or a card (card: …)")
-        return self
-
-
-class Sidebar(Strict):
-    """Which blocks the sidebar shows, in order."""
-
-    blocks: list[Annotated[BlockEntry, BeforeValidator(_block_shorthand)]] = Field(
-        default_factory=lambda: [BlockEntry(block=b) for b in DEFAULT_BLOCKS], min_length=1
-    )
-
-
-class KpiRules(Strict):
-    """How activity figures are computed from purchases and surveys."""
-
-    purchases: list[Literal["orders", "store_purchases"]] = ["orders", "store_purchases"]
-    exclude_statuses: list[str] = ["cancelled", "quotation"]
-    satisfaction_window: int = Field(default=5, ge=1, le=100)
-    repeat_window_days: int = Field(default=7, ge=1, le=365)
-
-
-class FlagRules(Strict):
-    """Thresholds of the few alerts shown at the top of the record."""
-
-    vip_segments: list[str] = ["VIP"]
-    vip_tags: list[str] = ["vip"]
-    negative_review_days: int = Field(default=90, ge=1)
-    negative_review_max_share: Decimal = Field(default=Decimal("0.4"), ge=0, le=1)
-    complaint_reasons: list[str] = ["réclamation", "plainte", "litige"]
-    # first reply to a complaint within this many hours (tools 48–52: 24 h, some pages 48 h)
-    complaint_reply_hours: int = Field(default=24, ge=1, le=720)
-    max_shown: int = Field(default=3, ge=0, le=10)
-
-
-class EmbedConfig(Strict):
-    """The signed sidebar link any helpdesk (or an admin) can open."""
-
-    # the pages framing the record (Zendesk, Chatwoot) renew it at 80 % of this; 3 s minimum,
-    # not 30: a browser test lets links run out in seconds, and shorter is only stricter
-    link_ttl_s: int = Field(default=600, ge=3, le=86400)
-    frame_ancestors: list[str] = Field(default_factory=lambda: ["'self'"], min_length=1)
 
 
 @dataclass(frozen=True)
@@ -171,12 +73,6 @@ def _validate_helpdesks(entries: Any, errors: list[str]) -> Helpdesks:
             known = ", ".join(["embed", *modules])
             errors.append(f"{path}: unknown helpdesk (one of: {known})")
     return Helpdesks(embed, {k: c for k, c in adapters.items() if c.enabled})
-
-
-class SectionMaps(BaseModel):
-    """Only the sections of a source entry (to check them when the rest of the entry is wrong)."""
-
-    sections: dict[str, SectionMap] = {}
 
 
 class ManifestDocument(Strict):
@@ -226,6 +122,10 @@ class Manifest:
     def directory(self) -> Path:
         """The folder relative paths in the manifest are taken from."""
         return self.path.parent
+
+    def source_context(self) -> BuildContext:
+        """What source adapters are built with: the manifest's folder and the brand's region."""
+        return BuildContext(manifest_dir=self.directory, default_region=self.brand.default_region)
 
 
 def load_manifest(path: Path, env: Mapping[str, str] | None = None) -> Manifest:

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Protocol
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, Field
 
+from connector.config import Strict
 from connector.identifiers import IDENTIFIER_KINDS, IdentifierKind, Identifiers
 from connector.models import SourceState
 
@@ -106,12 +107,6 @@ class Source(Protocol):
 
 
 # ---- manifest models shared by every source type -------------------------------------------
-
-
-class Strict(BaseModel):
-    """A manifest model: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _path_shorthand(value: Any) -> Any:

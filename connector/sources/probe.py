@@ -4,11 +4,10 @@ what the manifest's mapping reads from each answer — the admin's view of a sou
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from connector.identifiers import Identifiers
-from connector.manifest.document import Manifest
 from connector.models import SECTIONS
 from connector.sources import build_source
 from connector.sources.base import BuildContext, SectionMap, SourceConfig, SourceError
@@ -17,11 +16,11 @@ from connector.sources.mapping import MappedSource, search
 SHOWN = 70
 
 
-def probe(manifest: Manifest, ids: Identifiers, say: Callable[[str], None]) -> int:
+def probe(sources: Mapping[str, SourceConfig], context: BuildContext, ids: Identifiers,
+          say: Callable[[str], None]) -> int:
     """Probe every source; how many failed."""
-    context = BuildContext(manifest.directory, manifest.brand.default_region)
     failures = 0
-    for name, config in manifest.sources.items():
+    for name, config in sources.items():
         source = build_source(name, config, context)
         kind = config.preset or config.type
         started = time.monotonic()

@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 import requests
 from pydantic import Field, SecretStr
 
-from connector.sources.base import LoginRefused, SourceMisconfigured, SourceRefused, Strict
+from connector.config import Strict
+from connector.sources.base import LoginRefused, SourceMisconfigured, SourceRefused
 from connector.sources.http import call_json
 from connector.sources.mapping import search
 from connector.sources.templates import MissingValue, render, render_value

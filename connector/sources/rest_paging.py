@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from connector.sources.base import Strict
+from connector.config import Strict
 from connector.sources.http import Answer
 from connector.sources.mapping import search
 

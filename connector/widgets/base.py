@@ -14,25 +14,16 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from connector import i18n
-from connector.manifest.document import BlockEntry, FlagRules
+from connector.customer.details import DetailOffer
+from connector.customer.rules import FlagRules
 from connector.models import CustomerProfile
-from connector.widgets.layout import Card
+from connector.widgets.layout import BlockEntry, Card
 
 PACKAGE_DIR = Path(__file__).parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
 STYLESHEET = PACKAGE_DIR / "static" / "sidebar.css"
 LINK_SCHEMES = frozenset({"http", "https"})
 CARD_BLOCK = "card"  # the block key of every custom card (not in the registry)
-
-
-@dataclass(frozen=True)
-class DetailOffer:
-    """An on-demand detail an item of a section can open (declared by a source)."""
-
-    source: str  # the source that answers it
-    detail: str  # its name in that source's `details`
-    label: str  # the button's text
-    key: str  # the item field whose value is the detail's key (e.g. "number")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from connector.widgets.base import DetailOffer, RenderContext
+from connector.customer.details import DetailOffer
+from connector.widgets.base import RenderContext
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Custom sidebar cards an admin declares in the manifest: a title and fields read by path.
+"""The manifest's `sidebar:` section: which blocks the sidebar shows, in order, each fed by
+some sources only, or a custom card an admin declares: a title and fields read by path.
 
 A card is data, not code: each field is a label, a JMESPath expression over the canonical
 customer JSON (`CustomerProfile.model_dump(mode="json")`) and a format. Paths are checked
@@ -11,12 +12,16 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, field_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
+from connector.config import Strict
 from connector.customer.paths import profile_path_problems
 from connector.i18n import LOCALES, normalize_locale
-from connector.sources.base import Strict
 
+DEFAULT_BLOCKS = [
+    "identity", "badges", "kpis", "sentiment", "contacts", "tabs", "reviews", "orders",
+    "loyalty", "notes", "campaigns", "complaints", "freshness",
+]
 CARD_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 CardFormat = Literal["text", "number", "money", "date", "datetime", "boolean", "list"]
 
@@ -77,3 +82,29 @@ class Card(Strict):
         if not value:
             raise ValueError("a card needs at least one field")
         return value
+
+
+def _block_shorthand(value: Any) -> Any:
+    return {"block": value} if isinstance(value, str) else value
+
+
+class BlockEntry(Strict):
+    """One block of the sidebar, optionally fed by some sources only, or a custom card."""
+
+    block: str | None = None
+    card: Card | None = None
+    sources: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _block_or_card(self) -> BlockEntry:
+        if (self.block is None) == (self.card is None):
+            raise ValueError("give either a block name (block: orders) or a card (card: …)")
+        return self
+
+
+class Sidebar(Strict):
+    """Which blocks the sidebar shows, in order."""
+
+    blocks: list[Annotated[BlockEntry, BeforeValidator(_block_shorthand)]] = Field(
+        default_factory=lambda: [BlockEntry(block=b) for b in DEFAULT_BLOCKS], min_length=1
+    )

@@ -6,23 +6,33 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
+from connector.customer.details import DetailOffer
 from connector.customer.profile import ProfileAssembler
+from connector.customer.rules import RecordSettings
 from connector.helpdesk.base import SidebarContext
 from connector.helpdesk.embed import EmbedLinks
 from connector.i18n import LOCALES, text
-from connector.manifest.document import Manifest
-from connector.widgets.base import BlockSpec, DetailOffer, RenderContext
+from connector.widgets.base import BlockSpec, RenderContext
+from connector.widgets.layout import Sidebar
 from connector.widgets.page import render_sidebar_fragment
 
 
-def layout_of(manifest: Manifest) -> list[BlockSpec]:
+class SidebarSettings(RecordSettings, Protocol):
+    """What the record is shown by: the record's settings and the sidebar's layout (the
+    manifest satisfies it; widgets never import the manifest, which sits above them)."""
+
+    @property
+    def sidebar(self) -> Sidebar: ...
+
+
+def layout_of(manifest: SidebarSettings) -> list[BlockSpec]:
     """The sidebar's blocks, in the manifest's order."""
     return [BlockSpec.of(b) for b in manifest.sidebar.blocks]
 
 
-def render_context(manifest: Manifest, offers: Mapping[str, tuple[DetailOffer, ...]],
+def render_context(manifest: SidebarSettings, offers: Mapping[str, tuple[DetailOffer, ...]],
                    locale: str, **request_parts: Any) -> RenderContext:
     """How to render in this brand and language; the request adds its links and nonce."""
     return RenderContext(
@@ -44,7 +54,7 @@ class Fragments:
     """The record of a helpdesk's context as an HTML fragment, with a sealed link to the
     full page (details, notes, choice among namesakes)."""
 
-    def __init__(self, manifest: Manifest, assembler: ProfileAssembler,
+    def __init__(self, manifest: SidebarSettings, assembler: ProfileAssembler,
                  offers: Mapping[str, tuple[DetailOffer, ...]], links: EmbedLinks,
                  public_url: str) -> None:
         self.manifest = manifest

@@ -9,16 +9,12 @@ from pathlib import Path
 import pytest
 
 from connector.customer.flags import complaints_of, evaluate_flags, is_complaint
-from connector.manifest.document import (
-    DEFAULT_BLOCKS,
-    FlagRules,
-    Manifest,
-    ManifestError,
-    load_manifest,
-)
+from connector.customer.rules import FlagRules
+from connector.manifest import Manifest, ManifestError, load_manifest
 from connector.models import ContactEvent, CustomerProfile, Identity
 from connector.sources.base import SourceConfig
 from connector.sources.mapping import map_sections
+from connector.widgets.layout import DEFAULT_BLOCKS
 
 from .test_profile import EMAIL, Fake, assemble, found
 

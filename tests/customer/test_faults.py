@@ -15,7 +15,7 @@ from connector.customer.links import LinkStore
 from connector.customer.profile import ProfileAssembler
 from connector.customer.resolver import Resolver
 from connector.identifiers import Identifiers
-from connector.manifest.document import load_manifest
+from connector.manifest import load_manifest
 from connector.models import SourceState
 from connector.sources import build_source
 from connector.sources.base import BuildContext

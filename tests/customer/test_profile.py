@@ -13,7 +13,7 @@ from connector.customer.links import LinkStore
 from connector.customer.profile import ProfileAssembler
 from connector.customer.resolver import Resolver
 from connector.identifiers import Identifiers
-from connector.manifest.document import Manifest, load_manifest
+from connector.manifest import Manifest, load_manifest
 from connector.models import Identity, Loyalty, Order, SourceState, Status, SurveyAnswer
 from connector.sources.base import SourceMisconfigured, SourceResult, SourceUnavailable
 from connector.sources.cache import MemoryCache, SingleFlight

@@ -14,7 +14,7 @@ from connector.events.worker import EventWorker
 from connector.helpdesk.base import TicketEvent, WriteBack
 from connector.helpdesk.config import AdapterConfig, WriteBackConfig
 from connector.identifiers import Identifiers
-from connector.manifest.document import load_manifest
+from connector.manifest import load_manifest
 from connector.settings import Settings
 from tests.conftest import MANIFEST, Backoffice, service_env
 

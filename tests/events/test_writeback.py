@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import update
 
 from connector.customer.links import LinkStore
-from connector.events.writeback import FAILED, Limits, WriteBackQueue
-from connector.helpdesk.base import RateLimited, WriteBack, WriteBackFailed
+from connector.events.writeback import FAILED, WriteBackQueue
+from connector.helpdesk.base import Limits, RateLimited, WriteBack, WriteBackFailed
 from connector.store.schema import writeback_targets, writebacks
 
 

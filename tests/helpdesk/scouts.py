@@ -15,9 +15,10 @@ import sqlalchemy
 import yaml
 
 from connector.app import Services, build_services
-from connector.helpdesk.base import HelpdeskDeps, SidebarContext
+from connector.helpdesk.base import SidebarContext
+from connector.helpdesk.deps import HelpdeskDeps
 from connector.helpdesk.embed import EmbedLinks
-from connector.manifest.document import load_manifest
+from connector.manifest import load_manifest
 from connector.settings import Settings
 from tests.conftest import MANIFEST, ROOT
 

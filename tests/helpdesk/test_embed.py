@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from connector.app import build_services, create_app
 from connector.helpdesk.base import Unauthorized
 from connector.helpdesk.embed import EmbedLinks, LinkExpired
-from connector.manifest.document import load_manifest
+from connector.manifest import load_manifest
 from connector.settings import Settings
 from tests.conftest import MANIFEST, Backoffice, service_env
 

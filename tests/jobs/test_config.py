@@ -11,7 +11,7 @@ import pytest
 
 from connector.jobs.config import Jobs
 from connector.jobs.runner import last_fire_time
-from connector.manifest.document import ManifestError, load_manifest
+from connector.manifest import ManifestError, load_manifest
 from tests.conftest import connector
 
 SOURCES = """\

@@ -12,7 +12,7 @@ from sqlalchemy import update
 from connector.customer.links import LinkStore
 from connector.jobs.history import FAILED, OK, RUNNING, JobRuns, Refused
 from connector.jobs.runner import SKIPPED, JobRunner
-from connector.manifest.document import load_manifest
+from connector.manifest import load_manifest
 from connector.ops.metrics import Metrics
 from connector.store.schema import job_locks
 from tests.jobs.test_config import manifest

@@ -25,7 +25,7 @@ from connector.identifiers import Identifiers
 from connector.jobs.config import PurgeJob, RefreshFlagsJob
 from connector.jobs.history import JobRuns
 from connector.jobs.refresh_flags import purge, refresh_flags
-from connector.manifest.document import load_manifest
+from connector.manifest import load_manifest
 from connector.settings import Settings
 from connector.store.schema import contacts, helpdesk_people, job_runs, writebacks
 from connector.store.schema import ticket_events as events_table

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from connector.customer.paths import profile_path_problems
-from connector.manifest.document import DEFAULT_BLOCKS, ManifestError, load_manifest
+from connector.manifest import ManifestError, load_manifest
 from connector.widgets.base import BlockSpec
+from connector.widgets.layout import DEFAULT_BLOCKS
 from connector.widgets.page import BLOCKS
 from tests.conftest import MANIFEST
 

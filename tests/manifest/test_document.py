@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.manifest.document import ManifestError, load_manifest
+from connector.manifest import ManifestError, load_manifest
 from connector.sources import SOURCE_TYPES
 from connector.sources.preset import presets
 from tests.conftest import MANIFEST, connector

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from connector.identifiers import Identifiers
-from connector.manifest.document import load_manifest
+from connector.manifest import load_manifest
 from connector.models import SECTIONS
 from connector.sources import SOURCE_TYPES, build_source
 from connector.sources.base import BuildContext

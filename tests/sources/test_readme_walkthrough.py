@@ -10,7 +10,7 @@ from pathlib import Path
 from pytest_httpserver import HTTPServer
 
 from connector.identifiers import Identifiers
-from connector.manifest.document import load_manifest
+from connector.manifest import load_manifest
 from connector.sources import build_source
 from connector.sources.base import BuildContext
 from connector.sources.probe import trace

@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from connector.identifiers import Identifiers
-from connector.manifest.document import load_manifest
+from connector.manifest import load_manifest
 from connector.sources import build_source
 from connector.sources.base import BuildContext, Source, SourceRefused
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from connector.manifest.document import load_manifest
+from connector.manifest import load_manifest
 from tests.conftest import (
     ADMIN_TOKEN,
     API_TOKEN,

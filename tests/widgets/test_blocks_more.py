@@ -10,7 +10,8 @@ from decimal import Decimal
 import pytest
 
 from connector import i18n
-from connector.manifest.document import FlagRules
+from connector.customer.details import DetailOffer
+from connector.customer.rules import FlagRules
 from connector.models import (
     Campaign,
     Contacts,
@@ -23,7 +24,7 @@ from connector.models import (
     Sentiment,
     TrendPoint,
 )
-from connector.widgets.base import BlockSpec, DetailOffer, MoveAbove, RenderContext
+from connector.widgets.base import BlockSpec, MoveAbove, RenderContext
 from connector.widgets.contacts import CONTACT_FIELDS
 from connector.widgets.loyalty import LOYALTY_FIELDS
 from connector.widgets.page import BLOCKS, arrange, render_sidebar_fragment, render_sidebar_page

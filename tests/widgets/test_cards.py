@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from connector.manifest.document import load_manifest
+from connector.manifest import load_manifest
 from connector.models import (
     Contacts,
     CustomerProfile,

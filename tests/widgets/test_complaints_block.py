@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from connector.manifest.document import FlagRules
+from connector.customer.rules import FlagRules
 from connector.models import ContactEvent, Contacts, CustomerProfile
 from connector.widgets.base import BlockSpec, RenderContext
 from connector.widgets.complaints import format_delay

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from connector.manifest.document import FlagRules
+from connector.customer.details import DetailOffer
+from connector.customer.rules import FlagRules
 from connector.models import (
     Address,
     Campaign,
@@ -44,7 +45,7 @@ from connector.models import (
     Status,
     TrendPoint,
 )
-from connector.widgets.base import BlockSpec, DetailOffer, RenderContext
+from connector.widgets.base import BlockSpec, RenderContext
 from connector.widgets.page import BLOCKS, render_block
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"

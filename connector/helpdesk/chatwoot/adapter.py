@@ -25,11 +25,10 @@ from urllib.parse import urlencode, urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
-from connector.events.writeback import Limits
 from connector.helpdesk.base import (
     Headers,
-    HelpdeskDeps,
     HttpRequest,
+    Limits,
     Reply,
     SidebarContext,
     TicketEvent,
@@ -51,6 +50,7 @@ from connector.helpdesk.chatwoot.webhooks import (
     read_event,
 )
 from connector.helpdesk.config import AdapterConfig, secret
+from connector.helpdesk.deps import HelpdeskDeps
 from connector.helpdesk.pages import render_page
 from connector.i18n import LOCALES, texts_for
 

@@ -26,12 +26,11 @@ import requests
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from connector.events.writeback import Limits
 from connector.helpdesk.base import (
     BadEvent,
     Headers,
-    HelpdeskDeps,
     HttpRequest,
+    Limits,
     RateLimited,
     Reply,
     SidebarContext,
@@ -47,6 +46,7 @@ from connector.helpdesk.base import (
     retry_after,
 )
 from connector.helpdesk.config import AdapterConfig, secret
+from connector.helpdesk.deps import HelpdeskDeps
 
 KIND = "django_helpdesk"
 SECRET_VARIABLE = "DJANGO_HELPDESK_WEBHOOK_SECRET"

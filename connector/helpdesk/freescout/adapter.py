@@ -32,7 +32,6 @@ from pydantic import SecretStr
 
 from connector.helpdesk.base import (
     Headers,
-    HelpdeskDeps,
     HttpRequest,
     Reply,
     SidebarContext,
@@ -46,6 +45,7 @@ from connector.helpdesk.base import (
     require_secret,
 )
 from connector.helpdesk.config import AdapterConfig, secret
+from connector.helpdesk.deps import HelpdeskDeps
 from connector.helpdesk.helpscout.webhooks import scout_event, values
 
 KIND = "freescout"

@@ -24,11 +24,10 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 
-from connector.events.writeback import Limits
 from connector.helpdesk.base import (
     Headers,
-    HelpdeskDeps,
     HttpRequest,
+    Limits,
     Reply,
     SidebarContext,
     TicketEvent,
@@ -40,6 +39,7 @@ from connector.helpdesk.base import (
     require_secret,
 )
 from connector.helpdesk.config import AdapterConfig, secret
+from connector.helpdesk.deps import HelpdeskDeps
 
 KIND = "freshdesk"
 APP_TOKEN_VAR = "FRESHDESK_APP_TOKEN"

@@ -45,13 +45,12 @@ class PackageError(ValueError):
         self.errors = errors
 
 
-def build_package(out: Path, server_url: str, *, node: str = NODE_VERSION,
+def build_package(out: Path, server_url: str, *, stylesheet: Path, node: str = NODE_VERSION,
                   fdk: str = FDK_VERSION) -> list[Path]:
-    """Write the app's folder for our server at `server_url` (https, a host name); the files
-    written. PackageError when the URL is unusable or the result does not validate."""
+    """Write the app's folder for our server at `server_url` (https, a host name), with the
+    record's `stylesheet`; the files written. PackageError when the URL is unusable or the
+    result does not validate."""
     host, prefix = _server(server_url)
-    from connector.widgets.base import STYLESHEET
-
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name in STATIC_FILES:
@@ -59,7 +58,7 @@ def build_package(out: Path, server_url: str, *, node: str = NODE_VERSION,
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(TEMPLATES / name, target)
         written.append(target)
-    shutil.copyfile(STYLESHEET, out / "app/styles/record.css")
+    shutil.copyfile(stylesheet, out / "app/styles/record.css")
     written.append(out / "app/styles/record.css")
     documents = {"manifest.json": manifest(node, fdk),
                  "config/requests.json": requests_json(prefix),

@@ -27,11 +27,10 @@ from typing import ClassVar
 
 from pydantic import Field, SecretStr, field_validator
 
-from connector.events.writeback import Limits
 from connector.helpdesk.base import (
     Headers,
-    HelpdeskDeps,
     HttpRequest,
+    Limits,
     Reply,
     SidebarContext,
     TicketEvent,
@@ -45,6 +44,7 @@ from connector.helpdesk.base import (
     require_secret,
 )
 from connector.helpdesk.config import AdapterConfig, secret
+from connector.helpdesk.deps import HelpdeskDeps
 from connector.helpdesk.helpscout.api import MailboxApi
 from connector.helpdesk.helpscout.webhooks import person_identifiers, scout_event
 

@@ -12,11 +12,10 @@ import datetime as dt
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
-from connector.events.writeback import Limits
 from connector.helpdesk.base import (
     Headers,
-    HelpdeskDeps,
     HttpRequest,
+    Limits,
     Reply,
     SidebarContext,
     TicketEvent,
@@ -25,6 +24,7 @@ from connector.helpdesk.base import (
     require_secret,
 )
 from connector.helpdesk.config import AdapterConfig, secret
+from connector.helpdesk.deps import HelpdeskDeps
 from connector.helpdesk.zendesk import webhooks
 from connector.helpdesk.zendesk.api import ZendeskApi
 

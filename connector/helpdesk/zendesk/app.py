@@ -19,12 +19,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from connector.config import Brand
 from connector.helpdesk.png import png, png_problem
 from connector.i18n import texts_for
 
 if TYPE_CHECKING:
     from connector.helpdesk.zendesk import adapter as zendesk
-    from connector.manifest.document import Manifest
 
 SIDEBAR_PATH = "/helpdesk/zendesk/sidebar"
 FRAMEWORK_VERSION = "2.0"
@@ -61,16 +61,16 @@ class AppPackageError(Exception):
         self.errors = errors
 
 
-def package_files(manifest: Manifest, config: zendesk.Config, public_url: str,
+def package_files(brand: Brand, config: zendesk.Config, public_url: str,
                   version: str) -> dict[str, bytes]:
-    """The package's files (path → bytes) for this manifest's brand and Zendesk entry."""
+    """The package's files (path → bytes) for this brand and Zendesk entry."""
     base = (config.app_url or public_url).rstrip("/")
-    name = config.app_name or f"{manifest.brand.name} sidebar"[:40]
-    author = {"name": manifest.brand.name, "email": config.app_author_email,
+    name = config.app_name or f"{brand.name} sidebar"[:40]
+    author = {"name": brand.name, "email": config.app_author_email,
               "url": config.app_author_url or base}
     app = {
         "name": name, "author": {k: v for k, v in author.items() if v},
-        "defaultLocale": manifest.brand.locale, "private": True,
+        "defaultLocale": brand.locale, "private": True,
         "location": {"support": {
             "ticket_sidebar": {"url": base + SIDEBAR_PATH, "flexible": True},
             "user_sidebar": {"url": base + SIDEBAR_PATH},
@@ -93,11 +93,11 @@ def package_files(manifest: Manifest, config: zendesk.Config, public_url: str,
     return files
 
 
-def build_package(manifest: Manifest, config: zendesk.Config, public_url: str,
+def build_package(brand: Brand, config: zendesk.Config, public_url: str,
                   out_dir: Path, version: str) -> Path:
     """Check the package, then write it as `connector-zendesk-<version>.zip` in out_dir;
     AppPackageError lists what Zendesk would refuse."""
-    files = package_files(manifest, config, public_url, version)
+    files = package_files(brand, config, public_url, version)
     errors = check_package(files)
     if errors:
         raise AppPackageError([_hinted(e) for e in errors])

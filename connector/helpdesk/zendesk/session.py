@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from connector.helpdesk.base import HelpdeskDeps, Unauthorized
+from connector.helpdesk.base import Unauthorized
+from connector.helpdesk.deps import HelpdeskDeps
 
 if TYPE_CHECKING:
     from connector.helpdesk.zendesk.adapter import Config

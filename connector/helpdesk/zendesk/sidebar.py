@@ -44,7 +44,6 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from connector.helpdesk.base import (
-    HelpdeskDeps,
     HttpRequest,
     Reply,
     SidebarContext,
@@ -54,6 +53,7 @@ from connector.helpdesk.base import (
     require_secret,
 )
 from connector.helpdesk.config import secret
+from connector.helpdesk.deps import HelpdeskDeps
 from connector.helpdesk.pages import render_page
 from connector.helpdesk.zendesk.session import open_session, renew_session, seal_session
 from connector.i18n import LOCALES, text, texts_for

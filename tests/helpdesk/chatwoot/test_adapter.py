@@ -26,7 +26,6 @@ from connector.app import Services, build_services, create_app
 from connector.helpdesk.base import (
     BadEvent,
     Headers,
-    HelpdeskDeps,
     HttpRequest,
     RateLimited,
     Reply,
@@ -35,9 +34,10 @@ from connector.helpdesk.base import (
     WriteBackFailed,
 )
 from connector.helpdesk.chatwoot.adapter import Chatwoot, Config, app_key, dashboard_url
+from connector.helpdesk.deps import HelpdeskDeps
 from connector.helpdesk.embed import EmbedLinks
 from connector.identifiers import Identifiers
-from connector.manifest.document import ManifestError, load_manifest
+from connector.manifest import ManifestError, load_manifest
 from connector.settings import Settings
 from tests.conftest import MANIFEST, ROOT, Backoffice, connector
 

@@ -24,16 +24,16 @@ from connector.app import Services, build_services, create_app
 from connector.helpdesk.base import (
     BadEvent,
     Headers,
-    HelpdeskDeps,
     RateLimited,
     Unauthorized,
     WriteBack,
     WriteBackFailed,
 )
+from connector.helpdesk.deps import HelpdeskDeps
 from connector.helpdesk.django_helpdesk.adapter import Config, DjangoHelpdesk, build
 from connector.helpdesk.embed import EmbedLinks
 from connector.identifiers import Identifiers
-from connector.manifest.document import ManifestError, load_manifest
+from connector.manifest import ManifestError, load_manifest
 from connector.settings import Settings
 from tests.conftest import Backoffice, service_env
 from tests.helpdesk.django_helpdesk.djhelpdesk.desk import write_manifest

@@ -25,7 +25,7 @@ from connector.helpdesk.base import (
 )
 from connector.helpdesk.freescout.adapter import Config, FreeScout
 from connector.identifiers import Identifiers
-from connector.manifest.document import ManifestError, load_manifest
+from connector.manifest import ManifestError, load_manifest
 from tests.conftest import Backoffice, service_env, start_service, stop
 from tests.helpdesk.scouts import (
     PAULINE,

@@ -18,23 +18,23 @@ from flask.testing import FlaskClient
 from pytest_httpserver import HTTPServer
 
 from connector.app import Services, build_services, create_app
-from connector.events.writeback import Limits
 from connector.helpdesk.base import (
     BadEvent,
     Headers,
-    HelpdeskDeps,
     HttpRequest,
+    Limits,
     RateLimited,
     Reply,
     Unauthorized,
     WriteBack,
     WriteBackFailed,
 )
+from connector.helpdesk.deps import HelpdeskDeps
 from connector.helpdesk.embed import EmbedLinks
 from connector.helpdesk.freshdesk.adapter import Config, Freshdesk
 from connector.helpdesk.freshdesk.api import FreshdeskApi, merged, note_html
 from connector.identifiers import Identifiers
-from connector.manifest.document import ManifestError, load_manifest
+from connector.manifest import ManifestError, load_manifest
 from connector.settings import Settings
 from tests.conftest import MANIFEST, ROOT, Backoffice, service_env
 

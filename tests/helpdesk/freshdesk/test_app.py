@@ -28,7 +28,7 @@ FILES = ["app/index.html", "app/scripts/app.js", "app/styles/images/icon.svg",
 
 @pytest.fixture
 def package(tmp_path: Path) -> Path:
-    build_package(tmp_path / "app", "https://connector.example.com")
+    build_package(tmp_path / "app", "https://connector.example.com", stylesheet=STYLESHEET)
     return tmp_path / "app"
 
 
@@ -75,7 +75,7 @@ def test_the_page_loads_the_fdk_client_and_frames_no_script(package: Path) -> No
 
 
 def test_a_server_under_a_path_keeps_its_prefix(tmp_path: Path) -> None:
-    build_package(tmp_path, "https://tools.example.com/connector/")
+    build_package(tmp_path, "https://tools.example.com/connector/", stylesheet=STYLESHEET)
     schema = read(tmp_path, "config/requests.json")[TEMPLATE_NAME]["schema"]
     assert schema["path"] == "/connector" + SIDEBAR_PATH
     assert read(tmp_path, "config/iparams.json")["connector_host"]["default_value"] == \
@@ -84,7 +84,7 @@ def test_a_server_under_a_path_keeps_its_prefix(tmp_path: Path) -> None:
 
 def test_an_unusable_server_url_is_refused_with_every_reason(tmp_path: Path) -> None:
     with pytest.raises(PackageError) as caught:
-        build_package(tmp_path, "http://127.0.0.1:8000")
+        build_package(tmp_path, "http://127.0.0.1:8000", stylesheet=STYLESHEET)
     assert caught.value.errors == [
         "server URL http://127.0.0.1:8000: must be https (Freshworks apps call https only)",
         "server URL http://127.0.0.1:8000: needs a domain name, not an IP address",

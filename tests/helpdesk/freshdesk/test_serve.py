@@ -21,6 +21,7 @@ import requests
 from pytest_httpserver import HTTPServer
 
 from connector.helpdesk.freshdesk.app import build_package
+from connector.widgets.base import STYLESHEET
 from tests.conftest import Backoffice, Service, screenshot, service_env, start_service, stop
 from tests.helpdesk.freshdesk.test_adapter import (
     API_KEY,
@@ -204,7 +205,7 @@ def fdk_host(package: Path, iparams: dict[str, str]) -> ThreadingHTTPServer:
 @pytest.mark.parametrize("token", [TOKEN, "not-the-token"])
 def test_the_app_shows_the_record_in_the_ticket_sidebar(
         freshdesk_service: Service, browser: Any, tmp_path: Path, token: str) -> None:
-    build_package(tmp_path, "https://connector.example.com")
+    build_package(tmp_path, "https://connector.example.com", stylesheet=STYLESHEET)
     host = freshdesk_service.url.removeprefix("http://")
     server = fdk_host(tmp_path, {"connector_host": host, "app_token": token})
     try:

@@ -16,7 +16,7 @@ import yaml
 from connector.helpdesk.png import png, png_problem
 from connector.helpdesk.zendesk import adapter as zendesk
 from connector.helpdesk.zendesk.app import LOGOS, check_package, package_files
-from connector.manifest.document import load_manifest
+from connector.manifest import load_manifest
 from tests.conftest import MANIFEST, connector
 from tests.helpdesk.zendesk.fake_zendesk import write_manifest, zendesk_entry
 
@@ -145,7 +145,7 @@ def files(tmp_path: Path) -> dict[str, bytes]:
                              env={})
     config = manifest.helpdesks.adapters["zendesk"]
     assert isinstance(config, zendesk.Config)
-    built = package_files(manifest, config, PUBLIC, "1.2.3")
+    built = package_files(manifest.brand, config, PUBLIC, "1.2.3")
     assert check_package(built) == []
     return built
 

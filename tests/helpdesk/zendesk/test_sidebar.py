@@ -16,12 +16,13 @@ import pytest
 from flask.testing import FlaskClient
 
 from connector.app import build_services, create_app
-from connector.helpdesk.base import Headers, HelpdeskDeps, HttpRequest, Reply, Unauthorized
+from connector.helpdesk.base import Headers, HttpRequest, Reply, Unauthorized
+from connector.helpdesk.deps import HelpdeskDeps
 from connector.helpdesk.embed import EmbedLinks
 from connector.helpdesk.zendesk.adapter import Config
 from connector.helpdesk.zendesk.session import Session, _fernet
 from connector.helpdesk.zendesk.sidebar import open_session, seal_session, sidebar_context
-from connector.manifest.document import ManifestError, load_manifest
+from connector.manifest import ManifestError, load_manifest
 from connector.settings import Settings
 from tests.conftest import Backoffice, service_env
 from tests.helpdesk.zendesk.zaf.harness import (

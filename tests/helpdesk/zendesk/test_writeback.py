@@ -18,18 +18,14 @@ from connector.app import create_app as make_app
 from connector.customer.links import LinkStore
 from connector.events import writeback
 from connector.events.writeback import WriteBackQueue
-from connector.helpdesk.base import (
-    HelpdeskDeps,
-    RateLimited,
-    WriteBack,
-    WriteBackFailed,
-)
+from connector.helpdesk.base import RateLimited, WriteBack, WriteBackFailed
 from connector.helpdesk.config import WriteBackConfig
+from connector.helpdesk.deps import HelpdeskDeps
 from connector.helpdesk.embed import EmbedLinks
 from connector.helpdesk.zendesk import adapter as zendesk
 from connector.helpdesk.zendesk import api as zendesk_api
 from connector.identifiers import Identifiers
-from connector.manifest.document import load_manifest
+from connector.manifest import load_manifest
 from connector.settings import Settings
 from connector.store.schema import writebacks
 from tests.conftest import Backoffice, service_env

@@ -16,7 +16,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from connector.identifiers import Identifiers
-from connector.manifest.document import load_manifest
+from connector.manifest import load_manifest
 from connector.sources import build_source
 from connector.sources.base import BuildContext, Source
 from connector.sources.preset import presets

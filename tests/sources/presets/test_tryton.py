@@ -20,7 +20,7 @@ from pytest_httpserver.httpserver import HandlerType
 from werkzeug import Request
 
 from connector.identifiers import Identifiers
-from connector.manifest.document import load_manifest
+from connector.manifest import load_manifest
 from connector.sources import build_source
 from connector.sources.base import BuildContext, Source, SourceRefused
 from connector.sources.preset import presets
