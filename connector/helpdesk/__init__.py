@@ -1,8 +1,10 @@
 """Helpdesk adapters: how each helpdesk shows our sidebar, sends its events and takes our
 write-backs. One folder per helpdesk (its `kind`), with the same module names in each:
 `adapter` (`KIND`, `Config`, its manifest entry as an `AdapterConfig`, and `build(config,
-deps)`), then where they exist `webhooks`, `sidebar`, `api` (write-back) and `app` (the package
-an admin installs). The registry finds adapters by folder name."""
+deps)`), then where they exist `config` (that `Config`, when other modules of the folder need
+it), `webhooks`, `sidebar`, `session`, `api` (write-back) and `app` (the package an admin
+installs). The registry finds adapters by folder name. Adapters may import identifiers,
+config, i18n and `retry`; never Flask, the sources, the customer, events or anything above."""
 
 from __future__ import annotations
 

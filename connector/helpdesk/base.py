@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from connector.identifiers import Identifiers, normalise
-from connector.sources.http import retry_after_s
+from connector.retry import retry_after_s
 
 
 class Unauthorized(Exception):

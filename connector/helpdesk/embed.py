@@ -21,8 +21,7 @@ from urllib.parse import urlencode
 from cryptography.fernet import Fernet, InvalidToken
 
 from connector.helpdesk.base import HttpRequest, SidebarContext, Unauthorized
-from connector.identifiers import InvalidIdentifier, Raw, identifiers_from
-from connector.sources.base import Identifiers
+from connector.identifiers import Identifiers, InvalidIdentifier, Raw, identifiers_from
 
 SIDEBAR_PATH = "/helpdesk/embed/sidebar"
 RECORD_FRAME_SCRIPT = "record_frame.js"  # the framing pages' script keeping the link fresh

@@ -2,15 +2,15 @@
 authenticated by a shared secret, and write-back of tags, contact fields and private notes
 through the API v2.
 
-- The app (built by `connector freshdesk-app`, see `freshdesk_app.py`) reads the ticket's
+- The app (built by `connector freshdesk-app`, see `app.py`) reads the ticket's
   contact through the FDK data method and POSTs its identifiers to `/helpdesk/freshdesk/sidebar`
   through a request template that adds our app token (a secure installation parameter the
   browser never sees). We answer JSON: the record as an HTML fragment (shown in a sandboxed
   frame of the app) and a sealed link to the full page.
 - Webhooks ("Trigger webhook" in an automation rule) carry no signature: the rule sends our
   secret in a header (or as basic-auth credentials); the body is composed by the admin
-  (`freshdesk_webhook.py` reads it).
-- Write-back: `freshdesk_api.py`.
+  (`webhooks.py` reads it).
+- Write-back: `api.py`.
 """
 
 from __future__ import annotations
@@ -20,9 +20,7 @@ import binascii
 import hmac
 import json
 from dataclasses import replace
-from typing import Any, Literal
-
-from pydantic import Field, SecretStr
+from typing import Any
 
 from connector.helpdesk.base import (
     Headers,
@@ -38,8 +36,11 @@ from connector.helpdesk.base import (
     lenient_identifiers,
     require_secret,
 )
-from connector.helpdesk.config import AdapterConfig, secret
+from connector.helpdesk.config import secret
 from connector.helpdesk.deps import HelpdeskDeps
+from connector.helpdesk.freshdesk import webhooks
+from connector.helpdesk.freshdesk.api import FreshdeskApi
+from connector.helpdesk.freshdesk.config import Config
 
 KIND = "freshdesk"
 APP_TOKEN_VAR = "FRESHDESK_APP_TOKEN"
@@ -50,31 +51,7 @@ API_KEY_VAR = "FRESHDESK_API_KEY"
 DEFAULT_FRAME_ANCESTORS = ("https://*.freshdesk.com",)
 # API calls one write-back may take: GET ticket, PUT ticket, POST note, PUT contact
 CALLS_PER_WRITE_BACK = 4
-
-
-class Config(AdapterConfig):
-    """`helpdesks.freshdesk` in the manifest (secrets from the environment)."""
-
-    # the account: `acme` or `acme.freshdesk.com` (the API is https://acme.freshdesk.com/api/v2)
-    domain: str | None = Field(default=None,
-                               pattern=r"^[a-z0-9][a-z0-9-]{0,62}(\.freshdesk\.com)?$")
-    api_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
-    # the FDK app's token (installation parameter `app_token`), sent as `Authorization: Bearer`
-    app_token: SecretStr | None = None
-    # the automation rule's shared secret, sent in `webhook_header` (or as basic-auth password)
-    webhook_secret: SecretStr | None = None
-    webhook_header: str = Field(default="X-Connector-Secret",
-                                pattern=r"^[A-Za-z0-9-]{1,60}$")
-    # write-back: an agent's API key (Profile settings → View API key), basic auth `key:X`
-    api_key: SecretStr | None = None
-    # tags on the ticket (Freshdesk's tag filters work on tickets) or on the contact
-    tags_on: Literal["ticket", "contact"] = "ticket"
-    # our field (segment, lifecycle, abc_class) -> the contact custom field it is written to
-    contact_fields: dict[str, str] = Field(default_factory=dict)
-    # the account's API budget we may use: the trial allows 50/min, Growth 200/min (ticket
-    # updates 80/min), Pro 400, Enterprise 700: stay well under the smallest
-    api_calls_per_minute: int = Field(default=40, ge=4, le=700)
-    timeout_s: float = Field(default=10.0, gt=0, le=60)
+__all__ = ["KIND", "Config", "Freshdesk", "build"]
 
 
 class Freshdesk:
@@ -137,16 +114,12 @@ class Freshdesk:
             raise Unauthorized("the basic-auth credentials do not match")
 
     def parse_event(self, headers: Headers, body: bytes) -> TicketEvent | None:
-        from connector.helpdesk.freshdesk.webhooks import parse_event
-
-        event = parse_event(headers, body, self.deps.region)
+        event = webhooks.parse_event(headers, body, self.deps.region)
         if event is not None and self.config.tags_on == "ticket":  # the worker writes on it
             return replace(event, requester_id=None)
         return event
 
     def write_back(self, change: WriteBack) -> None:
-        from connector.helpdesk.freshdesk.api import FreshdeskApi
-
         FreshdeskApi.of(self.config).apply(change)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import requests
 
@@ -23,9 +23,7 @@ from connector.helpdesk.base import (
     retry_after,
 )
 from connector.helpdesk.config import secret
-
-if TYPE_CHECKING:
-    from connector.helpdesk.freshdesk.adapter import Config
+from connector.helpdesk.freshdesk.config import Config
 
 log = logging.getLogger(__name__)
 

@@ -17,14 +17,12 @@ import re
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from connector.config import Brand
 from connector.helpdesk.png import png, png_problem
+from connector.helpdesk.zendesk.config import Config
 from connector.i18n import texts_for
-
-if TYPE_CHECKING:
-    from connector.helpdesk.zendesk import adapter as zendesk
 
 SIDEBAR_PATH = "/helpdesk/zendesk/sidebar"
 FRAMEWORK_VERSION = "2.0"
@@ -61,7 +59,7 @@ class AppPackageError(Exception):
         self.errors = errors
 
 
-def package_files(brand: Brand, config: zendesk.Config, public_url: str,
+def package_files(brand: Brand, config: Config, public_url: str,
                   version: str) -> dict[str, bytes]:
     """The package's files (path → bytes) for this brand and Zendesk entry."""
     base = (config.app_url or public_url).rstrip("/")
@@ -93,7 +91,7 @@ def package_files(brand: Brand, config: zendesk.Config, public_url: str,
     return files
 
 
-def build_package(brand: Brand, config: zendesk.Config, public_url: str,
+def build_package(brand: Brand, config: Config, public_url: str,
                   out_dir: Path, version: str) -> Path:
     """Check the package, then write it as `connector-zendesk-<version>.zip` in out_dir;
     AppPackageError lists what Zendesk would refuse."""

@@ -14,15 +14,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 from cryptography.fernet import Fernet, InvalidToken
 
 from connector.helpdesk.base import Unauthorized
 from connector.helpdesk.deps import HelpdeskDeps
-
-if TYPE_CHECKING:
-    from connector.helpdesk.zendesk.adapter import Config
+from connector.helpdesk.zendesk.config import Config
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 import jwt
@@ -55,11 +55,9 @@ from connector.helpdesk.base import (
 from connector.helpdesk.config import secret
 from connector.helpdesk.deps import HelpdeskDeps
 from connector.helpdesk.pages import render_page
+from connector.helpdesk.zendesk.config import Config
 from connector.helpdesk.zendesk.session import open_session, renew_session, seal_session
 from connector.i18n import LOCALES, text, texts_for
-
-if TYPE_CHECKING:
-    from connector.helpdesk.zendesk.adapter import Config
 
 log = logging.getLogger(__name__)
 
