@@ -1,4 +1,9 @@
-"""Source adapters: one module per kind of system, one registry line each."""
+"""Source adapters: one module per kind of system (`rest`, `sql`, `files`; presets are YAML over
+`rest`), one registry line each, and what every source shares: the cache with its single flight
+and stale copies (`cache`), the breaker and concurrency cap (`guard`), the one classification of
+HTTP failures (`http`), field mapping (`mapping`) and `connector check --probe` (`probe`). It may
+import the model, identifiers, config and `retry`; never Flask, helpdesks, the customer or
+anything above."""
 
 from __future__ import annotations
 

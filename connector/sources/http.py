@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 
+from connector.retry import retry_after_s
 from connector.sources.base import (
     SourceError,
     SourceMisconfigured,
@@ -73,19 +72,6 @@ def send(
         return Answer(json.loads(body) if body.strip() else None, headers, links)
     except ValueError as exc:
         raise SourceError("answered with invalid JSON", str(exc)) from exc
-
-
-def retry_after_s(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (seconds or an HTTP date), capped at an hour."""
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return min(float(value), 3600.0)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, min(when.timestamp() - time.time(), 3600.0))
 
 
 def _raise_for_status(response: requests.Response) -> None:
