@@ -8,7 +8,7 @@ import sys
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connector.manifest import Manifest
+from connector.cli.common import manifest_or_report
 from connector.settings import Settings
 
 EXIT_FAILED = 1
@@ -35,7 +35,7 @@ def jobs_list(args: argparse.Namespace, settings: Settings) -> int:
     from connector.ops.metrics import Metrics
     from connector.store.engine import open_database
 
-    manifest = _manifest(settings)
+    manifest = manifest_or_report(settings)
     if manifest is None:
         return EXIT_FAILED
     runner = JobRunner(manifest, JobRuns(open_database(settings.database())), {}, Metrics())
@@ -58,7 +58,7 @@ def jobs_run(args: argparse.Namespace, settings: Settings) -> int:
     from connector.app import build_services
     from connector.jobs.runner import SKIPPED
 
-    manifest = _manifest(settings)
+    manifest = manifest_or_report(settings)
     if manifest is None:
         return EXIT_FAILED
     known = list(manifest.jobs.schedules())
@@ -81,12 +81,6 @@ def jobs_run(args: argparse.Namespace, settings: Settings) -> int:
     if args.name == "refresh_flags" and result.counts.get("queued"):
         print("write-backs queued: `connector serve` sends them, within each helpdesk's limits")
     return 0
-
-
-def _manifest(settings: Settings) -> Manifest | None:
-    from connector.cli.main import _manifest_or_report  # the one way commands report a bad manifest
-
-    return _manifest_or_report(settings)
 
 
 def _when(moment: dt.datetime, zone: ZoneInfo) -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from connector.cli.common import EXIT_INVALID, manifest_or_report
 from connector.settings import Settings
 
 # The URL path only: query strings may carry identifiers, which never go to a log.
@@ -39,7 +41,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         """The app, in the worker process, with its event worker thread and job scheduler
         running (every process may run them: events are claimed, never shared, and each job
         runs once per cluster)."""
-        from connector.app import create_app
+        from connector.web import create_app
 
         app = create_app(self.settings)
         app.extensions["connector"].worker.start()
@@ -53,3 +55,21 @@ def run_server(settings: Settings) -> int:
     print(f"connector: serving on {url} — demo helpdesk: {url}/demo", file=sys.stderr, flush=True)
     _Gunicorn(settings).run()
     return 0
+
+
+def add_serve_command(commands: Any) -> argparse.ArgumentParser:
+    """Add `serve` to the `connector` parser."""
+    serve: argparse.ArgumentParser = commands.add_parser("serve", help="run the service")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(run=serve_command)
+    return serve
+
+
+def serve_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve on the host and port given (or the settings'), once the manifest is valid."""
+    updates: dict[str, Any] = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
+    settings = settings.model_copy(update=updates)
+    if manifest_or_report(settings) is None:
+        return EXIT_INVALID
+    return run_server(settings)

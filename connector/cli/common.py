@@ -1,0 +1,59 @@
+"""What every `connector` command shares: exit codes, the identifier options, and the one way
+a command reports a broken manifest."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from connector.identifiers import Identifiers, InvalidIdentifier, identifiers_from
+from connector.manifest import Manifest, ManifestError, load_manifest
+from connector.settings import Settings
+
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+EXIT_NOT_FOUND = 3
+EXIT_AMBIGUOUS = 4
+
+
+def identifier_options(command: argparse.ArgumentParser, required: bool = True) -> None:
+    """Add `--email`, `--phone` and `--card` (one of them) to a command."""
+    group = command.add_mutually_exclusive_group(required=required)
+    group.add_argument("--email")
+    group.add_argument("--phone")
+    group.add_argument("--card")
+
+
+def manifest_or_report(settings: Settings) -> Manifest | None:
+    """The manifest; None after printing every error with its path."""
+    try:
+        return load_manifest(settings.manifest)
+    except ManifestError as exc:
+        for line in exc.errors:
+            print(line)
+        return None
+
+
+def identifiers(args: argparse.Namespace, manifest: Manifest, command: str,
+                allow_none: bool = False) -> Identifiers | None:
+    """The identifiers given on the command line; None (and why, on stderr) when unusable."""
+    try:
+        ids = identifiers_from(manifest.brand.default_region, email=args.email,
+                               phone=args.phone, card=args.card)
+    except InvalidIdentifier as exc:
+        print(f"connector {command}: {exc}", file=sys.stderr)
+        return None
+    if not ids and not allow_none:
+        print(f"connector {command}: give --email, --phone or --card", file=sys.stderr)
+        return None
+    return ids
+
+
+def manifest_and_identifiers(args: argparse.Namespace, settings: Settings,
+                             command: str) -> tuple[Manifest, Identifiers] | int:
+    """The manifest and the identifiers given, or the exit code saying why not."""
+    manifest = manifest_or_report(settings)
+    if manifest is None:
+        return EXIT_INVALID
+    ids = identifiers(args, manifest, command)
+    return EXIT_USAGE if ids is None else (manifest, ids)
