@@ -83,9 +83,10 @@ def bodies(data: Path, count: int) -> list[bytes]:
 
 
 def run(data: Path, count: int) -> str:
-    from connector.app import build_services, create_app
+    from connector.app import build_services
     from connector.events.worker import EventWorker
     from connector.settings import Settings
+    from connector.web import create_app
 
     services = build_services(Settings(worker_threads=1))
     client = create_app(services=services).test_client()

@@ -1,4 +1,5 @@
-"""The service: settings, manifest, sources, cache, helpdesk adapters and web blueprints."""
+"""The service, wired: settings, manifest, sources, cache, resolver, helpdesk adapters, event
+worker and jobs (`build_services`). The Flask app on top of it is `connector.web.create_app`."""
 
 from __future__ import annotations
 
@@ -7,8 +8,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-
-from flask import Flask
 
 from connector.customer.details import DetailService
 from connector.customer.links import LinkStore
@@ -109,13 +108,3 @@ def build_services(settings: Settings, manifest: Manifest | None = None) -> Serv
     assembler.observe = services.observe
     return services
 
-
-def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
-    """The Flask application."""
-    from connector.web import register_blueprints
-
-    services = services or build_services(settings or Settings())
-    app = Flask(__name__)
-    app.extensions["connector"] = services
-    register_blueprints(app)
-    return app

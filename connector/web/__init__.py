@@ -1,25 +1,32 @@
-"""Flask blueprints: glue between HTTP and the service, nothing more."""
+"""The Flask application: `create_app()` and its blueprints (health, api, sidebar, webhooks,
+demo, admin), glue between HTTP and the service wired in `connector.app`, nothing more. The top
+layer with `cli`: it may import anything below; nothing below imports it."""
 
 from __future__ import annotations
 
 import time
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, g, request
 
-from connector.app import Services
+from connector.app import Services, build_services
+from connector.settings import Settings
+from connector.web import admin, api, demo, health, sidebar, webhooks
+from connector.web.context import services
 
 MAX_BODY_BYTES = 2 * 1024 * 1024  # helpdesk payloads are a few KB; refuse floods (413)
 
 
-def services() -> Services:
-    """This application's services."""
-    return current_app.extensions["connector"]  # type: ignore[no-any-return]
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
+    """The Flask application, on the given services (wired from the settings if none)."""
+    services = services or build_services(settings or Settings())
+    app = Flask("connector.web")
+    app.extensions["connector"] = services
+    register_blueprints(app)
+    return app
 
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint and the request metrics."""
-    from connector.web import admin, api, demo, health, sidebar, webhooks
-
     for module in (health, api, sidebar, webhooks, demo, admin):
         app.register_blueprint(module.bp)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
-from connector.web import services
+from connector.web.context import services
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 

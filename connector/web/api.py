@@ -12,7 +12,7 @@ from connector.customer.notes import InvalidNote
 from connector.customer.search import SearchError
 from connector.identifiers import Identifiers, InvalidIdentifier, identifiers_from
 from connector.sources.base import SourceError
-from connector.web import services
+from connector.web.context import services
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

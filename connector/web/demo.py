@@ -11,7 +11,7 @@ from flask import Blueprint, Response, redirect, render_template, request
 from connector.app import Services
 from connector.i18n import LOCALES, texts_for
 from connector.identifiers import InvalidIdentifier
-from connector.web import services
+from connector.web.context import services
 
 bp = Blueprint("demo", __name__, template_folder="templates")
 log = logging.getLogger(__name__)

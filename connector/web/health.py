@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from connector.web import services
+from connector.web.context import services
 
 bp = Blueprint("health", __name__)
 

@@ -15,8 +15,8 @@ from connector.helpdesk.base import Headers, HttpRequest, Reply, SidebarContext,
 from connector.helpdesk.embed import LinkExpired
 from connector.i18n import LOCALES, text
 from connector.models import Candidate
-from connector.web import services
 from connector.web.api import detail_response
+from connector.web.context import services
 from connector.widgets.base import RenderContext
 from connector.widgets.page import (
     render_candidates_page,

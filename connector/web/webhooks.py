@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from connector.helpdesk.base import BadEvent, Unauthorized
-from connector.web import services
+from connector.web.context import services
 from connector.web.sidebar import http_request
 
 bp = Blueprint("webhooks", __name__)

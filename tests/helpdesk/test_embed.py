@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from connector.app import build_services, create_app
+from connector.app import build_services
 from connector.helpdesk.base import Unauthorized
 from connector.helpdesk.embed import EmbedLinks, LinkExpired
 from connector.manifest import load_manifest
 from connector.settings import Settings
+from connector.web import create_app
 from tests.conftest import MANIFEST, Backoffice, service_env
 
 KEY = b"test-secret-key"

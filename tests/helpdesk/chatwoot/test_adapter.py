@@ -22,7 +22,7 @@ import pytest
 import yaml
 from flask.testing import FlaskClient
 
-from connector.app import Services, build_services, create_app
+from connector.app import Services, build_services
 from connector.helpdesk.base import (
     BadEvent,
     Headers,
@@ -39,6 +39,7 @@ from connector.helpdesk.embed import EmbedLinks
 from connector.identifiers import Identifiers
 from connector.manifest import ManifestError, load_manifest
 from connector.settings import Settings
+from connector.web import create_app
 from tests.conftest import MANIFEST, ROOT, Backoffice, connector
 
 FIXTURES = ROOT / "tests" / "fixtures" / "chatwoot"

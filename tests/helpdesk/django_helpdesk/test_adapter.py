@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from connector.app import Services, build_services, create_app
+from connector.app import Services, build_services
 from connector.helpdesk.base import (
     BadEvent,
     Headers,
@@ -35,6 +35,7 @@ from connector.helpdesk.embed import EmbedLinks
 from connector.identifiers import Identifiers
 from connector.manifest import ManifestError, load_manifest
 from connector.settings import Settings
+from connector.web import create_app
 from tests.conftest import Backoffice, service_env
 from tests.helpdesk.django_helpdesk.djhelpdesk.desk import write_manifest
 

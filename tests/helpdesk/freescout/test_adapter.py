@@ -14,7 +14,7 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 
-from connector.app import Services, create_app
+from connector.app import Services
 from connector.helpdesk.base import (
     Headers,
     HttpRequest,
@@ -26,6 +26,7 @@ from connector.helpdesk.base import (
 from connector.helpdesk.freescout.adapter import Config, FreeScout
 from connector.identifiers import Identifiers
 from connector.manifest import ManifestError, load_manifest
+from connector.web import create_app
 from tests.conftest import Backoffice, service_env, start_service, stop
 from tests.helpdesk.scouts import (
     PAULINE,

@@ -17,7 +17,7 @@ import yaml
 from flask.testing import FlaskClient
 from pytest_httpserver import HTTPServer
 
-from connector.app import Services, build_services, create_app
+from connector.app import Services, build_services
 from connector.helpdesk.base import (
     BadEvent,
     Headers,
@@ -36,6 +36,7 @@ from connector.helpdesk.freshdesk.api import FreshdeskApi, merged, note_html
 from connector.identifiers import Identifiers
 from connector.manifest import ManifestError, load_manifest
 from connector.settings import Settings
+from connector.web import create_app
 from tests.conftest import MANIFEST, ROOT, Backoffice, service_env
 
 FIXTURES = ROOT / "tests" / "fixtures" / "freshdesk"

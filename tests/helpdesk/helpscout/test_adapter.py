@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from connector.app import Services, create_app
+from connector.app import Services
 from connector.helpdesk.base import (
     BadEvent,
     Headers,
@@ -31,6 +31,7 @@ from connector.helpdesk.base import (
 from connector.helpdesk.helpscout.adapter import Config, HelpScout
 from connector.identifiers import Identifiers
 from connector.manifest import ManifestError, load_manifest
+from connector.web import create_app
 from tests.conftest import Backoffice, service_env, start_service, stop
 from tests.helpdesk.scouts import (
     PAULINE,

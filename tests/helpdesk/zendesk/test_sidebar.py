@@ -15,7 +15,7 @@ import jwt
 import pytest
 from flask.testing import FlaskClient
 
-from connector.app import build_services, create_app
+from connector.app import build_services
 from connector.helpdesk.base import Headers, HttpRequest, Reply, Unauthorized
 from connector.helpdesk.deps import HelpdeskDeps
 from connector.helpdesk.embed import EmbedLinks
@@ -24,6 +24,7 @@ from connector.helpdesk.zendesk.session import Session, _fernet
 from connector.helpdesk.zendesk.sidebar import open_session, seal_session, sidebar_context
 from connector.manifest import ManifestError, load_manifest
 from connector.settings import Settings
+from connector.web import create_app
 from tests.conftest import Backoffice, service_env
 from tests.helpdesk.zendesk.zaf.harness import (
     APP_GUID,

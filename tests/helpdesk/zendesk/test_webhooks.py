@@ -15,7 +15,6 @@ import requests
 from pytest_httpserver import HTTPServer
 
 from connector.app import Services, build_services
-from connector.app import create_app as make_app
 from connector.helpdesk.base import BadEvent, Headers, TicketEvent, Unauthorized
 from connector.helpdesk.deps import HelpdeskDeps
 from connector.helpdesk.embed import EmbedLinks
@@ -24,6 +23,7 @@ from connector.helpdesk.zendesk.webhooks import channel_of
 from connector.identifiers import Identifiers
 from connector.manifest import load_manifest
 from connector.settings import Settings
+from connector.web import create_app as make_app
 from tests.conftest import API_TOKEN, Backoffice, service_env, start_service, stop
 from tests.helpdesk.zendesk.fake_zendesk import (
     PAULINE,

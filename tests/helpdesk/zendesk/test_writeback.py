@@ -14,7 +14,6 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from connector.app import Services, build_services
-from connector.app import create_app as make_app
 from connector.customer.links import LinkStore
 from connector.events import writeback
 from connector.events.writeback import WriteBackQueue
@@ -28,6 +27,7 @@ from connector.identifiers import Identifiers
 from connector.manifest import load_manifest
 from connector.settings import Settings
 from connector.store.schema import writebacks
+from connector.web import create_app as make_app
 from tests.conftest import Backoffice, service_env
 from tests.helpdesk.zendesk.fake_zendesk import (
     AGENT,
