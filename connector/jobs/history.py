@@ -25,7 +25,13 @@ from connector.store.engine import insert_ignoring
 from connector.store.schema import job_locks, job_runs, metadata
 
 RUNNING, OK, FAILED = "running", "ok", "failed"
+# what a job's run returns: `connector jobs`, the admin page and the run history show it
+Counts = dict[str, int]
 
+
+def summary_text(counts: Counts) -> str:
+    """Counts as one short line: `people=12 queued=10`."""
+    return " ".join(f"{name}={value}" for name, value in counts.items())
 
 
 @dataclass(frozen=True)

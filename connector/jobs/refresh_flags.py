@@ -1,13 +1,9 @@
-"""The scheduled jobs' work (when and by which process: `connector.jobs.runner`).
-
-- `refresh_flags`: a flag can change with no ticket at all (a review left yesterday, a
-  loyalty tier lost overnight). The people helpdesks asked about lately are looked up again,
-  from the sources rather than the cache, and their flags written back to every helpdesk that
-  takes write-backs, through the event worker's own write-back building.
-- `purge`: what is older than its retention is deleted (SEED-NOTES, "Privacy": purge what
-  is stale), audited by counts only.
-
-Each returns counts: what `connector jobs`, the admin page and the run history show.
+"""The `refresh_flags` job (when and by which process: `connector.jobs.runner`): a flag can
+change with no ticket at all (a review left yesterday, a loyalty tier lost overnight). The people
+helpdesks asked about lately are looked up again, from the sources rather than the cache, and
+their flags written back to every helpdesk that takes write-backs, through the event worker's own
+write-back building. It returns counts: what `connector jobs`, the admin page and the run
+history show.
 """
 
 from __future__ import annotations
@@ -17,19 +13,12 @@ import logging
 import time
 from collections.abc import Callable
 
-from sqlalchemy import Engine, and_, delete
-
-from connector.events.log import DONE, FAILED
 from connector.events.worker import EventWorker, flag_write_back
-from connector.events.writeback import FAILED as WRITEBACK_FAILED
-from connector.jobs.config import PurgeJob, RefreshFlagsJob
-from connector.jobs.history import RUNNING
+from connector.jobs.config import RefreshFlagsJob
+from connector.jobs.history import Counts
 from connector.models import CustomerProfile, SourceState
-from connector.store.engine import audit_entry
-from connector.store.schema import contacts, helpdesk_people, job_runs, ticket_events, writebacks
 
 log = logging.getLogger(__name__)
-Counts = dict[str, int]
 # a source that answered with these states may be missing a flag's evidence: writing that
 # back would remove a tag that still holds
 TRUSTED = {SourceState.OK, SourceState.NOT_FOUND}
@@ -90,37 +79,3 @@ def _queue_flags(worker: EventWorker, profile: CustomerProfile,
             worker.queue.enqueue(change)
             queued += 1
     return queued
-
-
-def purge(engine: Engine, rules: PurgeJob, now: dt.datetime | None = None) -> Counts:
-    """Delete what is older than its retention; the audit trail keeps the counts."""
-    now = now or dt.datetime.now(dt.UTC)
-
-    def before(days: int) -> dt.datetime:
-        return now - dt.timedelta(days=days)
-
-    statements = {
-        "contacts": delete(contacts).where(contacts.c.at < before(rules.contacts_days)),
-        "events": delete(ticket_events).where(and_(
-            ticket_events.c.state.in_([DONE, FAILED]),
-            ticket_events.c.done_at < before(rules.events_days))),
-        # a failed write-back was last tried when it was last claimed
-        "writebacks": delete(writebacks).where(and_(
-            writebacks.c.state == WRITEBACK_FAILED,
-            writebacks.c.claimed_at < before(rules.failed_writebacks_days))),
-        "requesters": delete(helpdesk_people).where(
-            helpdesk_people.c.last_seen < before(rules.requesters_days)),
-        "job_runs": delete(job_runs).where(and_(
-            job_runs.c.outcome != RUNNING,
-            job_runs.c.started_at < before(rules.job_runs_days))),
-    }
-    with engine.begin() as connection:
-        counts = {name: int(connection.execute(statement).rowcount or 0)
-                  for name, statement in statements.items()}
-        audit_entry(connection, "job:purge", "purge", None, summary_text(counts))
-    return counts
-
-
-def summary_text(counts: Counts) -> str:
-    """Counts as one short line: `people=12 queued=10`."""
-    return " ".join(f"{name}={value}" for name, value in counts.items())

@@ -20,8 +20,9 @@ from sqlalchemy import Engine
 from connector.config import Brand
 from connector.events.worker import EventWorker
 from connector.jobs.config import Jobs, Schedule
-from connector.jobs.history import FAILED, OK, JobRuns, Refused, Run
-from connector.jobs.refresh_flags import Counts, purge, refresh_flags, summary_text
+from connector.jobs.history import FAILED, OK, Counts, JobRuns, Refused, Run, summary_text
+from connector.jobs.purge import purge
+from connector.jobs.refresh_flags import refresh_flags
 from connector.ops.metrics import Metrics
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,8 @@ from connector.helpdesk.config import AdapterConfig, WriteBackConfig
 from connector.identifiers import Identifiers
 from connector.jobs.config import PurgeJob, RefreshFlagsJob
 from connector.jobs.history import JobRuns
-from connector.jobs.refresh_flags import purge, refresh_flags
+from connector.jobs.purge import purge
+from connector.jobs.refresh_flags import refresh_flags
 from connector.manifest import load_manifest
 from connector.settings import Settings
 from connector.store.schema import contacts, helpdesk_people, job_runs, writebacks
