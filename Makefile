@@ -14,6 +14,7 @@ test: $(VENV)/.dev-installed browser
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check connector demo tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
