@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import functools
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
+import idna
 import phonenumbers
+from anyascii import anyascii
+from babel import Locale
+from babel.core import get_global
 
 T = TypeVar("T")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+ANGLED = re.compile(r"[^<>]*<([^<>]*)>")  # `Pauline Denève <p@x.fr>`, `<p@x.fr>`
+QUOTES = {'"': '"', "'": "'", "“": "”", "„": "“", "‘": "’", "«": "»"}
+# What copying an address from a page or a document adds: zero-width characters and no-break
+# spaces (removed), full-width at signs (read as @)
+EMAIL_NOISE = str.maketrans({"\u200b": None, "\u200c": None, "\u200d": None, "\u2060": None,
+                             "\ufeff": None, "\u00a0": None, "\u202f": None,
+                             "\uff20": "@", "\ufe6b": "@"})
+# Languages whose country names `address.country` may hold (`Belgique`, `België`, `Deutschland`)
+COUNTRY_LANGUAGES = ("fr", "en", "de", "nl", "es", "it")
+NAME_KEY_MAX = 200  # the link store's `customers.name_folded` column
 
 IdentifierKind = Literal["email", "phone", "card", "handle", "external"]
 IDENTIFIER_KINDS: tuple[IdentifierKind, ...] = ("email", "phone", "card", "handle", "external")
@@ -73,16 +87,55 @@ class InvalidIdentifier(ValueError):
 
 
 def normalise_email(raw: str) -> str:
-    """Trimmed, lower-case email (mailboxes are case-insensitive in practice, domains always)."""
-    value = raw.strip().lower()
+    """A lower-case email with an ASCII (IDNA 2008) domain, however it was pasted."""
+    # pasted: `mailto:…`, `Name <a@b.fr>`, quotes, trailing punctuation, invisible characters
+    value = _unwrap_email(raw).lower()
     if not EMAIL.match(value):
         raise InvalidIdentifier(f"not an email address: {_hint(raw)}")
     local, _, domain = value.rpartition("@")
     try:
-        domain = domain.encode("idna").decode("ascii")
-    except UnicodeError as exc:
+        domain = _ascii_domain(domain)
+    except idna.IDNAError as exc:
         raise InvalidIdentifier(f"not a valid email domain: {_hint(raw)}") from exc
     return f"{local}@{domain}"
+
+
+def email_for_source(email: str, form: Literal["ascii", "unicode"]) -> str:
+    """An email as a source stores it: its domain in ASCII (`xn--…`) or in Unicode."""
+    value = normalise_email(email)
+    if form == "ascii":
+        return value
+    local, _, domain = value.rpartition("@")
+    return f"{local}@{idna.decode(domain)}"
+
+
+@functools.lru_cache(maxsize=4096)  # a few domains (gmail.com…) carry most addresses
+def _ascii_domain(domain: str) -> str:
+    # UTS 46 then IDNA 2008: `straße.de` keeps its ß (Python's own codec, IDNA 2003, gives
+    # `strasse.de`, another domain); raises idna.IDNAError for what is no domain at all
+    return idna.encode(domain, uts46=True).decode("ascii")
+
+
+def _unwrap_email(raw: str) -> str:
+    """The address alone, without what pasting it added."""
+    text = _trim(raw.translate(EMAIL_NOISE))
+    angled = ANGLED.fullmatch(text)
+    if angled:
+        text = _trim(angled.group(1))
+    if text[:7].lower() == "mailto:":
+        text = _trim(text[7:].partition("?")[0])  # a mailto link's ?subject=… is not the address
+    return text
+
+
+def _trim(text: str) -> str:
+    """Without surrounding spaces and quotes, nor trailing `.`, `,`, `;`."""
+    while True:
+        trimmed = text.strip().rstrip(".,;").strip()
+        if len(trimmed) >= 2 and QUOTES.get(trimmed[0]) == trimmed[-1]:
+            trimmed = trimmed[1:-1]
+        if trimmed == text:
+            return text
+        text = trimmed
 
 
 def normalise_phone(raw: str, region: str) -> str:
@@ -160,9 +213,41 @@ def _values(raw: Raw) -> list[str]:
 
 
 def fold_name(name: str) -> str:
-    """A name folded for comparison: no accents, no case ("Denève" == "DENEVE")."""
-    decomposed = unicodedata.normalize("NFKD", name)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().strip()
+    """A name as people compare it: ASCII words, no case (`O’Brien-Łukasz` → `obrien lukasz`)."""
+    ascii_name = anyascii(name).replace("'", "").replace("`", "")  # O’Brien, Oʼ, O´ → O'
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", ascii_name.casefold()).split())
+
+
+def name_key(name: str) -> str:
+    """A name as the link store searches it, words squashed (`Le Gall`, `legall` → `legall`)."""
+    # `ae`, `oe`, `ue` → `a`, `o`, `u` in each word on both sides, so Mueller finds Müller and
+    # Aeschbach Äschbach; Michael and Michal collide too, which a search may afford
+    words = (re.sub(r"([aou])e", r"\1", word) for word in fold_name(name).split())
+    return "".join(words)[:NAME_KEY_MAX]
+
+
+def phone_region(country: str | None, default: str) -> str:
+    """The phone region of a country as sources write it (`BE`, `BEL`, `België`), or `default`."""
+    if not country or not country.strip():
+        return default
+    code = country.strip().upper()
+    if code in phonenumbers.SUPPORTED_REGIONS:
+        return code
+    return _country_index().get(code) or _country_index().get(name_key(country)) or default
+
+
+@functools.cache
+def _country_index() -> dict[str, str]:
+    """Phone regions by ISO alpha-3 (and numeric) code and by country name key, from CLDR."""
+    index: dict[str, str] = {}
+    for alias, codes in get_global("territory_aliases").items():
+        if len(codes) == 1 and codes[0] in phonenumbers.SUPPORTED_REGIONS:
+            index[alias.upper()] = codes[0]  # BEL → BE, UK → GB
+    for language in COUNTRY_LANGUAGES:
+        for code, name in Locale(language).territories.items():
+            if code in phonenumbers.SUPPORTED_REGIONS:
+                index.setdefault(name_key(name), code)
+    return index
 
 
 def _hint(raw: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from connector.identifiers import normalise
+from connector.identifiers import normalise, phone_region
 from connector.models import Address, Identity, Loyalty, Status
 from connector.sources.base import SourceResult
 
@@ -37,7 +37,8 @@ def merge_identity(identities: list[Identity], found: dict[str, SourceResult],
     """One identity: first values win, emails and phones normalised and joined."""
     identity = first_values(Identity, identities, union=("emails", "phones"))
     emails = [e for raw in identity.emails if (e := normalise("email", raw, region))]
-    phones = [p for raw in identity.phones if (p := normalise("phone", raw, region))]
+    phones = [p for i in identities for raw in i.phones
+              if (p := normalise("phone", raw, phone_region(i.address.country, region)))]
     address = next((i.address for i in identities if i.address != Address()), Address())
     full_name = identity.full_name or " ".join(
         n for n in (identity.first_name, identity.last_name) if n
@@ -71,8 +72,9 @@ def found_identifiers(found: dict[str, SourceResult], region: str) -> list[Found
         if identity is not None:
             triples += [("email", e, name) for raw in identity.emails
                         if (e := normalise("email", raw, region))]
+            local = phone_region(identity.address.country, region)  # the record's own country
             triples += [("phone", p, name) for raw in identity.phones
-                        if (p := normalise("phone", raw, region))]
+                        if (p := normalise("phone", raw, local))]
         loyalty = result.sections.get("loyalty")
         if loyalty is not None and loyalty.card and (c := normalise("card", loyalty.card, region)):
             triples.append(("card", c, name))
