@@ -225,6 +225,11 @@ class Candidate(Canonical):
     customer_id: str
     name: str | None = None
     postcode: str | None = None
+    # what tells people sharing an identifier apart (a household shares its postcode)
+    city: str | None = None
+    birth_year: int | None = None
+    last_order: dt.date | None = None
+    source_ids: dict[str, str] = Field(default_factory=dict)
 
 
 class CustomerProfile(Canonical):

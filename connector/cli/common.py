@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from connector.customer.identity import external_identifier
 from connector.identifiers import Identifiers, InvalidIdentifier, identifiers_from
 from connector.manifest import Manifest, ManifestError, load_manifest
 from connector.settings import Settings
@@ -16,12 +17,17 @@ EXIT_NOT_FOUND = 3
 EXIT_AMBIGUOUS = 4
 
 
-def identifier_options(command: argparse.ArgumentParser, required: bool = True) -> None:
-    """Add `--email`, `--phone` and `--card` (one of them) to a command."""
+def identifier_options(command: argparse.ArgumentParser, required: bool = True,
+                       every_kind: bool = True) -> None:
+    """Add `--email`, `--phone`, `--card` (and `--handle`, `--external SOURCE:ID`): one."""
     group = command.add_mutually_exclusive_group(required=required)
     group.add_argument("--email")
     group.add_argument("--phone")
     group.add_argument("--card")
+    if every_kind:
+        group.add_argument("--handle", help="a social handle, e.g. instagram:claire_deco67")
+        group.add_argument("--external", metavar="SOURCE:ID",
+                           help="a source's own id, e.g. erp:C100997")
 
 
 def manifest_or_report(settings: Settings) -> Manifest | None:
@@ -39,12 +45,17 @@ def identifiers(args: argparse.Namespace, manifest: Manifest, command: str,
     """The identifiers given on the command line; None (and why, on stderr) when unusable."""
     try:
         ids = identifiers_from(manifest.brand.default_region, email=args.email,
-                               phone=args.phone, card=args.card)
-    except InvalidIdentifier as exc:
+                               phone=args.phone, card=args.card,
+                               handle=getattr(args, "handle", None))
+        if getattr(args, "external", None):
+            own = external_identifier(args.external, manifest.sources)
+            ids = ids.merged(Identifiers(externals=(own,)))
+    except (InvalidIdentifier, ValueError) as exc:
         print(f"connector {command}: {exc}", file=sys.stderr)
         return None
     if not ids and not allow_none:
-        print(f"connector {command}: give --email, --phone or --card", file=sys.stderr)
+        print(f"connector {command}: give --email, --phone, --card, --handle or --external",
+              file=sys.stderr)
         return None
     return ids
 

@@ -31,7 +31,7 @@ def add_customer_commands(commands: Any) -> list[argparse.ArgumentParser]:
     lookup.set_defaults(run=lookup_customer)
 
     link = commands.add_parser("link", help="print a signed sidebar URL for a customer")
-    identifier_options(link)
+    identifier_options(link, every_kind=False)
     link.add_argument("--lang", choices=["fr", "en"])
     link.set_defaults(run=sidebar_link)
 

@@ -18,6 +18,7 @@ from connector.cli.common import (
     manifest_or_report,
 )
 from connector.cli.customers import add_customer_commands
+from connector.cli.identity import add_identity_commands
 from connector.cli.jobs import add_jobs_commands
 from connector.cli.serve import add_serve_command
 from connector.settings import Settings
@@ -42,15 +43,16 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate the manifest, listing every error")
     check.add_argument("--probe", action="store_true",
                        help="also ask every source about one customer and show what it maps")
-    identifier_options(check, required=False)
+    identifier_options(check, required=False, every_kind=False)
     check.set_defaults(run=_check)
 
     serve = add_serve_command(commands)
     customers = add_customer_commands(commands)
     apps = add_app_commands(commands)
     jobs = add_jobs_commands(commands)
+    identity = add_identity_commands(commands)
 
-    for command in (check, serve, *customers, *apps, *jobs):
+    for command in (check, serve, *customers, *apps, *jobs, *identity):
         command.add_argument("--manifest", help="manifest file (default: $CONNECTOR_MANIFEST "
                                                 "or ./manifest.yaml)")
     return parser

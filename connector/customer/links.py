@@ -16,11 +16,16 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
 from connector.store.engine import audit_entry, insert_ignoring, open_database
-from connector.store.schema import audit, blocked, links, metadata, people
+from connector.store.schema import audit, blocked, choices, links, metadata, people
 
 # Built once: on a hot path, building the statement costs more than running it.
 LINKS_OF = select(links).where(links.c.customer_id == bindparam("customer")).order_by(
     links.c.learned_at, links.c.kind, links.c.value)
+
+
+CONFIRM = update(links).where(and_(
+    links.c.kind == bindparam("k"), links.c.value == bindparam("v"),
+    links.c.customer_id == bindparam("c"))).values(confirmed_at=bindparam("now"))
 
 
 def owners_query(pairs: list[tuple[str, str]]) -> Select[Any]:
@@ -31,6 +36,9 @@ def owners_query(pairs: list[tuple[str, str]]) -> Select[Any]:
                                      for kind, value in pairs)))
 
 
+NEVER_STALE = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
 @dataclass(frozen=True)
 class Link:
     """One identifier of one person, and the source that taught it (None: the helpdesk)."""
@@ -39,6 +47,12 @@ class Link:
     value: str
     customer_id: str
     source: str | None
+    confirmed_at: dt.datetime = NEVER_STALE
+
+
+def _link(row: Any) -> Link:
+    return Link(row.kind, row.value, row.customer_id, row.source,
+                row.confirmed_at or row.learned_at)
 
 
 @dataclass(frozen=True)
@@ -48,6 +62,14 @@ class Person:
     customer_id: str
     display_name: str | None
     postcode: str | None
+    city: str | None = None
+    birth_year: int | None = None
+    last_order: dt.date | None = None
+
+
+def _person(row: Any) -> Person:
+    return Person(row.customer_id, row.display_name, row.postcode, row.city, row.birth_year,
+                  row.last_order)
 
 
 def fingerprint(value: str) -> str:
@@ -74,19 +96,17 @@ class LinkStore:
             return found
         with self.engine.connect() as connection:
             for row in connection.execute(owners_query(wanted)):
-                found[(row.kind, row.value)].append(Link(row.kind, row.value, row.customer_id,
-                                                         row.source))
+                found[(row.kind, row.value)].append(_link(row))
         return found
 
     def links_of(self, customer_id: str) -> list[Link]:
         """Every identifier linked to a person."""
         with self.engine.connect() as connection:
-            return [Link(r.kind, r.value, r.customer_id, r.source)
-                    for r in connection.execute(LINKS_OF, {"customer": customer_id})]
+            return [_link(r) for r in connection.execute(LINKS_OF, {"customer": customer_id})]
 
     def link(self, customer_id: str, found: Iterable[tuple[str, str, str | None]]) -> int:
-        """Link identifiers (kind, value, source) to a person, except those an admin refused;
-        how many links are new."""
+        """Link identifiers (kind, value, source) to a person, except those an admin refused,
+        and mark those already linked as confirmed now; how many links are new."""
         now = dt.datetime.now(dt.UTC)
         rows = {(k, v): s for k, v, s in found}
         with self._tx() as connection:
@@ -96,10 +116,15 @@ class LinkStore:
             known = {(r.kind, r.value) for r in connection.execute(
                 select(links.c.kind, links.c.value).where(links.c.customer_id == customer_id))}
             new = [{"kind": k, "value": v, "customer_id": customer_id, "source": s,
-                    "learned_at": now}
+                    "learned_at": now, "confirmed_at": now}
                    for (k, v), s in rows.items() if (k, v) not in known | refused]
             if new:  # another process may link the same at the same moment: keep theirs
                 connection.execute(insert_ignoring(connection, links), new)
+            again = [{"k": k, "v": v} for (k, v), s in rows.items()
+                     if (k, v) in known and s is not None]
+            if again:
+                connection.execute(CONFIRM, [{**row, "c": customer_id, "now": now}
+                                             for row in again])
         return len(new)
 
     def merge(self, absorbed: str, into: str, actor: str) -> None:
@@ -115,6 +140,63 @@ class LinkStore:
             connection.execute(delete(links).where(links.c.customer_id == absorbed))
             connection.execute(delete(people).where(people.c.customer_id == absorbed))
             audit_entry(connection, actor, "merge", into, f"absorbed {absorbed}")
+
+    def withdraw(self, customer_id: str, pairs: list[tuple[str, str]], source: str,
+                 actor: str) -> int:
+        """Remove links their source no longer vouches for (audited, the values never
+        written); unlike `unlink`, a source saying it again links it again."""
+        with self._tx() as connection:
+            gone = sum(int(connection.execute(delete(links).where(and_(
+                links.c.customer_id == customer_id, links.c.kind == kind,
+                links.c.value == value, links.c.source == source))).rowcount or 0)
+                for kind, value in pairs)
+            if gone:
+                detail = ", ".join(f"{k} #{fingerprint(v)}" for k, v in pairs)
+                audit_entry(connection, actor, "withdraw", customer_id,
+                            f"{source} no longer says: {detail}")
+        return gone
+
+    def split_off(self, customer_id: str, kind: str, value: str, into: str,
+                  actor: str) -> None:
+        """Move one unique id to another person, and leave what the person holds besides
+        their ids of that kind to be confirmed by the sources again (audited, the value never
+        written)."""
+        epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+        with self._tx() as connection:
+            connection.execute(update(links).where(and_(
+                links.c.customer_id == customer_id, links.c.kind == kind,
+                links.c.value == value)).values(customer_id=into))
+            connection.execute(update(links).where(and_(
+                links.c.customer_id == customer_id, links.c.source.is_not(None),
+                links.c.kind != kind)).values(confirmed_at=epoch))
+            audit_entry(connection, actor, "split", customer_id,
+                        f"{kind} #{fingerprint(value)} -> {into}")
+
+    def choose(self, helpdesk: str, ticket_id: str, customer_id: str,
+               learnt: Iterable[tuple[str, str]], actor: str) -> None:
+        """Remember the person an agent chose for a ticket (audited), and link what the
+        ticket knew them by that no source could (a social handle) to them."""
+        now = dt.datetime.now(dt.UTC)
+        row = {"helpdesk": helpdesk, "ticket_id": ticket_id[:120], "customer_id": customer_id,
+               "chosen_at": now}
+        with self._tx() as connection:
+            held = connection.execute(select(choices.c.customer_id).where(and_(
+                choices.c.helpdesk == helpdesk, choices.c.ticket_id == row["ticket_id"])))
+            if held.scalar() == customer_id:
+                return
+            connection.execute(delete(choices).where(and_(
+                choices.c.helpdesk == helpdesk, choices.c.ticket_id == row["ticket_id"])))
+            connection.execute(insert(choices), [row])
+            audit_entry(connection, actor[:80], "choose", customer_id,
+                        f"{helpdesk} ticket #{fingerprint(ticket_id)}")
+        self.link(customer_id, [(kind, value, "agent") for kind, value in learnt])
+
+    def chosen(self, helpdesk: str, ticket_id: str) -> str | None:
+        """The person an agent chose for this ticket, if one did."""
+        query = select(choices.c.customer_id).where(and_(
+            choices.c.helpdesk == helpdesk, choices.c.ticket_id == ticket_id[:120]))
+        with self.engine.connect() as connection:
+            return connection.execute(query).scalar()
 
     def unlink(self, customer_id: str, kind: str, value: str, actor: str) -> bool:
         """Remove a wrong link and refuse it from now on; False when there was no such link."""
@@ -132,10 +214,12 @@ class LinkStore:
         return True
 
     def remember(self, customer_id: str, display_name: str | None, name_folded: str | None,
-                 postcode: str | None) -> None:
-        """Keep the name and postcode that tell this person apart from namesakes."""
+                 postcode: str | None, *, city: str | None = None,
+                 birth_year: int | None = None, last_order: dt.date | None = None) -> None:
+        """Keep the few facts that tell this person apart from namesakes and housemates."""
         values = {"display_name": display_name, "name_folded": name_folded,
-                  "postcode": postcode, "updated_at": dt.datetime.now(dt.UTC)}
+                  "postcode": postcode, "city": city and city[:100], "birth_year": birth_year,
+                  "last_order": last_order, "updated_at": dt.datetime.now(dt.UTC)}
         with self._tx() as connection:
             changed = connection.execute(
                 update(people).where(people.c.customer_id == customer_id).values(**values))
@@ -148,16 +232,15 @@ class LinkStore:
         ids = sorted(set(customer_ids))
         query = select(people).where(people.c.customer_id.in_(ids))
         with self.engine.connect() as connection:
-            known = {r.customer_id: Person(r.customer_id, r.display_name, r.postcode)
-                     for r in connection.execute(query)}
+            known = {r.customer_id: _person(r) for r in connection.execute(query)}
         return [known.get(i, Person(i, None, None)) for i in ids]
 
     def search_people(self, folded: str | None = None, postcode: str | None = None,
                       limit: int = 20) -> list[Person]:
-        """People whose folded name contains `folded` and/or whose postcode is `postcode`."""
-        terms = []
-        if folded:
-            terms.append(people.c.name_folded.contains(folded, autoescape=True))
+        """People whose name key contains every word of `folded` (`name_key`s, space-separated,
+        in any order) and/or whose postcode is `postcode`."""
+        terms = [people.c.name_folded.contains(word, autoescape=True)
+                 for word in (folded or "").split()]
         if postcode:
             terms.append(people.c.postcode == postcode)
         if not terms:

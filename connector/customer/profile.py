@@ -11,7 +11,9 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from connector.customer.answers import Outcome
 from connector.customer.flags import complaints_of, evaluate_flags
+from connector.customer.identification import Identification, Identified, _candidate
 from connector.customer.kpis import compute_contacts, compute_kpis, compute_sentiment
 from connector.customer.links import Link
 from connector.customer.merge import (
@@ -22,10 +24,10 @@ from connector.customer.merge import (
     newest_key,
 )
 from connector.customer.notes import Notes
-from connector.customer.resolver import Resolution, Resolver, to_identifiers
+from connector.customer.resolver import Resolver, to_identifiers
 from connector.customer.rules import RecordSettings
 from connector.i18n import LOCALES
-from connector.identifiers import PERSONAL_KINDS, Identifiers
+from connector.identifiers import Identifiers
 from connector.models import (
     Candidate,
     ContactEvent,
@@ -42,16 +44,6 @@ log = logging.getLogger(__name__)
 
 NOT_FOUND_TTL_S = 60.0
 DEADLINE_MARGIN_S = 0.25
-
-
-@dataclass
-class Outcome:
-    """How one source answered for one lookup."""
-
-    result: SourceResult | None
-    status: SourceStatus
-    from_cache: bool = False
-    key: str | None = None  # the cache entry holding the answer
 
 
 @dataclass
@@ -96,6 +88,16 @@ class ProfileAssembler:
             for name, c in manifest.sources.items()
         }
 
+    @property
+    def source_names(self) -> list[str]:
+        """The sources, in manifest order."""
+        return list(self.sources)
+
+    def lookup_kinds(self, name: str) -> list[str]:
+        """The kinds of identifier a source is asked by."""
+        config = self.manifest.sources[name]
+        return list(getattr(config, "lookup_by", None) or getattr(config, "match", {}))
+
     def invalidate(self, ids: Identifiers, source: str | None = None) -> int:
         """Forget what the cache holds on these identifiers (in one source, or all)."""
         prefix = f"src:{source}:" if source else "src:"
@@ -103,70 +105,44 @@ class ProfileAssembler:
 
     def lookup(self, ids: Identifiers, locale: str | None = None,
                customer_id: str | None = None) -> Lookup:
-        """Resolve who this is, ask every source, merge, and learn the identifiers they gave.
-        Several people sharing the identifiers are returned as candidates, never guessed."""
-        resolved = (self.resolver.person(customer_id, ids) if customer_id
-                    else self.resolver.resolve(ids))
-        if resolved.ambiguous:
-            people = [Candidate(customer_id=p.customer_id, name=p.display_name,
-                                postcode=p.postcode) for p in resolved.candidates]
-            return Lookup(profile=None, sources={}, candidates=people)
-        outcomes = self._ask(resolved.identifiers, resolved.customer_id)
-        statuses = {name: outcomes[name].status for name in self.sources}
-        found = _found(outcomes, list(self.sources))
-        if not found:
-            return Lookup(None, statuses, self._source_candidates(outcomes, resolved))
-        recorded = (self.history.contacts_of(resolved.customer_id)
-                    if self.history is not None and resolved.customer_id else [])
-        profile = self._merge(found, statuses, locale if locale in LOCALES
+        """Resolve who this is, ask every source, tell the customer's records from those of
+        people who only share an identifier with them, merge, and learn. Several people
+        fitting the identifiers are returned as candidates, never guessed."""
+        for _ in range(2):  # again once when a link the resolution used was withdrawn
+            resolved = (self.resolver.person(customer_id, ids) if customer_id
+                        else self.resolver.resolve(ids))
+            if resolved.ambiguous:
+                people = [_candidate(p, self.resolver.store.links_of(p.customer_id))
+                          for p in resolved.candidates]
+                return Lookup(profile=None, sources={}, candidates=people)
+            found = Identification(self, ids, resolved, chosen=bool(customer_id)).run()
+            if found is not None:
+                return self._finish(found, ids, locale)
+        return Lookup(None, {})
+
+    def _finish(self, found: Identified, ids: Identifiers, locale: str | None) -> Lookup:
+        if found.candidates or not found.results:
+            return Lookup(None, found.statuses, found.candidates)
+        customer_id = found.customer_id
+        recorded = (self.history.contacts_of(customer_id)
+                    if self.history is not None else [])
+        profile = self._merge(found.results, found.statuses, locale if locale in LOCALES
                               else self.manifest.brand.locale, recorded)
-        triples = found_identifiers(found, self.region)
-        identity = profile.identity
-        profile.customer_id = self.resolver.learn(resolved, triples, identity.full_name,
-                                                  identity.address.postcode)
-        if profile.customer_id != resolved.customer_id:
-            self._file_under(profile.customer_id, outcomes)
-        profile.matched = _matches(ids, triples, resolved.matched)
-        kept = [note.as_note() for note in self.notes.of(profile.customer_id)]
+        profile.customer_id = customer_id
+        profile.matched = _matches(ids, found_identifiers(found.results, self.region),
+                                   found.links)
+        kept = [note.as_note() for note in self.notes.of(customer_id)]
         profile.notes = kept + profile.notes
-        return Lookup(profile=profile, sources=statuses)
+        return Lookup(profile=profile, sources=found.statuses)
 
-    def _ask(self, ids: Identifiers, person: str | None) -> dict[str, Outcome]:
-        """Every source; then those that did not know the customer again, with what the others
-        taught (the ERP gives the email behind a phone number, loyalty the card). A known
-        person's answers are cached under their id, whichever channel they came by."""
-        outcomes = self._fan_out(list(self.sources), ids, person)
-        found = _found(outcomes, list(self.sources))
-        learned = ids.merged(to_identifiers(
-            (k, v) for k, v, _ in found_identifiers(found, self.region)))
-        retry = [n for n, o in outcomes.items() if o.status.status == SourceState.NOT_FOUND]
-        if learned != ids and retry:
-            outcomes.update(self._fan_out(retry, learned, None))
-        return outcomes
-
-    def _file_under(self, person: str, outcomes: dict[str, Outcome]) -> None:
+    def file_under(self, person: str, outcomes: dict[str, Outcome]) -> None:
         """A person just learnt: their next lookup is keyed by them, so the answers cached by
         identifiers are filed under their id too (same age), not asked again."""
         for name, outcome in outcomes.items():
             if outcome.key is not None:
                 self.cache.cache.alias(outcome.key, f"src:{name}:person={person}")
 
-    def _source_candidates(self, outcomes: dict[str, Outcome],
-                           resolved: Resolution) -> list[Candidate]:
-        """People a source could not tell apart, each remembered with the shared identifiers."""
-        personal = [(k, v) for k, v in resolved.identifiers.pairs() if k in PERSONAL_KINDS]
-        people: dict[str, Candidate] = {}
-        for name, outcome in outcomes.items():
-            for candidate in outcome.result.candidates if outcome.result else []:
-                triples: list[Found] = [(name, candidate.external_id, name)]
-                triples += [(k, v, name) for k, v in personal]
-                who = self.resolver.learn(Resolution(None, Identifiers()), triples,
-                                          candidate.name, candidate.postcode)
-                people[who] = Candidate(customer_id=who, name=candidate.name,
-                                        postcode=candidate.postcode)
-        return list(people.values())
-
-    def _fan_out(self, names: list[str], ids: Identifiers,
+    def fan_out(self, names: list[str], ids: Identifiers,
                  person: str | None) -> dict[str, Outcome]:
         started = time.monotonic()
         key = f"person={person}" if person else ids.cache_key()
@@ -269,13 +245,6 @@ def _status(state: SourceState, started: float, *, fetched_at: dt.datetime | Non
 def _id_tags(ids: Identifiers) -> list[str]:
     """Cache tags naming a customer's identifiers, so an event about one drops every entry."""
     return [f"{kind}:{value}" for kind, value in ids.pairs()]
-
-
-def _found(outcomes: dict[str, Outcome], order: list[str]) -> dict[str, SourceResult]:
-    """The sources that found exactly one customer, in manifest order."""
-    return {name: result for name in order if name in outcomes
-            and (result := outcomes[name].result) is not None and result.found
-            and not result.candidates}
 
 
 def _matches(given: Identifiers, found: list[Found], links: list[Link]) -> list[Match]:

@@ -1,46 +1,59 @@
-"""Who is this? Identifiers resolved to one person through the link store, never two people
-merged: the most trusted identifier decides, a shared one is shown as ambiguous, and two
-different values of a unique id (an ERP id, a loyalty card) keep two people apart."""
+"""Who is this? Identifiers resolved to one person through the link store, by the identity model
+of `customer.identity`: only an identifier that is not shared names a person by itself, a value
+several people hold is ambiguous, and what the sources found is settled onto one person without
+ever joining two (two different unique ids keep them apart)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from pydantic import Field
-
-from connector.config import Strict
+from connector.customer.identity import (
+    NOT_WITNESSED,
+    IdentityRules,
+    Pair,
+    Record,
+    conflicts,
+    names_differ,
+    uniques,
+)
 from connector.customer.links import Link, LinkStore, Person
-from connector.identifiers import PERSONAL_KINDS, Identifiers, fold_name
+from connector.identifiers import PERSONAL_KINDS, Identifiers, fold_name, name_key
 
+__all__ = ["Facts", "IdentityRules", "Resolution", "Resolver", "new_customer_id",
+           "to_identifiers"]
 Found = tuple[str, str, str | None]  # (kind, value, source that taught it)
-
-
-class IdentityRules(Strict):
-    """How identifiers are trusted: `trust` orders kinds (`external` is any source's own id);
-    a person has at most one value of each `unique` kind per source; `shared` kinds (a
-    household's landline, a switchboard) are never a reason to merge two records."""
-
-    trust: list[str] = Field(default_factory=lambda: ["external", "card", "email", "phone",
-                                                      "handle"])
-    unique: list[str] = Field(default_factory=lambda: ["external", "card"])
-    shared: list[str] = Field(default_factory=lambda: ["phone"])
 
 
 @dataclass(frozen=True)
 class Resolution:
-    """What the link store says about some identifiers."""
+    """What the link store says about some identifiers: the person (`customer_id`) and all
+    that is linked to them, or the candidates when several."""
 
     customer_id: str | None
     identifiers: Identifiers
     matched: list[Link] = field(default_factory=list)
     candidates: list[Person] = field(default_factory=list)
+    pinned: bool = False  # named by an identifier that is not shared
 
     @property
     def ambiguous(self) -> bool:
         """Several people share the identifiers given, and nothing tells them apart."""
         return bool(self.candidates)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What is remembered to tell a person apart from others sharing an identifier."""
+
+    display_name: str | None = None
+    postcode: str | None = None
+    city: str | None = None
+    birth_year: int | None = None
+    last_order: dt.date | None = None
 
 
 def to_identifiers(pairs: Iterable[tuple[str, str]]) -> Identifiers:
@@ -52,28 +65,55 @@ def to_identifiers(pairs: Iterable[tuple[str, str]]) -> Identifiers:
             by_kind[kind].append(value)
         else:
             externals.append((kind, value))
-    return Identifiers(tuple(by_kind["email"]), tuple(by_kind["phone"]),
-                       tuple(by_kind["card"]), tuple(by_kind["handle"]), tuple(externals))
+    return Identifiers(tuple(dict.fromkeys(by_kind["email"])),
+                       tuple(dict.fromkeys(by_kind["phone"])),
+                       tuple(dict.fromkeys(by_kind["card"])),
+                       tuple(dict.fromkeys(by_kind["handle"])),
+                       tuple(dict.fromkeys(externals)))
 
 
 class Resolver:
-    """Resolves identifiers to people and learns new links from what sources say."""
+    """Resolves identifiers to people and settles what sources found onto one person."""
 
     def __init__(self, store: LinkStore, rules: IdentityRules) -> None:
         self.store = store
         self.rules = rules
 
+    # ---- reading ------------------------------------------------------------------------
     def resolve(self, ids: Identifiers) -> Resolution:
         """The person these identifiers name, the candidates when several, or nobody known."""
-        owners = self.store.owners(ids.pairs())
+        owners = self._trusted(self.store.owners(ids.pairs()))
         people = {pair: {link.customer_id for link in found} for pair, found in owners.items()}
-        chosen = self._choose(people)
-        if chosen is None:
-            return Resolution(None, ids)
-        if isinstance(chosen, set):
-            matched = [link for found in owners.values() for link in found]
-            return Resolution(None, ids, matched, self.store.people(chosen))
-        return self.person(chosen, ids)
+        pinning = {pair: who for pair, who in people.items()
+                   if len(who) == 1 and not self.rules.shared_kind(*pair)}
+        if pinning:
+            named = self._most_trusted(pinning)
+            if len(named) > 1:  # the ticket's own identifiers name different people
+                return self._candidates(ids, owners, named)
+            return self.person(next(iter(named)), ids, pinned=True)
+        held = [who for who in people.values() if len(who) > 1]
+        if held:
+            common = set.intersection(*held)
+            return self._candidates(ids, owners, common or set.union(*held))
+        return Resolution(None, ids)
+
+    def person(self, customer_id: str, given: Identifiers | None = None,
+               pinned: bool = True) -> Resolution:
+        """A known person: every identifier linked to them (plus those given)."""
+        mine = self.store.links_of(customer_id)
+        given = given or Identifiers()
+        wanted = set(given.pairs())
+        ids = given.merged(to_identifiers((link.kind, link.value) for link in mine))
+        matched = [link for link in mine if (link.kind, link.value) in wanted]
+        return Resolution(customer_id, ids, matched, pinned=pinned)
+
+    def own_query(self, resolved: Resolution, given: Identifiers) -> Identifiers:
+        """What to ask the sources with for a known person: the ticket's identifiers that are
+        not shared, and the person's own (never a value they share with others)."""
+        linked = [pair for pair in resolved.identifiers.pairs() if pair not in given.pairs()]
+        held = self.store.owners(linked)
+        own = [pair for pair in linked if not self.shared(*pair, len(held.get(pair, [])))]
+        return self.query_for(given).merged(to_identifiers(own))
 
     def people_named(self, ids: Identifiers) -> list[str]:
         """The person these identifiers name, or every candidate when several."""
@@ -82,84 +122,120 @@ class Resolver:
             return [resolved.customer_id]
         return [person.customer_id for person in resolved.candidates]
 
-    def person(self, customer_id: str, given: Identifiers | None = None) -> Resolution:
-        """A known person: every identifier linked to them (plus those given)."""
-        mine = self.store.links_of(customer_id)
-        given = given or Identifiers()
-        wanted = set(given.pairs())
-        ids = given.merged(to_identifiers((link.kind, link.value) for link in mine))
-        matched = [link for link in mine if (link.kind, link.value) in wanted]
-        return Resolution(customer_id, ids, matched)
+    def shared(self, kind: str, value: str, owners: int = 0) -> bool:
+        """Whether a value is shared: by its kind, or because several people hold it."""
+        return owners > 1 or self.rules.shared_kind(kind, value)
 
-    def _choose(self, people: dict[tuple[str, str], set[str]]) -> str | set[str] | None:
-        """One person, a set of candidates, or None; the most trusted identifier decides."""
-        known = {pair: owners for pair, owners in people.items() if owners}
-        if not known:
-            return None
+    def query_for(self, given: Identifiers) -> Identifiers:
+        """The ticket's identifiers to ask the sources with: those not shared by kind when
+        there are any (a household's landline only when nothing better is known)."""
+        own = [pair for pair in given.pairs() if not self.rules.shared_kind(*pair)]
+        return to_identifiers(own) if own else given
+
+    def _trusted(self, owners: dict[Pair, list[Link]]) -> dict[Pair, list[Link]]:
+        """The links still trusted: confirmed by a source within `link_max_age_days`, or not
+        a source's claim at all (an agent's choice)."""
+        since = self.rules.trusted_since(dt.datetime.now(dt.UTC))
+        return {pair: [link for link in found
+                       if link.source in NOT_WITNESSED or _aware(link.confirmed_at) >= since]
+                for pair, found in owners.items()}
+
+    def _most_trusted(self, pinning: dict[Pair, set[str]]) -> set[str]:
+        """The person the ticket's identifiers name; several when they disagree, unless the
+        most trusted of them is a unique id (a card, a source's own id), which decides."""
         for kind in self.rules.trust:
-            ranked = [owners for (k, _), owners in known.items() if self._is(k, kind)]
-            if not ranked:
+            ranked = {(k, v): who for (k, v), who in pinning.items() if _is(k, kind)}
+            if ranked:
+                first = set.union(*ranked.values())
+                if len(first) == 1 and all(self.rules.is_unique(k) for k, _ in ranked):
+                    return first
+                break
+        return set.union(*pinning.values())
+
+    def _candidates(self, ids: Identifiers, owners: dict[Pair, list[Link]],
+                    people: set[str]) -> Resolution:
+        matched = [link for found in owners.values() for link in found
+                   if link.customer_id in people]
+        return Resolution(None, ids, matched, self.store.people(people))
+
+    # ---- learning -----------------------------------------------------------------------
+    def settle(self, person: str | None, records: Sequence[Record], extra: Sequence[Found],
+               facts: Facts, actor: str = "lookup") -> str:
+        """Settle one person's records: who they are (the person given, or the one their ids
+        already name, merged with records of theirs that agree, or someone new), link what
+        the records claim, withdraw what their sources no longer say, remember the facts."""
+        found = [(k, v, r.source) for r in records for k, v in r.pairs()] + list(extra)
+        mine = uniques(self.rules, ((k, v) for k, v, _ in found))
+        target = person if person and not conflicts(mine, self._stored_unique(person)) else None
+        for other in self._same_people(found, facts.display_name, target):
+            theirs = self._stored_unique(other)
+            if conflicts(mine, theirs):
                 continue
-            candidates = set.union(*ranked)
-            for other in known.values():
-                if candidates & other:
-                    candidates &= other
-            return next(iter(candidates)) if len(candidates) == 1 else candidates
-        return None
+            if target is None:
+                target = other
+            elif not conflicts(self._stored_unique(target), theirs):
+                self.store.merge(other, target, actor)
+        target = target or new_customer_id(found)
+        self.store.link(target, found)
+        for record in records:
+            self._withdraw(target, record, actor)
+        key = name_key(facts.display_name) if facts.display_name else None  # what search reads
+        self.store.remember(target, facts.display_name, key or None, facts.postcode,
+                            city=facts.city, birth_year=facts.birth_year,
+                            last_order=facts.last_order)
+        return target
 
     def learn(self, resolved: Resolution, found: Sequence[Found], display_name: str | None,
               postcode: str | None, actor: str = "lookup") -> str:
-        """Link what a lookup found to its person and return their id. A person whose unique
-        ids differ from the lookup's is another person; one that agrees is merged in."""
-        known = set(resolved.identifiers.pairs()) if resolved.customer_id else set()
-        if known and {(k, v) for k, v, _ in found} <= known:
-            return resolved.customer_id  # type: ignore[return-value]  # nothing new to learn
-        mine = self._unique_values(found)
-        person = resolved.customer_id
-        if person is not None and self._conflicts(mine, self._stored_unique(person)):
-            person = None
-        if person is None:
-            anchors = [(k, v) for k, v, _ in found if self._is_unique(k)]
-            owners = self.store.owners(anchors)
-            ids = {link.customer_id for links in owners.values() for link in links}
-            person = next(iter(ids)) if len(ids) == 1 else new_customer_id(found)
-        mergeable = [(k, v) for k, v, _ in found if k not in self.rules.shared]
-        for links in self.store.owners(mergeable).values():
-            for link in links:
-                other = link.customer_id
-                if other != person and not self._conflicts(mine, self._stored_unique(other)):
-                    self.store.merge(other, person, actor)
-        self.store.link(person, found)
-        folded = fold_name(display_name) if display_name else None
-        self.store.remember(person, display_name, folded, postcode)
-        return person
+        """Link identifiers one source taught (a search's or a candidate list's record)."""
+        return self.settle(resolved.customer_id, [], found, Facts(display_name, postcode), actor)
 
-    def _is(self, stored_kind: str, rule_kind: str) -> bool:
-        return stored_kind == rule_kind or (rule_kind == "external"
-                                            and stored_kind not in PERSONAL_KINDS)
+    def _same_people(self, found: Sequence[Found], name: str | None,
+                     target: str | None) -> list[str]:
+        """The people already known by these records' ids: the holders of their unique ids,
+        and the only holder of a value no one else holds when the names do not differ."""
+        unique = [(k, v) for k, v, _ in found if self.rules.is_unique(k)]
+        personal = [(k, v) for k, v, _ in found
+                    if not self.rules.is_unique(k) and not self.rules.shared_kind(k, v)]
+        raw = self.store.owners(unique + personal)
+        held = self._trusted(raw)  # a unique id is a person's however old the link
+        people = {link.customer_id for pair in unique for link in raw[pair]}
+        alone = {links[0].customer_id for pair in personal
+                 if len(links := held[pair]) == 1} - people
+        folded = fold_name(name) if name else None
+        for person in self.store.people(alone):
+            if not names_differ(folded, fold_name(person.display_name or "") or None):
+                people.add(person.customer_id)
+        return sorted(people - {target})
 
-    def _is_unique(self, kind: str) -> bool:
-        return any(self._is(kind, rule) for rule in self.rules.unique)
-
-    def _unique_values(self, found: Iterable[tuple[str, str, str | None]]) -> dict[str, set[str]]:
-        values: dict[str, set[str]] = {}
-        for kind, value, *_ in found:
-            if self._is_unique(kind):
-                values.setdefault(kind, set()).add(value)
-        return values
+    def _withdraw(self, person: str, record: Record, actor: str) -> None:
+        """A source that answers for a record it identifies no longer vouches for what it
+        stopped saying about it (a corrected typo, a number given to someone else)."""
+        if not record.external_id:
+            return
+        said = set(record.pairs())
+        stale = [(link.kind, link.value) for link in self.store.links_of(person)
+                 if link.source == record.source and (link.kind, link.value) not in said
+                 and link.kind != record.source]
+        if stale:
+            self.store.withdraw(person, stale, record.source, actor)
 
     def _stored_unique(self, customer_id: str) -> dict[str, set[str]]:
-        return self._unique_values((link.kind, link.value, link.source)
-                                   for link in self.store.links_of(customer_id))
+        return uniques(self.rules, ((link.kind, link.value)
+                                    for link in self.store.links_of(customer_id)))
 
-    @staticmethod
-    def _conflicts(a: dict[str, set[str]], b: dict[str, set[str]]) -> bool:
-        """Two people whose unique ids of one kind differ cannot be one person."""
-        return any(kind in b and not (values & b[kind]) for kind, values in a.items())
+
+def _is(stored_kind: str, rule_kind: str) -> bool:
+    return stored_kind == rule_kind or (rule_kind == "external"
+                                        and stored_kind not in PERSONAL_KINDS)
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def new_customer_id(found: Sequence[Found]) -> str:
     """A person's id, from their most telling identifier (a source's own id first)."""
     ordered = sorted(found, key=lambda f: (f[0] in PERSONAL_KINDS, f[0], f[1]))
-    anchor = f"{ordered[0][0]}:{ordered[0][1]}" if ordered else "unknown"
+    anchor = f"{ordered[0][0]}:{ordered[0][1]}" if ordered else uuid.uuid4().hex  # no anchor
     return "cus_" + hashlib.sha256(anchor.encode()).hexdigest()[:20]

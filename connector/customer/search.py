@@ -1,5 +1,6 @@
 """Search for agents when a contact carries no usable identifier (an anonymous call): by name
-(accents and case ignored), email, phone in any format, card or postcode."""
+(in any order, however spelt: accents, case, particles, hyphens, apostrophes, transliterations),
+email, phone in any format, card or postcode."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from concurrent.futures import Future
 
 from connector.customer.profile import ProfileAssembler
 from connector.customer.resolver import Resolution
-from connector.identifiers import InvalidIdentifier, fold_name, identifiers_from
+from connector.identifiers import InvalidIdentifier, fold_name, identifiers_from, name_key
 from connector.models import Candidate
 from connector.sources.base import SourceCandidate, SourceError
 
@@ -38,7 +39,9 @@ class CustomerSearch:
             return identified
         tokens = text.split(" ")
         postcode = next((t for t in tokens if POSTCODE.match(t)), None)
-        name = fold_name(" ".join(t for t in tokens if t != postcode)) or None
+        # the stored key must contain each word's key, in any order (Pierre-Jean finds Jean-Pierre)
+        words = fold_name(" ".join(t for t in tokens if t != postcode)).split()
+        name = " ".join(name_key(word) for word in words) or None
         found = {p.customer_id: Candidate(customer_id=p.customer_id, name=p.display_name,
                                           postcode=p.postcode)
                  for p in self.assembler.resolver.store.search_people(name, postcode)}

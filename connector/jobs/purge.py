@@ -12,7 +12,14 @@ from connector.events.writeback import FAILED as WRITEBACK_FAILED
 from connector.jobs.config import PurgeJob
 from connector.jobs.history import RUNNING, Counts, summary_text
 from connector.store.engine import audit_entry
-from connector.store.schema import contacts, helpdesk_people, job_runs, ticket_events, writebacks
+from connector.store.schema import (
+    choices,
+    contacts,
+    helpdesk_people,
+    job_runs,
+    ticket_events,
+    writebacks,
+)
 
 
 def purge(engine: Engine, rules: PurgeJob, now: dt.datetime | None = None) -> Counts:
@@ -33,6 +40,8 @@ def purge(engine: Engine, rules: PurgeJob, now: dt.datetime | None = None) -> Co
             writebacks.c.claimed_at < before(rules.failed_writebacks_days))),
         "requesters": delete(helpdesk_people).where(
             helpdesk_people.c.last_seen < before(rules.requesters_days)),
+        # an agent's choice for a ticket lives as long as the helpdesk ids it was made for
+        "choices": delete(choices).where(choices.c.chosen_at < before(rules.requesters_days)),
         "job_runs": delete(job_runs).where(and_(
             job_runs.c.outcome != RUNNING,
             job_runs.c.started_at < before(rules.job_runs_days))),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     Column,
+    Date,
     DateTime,
     Index,
     Integer,
@@ -30,6 +31,8 @@ links = Table(
     Column("customer_id", String(40), nullable=False),
     Column("source", String(40)),
     Column("learned_at", DateTime(timezone=True), nullable=False),
+    # when its source last said so: a link no source confirms ages out (identity.link_max_age_days)
+    Column("confirmed_at", DateTime(timezone=True)),
     PrimaryKeyConstraint("kind", "value", "customer_id"),
     Index("ix_identity_links_customer", "customer_id"),
 )
@@ -47,7 +50,21 @@ people = Table(
     Column("display_name", String(200)),
     Column("name_folded", String(200), index=True),
     Column("postcode", String(16), index=True),
+    # what tells apart people who share an identifier (a household): shown to the agent who
+    # chooses among them
+    Column("city", String(100)),
+    Column("birth_year", Integer),
+    Column("last_order", Date),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+# the person an agent chose for a ticket whose identifiers fit several: not asked again
+choices = Table(
+    "ticket_choices", metadata,
+    Column("helpdesk", String(40), nullable=False),
+    Column("ticket_id", String(120), nullable=False),
+    Column("customer_id", String(40), nullable=False, index=True),
+    Column("chosen_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("helpdesk", "ticket_id"),
 )
 notes = Table(
     "notes", metadata,

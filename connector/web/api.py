@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from connector.customer.details import UnknownDetail
+from connector.customer.identity import external_identifier
 from connector.customer.notes import InvalidNote
 from connector.customer.search import SearchError
 from connector.identifiers import Identifiers, InvalidIdentifier, identifiers_from
@@ -31,15 +32,19 @@ def _authorise() -> Response | None:
 
 @bp.get("/customers/lookup")
 def lookup() -> Response | tuple[Response, int]:
-    """The customer behind an email, a phone or a card number."""
-    region = services().manifest.brand.default_region
-    args = {k: request.args.get(k) for k in ("email", "phone", "card")}
+    """The customer behind an email, a phone, a card number, a social handle or a source's own
+    id (`external=erp:C100997`)."""
+    manifest = services().manifest
+    args = {k: request.args.get(k) for k in ("email", "phone", "card", "handle")}
     try:
-        ids = identifiers_from(region, **args)
-    except InvalidIdentifier as exc:
+        ids = identifiers_from(manifest.brand.default_region, **args)
+        if request.args.get("external"):
+            own = external_identifier(request.args["external"], manifest.sources)
+            ids = ids.merged(Identifiers(externals=(own,)))
+    except (InvalidIdentifier, ValueError) as exc:
         return _error(400, str(exc))
     if not ids:
-        return _error(400, "give email, phone or card")
+        return _error(400, "give email, phone, card, handle or external (source:id)")
     found = services().assembler.lookup(ids, locale=request.args.get("lang"))
     if found.candidates:
         people = [c.model_dump(mode="json") for c in found.candidates]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Mapping
 from urllib.parse import quote, urlencode
@@ -13,7 +14,7 @@ from connector.customer.notes import InvalidNote
 from connector.customer.search import SearchError
 from connector.helpdesk.base import Headers, HttpRequest, Reply, SidebarContext, Unauthorized
 from connector.helpdesk.embed import LinkExpired
-from connector.i18n import LOCALES, text
+from connector.i18n import LOCALES, format_date, text
 from connector.models import Candidate
 from connector.web.api import detail_response
 from connector.web.context import services
@@ -42,10 +43,13 @@ def sidebar(kind: str) -> Response:
         return _sealed_redirect(context, locale)
     if not context.identifiers and not context.customer_id:
         return _search(context, locale)
+    context = _remembered(context)
     found = svc.assembler.lookup(context.identifiers, locale=locale,
                                  customer_id=context.customer_id)
     if found.candidates:
         return _choose(found.candidates, context, locale)
+    if found.profile is None and _only_handles(context):
+        return _search(context, locale)  # an unknown Instagram handle: find them by name
     if found.profile is None:
         down = [n for n, s in found.sources.items() if s.status.value not in ("ok", "not_found")]
         detail = text("message.sources_down", locale, names=", ".join(down)) if down else None
@@ -131,6 +135,26 @@ def _sealed_redirect(context: SidebarContext, locale: str) -> Response:
     return redirect(url, 303)  # type: ignore[return-value]
 
 
+def _remembered(context: SidebarContext) -> SidebarContext:
+    """The agent's choice for this ticket: kept when just made (with the handle the ticket
+    knew the person by), applied when the ticket is opened again."""
+    if not context.ticket_id or context.helpdesk == EMBED:
+        return context
+    store = services().assembler.resolver.store
+    if context.customer_id:
+        handles = [("handle", h) for h in context.identifiers.handles]
+        store.choose(context.helpdesk, context.ticket_id, context.customer_id, handles,
+                     actor=f"agent@{context.helpdesk}")
+        return context
+    chosen = store.chosen(context.helpdesk, context.ticket_id)
+    return dataclasses.replace(context, customer_id=chosen) if chosen else context
+
+
+def _only_handles(context: SidebarContext) -> bool:
+    ids = context.identifiers
+    return bool(ids.handles) and not (ids.emails or ids.phones or ids.cards or ids.externals)
+
+
 def _reply(reply: Reply, ancestors: tuple[str, ...]) -> Response:
     """An adapter's own answer; HTML gets the framing policy and security headers."""
     if reply.content_type.startswith("text/html"):
@@ -167,8 +191,22 @@ def _choices(candidates: list[Candidate], context: SidebarContext,
     for person in candidates:
         token = embed.seal(context, customer_id=person.customer_id)
         people.append({"name": person.name or text("message.candidate_unnamed", locale),
-                       "hint": person.postcode, "url": embed.url("", token, locale)})
+                       "hint": _telling(person, locale), "url": embed.url("", token, locale)})
     return people
+
+
+def _telling(person: Candidate, locale: str) -> str | None:
+    """What tells this person apart from the others sharing the ticket's identifier."""
+    labels = services().manifest.sources
+    parts = [" ".join(p for p in (person.postcode, person.city) if p)]
+    if person.birth_year:
+        parts.append(text("message.candidate_born", locale, year=str(person.birth_year)))
+    if person.last_order:
+        parts.append(text("message.candidate_last_order", locale,
+                          date=format_date(person.last_order, locale)))
+    parts += [f"{labels[s].label or s if s in labels else s} {value}"
+              for s, value in sorted(person.source_ids.items())]
+    return " · ".join(p for p in parts if p) or None
 
 
 def _search(context: SidebarContext, locale: str) -> Response:

@@ -28,7 +28,7 @@ from connector.jobs.purge import purge
 from connector.jobs.refresh_flags import refresh_flags
 from connector.manifest import load_manifest
 from connector.settings import Settings
-from connector.store.schema import contacts, helpdesk_people, job_runs, writebacks
+from connector.store.schema import choices, contacts, helpdesk_people, job_runs, writebacks
 from connector.store.schema import ticket_events as events_table
 
 ANA = "ana.martin@example.org"
@@ -206,6 +206,9 @@ def test_purge_deletes_exactly_what_is_older_than_its_retention(store: LinkStore
                                                       last_seen=days_ago(365, hours)))
             db.execute(insert(job_runs).values(job="purge", holder="h", started_at=days_ago(
                 90, hours), outcome="ok"))
+            db.execute(insert(choices).values(helpdesk="zendesk", ticket_id=f"t{n}",
+                                              customer_id="cus-1",
+                                              chosen_at=days_ago(365, hours)))
             for state in (DONE, FAILED):
                 db.execute(insert(events_table).values(
                     helpdesk="zendesk", key=f"{state}{n}", kind="ticket.created",
@@ -227,17 +230,19 @@ def test_purge_deletes_exactly_what_is_older_than_its_retention(store: LinkStore
     counts = purge(store.engine, PurgeJob(), now=NOW)
 
     assert counts == {"contacts": 1, "events": 2, "writebacks": 1, "requesters": 1,
-                      "job_runs": 1}
+                      "choices": 1, "job_runs": 1}
     with store.engine.connect() as db:
         assert db.execute(select(contacts.c.ticket_id)).scalars().all() == ["t1"]
         assert db.execute(select(helpdesk_people.c.requester_id)).scalars().all() == ["1"]
+        assert db.execute(select(choices.c.ticket_id)).scalars().all() == ["t1"]
         assert sorted(db.execute(select(events_table.c.key)).scalars()) == [
             "done1", "failed1", "waiting"]
         assert sorted(db.execute(select(writebacks.c.target)).scalars()) == ["1|", "w|"]
         assert sorted(db.execute(select(job_runs.c.outcome)).scalars()) == ["ok", "running"]
     [entry] = store.audit_trail()
     assert (entry["actor"], entry["action"], entry["customer_id"]) == ("job:purge", "purge", None)
-    assert entry["detail"] == "contacts=1 events=2 writebacks=1 requesters=1 job_runs=1"
+    assert entry["detail"] == ("contacts=1 events=2 writebacks=1 requesters=1 choices=1 "
+                               "job_runs=1")
     assert purge(store.engine, PurgeJob(), now=NOW) == dict.fromkeys(counts, 0)
 
 

@@ -65,3 +65,19 @@ def test_metrics_count_sources_and_requests(service: Service) -> None:
     text = requests.get(f"{service.url}/metrics", timeout=5).text
     assert 'connector_source_results_total{source="erp",status="ok"}' in text
     assert 'connector_request_seconds_count{endpoint="/api/v1/customers/lookup"' in text
+
+
+def test_lookup_by_a_sources_own_id_or_a_handle(service: Service) -> None:
+    by_email = requests.get(f"{service.url}{LOOKUP}", headers=AUTH, timeout=10,
+                            params={"email": "pauline.deneve@easiware.fr"}).json()
+    erp_id = by_email["identity"]["external_ids"]["erp"]
+    by_id = requests.get(f"{service.url}{LOOKUP}", headers=AUTH, timeout=10,
+                         params={"external": f"erp:{erp_id}"})
+    assert by_id.status_code == 200 and by_id.json()["customer_id"] == by_email["customer_id"]
+    for wrong in ("erp", "nosuch:1", "erp:"):
+        refused = requests.get(f"{service.url}{LOOKUP}", headers=AUTH, timeout=10,
+                               params={"external": wrong})
+        assert refused.status_code == 400, wrong
+    unknown = requests.get(f"{service.url}{LOOKUP}", headers=AUTH, timeout=10,
+                           params={"handle": "instagram:@Nobody_Here"})
+    assert unknown.status_code == 404

@@ -130,3 +130,35 @@ def test_search_explains_what_it_cannot_search(service: Service) -> None:
     nobody = requests.get(f"{service.url}/api/v1/customers/search", params={"q": "zzyzx"},
                           headers=AUTH, timeout=10)
     assert nobody.json()["results"] == []
+
+
+def test_the_choice_is_remembered_for_the_ticket(service: Service) -> None:
+    ticket = LINKS.token(phone=HOUSEHOLD_LANDLINE, ticket="T-remember-1", helpdesk="helpscout")
+    page = requests.get(LINKS.url(service.url, ticket), timeout=10)
+    assert "Plusieurs clients possibles" in page.text
+    choices = re.findall(r'href="(/helpdesk/embed/sidebar\?[^"]+)"[^>]*>\s*<span[^>]*>([^<]+)<',
+                         page.text)
+    url = next(link for link, name in choices if "Camille" in name)
+    chosen = requests.get(service.url + url.replace("&amp;", "&"), timeout=10)
+    assert chosen.status_code == 200 and "Camille Bertrand" in visible(chosen.text)
+    again = requests.get(LINKS.url(service.url, ticket), timeout=10)  # the ticket reopened
+    assert "Plusieurs clients possibles" not in again.text
+    assert "Camille Bertrand" in visible(again.text) and "Eugène" not in visible(again.text)
+    other = LINKS.token(phone=HOUSEHOLD_LANDLINE, ticket="T-remember-2", helpdesk="helpscout")
+    assert "Plusieurs clients possibles" in requests.get(LINKS.url(service.url, other),
+                                                         timeout=10).text
+
+
+def test_a_person_found_by_search_on_a_social_ticket_learns_the_handle(
+        service: Service) -> None:
+    handle = "instagram:@Claire_Test_Handle"
+    ticket = LINKS.token(handle=handle, ticket="T-insta-1", helpdesk="helpscout")
+    page = requests.get(LINKS.url(service.url, ticket), params={"q": "Denève"}, timeout=10)
+    assert page.status_code == 200
+    results = re.findall(r'href="(/helpdesk/embed/sidebar\?[^"]+)"[^>]*>\s*<span[^>]*>([^<]+)<',
+                         page.text)
+    url = next(link for link, name in results if "Pauline" in name)
+    chosen = requests.get(service.url + url.replace("&amp;", "&"), timeout=10)
+    assert chosen.status_code == 200
+    found = lookup(service, handle=handle)
+    assert found.status_code == 200 and found.json()["identity"]["full_name"] == "Pauline Denève"

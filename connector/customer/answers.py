@@ -1,0 +1,116 @@
+"""What one lookup's source answers say about who is who: each answer made a `Record`, the
+records grouped into people by the identity model, and the group that is the customer told
+apart from those that only share an identifier with them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from connector.customer.identity import (
+    IdentityRules,
+    Pair,
+    Record,
+    conflicts,
+    evidence,
+    folded_name,
+    names_differ,
+    uniques,
+)
+from connector.customer.merge import found_identifiers
+from connector.customer.resolver import Facts
+from connector.identifiers import Identifiers
+from connector.models import SourceStatus
+from connector.sources.base import SourceResult
+
+PERSON = "\x00person"  # the source name of the record standing for a known person
+
+
+@dataclass
+class Outcome:
+    """How one source answered for one lookup."""
+
+    result: SourceResult | None
+    status: SourceStatus
+    from_cache: bool = False
+    key: str | None = None  # the cache entry holding the answer
+
+
+def record_of(name: str, result: SourceResult, region: str,
+              asked: Iterable[Pair]) -> Record:
+    """The record one source's answer describes. An answer without an id of its own (a
+    review feed, till rows) claims what it was asked with."""
+    claims = [(k, v) for k, v, _ in found_identifiers({name: result}, region) if k != name]
+    if not result.external_id:
+        claims += [pair for pair in asked if pair not in claims]
+    identity = result.sections.get("identity")
+    full = None
+    if identity is not None:
+        full = identity.full_name or " ".join(
+            n for n in (identity.first_name, identity.last_name) if n) or None
+    return Record(name, result.external_id, tuple(dict.fromkeys(claims)), folded_name(full))
+
+
+def person_record(ids: Identifiers, name: str | None = None) -> Record:
+    """A known person, as a record of everything linked to them (and their name)."""
+    return Record(PERSON, None, tuple(ids.pairs()), folded_name(name))
+
+
+def group(rules: IdentityRules, records: list[Record],
+          shared: Callable[[Pair], bool]) -> list[list[Record]]:
+    """People among the records: two records join on evidence that they are one person (a
+    value they share that is no one else's, and names that do not differ), strongest first,
+    never across different unique ids."""
+    parent = list(range(len(records)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def members(r: int) -> list[Record]:
+        return [rec for i, rec in enumerate(records) if root(i) == r]
+
+    def apart(x: int, y: int) -> bool:
+        mine, theirs = members(x), members(y)
+        return (conflicts(uniques(rules, (p for rec in mine for p in rec.pairs())),
+                          uniques(rules, (p for rec in theirs for p in rec.pairs())))
+                or any(names_differ(m.name, t.name) for m in mine for t in theirs))
+
+    edges = [(strength, i, j) for i, a in enumerate(records) for j in range(i + 1, len(records))
+             if (strength := evidence(a, records[j], shared))]
+    for _, i, j in sorted(edges, reverse=True):
+        x, y = root(i), root(j)
+        if x != y and not apart(x, y):
+            parent[y] = x
+    roots: dict[int, list[Record]] = {}
+    for i, record in enumerate(records):
+        roots.setdefault(root(i), []).append(record)
+    return list(roots.values())
+
+
+def anchored(rules: IdentityRules, record: Record) -> bool:
+    """Whether a record carries an id that is a person's alone (its source's, a card)."""
+    return bool(uniques(rules, record.pairs()))
+
+
+def facts(results: Iterable[SourceResult]) -> Facts:
+    """What tells this person apart from others sharing an identifier with them."""
+    name = postcode = city = None
+    birth_year = None
+    last: dt.date | None = None
+    for result in results:
+        identity = result.sections.get("identity")
+        if identity is not None:
+            name = name or identity.full_name or " ".join(
+                n for n in (identity.first_name, identity.last_name) if n) or None
+            postcode = postcode or identity.address.postcode
+            city = city or identity.address.city
+            if birth_year is None and identity.birth_date:
+                birth_year = identity.birth_date.year
+        for kind in ("orders", "store_purchases"):
+            dates = [o.date for o in result.sections.get(kind, []) if o.date]
+            last = max([*dates, *([last] if last else [])], default=last)
+    return Facts(name, postcode, city, birth_year, last)
