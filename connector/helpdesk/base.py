@@ -12,10 +12,11 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from connector.helpdesk.social import RawHandle, social_handle
 from connector.identifiers import Identifiers, normalise
 from connector.retry import retry_after_s
 
@@ -233,12 +234,16 @@ def body_key(body: bytes) -> str:
 
 
 def lenient_identifiers(region: str, *, emails: list[str | None] | None = None,
-                        phones: list[str | None] | None = None) -> Identifiers:
-    """Identifiers from an event's raw values; unusable ones are dropped, not fatal."""
+                        phones: list[str | None] | None = None,
+                        handles: Iterable[RawHandle] | None = None) -> Identifiers:
+    """Identifiers from an event's raw values; unusable ones are dropped, not fatal. Handles
+    come as (network, name) pairs, `network:name` or a profile's address (social.py)."""
     found_emails = [e for raw in emails or [] if raw and (e := normalise("email", raw, region))]
     found_phones = [p for raw in phones or [] if raw and (p := normalise("phone", raw, region))]
+    found_handles = [h for raw in handles or [] if (h := social_handle(raw, region))]
     return Identifiers(emails=tuple(dict.fromkeys(found_emails)),
-                       phones=tuple(dict.fromkeys(found_phones)))
+                       phones=tuple(dict.fromkeys(found_phones)),
+                       handles=tuple(dict.fromkeys(found_handles)))
 
 
 def json_object(body: bytes) -> dict[str, Any]:

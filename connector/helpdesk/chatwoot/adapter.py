@@ -7,10 +7,11 @@ the URL itself carries our own app key (`k`), an HMAC of this account made with 
 secret key (revoked by bumping `app_key_version`, or by rotating CONNECTOR_SECRET_KEY). With a
 valid key `/helpdesk/chatwoot/sidebar` answers a small page that waits for Chatwoot's
 `appContext` message (asking again with `chatwoot-dashboard-app:fetch-info`), POSTs the
-contact's identifiers and the key back here, and shows the sealed record page this returns in
-a frame of its own, replaced when Chatwoot posts another conversation. Before that link expires
-the page asks again with `renew`, the token its frame shows (record_frame.js): while it is
-valid the same record is sealed anew, and the record takes it in place.
+contact's identifiers (its social accounts too, from `additional_attributes`) and the key back
+here, and shows the sealed record page this returns in a frame of its own, replaced when
+Chatwoot posts another conversation. Before that link expires the page asks again with
+`renew`, the token its frame shows (record_frame.js): while it is valid the same record is
+sealed anew, and the record takes it in place.
 """
 
 from __future__ import annotations
@@ -179,7 +180,7 @@ class Chatwoot:
     def _contact_token(self, asked: dict[str, Any]) -> str:
         """A new sealed token for the context's contact (the search without an identifier)."""
         ids = contact_identifiers(self.reading, asked.get("email"), asked.get("phone_number"),
-                                  asked.get("identifier"))
+                                  asked.get("identifier"), asked.get("additional_attributes"))
         conversation = str(asked.get("conversation") or "")
         return self.deps.links.seal(SidebarContext(
             KIND, ids, ticket_id=conversation if conversation.isdigit() else None))

@@ -7,6 +7,13 @@ id the API uses, `channel` the inbox's channel type, the contact under `meta.sen
 current_value}}`); `message_created` is the message with its `conversation` (same shape) and
 `sender`; contact events are the contact itself at the top level (`contact_updated` with
 `changed_attributes`). Every payload carries `event`.
+
+A contact's social accounts are in its `additional_attributes` (`Contact#webhook_data` and
+`push_event_data` carry them): `social_profiles` (the contact form's facebook, twitter,
+linkedin, github, instagram, as names: `SocialIcons.vue` appends them to the site's address),
+and what the social inboxes store: `screen_name` (Twitter, `Twitter::WebhooksBaseService`),
+`social_instagram_user_name` (Instagram) and `social_tiktok_user_name` (TikTok: seen only in
+a TikTok inbox's code, unconfirmed).
 """
 
 from __future__ import annotations
@@ -47,6 +54,11 @@ CHANNELS: Mapping[str, str] = {
     "Channel::TwilioSms": "sms",
     "Channel::Voice": "phone",
 }
+# where a contact's additional_attributes name its accounts: `social_profiles` by network, and
+# the handles social inboxes store
+SOCIAL_PROFILES = ("facebook", "twitter", "instagram", "linkedin", "github", "tiktok")
+INBOX_HANDLES = (("twitter", "screen_name"), ("instagram", "social_instagram_user_name"),
+                 ("tiktok", "social_tiktok_user_name"))
 # Changes we cause ourselves (labels, custom attributes) or that say nothing about who the
 # customer is: an update made only of these is not worth a lookup (and would echo our writes).
 QUIET_CHANGES = frozenset({"label_list", "cached_label_list", "custom_attributes", "updated_at",
@@ -71,18 +83,28 @@ class EventReading:
         return self.channels.get(channel_type) or CHANNELS.get(channel_type) or "other"
 
 
-def contact_identifiers(reading: EventReading, email: Any, phone: Any,
-                        identifier: Any) -> Identifiers:
-    """A contact's usable identifiers; its `identifier` counts as an email or a phone when it
-    reads as one (`auto`), as a loyalty card (`card`), or not at all (`ignore`)."""
+def contact_identifiers(reading: EventReading, email: Any, phone: Any, identifier: Any,
+                        attributes: Any = None) -> Identifiers:
+    """A contact's usable identifiers: email, phone, social handles (its
+    `additional_attributes`), and its `identifier` as an email or a phone when it reads as
+    one (`auto`), as a loyalty card (`card`), or not at all (`ignore`)."""
     emails, phones = [_text(email)], [_text(phone)]
     extra = _text(identifier)
     if extra and reading.identifier == "auto":
         (emails if "@" in extra else phones).append(extra)
-    ids = lenient_identifiers(reading.region, emails=emails, phones=phones)
+    ids = lenient_identifiers(reading.region, emails=emails, phones=phones,
+                              handles=contact_handles(attributes))
     if extra and reading.identifier == "card" and (card := normalise("card", extra, "")):
         ids = replace(ids, cards=(card,))
     return ids
+
+
+def contact_handles(attributes: Any) -> list[tuple[str, str | None]]:
+    """(network, name) of the social accounts a contact's `additional_attributes` name."""
+    extra = _dict(attributes)
+    profiles = _dict(extra.get("social_profiles"))
+    return [(network, _text(profiles.get(network))) for network in SOCIAL_PROFILES] + [
+        (network, _text(extra.get(key))) for network, key in INBOX_HANDLES]
 
 
 def read_event(reading: EventReading, headers: Headers, body: bytes) -> TicketEvent | None:
@@ -139,7 +161,7 @@ def _from_conversation(reading: EventReading, key: str, conversation: dict[str, 
 def _event(reading: EventReading, key: str, kind: EventKind, contact: dict[str, Any],
            conversation: dict[str, Any]) -> TicketEvent:
     ids = contact_identifiers(reading, contact.get("email"), contact.get("phone_number"),
-                              contact.get("identifier"))
+                              contact.get("identifier"), contact.get("additional_attributes"))
     moment = _moment(conversation.get("created_at")) or _moment(conversation.get("timestamp"))
     return TicketEvent(helpdesk=KIND, key=key, kind=kind, identifiers=ids,
                        ticket_id=_id(conversation.get("id")), requester_id=_id(contact.get("id")),

@@ -3,10 +3,11 @@ authenticated by a shared secret, and write-back of tags, contact fields and pri
 through the API v2.
 
 - The app (built by `connector freshdesk-app`, see `app.py`) reads the ticket's
-  contact through the FDK data method and POSTs its identifiers to `/helpdesk/freshdesk/sidebar`
-  through a request template that adds our app token (a secure installation parameter the
-  browser never sees). We answer JSON: the record as an HTML fragment (shown in a sandboxed
-  frame of the app) and a sealed link to the full page.
+  contact through the FDK data method and POSTs its identifiers (emails, phones, `twitter_id`,
+  `facebook_id`) to `/helpdesk/freshdesk/sidebar` through a request template that adds our
+  app token (a secure installation parameter the browser never sees). We answer JSON: the
+  record as an HTML fragment (shown in a sandboxed frame of the app) and a sealed link to the
+  full page.
 - Webhooks ("Trigger webhook" in an automation rule) carry no signature: the rule sends our
   secret in a header (or as basic-auth credentials); the body is composed by the admin
   (`webhooks.py` reads it).
@@ -85,12 +86,16 @@ class Freshdesk:
         return json_reply(200, {"html": self.deps.render_fragment(context), "url": url})
 
     def context_of(self, asked: dict[str, Any]) -> SidebarContext:
-        """Who the app asks about: the contact's emails and phones (unusable ones dropped)."""
+        """Who the app asks about: the contact's emails, phones, X handle (`twitter_id`) and
+        Facebook id (`facebook_id`), unusable ones dropped."""
         emails: list[str | None] = [*_strings(asked.get("emails")),
                                     *_strings(asked.get("email"))]
         phones: list[str | None] = [*_strings(asked.get("phones")), *_strings(asked.get("phone")),
                                     *_strings(asked.get("mobile"))]
-        ids = lenient_identifiers(self.deps.region, emails=emails, phones=phones)
+        handles = [(network, value) for network, keys in webhooks.SOCIAL_FIELDS.items()
+                   for value in _strings(asked.get(keys[0]))]
+        ids = lenient_identifiers(self.deps.region, emails=emails, phones=phones,
+                                  handles=handles)
         ticket = _strings(asked.get("ticket_id"))
         lang = (_strings(asked.get("lang")) or [""])[0][:2].lower()
         return SidebarContext(helpdesk=KIND, identifiers=ids,

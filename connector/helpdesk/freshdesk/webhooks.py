@@ -5,7 +5,8 @@ Freshdesk signs nothing and fixes no shape: the admin composes the body. We docu
 
 - the recommended JSON ("Advanced" content): `{"event": "ticket_created", "ticket": {"id":
   "{{ticket.id}}", "subject": …, "source": …}, "contact": {"id": …, "email": …, "phone": …,
-  "mobile": …}}`;
+  "mobile": …}}`, and the contact's `twitter_id` (its X handle) and `facebook_id` when the
+  body carries them (API v2 contact fields);
 - "Simple" content (the fields ticked in the rule), sent wrapped in `freshdesk_webhook` with
   flat keys (`ticket_id`, `ticket_subject`, `ticket_contact_email`…);
 - flat keys (`ticket_id`, `email`, `phone`…), JSON or form-encoded.
@@ -45,6 +46,12 @@ SOURCES = {
     "10": "email", "outbound email": "email", "outbound_email": "email",
     "facebook": "facebook", "instagram": "instagram", "whatsapp": "chat",
     "mobihelp": "app", "twitter": "other", "forum": "web", "ecommerce": "web",
+}
+# a contact's social accounts (API v2 contact fields), by network: the contact's own field,
+# then the flat keys of Simple content and hand-written bodies
+SOCIAL_FIELDS: dict[str, tuple[str, ...]] = {
+    "twitter": ("twitter_id", "ticket_contact_twitter_id", "ticket_requester_twitter_id"),
+    "facebook": ("facebook_id", "ticket_contact_facebook_id", "ticket_requester_facebook_id"),
 }
 EVENTS: dict[str, EventKind] = {
     "ticket_created": "ticket.created", "ticket.created": "ticket.created",
@@ -86,7 +93,8 @@ def parse_event(headers: Headers, body: bytes, region: str) -> TicketEvent | Non
                      data.get("created_at"))
     return TicketEvent(
         helpdesk=KIND, key=key, kind=kind,
-        identifiers=lenient_identifiers(region, emails=emails, phones=phones),
+        identifiers=lenient_identifiers(region, emails=emails, phones=phones,
+                                        handles=social_handles(contact, data)),
         ticket_id=ticket_id,
         requester_id=_value(contact.get("id"), ticket.get("requester_id"),
                             data.get("ticket_requester_id"), data.get("requester_id")),
@@ -95,6 +103,12 @@ def parse_event(headers: Headers, body: bytes, region: str) -> TicketEvent | Non
         occurred_at=iso_moment(created if kind == "ticket.created" else updated or created),
         new_request=kind == "ticket.created",
     )
+
+
+def social_handles(*places: Mapping[str, Any]) -> list[tuple[str, str | None]]:
+    """(network, handle) of the social fields these mappings hold (a contact, flat keys)."""
+    return [(network, _value(place.get(key))) for place in places
+            for network, keys in SOCIAL_FIELDS.items() for key in keys]
 
 
 def _key(ticket_id: str, event: str | None, updated: str | None, kind: EventKind,

@@ -9,8 +9,9 @@ Dynamic app (developer.helpscout.com/apps/legacy-custom-apps/dynamic): Help Scou
 document, and allows no interactive element but links (its style guide). *Unconfirmed*:
 the exact tag allow-list, a size limit and the timeout (none is documented): the fragment is
 kept small (no script, no form, no style) and its "open the full record" link is the way to
-the rest. The payload documents no phone; a `customer.phone` or `customer.phones` (strings
-or `{value}` objects, as in Mailbox API customer objects) is read when present.
+the rest. The payload documents no phone nor social profile; a `customer.phone` or
+`customer.phones` (strings or `{value}` objects) and `customer.socialProfiles` (`{type,
+value}`), as in Mailbox API customer objects, are read when present.
 
 Webhooks (developer.helpscout.com/webhooks): `X-HelpScout-Event` and the same signature,
 with its own secret; the body is the v2 conversation or customer object; no delivery id.

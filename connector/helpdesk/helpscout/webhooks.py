@@ -5,9 +5,12 @@ Webhook bodies are Mailbox API v2 objects (developer.helpscout.com/webhooks): a
 conversation (`id`, `number`, `type` email|chat|phone, `subject`, `createdAt`,
 `source.type`/`source.via`, `primaryCustomer` {id, first, last, email}, `createdBy`
 {id, type, email}) or a customer (`firstName`, `_embedded.emails[].value`,
-`_embedded.phones[].value`). FreeScout's objects name the customer `customer` rather than
-`primaryCustomer`; both are read. Values may be missing or null anywhere: nothing here is
-fatal except a body that is not a JSON object.
+`_embedded.phones[].value`, `_embedded.social_profiles[]`; `socialProfiles` in the webhooks'
+own object pages). A social profile is `{type, value}`, its value the profile's address
+(`https://twitter.com/helpscout`) or a name; the types that name a person's handle are read
+(twitter, facebook, linkedin; instagram, should FreeScout send it). FreeScout's objects name
+the customer `customer` rather than `primaryCustomer`; both are read. Values may be missing
+or null anywhere: nothing here is fatal except a body that is not a JSON object.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ CUSTOMER_EVENTS = frozenset({"customer.created", "customer.updated"})
 # `source.type` values that mean the customer wrote through a form on a site or an app
 WEB_SOURCES = frozenset({"web", "beacon", "beacon-v2", "mobile", "api"})
 PERSON_KEYS = ("primaryCustomer", "customer")
+# social profile types whose value is a handle (or a profile's address naming it); the
+# others (aboutme, google, googleplus, quora, youtube, flickr, other…) are left
+SOCIAL_TYPES = frozenset({"twitter", "facebook", "linkedin", "instagram"})
 
 
 def values(items: Any, *keys: str) -> list[str]:
@@ -62,9 +68,11 @@ def mapping(value: Any) -> Mapping[str, Any]:
 
 
 def person_identifiers(people: Iterable[Any], region: str) -> Identifiers:
-    """The emails and phones of customer objects, in any of the shapes Help Scout uses."""
+    """The emails, phones and social handles of customer objects, in any of the shapes Help
+    Scout uses."""
     emails: list[str | None] = []
     phones: list[str | None] = []
+    handles: list[tuple[str, str]] = []
     for person in people:
         if not isinstance(person, Mapping):
             continue
@@ -74,7 +82,19 @@ def person_identifiers(people: Iterable[Any], region: str) -> Identifiers:
             emails += values(source.get("emails"), "value", "email")
             phones += values(source.get("phone"), "value")
             phones += values(source.get("phones"), "value")
-    return lenient_identifiers(region, emails=emails, phones=phones)
+            handles += social_profiles(source.get("socialProfiles"))
+            handles += social_profiles(source.get("social_profiles"))
+    return lenient_identifiers(region, emails=emails, phones=phones, handles=handles)
+
+
+def social_profiles(items: Any) -> list[tuple[str, str]]:
+    """(network, value) of the social profiles (`{type, value}`) that name a handle."""
+    found: list[tuple[str, str]] = []
+    for item in items if isinstance(items, list) else []:
+        kind, value = mapping(item).get("type"), mapping(item).get("value")
+        if isinstance(kind, str) and kind.lower() in SOCIAL_TYPES and isinstance(value, str):
+            found.append((kind.lower(), value))
+    return found
 
 
 def conversation_people(conversation: Mapping[str, Any]) -> list[Any]:

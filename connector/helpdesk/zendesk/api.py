@@ -1,5 +1,5 @@
-"""Zendesk's REST API v2, as the adapter uses it: who a requester is (all their emails and
-phones) and the write-back of our tags, user fields and internal notes.
+"""Zendesk's REST API v2, as the adapter uses it: who a requester is (all their emails,
+phones, X and Facebook identities) and the write-back of our tags, user fields and internal notes.
 
 Authentication is an agent's email and an API token (`{email}/token:{token}`, HTTP basic).
 Every failure is classified here, once: 429 → `RateLimited` (its `Retry-After`), other 4xx →
@@ -25,9 +25,9 @@ import requests
 from connector.helpdesk.base import (
     RateLimited,
     WriteBackFailed,
-    lenient_identifiers,
     retry_after,
 )
+from connector.helpdesk.zendesk.webhooks import identities_of
 from connector.identifiers import Identifiers
 
 log = logging.getLogger(__name__)
@@ -59,8 +59,8 @@ class ZendeskApi:
         return dict(self._call("GET", f"/api/v2/users/{_id(user_id)}.json").get("user") or {})
 
     def identities(self, user_id: str, region: str) -> Identifiers:
-        """Every email and phone Zendesk knows for a user (identities, then the primary ones);
-        empty when the user no longer exists."""
+        """Every email, phone, X (Twitter) and Facebook identity Zendesk knows for a user (the
+        primary email and phone too); empty when the user no longer exists."""
         try:
             found = self._call("GET", "/api/v2/users/show_many.json",
                                params={"ids": _id(user_id), "include": "identities"})
@@ -68,21 +68,12 @@ class ZendeskApi:
             if exc.status == 404:
                 return Identifiers()
             raise
-        emails: list[str | None] = []
-        phones: list[str | None] = []
-        for identity in found.get("identities") or []:
-            if str(identity.get("user_id")) != str(user_id):
-                continue
-            kind, value = identity.get("type"), identity.get("value")
-            if kind == "email":
-                emails.append(value)
-            elif kind == "phone_number":
-                phones.append(value)
-        for user in found.get("users") or []:
-            if str(user.get("id")) == str(user_id):
-                emails.append(user.get("email"))
-                phones.append(user.get("phone"))
-        return lenient_identifiers(region, emails=emails, phones=phones)
+        identities = [i for i in found.get("identities") or []
+                      if isinstance(i, dict) and str(i.get("user_id")) == str(user_id)]
+        users = [u for u in found.get("users") or []
+                 if isinstance(u, dict) and str(u.get("id")) == str(user_id)]
+        return identities_of(identities, region, emails=[u.get("email") for u in users],
+                             phones=[u.get("phone") for u in users])
 
     def ticket(self, ticket_id: str) -> dict[str, Any]:
         """The ticket (its tags)."""

@@ -8,7 +8,8 @@ Zendesk's SDK reads in the agent's browser.
    subdomain, refused after `session_ttl_s`, renewed with every answer below until
    `session_max_s` after the JWT was issued).
 2. The page asks Zendesk (`client.get`) for the ticket's requester (`user` in the user
-   sidebar) and POSTs its emails, phones and Zendesk id with the session as JSON; we answer
+   sidebar) and POSTs its emails, phones, X and Facebook handles (`twitter:…`, `facebook:…`,
+   from the user's `identities`) and Zendesk id with the session as JSON; we answer
    `{"url", "ttl_s", "session", "renewed"}`: the sealed link of the record, which the page
    opens in a frame of its own, and the renewed session. It stays connected to Zendesk, so a
    change of requester (`ticket.requester.email.changed`, `ticket.requester.id.changed`) opens
@@ -67,7 +68,7 @@ LOCATIONS = ("ticket_sidebar", "user_sidebar")
 LEEWAY_S = 60  # clock drift tolerated on the JWT's exp/iat
 TIMEOUT_MS = 5000  # the page's wait for Zendesk and for us, as the SDK's own calls
 MAX_BODY = 16_384
-MAX_VALUES = 10  # emails or phones of one requester
+MAX_VALUES = 10  # emails, phones or handles of one requester
 # query parameters Zendesk gives the page, without which its SDK will not start
 KEPT = {"origin": re.compile(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?"),
         "app_guid": re.compile(r"[A-Za-z0-9-]{1,64}")}
@@ -154,7 +155,8 @@ def _requester_token(deps: HelpdeskDeps, asked: Mapping[str, Any]) -> str:
     """A new sealed token for the requester the page read from Zendesk (the search without
     one)."""
     ids = lenient_identifiers(deps.region, emails=_strings(asked.get("emails")),
-                              phones=_strings(asked.get("phones")))
+                              phones=_strings(asked.get("phones")),
+                              handles=_strings(asked.get("handles")))
     ticket = _zendesk_id(asked.get("ticket_id"))
     log.info("zendesk sidebar: requester %s on ticket %s",
              _zendesk_id(asked.get("user_id")) or "-", ticket or "-")

@@ -10,7 +10,8 @@ Shapes ("Anatomy of a webhook request"):
   (`zen:event-type:ticket.created`…), `id` (the event's id: our idempotency key), `time`,
   `subject` (`zen:ticket:35436`, not the ticket's title) and `detail` (the ticket: `id`,
   `requester_id`, `subject`, `via.channel`…). It names the requester by id only: the adapter's
-  `enrich` asks the API for their emails and phones, in the worker.
+  `enrich` asks the API for their identities, in the worker. User events carry the user's
+  `detail.email`, and identity events the identity as `event.current` (`{type, value}`).
 - a webhook connected to a trigger or an automation sends whatever JSON the admin templated.
   The recommended template (docs/helpdesks/zendesk.md) nests `ticket` with `requester`; flat
   keys (`ticket_id`, `requester_email`…) and camelCase are accepted too. Its idempotency key is
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from connector.helpdesk.base import (
@@ -39,6 +40,7 @@ from connector.helpdesk.base import (
     json_object,
     lenient_identifiers,
 )
+from connector.identifiers import Identifiers
 
 KIND = "zendesk"
 SIGNATURE = "X-Zendesk-Webhook-Signature"
@@ -47,6 +49,11 @@ INVOCATION = "X-Zendesk-Webhook-Invocation-Id"
 # `zen:event-type:ticket.created`; a few documented types are written `zen:event-type/…`
 EVENT_TYPE = re.compile(r"^zen:event-type[:/](\w+)\.(\w+)$")
 ZENDESK_ID = re.compile(r"^\d{1,20}$")
+# user identity types (User Identities API) as ours: an email (a Google account is one), a
+# phone, else the network of a handle (`twitter`: an X handle, `facebook`: a Facebook id);
+# the others (agent_forwarding, sdk, messaging, any_channel, foreign) do not name the person
+IDENTITY_TYPES = {"email": "email", "google": "email", "phone_number": "phone",
+                  "twitter": "twitter", "facebook": "facebook"}
 
 # via.channel codes (Tickets API) and the names `{{ticket.via}}` renders, to our channels
 CHANNELS: dict[str, str] = {
@@ -103,6 +110,25 @@ def parse(headers: Headers, body: bytes, region: str) -> TicketEvent | None:
     return _template(data, headers, body, region)
 
 
+def identities_of(identities: Iterable[Any], region: str, emails: Iterable[str | None] = (),
+                  phones: Iterable[str | None] = ()) -> Identifiers:
+    """The identifiers of Zendesk user identities (`{type, value}`), then of these emails and
+    phones (a user's primary ones)."""
+    found: dict[str, list[str | None]] = {"email": [], "phone": []}
+    handles: list[tuple[str, str]] = []
+    for identity in identities:
+        kind = IDENTITY_TYPES.get(str(_mapping(identity).get("type")))
+        value = _text(_mapping(identity).get("value"))
+        if kind is None or value is None:
+            continue
+        if kind in found:
+            found[kind].append(value)
+        else:
+            handles.append((kind, value))
+    return lenient_identifiers(region, emails=[*found["email"], *emails],
+                               phones=[*found["phone"], *phones], handles=handles)
+
+
 def channel_of(raw: Any) -> str | None:
     """Our channel for a Zendesk `via.channel` code or a `{{ticket.via}}` name."""
     if not isinstance(raw, str) or not raw.strip():
@@ -126,8 +152,12 @@ def _subscription(data: dict[str, Any], headers: Headers, body: bytes,
     occurred = iso_moment(data.get("time"))
     if domain == "user":
         user_id = _zendesk_id(detail.get("id")) or _zendesk_id(subject.rpartition(":")[2])
-        ids = lenient_identifiers(region, emails=[_text(detail.get("email"))],
-                                  phones=[_text(detail.get("phone"))])
+        # an identity event's new identity (`event.current`, or the event itself); a deleted
+        # one no longer names the person
+        event = _mapping(data.get("event"))
+        current = event.get("current", event) if action != "identity_deleted" else None
+        ids = identities_of([current], region, emails=[_text(detail.get("email"))],
+                            phones=[_text(detail.get("phone"))])
         if not (user_id or ids):
             return None
         return TicketEvent(helpdesk=KIND, key=key, kind="customer.updated", identifiers=ids,

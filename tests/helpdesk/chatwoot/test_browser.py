@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -24,6 +25,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 
 from connector.helpdesk.chatwoot.adapter import Config, dashboard_url
+from connector.helpdesk.embed import EmbedLinks
+from connector.identifiers import Identifiers
 from tests.conftest import Backoffice, Service, screenshot, service_env, start_service, stop
 from tests.helpdesk.chatwoot.test_adapter import PAULINE, SECRET_KEY, WEBHOOK_SECRET, write_manifest
 
@@ -173,6 +176,37 @@ def test_another_conversation_replaces_the_record(browser: Any, chatwoot: Chatwo
         enter_record(browser)
         WebDriverWait(browser, 15).until(lambda d: "Aucune fiche client" in inner_text(d))
         assert "Pauline Denève" not in inner_text(browser)
+    finally:
+        browser.switch_to.default_content()
+
+
+def test_the_contact_s_social_accounts_are_sent_with_it(browser: Any, chatwoot: Chatwoot
+                                                        ) -> None:
+    browser.get(chatwoot.parent.url_for("/app/accounts/1/conversations/42"))
+    try:
+        enter_record(browser)
+        WebDriverWait(browser, 15).until(lambda d: "Pauline Denève" in inner_text(d))
+        browser.switch_to.default_content()
+        attributes = {"social_profiles": {"instagram": "claire_deco67", "github": None},
+                      "social_instagram_user_name": "claire_deco67",
+                      "screen_name": "Claire_Deco67", "city": "Lyon"}
+        claire = {**CONTEXT, "conversation": {"id": 61, "meta": {"sender": {"id": 207}}},
+                  "contact": {"id": 207, "name": "Claire", "email": None, "phone_number": None,
+                              "identifier": None, "additional_attributes": attributes}}
+        browser.execute_script("window.switchTo(arguments[0])", claire)
+        browser.switch_to.frame(browser.find_element(By.ID, "dashboard-app--frame-0-0"))
+        links = EmbedLinks(SECRET_KEY.encode(), 600, "FR")  # the service's key
+
+        def sealed(driver: Any) -> Any:  # a second record replaces the frame's location
+            source = driver.execute_script(
+                "return document.getElementById('record').contentWindow.location.href")
+            query = {k: v[0] for k, v in parse_qs(urlsplit(source).query).items()}
+            context = links.read(query) if "t" in query else None
+            return context if context is not None and context.ticket_id == "61" else False
+
+        context = WebDriverWait(browser, 15).until(sealed)
+        assert context.identifiers == Identifiers(handles=("instagram:claire_deco67",
+                                                           "twitter:claire_deco67"))
     finally:
         browser.switch_to.default_content()
 

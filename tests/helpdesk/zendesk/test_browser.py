@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
@@ -22,6 +22,8 @@ from selenium.common.exceptions import (
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 
+from connector.helpdesk.embed import EmbedLinks
+from connector.identifiers import Identifiers
 from tests.conftest import Backoffice, Service, screenshot, service_env, start_service, stop
 from tests.helpdesk.zendesk.zaf.harness import (
     APP_GUID,
@@ -187,6 +189,27 @@ def test_a_requester_without_email_or_phone_opens_the_search(browser: Any, paren
         assert [r.text.split("\n")[0] for r in results] == ["Pauline Denève"]
     finally:
         browser.switch_to.default_content()
+
+
+def test_x_and_facebook_identities_are_sent_as_handles(browser: Any, parent: Parent,
+                                                      zendesk: Service) -> None:
+    claire = {"id": 9004, "name": "Claire Deco", "email": None,
+              "identities": [{"type": "twitter", "value": "Claire_Deco67"},
+                             {"type": "facebook", "value": "855769377321"},
+                             {"type": "google", "value": "claire.deco@gmail.com"},
+                             {"type": "messaging", "value": "b1c8e2f04d"}]}
+    open_app(browser, parent, zendesk, "social", requester=claire)
+    browser.switch_to.frame(browser.find_element(By.ID, "app"))
+    try:
+        source = WebDriverWait(browser, 20).until(
+            lambda d: d.find_element(By.ID, "record").get_attribute("src"))
+    finally:
+        browser.switch_to.default_content()
+    query = {k: v[0] for k, v in parse_qs(urlsplit(source).query).items()}
+    sealed = EmbedLinks(b"test-secret-key", 600, "FR").read(query)  # the service's key
+    assert sealed.identifiers == Identifiers(emails=("claire.deco@gmail.com",),
+                                             handles=("twitter:claire_deco67",
+                                                      "facebook:855769377321"))
 
 
 def test_a_zendesk_that_does_not_answer_times_out_saying_so(browser: Any, parent: Parent,

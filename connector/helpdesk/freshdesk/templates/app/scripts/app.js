@@ -1,9 +1,10 @@
 /* The customer record beside a Freshdesk ticket (FDK platform 3.0, ticket_sidebar).
  *
- * Reads the ticket and its contact through the data method, asks the connector server for
- * the record through the `connectorSidebar` request template (the template adds the app
- * token, a secure installation parameter the browser never sees), and shows the answer's
- * HTML fragment in a sandboxed frame where no script runs.
+ * Reads the ticket and its contact (emails, phones, X handle `twitter_id`, Facebook id
+ * `facebook_id`) through the data method, asks the connector server for the record through
+ * the `connectorSidebar` request template (the template adds the app token, a secure
+ * installation parameter the browser never sees), and shows the answer's HTML fragment in a
+ * sandboxed frame where no script runs.
  */
 (function () {
   "use strict";
@@ -33,12 +34,19 @@
     });
   }
 
+  // a contact field as a list of text (Freshdesk ids may come as numbers)
+  function field(value) {
+    return present([typeof value === "number" ? String(value) : value]);
+  }
+
   function question(ticket, contact, user) {
     var language = (user && user.contact && user.contact.language) || "";
     return {
       ticket_id: ticket.id ? String(ticket.id) : "",
       emails: present([contact.email].concat(contact.other_emails || [])),
       phones: present([contact.phone, contact.mobile]),
+      twitter_id: field(contact.twitter_id),
+      facebook_id: field(contact.facebook_id),
       lang: language.slice(0, 2)
     };
   }
