@@ -42,14 +42,15 @@ def record_of(name: str, result: SourceResult, region: str,
     """The record one source's answer describes. An answer without an id of its own (a
     review feed, till rows) claims what it was asked with."""
     claims = [(k, v) for k, v, _ in found_identifiers({name: result}, region) if k != name]
-    if not result.external_id:
-        claims += [pair for pair in asked if pair not in claims]
+    found_with = tuple(pair for pair in asked if pair not in claims) if not result.external_id \
+        else ()
     identity = result.sections.get("identity")
     full = None
     if identity is not None:
         full = identity.full_name or " ".join(
             n for n in (identity.first_name, identity.last_name) if n) or None
-    return Record(name, result.external_id, tuple(dict.fromkeys(claims)), folded_name(full))
+    return Record(name, result.external_id, tuple(dict.fromkeys(claims)), folded_name(full),
+                  found_with)
 
 
 def person_record(ids: Identifiers, name: str | None = None) -> Record:
@@ -80,7 +81,8 @@ def group(rules: IdentityRules, records: list[Record],
                 or any(names_differ(m.name, t.name) for m in mine for t in theirs))
 
     edges = [(strength, i, j) for i, a in enumerate(records) for j in range(i + 1, len(records))
-             if (strength := evidence(a, records[j], shared))]
+             if (strength := evidence(a, records[j], shared))
+             and strength >= needed(rules, a, records[j])]
     for _, i, j in sorted(edges, reverse=True):
         x, y = root(i), root(j)
         if x != y and not apart(x, y):
@@ -89,6 +91,13 @@ def group(rules: IdentityRules, records: list[Record],
     for i, record in enumerate(records):
         roots.setdefault(root(i), []).append(record)
     return list(roots.values())
+
+
+def needed(rules: IdentityRules, a: Record, b: Record) -> int:
+    """The evidence two records need to be one person: an email alone joins an answer with no
+    id of its own (a review feed) to a customer, not two customers' records (an ERP customer
+    and a loyalty card may be a couple under one household email)."""
+    return 2 if anchored(rules, a) and anchored(rules, b) else 1
 
 
 def anchored(rules: IdentityRules, record: Record) -> bool:

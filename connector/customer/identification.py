@@ -79,6 +79,8 @@ class Identification:
     def run(self) -> Identified | None:
         """The customer or the candidates; None when a link this resolution rested on was
         withdrawn by a source on the way (the lookup is then made again)."""
+        if self.resolved.ambiguous:
+            return self._held_in_store()
         query = (self.resolver.own_query(self.resolved, self.given) if self.strong
                  else self.resolver.query_for(self.given))
         records, several = self._ask(list(self.asker.source_names), query)
@@ -193,30 +195,57 @@ class Identification:
             self.asker.file_under(who, {n: o for n, o in self.outcomes.items() if n in results})
         return Identified(who, results, self._statuses(records), self.resolved.matched)
 
-    def _verify(self) -> bool:
-        """Before showing the person beside others sharing the ticket's identifier, ask the
-        sources with the person's own ids whether it is still theirs; whether it was
-        withdrawn."""
+    def _verify(self, person: str | None = None) -> bool:
+        """Before showing a known person beside others sharing the ticket's identifier, ask
+        the sources with the person's own ids whether it is still theirs; whether a link of
+        the ticket's was withdrawn on the way."""
+        person = person or self.person or ""
         rules = self.resolver.rules
-        own = to_identifiers(p for p in self.resolved.identifiers.pairs()
-                             if rules.is_unique(p[0]))
+        mine = self.resolver.store.links_of(person)
+        own = to_identifiers((link.kind, link.value) for link in mine if rules.is_unique(link.kind))
         if not own:
             return False
-        outcomes = self.asker.fan_out(list(self.asker.source_names), own, self.person)
+        outcomes = self.asker.fan_out(list(self.asker.source_names), own, person)
         records, results = [], []
         for name, outcome in outcomes.items():
             result = outcome.result
             if result is not None and result.found and not result.candidates:
                 records.append(record_of(name, result, self.asker.region, []))
                 results.append(result)
-        self.resolver.settle(self.person, records, [], facts(results))
-        return self._withdrawn(self.person or "")
+        given = set(self.given.pairs())
+        named = {(link.kind, link.value) for link in mine} & given
+        self.resolver.settle(person, records, [], facts(results))
+        return bool(named - {(link.kind, link.value)
+                             for link in self.resolver.store.links_of(person)})
 
     def _withdrawn(self, who: str) -> bool:
         """Whether an identifier of the ticket that named this person no longer does."""
         named = {(link.kind, link.value) for link in self.resolved.matched}
         now = {(link.kind, link.value) for link in self.resolver.store.links_of(who)}
         return bool(named - now)
+
+    def _held_in_store(self) -> Identified | None:
+        """The ticket's identifiers are held by several people in the store: ask the sources
+        too (they may know more people sharing it, or that one of those held it once only),
+        and show everyone it still fits."""
+        query = self.resolver.query_for(self.given)
+        records, several = self._ask(list(self.asker.source_names), query)
+        rules = self.resolver.rules
+        groups = group(rules, records, self._shared(records))
+        real = [g for g in groups if any(anchored(rules, r) for r in g)]
+        listed = [[Record(name, c.external_id, tuple(query.pairs()))]
+                  for name, found in several.items() for c in found]
+        ids = [p for g in real + listed for r in g for p in r.stated() if rules.is_unique(p[0])]
+        seen = {link.customer_id for links in self.resolver.store.owners(ids).values()
+                for link in links}
+        unseen = [p.customer_id for p in self.resolved.candidates if p.customer_id not in seen]
+        if any([self._verify(person) for person in unseen]):
+            return None  # a link only its past held: look again, afresh
+        found = self._ambiguous(real + listed)
+        shown = {c.customer_id for c in found.candidates}
+        found.candidates += [_candidate(p, self.resolver.store.links_of(p.customer_id))
+                             for p in self.resolved.candidates if p.customer_id not in shown]
+        return found
 
     def _ambiguous(self, groups: list[list[Record]]) -> Identified:
         people: dict[str, Candidate] = {}

@@ -89,11 +89,19 @@ class Record:
     external_id: str | None
     claims: tuple[Pair, ...] = ()
     name: str | None = None  # folded full name, when the source gives one
+    # what an answer with no id of its own (till rows, a review feed) was found with: it ties
+    # the answer to the customer, but the source never said it, so it is never linked
+    asked: tuple[Pair, ...] = ()
 
-    def pairs(self) -> list[Pair]:
-        """Every identifier of the record, its own id included (kind: the source's name)."""
+    def stated(self) -> list[Pair]:
+        """What the source says about the person, its own id included (kind: its name)."""
         own = [(self.source, self.external_id)] if self.external_id else []
         return own + [pair for pair in self.claims if pair not in own]
+
+    def pairs(self) -> list[Pair]:
+        """Every identifier the record is known by: what it states and what found it."""
+        stated = self.stated()
+        return stated + [pair for pair in self.asked if pair not in stated]
 
 
 def uniques(rules: IdentityRules, pairs: Iterable[Pair]) -> dict[str, set[str]]:
@@ -132,12 +140,25 @@ def _same_word(a: str, b: str) -> bool:
 
 
 def evidence(a: Record, b: Record, shared: Callable[[Pair], bool]) -> int:
-    """How strongly two records are one person: the values they share that are no one else's,
-    plus one for the same name; 0 (apart) when they share none, or their names differ."""
-    agree = len({p for p in a.pairs() if not shared(p)} & set(b.pairs()))
-    if not agree or names_differ(a.name, b.name):
+    """How strongly two records are one person: each value they share that is no one else's
+    (a phone or an id counts twice, an email or a handle once: households share emails far
+    more than mobiles), plus one for the same name. 0 (apart) when they share none, their
+    names differ, or they share one value only and each has a phone of its own the other
+    lacks (a couple's household email, with each spouse's mobile)."""
+    agreed = {p for p in a.pairs() if not shared(p)} & set(b.pairs())
+    if not agreed or names_differ(a.name, b.name):
         return 0
-    return agree + (a.name is not None and a.name == b.name)
+    if len(agreed) == 1 and phones_differ(a, b, shared):
+        return 0
+    weight = sum(1 if kind in ("email", "handle") else 2 for kind, _ in agreed)
+    return weight + (a.name is not None and a.name == b.name)
+
+
+def phones_differ(a: Record, b: Record, shared: Callable[[Pair], bool]) -> bool:
+    """Whether each record states a phone that is its own and none of the other's."""
+    mine = {p for p in a.stated() if p[0] == "phone" and not shared(p)}
+    theirs = {p for p in b.stated() if p[0] == "phone" and not shared(p)}
+    return bool(mine and theirs and not mine & theirs)
 
 
 def folded_name(name: str | None) -> str | None:

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from connector.customer.answers import Outcome
 from connector.customer.flags import complaints_of, evaluate_flags
-from connector.customer.identification import Identification, Identified, _candidate
+from connector.customer.identification import Identification, Identified
 from connector.customer.kpis import compute_contacts, compute_kpis, compute_sentiment
 from connector.customer.links import Link
 from connector.customer.merge import (
@@ -108,14 +108,13 @@ class ProfileAssembler:
         """Resolve who this is, ask every source, tell the customer's records from those of
         people who only share an identifier with them, merge, and learn. Several people
         fitting the identifiers are returned as candidates, never guessed."""
-        for _ in range(2):  # again once when a link the resolution used was withdrawn
+        for _ in range(3):  # again when a link the resolution used was withdrawn
             resolved = (self.resolver.person(customer_id, ids) if customer_id
                         else self.resolver.resolve(ids))
-            if resolved.ambiguous:
-                people = [_candidate(p, self.resolver.store.links_of(p.customer_id))
-                          for p in resolved.candidates]
-                return Lookup(profile=None, sources={}, candidates=people)
             found = Identification(self, ids, resolved, chosen=bool(customer_id)).run()
+            if found is not None and len(found.candidates) == 1 and not customer_id:
+                customer_id = found.candidates[0].customer_id  # the others held it once only
+                continue
             if found is not None:
                 return self._finish(found, ids, locale)
         return Lookup(None, {})

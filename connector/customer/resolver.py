@@ -17,7 +17,7 @@ from connector.customer.identity import (
     Pair,
     Record,
     conflicts,
-    names_differ,
+    evidence,
     uniques,
 )
 from connector.customer.links import Link, LinkStore, Person
@@ -26,6 +26,7 @@ from connector.identifiers import PERSONAL_KINDS, Identifiers, fold_name, name_k
 __all__ = ["Facts", "IdentityRules", "Resolution", "Resolver", "new_customer_id",
            "to_identifiers"]
 Found = tuple[str, str, str | None]  # (kind, value, source that taught it)
+PERSON_OF_LOOKUP = "\x00known"  # what a known person or a lookup's records say, as one record
 
 
 @dataclass(frozen=True)
@@ -164,14 +165,15 @@ class Resolver:
         """Settle one person's records: who they are (the person given, or the one their ids
         already name, merged with records of theirs that agree, or someone new), link what
         the records claim, withdraw what their sources no longer say, remember the facts."""
-        found = [(k, v, r.source) for r in records for k, v in r.pairs()] + list(extra)
+        found = [(k, v, r.source) for r in records for k, v in r.stated()] + list(extra)
         mine = uniques(self.rules, ((k, v) for k, v, _ in found))
         target = person if person and not conflicts(mine, self._stored_unique(person)) else None
+        apart: list[str] = []
         for other in self._same_people(found, facts.display_name, target):
             theirs = self._stored_unique(other)
             if conflicts(mine, theirs):
-                continue
-            if target is None:
+                apart.append(other)
+            elif target is None:
                 target = other
             elif not conflicts(self._stored_unique(target), theirs):
                 self.store.merge(other, target, actor)
@@ -179,6 +181,7 @@ class Resolver:
         self.store.link(target, found)
         for record in records:
             self._withdraw(target, record, actor)
+            self._taken_back(record, apart, actor)
         key = name_key(facts.display_name) if facts.display_name else None  # what search reads
         self.store.remember(target, facts.display_name, key or None, facts.postcode,
                             city=facts.city, birth_year=facts.birth_year,
@@ -193,7 +196,8 @@ class Resolver:
     def _same_people(self, found: Sequence[Found], name: str | None,
                      target: str | None) -> list[str]:
         """The people already known by these records' ids: the holders of their unique ids,
-        and the only holder of a value no one else holds when the names do not differ."""
+        and the only holder of a value no one else holds when what the store knows of them is
+        evidence enough (`identity.evidence`: names and phones that do not differ)."""
         unique = [(k, v) for k, v, _ in found if self.rules.is_unique(k)]
         personal = [(k, v) for k, v, _ in found
                     if not self.rules.is_unique(k) and not self.rules.shared_kind(k, v)]
@@ -201,11 +205,19 @@ class Resolver:
         held = self._trusted(raw)  # a unique id is a person's however old the link
         people = {link.customer_id for pair in unique for link in raw[pair]}
         alone = {links[0].customer_id for pair in personal
-                 if len(links := held[pair]) == 1} - people
-        folded = fold_name(name) if name else None
-        for person in self.store.people(alone):
-            if not names_differ(folded, fold_name(person.display_name or "") or None):
-                people.add(person.customer_id)
+                 if len(links := held[pair]) == 1} - people - {target}
+        if alone:
+            mine = Record(PERSON_OF_LOOKUP, None, tuple((k, v) for k, v, _ in found),
+                          fold_name(name) if name else None)
+            for person in self.store.people(alone):
+                theirs = Record(PERSON_OF_LOOKUP, None, tuple(
+                    (link.kind, link.value) for link in self.store.links_of(person.customer_id)),
+                    fold_name(person.display_name) if person.display_name else None)
+                strength = evidence(mine, theirs,
+                                    lambda pair: self.shared(*pair, len(raw.get(pair, []))))
+                both = uniques(self.rules, mine.pairs()) and uniques(self.rules, theirs.pairs())
+                if strength >= (2 if both else 1):
+                    people.add(person.customer_id)
         return sorted(people - {target})
 
     def _withdraw(self, person: str, record: Record, actor: str) -> None:
@@ -213,12 +225,24 @@ class Resolver:
         stopped saying about it (a corrected typo, a number given to someone else)."""
         if not record.external_id:
             return
-        said = set(record.pairs())
+        said = set(record.stated())
         stale = [(link.kind, link.value) for link in self.store.links_of(person)
                  if link.source == record.source and (link.kind, link.value) not in said
                  and link.kind != record.source]
         if stale:
             self.store.withdraw(person, stale, record.source, actor)
+
+    def _taken_back(self, record: Record, others: list[str], actor: str) -> None:
+        """A record is one person: when it now belongs with someone else (a card re-registered
+        to another customer), the people it was linked to before lose its ids."""
+        if not record.external_id or not others:
+            return
+        own = [(k, v) for k, v in record.stated() if self.rules.is_unique(k)]
+        for other in others:
+            held = [(link.kind, link.value) for link in self.store.links_of(other)
+                    if (link.kind, link.value) in own and link.source == record.source]
+            if held:
+                self.store.withdraw(other, held, record.source, actor)
 
     def _stored_unique(self, customer_id: str) -> dict[str, set[str]]:
         return uniques(self.rules, ((link.kind, link.value)

@@ -132,10 +132,14 @@ def test_two_erp_ids_on_one_card_are_never_merged(world: World) -> None:
     assert "card:K-1" in holdings(jean)
     # the card is re-registered by mistake with a second ERP customer's email
     world.customer("C9", "Paul", "Durand", "paul@y.fr", "+33699999999")
-    world.loyalty.execute("UPDATE members SET email='paul@y.fr', phone=NULL WHERE card='K-1'")
+    world.loyalty.execute("UPDATE members SET email='paul@y.fr', phone='+33699999999' "
+                          "WHERE card='K-1'")
     paul = world.profile(email="paul@y.fr")
-    assert paul.customer_id != jean.customer_id
+    assert paul.customer_id != jean.customer_id and "card:K-1" in holdings(paul)
     assert "erp:C1" not in holdings(paul) and "order:J-1" not in holdings(paul)
+    # the card is Paul's now: Jean's link to it is withdrawn, a lookup by it shows Paul
+    assert world.profile(card="K-1").customer_id == paul.customer_id
+    assert "withdraw" in [e["action"] for e in world.store.audit_trail(jean.customer_id)]
 
 
 def test_a_corrected_typo_no_longer_names_the_person(world: World) -> None:
@@ -194,3 +198,30 @@ def _ids(**given: str):  # type: ignore[no-untyped-def]
     from connector.identifiers import identifiers_from
 
     return identifiers_from("FR", **given)
+
+
+def test_a_nameless_card_with_the_household_email_and_another_mobile_stays_apart(
+        world: World) -> None:
+    world.customer(**{**JEAN, "email": "famille.martin@x.fr"})  # type: ignore[arg-type]
+    world.member("K-MARIE", None, "famille.martin@x.fr", "+33622222222")
+    assert "card:K-MARIE" not in holdings(world.profile(phone="06 11 11 11 11"))
+    assert len(world.lookup(email="famille.martin@x.fr").candidates) == 2
+
+
+def test_a_nameless_card_sharing_only_an_email_is_shown_not_joined(world: World) -> None:
+    world.customer(**{**JEAN, "email": "famille.martin@x.fr"})  # type: ignore[arg-type]
+    world.member("K-?", None, "famille.martin@x.fr", LANDLINE)  # whose? nothing says
+    found = world.lookup(email="famille.martin@x.fr")
+    assert found.profile is None and len(found.candidates) == 2
+    assert "card:K-?" not in holdings(world.profile(phone="06 11 11 11 11"))
+
+
+def test_people_the_store_knows_share_a_number_the_sources_are_still_asked(
+        world: World) -> None:
+    for n in range(2):
+        world.customer(f"P{n}", f"Employee{n}", "Acme", f"e{n}@acme.fr", f"+3361000000{n}",
+                       "+33149000000")
+    assert len(world.lookup(phone="01 49 00 00 00").candidates) == 2  # the store knows two
+    world.customer("P9", "Newcomer", "Acme", "e9@acme.fr", "+33610000009", "+33149000000")
+    names = {c.name for c in world.lookup(phone="01 49 00 00 00").candidates}
+    assert names == {"Employee0 Acme", "Employee1 Acme", "Newcomer Acme"}

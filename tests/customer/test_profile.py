@@ -159,10 +159,12 @@ def test_a_customer_just_learnt_is_served_from_the_cache_the_next_time(
     manifest: Manifest,
 ) -> None:
     erp = Fake("erp", SourceResult(found=True, external_id="C1", sections={
-        "identity": Identity(last_name="Denève", emails=["p@x.fr"]),
+        "identity": Identity(last_name="Denève", emails=["p@x.fr"], phones=["+33611111111"]),
         "orders": [Order(number="1", total=Decimal(10))]}))
     pos = Fake("pos", SourceResult(found=False))
-    loyalty = Fake("loyalty", found(loyalty=Loyalty(card="29")))
+    loyalty = Fake("loyalty", found(loyalty=Loyalty(card="29"),  # her card: email and mobile
+                                    identity=Identity(emails=["p@x.fr"],
+                                                      phones=["+33611111111"])))
     assembler = assemble(manifest, erp, pos, loyalty)
     first = assembler.lookup(EMAIL)
     second = assembler.lookup(EMAIL)  # now resolved to the person: cached under their id
