@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -27,7 +28,7 @@ from connector.customer.notes import Notes
 from connector.customer.resolver import Resolver, to_identifiers
 from connector.customer.rules import RecordSettings
 from connector.i18n import LOCALES
-from connector.identifiers import Identifiers
+from connector.identifiers import Identifiers, email_for_source
 from connector.models import (
     Candidate,
     ContactEvent,
@@ -176,9 +177,10 @@ class ProfileAssembler:
         )
         started = time.monotonic()
         cache_key = f"src:{name}:{key}"
+        asked = as_stored(ids, config.email_domains)
         try:
             loaded = self.cache.load(cache_key,
-                                     lambda: guard.run(lambda: source.fetch(ids)), policy)
+                                     lambda: guard.run(lambda: source.fetch(asked)), policy)
         except SourceError as exc:
             log.warning("source %s failed: %s", name, exc)
             return Outcome(None, _status(exc.state, started, error=exc.public))
@@ -227,6 +229,15 @@ class ProfileAssembler:
         profile.flags = evaluate_flags(profile, sections["contacts"], self.manifest.flags,
                                        today, locale)
         return profile
+
+
+def as_stored(ids: Identifiers, email_domains: str) -> Identifiers:
+    """The identifiers in the form a source stores them (its emails' domains in Unicode when
+    it keeps them so)."""
+    if email_domains != "unicode" or not ids.emails:
+        return ids
+    return dataclasses.replace(ids, emails=tuple(email_for_source(e, "unicode")
+                                                 for e in ids.emails))
 
 
 def _status(state: SourceState, started: float, *, fetched_at: dt.datetime | None = None,

@@ -1,20 +1,29 @@
 """Search for agents when a contact carries no usable identifier (an anonymous call): by name
 (in any order, however spelt: accents, case, particles, hyphens, apostrophes, transliterations),
-email, phone in any format, card or postcode."""
+email, phone in any format, card, postcode, or a source's own customer number (`C100997`,
+`erp:C100997`)."""
 
 from __future__ import annotations
 
 import re
 from concurrent.futures import Future
 
+from connector.customer.identity import external_identifier
 from connector.customer.profile import ProfileAssembler
 from connector.customer.resolver import Resolution
-from connector.identifiers import InvalidIdentifier, fold_name, identifiers_from, name_key
+from connector.identifiers import (
+    Identifiers,
+    InvalidIdentifier,
+    fold_name,
+    identifiers_from,
+    name_key,
+)
 from connector.models import Candidate
 from connector.sources.base import SourceCandidate, SourceError
 
 POSTCODE = re.compile(r"^\d{4,5}$")
 PHONE_CHARS = re.compile(r"^[\d\s.+()/-]{8,}$")
+OWN_ID = re.compile(r"^(?=.*\d)[\w.-]{3,40}$")  # a customer number: one word with a digit
 MIN_LENGTH = 2
 MAX_RESULTS = 20
 
@@ -35,6 +44,8 @@ class CustomerSearch:
         if len(text) < MIN_LENGTH:
             raise SearchError(f"type at least {MIN_LENGTH} characters")
         identified = self._by_identifier(text)
+        if identified is None and " " not in text:
+            identified = self._by_own_id(text)
         if identified is not None:
             return identified
         tokens = text.split(" ")
@@ -62,11 +73,32 @@ class CustomerSearch:
                 return None
         except InvalidIdentifier as exc:
             raise SearchError(str(exc)) from exc
+        return self._looked_up(ids)
+
+    def _by_own_id(self, text: str) -> list[Candidate] | None:
+        """A source's own id (`C100997`, or `erp:C100997`): that source asked for it (None
+        when no source knows it, so the text is searched as a name)."""
+        sources = self.assembler.manifest.sources
+        if ":" in text and text.split(":", 1)[0] in sources:
+            try:
+                pairs = [external_identifier(text, sources)]
+            except ValueError:
+                return None
+        elif OWN_ID.match(text) and not POSTCODE.match(text):
+            pairs = [(name, text) for name in sources if "external" in
+                     (getattr(sources[name], "lookup_by", None) or [])]
+        else:
+            return None
+        found = self._looked_up(Identifiers(externals=tuple(pairs))) if pairs else []
+        return found or None
+
+    def _looked_up(self, ids: Identifiers) -> list[Candidate]:
         found = self.assembler.lookup(ids)
         if found.profile is not None:
             identity = found.profile.identity
             return [Candidate(customer_id=found.profile.customer_id, name=identity.full_name,
-                              postcode=identity.address.postcode)]
+                              postcode=identity.address.postcode,
+                              source_ids=identity.external_ids)]
         return found.candidates
 
     def _from_sources(self, text: str) -> list[Candidate]:

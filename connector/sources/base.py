@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BeforeValidator, Field
 
@@ -172,6 +172,9 @@ class SourceConfig(Strict):
     candidates: CandidatesMap | None = None
     decimal_comma: bool = False
     date_formats: list[str] = Field(default_factory=list)
+    # how the source stores international email domains: `ascii` (xn--…, IDNA 2008) or
+    # `unicode` (straße.de); it is asked with that form
+    email_domains: Literal["ascii", "unicode"] = "ascii"
     sections: dict[str, SectionMap] = Field(min_length=1)
 
 

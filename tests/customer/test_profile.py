@@ -172,3 +172,15 @@ def test_a_customer_just_learnt_is_served_from_the_cache_the_next_time(
     assert second.profile.customer_id == first.profile.customer_id
     assert (len(erp.asked), len(loyalty.asked)) == (1, 1)
     assert all(s.status == SourceState.OK for n, s in second.sources.items() if n != "pos")
+
+
+def test_a_source_is_asked_with_the_email_domains_it_stores(tmp_path: Path) -> None:
+    (tmp_path / "manifest.yaml").write_text(MANIFEST.replace(
+        "erp: {type: files,", "erp: {type: files, email_domains: unicode,"))
+    unicode_manifest = load_manifest(tmp_path / "manifest.yaml", env={})
+    erp = Fake("erp", SourceResult(found=False))
+    pos = Fake("pos", SourceResult(found=False))
+    assembler = assemble(unicode_manifest, erp, pos, Fake("loyalty", SourceResult(found=False)))
+    assembler.lookup(Identifiers(emails=("hans@xn--strae-oqa.de",)))
+    assert erp.asked[0].emails == ("hans@straße.de",)
+    assert pos.asked[0].emails == ("hans@xn--strae-oqa.de",)

@@ -162,3 +162,15 @@ def test_a_person_found_by_search_on_a_social_ticket_learns_the_handle(
     assert chosen.status_code == 200
     found = lookup(service, handle=handle)
     assert found.status_code == 200 and found.json()["identity"]["full_name"] == "Pauline Denève"
+
+
+def test_agents_find_her_by_her_erp_number(service: Service) -> None:
+    erp_id = lookup(service, email="pauline.deneve@easiware.fr").json()[
+        "identity"]["external_ids"]["erp"]
+    for query in (erp_id, f"erp:{erp_id}"):
+        found = requests.get(f"{service.url}/api/v1/customers/search", params={"q": query},
+                             headers=AUTH, timeout=10).json()["results"]
+        assert [p["name"] for p in found] == ["Pauline Denève"], query
+    nobody = requests.get(f"{service.url}/api/v1/customers/search", params={"q": "erp:"},
+                          headers=AUTH, timeout=10)
+    assert nobody.status_code == 200
