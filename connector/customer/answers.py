@@ -18,10 +18,11 @@ from connector.customer.identity import (
     names_differ,
     uniques,
 )
+from connector.customer.links import Link, Person
 from connector.customer.merge import found_identifiers
-from connector.customer.resolver import Facts
-from connector.identifiers import Identifiers
-from connector.models import SourceStatus
+from connector.customer.resolver import Facts, Resolver
+from connector.identifiers import PERSONAL_KINDS, Identifiers
+from connector.models import Candidate, SourceStatus
 from connector.sources.base import SourceResult
 
 PERSON = "\x00person"  # the source name of the record standing for a known person
@@ -123,3 +124,32 @@ def facts(results: Iterable[SourceResult]) -> Facts:
             dates = [o.date for o in result.sections.get(kind, []) if o.date]
             last = max([*dates, *([last] if last else [])], default=last)
     return Facts(name, postcode, city, birth_year, last)
+
+
+class SharedTest:
+    """Whether a value is shared: by its kind, or because several people hold it."""
+
+    def __init__(self, resolver: Resolver, owners: dict[Pair, int]) -> None:
+        self.resolver = resolver
+        self.owners = owners
+
+    def __call__(self, pair: Pair) -> bool:
+        return self.resolver.shared(pair[0], pair[1], self.owners.get(pair, 0))
+
+
+def listed_as(record: Record, outcomes: dict[str, Outcome]) -> tuple[str | None, str | None]:
+    """The name and postcode a source's list of candidates gives for one of them."""
+    outcome = outcomes.get(record.source)
+    for candidate in (outcome.result.candidates if outcome and outcome.result else []):
+        if candidate.external_id == record.external_id:
+            return candidate.name, candidate.postcode
+    return None, None
+
+
+def candidate_of(person: Person, links: list[Link]) -> Candidate:
+    """A person as the agent sees them among others: what tells them apart."""
+    ids = {link.kind: link.value for link in links if link.kind not in PERSONAL_KINDS}
+    return Candidate(customer_id=person.customer_id, name=person.display_name,
+                     postcode=person.postcode, city=person.city,
+                     birth_year=person.birth_year, last_order=person.last_order,
+                     source_ids=ids)

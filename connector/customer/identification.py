@@ -11,16 +11,19 @@ from typing import Protocol
 from connector.customer.answers import (
     PERSON,
     Outcome,
+    SharedTest,
     anchored,
+    candidate_of,
     facts,
     group,
+    listed_as,
     person_record,
     record_of,
 )
-from connector.customer.identity import Pair, Record
+from connector.customer.identity import Record
 from connector.customer.links import Link, Person
 from connector.customer.resolver import Facts, Resolution, Resolver, to_identifiers
-from connector.identifiers import PERSONAL_KINDS, Identifiers
+from connector.identifiers import Identifiers
 from connector.models import Candidate, SourceState, SourceStatus
 from connector.sources.base import SourceCandidate, SourceResult
 
@@ -243,7 +246,7 @@ class Identification:
             return None  # a link only its past held: look again, afresh
         found = self._ambiguous(real + listed)
         shown = {c.customer_id for c in found.candidates}
-        found.candidates += [_candidate(p, self.resolver.store.links_of(p.customer_id))
+        found.candidates += [candidate_of(p, self.resolver.store.links_of(p.customer_id))
                              for p in self.resolved.candidates if p.customer_id not in shown]
         return found
 
@@ -257,13 +260,13 @@ class Identification:
             results = [self.results[r] for r in records if r in self.results]
             found = facts(results)
             if not results:  # a candidate of a source's list: its name and postcode
-                found = Facts(*_listed(members[0], self.outcomes))
+                found = Facts(*listed_as(members[0], self.outcomes))
             person = self.person if len(records) < len(members) else None
             extra = [(k, v, r.source) for r in records if r not in self.results
                      for k, v in r.pairs()]
             who = self.resolver.settle(person, [r for r in records if r in self.results],
                                        extra, found)
-            people[who] = _candidate(Person(who, found.display_name, found.postcode,
+            people[who] = candidate_of(Person(who, found.display_name, found.postcode,
                                             found.city, found.birth_year, found.last_order),
                                      self.resolver.store.links_of(who))
         return Identified("", {}, self._statuses([]), candidates=list(people.values()))
@@ -293,32 +296,3 @@ class Identification:
                                                    "error": self.notes[name]})
             statuses[name] = status
         return statuses
-
-
-class SharedTest:
-    """Whether a value is shared: by its kind, or because several people hold it."""
-
-    def __init__(self, resolver: Resolver, owners: dict[Pair, int]) -> None:
-        self.resolver = resolver
-        self.owners = owners
-
-    def __call__(self, pair: Pair) -> bool:
-        return self.resolver.shared(pair[0], pair[1], self.owners.get(pair, 0))
-
-
-def _listed(record: Record, outcomes: dict[str, Outcome]) -> tuple[str | None, str | None]:
-    """The name and postcode a source's list of candidates gives for one of them."""
-    outcome = outcomes.get(record.source)
-    for candidate in (outcome.result.candidates if outcome and outcome.result else []):
-        if candidate.external_id == record.external_id:
-            return candidate.name, candidate.postcode
-    return None, None
-
-
-def _candidate(person: Person, links: list[Link]) -> Candidate:
-    """A person as the agent sees them among others: what tells them apart."""
-    ids = {link.kind: link.value for link in links if link.kind not in PERSONAL_KINDS}
-    return Candidate(customer_id=person.customer_id, name=person.display_name,
-                     postcode=person.postcode, city=person.city,
-                     birth_year=person.birth_year, last_order=person.last_order,
-                     source_ids=ids)
