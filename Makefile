@@ -3,13 +3,20 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint browser clean
+.PHONY: run test lint bench browser clean
 
 run: $(VENV)/.run-installed
 	$(BIN)/python -m demo
 
 test: $(VENV)/.dev-installed browser
 	$(BIN)/python -m pytest
+
+# The benchmarks at full size (several minutes each); figures go in bench/RESULTS.md.
+bench: $(VENV)/.dev-installed
+	$(BIN)/python bench/bench_identity_safety.py --db both
+	$(BIN)/python bench/bench_identity.py
+	$(BIN)/python bench/bench_sidebar.py
+	$(BIN)/python bench/bench_webhooks.py
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check connector demo tests bench
