@@ -63,7 +63,9 @@ def group(rules: IdentityRules, records: list[Record],
           shared: Callable[[Pair], bool]) -> list[list[Record]]:
     """People among the records: two records join on evidence that they are one person (a
     value they share that is no one else's, and names that do not differ), strongest first,
-    never across different unique ids."""
+    never across different unique ids. Records with an id of their own join each other first;
+    one without (till rows, a review feed) then joins the one person it fits, and never
+    bridges two: an email two people's records carry says nothing of which one it is."""
     parent = list(range(len(records)))
 
     def root(i: int) -> int:
@@ -81,24 +83,27 @@ def group(rules: IdentityRules, records: list[Record],
                           uniques(rules, (p for rec in theirs for p in rec.pairs())))
                 or any(names_differ(m.name, t.name) for m in mine for t in theirs))
 
-    edges = [(strength, i, j) for i, a in enumerate(records) for j in range(i + 1, len(records))
-             if (strength := evidence(a, records[j], shared))
-             and strength >= needed(rules, a, records[j])]
+    anchors = [i for i, r in enumerate(records) if anchored(rules, r)]
+    edges = [(strength, i, j) for n, i in enumerate(anchors) for j in anchors[n + 1:]
+             if (strength := evidence(records[i], records[j], shared)) >= 2]
     for _, i, j in sorted(edges, reverse=True):
         x, y = root(i), root(j)
         if x != y and not apart(x, y):
             parent[y] = x
+    loose = [i for i in range(len(records)) if i not in anchors]
+    for i in loose:  # onto the one person it fits, if it fits one
+        fits = {root(j) for j in anchors if evidence(records[i], records[j], shared)
+                and not apart(root(j), i)}
+        if len(fits) == 1:
+            parent[i] = fits.pop()
+    for n, i in enumerate(loose):  # those that fit nobody, together when they agree
+        for j in loose[n + 1:]:
+            if root(i) == i and root(j) == j and evidence(records[i], records[j], shared):
+                parent[j] = i
     roots: dict[int, list[Record]] = {}
     for i, record in enumerate(records):
         roots.setdefault(root(i), []).append(record)
     return list(roots.values())
-
-
-def needed(rules: IdentityRules, a: Record, b: Record) -> int:
-    """The evidence two records need to be one person: an email alone joins an answer with no
-    id of its own (a review feed) to a customer, not two customers' records (an ERP customer
-    and a loyalty card may be a couple under one household email)."""
-    return 2 if anchored(rules, a) and anchored(rules, b) else 1
 
 
 def anchored(rules: IdentityRules, record: Record) -> bool:

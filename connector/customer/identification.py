@@ -43,10 +43,7 @@ class Asker(Protocol):
 
     def lookup_kinds(self, name: str) -> list[str]: ...
 
-    def fan_out(self, names: list[str], ids: Identifiers,
-                person: str | None) -> dict[str, Outcome]: ...
-
-    def file_under(self, person: str, outcomes: dict[str, Outcome]) -> None: ...
+    def fan_out(self, names: list[str], ids: Identifiers) -> dict[str, Outcome]: ...
 
 
 @dataclass
@@ -114,8 +111,7 @@ class Identification:
 
     def _ask(self, names: list[str], query: Identifiers
              ) -> tuple[list[Record], dict[str, list[SourceCandidate]]]:
-        person = self.person if self.strong else None
-        outcomes = self.asker.fan_out(names, query, person)
+        outcomes = self.asker.fan_out(names, query)
         self.outcomes.update(outcomes)
         records: list[Record] = []
         several: dict[str, list[SourceCandidate]] = {}
@@ -194,8 +190,6 @@ class Identification:
         who = self.resolver.settle(self.person, records, [], facts(results.values()))
         if self.person and not self.chosen and self._withdrawn(who):
             return None
-        if who != self.resolved.customer_id:
-            self.asker.file_under(who, {n: o for n, o in self.outcomes.items() if n in results})
         return Identified(who, results, self._statuses(records), self.resolved.matched)
 
     def _verify(self, person: str | None = None) -> bool:
@@ -208,7 +202,7 @@ class Identification:
         own = to_identifiers((link.kind, link.value) for link in mine if rules.is_unique(link.kind))
         if not own:
             return False
-        outcomes = self.asker.fan_out(list(self.asker.source_names), own, person)
+        outcomes = self.asker.fan_out(list(self.asker.source_names), own)
         records, results = [], []
         for name, outcome in outcomes.items():
             result = outcome.result
@@ -277,7 +271,7 @@ class Identification:
     def _read(self, listed: Record) -> Record:
         """A candidate of a source's list, read by its own id: its own record then."""
         own = Identifiers(externals=((listed.source, listed.external_id or ""),))
-        outcome = self.asker.fan_out([listed.source], own, None)[listed.source]
+        outcome = self.asker.fan_out([listed.source], own)[listed.source]
         result = outcome.result
         if result is None or not result.found or result.candidates:
             return listed

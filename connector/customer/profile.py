@@ -135,17 +135,11 @@ class ProfileAssembler:
         profile.notes = kept + profile.notes
         return Lookup(profile=profile, sources=found.statuses)
 
-    def file_under(self, person: str, outcomes: dict[str, Outcome]) -> None:
-        """A person just learnt: their next lookup is keyed by them, so the answers cached by
-        identifiers are filed under their id too (same age), not asked again."""
-        for name, outcome in outcomes.items():
-            if outcome.key is not None:
-                self.cache.cache.alias(outcome.key, f"src:{name}:person={person}")
-
-    def fan_out(self, names: list[str], ids: Identifiers,
-                 person: str | None) -> dict[str, Outcome]:
+    def fan_out(self, names: list[str], ids: Identifiers) -> dict[str, Outcome]:
+        """Every named source asked in parallel with these identifiers, each within its
+        deadline; their answers are cached by exactly what they were asked with."""
         started = time.monotonic()
-        key = f"person={person}" if person else ids.cache_key()
+        key = ids.cache_key()
         futures: dict[str, Future[Outcome]] = {
             name: self.pool.submit(self._fetch, name, ids, key) for name in names
         }

@@ -70,16 +70,6 @@ class MemoryCache:
                 self._reindex()
         return entry
 
-    def alias(self, key: str, other: str) -> None:
-        """File the entry of `key` under `other` too, with the same times and tags."""
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return
-            self._entries[other] = entry
-            for tag in entry.tags:
-                self._tags.setdefault(tag, set()).add(other)
-
     def invalidate_tags(self, tags: Iterable[str], prefix: str = "") -> int:
         """Drop every entry carrying one of the tags (an identifier) whose key starts with
         prefix (a source); how many were dropped."""
