@@ -47,19 +47,21 @@ class EmbedLinks:
         self.frame_ancestors = frame_ancestors
 
     def token(self, *, email: Raw = None, phone: Raw = None, card: Raw = None,
-              handle: Raw = None, ticket: str | None = None, customer_id: str | None = None,
+              handle: Raw = None, externals: tuple[tuple[str, str], ...] = (),
+              ticket: str | None = None, customer_id: str | None = None,
               search: bool = False, helpdesk: str | None = None) -> str:
         """A sealed token for these identifiers, for one person an agent chose among several,
         or (`search`) for a ticket with no identifier, opening the search (raises
         InvalidIdentifier for unusable identifiers). `helpdesk` names the helpdesk that framed
         the request (its framing policy applies to the page)."""
         ids = identifiers_from(self.region, email=email, phone=phone, card=card,
-                               handle=handle)
+                               handle=handle).merged(Identifiers(externals=externals))
         if not ids and not customer_id and not search:
             raise InvalidIdentifier("a link needs an email, a phone or a card number")
         payload = {"e": ids.emails, "p": ids.phones, "c": ids.cards, "t": ticket,
                    "u": customer_id, **({"h": helpdesk} if helpdesk else {}),
-                   **({"s": ids.handles} if ids.handles else {})}
+                   **({"s": ids.handles} if ids.handles else {}),
+                   **({"x": [list(pair) for pair in ids.externals]} if ids.externals else {})}
         data = json.dumps(payload, separators=(",", ":")).encode()
         return self._fernet.encrypt_at_time(data, int(self._clock())).decode()
 
@@ -69,7 +71,8 @@ class EmbedLinks:
         ids = context.identifiers
         person = customer_id or context.customer_id
         return self.token(email=list(ids.emails), phone=list(ids.phones), card=list(ids.cards),
-                          handle=list(ids.handles), ticket=context.ticket_id, customer_id=person,
+                          handle=list(ids.handles), externals=ids.externals,
+                          ticket=context.ticket_id, customer_id=person,
                           search=not ids and not person, helpdesk=context.helpdesk)
 
     def url(self, base_url: str, token: str, locale: str | None = None,
@@ -105,7 +108,8 @@ class EmbedLinks:
             raise self._refusal(token) from exc
         payload = json.loads(data)
         ids = Identifiers(tuple(payload["e"]), tuple(payload["p"]), tuple(payload["c"]),
-                          tuple(payload.get("s", ())))
+                          tuple(payload.get("s", ())),
+                          tuple((str(s), str(v)) for s, v in payload.get("x", ())))
         locale = args.get("lang")
         return SidebarContext(helpdesk=payload.get("h") or self.kind, identifiers=ids,
                               ticket_id=payload.get("t"),

@@ -49,6 +49,17 @@ def test_a_valid_link_is_renewed_with_the_same_record_and_a_new_time() -> None:
     assert links.renew(token) is None  # out of date: never renewed, only replaced
 
 
+def test_a_sealed_context_keeps_every_kind_of_identifier() -> None:
+    from connector.helpdesk.base import SidebarContext
+    from connector.identifiers import Identifiers
+
+    links = EmbedLinks(KEY, 600, "FR")
+    ids = Identifiers(emails=(PAULINE,), phones=("+33653888890",), cards=("29000123456",),
+                      handles=("instagram:claire_deco67",), externals=(("erp", "C100997"),))
+    context = SidebarContext(helpdesk="zendesk", identifiers=ids, ticket_id="42")
+    assert links.read({"t": links.seal(context)}).identifiers == ids
+
+
 @pytest.mark.parametrize("token", ["forged", "", None, 42])
 def test_only_genuine_links_are_renewed(token: object) -> None:
     assert EmbedLinks(KEY, 600, "FR").renew(token) is None
