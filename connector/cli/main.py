@@ -33,6 +33,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings.model_copy(update={"manifest": Path(args.manifest)})
     logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # urllib3 logs every request's URL with its query string (a customer's email, phone…) at
+    # DEBUG: never that, whatever the level asked
+    logging.getLogger("urllib3").setLevel(max(logging.INFO, logging.root.level))
     return int(args.run(args, settings))
 
 

@@ -65,7 +65,11 @@ def render(template: str, context: dict[str, Any], *, quote_values: bool = False
 
 def _text(value: Any, quote_values: bool) -> str:
     text = value if isinstance(value, str) else str(value)
-    return quote(text, safe="") if quote_values else text
+    if not quote_values:
+        return text
+    quoted = quote(text, safe="")
+    # a value is one path segment: `.` and `..` would climb the source's paths
+    return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
 
 
 def render_value(template: Any, context: dict[str, Any]) -> Any:

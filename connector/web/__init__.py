@@ -30,7 +30,8 @@ def register_blueprints(app: Flask) -> None:
     for module in (health, api, sidebar, webhooks, demo, admin):
         app.register_blueprint(module.bp)
 
-    app.config.setdefault("MAX_CONTENT_LENGTH", MAX_BODY_BYTES)
+    # Flask defines the key (as None): set it, or nothing caps a body
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
 
     @app.before_request
     def _start_timer() -> None:

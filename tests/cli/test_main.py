@@ -107,3 +107,11 @@ def test_probe_reports_a_refused_source_and_fails(env: dict[str, str]) -> None:
     assert result.returncode == 1
     assert "erp (rest): error: refused our credentials (401)" in result.stdout.splitlines()
     assert "wrong" not in result.stdout
+
+
+def test_debug_logs_hold_no_customer_identifier(env: dict[str, str]) -> None:
+    result = connector("lookup", "--email", SAMPLE_EMAIL, env={**env,
+                                                              "CONNECTOR_LOG_LEVEL": "debug"})
+    assert result.returncode == 0, result.stderr
+    for value in (SAMPLE_EMAIL, "pauline.deneve%40easiware.fr", "+33653888890", "0653888890"):
+        assert value not in result.stderr

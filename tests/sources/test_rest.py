@@ -162,3 +162,11 @@ def test_templates() -> None:
     assert render("/c/{customer.items[0].id}", context, quote_values=True) == "/c/C%201"
     assert render("{email}", context) == "a+b@x.fr"
     assert render("/c/{phone}", context) is None
+
+
+@pytest.mark.parametrize(("key", "path"), [("..", "/orders/%2E%2E/tracking"),
+                                           (".", "/orders/%2E/tracking"),
+                                           ("../../admin", "/orders/..%2F..%2Fadmin/tracking"),
+                                           ("A.1", "/orders/A.1/tracking")])
+def test_a_key_is_one_path_segment_never_a_climb(key: str, path: str) -> None:
+    assert render("/orders/{key}/tracking", {"key": key}, quote_values=True) == path

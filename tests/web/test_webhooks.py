@@ -64,6 +64,14 @@ def test_an_adapter_without_its_secret_refuses_every_event(unsigned: Service, ki
     assert SECRETS[kind] in answer.json()["error"]
 
 
+def test_a_body_over_the_cap_is_a_413_before_any_signature_is_checked(
+        unsigned: Service) -> None:
+    big = b"{" + b" " * (3 * 1024 * 1024) + b"}"  # 3 MB; the cap is 2 MB
+    answer = requests.post(f"{unsigned.url}/helpdesk/zendesk/webhook", data=big, timeout=30,
+                           headers={"Content-Type": "application/json"})
+    assert answer.status_code == 413
+
+
 def test_an_unknown_helpdesk_is_a_404(unsigned: Service) -> None:
     answer = requests.post(f"{unsigned.url}/helpdesk/nosuchdesk/webhook", data=b"{}", timeout=5)
     assert answer.status_code == 404
