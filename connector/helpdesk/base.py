@@ -20,6 +20,9 @@ from connector.helpdesk.social import RawHandle, social_handle
 from connector.identifiers import Identifiers, normalise
 from connector.retry import retry_after_s
 
+EXTERNAL_ID_MAX = 64  # the longest external id taken: a customer number, not a document
+RawExternal = tuple[str | None, object]  # (the manifest source it names, the raw value)
+
 
 class Unauthorized(Exception):
     """A request we cannot trust: bad or stale signature, expired link. Answered with a 401."""
@@ -235,15 +238,29 @@ def body_key(body: bytes) -> str:
 
 def lenient_identifiers(region: str, *, emails: list[str | None] | None = None,
                         phones: list[str | None] | None = None,
-                        handles: Iterable[RawHandle] | None = None) -> Identifiers:
+                        handles: Iterable[RawHandle] | None = None,
+                        externals: Iterable[RawExternal] | None = None) -> Identifiers:
     """Identifiers from an event's raw values; unusable ones are dropped, not fatal. Handles
-    come as (network, name) pairs, `network:name` or a profile's address (social.py)."""
+    come as (network, name) pairs, `network:name` or a profile's address (social.py);
+    externals as (source, id) pairs, dropped without a source (`external_id_source` unset)."""
     found_emails = [e for raw in emails or [] if raw and (e := normalise("email", raw, region))]
     found_phones = [p for raw in phones or [] if raw and (p := normalise("phone", raw, region))]
     found_handles = [h for raw in handles or [] if (h := social_handle(raw, region))]
+    found_externals = [x for raw in externals or [] if (x := external_id(*raw))]
     return Identifiers(emails=tuple(dict.fromkeys(found_emails)),
                        phones=tuple(dict.fromkeys(found_phones)),
-                       handles=tuple(dict.fromkeys(found_handles)))
+                       handles=tuple(dict.fromkeys(found_handles)),
+                       externals=tuple(dict.fromkeys(found_externals)))
+
+
+def external_id(source: str | None, raw: object) -> tuple[str, str] | None:
+    """(source, id) of a contact's external id; None without a source or a usable value."""
+    if not source or isinstance(raw, bool) or not isinstance(raw, str | int):
+        return None
+    value = str(raw).strip()
+    if not value or len(value) > EXTERNAL_ID_MAX or "{{" in value:
+        return None  # a longer value is no id of ours; `{{…}}` a placeholder left unrendered
+    return source, value
 
 
 def json_object(body: bytes) -> dict[str, Any]:

@@ -28,14 +28,19 @@ class AdapterConfig(Strict):
     value (an unset `${VAR:-}`) means "not configured": that adapter then refuses with 401.
 
     An adapter says what its helpdesk can take back (`writable`); the rest defaults to off and
-    is refused at load, with `unwritable` (naming `{what}`) as the reason."""
+    is refused at load, with `unwritable` (naming `{what}`) as the reason. It names the field
+    where its contacts keep the brand's own customer number (`external_id_field`), if any."""
 
     writable: ClassVar[frozenset[str]] = CAPABILITIES
     unwritable: ClassVar[str] = "this helpdesk cannot take {what} back"
+    external_id_field: ClassVar[str | None] = None
 
     enabled: bool = True
     frame_ancestors: list[str] | None = None  # None: the adapter's own default
     write_back: WriteBackConfig = WriteBackConfig()
+    # the manifest source whose own customer id the helpdesk's external id field holds (e.g.
+    # erp): the contact's value is then looked up as that source's id
+    external_id_source: str | None = None
 
     @field_validator("*", mode="before")
     @classmethod
@@ -47,6 +52,13 @@ class AdapterConfig(Strict):
     def _unwritable_off_unless_asked(cls, value: Any) -> Any:
         return ({**dict.fromkeys(CAPABILITIES - cls.writable, False), **value}
                 if isinstance(value, dict) else value)
+
+    @field_validator("external_id_source")
+    @classmethod
+    def _a_field_to_read(cls, value: str | None) -> str | None:
+        if value is not None and cls.external_id_field is None:
+            raise ValueError("this helpdesk's contacts have no external id field to read")
+        return value
 
     @field_validator("write_back")
     @classmethod

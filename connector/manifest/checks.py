@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pydantic import BaseModel
 
 from connector.customer.paths import expression_problem
+from connector.helpdesk.config import AdapterConfig
 from connector.models import SECTIONS
 from connector.sources.base import SectionMap, SourceConfig
 from connector.sources.mapping import field_type
@@ -33,6 +36,26 @@ def check_semantics(
         errors.extend(_check_source(f"sources.{name}", config))
     if sidebar is not None:
         errors.extend(_check_sidebar(declared, sidebar))
+    return errors
+
+
+def check_helpdesks(adapters: Mapping[str, AdapterConfig], declared: list[str],
+                    sources: Mapping[str, SourceConfig] | None = None) -> list[str]:
+    """Each helpdesk's `external_id_source` names a source of the file (`declared`) that looks
+    customers up by its own id."""
+    known = ", ".join(declared) or "none"
+    errors = []
+    for kind, config in adapters.items():
+        name = config.external_id_source
+        if name is None:
+            continue
+        if name not in declared:
+            errors.append(f"helpdesks.{kind}.external_id_source: unknown source '{name}' "
+                          f"(declared: {known})")
+        elif sources is not None and name in sources and "external" not in (
+                getattr(sources[name], "lookup_by", None) or []):
+            errors.append(f"helpdesks.{kind}.external_id_source: sources.{name} does not look "
+                          "customers up by their id: put `external` first in its lookup_by")
     return errors
 
 

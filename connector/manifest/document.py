@@ -22,7 +22,12 @@ from connector.customer.rules import FlagRules, KpiRules
 from connector.helpdesk import adapter_modules
 from connector.helpdesk.config import AdapterConfig, EmbedConfig, unset_secrets
 from connector.jobs.config import Jobs
-from connector.manifest.checks import SectionMaps, check_sections, check_semantics
+from connector.manifest.checks import (
+    SectionMaps,
+    check_helpdesks,
+    check_sections,
+    check_semantics,
+)
 from connector.sources import SOURCE_TYPES
 from connector.sources.base import BuildContext, SourceConfig
 from connector.sources.preset import presets
@@ -146,6 +151,7 @@ def load_manifest(path: Path, env: Mapping[str, str] | None = None) -> Manifest:
     sidebar = document.sidebar if document else _quietly(Sidebar, data.get("sidebar") or {})
     errors.extend(check_semantics(sources, sidebar, [str(n) for n in entries]))
     helpdesks = _validate_helpdesks(data.get("helpdesks"), errors)
+    errors.extend(check_helpdesks(helpdesks.adapters, [str(n) for n in entries], sources))
     if errors or document is None:
         raise ManifestError(errors)
     return Manifest(

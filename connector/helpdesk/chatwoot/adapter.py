@@ -21,10 +21,10 @@ import datetime as dt
 import hmac
 import json
 import secrets
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlencode, urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from connector.helpdesk.base import (
     Headers,
@@ -63,6 +63,8 @@ SIGNATURE_HEADER, TIMESTAMP_HEADER = "X-Chatwoot-Signature", "X-Chatwoot-Timesta
 class Config(AdapterConfig):
     """`helpdesks.chatwoot` in the manifest (secrets from the environment)."""
 
+    external_id_field: ClassVar[str | None] = "identifier"
+
     # where agents use Chatwoot: it frames our page, posts its context, serves the API
     base_url: str | None = None
     account_id: int | None = Field(default=None, ge=1)
@@ -73,7 +75,8 @@ class Config(AdapterConfig):
     api_token: SecretStr | None = None
     # the dashboard app's key: bump to revoke every URL given out before
     app_key_version: int = Field(default=1, ge=1, le=1_000_000)
-    # what a contact's `identifier` is: an email or phone when it reads as one, a loyalty card
+    # what a contact's `identifier` is: an email or phone when it reads as one, a loyalty card;
+    # with `external_id_source` set (and `auto`), that source's own id
     identifier: IdentifierUse = "auto"
     channels: dict[str, str] = Field(default_factory=dict)  # channel type → channel, over ours
 
@@ -86,6 +89,14 @@ class Config(AdapterConfig):
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("must be Chatwoot's address, e.g. https://app.chatwoot.com")
         return value.strip().rstrip("/")
+
+    @field_validator("identifier")
+    @classmethod
+    def _one_reading(cls, value: IdentifierUse, info: ValidationInfo) -> IdentifierUse:
+        if value != "auto" and info.data.get("external_id_source"):
+            raise ValueError("must be auto when external_id_source is set (the contact's "
+                             "identifier is then that source's own id)")
+        return value
 
     @property
     def address(self) -> str:
@@ -128,7 +139,7 @@ class Chatwoot:
         self.frame_ancestors = tuple(dict.fromkeys(
             [*(config.frame_ancestors or [config.origin]), "'self'"]))
         self.reading = EventReading(deps.region, config.identifier, dict(config.channels),
-                                    config.account_id)
+                                    config.account_id, config.external_id_source)
         self._api: ChatwootApi | None = None
 
     # --- the dashboard app -----------------------------------------------------------------

@@ -69,12 +69,14 @@ QUIET_CHANGES = frozenset({"label_list", "cached_label_list", "custom_attributes
 @dataclass(frozen=True)
 class EventReading:
     """How this installation's events are read: the brand's phone region, what a contact's
-    `identifier` is, and channel names over the defaults."""
+    `identifier` is (`external_source`: the source whose own id it holds), and channel names
+    over the defaults."""
 
     region: str
     identifier: IdentifierUse = "auto"
     channels: Mapping[str, str] = field(default_factory=dict)
     account_id: int | None = None
+    external_source: str | None = None
 
     def channel(self, channel_type: Any) -> str | None:
         """Our channel name for a Chatwoot channel type (`Channel::Email` → `email`)."""
@@ -86,14 +88,16 @@ class EventReading:
 def contact_identifiers(reading: EventReading, email: Any, phone: Any, identifier: Any,
                         attributes: Any = None) -> Identifiers:
     """A contact's usable identifiers: email, phone, social handles (its
-    `additional_attributes`), and its `identifier` as an email or a phone when it reads as
-    one (`auto`), as a loyalty card (`card`), or not at all (`ignore`)."""
+    `additional_attributes`), and its `identifier` as the `external_source`'s own id when one
+    is set, else as an email or a phone when it reads as one (`auto`), as a loyalty card
+    (`card`), or not at all (`ignore`)."""
     emails, phones = [_text(email)], [_text(phone)]
     extra = _text(identifier)
-    if extra and reading.identifier == "auto":
+    source = reading.external_source if reading.identifier == "auto" else None
+    if extra and reading.identifier == "auto" and not source:
         (emails if "@" in extra else phones).append(extra)
     ids = lenient_identifiers(reading.region, emails=emails, phones=phones,
-                              handles=contact_handles(attributes))
+                              handles=contact_handles(attributes), externals=[(source, extra)])
     if extra and reading.identifier == "card" and (card := normalise("card", extra, "")):
         ids = replace(ids, cards=(card,))
     return ids

@@ -4,10 +4,10 @@ through the API v2.
 
 - The app (built by `connector freshdesk-app`, see `app.py`) reads the ticket's
   contact through the FDK data method and POSTs its identifiers (emails, phones, `twitter_id`,
-  `facebook_id`) to `/helpdesk/freshdesk/sidebar` through a request template that adds our
-  app token (a secure installation parameter the browser never sees). We answer JSON: the
-  record as an HTML fragment (shown in a sandboxed frame of the app) and a sealed link to the
-  full page.
+  `facebook_id`, `unique_external_id`) to `/helpdesk/freshdesk/sidebar` through a request
+  template that adds our app token (a secure installation parameter the browser never sees).
+  We answer JSON: the record as an HTML fragment (shown in a sandboxed frame of the app) and a
+  sealed link to the full page.
 - Webhooks ("Trigger webhook" in an automation rule) carry no signature: the rule sends our
   secret in a header (or as basic-auth credentials); the body is composed by the admin
   (`webhooks.py` reads it).
@@ -86,16 +86,19 @@ class Freshdesk:
         return json_reply(200, {"html": self.deps.render_fragment(context), "url": url})
 
     def context_of(self, asked: dict[str, Any]) -> SidebarContext:
-        """Who the app asks about: the contact's emails, phones, X handle (`twitter_id`) and
-        Facebook id (`facebook_id`), unusable ones dropped."""
+        """Who the app asks about: the contact's emails, phones, X handle (`twitter_id`),
+        Facebook id (`facebook_id`) and external id (`unique_external_id`), unusable ones
+        dropped."""
         emails: list[str | None] = [*_strings(asked.get("emails")),
                                     *_strings(asked.get("email"))]
         phones: list[str | None] = [*_strings(asked.get("phones")), *_strings(asked.get("phone")),
                                     *_strings(asked.get("mobile"))]
         handles = [(network, value) for network, keys in webhooks.SOCIAL_FIELDS.items()
                    for value in _strings(asked.get(keys[0]))]
+        externals = [(self.config.external_id_source, value)
+                     for value in _strings(asked.get("unique_external_id"))]
         ids = lenient_identifiers(self.deps.region, emails=emails, phones=phones,
-                                  handles=handles)
+                                  handles=handles, externals=externals)
         ticket = _strings(asked.get("ticket_id"))
         lang = (_strings(asked.get("lang")) or [""])[0][:2].lower()
         return SidebarContext(helpdesk=KIND, identifiers=ids,
@@ -119,7 +122,8 @@ class Freshdesk:
             raise Unauthorized("the basic-auth credentials do not match")
 
     def parse_event(self, headers: Headers, body: bytes) -> TicketEvent | None:
-        event = webhooks.parse_event(headers, body, self.deps.region)
+        event = webhooks.parse_event(headers, body, self.deps.region,
+                                     self.config.external_id_source)
         if event is not None and self.config.tags_on == "ticket":  # the worker writes on it
             return replace(event, requester_id=None)
         return event

@@ -3,7 +3,7 @@ the API key for write-back (secrets from the environment)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr
 
@@ -12,6 +12,8 @@ from connector.helpdesk.config import AdapterConfig
 
 class Config(AdapterConfig):
     """`helpdesks.freshdesk` in the manifest (secrets from the environment)."""
+
+    external_id_field: ClassVar[str | None] = "unique_external_id"  # the contacts'
 
     # the account: `acme` or `acme.freshdesk.com` (the API is https://acme.freshdesk.com/api/v2)
     domain: str | None = Field(default=None,

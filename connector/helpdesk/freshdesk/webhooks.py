@@ -5,8 +5,9 @@ Freshdesk signs nothing and fixes no shape: the admin composes the body. We docu
 
 - the recommended JSON ("Advanced" content): `{"event": "ticket_created", "ticket": {"id":
   "{{ticket.id}}", "subject": …, "source": …}, "contact": {"id": …, "email": …, "phone": …,
-  "mobile": …}}`, and the contact's `twitter_id` (its X handle) and `facebook_id` when the
-  body carries them (API v2 contact fields);
+  "mobile": …}}`, and the contact's `twitter_id` (its X handle), `facebook_id` and
+  `unique_external_id` (the brand's own customer number, read with `external_id_source`) when
+  the body carries them (API v2 contact fields);
 - "Simple" content (the fields ticked in the rule), sent wrapped in `freshdesk_webhook` with
   flat keys (`ticket_id`, `ticket_subject`, `ticket_contact_email`…);
 - flat keys (`ticket_id`, `email`, `phone`…), JSON or form-encoded.
@@ -27,6 +28,7 @@ from connector.helpdesk.base import (
     BadEvent,
     EventKind,
     Headers,
+    RawExternal,
     TicketEvent,
     body_key,
     iso_moment,
@@ -53,6 +55,9 @@ SOCIAL_FIELDS: dict[str, tuple[str, ...]] = {
     "twitter": ("twitter_id", "ticket_contact_twitter_id", "ticket_requester_twitter_id"),
     "facebook": ("facebook_id", "ticket_contact_facebook_id", "ticket_requester_facebook_id"),
 }
+# the contact's external id (API v2 `unique_external_id`): its own field, then flat keys
+EXTERNAL_ID_FIELDS = ("unique_external_id", "ticket_contact_unique_external_id",
+                      "ticket_requester_unique_external_id")
 EVENTS: dict[str, EventKind] = {
     "ticket_created": "ticket.created", "ticket.created": "ticket.created",
     "created": "ticket.created", "ticket_create": "ticket.created",
@@ -65,8 +70,10 @@ EVENTS: dict[str, EventKind] = {
 }
 
 
-def parse_event(headers: Headers, body: bytes, region: str) -> TicketEvent | None:
-    """The event an authenticated rule sent; BadEvent when it names no ticket."""
+def parse_event(headers: Headers, body: bytes, region: str,
+                external_source: str | None = None) -> TicketEvent | None:
+    """The event an authenticated rule sent (the contact's external id as `external_source`'s
+    own id, when set); BadEvent when it names no ticket."""
     data = _document(headers, body)
     ticket = _mapping(data.get("ticket"))
     contact = _first_mapping(data.get("contact"), data.get("requester"),
@@ -94,7 +101,8 @@ def parse_event(headers: Headers, body: bytes, region: str) -> TicketEvent | Non
     return TicketEvent(
         helpdesk=KIND, key=key, kind=kind,
         identifiers=lenient_identifiers(region, emails=emails, phones=phones,
-                                        handles=social_handles(contact, data)),
+                                        handles=social_handles(contact, data),
+                                        externals=external_ids(external_source, contact, data)),
         ticket_id=ticket_id,
         requester_id=_value(contact.get("id"), ticket.get("requester_id"),
                             data.get("ticket_requester_id"), data.get("requester_id")),
@@ -109,6 +117,11 @@ def social_handles(*places: Mapping[str, Any]) -> list[tuple[str, str | None]]:
     """(network, handle) of the social fields these mappings hold (a contact, flat keys)."""
     return [(network, _value(place.get(key))) for place in places
             for network, keys in SOCIAL_FIELDS.items() for key in keys]
+
+
+def external_ids(source: str | None, *places: Mapping[str, Any]) -> list[RawExternal]:
+    """(source, id) of the external id these mappings hold (a contact, flat keys)."""
+    return [(source, _value(place.get(key))) for place in places for key in EXTERNAL_ID_FIELDS]
 
 
 def _key(ticket_id: str, event: str | None, updated: str | None, kind: EventKind,

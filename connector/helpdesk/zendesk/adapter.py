@@ -62,14 +62,15 @@ class Zendesk:
 
     def parse_event(self, headers: Headers, body: bytes) -> TicketEvent | None:
         """An event subscription's or a trigger template's event."""
-        return webhooks.parse(headers, body, self.deps.region)
+        return webhooks.parse(headers, body, self.deps.region, self.config.external_id_source)
 
     def enrich(self, event: TicketEvent) -> TicketEvent:
         """In the worker: an event naming its requester by id only (event subscriptions) gets
-        their emails and phones from the API, when it is configured."""
+        their emails, phones, handles and external id from the API, when it is configured."""
         if event.identifiers or not event.requester_id or self.api is None:
             return event
-        found = self.api.identities(event.requester_id, self.deps.region)
+        found = self.api.identities(event.requester_id, self.deps.region,
+                                    self.config.external_id_source)
         return dataclasses.replace(event, identifiers=found)
 
     def write_back(self, change: WriteBack) -> None:

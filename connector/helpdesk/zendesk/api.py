@@ -58,9 +58,11 @@ class ZendeskApi:
         """The user's record (tags, user_fields, primary email and phone)."""
         return dict(self._call("GET", f"/api/v2/users/{_id(user_id)}.json").get("user") or {})
 
-    def identities(self, user_id: str, region: str) -> Identifiers:
+    def identities(self, user_id: str, region: str,
+                   external_source: str | None = None) -> Identifiers:
         """Every email, phone, X (Twitter) and Facebook identity Zendesk knows for a user (the
-        primary email and phone too); empty when the user no longer exists."""
+        primary email and phone too, and their `external_id` as `external_source`'s own id);
+        empty when the user no longer exists."""
         try:
             found = self._call("GET", "/api/v2/users/show_many.json",
                                params={"ids": _id(user_id), "include": "identities"})
@@ -73,7 +75,8 @@ class ZendeskApi:
         users = [u for u in found.get("users") or []
                  if isinstance(u, dict) and str(u.get("id")) == str(user_id)]
         return identities_of(identities, region, emails=[u.get("email") for u in users],
-                             phones=[u.get("phone") for u in users])
+                             phones=[u.get("phone") for u in users],
+                             externals=[(external_source, u.get("external_id")) for u in users])
 
     def ticket(self, ticket_id: str) -> dict[str, Any]:
         """The ticket (its tags)."""

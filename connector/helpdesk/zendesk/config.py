@@ -3,6 +3,8 @@ account and the app package's details (secrets from the environment)."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from connector.helpdesk.config import AdapterConfig
@@ -10,6 +12,8 @@ from connector.helpdesk.config import AdapterConfig
 
 class Config(AdapterConfig):
     """`helpdesks.zendesk` in the manifest (secrets from the environment)."""
+
+    external_id_field: ClassVar[str | None] = "external_id"  # users' (externalId in ZAF)
 
     subdomain: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     # signed URLs: the app's public key (PEM) and, optionally, the expected audience

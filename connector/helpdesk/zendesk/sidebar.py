@@ -9,11 +9,11 @@ Zendesk's SDK reads in the agent's browser.
    `session_max_s` after the JWT was issued).
 2. The page asks Zendesk (`client.get`) for the ticket's requester (`user` in the user
    sidebar) and POSTs its emails, phones, X and Facebook handles (`twitter:…`, `facebook:…`,
-   from the user's `identities`) and Zendesk id with the session as JSON; we answer
-   `{"url", "ttl_s", "session", "renewed"}`: the sealed link of the record, which the page
-   opens in a frame of its own, and the renewed session. It stays connected to Zendesk, so a
-   change of requester (`ticket.requester.email.changed`, `ticket.requester.id.changed`) opens
-   the new record.
+   from the user's `identities`), `externalId` (read as `external_id_source`'s own id) and
+   Zendesk id with the session as JSON; we answer `{"url", "ttl_s", "session", "renewed"}`:
+   the sealed link of the record, which the page opens in a frame of its own, and the renewed
+   session. It stays connected to Zendesk, so a change of requester
+   (`ticket.requester.email.changed`, `ticket.requester.id.changed`) opens the new record.
 3. Before the link expires (record_frame.js) the page POSTs the same with `renew`, the token
    the frame shows: while it is valid we seal its record again (the person the agent chose
    stays), else the requester's; the record takes the new token in place.
@@ -143,7 +143,7 @@ def _record_link(config: Config, deps: HelpdeskDeps, body: bytes,
         asked = {}
     session = open_session(config, deps, asked.get("session"))
     renewed = deps.links.renew(asked.get("renew"))
-    token = renewed or _requester_token(deps, asked)
+    token = renewed or _requester_token(config, deps, asked)
     lang = asked.get("lang") if isinstance(asked.get("lang"), str) else None
     url = deps.links.url("", token, lang if lang in LOCALES else None, keep=dict(keep))
     answer = {"url": url, "ttl_s": deps.links.ttl_s, "renewed": renewed is not None,
@@ -151,12 +151,13 @@ def _record_link(config: Config, deps: HelpdeskDeps, body: bytes,
     return json_reply(200, answer)
 
 
-def _requester_token(deps: HelpdeskDeps, asked: Mapping[str, Any]) -> str:
+def _requester_token(config: Config, deps: HelpdeskDeps, asked: Mapping[str, Any]) -> str:
     """A new sealed token for the requester the page read from Zendesk (the search without
     one)."""
     ids = lenient_identifiers(deps.region, emails=_strings(asked.get("emails")),
                               phones=_strings(asked.get("phones")),
-                              handles=_strings(asked.get("handles")))
+                              handles=_strings(asked.get("handles")),
+                              externals=[(config.external_id_source, asked.get("external_id"))])
     ticket = _zendesk_id(asked.get("ticket_id"))
     log.info("zendesk sidebar: requester %s on ticket %s",
              _zendesk_id(asked.get("user_id")) or "-", ticket or "-")

@@ -9,14 +9,17 @@ Shapes ("Anatomy of a webhook request"):
 - a webhook subscribed to Zendesk events sends a fixed JSON: `type`
   (`zen:event-type:ticket.created`…), `id` (the event's id: our idempotency key), `time`,
   `subject` (`zen:ticket:35436`, not the ticket's title) and `detail` (the ticket: `id`,
-  `requester_id`, `subject`, `via.channel`…). It names the requester by id only: the adapter's
-  `enrich` asks the API for their identities, in the worker. User events carry the user's
-  `detail.email`, and identity events the identity as `event.current` (`{type, value}`).
+  `requester_id`, `subject`, `via.channel`…; its `external_id` is the ticket's). It names the
+  requester by id only: the adapter's `enrich` asks the API for their identities, in the
+  worker. User events carry the user's `detail.email` and `detail.external_id` (the brand's
+  own customer number, read with `external_id_source`), identity events the identity as
+  `event.current` (`{type, value}`), `user.external_id_changed` the new id as `event.current`.
 - a webhook connected to a trigger or an automation sends whatever JSON the admin templated.
   The recommended template (docs/helpdesks/zendesk.md) nests `ticket` with `requester`; flat
-  keys (`ticket_id`, `requester_email`…) and camelCase are accepted too. Its idempotency key is
-  the `X-Zendesk-Webhook-Invocation-Id` header (every request carries one; retries of one
-  invocation reuse it), else ticket + event + time, else the body's digest.
+  keys (`ticket_id`, `requester_email`, `requester_external_id`…) and camelCase are accepted
+  too. Its idempotency key is the `X-Zendesk-Webhook-Invocation-Id` header (every request
+  carries one; retries of one invocation reuse it), else ticket + event + time, else the
+  body's digest.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from connector.helpdesk.base import (
     BadEvent,
     EventKind,
     Headers,
+    RawExternal,
     TicketEvent,
     Unauthorized,
     body_key,
@@ -102,18 +106,21 @@ def verify(secret: bytes, headers: Headers, body: bytes, now: dt.datetime,
     check_fresh(sent, now, window_s)
 
 
-def parse(headers: Headers, body: bytes, region: str) -> TicketEvent | None:
-    """The event a verified webhook carries; None for what we do not use."""
+def parse(headers: Headers, body: bytes, region: str,
+          external_source: str | None = None) -> TicketEvent | None:
+    """The event a verified webhook carries (a requester's `external_id` as that source's own
+    id, when set); None for what we do not use."""
     data = json_object(body)
     if str(data.get("type") or "").startswith("zen:event-type"):
-        return _subscription(data, headers, body, region)
-    return _template(data, headers, body, region)
+        return _subscription(data, headers, body, region, external_source)
+    return _template(data, headers, body, region, external_source)
 
 
 def identities_of(identities: Iterable[Any], region: str, emails: Iterable[str | None] = (),
-                  phones: Iterable[str | None] = ()) -> Identifiers:
-    """The identifiers of Zendesk user identities (`{type, value}`), then of these emails and
-    phones (a user's primary ones)."""
+                  phones: Iterable[str | None] = (),
+                  externals: Iterable[RawExternal] = ()) -> Identifiers:
+    """The identifiers of Zendesk user identities (`{type, value}`), then of these emails,
+    phones (a user's primary ones) and external ids."""
     found: dict[str, list[str | None]] = {"email": [], "phone": []}
     handles: list[tuple[str, str]] = []
     for identity in identities:
@@ -126,7 +133,8 @@ def identities_of(identities: Iterable[Any], region: str, emails: Iterable[str |
         else:
             handles.append((kind, value))
     return lenient_identifiers(region, emails=[*found["email"], *emails],
-                               phones=[*found["phone"], *phones], handles=handles)
+                               phones=[*found["phone"], *phones], handles=handles,
+                               externals=externals)
 
 
 def channel_of(raw: Any) -> str | None:
@@ -139,8 +147,8 @@ def channel_of(raw: Any) -> str | None:
     return next((ours for word, ours in CHANNEL_WORDS if word in code), "other")
 
 
-def _subscription(data: dict[str, Any], headers: Headers, body: bytes,
-                  region: str) -> TicketEvent | None:
+def _subscription(data: dict[str, Any], headers: Headers, body: bytes, region: str,
+                  external_source: str | None) -> TicketEvent | None:
     """An event-subscription payload (`zen:event-type:…`)."""
     matched = EVENT_TYPE.match(str(data["type"]))
     if matched is None:
@@ -156,8 +164,11 @@ def _subscription(data: dict[str, Any], headers: Headers, body: bytes,
         # one no longer names the person
         event = _mapping(data.get("event"))
         current = event.get("current", event) if action != "identity_deleted" else None
+        external = (event.get("current") if action == "external_id_changed"
+                    else detail.get("external_id"))
         ids = identities_of([current], region, emails=[_text(detail.get("email"))],
-                            phones=[_text(detail.get("phone"))])
+                            phones=[_text(detail.get("phone"))],
+                            externals=[(external_source, _text(external))])
         if not (user_id or ids):
             return None
         return TicketEvent(helpdesk=KIND, key=key, kind="customer.updated", identifiers=ids,
@@ -179,8 +190,8 @@ def _subscription(data: dict[str, Any], headers: Headers, body: bytes,
                        new_request=kind == "ticket.created")
 
 
-def _template(data: dict[str, Any], headers: Headers, body: bytes,
-              region: str) -> TicketEvent | None:
+def _template(data: dict[str, Any], headers: Headers, body: bytes, region: str,
+              external_source: str | None) -> TicketEvent | None:
     """A trigger or automation's templated JSON (nested `ticket`, or flat keys)."""
     ticket = _mapping(data.get("ticket"))
     requester = _mapping(ticket.get("requester")) or _mapping(data.get("requester"))
@@ -192,7 +203,10 @@ def _template(data: dict[str, Any], headers: Headers, body: bytes,
         emails=[_first((requester, ("email",)), (ticket, ("requester_email",)),
                        (data, ("requester_email", "requesterEmail", "email")))],
         phones=[_first((requester, ("phone", "phone_number")), (ticket, ("requester_phone",)),
-                       (data, ("requester_phone", "requesterPhone", "phone")))])
+                       (data, ("requester_phone", "requesterPhone", "phone")))],
+        externals=[(external_source, _first(  # never `external_id` alone: a ticket's own
+            (requester, ("external_id", "externalId")), (ticket, ("requester_external_id",)),
+            (data, ("requester_external_id", "requesterExternalId"))))])
     if not (ticket_id or requester_id or ids):
         return None  # a test delivery, or a template without anything we can use
     kind = _event_kind(_first((data, ("event", "event_type", "type", "kind")),

@@ -53,10 +53,11 @@ def parent() -> Iterator[Parent]:
 @pytest.fixture(scope="module")
 def zendesk(demo_data: Path, backoffice: Backoffice, parent: Parent,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    """`connector serve` with zendesk on: framed by the stand-in, the SDK served by it."""
+    """`connector serve` with zendesk on: framed by the stand-in, the SDK served by it, users'
+    external ids read as the ERP's own."""
     var = tmp_path_factory.mktemp("zendesk")
     manifest = zendesk_manifest(var, frame_ancestors=[parent.origin],
-                                sdk_url=f"{parent.url}/zaf_sdk.min.js")
+                                sdk_url=f"{parent.url}/zaf_sdk.min.js", external_id_source="erp")
     env = {**service_env(demo_data, backoffice.url, var), "CONNECTOR_MANIFEST": str(manifest),
            "ZENDESK_APP_PUBLIC_KEY": public_pem()}
     running = start_service(env)
@@ -210,6 +211,16 @@ def test_x_and_facebook_identities_are_sent_as_handles(browser: Any, parent: Par
     assert sealed.identifiers == Identifiers(emails=("claire.deco@gmail.com",),
                                              handles=("twitter:claire_deco67",
                                                       "facebook:855769377321"))
+
+
+def test_a_requester_known_by_her_erp_number_alone_opens_her_record(
+        browser: Any, parent: Parent, zendesk: Service) -> None:
+    """The ZAF user's `externalId` is the ERP's customer number: no email, no phone needed."""
+    known = {"id": 9005, "name": "P. Denève", "email": None, "externalId": "C100997",
+             "identities": []}
+    open_app(browser, parent, zendesk, "external", requester=known)
+    text = record_text(browser, "Pauline Denève")
+    assert "997890" in text
 
 
 def test_a_zendesk_that_does_not_answer_times_out_saying_so(browser: Any, parent: Parent,

@@ -1,10 +1,10 @@
 /* The customer record beside a Freshdesk ticket (FDK platform 3.0, ticket_sidebar).
  *
  * Reads the ticket and its contact (emails, phones, X handle `twitter_id`, Facebook id
- * `facebook_id`) through the data method, asks the connector server for the record through
- * the `connectorSidebar` request template (the template adds the app token, a secure
- * installation parameter the browser never sees), and shows the answer's HTML fragment in a
- * sandboxed frame where no script runs.
+ * `facebook_id`, the brand's own customer number `unique_external_id`) through the data
+ * method, asks the connector server for the record through the `connectorSidebar` request
+ * template (the template adds the app token, a secure installation parameter the browser
+ * never sees), and shows the answer's HTML fragment in a sandboxed frame where no script runs.
  */
 (function () {
   "use strict";
@@ -47,6 +47,7 @@
       phones: present([contact.phone, contact.mobile]),
       twitter_id: field(contact.twitter_id),
       facebook_id: field(contact.facebook_id),
+      unique_external_id: field(contact.unique_external_id),
       lang: language.slice(0, 2)
     };
   }
