@@ -267,7 +267,7 @@ def json_object(body: bytes) -> dict[str, Any]:
     """A webhook body as a JSON object, or BadEvent saying why not."""
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadEvent("the webhook body is not JSON") from exc
     if not isinstance(data, dict):
         raise BadEvent("the webhook body is not a JSON object")

@@ -72,6 +72,16 @@ def test_a_body_over_the_cap_is_a_413_before_any_signature_is_checked(
     assert answer.status_code == 413
 
 
+@pytest.mark.parametrize("route", ["webhook", "sidebar"])
+@pytest.mark.parametrize("kind", sorted(SECRETS))
+def test_json_nested_past_pythons_limit_is_refused_not_a_500(unsigned: Service, kind: str,
+                                                             route: str) -> None:
+    nested = b'{"a":' * 50_000 + b"1" + b"}" * 50_000  # 600 KB, under the size cap
+    answer = requests.post(f"{unsigned.url}/helpdesk/{kind}/{route}", data=nested, timeout=30,
+                           headers={"Content-Type": "application/json"})
+    assert answer.status_code != 500, (kind, route, answer.status_code)  # 501: no sidebar
+
+
 def test_an_unknown_helpdesk_is_a_404(unsigned: Service) -> None:
     answer = requests.post(f"{unsigned.url}/helpdesk/nosuchdesk/webhook", data=b"{}", timeout=5)
     assert answer.status_code == 404

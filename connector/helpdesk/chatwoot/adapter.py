@@ -175,7 +175,7 @@ class Chatwoot:
     def _sealed_url(self, request: HttpRequest) -> Reply:
         try:
             asked = json.loads(request.body or b"null")
-        except ValueError:
+        except (ValueError, RecursionError):
             asked = None
         if not isinstance(asked, dict):
             return json_reply(400, {"error": "expected a JSON object"})

@@ -118,7 +118,7 @@ def sidebar_payload(request: HttpRequest) -> dict[str, Any]:
     if "json" in content_type or request.body.lstrip()[:1] == b"{":
         try:
             data = json.loads(request.body)
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             return {}
         return data if isinstance(data, dict) else {}
     if not request.body:  # the web layer parsed the form already: its fields, one per name

@@ -76,7 +76,7 @@ class Freshdesk:
             return json_reply(405, {"error": "POST the ticket's contact as JSON"})
         try:
             asked = json.loads(request.body or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):
             asked = None
         if not isinstance(asked, dict):
             return json_reply(400, {"error": "the body is not a JSON object"})

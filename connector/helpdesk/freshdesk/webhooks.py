@@ -144,7 +144,7 @@ def _document(headers: Headers, body: bytes) -> dict[str, Any]:
             data: Any = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
         else:
             data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadEvent("the webhook body is not JSON (a placeholder with a quote in it can "
                        "break hand-written JSON: see the recommended body)") from exc
     if not isinstance(data, dict):

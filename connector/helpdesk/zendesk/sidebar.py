@@ -137,7 +137,7 @@ def _record_link(config: Config, deps: HelpdeskDeps, body: bytes,
     requester's the page read from Zendesk), and the session renewed."""
     try:
         asked = json.loads(body) if len(body) <= MAX_BODY else None
-    except ValueError:
+    except (ValueError, RecursionError):
         asked = None
     if not isinstance(asked, dict):
         asked = {}
