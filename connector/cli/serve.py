@@ -5,15 +5,28 @@ from __future__ import annotations
 import argparse
 import sys
 from typing import Any
+from urllib.parse import quote
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 from connector.cli.common import EXIT_INVALID, manifest_or_report
 from connector.settings import Settings
 
 # The URL path only: query strings may carry identifiers, which never go to a log.
 ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+
+
+class AccessLogger(Logger):  # type: ignore[misc]
+    """gunicorn's logger, the path written as sent (percent-encoded): a decoded `%0A` would
+    start a forged line of its own."""
+
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any],
+              request_time: Any) -> dict[str, Any]:
+        found: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        found["U"] = quote(found.get("U") or "", safe="/:@!$&'()*+,;=-._~")
+        return found
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -30,6 +43,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             "worker_class": "gthread",
             "threads": self.settings.threads,
             "accesslog": "-",
+            "logger_class": AccessLogger,
             "access_log_format": ACCESS_LOG_FORMAT,
             "timeout": 30,
             "graceful_timeout": 5,
