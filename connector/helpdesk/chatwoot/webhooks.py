@@ -35,7 +35,6 @@ from connector.helpdesk.base import (
 from connector.identifiers import Identifiers, normalise
 
 KIND = "chatwoot"
-DELIVERY_HEADER = "X-Chatwoot-Delivery"
 IdentifierUse = Literal["auto", "card", "ignore"]
 
 # Chatwoot's inbox channel types, as the contact history names channels.
@@ -117,7 +116,9 @@ def read_event(reading: EventReading, headers: Headers, body: bytes) -> TicketEv
     reader = READERS.get(str(data.get("event")))
     if reader is None or not _same_account(reading, data):
         return None
-    key = headers.get(DELIVERY_HEADER, "").strip() or body_key(body)
+    # what is signed names the event: the delivery id is not, and a replay under a new one
+    # must still be a duplicate (Chatwoot's retries resend the same body)
+    key = body_key(body)
     return reader(reading, key, data)
 
 

@@ -132,7 +132,7 @@ def scout_event(helpdesk: str, event: str | None, body: bytes, region: str) -> T
     if event not in CONVERSATION_EVENTS and event not in CUSTOMER_EVENTS:
         return None
     data = json_object(body)
-    key = f"{event}:{body_key(body)}"
+    key = body_key(body)  # the signed body only: the event header is not signed
     if event in CUSTOMER_EVENTS:
         return TicketEvent(helpdesk=helpdesk, key=key, kind="customer.updated",
                            identifiers=person_identifiers([data], region))

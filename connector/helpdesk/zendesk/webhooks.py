@@ -49,7 +49,6 @@ from connector.identifiers import Identifiers
 KIND = "zendesk"
 SIGNATURE = "X-Zendesk-Webhook-Signature"
 TIMESTAMP = "X-Zendesk-Webhook-Signature-Timestamp"
-INVOCATION = "X-Zendesk-Webhook-Invocation-Id"
 # `zen:event-type:ticket.created`; a few documented types are written `zen:event-type/…`
 EVENT_TYPE = re.compile(r"^zen:event-type[:/](\w+)\.(\w+)$")
 ZENDESK_ID = re.compile(r"^\d{1,20}$")
@@ -156,7 +155,7 @@ def _subscription(data: dict[str, Any], headers: Headers, body: bytes, region: s
     domain, action = matched.groups()
     detail = _mapping(data.get("detail"))
     subject = str(data.get("subject") or "")
-    key = f"event:{data['id']}" if data.get("id") else _invocation(headers) or body_key(body)
+    key = f"event:{data['id']}" if data.get("id") else body_key(body)
     occurred = iso_moment(data.get("time"))
     if domain == "user":
         user_id = _zendesk_id(detail.get("id")) or _zendesk_id(subject.rpartition(":")[2])
@@ -213,8 +212,8 @@ def _template(data: dict[str, Any], headers: Headers, body: bytes, region: str,
                               (ticket, ("event",))), ticket_id)
     stamp = _first((data, ("time", "timestamp", "occurred_at")),
                    (ticket, ("updated_at", "created_at")), (data, ("created_at",)))
-    key = _invocation(headers) or (f"ticket:{ticket_id}:{kind}:{stamp}" if ticket_id and stamp
-                                   else body_key(body))
+    # from what is signed (the body), never the invocation id header, which is not
+    key = f"ticket:{ticket_id}:{kind}:{stamp}" if ticket_id and stamp else body_key(body)
     return TicketEvent(
         helpdesk=KIND, key=key, kind=kind, identifiers=ids, ticket_id=ticket_id,
         requester_id=requester_id,
@@ -259,7 +258,3 @@ def _zendesk_id(value: Any) -> str | None:
     text = _text(value)
     return text if text and ZENDESK_ID.match(text) else None
 
-
-def _invocation(headers: Headers) -> str | None:
-    value = (headers.get(INVOCATION) or "").strip()
-    return f"invocation:{value[:100]}" if value else None

@@ -135,8 +135,9 @@ def test_no_timestamp_is_signed_so_a_replay_is_caught_as_a_duplicate() -> None:
     headers = Headers({"X-HelpScout-Event": "convo.created"})
     first, again = app.parse_event(headers, body), app.parse_event(headers, body)
     assert first is not None and again is not None and first.key == again.key
+    # the event header is not signed: a replay under another event name is the same delivery
     other = app.parse_event(Headers({"X-HelpScout-Event": "convo.customer.reply.created"}), body)
-    assert other is not None and other.key != first.key
+    assert other is not None and other.key == first.key
 
 
 def test_phones_are_read_when_the_payload_has_them() -> None:

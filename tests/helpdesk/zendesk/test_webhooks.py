@@ -169,7 +169,10 @@ def test_a_body_that_is_not_a_json_object_is_a_bad_event(body: bytes) -> None:
 def test_the_recommended_template_gives_a_normalised_new_request() -> None:
     event = parse("trigger_recommended.json", **{"X-Zendesk-Webhook-Invocation-Id": "8350205582"})
     assert event is not None
-    assert event.key == "invocation:8350205582"  # retries of one invocation reuse it
+    # from the signed body (retries resend it), never the unsigned invocation id
+    assert event.key.startswith("ticket:35437:ticket.created:")
+    again = parse("trigger_recommended.json", **{"X-Zendesk-Webhook-Invocation-Id": "other"})
+    assert again is not None and again.key == event.key
     assert event.identifiers == Identifiers(emails=(PAULINE,), phones=("+33653888890",))
     assert (event.kind, event.ticket_id, event.requester_id) == ("ticket.created", "35437",
                                                                  PAULINE_ZENDESK_ID)
