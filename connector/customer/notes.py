@@ -73,6 +73,8 @@ class Notes:
     def edit(self, customer_id: str, note_id: int, raw: str | None, author: str) -> bool:
         """Change a landmark's text (raises InvalidNote); False when there is no such note."""
         text = note_text(raw)
+        if not is_note_id(note_id):
+            return False
         with self.engine.begin() as connection:
             changed = connection.execute(update(notes).where(and_(
                 notes.c.id == note_id, notes.c.customer_id == customer_id)).values(
@@ -84,9 +86,17 @@ class Notes:
 
     def delete(self, customer_id: str, note_id: int, author: str) -> bool:
         """Remove a landmark; False when that person has no such note."""
+        if not is_note_id(note_id):
+            return False
         with self.engine.begin() as connection:
             gone = connection.execute(delete(notes).where(and_(
                 notes.c.id == note_id, notes.c.customer_id == customer_id))).rowcount
             if gone:
                 audit_entry(connection, author, "note_delete", customer_id, f"note {note_id}")
         return bool(gone)
+
+
+def is_note_id(value: int) -> bool:
+    """Whether a number can be a note's id (the column is a 32-bit integer: a larger one is no
+    note, not a database error)."""
+    return 0 < value < 2**31

@@ -61,6 +61,13 @@ def _body_identifiers(body: dict[str, Any]) -> Identifiers:
                             phone=body.get("phone"), card=body.get("card"))
 
 
+def _json_object() -> dict[str, Any]:
+    """The request's JSON body when it is an object; {} for anything else (a list, a string,
+    no JSON), which each route then refuses with its own 400."""
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
+
+
 def _error(status: int, message: str) -> Response:
     response = jsonify(error=message)
     response.status_code = status
@@ -94,7 +101,7 @@ def detail_response(source: str, detail: str, key: str) -> Response | tuple[Resp
 @bp.post("/cache/invalidate")
 def invalidate() -> Response | tuple[Response, int]:
     """Forget cached answers about a customer (e.g. a webhook says an order changed)."""
-    body = request.get_json(silent=True) or {}
+    body = _json_object()
     try:
         ids = _body_identifiers(body)
     except InvalidIdentifier as exc:
@@ -109,7 +116,7 @@ def invalidate() -> Response | tuple[Response, int]:
 def forget() -> Response | tuple[Response, int]:
     """Erase what we keep on a customer: links, name, and every cached answer about them."""
     try:
-        ids = _body_identifiers(request.get_json(silent=True) or {})
+        ids = _body_identifiers(_json_object())
     except InvalidIdentifier as exc:
         return _error(400, str(exc))
     if not ids:
@@ -144,7 +151,7 @@ def notes_of(customer_id: str) -> Response:
 @bp.post("/customers/<customer_id>/notes")
 def add_note(customer_id: str) -> Response | tuple[Response, int]:
     """Keep a landmark: {"text": …, "author": …}."""
-    body = request.get_json(silent=True) or {}
+    body = _json_object()
     try:
         note_id = services().assembler.notes.add(customer_id, body.get("text"),
                                                  str(body.get("author") or "api"))
@@ -156,7 +163,7 @@ def add_note(customer_id: str) -> Response | tuple[Response, int]:
 @bp.route("/customers/<customer_id>/notes/<int:note_id>", methods=["PUT", "DELETE"])
 def change_note(customer_id: str, note_id: int) -> Response | tuple[Response, int]:
     """Edit (PUT {"text", "author"}) or remove (DELETE) a landmark."""
-    body = request.get_json(silent=True) or {}
+    body = _json_object()
     author = str(body.get("author") or request.args.get("author") or "api")
     kept = services().assembler.notes
     try:

@@ -174,13 +174,16 @@ def _change_note(customer: str, form: Mapping[str, str]) -> None:
     notes = services().assembler.notes
     author = (form.get("author") or "").strip() or "agent"
     action = form.get("action", "add")
-    note_id = int(form.get("note", "0") or 0)
-    if action == "delete":
-        notes.delete(customer, note_id, author)
-    elif action == "edit":
-        notes.edit(customer, note_id, form.get("text"), author)
-    else:
+    if action not in ("delete", "edit"):
         notes.add(customer, form.get("text"), author)
+        return
+    raw_id = (form.get("note") or "").strip()
+    if not raw_id.isdigit() or len(raw_id) > 12:  # a form made by hand: no such note
+        raise InvalidNote("no such note")
+    if action == "delete":
+        notes.delete(customer, int(raw_id), author)
+    else:
+        notes.edit(customer, int(raw_id), form.get("text"), author)
 
 
 def _choices(candidates: list[Candidate], context: SidebarContext,

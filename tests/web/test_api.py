@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 import requests
 
 from tests.conftest import API_TOKEN, Service
@@ -81,3 +82,17 @@ def test_lookup_by_a_sources_own_id_or_a_handle(service: Service) -> None:
     unknown = requests.get(f"{service.url}{LOOKUP}", headers=AUTH, timeout=10,
                            params={"handle": "instagram:@Nobody_Here"})
     assert unknown.status_code == 404
+
+
+@pytest.mark.parametrize("body", ["[1, 2]", '"pauline"', "42", "null"])
+def test_a_json_body_that_is_not_an_object_is_a_400(service: Service, body: str) -> None:
+    for path in ("/api/v1/customers/forget", "/api/v1/cache/invalidate"):
+        answer = requests.post(f"{service.url}{path}", data=body, headers={
+            **AUTH, "Content-Type": "application/json"}, timeout=10)
+        assert answer.status_code == 400, (path, body, answer.status_code)
+
+
+def test_a_note_id_past_the_column_is_a_404(service: Service) -> None:
+    answer = requests.delete(f"{service.url}/api/v1/customers/cus_x/notes/99999999999999999999",
+                             headers=AUTH, timeout=10)
+    assert answer.status_code == 404

@@ -140,3 +140,15 @@ def test_an_edit_needs_the_sealed_link(service: Service) -> None:
     assert forged.status_code == 401
     again = open_record(service, "fr")
     assert edit_form(again.text, note).fields["text"] == note
+
+
+@pytest.mark.parametrize("note", ["abc", "-1", "99999999999999999999", "1e3", ""])
+def test_a_hand_made_note_id_is_a_400_never_a_500(service: Service, note: str) -> None:
+    note_text = "Préfère être appelée le matin"
+    opened = open_record(service, "fr")
+    add = next(f for f in page_forms(opened.text).forms if "action" not in f.fields
+               and "text" in f.fields)
+    form = edit_form(post(service, add, text=note_text).text, note_text)
+    for action in ("edit", "delete"):
+        answer = post(service, form, note=note, action=action, text="changed")
+        assert answer.status_code == 400, (note, action, answer.status_code)

@@ -207,7 +207,7 @@ class Chatwoot:
                                "webhooks from version 4.11 on (upgrade, then copy the webhook's "
                                "secret into CHATWOOT_WEBHOOK_SECRET)")
         stamp = headers.get(TIMESTAMP_HEADER, "").strip()
-        if not stamp.isdigit():
+        if not stamp.isdigit() or len(stamp) > 12:  # epoch seconds: no year past 9999
             raise Unauthorized(f"the request carries no valid {TIMESTAMP_HEADER}")
         check_hmac("sha256=" + hmac_hex(key, stamp.encode() + b"." + body), given)
         sent = dt.datetime.fromtimestamp(int(stamp), dt.UTC)

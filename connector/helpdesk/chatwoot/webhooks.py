@@ -212,7 +212,10 @@ def _moment(value: Any) -> dt.datetime | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float) and value > 0:
-        return dt.datetime.fromtimestamp(value, dt.UTC)
+        try:
+            return dt.datetime.fromtimestamp(value, dt.UTC)
+        except (OverflowError, OSError, ValueError):  # past year 9999: no time at all
+            return None
     return iso_moment(value)
 
 

@@ -748,3 +748,15 @@ def test_chatwoot_unreachable_is_retried() -> None:
     with pytest.raises(WriteBackFailed) as failed:
         chatwoot.write_back(WriteBack(helpdesk="chatwoot", ticket_id="42"))
     assert not failed.value.permanent
+
+
+def test_an_oversized_timestamp_is_refused_not_a_500() -> None:
+    body = fixture("conversation_created.json")
+    headers = Headers(signed(body, stamp=10**20))  # signed, but past any calendar
+    with pytest.raises(Unauthorized, match="no valid X-Chatwoot-Timestamp"):
+        adapter(webhook_secret=WEBHOOK_SECRET).verify(headers, body)
+    data = json.loads(body)
+    data["conversation"] = {**data.get("conversation", {}), "created_at": 10**20}
+    data["created_at"] = 10**20
+    event = adapter().parse_event(Headers({}), json.dumps(data).encode())
+    assert event is None or event.occurred_at is None or event.occurred_at.year < 10_000
