@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     port: int = 8000
     threads: int = 8
     log_level: str = "INFO"
+    # the demo helpdesk (`/demo`, which makes sealed links for its sample tickets): only where
+    # asked for (`make run` sets CONNECTOR_DEMO=1), never on a production service
+    demo: bool = False
     # how long a worker may hold an event before another process takes it over (it died)
     event_lease_s: int = Field(default=300, ge=1, le=86400)
     # how many webhook events one process works at once (they mostly wait on sources)

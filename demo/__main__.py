@@ -42,7 +42,7 @@ def main() -> int:
     """Run the demo until Ctrl-C."""
     data_dir = Path(os.environ.get("CONNECTOR_DEMO_DIR", ROOT / "var" / "demo"))
     ensure(data_dir)
-    env = {**os.environ, "CONNECTOR_DEMO_DIR": str(data_dir)}
+    env = {**os.environ, "CONNECTOR_DEMO_DIR": str(data_dir), "CONNECTOR_DEMO": "1"}
     backoffice, url = start_backoffice(data_dir, env)
     env["DEMO_BACKOFFICE_URL"] = url
     port = env.setdefault("CONNECTOR_PORT", "8000")

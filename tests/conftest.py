@@ -99,6 +99,7 @@ def service_env(data: Path, backoffice_url: str, var: Path) -> dict[str, str]:
         "CONNECTOR_API_TOKEN": API_TOKEN,
         "CONNECTOR_ADMIN_TOKEN": ADMIN_TOKEN,
         "CONNECTOR_MANIFEST": str(MANIFEST),
+        "CONNECTOR_DEMO": "1",  # the demo helpdesk, which the browser tests drive
     }
 
 

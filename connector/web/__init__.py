@@ -27,8 +27,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint and the request metrics."""
-    for module in (health, api, sidebar, webhooks, demo, admin):
+    for module in (health, api, sidebar, webhooks, admin):
         app.register_blueprint(module.bp)
+    if app.extensions["connector"].settings.demo:  # the demo helpdesk only where asked for
+        app.register_blueprint(demo.bp)
 
     # Flask defines the key (as None): set it, or nothing caps a body
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 import requests
 
-from tests.conftest import API_TOKEN, Service
+from tests.conftest import API_TOKEN, Service, start_service, stop
 
 LOOKUP = "/api/v1/customers/lookup"
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -96,3 +96,12 @@ def test_a_note_id_past_the_column_is_a_404(service: Service) -> None:
     answer = requests.delete(f"{service.url}/api/v1/customers/cus_x/notes/99999999999999999999",
                              headers=AUTH, timeout=10)
     assert answer.status_code == 404
+
+
+def test_the_demo_helpdesk_is_served_only_when_asked_for(env: dict[str, str]) -> None:
+    running = start_service({k: v for k, v in env.items() if k != "CONNECTOR_DEMO"})
+    try:
+        assert requests.get(f"{running.url}/demo", timeout=10).status_code == 404
+        assert requests.get(f"{running.url}/healthz", timeout=10).status_code == 200
+    finally:
+        stop(running.process)
