@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     api_token: SecretStr | None = None
     admin_token: SecretStr | None = None
+    # when set, /metrics asks for `Authorization: Bearer <it>` (its figures name no customer,
+    # but they tell an outsider how busy the service is and which sources fail)
+    metrics_token: SecretStr | None = None
     public_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000

@@ -105,3 +105,16 @@ def test_the_demo_helpdesk_is_served_only_when_asked_for(env: dict[str, str]) ->
         assert requests.get(f"{running.url}/healthz", timeout=10).status_code == 200
     finally:
         stop(running.process)
+
+
+def test_metrics_behind_their_own_token_when_one_is_set(env: dict[str, str]) -> None:
+    running = start_service({**env, "CONNECTOR_METRICS_TOKEN": "metrics-secret"})
+    try:
+        url = f"{running.url}/metrics"
+        assert requests.get(url, timeout=10).status_code == 401
+        wrong = {"Authorization": "Bearer nope"}
+        assert requests.get(url, headers=wrong, timeout=10).status_code == 401
+        right = requests.get(url, headers={"Authorization": "Bearer metrics-secret"}, timeout=10)
+        assert right.status_code == 200 and "connector_request_seconds" in right.text
+    finally:
+        stop(running.process)
