@@ -38,8 +38,12 @@ def start_backoffice(data_dir: Path, env: dict[str, str]) -> tuple[subprocess.Po
     raise SystemExit("the demo back office did not answer on /healthz")
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
-    """Run the demo until Ctrl-C."""
+    """Run the demo until Ctrl-C, SIGTERM or SIGHUP; its back office and server stop with it."""
     data_dir = Path(os.environ.get("CONNECTOR_DEMO_DIR", ROOT / "var" / "demo"))
     ensure(data_dir)
     env = {**os.environ, "CONNECTOR_DEMO_DIR": str(data_dir), "CONNECTOR_DEMO": "1"}
@@ -50,6 +54,8 @@ def main() -> int:
     env.setdefault("CONNECTOR_PUBLIC_URL", f"http://{host}:{port}")
     print(f"\n  Demo helpdesk: http://{host}:{port}/demo   (Ctrl-C to stop)\n", flush=True)
     server = subprocess.Popen([sys.executable, "-m", "connector.cli", "serve"], env=env, cwd=ROOT)
+    for stop_signal in (signal.SIGTERM, signal.SIGHUP):  # stopped any way: as Ctrl-C
+        signal.signal(stop_signal, _interrupt)
     try:
         return server.wait()
     except KeyboardInterrupt:
