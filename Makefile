@@ -44,4 +44,4 @@ browser:
 	    || echo "could not install chromium: the browser tests will be skipped (they say why)"; }
 
 clean:
-	rm -rf var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache .grimp_cache .import_linter_cache
