@@ -85,8 +85,9 @@ class Identification:
                  else self.resolver.query_for(self.given))
         records, several = self._ask(list(self.asker.source_names), query)
         base = [person_record(self.resolved.identifiers, self._name())] if self.person else []
-        groups = group(self.resolver.rules, base + records, self._shared(base + records))
-        mine, others = self._split(groups, base)
+        shared = self._shared(base + records)  # one look at the store for the whole wave
+        groups = group(self.resolver.rules, base + records, shared)
+        mine, others = self._split(groups, base, shared)
         if self.person and not self.strong and (others or several) and self._verify():
             return None  # the ticket's identifier is no longer the person's: again, afresh
         if several and not self.strong:
@@ -101,7 +102,7 @@ class Identification:
             self.notes[name] = f"{len(several[name])} customers match: not shown"
         if mine is None:
             return Identified("", {}, self._statuses([]))
-        mine = self._second_wave(mine, query)
+        mine = self._second_wave(mine, query, shared)
         return self._settle(mine)
 
     # ---- asking -------------------------------------------------------------------------
@@ -135,7 +136,7 @@ class Identification:
         owners = {pair: len({link.customer_id for link in links}) for pair, links in held.items()}
         return SharedTest(self.resolver, owners)
 
-    def _split(self, groups: list[list[Record]], base: list[Record]
+    def _split(self, groups: list[list[Record]], base: list[Record], shared: SharedTest
                ) -> tuple[list[Record] | None, list[list[Record]]]:
         """The customer's group, and the groups of other people (a group of records that
         identify nobody, found through a shared value only, is neither)."""
@@ -145,7 +146,8 @@ class Identification:
             mine = next(g for g in groups if base[0] in g)
         else:
             real = [g for g in groups if any(anchored(rules, r) for r in g)]
-            loose = [g for g in groups if g not in real and self._personal(g)]
+            loose = [g for g in groups if g not in real
+                     and any(not shared(p) for r in g for p in r.pairs())]
             mine = real[0] if len(real) == 1 else (loose[0] if not real and loose else None)
             if len(real) > 1:
                 return None, real
@@ -156,14 +158,10 @@ class Identification:
                     self.notes[record.source] = SHARED_ONLY
         return mine, others
 
-    def _personal(self, records: list[Record]) -> bool:
-        test = self._shared(records)
-        return any(not test(p) for r in records for p in r.pairs())
-
-    def _second_wave(self, mine: list[Record], query: Identifiers) -> list[Record]:
+    def _second_wave(self, mine: list[Record], query: Identifiers,
+                     test: SharedTest) -> list[Record]:
         """Ask the sources that did not answer for the customer with what their own records
         taught (never a shared value); an answer joins only on evidence, never by default."""
-        test = self._shared(mine)
         asked = set(query.pairs())
         learned = [p for r in mine for p in r.pairs() if p not in asked and not test(p)]
         answered = {r.source for r in mine}

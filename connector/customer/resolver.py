@@ -27,6 +27,7 @@ __all__ = ["Facts", "IdentityRules", "Resolution", "Resolver", "new_customer_id"
            "to_identifiers"]
 Found = tuple[str, str, str | None]  # (kind, value, source that taught it)
 PERSON_OF_LOOKUP = "\x00known"  # what a known person or a lookup's records say, as one record
+CONFIRM_EVERY = dt.timedelta(days=1)  # a link's confirmation is written at most this often
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,6 @@ class Resolution:
     identifiers: Identifiers
     matched: list[Link] = field(default_factory=list)
     candidates: list[Person] = field(default_factory=list)
-    pinned: bool = False  # named by an identifier that is not shared
 
     @property
     def ambiguous(self) -> bool:
@@ -91,22 +91,21 @@ class Resolver:
             named = self._most_trusted(pinning)
             if len(named) > 1:  # the ticket's own identifiers name different people
                 return self._candidates(ids, owners, named)
-            return self.person(next(iter(named)), ids, pinned=True)
+            return self.person(next(iter(named)), ids)
         held = [who for who in people.values() if len(who) > 1]
         if held:
             common = set.intersection(*held)
             return self._candidates(ids, owners, common or set.union(*held))
         return Resolution(None, ids)
 
-    def person(self, customer_id: str, given: Identifiers | None = None,
-               pinned: bool = True) -> Resolution:
+    def person(self, customer_id: str, given: Identifiers | None = None) -> Resolution:
         """A known person: every identifier linked to them (plus those given)."""
         mine = self.store.links_of(customer_id)
         given = given or Identifiers()
         wanted = set(given.pairs())
         ids = given.merged(to_identifiers((link.kind, link.value) for link in mine))
         matched = [link for link in mine if (link.kind, link.value) in wanted]
-        return Resolution(customer_id, ids, matched, pinned=pinned)
+        return Resolution(customer_id, ids, matched)
 
     def own_query(self, resolved: Resolution, given: Identifiers) -> Identifiers:
         """What to ask the sources with for a known person: the ticket's identifiers that are
@@ -178,15 +177,34 @@ class Resolver:
             elif not conflicts(self._stored_unique(target), theirs):
                 self.store.merge(other, target, actor)
         target = target or new_customer_id(found)
-        self.store.link(target, found)
+        held = self.store.links_of(target)
+        unsaid = self._unsaid(found, held)
+        if unsaid:  # a warm lookup of a known person writes nothing
+            self.store.link(target, unsaid)
         for record in records:
-            self._withdraw(target, record, actor)
+            self._withdraw(target, record, held, actor)
             self._taken_back(record, apart, actor)
+        self._remember(target, facts)
+        return target
+
+    def _unsaid(self, found: Sequence[Found], held: Sequence[Link]) -> list[Found]:
+        """What is not linked yet, or a source has not confirmed for a day."""
+        since = dt.datetime.now(dt.UTC) - CONFIRM_EVERY
+        known = {(link.kind, link.value): link for link in held}
+        return [(k, v, s) for k, v, s in found if (k, v) not in known
+                or (s is not None and _aware(known[(k, v)].confirmed_at) < since)]
+
+    def _remember(self, target: str, facts: Facts) -> None:
+        """Keep the facts that tell this person apart, when they changed."""
+        kept = self.store.people([target])[0]
+        if (kept.display_name, kept.postcode, kept.city, kept.birth_year, kept.last_order) == (
+                facts.display_name, facts.postcode, facts.city, facts.birth_year,
+                facts.last_order):
+            return
         key = name_key(facts.display_name) if facts.display_name else None  # what search reads
         self.store.remember(target, facts.display_name, key or None, facts.postcode,
                             city=facts.city, birth_year=facts.birth_year,
                             last_order=facts.last_order)
-        return target
 
     def learn(self, resolved: Resolution, found: Sequence[Found], display_name: str | None,
               postcode: str | None, actor: str = "lookup") -> str:
@@ -220,13 +238,13 @@ class Resolver:
                     people.add(person.customer_id)
         return sorted(people - {target})
 
-    def _withdraw(self, person: str, record: Record, actor: str) -> None:
+    def _withdraw(self, person: str, record: Record, held: Sequence[Link], actor: str) -> None:
         """A source that answers for a record it identifies no longer vouches for what it
         stopped saying about it (a corrected typo, a number given to someone else)."""
         if not record.external_id:
             return
         said = set(record.stated())
-        stale = [(link.kind, link.value) for link in self.store.links_of(person)
+        stale = [(link.kind, link.value) for link in held
                  if link.source == record.source and (link.kind, link.value) not in said
                  and link.kind != record.source]
         if stale:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+from connector.identifiers import identifiers_from
 from connector.store.schema import links
 from tests.conftest import drop_schema, postgres_url
 from tests.customer.identity_world import World, holdings
@@ -177,13 +178,14 @@ def test_a_recycled_mobile_shows_its_new_owner(world: World) -> None:
 def test_an_old_link_is_checked_with_the_sources_before_it_is_trusted(world: World) -> None:
     world.customer(**JEAN)  # type: ignore[arg-type]
     jean = world.profile(email="jean@x.fr")
-    assert world.resolver.resolve(_ids(email="jean@x.fr")).customer_id == jean.customer_id
+    by_email = identifiers_from("FR", email="jean@x.fr")
+    assert world.resolver.resolve(by_email).customer_id == jean.customer_id
     long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=400)
     with world.store.engine.begin() as connection:
         connection.execute(update(links).values(confirmed_at=long_ago))
-    assert world.resolver.resolve(_ids(email="jean@x.fr")).customer_id is None
+    assert world.resolver.resolve(by_email).customer_id is None
     assert world.profile(email="jean@x.fr").customer_id == jean.customer_id  # confirmed again
-    assert world.resolver.resolve(_ids(email="jean@x.fr")).customer_id == jean.customer_id
+    assert world.resolver.resolve(by_email).customer_id == jean.customer_id
 
 
 def test_a_source_listing_several_is_never_dropped_for_another_that_found_one(
@@ -193,11 +195,6 @@ def test_a_source_listing_several_is_never_dropped_for_another_that_found_one(
     found = world.lookup(phone=LANDLINE)
     assert found.profile is None and len(found.candidates) >= 2
 
-
-def _ids(**given: str):  # type: ignore[no-untyped-def]
-    from connector.identifiers import identifiers_from
-
-    return identifiers_from("FR", **given)
 
 
 def test_a_nameless_card_with_the_household_email_and_another_mobile_stays_apart(
@@ -225,3 +222,22 @@ def test_people_the_store_knows_share_a_number_the_sources_are_still_asked(
     world.customer("P9", "Newcomer", "Acme", "e9@acme.fr", "+33610000009", "+33149000000")
     names = {c.name for c in world.lookup(phone="01 49 00 00 00").candidates}
     assert names == {"Employee0 Acme", "Employee1 Acme", "Newcomer Acme"}
+
+
+def test_a_warm_lookup_of_a_known_person_writes_nothing(world: World) -> None:
+    from sqlalchemy import select
+
+    from connector.store.schema import people
+
+    world.customer(**JEAN)  # type: ignore[arg-type]
+    world.profile(email="jean@x.fr")
+
+    def written() -> tuple[list[object], list[object]]:
+        with world.store.engine.connect() as connection:
+            return (sorted(connection.execute(select(links.c.confirmed_at)).scalars()),
+                    list(connection.execute(select(people.c.updated_at)).scalars()))
+
+    before = written()
+    world.profile(email="jean@x.fr")
+    world.profile(phone="06 11 11 11 11")
+    assert written() == before
