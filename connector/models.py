@@ -250,6 +250,12 @@ class CustomerProfile(Canonical):
     campaigns: list[Campaign] = Field(default_factory=list)
     notes: list[Note] = Field(default_factory=list)
     sources: dict[str, SourceStatus] = Field(default_factory=dict)
+    # False when the link store could not be read: the record is what the sources alone say
+    # (one person by their answers), not checked against the people we know; no customer_id
+    identity_checked: bool = True
+    # what we keep ourselves and could not read then ("notes", "contacts": those recorded
+    # from helpdesk events); the rest of the record is whole
+    unavailable: list[str] = Field(default_factory=list)
 
 
 # The sections a source may fill: name -> (model of one value, is it a list).

@@ -15,6 +15,7 @@ EXIT_INVALID = 1
 EXIT_USAGE = 2
 EXIT_NOT_FOUND = 3
 EXIT_AMBIGUOUS = 4
+EXIT_UNAVAILABLE = 5  # nobody found, but a source did not answer: not a "not found"
 
 
 def identifier_options(command: argparse.ArgumentParser, required: bool = True,

@@ -12,6 +12,7 @@ from connector.cli.common import (
     EXIT_AMBIGUOUS,
     EXIT_INVALID,
     EXIT_NOT_FOUND,
+    EXIT_UNAVAILABLE,
     EXIT_USAGE,
     identifier_options,
     identifiers,
@@ -51,7 +52,9 @@ def add_customer_commands(commands: Any) -> list[argparse.ArgumentParser]:
 
 
 def lookup_customer(args: argparse.Namespace, settings: Settings) -> int:
-    """Print the customer as JSON (exit 3 when not found, 4 with the candidates to choose)."""
+    """Print the customer as JSON (exit 3 when not found, 5 when not found but a source did not
+    answer, 4 with the candidates to choose, or when the database is down and several people
+    may fit: `identity_checked` false)."""
     from connector.app import build_services
 
     manifest = manifest_or_report(settings)
@@ -68,6 +71,12 @@ def lookup_customer(args: argparse.Namespace, settings: Settings) -> int:
     for name, status in found.sources.items():
         if status.error:
             print(f"source {name}: {status.status.value}: {status.error}", file=sys.stderr)
+    if found.undecided:  # several people may fit, and only the link store tells them apart
+        print("identity cannot be checked: the database is unavailable and several customers "
+              "may match; try again when it is back", file=sys.stderr)
+        json.dump({"candidates": [], "identity_checked": False}, sys.stdout, indent=2)
+        print()
+        return EXIT_AMBIGUOUS
     if found.candidates:
         print(f"{len(found.candidates)} customers match: choose one with --customer",
               file=sys.stderr)
@@ -75,9 +84,16 @@ def lookup_customer(args: argparse.Namespace, settings: Settings) -> int:
                   sys.stdout, ensure_ascii=False, indent=2)
         print()
         return EXIT_AMBIGUOUS
+    if found.profile is None and found.unanswered:
+        print("no customer found among the sources that answered; did not answer: "
+              + ", ".join(found.unanswered), file=sys.stderr)
+        return EXIT_UNAVAILABLE
     if found.profile is None:
         print("no customer found", file=sys.stderr)
         return EXIT_NOT_FOUND
+    if not found.identity_checked:
+        print("identity not checked: the database is unavailable, this record is what the "
+              "sources say alone", file=sys.stderr)
     json.dump(found.profile.model_dump(mode="json"), sys.stdout, ensure_ascii=False, indent=2)
     print()
     return 0

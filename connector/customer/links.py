@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
 from connector.store.engine import audit_entry, insert_ignoring, open_database
+from connector.store.guard import Limits
 from connector.store.schema import audit, blocked, choices, links, metadata, people
 
 # Built once: on a hot path, building the statement costs more than running it.
@@ -80,8 +81,8 @@ def fingerprint(value: str) -> str:
 class LinkStore:
     """Identity links and the few facts kept about people."""
 
-    def __init__(self, url: str) -> None:
-        self.engine = open_database(url)
+    def __init__(self, url: str, limits: Limits | None = None) -> None:
+        self.engine = open_database(url, limits)
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:

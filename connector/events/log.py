@@ -27,23 +27,26 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import ColumnElement
 
 from connector.helpdesk.base import TicketEvent
 from connector.identifiers import Identifiers
 from connector.models import ContactEvent
-from connector.store.engine import insert_ignoring
-from connector.store.schema import SUBJECT_MAX, contacts, helpdesk_people, metadata, ticket_events
+from connector.store.engine import create_tables, insert_ignoring
+from connector.store.schema import SUBJECT_MAX, contacts, helpdesk_people, ticket_events
 
 PENDING, WORKING, DONE, FAILED = "pending", "working", "done", "failed"
 
 
 @dataclass(frozen=True)
 class Claimed:
-    """An event a worker took, with how many times it was tried before."""
+    """An event a worker took, with how many times it was tried before, and when it was taken
+    (the claim: what the worker finishes, fails or releases is only ever its own claim)."""
 
     id: int
     event: TicketEvent
     attempts: int
+    claimed_at: dt.datetime | None = None
 
 
 def event_json(event: TicketEvent) -> str:
@@ -73,7 +76,7 @@ class EventLog:
         self.engine = engine
         self.lease_s = lease_s
         self.max_attempts = max_attempts
-        metadata.create_all(engine, tables=[ticket_events, contacts, helpdesk_people])
+        create_tables(engine, [ticket_events, contacts, helpdesk_people])
 
     def record(self, event: TicketEvent) -> tuple[int, bool]:
         """Write an event before it is acknowledged: (its id, whether it was already known —
@@ -117,18 +120,24 @@ class EventLog:
                             attempts=ticket_events.c.attempts + 1)
                     .returning(ticket_events.c.payload, ticket_events.c.attempts)).first()
                 if won is not None and won.payload:
-                    taken.append(Claimed(row.id, event_from_json(won.payload), won.attempts - 1))
+                    taken.append(Claimed(row.id, event_from_json(won.payload), won.attempts - 1,
+                                         now))
         return taken
 
-    def finish(self, event_id: int, customer_id: str | None) -> None:
-        """The event is worked: keep its kind and ids only."""
+    def finish(self, event_id: int, customer_id: str | None,
+               claim: dt.datetime | None = None) -> bool:
+        """The event is worked: keep its kind and ids only. With the worker's `claim`, only if
+        it still holds the event (False: another process took it over, and works it)."""
         with self.engine.begin() as connection:
-            connection.execute(update(ticket_events).where(ticket_events.c.id == event_id)
-                               .values(state=DONE, done_at=_now(), payload=None,
-                                       customer_id=customer_id, error=None))
+            return bool(connection.execute(
+                update(ticket_events).where(_held(event_id, claim))
+                .values(state=DONE, done_at=_now(), payload=None, customer_id=customer_id,
+                        error=None)).rowcount)
 
-    def fail(self, event_id: int, attempts: int, error: str) -> None:
-        """The work failed: try again later (backing off), or give up after max_attempts."""
+    def fail(self, event_id: int, attempts: int, error: str,
+             claim: dt.datetime | None = None) -> bool:
+        """The work failed: try again later (backing off), or give up after max_attempts.
+        With the worker's `claim`, only if it still holds the event."""
         delay = min(2 ** attempts * 5, 3600)
         values: dict[str, Any] = {"error": error[:200], "claimed_at": None}
         if attempts + 1 >= self.max_attempts:
@@ -137,8 +146,19 @@ class EventLog:
             values |= {"state": PENDING,
                        "not_before": _now() + dt.timedelta(seconds=delay)}
         with self.engine.begin() as connection:
-            connection.execute(update(ticket_events).where(ticket_events.c.id == event_id)
-                               .values(**values))
+            return bool(connection.execute(update(ticket_events)
+                                           .where(_held(event_id, claim))
+                                           .values(**values)).rowcount)
+
+    def release(self, event_id: int, claim: dt.datetime | None) -> bool:
+        """Give back an event this claim holds, untried: pending at once for any worker, the
+        attempt not counted (its worker stops, or the database failed under it). False when
+        the claim no longer holds it."""
+        with self.engine.begin() as connection:
+            return bool(connection.execute(
+                update(ticket_events).where(_held(event_id, claim))
+                .values(state=PENDING, claimed_at=None, not_before=None,
+                        attempts=ticket_events.c.attempts - 1)).rowcount)
 
     def counts(self) -> dict[str, int]:
         """How many events are in each state (for the admin page and metrics)."""
@@ -207,6 +227,14 @@ class EventLog:
         with self.engine.connect() as connection:
             return [ContactEvent(date=_aware(r.at), channel=r.channel, reason=r.subject)
                     for r in connection.execute(query)]
+
+
+def _held(event_id: int, claim: dt.datetime | None) -> ColumnElement[bool]:
+    """This event, and with a claim, only while that claim holds it."""
+    if claim is None:
+        return ticket_events.c.id == event_id
+    return and_(ticket_events.c.id == event_id, ticket_events.c.state == WORKING,
+                ticket_events.c.claimed_at == claim)
 
 
 def _now() -> dt.datetime:

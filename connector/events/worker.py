@@ -3,24 +3,34 @@
 An event is worked after it was acknowledged: resolve who it is about (which warms the
 cache with every source's answer), record a new request in the customer's history, and queue
 the write-back of our flags to the helpdesk when the manifest asks for it.
+
+When the database fails under an event, nothing waits out the lease: an event whose work met
+the failure (the link store could not tell who it is, or a write failed) is given back at once,
+the attempt not counted, and an outcome the database could not take (done, failed, given back)
+is kept in memory and written first thing when it answers again. A worker that stops gives
+back the events it still holds. Only a process that dies leaves its events to the lease.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from connector.customer.profile import ProfileAssembler
+from connector.customer.profile import IdentityNotChecked, ProfileAssembler
 from connector.events.log import Claimed, EventLog
 from connector.events.writeback import WriteBackQueue, Writer
 from connector.helpdesk.base import TicketEvent, WriteBack
 from connector.helpdesk.config import AdapterConfig, WriteBackConfig
 from connector.models import CustomerProfile
+from connector.store.guard import unavailable
 
 log = logging.getLogger(__name__)
+
+STOP_GRACE_S = 5.0  # at stop, how long the events under way may take to finish
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,12 @@ class EventWorker:
         # events are mostly waiting on sources: a few at once clear a burst of tickets faster
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="event") if threads > 1 \
             else None
+        self._lock = threading.Condition()
+        self._held: dict[int, Claimed] = {}  # claimed here and not settled yet
+        self._running: set[int] = set()  # being worked right now
+        # outcomes the database could not take: written as soon as it answers again
+        self._unsettled: dict[int, Callable[[], bool]] = {}
+        self._gave_back = False  # this pass gave events back for the database: pause
 
     def work(self, event: TicketEvent) -> Outcome:
         """Work one event (raises when a step fails: the event is then retried)."""
@@ -63,6 +79,8 @@ class EventWorker:
         if event.kind == "customer.updated":
             self.assembler.invalidate(ids)
         found = self.assembler.lookup(ids)
+        if not found.identity_checked:  # the link store cannot be read: wait for it
+            raise IdentityNotChecked("the link store cannot be read")
         profile = found.profile
         if profile is None:  # unknown, or several people: never guessed
             return Outcome(None)
@@ -74,10 +92,16 @@ class EventWorker:
         return Outcome(profile.customer_id, added, queued)
 
     def run_once(self) -> int:
-        """Work every due event once, then send the due write-backs; events worked."""
+        """Write the outcomes the database could not take before, work every due event once,
+        then send the due write-backs; events worked."""
+        self._gave_back = False
+        if not self._settle_waiting() or self._stop.is_set():
+            return 0
         claimed = self.events.claim()
+        with self._lock:
+            self._held.update((item.id, item) for item in claimed)
         if self._pool is not None and len(claimed) > 1:
-            list(self._pool.map(self._work_claimed, claimed))
+            self._work_in_pool(claimed)
         else:
             for item in claimed:
                 self._work_claimed(item)
@@ -95,33 +119,129 @@ class EventWorker:
             self._thread = threading.Thread(target=self._loop, name="event-worker", daemon=True)
             self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, grace_s: float = STOP_GRACE_S) -> None:
+        """Stop working: nothing more is claimed, the events under way get `grace_s` to
+        finish, then the outcomes the database could not take are written and the events
+        still held are given back (pending at once, for another process)."""
         self._stop.set()
         self._wake.set()
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + grace_s
+        with self._lock:
+            while self._running and time.monotonic() < deadline:
+                self._lock.wait(deadline - time.monotonic())
+        if not self._settle_waiting():
+            self._left_claimed()
+            return
+        with self._lock:
+            left = [item for item in self._held.values() if item.id not in self._unsettled]
+        for item in left:
+            if not self._settle(item, self._release(item)):
+                break
+        self._left_claimed()
+
+    def _left_claimed(self) -> None:
+        with self._lock:
+            if self._held:
+                log.warning("event worker stopped holding %s event(s): the database cannot "
+                            "take them back now; another process takes them after their lease",
+                            len(self._held))
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                while self.run_once() and not self._stop.is_set():
+                while self.run_once() and not self._stop.is_set() and not self._gave_back:
                     continue  # a full batch: there may be more waiting
-            except Exception:  # the database went away: keep the thread, try again later
-                log.exception("event worker pass failed")
+            except Exception as exc:  # the database went away: keep the thread, try later
+                if unavailable(exc):
+                    log.warning("event worker: database unavailable (%s); events wait for it",
+                                type(exc).__name__)
+                else:
+                    log.exception("event worker pass failed")
             self._wake.wait(self.interval_s)
             self._wake.clear()
 
+    def _work_in_pool(self, claimed: list[Claimed]) -> None:
+        """Work a batch on the worker's threads (those a stop cancels stay held, given back)."""
+        assert self._pool is not None
+        futures = []
+        for item in claimed:
+            try:
+                futures.append(self._pool.submit(self._work_claimed, item))
+            except RuntimeError:  # stopping: the pool takes nothing more
+                break
+        wait(futures)
+        for future in futures:
+            if not future.cancelled():
+                future.result()
+
     def _work_claimed(self, item: Claimed) -> None:
+        with self._lock:
+            if self._stop.is_set():
+                return  # stopping: `stop` gives it back
+            self._running.add(item.id)
+        try:
+            self._work_and_settle(item)
+        finally:
+            with self._lock:
+                self._running.discard(item.id)
+                self._lock.notify_all()
+
+    def _work_and_settle(self, item: Claimed) -> None:
         try:
             outcome = self.work(item.event)
         except Exception as exc:
+            if unavailable(exc) or isinstance(exc, IdentityNotChecked):
+                log.warning("event %s from %s waits for the database (%s): given back",
+                            item.id, item.event.helpdesk, type(exc).__name__)
+                self._gave_back = True
+                self._settle(item, self._release(item))
+                return
             log.warning("event %s from %s failed (attempt %s): %s", item.id,
                         item.event.helpdesk, item.attempts + 1, type(exc).__name__)
-            self.events.fail(item.id, item.attempts, f"{type(exc).__name__}: {exc}")
+            error = f"{type(exc).__name__}: {exc}"
+            self._settle(item, lambda: self.events.fail(item.id, item.attempts, error,
+                                                        item.claimed_at))
             return
-        self.events.finish(item.id, outcome.customer_id)
-        log.info("event %s from %s worked: customer %s", item.id, item.event.helpdesk,
-                 outcome.customer_id or "-")
+        if self._settle(item, lambda: self.events.finish(item.id, outcome.customer_id,
+                                                         item.claimed_at)):
+            log.info("event %s from %s worked: customer %s", item.id, item.event.helpdesk,
+                     outcome.customer_id or "-")
+
+    def _release(self, item: Claimed) -> Callable[[], bool]:
+        return lambda: self.events.release(item.id, item.claimed_at)
+
+    def _settle(self, item: Claimed, write: Callable[[], bool]) -> bool:
+        """Write an event's outcome (done, failed, given back); when the database cannot take
+        it now, keep it to write first thing once it can. Whether it was written."""
+        try:
+            held = write()
+        except Exception as exc:
+            if not unavailable(exc):
+                with self._lock:
+                    self._held.pop(item.id, None)
+                    self._unsettled.pop(item.id, None)
+                raise
+            log.warning("event %s: its outcome waits for the database (%s)", item.id,
+                        type(exc).__name__)
+            with self._lock:
+                self._unsettled[item.id] = write
+            return False
+        if not held:  # its lease ran out and another worker took it: theirs now
+            log.warning("event %s was taken over by another worker: this outcome is dropped",
+                        item.id)
+        with self._lock:
+            self._held.pop(item.id, None)
+            self._unsettled.pop(item.id, None)
+        return True
+
+    def _settle_waiting(self) -> bool:
+        """Write the outcomes the database could not take before; whether all were written."""
+        with self._lock:
+            waiting = [(self._held[i], write) for i, write in self._unsettled.items()
+                       if i in self._held]
+        return all(self._settle(item, write) for item, write in waiting)  # stops at a failure
 
     def _write_back(self, event: TicketEvent, profile: CustomerProfile, new_ticket: bool) -> bool:
         """Queue our flags for the helpdesk, if it takes write-backs."""

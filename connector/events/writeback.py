@@ -30,7 +30,8 @@ from sqlalchemy import (
 )
 
 from connector.helpdesk.base import Limits, RateLimited, WriteBack, WriteBackFailed
-from connector.store.schema import metadata, writeback_targets, writebacks
+from connector.store.engine import create_tables
+from connector.store.schema import writeback_targets, writebacks
 
 log = logging.getLogger(__name__)
 PENDING, SENDING, FAILED = "pending", "sending", "failed"
@@ -80,7 +81,7 @@ class WriteBackQueue:
         self._sent: dict[str, list[float]] = {}  # helpdesk -> recent send times (monotonic)
         self._paused: dict[str, float] = {}  # helpdesk -> monotonic time it may resume
         self._lock = threading.Lock()
-        metadata.create_all(engine, tables=[writebacks, writeback_targets])
+        create_tables(engine, [writebacks, writeback_targets])
 
     def enqueue(self, change: WriteBack) -> int:
         """Queue a change, merged into a pending one to the same target; the row's id."""

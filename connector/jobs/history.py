@@ -21,8 +21,8 @@ from sqlalchemy import (
     update,
 )
 
-from connector.store.engine import insert_ignoring
-from connector.store.schema import job_locks, job_runs, metadata
+from connector.store.engine import create_tables, insert_ignoring
+from connector.store.schema import job_locks, job_runs
 
 RUNNING, OK, FAILED = "running", "ok", "failed"
 # what a job's run returns: `connector jobs`, the admin page and the run history show it
@@ -68,7 +68,7 @@ class JobRuns:
     def __init__(self, engine: Engine, holder: str | None = None) -> None:
         self.engine = engine
         self.holder = (holder or this_process())[:120]
-        metadata.create_all(engine, tables=[job_locks, job_runs])
+        create_tables(engine, [job_locks, job_runs])
 
     def claim(self, job: str, slot: dt.datetime, lease_s: int) -> int | Refused:
         """Take the job for `lease_s` seconds to run its `slot`: the new run's id, or why not.

@@ -12,6 +12,7 @@ from connector.events.writeback import FAILED as WRITEBACK_FAILED
 from connector.jobs.config import PurgeJob
 from connector.jobs.history import RUNNING, Counts, summary_text
 from connector.store.engine import audit_entry
+from connector.store.guard import longer_statements
 from connector.store.schema import (
     choices,
     contacts,
@@ -20,6 +21,8 @@ from connector.store.schema import (
     ticket_events,
     writebacks,
 )
+
+PURGE_STATEMENT_S = 600  # a first purge of a large store may delete for a while (not a request)
 
 
 def purge(engine: Engine, rules: PurgeJob, now: dt.datetime | None = None) -> Counts:
@@ -46,7 +49,7 @@ def purge(engine: Engine, rules: PurgeJob, now: dt.datetime | None = None) -> Co
             job_runs.c.outcome != RUNNING,
             job_runs.c.started_at < before(rules.job_runs_days))),
     }
-    with engine.begin() as connection:
+    with engine.begin() as connection, longer_statements(connection, PURGE_STATEMENT_S):
         counts = {name: int(connection.execute(statement).rowcount or 0)
                   for name, statement in statements.items()}
         audit_entry(connection, "job:purge", "purge", None, summary_text(counts))

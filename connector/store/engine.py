@@ -1,19 +1,26 @@
 """The database engine: SQLite by default (a file under the data folder, WAL), PostgreSQL with
-CONNECTOR_DATABASE_URL; and the few statements every store user shares (an insert that keeps
-what a concurrent process wrote, an audit entry)."""
+CONNECTOR_DATABASE_URL (every wait bounded: `store.guard`); and the few statements every store
+user shares (an insert that keeps what a concurrent process wrote, an audit entry)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import weakref
+from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy import Engine, Table, create_engine, event, insert, inspect, text
+from sqlalchemy import Engine, Table, create_engine, event, insert, inspect, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import Insert
 
+from connector.store.guard import Limits, connect_args, guard, unavailable
 from connector.store.schema import audit, metadata
+
+log = logging.getLogger(__name__)
+_UNCHECKED: weakref.WeakSet[Engine] = weakref.WeakSet()  # engines whose tables were not checked
 
 
 def insert_ignoring(connection: Connection, table: Table) -> Insert:
@@ -36,13 +43,32 @@ def audit_entry(connection: Connection, actor: str, action: str, customer_id: st
                                         "detail": detail[:400]}])
 
 
-def open_database(url: str) -> Engine:
+def open_database(url: str, limits: Limits | None = None) -> Engine:
     """The database at `url`, every table created if missing (SQLite files get their folder,
-    WAL and a busy timeout; one shared connection for an in-memory SQLite)."""
-    engine = _engine(url)
-    metadata.create_all(engine)
-    _add_missing_columns(engine)
+    WAL and a busy timeout; one shared connection for an in-memory SQLite; PostgreSQL its
+    timeouts). A database that cannot be reached now is no reason not to start: see
+    `create_tables`."""
+    engine = _engine(url, limits or Limits())
+    if create_tables(engine):
+        _add_missing_columns(engine)
     return engine
+
+
+def create_tables(engine: Engine, tables: Sequence[Table] | None = None) -> bool:
+    """Create the tables (all, or these) that are missing; False when the database cannot be
+    reached now (logged): the service starts anyway, showing records from the sources and
+    answering 503 where it must write, and creates what is missing at its next start."""
+    try:
+        metadata.create_all(engine, tables=list(tables) if tables is not None else None)
+    except Exception as exc:
+        if not unavailable(exc):
+            raise
+        if engine not in _UNCHECKED:  # once per engine, not once per table group
+            _UNCHECKED.add(engine)
+            log.warning("database unavailable at start (%s): tables not checked; records "
+                        "come from the sources alone until it is back", type(exc).__name__)
+        return False
+    return True
 
 
 def _add_missing_columns(engine: Engine) -> None:
@@ -59,14 +85,21 @@ def _add_missing_columns(engine: Engine) -> None:
                                             f'"{column.name}" {kind}'))
 
 
-def _engine(url: str) -> Engine:
+def _engine(url: str, limits: Limits) -> Engine:
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     if url in ("sqlite://", "sqlite:///:memory:"):  # one shared in-memory database (tests)
         engine = create_engine(url, poolclass=StaticPool,
                                connect_args={"check_same_thread": False})
-    else:
+    elif url.startswith("sqlite"):
         engine = create_engine(url, pool_pre_ping=True)
+    elif make_url(url).get_dialect().driver == "psycopg":
+        # the guard pings on checkout itself, under its watchdog (a pre-ping has no bound)
+        engine = create_engine(url, pool_timeout=limits.timeout_s,
+                               connect_args=connect_args(make_url(url), limits))
+        guard(engine, limits)
+    else:  # another driver: its own defaults, a bounded wait for a pooled connection
+        engine = create_engine(url, pool_pre_ping=True, pool_timeout=limits.timeout_s)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine

@@ -77,8 +77,12 @@ class ContactsBlock:
     fields = CONTACT_FIELDS
 
     def render(self, profile: CustomerProfile, spec: BlockSpec, ctx: RenderContext) -> str | None:
-        """Return the contact summary, or None when the customer never contacted us."""
+        """Return the contact summary, or None when the customer never contacted us; when the
+        requests recorded from helpdesk events cannot be read (our database is down), the
+        block says so above what the sources gave."""
         rows = describe(self.fields, profile, ctx)
-        if not rows:
+        missing = "contacts" in profile.unavailable
+        if not rows and not missing:
             return None
-        return render_template("contacts.html", ctx, block=self.key, rows=rows)
+        return render_template("contacts.html", ctx, block=self.key, rows=rows,
+                               store_unavailable=missing)

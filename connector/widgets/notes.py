@@ -18,7 +18,12 @@ class NotesBlock:
     key = "notes"
 
     def render(self, profile: CustomerProfile, spec: BlockSpec, ctx: RenderContext) -> str | None:
-        """Return the notes and the form, or None when there is neither."""
+        """Return the notes and the form, or None when there is neither; when the notes
+        cannot be read (our database is down), the block says so, with no form."""
+        if "notes" in profile.unavailable:
+            return render_template("notes.html", ctx, block=self.key, notes=[], action=None,
+                                   token=ctx.token, max_length=NOTE_MAX, more=0,
+                                   store_unavailable=True)
         notes = [_shown(note, ctx) for note in profile.notes[:SHOWN]]
         if not notes and ctx.notes_url is None:
             return None

@@ -154,7 +154,7 @@ def render_sidebar_fragment(
     ctx = replace(ctx, detail_url=None, notes_url=None)
     blocks = render_blocks(profile, layout, ctx) if profile is not None else []
     return render_template("fragment.html", ctx, blocks=blocks, message=message,
-                           open_url=open_url)
+                           open_url=open_url, unchecked=_unchecked(profile))
 
 
 def render_page(template: str, ctx: RenderContext, **values: object) -> str:
@@ -168,9 +168,15 @@ def render_sidebar_page(
 ) -> str:
     """Return the complete sidebar page: header with the customer's name, then the blocks."""
     name = display_name(profile, ctx.locale) or i18n.text("page.unnamed", ctx.locale)
-    return render_page("page.html", ctx, heading=name,
+    return render_page("page.html", ctx, heading=name, unchecked=_unchecked(profile),
                        blocks=render_blocks(profile, layout, ctx),
                        details_script=ctx.detail_url is not None, nonce=ctx.nonce)
+
+
+def _unchecked(profile: CustomerProfile | None) -> bool:
+    """Whether the record is the sources' word alone (the link store was down): said under
+    the customer's name, or atop a fragment."""
+    return profile is not None and not profile.identity_checked
 
 
 def render_message_page(

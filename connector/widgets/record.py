@@ -52,29 +52,39 @@ def render_context(manifest: SidebarSettings, offers: Mapping[str, tuple[DetailO
 
 class Fragments:
     """The record of a helpdesk's context as an HTML fragment, with a sealed link to the
-    full page (details, notes, choice among namesakes)."""
+    full page (details, notes, choice among namesakes). The fragment may be read by more than
+    agents (FreeScout's module serves it without a login): its link lives `link_ttl_s`."""
 
     def __init__(self, manifest: SidebarSettings, assembler: ProfileAssembler,
                  offers: Mapping[str, tuple[DetailOffer, ...]], links: EmbedLinks,
-                 public_url: str) -> None:
+                 public_url: str, link_ttl_s: int | None = None) -> None:
         self.manifest = manifest
         self.assembler = assembler
         self.offers = offers
         self.links = links
         self.public_url = public_url
+        self.link_ttl_s = link_ttl_s
 
     def __call__(self, context: SidebarContext) -> str:
         locale = context.locale if context.locale in LOCALES else self.manifest.brand.locale
         ctx = render_context(self.manifest, self.offers, locale)
         ids = context.identifiers
-        open_url = self.links.url(self.public_url, self.links.seal(context), locale)
+        token = self.links.seal(context, lifetime_s=self.link_ttl_s)
+        open_url = self.links.url(self.public_url, token, locale)
         if not ids and not context.customer_id:
             return render_sidebar_fragment(None, [], ctx, text("fragment.no_identifier", locale),
                                            open_url)
         found = self.assembler.lookup(ids, locale=locale, customer_id=context.customer_id)
+        if found.undecided:  # several people, and the store that tells them apart is down
+            return render_sidebar_fragment(None, [], ctx,
+                                           text("message.identity_unchecked", locale))
         if found.candidates:
             return render_sidebar_fragment(None, [], ctx, text("fragment.ambiguous", locale),
                                            open_url)
+        if found.profile is None and found.unanswered:  # unknown where asked: maybe known there
+            names = ", ".join(self.manifest.sources[n].label or n for n in found.unanswered)
+            return render_sidebar_fragment(None, [], ctx,
+                                           text("message.sources_down", locale, names=names))
         if found.profile is None:
             return render_sidebar_fragment(None, [], ctx, text("message.not_found", locale))
         return render_sidebar_fragment(found.profile, layout_of(self.manifest), ctx,

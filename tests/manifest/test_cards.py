@@ -47,7 +47,8 @@ sidebar:
 """
 
 SECTIONS = ("customer_id, matched, identity, status, kpis, flags, sentiment, contacts, orders, "
-            "store_purchases, loyalty, reviews, campaigns, notes, sources")
+            "store_purchases, loyalty, reviews, campaigns, notes, sources, identity_checked, "
+            "unavailable")
 
 EXPECTED = [
     "sidebar.blocks[1].card.fields[0].path: invalid JMESPath expression "
