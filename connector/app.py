@@ -29,6 +29,7 @@ from connector.ops.metrics import Metrics
 from connector.settings import Settings
 from connector.sources import build_source
 from connector.sources.cache import MemoryCache, SingleFlight
+from connector.store.guard import Limits
 from connector.widgets.record import Fragments
 
 log = logging.getLogger(__name__)
@@ -66,9 +67,10 @@ class Services:
         return path if path.is_absolute() else self.manifest.directory / path
 
     def close(self) -> None:
-        """Stop the event worker, the job scheduler and the fan-out threads."""
+        """Stop the event worker, the job scheduler, the sources' threads and the shared pool."""
         self.worker.stop()
         self.jobs.stop()
+        self.assembler.close()
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
@@ -78,16 +80,22 @@ def build_services(settings: Settings, manifest: Manifest | None = None) -> Serv
     context = manifest.source_context()
     sources = {name: build_source(name, config, context)
                for name, config in manifest.sources.items()}
+    # lookups run on each source's own threads (its guard's); this pool only serves agents'
+    # searches across sources
     pool = ThreadPoolExecutor(max_workers=max(8, 4 * len(sources)),
-                              thread_name_prefix="source")
-    resolver = Resolver(LinkStore(settings.database()), manifest.identity)
-    assembler = ProfileAssembler(manifest, sources, SingleFlight(MemoryCache(), pool), pool,
-                                 resolver)
+                              thread_name_prefix="search")
+    resolver = Resolver(LinkStore(settings.database(), database_limits(settings)),
+                        manifest.identity)
+    cache = MemoryCache(max_bytes=settings.cache_max_bytes,
+                        max_entry_bytes=settings.cache_max_entry_bytes)
+    assembler = ProfileAssembler(manifest, sources, SingleFlight(cache, pool), pool, resolver)
     embed = EmbedLinks(settings.signing_key(), manifest.helpdesks.embed.link_ttl_s,
                        manifest.brand.default_region,
-                       frame_ancestors=tuple(manifest.helpdesks.embed.frame_ancestors))
+                       frame_ancestors=tuple(manifest.helpdesks.embed.frame_ancestors),
+                       session_max_s=manifest.helpdesks.embed.session_max_s)
     details = DetailService(assembler)
-    fragments = Fragments(manifest, assembler, details.offers, embed, settings.public_url)
+    fragments = Fragments(manifest, assembler, details.offers, embed, settings.public_url,
+                          manifest.helpdesks.embed.fragment_link_ttl_s)
     deps = HelpdeskDeps(links=embed, public_url=settings.public_url,
                         region=manifest.brand.default_region, secret_key=settings.signing_key(),
                         render_fragment=fragments, clock=time.time)
@@ -108,3 +116,9 @@ def build_services(settings: Settings, manifest: Manifest | None = None) -> Serv
     assembler.observe = services.observe
     return services
 
+
+def database_limits(settings: Settings) -> Limits:
+    """How long the database may keep a request waiting, from the settings' `db_*`."""
+    return Limits(timeout_s=settings.db_timeout_s,
+                  statement_timeout_s=settings.db_statement_timeout_s,
+                  retry_s=settings.db_retry_s)

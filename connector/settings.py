@@ -39,6 +39,34 @@ class Settings(BaseSettings):
     event_lease_s: int = Field(default=300, ge=1, le=86400)
     # how many webhook events one process works at once (they mostly wait on sources)
     worker_threads: int = Field(default=4, ge=1, le=32)
+    # database as a failing dependency (connector/store/guard.py): how long a call waits to
+    # connect (psycopg counts whole seconds, 2 at least), for a pooled connection, for the ping
+    # that checks it out and for /readyz, before the record comes from the sources alone or the
+    # route answers 503; how long one statement may run (PostgreSQL cancels it; a server that
+    # never answers has its socket cut a second later); after a failed connection, how long new
+    # ones fail at once before one is tried again
+    db_timeout_s: float = Field(default=2.0, ge=0.5, le=60)
+    db_statement_timeout_s: float = Field(default=10.0, ge=0.5, le=3600)
+    db_retry_s: float = Field(default=1.0, ge=0.1, le=60)
+    # source deadlines: each source call ends within its manifest `timeout_s` and runs on the
+    # source's own `max_concurrency` threads; the source cache holds at most this many bytes
+    # (estimated as pickled size) and never keeps one answer larger than the second figure
+    cache_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024 * 1024)
+    cache_max_entry_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # the front (`connector serve`, see connector/cli/front.py and docs/security.md)
+    max_connections: int = Field(default=1000, ge=10, le=100_000)
+    max_header_bytes: int = Field(default=32 * 1024, ge=4096, le=1024 * 1024)
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024)
+    idle_timeout_s: int = Field(default=30, ge=1, le=3600)  # a keep-alive socket with no request
+    request_read_timeout_s: float = Field(default=15, gt=0, le=600)  # one request, all of it
+    drain_s: float = Field(default=10, ge=0, le=600)  # on SIGTERM, for requests under way
+    trusted_proxy: str | None = None  # the reverse proxy's address: X-Forwarded-For is believed
+    # rate limits per client address (the `limits` library's notation, `;` between several);
+    # their counters in memory, or in Redis shared by every process (redis://host:6379/0)
+    rate_limit: str = "1200 per minute"
+    auth_failure_limit: str = "30 per minute"  # refused credentials, signatures or links
+    rate_limit_storage: str = "memory://"
+    rate_limit_prefix: str = "connector"  # their keys in Redis (several services, one Redis)
 
     def database(self) -> str:
         """Where links and audit live: CONNECTOR_DATABASE_URL, else SQLite under data_dir."""

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Protocol
+from functools import partial
+from typing import Protocol, TypeVar
 
 from connector.customer.answers import Outcome
 from connector.customer.flags import complaints_of, evaluate_flags
@@ -27,6 +28,7 @@ from connector.customer.merge import (
 from connector.customer.notes import Notes
 from connector.customer.resolver import Resolver, to_identifiers
 from connector.customer.rules import RecordSettings
+from connector.customer.unchecked import UncheckedIdentification, Undecided
 from connector.i18n import LOCALES
 from connector.identifiers import Identifiers, email_for_source
 from connector.models import (
@@ -37,24 +39,49 @@ from connector.models import (
     SourceState,
     SourceStatus,
 )
-from connector.sources.base import Source, SourceError, SourceResult
-from connector.sources.cache import Policy, SingleFlight
+from connector.sources.base import (
+    Source,
+    SourceError,
+    SourceResult,
+    SourceTimeout,
+    current_deadline,
+    deadline_at,
+)
+from connector.sources.cache import Loaded, Policy, SingleFlight
 from connector.sources.guard import SourceGuard
+from connector.store.guard import unavailable
 
 log = logging.getLogger(__name__)
 
 NOT_FOUND_TTL_S = 60.0
+T = TypeVar("T")
 DEADLINE_MARGIN_S = 0.25
 
 
 @dataclass
 class Lookup:
     """A lookup's answer: the customer (None when no source knows them, or when several people
-    match and the agent must choose among `candidates`), and each source's status."""
+    match and the agent must choose among `candidates`), and each source's status. When the
+    link store could not be read, `identity_checked` is False: the profile is what the sources
+    alone say, or nobody when they cannot tell who it is (`undecided`: several people fit, or
+    the agent chose a person by id, whom only the store knows)."""
 
     profile: CustomerProfile | None
     sources: dict[str, SourceStatus]
     candidates: list[Candidate] = field(default_factory=list)
+    identity_checked: bool = True
+    undecided: bool = False
+
+    @property
+    def unanswered(self) -> list[str]:
+        """The sources that could not say whether they know the customer (too slow, failing,
+        paused, or only an old copy): while any did, "no such customer" is not known."""
+        return [name for name, status in self.sources.items()
+                if status.status not in (SourceState.OK, SourceState.NOT_FOUND)]
+
+
+class IdentityNotChecked(Exception):
+    """The link store could not be read: who this is waits until it can (events)."""
 
 
 class ContactHistory(Protocol):
@@ -84,8 +111,9 @@ class ProfileAssembler:
         self.history: ContactHistory | None = None  # requests recorded from helpdesk events
         self.observe = observe
         self.region = manifest.brand.default_region
-        self.guards = {
-            name: SourceGuard(c.max_concurrency, c.circuit, wait_s=c.timeout_s)
+        self.guards = {  # each source on its own threads, a slow answer counted as a failure
+            name: SourceGuard(c.max_concurrency, c.circuit, wait_s=c.timeout_s,
+                              slow_s=c.timeout_s, name=name)
             for name, c in manifest.sources.items()
         }
 
@@ -108,7 +136,21 @@ class ProfileAssembler:
                customer_id: str | None = None) -> Lookup:
         """Resolve who this is, ask every source, tell the customer's records from those of
         people who only share an identifier with them, merge, and learn. Several people
-        fitting the identifiers are returned as candidates, never guessed."""
+        fitting the identifiers are returned as candidates, never guessed. When the link
+        store cannot be read (down, hung, too slow), the record is what the sources alone say,
+        identity not checked (`customer.unchecked`)."""
+        try:
+            return self._checked(ids, locale, customer_id)
+        except Exception as exc:
+            if not unavailable(exc):
+                raise
+            log.warning("link store unavailable (%s): the record comes from the sources alone, "
+                        "identity not checked", type(exc).__name__)
+        return self._unchecked(ids, locale, customer_id)
+
+    def _checked(self, ids: Identifiers, locale: str | None,
+                 customer_id: str | None) -> Lookup:
+        """The lookup through the link store (raises when the store cannot be read)."""
         for _ in range(3):  # again when a link the resolution used was withdrawn
             resolved = (self.resolver.person(customer_id, ids) if customer_id
                         else self.resolver.resolve(ids))
@@ -120,44 +162,96 @@ class ProfileAssembler:
                 return self._finish(found, ids, locale)
         return Lookup(None, {})
 
-    def _finish(self, found: Identified, ids: Identifiers, locale: str | None) -> Lookup:
+    def _unchecked(self, ids: Identifiers, locale: str | None,
+                   customer_id: str | None) -> Lookup:
+        """The lookup on the sources' answers alone: one person, or nobody (`undecided` when
+        several people fit, or when the agent chose a person the store alone knows)."""
+        if customer_id:
+            return Lookup(None, {}, identity_checked=False, undecided=True)
+        try:
+            found = UncheckedIdentification(self, ids).run()
+        except Undecided as several:
+            return Lookup(None, several.statuses, identity_checked=False, undecided=True)
+        if found is None:  # only a withdrawn link makes it None, and nothing is read here
+            return Lookup(None, {}, identity_checked=False)
+        return self._finish(found, ids, locale, checked=False)
+
+    def _finish(self, found: Identified, ids: Identifiers, locale: str | None,
+                checked: bool = True) -> Lookup:
+        """The customer's record from their sources' answers, with what we keep ourselves
+        (contacts recorded from helpdesk events, notes): said unavailable when the store
+        cannot be read, the rest of the record whole."""
         if found.candidates or not found.results:
-            return Lookup(None, found.statuses, found.candidates)
+            return Lookup(None, found.statuses, found.candidates, identity_checked=checked)
         customer_id = found.customer_id
-        recorded = (self.history.contacts_of(customer_id)
-                    if self.history is not None else [])
+        missing: list[str] = []
+        history = self.history
+        recorded = (_kept(lambda: history.contacts_of(customer_id), "contacts", missing)
+                    if history is not None and checked else [])
         profile = self._merge(found.results, found.statuses, locale if locale in LOCALES
                               else self.manifest.brand.locale, recorded)
         profile.customer_id = customer_id
         profile.matched = _matches(ids, found_identifiers(found.results, self.region),
                                    found.links)
-        kept = [note.as_note() for note in self.notes.of(customer_id)]
-        profile.notes = kept + profile.notes
-        return Lookup(profile=profile, sources=found.statuses)
+        kept = (_kept(lambda: self.notes.of(customer_id), "notes", missing) if checked else [])
+        profile.notes = [note.as_note() for note in kept] + profile.notes
+        if not checked:
+            missing = ["contacts", "notes"] if history is not None else ["notes"]
+        profile.identity_checked = checked
+        profile.unavailable = sorted(missing)
+        return Lookup(profile=profile, sources=found.statuses, identity_checked=checked)
+
+    def close(self) -> None:
+        """Stop the sources' own threads."""
+        for guard in self.guards.values():
+            guard.close()
 
     def fan_out(self, names: list[str], ids: Identifiers) -> dict[str, Outcome]:
-        """Every named source asked in parallel with these identifiers, each within its
-        deadline; their answers are cached by exactly what they were asked with."""
+        """Every named source asked in parallel with these identifiers, each on its own threads
+        (a stuck source never holds another's answers) and within its deadline, past which its
+        stale copy stands in, if any; a fresh cached answer is taken at once. Answers are cached
+        by exactly what they were asked with."""
         started = time.monotonic()
         key = ids.cache_key()
-        futures: dict[str, Future[Outcome]] = {
-            name: self.pool.submit(self._fetch, name, ids, key) for name in names
-        }
-        outcomes = {}
-        for name, future in futures.items():
-            timeout_s = self.manifest.sources[name].timeout_s
-            remaining = started + timeout_s + DEADLINE_MARGIN_S - time.monotonic()
-            try:
-                outcomes[name] = future.result(timeout=max(remaining, 0.0))
-            except FutureTimeout:
-                status = SourceStatus(status=SourceState.TIMEOUT, latency_ms=timeout_s * 1000,
-                                      error=f"no answer within {timeout_s:g} s")
-                outcomes[name] = Outcome(None, status)
+        outcomes: dict[str, Outcome] = {}
+        futures: dict[str, tuple[Future[Outcome], float]] = {}
+        for name in names:
+            cached = self.cache.fresh(f"src:{name}:{key}")
+            if cached is not None:
+                outcomes[name] = self._outcome(cached, f"src:{name}:{key}", started)
+                continue
+            due = current_deadline(self.manifest.sources[name].timeout_s) or started
+            futures[name] = (self.guards[name].submit(
+                partial(self._fetch, name, ids, key, started, due)), due)
+        for name, (future, due) in futures.items():
+            outcomes[name] = self._awaited(name, future, f"src:{name}:{key}", started, due)
+        for name in names:
             if self.observe is not None:
                 self.observe(name, outcomes[name].status, outcomes[name].from_cache)
-        return outcomes
+        return {name: outcomes[name] for name in names}
 
-    def _fetch(self, name: str, ids: Identifiers, key: str) -> Outcome:
+    def _awaited(self, name: str, future: Future[Outcome], cache_key: str, started: float,
+                 due: float) -> Outcome:
+        """A source's outcome by its deadline; past it, its stale copy, else a timeout."""
+        try:
+            return future.result(timeout=max(due + DEADLINE_MARGIN_S - time.monotonic(), 0.0))
+        except FutureTimeout:
+            future.cancel()  # still queued behind the source's own busy threads: never run it
+        return self._missed(name, cache_key, started)
+
+    def _missed(self, name: str, cache_key: str, started: float) -> Outcome:
+        """A source that missed its deadline: its stale copy if the cache keeps one."""
+        timeout_s = self.manifest.sources[name].timeout_s
+        late = SourceTimeout(f"no answer within {timeout_s:g} s")
+        log.warning("source %s: no answer by its deadline (%g s)", name, timeout_s)
+        kept = self.cache.kept(cache_key, late)
+        if kept is None:
+            return Outcome(None, _status(late.state, started, error=late.public))
+        return self._outcome(kept, cache_key, started)
+
+    def _fetch(self, name: str, ids: Identifiers, key: str, started: float,
+               due: float) -> Outcome:
+        """One source's answer through the cache, every call of it ending by `due`."""
         config = self.manifest.sources[name]
         source = self.sources[name]
         guard = self.guards[name]
@@ -169,18 +263,25 @@ class ProfileAssembler:
             tags_for=lambda r: _id_tags(ids.merged(to_identifiers(
                 (k, v) for k, v, _ in found_identifiers({name: r}, region)))),
         )
-        started = time.monotonic()
         cache_key = f"src:{name}:{key}"
+        if time.monotonic() >= due:  # it waited its turn past its deadline: do not call now
+            return self._missed(name, cache_key, started)
         asked = as_stored(ids, config.email_domains)
         try:
-            loaded = self.cache.load(cache_key,
-                                     lambda: guard.run(lambda: source.fetch(asked)), policy)
+            with deadline_at(due):
+                loaded = self.cache.load(cache_key,
+                                         lambda: guard.run(lambda: source.fetch(asked)), policy,
+                                         refresher=guard.threads)
         except SourceError as exc:
             log.warning("source %s failed: %s", name, exc)
             return Outcome(None, _status(exc.state, started, error=exc.public))
         except Exception:
             log.exception("source %s: unexpected failure", name)
             return Outcome(None, _status(SourceState.ERROR, started, error="internal error"))
+        return self._outcome(loaded, cache_key, started)
+
+    def _outcome(self, loaded: Loaded, cache_key: str, started: float) -> Outcome:
+        """What a source's answer (fresh, new or stale) says, with its status."""
         result: SourceResult = loaded.value
         state = SourceState.OK if result.found else SourceState.NOT_FOUND
         error = None
@@ -244,6 +345,19 @@ def _status(state: SourceState, started: float, *, fetched_at: dt.datetime | Non
         latency_ms=round((time.monotonic() - started) * 1000, 1),
         error=error,
     )
+
+
+def _kept(read: Callable[[], list[T]], part: str, missing: list[str]) -> list[T]:
+    """What we keep ourselves about the customer; none, and `part` added to `missing`, when
+    the store cannot be read now."""
+    try:
+        return read()
+    except Exception as exc:
+        if not unavailable(exc):
+            raise
+        log.warning("%s unavailable: the store cannot be read (%s)", part, type(exc).__name__)
+        missing.append(part)
+        return []
 
 
 def _id_tags(ids: Identifiers) -> list[str]:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol
@@ -68,6 +72,44 @@ class SourceTimeout(SourceUnavailable):
     """Did not answer within its timeout."""
 
     state = SourceState.TIMEOUT
+
+
+# ---- deadlines: every call made for one lookup of one source ends by the same instant -------
+
+_DEADLINE: ContextVar[float | None] = ContextVar("source_deadline", default=None)
+
+
+@contextmanager
+def deadline_at(due: float) -> Iterator[float]:
+    """Calls to sources made inside end by `due` (time.monotonic()), or by an earlier deadline
+    already set around them; yields the deadline that holds."""
+    outer = _DEADLINE.get()
+    held = due if outer is None else min(outer, due)
+    token = _DEADLINE.set(held)
+    try:
+        yield held
+    finally:
+        _DEADLINE.reset(token)
+
+
+def deadline_in(seconds: float) -> AbstractContextManager[float]:
+    """Calls to sources made inside end within `seconds` from now (or by an earlier deadline)."""
+    return deadline_at(time.monotonic() + seconds)
+
+
+def current_deadline(default_s: float | None = None) -> float | None:
+    """The deadline calls made now must meet: the one set around them, else `default_s` from
+    now (None when neither)."""
+    held = _DEADLINE.get()
+    if default_s is None:
+        return held
+    own = time.monotonic() + default_s
+    return own if held is None else min(held, own)
+
+
+def time_left(due: float | None) -> float | None:
+    """Seconds until `due` (never below 0); None when there is no deadline."""
+    return None if due is None else max(due - time.monotonic(), 0.0)
 
 
 class SourceMisconfigured(SourceError):
@@ -162,11 +204,13 @@ class SourceConfig(Strict):
     type: str
     preset: str | None = None
     label: str | None = None
+    # one deadline for a whole lookup of this source: every call of it (logins, pages, each
+    # identifier tried), connect to the last byte; past it, the stale copy stands in
     timeout_s: float = Field(default=2.0, gt=0, le=60)
     ttl_s: int = Field(default=300, ge=0)
     stale_ttl_s: int = Field(default=86400, ge=0)
     revalidate_s: int = Field(default=60, ge=0)
-    max_concurrency: int = Field(default=8, ge=1, le=256)
+    max_concurrency: int = Field(default=8, ge=1, le=256)  # and its own threads, as many
     circuit: CircuitConfig = CircuitConfig()
     id: str | None = None
     candidates: CandidatesMap | None = None

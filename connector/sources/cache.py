@@ -1,8 +1,12 @@
-"""The source cache: a TTL per entry, one fetch per key at a time, stale copies kept for outages."""
+"""The source cache: a TTL per entry, one fetch per key at a time (awaited no longer than the
+caller's deadline), stale copies kept for outages and slow answers, bounded in entries and bytes."""
 
 from __future__ import annotations
 
+import copy
 import logging
+import pickle
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -12,9 +16,27 @@ from typing import Any
 
 from cachetools import LRUCache
 
-from connector.sources.base import SourceError
+from connector.sources.base import SourceError, SourceTimeout, current_deadline, time_left
 
 log = logging.getLogger(__name__)
+
+MAX_ENTRIES = 20_000
+MAX_BYTES = 256 * 1024 * 1024
+
+
+def size_of(value: Any) -> int:
+    """Roughly how many bytes a value holds: its pickled length (measured once, when stored;
+    in memory it takes a few times that)."""
+    try:
+        return len(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
+        return sys.getsizeof(value)
+
+
+def source_of(key: str) -> str:
+    """The source a cache key belongs to (`src:<source>:…`, `detail:<source>:…`)."""
+    parts = key.split(":")
+    return parts[1] if len(parts) > 1 else "?"
 
 
 @dataclass(frozen=True)
@@ -26,6 +48,7 @@ class Entry:
     fresh_until: float
     keep_until: float
     tags: frozenset[str] = frozenset()
+    size: int = 0
 
 
 @dataclass(frozen=True)
@@ -40,13 +63,27 @@ class Loaded:
 
 
 class MemoryCache:
-    """An in-process LRU of entries; each entry is fresh until its TTL, kept until its stale TTL."""
+    """An in-process LRU of entries; each entry is fresh until its TTL, kept until its stale TTL.
+    It holds at most `maxsize` entries and `max_bytes` (their estimated sizes); a value larger
+    than `max_entry_bytes` (by default a 32nd of the budget) is not kept at all."""
 
-    def __init__(self, maxsize: int = 20_000, clock: Callable[[], float] = time.time) -> None:
-        self._entries: LRUCache[str, Entry] = LRUCache(maxsize=maxsize)
+    def __init__(self, maxsize: int = MAX_ENTRIES, clock: Callable[[], float] = time.time, *,
+                 max_bytes: int = MAX_BYTES, max_entry_bytes: int | None = None) -> None:
+        self._entries: LRUCache[str, Entry] = LRUCache(maxsize=max_bytes,
+                                                       getsizeof=lambda entry: entry.size)
+        self.max_entries = maxsize
+        self.max_entry_bytes = min(max_entry_bytes or max_bytes // 32, max_bytes)
         self._tags: dict[str, set[str]] = {}
         self._lock = threading.Lock()
         self.clock = clock
+
+    @property
+    def size_bytes(self) -> int:
+        """The estimated bytes the entries hold now."""
+        return int(self._entries.currsize)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def get(self, key: str) -> Entry | None:
         """The entry for a key, fresh or stale, or None once it is past keeping."""
@@ -59,14 +96,22 @@ class MemoryCache:
 
     def put(self, key: str, value: Any, ttl_s: float, stale_ttl_s: float,
             tags: Iterable[str] = ()) -> Entry:
-        """Store a value fresh for ttl_s and kept for outages stale_ttl_s longer."""
+        """Store a value fresh for ttl_s and kept for outages stale_ttl_s longer (a value too
+        large to keep is returned as an entry, not stored)."""
         now = self.clock()
-        entry = Entry(value, now, now + ttl_s, now + ttl_s + stale_ttl_s, frozenset(tags))
+        entry = Entry(value, now, now + ttl_s, now + ttl_s + stale_ttl_s, frozenset(tags),
+                      size_of(value))
+        if entry.size > self.max_entry_bytes:
+            log.info("a %s answer (%d KB) is larger than a cache entry may be (%d KB): not "
+                     "cached", source_of(key), entry.size // 1024, self.max_entry_bytes // 1024)
+            return entry
         with self._lock:
             self._entries[key] = entry
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem()
             for tag in entry.tags:
                 self._tags.setdefault(tag, set()).add(key)
-            if len(self._tags) > 4 * (self._entries.maxsize or 1):
+            if len(self._tags) > 4 * self.max_entries:
                 self._reindex()
         return entry
 
@@ -101,8 +146,9 @@ class Policy:
 
 
 class SingleFlight:
-    """Loads through a cache so that one key is fetched by one thread while the others wait;
-    a value just past its TTL is served at once while a background refresh runs."""
+    """Loads through a cache so that one key is fetched by one thread while the others wait,
+    each no longer than its deadline (then with the stale copy, if any); a value just past its
+    TTL is served at once while a background refresh runs."""
 
     def __init__(self, cache: MemoryCache, refresher: Executor | None = None) -> None:
         self.cache = cache
@@ -111,38 +157,93 @@ class SingleFlight:
         self._guard = threading.Lock()
         self._refreshing: set[str] = set()
         self._refresh_failed: dict[str, SourceError] = {}
+        self._load_failed: dict[str, tuple[float, SourceError]] = {}  # when, and why
 
-    def load(self, key: str, loader: Callable[[], Any], policy: Policy) -> Loaded:
-        """A fresh cached value, else a new one; on SourceError the stale value if there is one."""
+    def fresh(self, key: str) -> Loaded | None:
+        """The cached value when it is fresh, at once (no lock, no thread); else None."""
+        entry = self.cache.get(key)
+        if entry is not None and entry.fresh_until > self.cache.clock():
+            return Loaded(entry.value, entry.stored_at, from_cache=True)
+        return None
+
+    def kept(self, key: str, error: SourceError) -> Loaded | None:
+        """What the cache keeps for key, marked stale by error unless it is fresh by now; None
+        when nothing is kept (for a caller whose load missed its deadline)."""
+        entry = self.cache.get(key)
+        if entry is None:
+            return None
+        stale = entry.fresh_until <= self.cache.clock()
+        return Loaded(entry.value, entry.stored_at, from_cache=True,
+                      stale_error=error if stale else None)
+
+    def load(self, key: str, loader: Callable[[], Any], policy: Policy,
+             refresher: Executor | None = None) -> Loaded:
+        """A fresh cached value, else a new one; on SourceError the stale value if there is one.
+        Waiting for another thread's load of the same key ends at the caller's deadline
+        (`base.deadline_at`): the stale value then, else SourceTimeout. A background refresh
+        runs on `refresher` (the source's own threads), else on the cache's."""
         entry = self.cache.get(key)
         now = self.cache.clock()
         if entry is not None and entry.fresh_until > now:
             return Loaded(entry.value, entry.stored_at, from_cache=True)
         in_grace = entry is not None and now < entry.fresh_until + policy.revalidate_s
         failed = self._refresh_failed.get(key)  # as known when this lookup came in
-        if entry is not None and in_grace and self._refresh_later(key, loader, policy):
+        if entry is not None and in_grace and self._refresh_later(
+                key, loader, policy, refresher or self.refresher):
             return Loaded(entry.value, entry.stored_at, from_cache=True, stale_error=failed,
                           revalidating=failed is None)
-        with self._key_lock(key):
-            entry = self.cache.get(key)
-            if entry is not None and entry.fresh_until > self.cache.clock():
-                return Loaded(entry.value, entry.stored_at, from_cache=True)
-            try:
-                value = loader()
-            except SourceError as exc:
-                if entry is None:
-                    raise
-                return Loaded(entry.value, entry.stored_at, from_cache=True, stale_error=exc)
-            stored = self._store(key, value, policy)
-            return Loaded(value, stored.stored_at, from_cache=False)
+        lock = self._key_lock(key)
+        asked = time.monotonic()
+        left = time_left(current_deadline())
+        if not lock.acquire(timeout=-1 if left is None else left):
+            return self._gave_up(key)
+        try:
+            return self._load_locked(key, loader, policy, asked)
+        finally:
+            lock.release()
+
+    def _load_locked(self, key: str, loader: Callable[[], Any], policy: Policy,
+                     asked: float) -> Loaded:
+        """Load with key's lock held; a load that failed while this caller waited is its
+        answer too (asking again, with less time left, would only fail again)."""
+        entry = self.cache.get(key)
+        if entry is not None and entry.fresh_until > self.cache.clock():
+            return Loaded(entry.value, entry.stored_at, from_cache=True)
+        failed = self._load_failed.get(key)
+        if failed is not None and failed[0] >= asked:
+            return _stale_or_raise(entry, copy.copy(failed[1]))
+        try:
+            value = loader()
+        except SourceError as exc:
+            self._remember_failure(key, exc)
+            return _stale_or_raise(entry, exc)
+        self._load_failed.pop(key, None)
+        stored = self._store(key, value, policy)
+        return Loaded(value, stored.stored_at, from_cache=False)
+
+    def _remember_failure(self, key: str, error: SourceError) -> None:
+        with self._guard:
+            if len(self._load_failed) > 10_000:
+                self._load_failed.clear()
+            self._load_failed[key] = (time.monotonic(), error)
+
+    def _gave_up(self, key: str) -> Loaded:
+        """Another thread's load of key outlived this caller's deadline: the stale value."""
+        late = SourceTimeout("no answer in time",
+                             f"gave up waiting for a load of a {source_of(key)} entry")
+        kept = self.kept(key, late)
+        if kept is None:
+            raise late
+        return kept
 
     def _store(self, key: str, value: Any, policy: Policy) -> Entry:
         return self.cache.put(key, value, policy.ttl_for(value), policy.stale_ttl_s,
                               policy.tags_for(value))
 
-    def _refresh_later(self, key: str, loader: Callable[[], Any], policy: Policy) -> bool:
+    def _refresh_later(self, key: str, loader: Callable[[], Any], policy: Policy,
+                       refresher: Executor | None) -> bool:
         """Start one background refresh of key; False when there is no refresher."""
-        if self.refresher is None:
+        if refresher is None:
             return False
         with self._guard:
             if key in self._refreshing:
@@ -156,12 +257,12 @@ class SingleFlight:
                 self._refresh_failed.pop(key, None)
             except SourceError as exc:
                 self._refresh_failed[key] = exc
-                log.info("background refresh of a %s entry failed: %s", key.split(":")[1], exc)
+                log.info("background refresh of a %s entry failed: %s", source_of(key), exc)
             finally:
                 with self._guard:
                     self._refreshing.discard(key)
 
-        self.refresher.submit(refresh)
+        refresher.submit(refresh)
         return True
 
     def _key_lock(self, key: str) -> threading.Lock:
@@ -169,3 +270,10 @@ class SingleFlight:
             if len(self._locks) > 10_000:
                 self._locks = {k: v for k, v in self._locks.items() if v.locked()}
             return self._locks.setdefault(key, threading.Lock())
+
+
+def _stale_or_raise(entry: Entry | None, error: SourceError) -> Loaded:
+    """The entry kept for outages, marked stale by error; error itself when none is kept."""
+    if entry is None:
+        raise error
+    return Loaded(entry.value, entry.stored_at, from_cache=True, stale_error=error)

@@ -1,16 +1,24 @@
-"""Protects a source and the sidebar from each other: a concurrency cap, a circuit breaker that
-stops calling a failing source for a while, and `Retry-After` honoured."""
+"""Protects a source and the sidebar from each other: the source's own threads (a bulkhead: a
+stuck source holds only its own), a concurrency cap, a circuit breaker that stops calling a
+failing or slow source for a while, and `Retry-After` honoured."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from enum import StrEnum
 from typing import TypeVar
 
 from connector.models import SourceState
-from connector.sources.base import CircuitConfig, SourceError, SourceUnavailable
+from connector.sources.base import (
+    CircuitConfig,
+    SourceError,
+    SourceUnavailable,
+    current_deadline,
+    time_left,
+)
 
 T = TypeVar("T")
 
@@ -30,18 +38,32 @@ class Circuit(StrEnum):
 
 
 class SourceGuard:
-    """Runs calls to one source within its limits."""
+    """Runs calls to one source within its limits, on its own threads when submitted. A call
+    slower than `slow_s` counts as a failure, even when it answers."""
 
     def __init__(self, max_concurrency: int, circuit: CircuitConfig, wait_s: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, *, slow_s: float | None = None,
+                 name: str = "source") -> None:
         self._slots = threading.BoundedSemaphore(max_concurrency)
         self._config = circuit
         self._wait_s = wait_s
+        self._slow_s = slow_s
         self._clock = clock
         self._lock = threading.Lock()
         self._failures = 0
         self._open_until = 0.0
         self._trial = False
+        self.threads = ThreadPoolExecutor(max_workers=max_concurrency,
+                                          thread_name_prefix=f"source-{name}")
+
+    def submit(self, task: Callable[[], T]) -> Future[T]:
+        """Run a task on this source's own threads (never on another source's, so a source that
+        hangs makes only its own work wait)."""
+        return self.threads.submit(task)
+
+    def close(self) -> None:
+        """Stop the source's threads (tasks not started are dropped)."""
+        self.threads.shutdown(wait=False, cancel_futures=True)
 
     @property
     def state(self) -> Circuit:
@@ -52,11 +74,13 @@ class SourceGuard:
             return Circuit.OPEN if self._clock() < self._open_until else Circuit.HALF_OPEN
 
     def run(self, call: Callable[[], T]) -> T:
-        """Call the source, or raise CircuitOpen / SourceUnavailable without calling it."""
+        """Call the source, or raise CircuitOpen / SourceUnavailable without calling it (a free
+        slot is awaited no longer than the caller's deadline)."""
         self._admit()
-        if not self._slots.acquire(timeout=self._wait_s):
+        if not self._slots.acquire(timeout=time_left(current_deadline(self._wait_s))):
             self._release_trial()
             raise SourceUnavailable("too many lookups in flight")
+        started = self._clock()
         try:
             result = call()
         except SourceUnavailable as exc:
@@ -67,7 +91,10 @@ class SourceGuard:
             raise
         finally:
             self._slots.release()
-        self._succeeded()
+        if self._slow_s is not None and self._clock() - started > self._slow_s:
+            self._failed(None)  # an answer past its deadline is a failure all the same
+        else:
+            self._succeeded()
         return result
 
     def _admit(self) -> None:

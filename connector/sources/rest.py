@@ -19,6 +19,7 @@ from connector.sources.base import (
     SourceError,
     SourceRefused,
     Strict,
+    deadline_in,
 )
 from connector.sources.http import Answer, new_session, send
 from connector.sources.mapping import MappedSource, candidates, search
@@ -102,13 +103,15 @@ class RestSource(MappedSource):
                                         config.protocol == "jsonrpc")
 
     def find(self, ids: Identifiers) -> dict[str, Any] | None:
-        """The answers of every request for the first identifier that finds the customer."""
-        for kind, value in ids.attempts(self.config.lookup_by, self.name)[:MAX_ATTEMPTS]:
-            document: dict[str, Any] = {kind: value}
-            for request in self.config.requests:
-                document[request.name] = self._run(request, document)
-            if self._found(document):
-                return document
+        """The answers of every request for the first identifier that finds the customer; all
+        of its calls (logins, pages, every identifier tried) end within the source's timeout."""
+        with deadline_in(self.config.timeout_s):
+            for kind, value in ids.attempts(self.config.lookup_by, self.name)[:MAX_ATTEMPTS]:
+                document: dict[str, Any] = {kind: value}
+                for request in self.config.requests:
+                    document[request.name] = self._run(request, document)
+                if self._found(document):
+                    return document
         return None
 
     def search(self, query: str) -> list[SourceCandidate]:
@@ -116,13 +119,15 @@ class RestSource(MappedSource):
         spec = self.config.search
         if spec is None:
             return []
-        document = {spec.request.name: self._run(spec.request, {"q": query})}
+        with deadline_in(self.config.timeout_s):
+            document = {spec.request.name: self._run(spec.request, {"q": query})}
         return candidates(document, spec.candidates)
 
     def raw_detail(self, spec: DetailSpec, key: str) -> Any:
-        """The answer of a detail's request for one key."""
+        """The answer of a detail's request for one key (within the source's timeout)."""
         assert isinstance(spec, RestDetail)
-        return self._run(spec.request, {"key": key})
+        with deadline_in(self.config.timeout_s):
+            return self._run(spec.request, {"key": key})
 
     def _found(self, document: dict[str, Any]) -> bool:
         expression = self.config.found or self.config.id or self.config.requests[0].name

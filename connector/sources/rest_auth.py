@@ -10,8 +10,15 @@ import requests
 from pydantic import Field, SecretStr
 
 from connector.config import Strict
-from connector.sources.base import LoginRefused, SourceMisconfigured, SourceRefused
-from connector.sources.http import call_json
+from connector.sources.base import (
+    LoginRefused,
+    SourceMisconfigured,
+    SourceRefused,
+    SourceTimeout,
+    current_deadline,
+    time_left,
+)
+from connector.sources.http import call_json, new_session
 from connector.sources.mapping import search
 from connector.sources.templates import MissingValue, render, render_value
 
@@ -75,7 +82,8 @@ Auth = Annotated[
 
 
 class Credentials:
-    """The live credentials of one source: what to add to each request, renewed when needed."""
+    """The live credentials of one source: what to add to each request, renewed when needed
+    (token and login calls hold the deadline of the lookup that needs them)."""
 
     def __init__(self, auth: Auth | None, session: requests.Session, base_url: str,
                  secrets: dict[str, str], timeout_s: float, jsonrpc: bool) -> None:
@@ -86,6 +94,7 @@ class Credentials:
         self._timeout_s = timeout_s
         self._jsonrpc = jsonrpc
         self._lock = threading.Lock()
+        self._token_session = new_session(pool_size=1)  # none of the source's own headers
         self._values: dict[str, Any] = {}
         self._headers: dict[str, str] = {}
         self._expires = 0.0
@@ -109,13 +118,20 @@ class Credentials:
             self.query[auth.name] = auth.value.get_secret_value()
 
     def current(self) -> tuple[dict[str, str], dict[str, Any]]:
-        """Headers to send and `auth` values for templates, logging in first if needed."""
+        """Headers to send and `auth` values for templates, logging in first if needed; a call
+        waits for another's login no longer than its own deadline."""
         if not self.renewable:
             return {}, {}
-        with self._lock:
+        left = time_left(current_deadline(self._timeout_s))
+        if not self._lock.acquire(timeout=-1 if left is None else left):
+            raise SourceTimeout(f"no answer within {self._timeout_s:g} s",
+                                "waited for a login under way")
+        try:
             if time.monotonic() >= self._expires:
                 self._renew()
             return dict(self._headers), dict(self._values)
+        finally:
+            self._lock.release()
 
     def forget(self) -> None:
         """Drop the token or session (after a refusal), so the next call logs in again."""
@@ -136,8 +152,8 @@ class Credentials:
             form.update(client_id=auth.client_id, client_secret=secret)
         if auth.scope:
             form["scope"] = auth.scope
-        answer = call_json(requests.Session(), "POST", auth.token_url, timeout_s=self._timeout_s,
-                           data=form, auth=basic)
+        answer = call_json(self._token_session, "POST", auth.token_url,
+                           timeout_s=self._timeout_s, data=form, auth=basic)
         token = answer.get("access_token") if isinstance(answer, dict) else None
         if not token:
             raise SourceMisconfigured("the token endpoint gave no access_token")

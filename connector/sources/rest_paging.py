@@ -31,7 +31,8 @@ Fetch = Callable[[dict[str, Any], dict[str, Any], str | None], Answer]
 
 
 def collect(fetch: Fetch, paging: Pagination, items: str) -> list[Any]:
-    """Every item of every page, up to the cap."""
+    """Every item of every page, up to the cap, all of them read by the one deadline of the
+    lookup (`base.deadline_at`): a page asked past it raises SourceTimeout, never a part."""
     records: list[Any] = []
     cursor: Any = None
     url: str | None = None

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 
@@ -20,11 +21,16 @@ from connector.sources.base import (
     SourceConfig,
     SourceError,
     SourceMisconfigured,
+    SourceTimeout,
     SourceUnavailable,
+    current_deadline,
+    deadline_in,
 )
 from connector.sources.mapping import MappedSource
 
 READ_ONLY = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
+PROGRESS_STEPS = 10_000  # SQLite virtual-machine steps between two looks at the deadline
+QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for a statement stopped by statement_timeout
 
 
 class SqlDetail(DetailSpec):
@@ -73,26 +79,33 @@ class SqlSource(MappedSource):
         self._engine = _engine(url, context.manifest_dir, config.timeout_s)
 
     def find(self, ids: Identifiers) -> dict[str, list[dict[str, Any]]] | None:
-        """Every query's rows, under its name, for the first identifier that matches."""
+        """Every query's rows, under its name, for the first identifier that matches (all of
+        them within the source's timeout: SQLite stops a query at the deadline, PostgreSQL at
+        its statement_timeout)."""
         (first, *_) = self.config.queries
-        for kind, value in ids.attempts(self.config.lookup_by, self.name):
-            params: dict[str, Any] = dict.fromkeys(IDENTIFIER_KINDS)
-            params[kind] = value
-            document = self._query(self.config.queries, params)
-            if document[first]:
-                return document
+        with deadline_in(self.config.timeout_s):
+            for kind, value in ids.attempts(self.config.lookup_by, self.name):
+                params: dict[str, Any] = dict.fromkeys(IDENTIFIER_KINDS)
+                params[kind] = value
+                document = self._query(self.config.queries, params)
+                if document[first]:
+                    return document
         return None
 
     def raw_detail(self, spec: DetailSpec, key: str) -> Any:
         """The rows of a detail's query for one key."""
         assert isinstance(spec, SqlDetail)
-        return self._query({"rows": spec.query}, {"key": key})["rows"]
+        with deadline_in(self.config.timeout_s):
+            return self._query({"rows": spec.query}, {"key": key})["rows"]
 
     def _query(self, queries: dict[str, str], params: dict[str, Any]) -> dict[str, Any]:
         try:
             with self._engine.connect() as connection:
                 return {name: _rows(connection, query, params) for name, query in queries.items()}
         except DBAPIError as exc:
+            if _stopped_late(exc):
+                raise SourceTimeout(f"no answer within {self.config.timeout_s:g} s",
+                                    "query stopped at its deadline") from exc
             if exc.connection_invalidated or isinstance(exc, OperationalError):
                 raise SourceUnavailable("database unavailable", str(exc.orig)) from exc
             raise SourceMisconfigured("query failed", str(exc.orig)) from exc
@@ -104,17 +117,41 @@ def _rows(connection: Any, query: str, params: dict[str, Any]) -> list[dict[str,
     return [dict(row._mapping) for row in connection.execute(text(query), params)]
 
 
+def _stopped_late(exc: DBAPIError) -> bool:
+    """Whether the database stopped the query because its deadline passed."""
+    return (getattr(exc.orig, "sqlstate", None) == QUERY_CANCELED
+            or "interrupted" in str(exc.orig).lower())
+
+
 def _engine(url: str, manifest_dir: Path, timeout_s: float) -> Engine:
-    """An engine; a relative SQLite path is taken from the manifest's folder, opened read-only."""
+    """An engine whose queries stop at their deadline; a relative SQLite path is taken from
+    the manifest's folder, opened read-only."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise SourceMisconfigured("invalid database URL") from exc
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        path = Path(parsed.database)
-        path = path if path.is_absolute() else manifest_dir / path
-        return create_engine(
-            f"sqlite:///file:{path}?mode=ro&uri=true",
-            connect_args={"timeout": timeout_s, "check_same_thread": False},
-        )
-    return create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=4)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.database not in (None, "", ":memory:"):
+            path = Path(parsed.database)
+            path = path if path.is_absolute() else manifest_dir / path
+            url = f"sqlite:///file:{path}?mode=ro&uri=true"
+        engine = create_engine(url, connect_args={"timeout": timeout_s,
+                                                  "check_same_thread": False})
+        event.listen(engine, "connect", _stop_at_deadline)
+        return engine
+    options: dict[str, Any] = {}
+    if backend == "postgresql" and parsed.get_driver_name() in ("psycopg", "psycopg2"):
+        options["connect_args"] = {"options": f"-c statement_timeout={int(timeout_s * 1000)}"}
+    return create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=4,
+                         pool_timeout=timeout_s, **options)
+
+
+def _stop_at_deadline(connection: Any, _record: Any) -> None:
+    """Have SQLite give up a query once the deadline of the call running it has passed."""
+
+    def late() -> int:
+        due = current_deadline()
+        return 1 if due is not None and time.monotonic() >= due else 0
+
+    connection.set_progress_handler(late, PROGRESS_STEPS)
