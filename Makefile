@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench browser clean
+.PHONY: run test lint bench soak browser clean
 
 run: $(VENV)/.run-installed
 	$(BIN)/python -m demo
@@ -17,6 +17,17 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/bench_identity.py
 	$(BIN)/python bench/bench_sidebar.py
 	$(BIN)/python bench/bench_webhooks.py
+	$(BIN)/python bench/bench_front.py
+	$(BIN)/python bench/bench_source_faults.py
+	$(BIN)/python bench/bench_database_faults.py
+
+# The fault and hostile-input suites at length (make test runs them small): ten times the
+# generated inputs, the fault suite five times over, and the fault benchmarks for minutes.
+soak: $(VENV)/.dev-installed browser
+	CONNECTOR_SOAK=1 $(BIN)/python -m pytest -q tests/hostile
+	for round in 1 2 3 4 5; do $(BIN)/python -m pytest -q tests/faults || exit 1; done
+	$(BIN)/python bench/bench_source_faults.py --seconds 300
+	$(BIN)/python bench/bench_database_faults.py --sidebars 2000 --webhooks 1000
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check connector demo tests bench

@@ -26,6 +26,13 @@ API_TOKEN = "test-api-token"
 ADMIN_TOKEN = "test-admin-token"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
+# The suite sends thousands of requests, hundreds of them refused on purpose, from one address:
+# rate limits off for every service it builds or starts (this process's settings and the
+# environment its children inherit), except where a test sets them (tests/web/test_limits.py,
+# tests/faults/test_front.py).
+os.environ.setdefault("CONNECTOR_RATE_LIMIT", "off")
+os.environ.setdefault("CONNECTOR_AUTH_FAILURE_LIMIT", "off")
+
 
 def free_port() -> int:
     """A TCP port nobody listens on right now."""

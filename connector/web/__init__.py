@@ -10,10 +10,8 @@ from flask import Flask, Response, g, request
 
 from connector.app import Services, build_services
 from connector.settings import Settings
-from connector.web import admin, api, demo, health, sidebar, webhooks
+from connector.web import admin, api, demo, health, limits, openapi, sidebar, unavailable, webhooks
 from connector.web.context import services
-
-MAX_BODY_BYTES = 2 * 1024 * 1024  # helpdesk payloads are a few KB; refuse floods (413)
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
@@ -26,14 +24,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
 
 def register_blueprints(app: Flask) -> None:
-    """Attach every blueprint and the request metrics."""
-    for module in (health, api, sidebar, webhooks, admin):
+    """Attach every blueprint, the body caps and rate limits, and the request metrics."""
+    for module in (health, api, openapi, sidebar, webhooks, admin):
         app.register_blueprint(module.bp)
     if app.extensions["connector"].settings.demo:  # the demo helpdesk only where asked for
         app.register_blueprint(demo.bp)
 
-    # Flask defines the key (as None): set it, or nothing caps a body
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    limits.install(app, app.extensions["connector"].settings)  # body caps and rate limits
+    unavailable.install(app)  # a database error is a 503 with Retry-After, never a 500
 
     @app.before_request
     def _start_timer() -> None:
