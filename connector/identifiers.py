@@ -15,7 +15,8 @@ from babel import Locale
 from babel.core import get_global
 
 T = TypeVar("T")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# no space nor control character (a NUL is no address, and no database can keep it)
+EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
 ANGLED = re.compile(r"[^<>]*<([^<>]*)>")  # `Pauline Denève <p@x.fr>`, `<p@x.fr>`
 QUOTES = {'"': '"', "'": "'", "“": "”", "„": "“", "‘": "’", "«": "»"}
 # What copying an address from a page or a document adds: zero-width characters and no-break

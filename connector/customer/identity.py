@@ -175,4 +175,6 @@ def external_identifier(raw: str, sources: Iterable[str]) -> Pair:
         raise ValueError(f"write a source's id as source:id, one of {', '.join(known)}")
     if source not in known:
         raise ValueError(f"no source {source!r}: one of {', '.join(known)}")
+    if not value.strip().isprintable():  # a NUL, a line break: no id of any source
+        raise ValueError("a source's id holds no control or invisible characters")
     return source, value.strip()

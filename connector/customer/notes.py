@@ -4,6 +4,7 @@ shared across channels and stores, length-limited, audited, erased with the cust
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import and_, delete, insert, select, update
@@ -33,9 +34,14 @@ class StoredNote:
         return Note(id=self.id, text=self.text, author=self.author, date=self.updated_at)
 
 
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # as spaces: no database keeps a NUL
+AUTHOR_MAX = 80
+
+
 def note_text(raw: str | None) -> str:
-    """A note's text, spaces folded; InvalidNote when empty or over NOTE_MAX characters."""
-    text = " ".join((raw or "").split())
+    """A note's text, spaces (and control characters) folded; InvalidNote when empty or over
+    NOTE_MAX characters."""
+    text = " ".join(CONTROL.sub(" ", raw or "").split())
     if not text:
         raise InvalidNote("a note needs some text")
     if len(text) > NOTE_MAX:
@@ -63,11 +69,11 @@ class Notes:
         now = dt.datetime.now(dt.UTC)
         with self.engine.begin() as connection:
             created = connection.execute(insert(notes).values(
-                customer_id=customer_id, text=text, author=author[:80] or "agent",
+                customer_id=customer_id, text=text, author=_author(author),
                 created_at=now, updated_at=now))
             key = created.inserted_primary_key
             note_id = int(key[0]) if key else 0
-            audit_entry(connection, author, "note_add", customer_id, f"note {note_id}")
+            audit_entry(connection, _author(author), "note_add", customer_id, f"note {note_id}")
         return note_id
 
     def edit(self, customer_id: str, note_id: int, raw: str | None, author: str) -> bool:
@@ -78,10 +84,11 @@ class Notes:
         with self.engine.begin() as connection:
             changed = connection.execute(update(notes).where(and_(
                 notes.c.id == note_id, notes.c.customer_id == customer_id)).values(
-                text=text, author=author[:80] or "agent",
+                text=text, author=_author(author),
                 updated_at=dt.datetime.now(dt.UTC))).rowcount
             if changed:
-                audit_entry(connection, author, "note_edit", customer_id, f"note {note_id}")
+                audit_entry(connection, _author(author), "note_edit", customer_id,
+                            f"note {note_id}")
         return bool(changed)
 
     def delete(self, customer_id: str, note_id: int, author: str) -> bool:
@@ -92,8 +99,15 @@ class Notes:
             gone = connection.execute(delete(notes).where(and_(
                 notes.c.id == note_id, notes.c.customer_id == customer_id))).rowcount
             if gone:
-                audit_entry(connection, author, "note_delete", customer_id, f"note {note_id}")
+                audit_entry(connection, _author(author), "note_delete", customer_id,
+                            f"note {note_id}")
         return bool(gone)
+
+
+def _author(raw: str) -> str:
+    """Who wrote a note, as kept: spaces and control characters folded, at most 80
+    characters."""
+    return " ".join(CONTROL.sub(" ", raw).split())[:AUTHOR_MAX] or "agent"
 
 
 def is_note_id(value: int) -> bool:

@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -258,15 +259,48 @@ def external_id(source: str | None, raw: object) -> tuple[str, str] | None:
     if not source or isinstance(raw, bool) or not isinstance(raw, str | int):
         return None
     value = str(raw).strip()
-    if not value or len(value) > EXTERNAL_ID_MAX or "{{" in value:
-        return None  # a longer value is no id of ours; `{{…}}` a placeholder left unrendered
+    if not value or len(value) > EXTERNAL_ID_MAX or "{{" in value or not value.isprintable():
+        # a longer value is no id of ours; `{{…}}` a placeholder left unrendered; a NUL or a
+        # line break no id at all (and no database keeps a NUL)
+        return None
     return source, value
+
+
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def loads(body: bytes) -> Any:
+    """JSON from a request body (ValueError or RecursionError as `json.loads`), its lone
+    surrogates mended to U+FFFD. A `\\ud800` escape is valid JSON (a helpdesk cutting text in
+    UTF-16 sends one) but makes a string no encoder can write: it would fail later, where the
+    text is stored, signed or compared, as a 500."""
+    data = json.loads(body)
+    if b"\\" not in body:
+        return data  # no escape, so no surrogate (valid UTF-8, 16 or 32 holds none)
+    if isinstance(data, str):
+        return LONE_SURROGATE.sub("\ufffd", data)
+    pending = [data] if isinstance(data, dict | list) else []
+    while pending:  # a loop, not recursion: the value may be nested as deep as json allows
+        item = pending.pop()
+        if isinstance(item, dict):
+            mended = {LONE_SURROGATE.sub("\ufffd", k): v for k, v in item.items()}
+            item.clear()
+            item.update(mended)
+            pairs: Iterable[tuple[Any, Any]] = item.items()
+        else:
+            pairs = enumerate(item)
+        for place, value in list(pairs):
+            if isinstance(value, str) and LONE_SURROGATE.search(value):
+                item[place] = LONE_SURROGATE.sub("\ufffd", value)
+            elif isinstance(value, dict | list):
+                pending.append(value)
+    return data
 
 
 def json_object(body: bytes) -> dict[str, Any]:
     """A webhook body as a JSON object, or BadEvent saying why not."""
     try:
-        data = json.loads(body)
+        data = loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadEvent("the webhook body is not JSON") from exc
     if not isinstance(data, dict):

@@ -6,14 +6,17 @@ import hmac
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from connector.customer.details import UnknownDetail
 from connector.customer.identity import external_identifier
 from connector.customer.notes import InvalidNote
 from connector.customer.search import SearchError
+from connector.helpdesk.base import loads
 from connector.identifiers import Identifiers, InvalidIdentifier, identifiers_from
 from connector.sources.base import SourceError
 from connector.web.context import services
+from connector.web.unavailable import retry_later, unavailable_json
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -33,7 +36,8 @@ def _authorise() -> Response | None:
 @bp.get("/customers/lookup")
 def lookup() -> Response | tuple[Response, int]:
     """The customer behind an email, a phone, a card number, a social handle or a source's own
-    id (`external=erp:C100997`)."""
+    id (`external=erp:C100997`). When the link store is down, the record the sources alone
+    give (`identity_checked: false`), or 503 when they may be several people."""
     manifest = services().manifest
     args = {k: request.args.get(k) for k in ("email", "phone", "card", "handle")}
     try:
@@ -46,26 +50,53 @@ def lookup() -> Response | tuple[Response, int]:
     if not ids:
         return _error(400, "give email, phone, card, handle or external (source:id)")
     found = services().assembler.lookup(ids, locale=request.args.get("lang"))
+    if found.undecided:  # several people may match, and the store that tells them apart is down
+        return unavailable_json("identity cannot be checked: the link store is unavailable "
+                                "and the sources' answers may be several people",
+                                "identity_not_checked")
     if found.candidates:
         people = [c.model_dump(mode="json") for c in found.candidates]
         return jsonify(error="ambiguous", candidates=people), 300
+    sources = {n: s.model_dump(mode="json") for n, s in found.sources.items()}
+    if found.profile is None and found.unanswered:  # unknown where asked: maybe known there
+        return retry_later(jsonify(error="sources_unavailable", sources=sources,
+                                   detail="no customer found among the sources that answered; "
+                                          "did not answer: " + ", ".join(found.unanswered)))
     if found.profile is None:
-        sources = {n: s.model_dump(mode="json") for n, s in found.sources.items()}
         return jsonify(error="not_found", sources=sources), 404
     return jsonify(found.profile.model_dump(mode="json"))
 
 
 def _body_identifiers(body: dict[str, Any]) -> Identifiers:
-    """The email, phone and card of a JSON body (raises InvalidIdentifier)."""
-    return identifiers_from(services().manifest.brand.default_region, email=body.get("email"),
-                            phone=body.get("phone"), card=body.get("card"))
+    """The email, phone and card of a JSON body, each a string or a list of strings (raises
+    InvalidIdentifier)."""
+    given = {kind: body.get(kind) for kind in ("email", "phone", "card")}
+    for kind, value in given.items():
+        values = value if isinstance(value, list) else [value]
+        if not all(v is None or isinstance(v, str) for v in values):
+            raise InvalidIdentifier(f"{kind}: give a string or a list of strings")
+    return identifiers_from(services().manifest.brand.default_region, **given)
 
 
 def _json_object() -> dict[str, Any]:
     """The request's JSON body when it is an object; {} for anything else (a list, a string,
-    no JSON), which each route then refuses with its own 400."""
-    body = request.get_json(silent=True)
+    no JSON, JSON nested deeper than Python reads), which each route then refuses with its own
+    400. Lone surrogates are mended (`loads`): no store could keep them."""
+    if not request.is_json:
+        return {}
+    try:
+        body = loads(request.get_data(cache=True))
+    except (ValueError, RecursionError):
+        return {}
     return body if isinstance(body, dict) else {}
+
+
+def _text(body: dict[str, Any], name: str) -> str | None:
+    """A text field of a JSON body, None when absent (InvalidNote when it is not text)."""
+    value = body.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    raise InvalidNote(f"{name}: give a string")
 
 
 def _error(status: int, message: str) -> Response:
@@ -73,6 +104,26 @@ def _error(status: int, message: str) -> Response:
     response.status_code = status
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="connector"'
+    return response
+
+
+@bp.errorhandler(HTTPException)
+def _refused(exc: HTTPException) -> Response:
+    """What werkzeug refuses in an API call (a body over the cap: 413) as JSON, as every
+    other answer of the API."""
+    return _error(exc.code or 400, exc.description or exc.name)
+
+
+@bp.app_errorhandler(404)
+@bp.app_errorhandler(405)
+def _unrouted(exc: HTTPException) -> Response | HTTPException:
+    """No route of the API at this address, or not for this method: JSON too (the other
+    addresses keep Flask's page)."""
+    if not request.path.startswith(f"{bp.url_prefix}/"):
+        return exc
+    response = _refused(exc)
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
     return response
 
 
@@ -107,7 +158,8 @@ def invalidate() -> Response | tuple[Response, int]:
     except InvalidIdentifier as exc:
         return _error(400, str(exc))
     source = body.get("source")
-    if not ids or (source is not None and source not in services().manifest.sources):
+    declared = isinstance(source, str) and source in services().manifest.sources
+    if not ids or (source is not None and not declared):
         return _error(400, "give email, phone or card, and optionally a declared source")
     return jsonify(dropped=services().assembler.invalidate(ids, source))
 
@@ -141,9 +193,22 @@ def search() -> Response | tuple[Response, int]:
     return jsonify(results=[p.model_dump(mode="json") for p in people])
 
 
+CUSTOMER_ID_MAX = 40  # ours are `cus_` and 20 hex digits; the store keeps 40 characters
+
+
+def _no_such_customer(customer_id: str) -> Response | None:
+    """A 404 for an id that cannot be one of ours (too long for the store, or holding a
+    control character: no database keeps a NUL), before any database sees it."""
+    if len(customer_id) <= CUSTOMER_ID_MAX and customer_id.isprintable():
+        return None
+    return _error(404, "no such customer")
+
+
 @bp.get("/customers/<customer_id>/notes")
 def notes_of(customer_id: str) -> Response:
     """The landmarks agents wrote about a customer, newest first."""
+    if (refused := _no_such_customer(customer_id)) is not None:
+        return refused
     kept = services().assembler.notes.of(customer_id)
     return jsonify(notes=[n.as_note().model_dump(mode="json") for n in kept])
 
@@ -151,10 +216,12 @@ def notes_of(customer_id: str) -> Response:
 @bp.post("/customers/<customer_id>/notes")
 def add_note(customer_id: str) -> Response | tuple[Response, int]:
     """Keep a landmark: {"text": …, "author": …}."""
+    if (refused := _no_such_customer(customer_id)) is not None:
+        return refused
     body = _json_object()
     try:
-        note_id = services().assembler.notes.add(customer_id, body.get("text"),
-                                                 str(body.get("author") or "api"))
+        note_id = services().assembler.notes.add(customer_id, _text(body, "text"),
+                                                 _text(body, "author") or "api")
     except InvalidNote as exc:
         return _error(400, str(exc))
     return jsonify(id=note_id), 201
@@ -163,12 +230,14 @@ def add_note(customer_id: str) -> Response | tuple[Response, int]:
 @bp.route("/customers/<customer_id>/notes/<int:note_id>", methods=["PUT", "DELETE"])
 def change_note(customer_id: str, note_id: int) -> Response | tuple[Response, int]:
     """Edit (PUT {"text", "author"}) or remove (DELETE) a landmark."""
+    if (refused := _no_such_customer(customer_id)) is not None:
+        return refused
     body = _json_object()
-    author = str(body.get("author") or request.args.get("author") or "api")
     kept = services().assembler.notes
     try:
+        author = _text(body, "author") or request.args.get("author") or "api"
         done = (kept.delete(customer_id, note_id, author) if request.method == "DELETE"
-                else kept.edit(customer_id, note_id, body.get("text"), author))
+                else kept.edit(customer_id, note_id, _text(body, "text"), author))
     except InvalidNote as exc:
         return _error(400, str(exc))
     if not done:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import secrets
 from collections.abc import Mapping
 from urllib.parse import quote, urlencode
 
 from flask import Blueprint, Response, g, jsonify, redirect, request
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from connector.customer.details import UnknownDetail
 from connector.customer.notes import InvalidNote
@@ -18,6 +21,7 @@ from connector.i18n import LOCALES, format_date, text
 from connector.models import Candidate
 from connector.web.api import detail_response
 from connector.web.context import services
+from connector.web.unavailable import DATABASE_ERRORS, retry_later, unavailable_json
 from connector.widgets.base import RenderContext
 from connector.widgets.page import (
     render_candidates_page,
@@ -29,6 +33,7 @@ from connector.widgets.record import layout_of, render_context
 
 bp = Blueprint("sidebar", __name__)
 EMBED = "embed"
+log = logging.getLogger(__name__)
 
 
 @bp.route("/helpdesk/<kind>/sidebar", methods=["GET", "POST"])
@@ -46,14 +51,17 @@ def sidebar(kind: str) -> Response:
     context = _remembered(context)
     found = svc.assembler.lookup(context.identifiers, locale=locale,
                                  customer_id=context.customer_id)
+    if found.undecided:  # several people, and the store that tells them apart is down
+        return retry_later(_message(503, locale, "message.identity_unchecked"))
     if found.candidates:
         return _choose(found.candidates, context, locale)
     if found.profile is None and _only_handles(context):
         return _search(context, locale)  # an unknown Instagram handle: find them by name
+    if found.profile is None and found.unanswered:  # unknown where asked: maybe known there
+        names = ", ".join(svc.manifest.sources[n].label or n for n in found.unanswered)
+        return retry_later(_message(503, locale, "message.sources_down", names=names))
     if found.profile is None:
-        down = [n for n, s in found.sources.items() if s.status.value not in ("ok", "not_found")]
-        detail = text("message.sources_down", locale, names=", ".join(down)) if down else None
-        return _message(404, locale, "message.not_found", detail=detail)
+        return _message(404, locale, "message.not_found")
     layout = layout_of(svc.manifest)
     nonce = secrets.token_urlsafe(16)
     ctx = _render_context(locale, kind=kind, nonce=nonce)
@@ -101,6 +109,18 @@ def note(kind: str) -> Response:
     return redirect(f"/helpdesk/{kind}/sidebar?{urlencode(back)}", 303)  # type: ignore[return-value]
 
 
+@bp.errorhandler(DBAPIError)
+@bp.errorhandler(PoolTimeout)
+def database_error(error: Exception) -> Response:
+    """A sidebar page that met a database error: the message page, 503 with Retry-After."""
+    rule = request.url_rule.rule if request.url_rule else "unmatched"
+    log.warning("database unavailable on %s %s: %s", request.method, rule, type(error).__name__)
+    if request.endpoint == "sidebar.detail":  # fetched by the page's script: JSON
+        return unavailable_json()
+    locale = _locale(request.values.get("lang"))
+    return retry_later(_message(503, locale, "message.database_down"))
+
+
 def _authenticated(kind: str, locale: str) -> SidebarContext | Response:
     """The context of a request from this helpdesk, its own answer, or the page saying why
     there is none."""
@@ -141,12 +161,16 @@ def _remembered(context: SidebarContext) -> SidebarContext:
     if not context.ticket_id or context.helpdesk == EMBED:
         return context
     store = services().assembler.resolver.store
-    if context.customer_id:
-        handles = [("handle", h) for h in context.identifiers.handles]
-        store.choose(context.helpdesk, context.ticket_id, context.customer_id, handles,
-                     actor=f"agent@{context.helpdesk}")
+    try:
+        if context.customer_id:
+            handles = [("handle", h) for h in context.identifiers.handles]
+            store.choose(context.helpdesk, context.ticket_id, context.customer_id, handles,
+                         actor=f"agent@{context.helpdesk}")
+            return context
+        chosen = store.chosen(context.helpdesk, context.ticket_id)
+    except DATABASE_ERRORS as exc:  # the store is down: the lookup says what it can
+        log.warning("agent's choice for a ticket not read or kept: %s", type(exc).__name__)
         return context
-    chosen = store.chosen(context.helpdesk, context.ticket_id)
     return dataclasses.replace(context, customer_id=chosen) if chosen else context
 
 
@@ -178,7 +202,8 @@ def _change_note(customer: str, form: Mapping[str, str]) -> None:
         notes.add(customer, form.get("text"), author)
         return
     raw_id = (form.get("note") or "").strip()
-    if not raw_id.isdigit() or len(raw_id) > 12:  # a form made by hand: no such note
+    # a form made by hand: no such note (isdigit alone takes ³ or ١, which int() refuses)
+    if not (raw_id.isascii() and raw_id.isdigit()) or len(raw_id) > 12:
         raise InvalidNote("no such note")
     if action == "delete":
         notes.delete(customer, int(raw_id), author)

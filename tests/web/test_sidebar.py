@@ -11,9 +11,11 @@ import requests
 
 from connector.helpdesk.embed import EmbedLinks
 from tests.conftest import (
+    API_TOKEN,
     MANIFEST,
     Backoffice,
     Service,
+    connector,
     service_env,
     start_backoffice,
     start_service,
@@ -95,6 +97,31 @@ def test_source_down_marks_its_block_and_the_rest_renders(
     assert "délai dépassé" in text           # the review feed, too slow
     assert "997890" not in text              # no orders without the ERP
 
+
+
+def test_nobody_found_while_a_source_is_down_is_not_a_not_found(
+    faulty: tuple[Backoffice, Service],
+) -> None:
+    """Issue 12 #1: the sidebar, the API and `connector lookup` said "not found" when the source
+    that knows the customer did not answer. They say it did not answer (503, exit 5)."""
+    office, service = faulty
+    office.faults(erp="down")
+    try:
+        page = sidebar(service, email="nobody.at.all@example.com")
+        api = requests.get(f"{service.url}/api/v1/customers/lookup", timeout=30,
+                           params={"email": "nobody.at.all@example.com"},
+                           headers={"Authorization": f"Bearer {API_TOKEN}"})
+        run = connector("lookup", "--email", "nobody.at.all@example.com", env=service.env)
+    finally:
+        office.faults(erp="ok")
+    assert page.status_code == 503 and "introuvable" not in page.text
+    assert api.status_code == 503 and api.json()["error"] == "sources_unavailable"
+    assert "erp" in api.json()["detail"] and api.headers["Retry-After"]
+    assert run.returncode == 5, run.stderr
+    assert "did not answer: erp" in run.stderr
+    assert requests.get(f"{service.url}/api/v1/customers/lookup", timeout=30,
+                        params={"email": "nobody.at.all@example.com"},
+                        headers={"Authorization": f"Bearer {API_TOKEN}"}).status_code == 404
 
 def test_stale_copy_served_when_a_source_fails_later(faulty: tuple[Backoffice, Service]) -> None:
     office, service = faulty

@@ -123,11 +123,14 @@ class DjangoHelpdesk:
         ticket = payload.get("ticket")
         if not isinstance(ticket, dict) or not isinstance(ticket.get("id"), int):
             raise BadEvent("this is not a django-helpdesk webhook: no ticket id")
-        followups = [f for f in ticket.get("followup_set") or [] if isinstance(f, dict)]
+        listed = ticket.get("followup_set")
+        followups = [f for f in listed if isinstance(f, dict)] if isinstance(listed, list) else []
         followup_id = payload.get("followup_id")
         if followup_id is None:
-            first = min(followups, key=lambda f: f.get("id") or 0, default={})
+            first = min(followups, key=_followup_order, default={})
             return self._event(ticket, first, f"ticket:{ticket['id']}:created", True)
+        if not isinstance(followup_id, int):
+            raise BadEvent("this is not a django-helpdesk webhook: its followup_id is no id")
         followup = next((f for f in followups if f.get("id") == followup_id), None)
         if followup is None:
             raise BadEvent(f"follow-up {followup_id} is not in its ticket")
@@ -178,6 +181,12 @@ class DjangoHelpdesk:
 def build(config: Config, deps: HelpdeskDeps) -> DjangoHelpdesk:
     """The adapter for this manifest entry."""
     return DjangoHelpdesk(config, deps)
+
+
+def _followup_order(followup: dict[str, Any]) -> int:
+    """Where a follow-up comes in its ticket: its id (the first is the ticket's message)."""
+    number = followup.get("id")
+    return number if isinstance(number, int) else 0
 
 
 def _basic_password(header: str | None) -> str | None:

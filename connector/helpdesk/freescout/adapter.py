@@ -23,7 +23,6 @@ Write-back to FreeScout is not supported yet.
 from __future__ import annotations
 
 import hmac
-import json
 from html import escape
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
@@ -42,6 +41,7 @@ from connector.helpdesk.base import (
     check_hmac,
     hmac_b64,
     lenient_identifiers,
+    loads,
     require_secret,
 )
 from connector.helpdesk.config import AdapterConfig, secret
@@ -117,7 +117,7 @@ def sidebar_payload(request: HttpRequest) -> dict[str, Any]:
     content_type = request.headers.get("Content-Type", "")
     if "json" in content_type or request.body.lstrip()[:1] == b"{":
         try:
-            data = json.loads(request.body)
+            data = loads(request.body)
         except (UnicodeDecodeError, ValueError, RecursionError):
             return {}
         return data if isinstance(data, dict) else {}

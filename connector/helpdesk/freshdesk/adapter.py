@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import json
 from dataclasses import replace
 from typing import Any
 
@@ -35,6 +34,7 @@ from connector.helpdesk.base import (
     check_hmac,
     json_reply,
     lenient_identifiers,
+    loads,
     require_secret,
 )
 from connector.helpdesk.config import secret
@@ -75,7 +75,7 @@ class Freshdesk:
         if request.method != "POST":
             return json_reply(405, {"error": "POST the ticket's contact as JSON"})
         try:
-            asked = json.loads(request.body or b"{}")
+            asked = loads(request.body or b"{}")
         except (ValueError, RecursionError):
             asked = None
         if not isinstance(asked, dict):

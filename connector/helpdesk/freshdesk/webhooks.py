@@ -19,7 +19,6 @@ digest: a rule firing twice for the same change is worked once.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -33,6 +32,7 @@ from connector.helpdesk.base import (
     body_key,
     iso_moment,
     lenient_identifiers,
+    loads,
 )
 
 KIND = "freshdesk"
@@ -143,7 +143,7 @@ def _document(headers: Headers, body: bytes) -> dict[str, Any]:
         if kind == "application/x-www-form-urlencoded":
             data: Any = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
         else:
-            data = json.loads(body)
+            data = loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadEvent("the webhook body is not JSON (a placeholder with a quote in it can "
                        "break hand-written JSON: see the recommended body)") from exc

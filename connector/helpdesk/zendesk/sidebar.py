@@ -31,7 +31,6 @@ user sidebar's change event (`user.email.changed`).
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import secrets
@@ -51,6 +50,7 @@ from connector.helpdesk.base import (
     Unauthorized,
     json_reply,
     lenient_identifiers,
+    loads,
     require_secret,
 )
 from connector.helpdesk.config import secret
@@ -136,7 +136,7 @@ def _record_link(config: Config, deps: HelpdeskDeps, body: bytes,
     """The sealed link of the record (the one the page shows, renewed while valid, else the
     requester's the page read from Zendesk), and the session renewed."""
     try:
-        asked = json.loads(body) if len(body) <= MAX_BODY else None
+        asked = loads(body) if len(body) <= MAX_BODY else None
     except (ValueError, RecursionError):
         asked = None
     if not isinstance(asked, dict):
