@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from connector.cli.common import EXIT_INVALID, EXIT_USAGE, manifest_or_report
 from connector.settings import Settings
@@ -35,7 +36,7 @@ def add_app_commands(commands: Any) -> list[argparse.ArgumentParser]:
 
 def chatwoot_url(args: argparse.Namespace, settings: Settings) -> int:
     """Print the Chatwoot dashboard app URL (it carries our app key)."""
-    from connector.helpdesk.chatwoot.adapter import Config, dashboard_url
+    from connector.helpdesk.chatwoot.adapter import Config, dashboard_url, key_expiry
 
     manifest = manifest_or_report(settings)
     if manifest is None:
@@ -45,7 +46,13 @@ def chatwoot_url(args: argparse.Namespace, settings: Settings) -> int:
         print("connector chatwoot-url: helpdesks.chatwoot is not enabled in the manifest",
               file=sys.stderr)
         return EXIT_INVALID
-    print(dashboard_url(settings.public_url, settings.signing_key(), config, args.lang))
+    url = dashboard_url(settings.public_url, settings.signing_key(), config, args.lang)
+    print(url)
+    key = parse_qs(urlsplit(url).query)["k"][0]
+    expires = key_expiry(settings.signing_key(), config, key)
+    print(f"valid until {expires.isoformat()}: print and paste a new one before then "
+          "(helpdesks.chatwoot.app_key_days)" if expires else
+          "valid until revoked (helpdesks.chatwoot.app_key_version)", file=sys.stderr)
     return 0
 
 

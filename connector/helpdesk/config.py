@@ -86,4 +86,9 @@ class EmbedConfig(Strict):
     # the pages framing the record (Zendesk, Chatwoot) renew it at 80 % of this; 3 s minimum,
     # not 30: a browser test lets links run out in seconds, and shorter is only stricter
     link_ttl_s: int = Field(default=600, ge=3, le=86400)
+    # how long renewals may keep one link alive from its first seal (a working day)
+    session_max_s: int = Field(default=12 * 3600, ge=60, le=7 * 86400)
+    # the "full record" link inside an HTML fragment (FreeScout's Sidebar Webhook module, which
+    # anyone who can reach its route may read): short, and never renewed
+    fragment_link_ttl_s: int = Field(default=120, ge=3, le=600)
     frame_ancestors: list[str] = Field(default_factory=lambda: ["'self'"], min_length=1)

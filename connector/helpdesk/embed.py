@@ -4,7 +4,10 @@ A link carries an encrypted, authenticated token (Fernet: AES-128-CBC + HMAC-SHA
 the customer's identifiers and the time it was made: no email or phone ever shows in a URL, a
 browser history or an access log, and a link older than its lifetime is refused. A page that
 frames the record (Zendesk's, Chatwoot's) renews it before then, on the helpdesk's own
-authority: `renew` seals the same payload again, only while the link is still valid.
+authority: `renew` seals the same payload again, only while the link is still valid, and only
+within `session_max_s` of the first seal (a stolen link is not kept alive for ever). A link
+given out where anyone may read it (the HTML fragment a FreeScout module inserts) has a
+shorter lifetime of its own and is never renewed.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from functools import cache
 from importlib.resources import files
+from typing import Any
 from urllib.parse import urlencode
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -38,10 +42,12 @@ class EmbedLinks:
 
     def __init__(self, key: bytes, ttl_s: int, region: str,
                  clock: Callable[[], float] = time.time,
-                 frame_ancestors: tuple[str, ...] = ("'self'",)) -> None:
+                 frame_ancestors: tuple[str, ...] = ("'self'",),
+                 session_max_s: int = 12 * 3600) -> None:
         derived = hashlib.sha256(b"connector.embed.v1:" + key).digest()
         self._fernet = Fernet(base64.urlsafe_b64encode(derived))
         self.ttl_s = ttl_s
+        self.session_max_s = session_max_s
         self.region = region
         self._clock = clock
         self.frame_ancestors = frame_ancestors
@@ -49,23 +55,28 @@ class EmbedLinks:
     def token(self, *, email: Raw = None, phone: Raw = None, card: Raw = None,
               handle: Raw = None, externals: tuple[tuple[str, str], ...] = (),
               ticket: str | None = None, customer_id: str | None = None,
-              search: bool = False, helpdesk: str | None = None) -> str:
+              search: bool = False, helpdesk: str | None = None,
+              lifetime_s: int | None = None) -> str:
         """A sealed token for these identifiers, for one person an agent chose among several,
         or (`search`) for a ticket with no identifier, opening the search (raises
         InvalidIdentifier for unusable identifiers). `helpdesk` names the helpdesk that framed
-        the request (its framing policy applies to the page)."""
+        the request (its framing policy applies to the page); `lifetime_s`, shorter than the
+        links' own, makes a link that expires sooner and cannot be renewed."""
         ids = identifiers_from(self.region, email=email, phone=phone, card=card,
                                handle=handle).merged(Identifiers(externals=externals))
         if not ids and not customer_id and not search:
             raise InvalidIdentifier("a link needs an email, a phone or a card number")
+        now = int(self._clock())
         payload = {"e": ids.emails, "p": ids.phones, "c": ids.cards, "t": ticket,
-                   "u": customer_id, **({"h": helpdesk} if helpdesk else {}),
+                   "u": customer_id, "o": now, **({"h": helpdesk} if helpdesk else {}),
+                   **({"l": lifetime_s} if lifetime_s and lifetime_s < self.ttl_s else {}),
                    **({"s": ids.handles} if ids.handles else {}),
                    **({"x": [list(pair) for pair in ids.externals]} if ids.externals else {})}
         data = json.dumps(payload, separators=(",", ":")).encode()
-        return self._fernet.encrypt_at_time(data, int(self._clock())).decode()
+        return self._fernet.encrypt_at_time(data, now).decode()
 
-    def seal(self, context: SidebarContext, customer_id: str | None = None) -> str:
+    def seal(self, context: SidebarContext, customer_id: str | None = None,
+             lifetime_s: int | None = None) -> str:
         """A sealed token for an authenticated context (for `customer_id`, one person an agent
         chose); with nothing to look up, the token opens the search."""
         ids = context.identifiers
@@ -73,7 +84,8 @@ class EmbedLinks:
         return self.token(email=list(ids.emails), phone=list(ids.phones), card=list(ids.cards),
                           handle=list(ids.handles), externals=ids.externals,
                           ticket=context.ticket_id, customer_id=person,
-                          search=not ids and not person, helpdesk=context.helpdesk)
+                          search=not ids and not person, helpdesk=context.helpdesk,
+                          lifetime_s=lifetime_s)
 
     def url(self, base_url: str, token: str, locale: str | None = None,
             keep: Mapping[str, str] | None = None) -> str:
@@ -83,14 +95,33 @@ class EmbedLinks:
         return f"{base_url.rstrip('/')}{SIDEBAR_PATH}?{urlencode(query)}"
 
     def renew(self, token: object) -> str | None:
-        """The same link sealed now, while `token` is still valid; None once it is not."""
+        """The same link sealed now, while `token` is still valid and its first seal is less
+        than `session_max_s` old; None once it is not, and for a short-lived link."""
         if not isinstance(token, str) or not token:
             return None
+        now = int(self._clock())
         try:
-            data = self._fernet.decrypt_at_time(token.encode(), self.ttl_s, int(self._clock()))
-        except InvalidToken:
+            payload = self._payload(token)
+            first = int(payload.get("o") or self._fernet.extract_timestamp(token.encode()))
+        except (InvalidToken, LinkExpired, ValueError, TypeError):
             return None
-        return self._fernet.encrypt_at_time(data, int(self._clock())).decode()
+        if "l" in payload or now - first > self.session_max_s:
+            return None
+        payload["o"] = first
+        data = json.dumps(payload, separators=(",", ":")).encode()
+        return self._fernet.encrypt_at_time(data, now).decode()
+
+    def _payload(self, token: str) -> dict[str, Any]:
+        """What a valid token holds; InvalidToken when forged or past the links' lifetime,
+        LinkExpired past its own shorter one."""
+        now = int(self._clock())
+        data = self._fernet.decrypt_at_time(token.encode(), self.ttl_s, now)
+        payload: dict[str, Any] = json.loads(data)
+        lifetime = payload.get("l")
+        if isinstance(lifetime, int) and \
+                now - self._fernet.extract_timestamp(token.encode()) > lifetime:
+            raise LinkExpired("this sidebar link has expired")
+        return payload
 
     def sidebar_context(self, request: HttpRequest) -> SidebarContext:
         """The customer a link names; Unauthorized when it is missing, forged or expired."""
@@ -103,10 +134,9 @@ class EmbedLinks:
         if not token:
             raise Unauthorized("this sidebar link is incomplete")
         try:
-            data = self._fernet.decrypt_at_time(token.encode(), self.ttl_s, int(self._clock()))
+            payload = self._payload(token)
         except InvalidToken as exc:
             raise self._refusal(token) from exc
-        payload = json.loads(data)
         ids = Identifiers(tuple(payload["e"]), tuple(payload["p"]), tuple(payload["c"]),
                           tuple(payload.get("s", ())),
                           tuple((str(s), str(v)) for s, v in payload.get("x", ())))

@@ -49,6 +49,34 @@ def test_a_valid_link_is_renewed_with_the_same_record_and_a_new_time() -> None:
     assert links.renew(token) is None  # out of date: never renewed, only replaced
 
 
+
+def test_renewals_keep_a_link_alive_only_for_the_session_s_maximum() -> None:
+    """A stolen link renewed by a script every few minutes dies with its session (issue 12 #14:
+    it lived for ever)."""
+    clock = Clock()
+    links = EmbedLinks(KEY, 600, "FR", clock=clock, session_max_s=3600)
+    token: str | None = links.token(email=PAULINE)
+    renewals = 0
+    while token is not None and renewals < 100:
+        clock.now += 500
+        token = links.renew(token)
+        renewals += 1
+    assert renewals == 8  # 8 × 500 s > 3,600 s since the first seal: the 8th is refused
+    fresh = links.token(email=PAULINE)  # a new seal (the helpdesk asked again) starts anew
+    assert links.renew(fresh) is not None
+
+
+def test_a_short_lived_link_expires_at_its_own_lifetime_and_is_never_renewed() -> None:
+    clock = Clock()
+    links = EmbedLinks(KEY, 600, "FR", clock=clock)
+    token = links.token(email=PAULINE, lifetime_s=120)
+    assert links.renew(token) is None
+    clock.now += 119
+    assert links.read({"t": token}).identifiers.emails == (PAULINE,)
+    clock.now += 2
+    with pytest.raises(LinkExpired):
+        links.read({"t": token})
+
 def test_a_sealed_context_keeps_every_kind_of_identifier() -> None:
     from connector.helpdesk.base import SidebarContext
     from connector.identifiers import Identifiers

@@ -3,8 +3,9 @@ signed webhooks, and write-back of labels, contact attributes and private notes.
 
 The dashboard app is a URL the admin pastes into Chatwoot (Settings → Integrations →
 Dashboard apps). Chatwoot frames it and posts the conversation's context to it, unsigned: so
-the URL itself carries our own app key (`k`), an HMAC of this account made with the service's
-secret key (revoked by bumping `app_key_version`, or by rotating CONNECTOR_SECRET_KEY). With a
+the URL itself carries our own app key (`k`): its expiry date (`app_key_days`, a year by
+default) and an HMAC of this account, key version and date made with the service's secret key
+(revoked by bumping `app_key_version`, or by rotating CONNECTOR_SECRET_KEY). With a
 valid key `/helpdesk/chatwoot/sidebar` answers a small page that waits for Chatwoot's
 `appContext` message (asking again with `chatwoot-dashboard-app:fetch-info`), POSTs the
 contact's identifiers (its social accounts too, from `additional_attributes`) and the key back
@@ -19,7 +20,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hmac
-import json
+import logging
 import secrets
 from typing import Any, ClassVar
 from urllib.parse import urlencode, urlsplit
@@ -40,6 +41,7 @@ from connector.helpdesk.base import (
     check_hmac,
     hmac_hex,
     json_reply,
+    loads,
     require_secret,
 )
 from connector.helpdesk.chatwoot.api import ChatwootApi
@@ -55,7 +57,11 @@ from connector.helpdesk.deps import HelpdeskDeps
 from connector.helpdesk.pages import render_page
 from connector.i18n import LOCALES, texts_for
 
+log = logging.getLogger(__name__)
+
 DEFAULT_BASE_URL = "https://app.chatwoot.com"
+NEVER = "never"  # the expiry of a key when `app_key_days` is 0
+EXPIRY_WARNING = dt.timedelta(days=30)  # a key in use this close to its end is logged daily
 SIDEBAR_PATH = f"/helpdesk/{KIND}/sidebar"
 SIGNATURE_HEADER, TIMESTAMP_HEADER = "X-Chatwoot-Signature", "X-Chatwoot-Timestamp"
 
@@ -75,6 +81,8 @@ class Config(AdapterConfig):
     api_token: SecretStr | None = None
     # the dashboard app's key: bump to revoke every URL given out before
     app_key_version: int = Field(default=1, ge=1, le=1_000_000)
+    # how long a dashboard app URL printed today stays valid (0: for ever, not advised)
+    app_key_days: int = Field(default=365, ge=0, le=3650)
     # what a contact's `identifier` is: an email or phone when it reads as one, a loyalty card;
     # with `external_id_source` set (and `auto`), that source's own id
     identifier: IdentifierUse = "auto"
@@ -110,10 +118,40 @@ class Config(AdapterConfig):
         return f"{parts.scheme}://{parts.netloc}"
 
 
-def app_key(secret_key: bytes, config: Config) -> str:
-    """The dashboard app's key for this account and key version."""
+def app_key(secret_key: bytes, config: Config, today: dt.date | None = None) -> str:
+    """The dashboard app's key for this account and key version: `<expiry>.<mac>`, the expiry
+    `app_key_days` from today (`never` when that is 0)."""
+    if config.app_key_days == 0:
+        expires = NEVER
+    else:
+        day = today or dt.datetime.now(dt.UTC).date()
+        expires = (day + dt.timedelta(days=config.app_key_days)).strftime("%Y%m%d")
+    return f"{expires}.{_key_mac(secret_key, config, expires)}"
+
+
+def key_expiry(secret_key: bytes, config: Config, given: str) -> dt.date | None:
+    """The day a key given to us expires (None: never); Unauthorized when it is not one of
+    ours, or no longer valid."""
+    expires, _, mac = given.partition(".")
+    if not hmac.compare_digest(_key_mac(secret_key, config, expires).encode(), mac.encode()):
+        raise Unauthorized("this dashboard app's key is not (or no longer) valid: paste "
+                           "the URL printed by `connector chatwoot-url`")
+    if expires == NEVER:
+        if config.app_key_days:
+            raise Unauthorized("this dashboard app URL has no expiry date, and "
+                               "`app_key_days` now asks for one: paste the URL printed by "
+                               "`connector chatwoot-url`")
+        return None
+    day = dt.datetime.strptime(expires, "%Y%m%d").date()
+    if day < dt.datetime.now(dt.UTC).date():
+        raise Unauthorized(f"this dashboard app URL expired on {day.isoformat()}: paste a new "
+                           "one, printed by `connector chatwoot-url`")
+    return day
+
+
+def _key_mac(secret_key: bytes, config: Config, expires: str) -> str:
     message = f"connector.chatwoot.dashboard-app.v{config.app_key_version}:" \
-              f"{config.account_id or '-'}"
+              f"{config.account_id or '-'}:{expires}"
     digest = hmac.new(secret_key, message.encode(), "sha256").digest()
     return base64.urlsafe_b64encode(digest[:24]).decode()
 
@@ -141,6 +179,7 @@ class Chatwoot:
         self.reading = EventReading(deps.region, config.identifier, dict(config.channels),
                                     config.account_id, config.external_id_source)
         self._api: ChatwootApi | None = None
+        self._warned_on: dt.date | None = None
 
     # --- the dashboard app -----------------------------------------------------------------
     def sidebar_context(self, request: HttpRequest) -> Reply:
@@ -155,10 +194,13 @@ class Chatwoot:
         if not isinstance(given, str) or not given:
             raise Unauthorized("this dashboard app URL has no key: paste the URL printed by "
                                "`connector chatwoot-url`")
-        if not hmac.compare_digest(app_key(self.deps.secret_key, self.config).encode(),
-                                   given.encode()):
-            raise Unauthorized("this dashboard app's key is not (or no longer) valid: paste "
-                               "the URL printed by `connector chatwoot-url`")
+        expires = key_expiry(self.deps.secret_key, self.config, given)
+        today = dt.datetime.now(dt.UTC).date()
+        if expires is not None and expires - today < EXPIRY_WARNING and \
+                self._warned_on != today:
+            self._warned_on = today
+            log.warning("the Chatwoot dashboard app URL in use expires on %s: paste a new one "
+                        "(connector chatwoot-url) before then", expires.isoformat())
 
     def _page(self, request: HttpRequest) -> Reply:
         locale = _locale(request)
@@ -174,7 +216,7 @@ class Chatwoot:
 
     def _sealed_url(self, request: HttpRequest) -> Reply:
         try:
-            asked = json.loads(request.body or b"null")
+            asked = loads(request.body or b"null")
         except (ValueError, RecursionError):
             asked = None
         if not isinstance(asked, dict):

@@ -539,6 +539,32 @@ def test_bumping_the_key_version_revokes_the_old_url(services: Services) -> None
         rotated.sidebar_context(HttpRequest(args={"k": old}))
 
 
+
+def test_a_dashboard_app_key_expires_and_its_date_cannot_be_changed(
+        services: Services, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 12 #14: the key never expired. It now carries its expiry date, under the MAC."""
+    chatwoot = chatwoot_of(services)
+    today = dt.datetime.now(dt.UTC).date()
+    key = app_key(SECRET_KEY.encode(), chatwoot.config)
+    expires, _, mac = key.partition(".")
+    assert expires == (today + dt.timedelta(days=365)).strftime("%Y%m%d")
+    old = app_key(SECRET_KEY.encode(), chatwoot.config, today - dt.timedelta(days=366))
+    with pytest.raises(Unauthorized, match="expired on"):
+        chatwoot.sidebar_context(HttpRequest(args={"k": old}))
+    stretched = f"{(today + dt.timedelta(days=3650)).strftime('%Y%m%d')}.{mac}"
+    with pytest.raises(Unauthorized, match="not \\(or no longer\\) valid"):
+        chatwoot.sidebar_context(HttpRequest(args={"k": stretched}))
+    for_ever = Chatwoot(chatwoot.config.model_copy(update={"app_key_days": 0}), chatwoot.deps)
+    never = app_key(SECRET_KEY.encode(), for_ever.config)
+    assert never.startswith("never.")
+    assert isinstance(for_ever.sidebar_context(HttpRequest(args={"k": never})), Reply)
+    with pytest.raises(Unauthorized, match="no expiry date"):
+        chatwoot.sidebar_context(HttpRequest(args={"k": never}))
+    ending = app_key(SECRET_KEY.encode(), chatwoot.config, today - dt.timedelta(days=350))
+    with caplog.at_level("WARNING", logger="connector.helpdesk.chatwoot.adapter"):
+        chatwoot.sidebar_context(HttpRequest(args={"k": ending}))
+    assert any("expires on" in record.getMessage() for record in caplog.records)
+
 def test_the_cli_prints_the_url_to_paste(env: dict[str, str], tmp_path: Path,
                                          services: Services) -> None:
     manifest = write_manifest(tmp_path)

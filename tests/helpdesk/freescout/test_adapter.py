@@ -4,11 +4,14 @@ same through a real `connector serve` process."""
 
 from __future__ import annotations
 
+import html as html_module
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import requests
@@ -23,6 +26,7 @@ from connector.helpdesk.base import (
     WriteBack,
     WriteBackFailed,
 )
+from connector.helpdesk.embed import EmbedLinks, LinkExpired
 from connector.helpdesk.freescout.adapter import Config, FreeScout
 from connector.identifiers import Identifiers
 from connector.manifest import ManifestError, load_manifest
@@ -183,6 +187,24 @@ def test_the_record_is_answered_as_an_html_fragment(client: FlaskClient) -> None
     assert not re.search(r"<script|on\w+=|javascript:", html, re.I)
     assert re.search(r'href="http://connector\.test/helpdesk/embed/sidebar\?t=', html)
 
+
+
+def test_the_fragment_s_full_record_link_is_short_lived_and_never_renewed(
+        client: FlaskClient, services: Services) -> None:
+    """Issue 12 #15: the module serves the fragment to anyone who reaches its route; the link
+    in it lived as long as a helpdesk's (10 minutes, renewable)."""
+    answer = client.post("/helpdesk/freescout/sidebar", data=fs("sidebar.json"),
+                         headers={"Content-Type": "application/json", "Accept": "text/html"})
+    found = re.search(r'href="[^"]*/helpdesk/embed/sidebar\?t=([^"&]+)', answer.get_data(
+        as_text=True))
+    assert found is not None
+    token = unquote(html_module.unescape(found.group(1)))
+    assert services.manifest.helpdesks.embed.fragment_link_ttl_s == 120
+    assert services.embed.read({"t": token}).identifiers.emails  # opens now
+    assert services.embed.renew(token) is None
+    later = EmbedLinks(b"test-secret-key", 600, "FR", clock=lambda: time.time() + 121)
+    with pytest.raises(LinkExpired):
+        later.read({"t": token})
 
 def test_the_form_encoded_post_finds_her_by_phone(client: FlaskClient) -> None:
     answer = client.post("/helpdesk/freescout/sidebar", data=fs("sidebar_form.txt"),
