@@ -3,9 +3,9 @@
 Run: .venv/bin/python bench/bench_source_faults.py [--quick]
 A real `connector serve` (its own process, the default manifest) over the demo back office;
 the review feed is reached through a proxy of the bench's own. Agents open warm sidebars of
-many customers, first alone ("unloaded"), then while the proxy sends the feed's answers for
-one customer a byte a second and other agents reopen that customer's record again and again
-("during the dribble"). Prints a Markdown table: the other customers' warm-sidebar p50/p99 in
+many customers while two others reopen one customer's record again and again, first with
+every source well ("unloaded"), then, the same agents, while the proxy sends the feed's
+answers for that customer a byte a second ("during the dribble"): only the fault differs. Prints a Markdown table: the other customers' warm-sidebar p50/p99 in
 each phase and how many of their sidebars failed, and what the reopenings themselves got.
 Target: p99 during the dribble ≤ 2× unloaded, and no failed sidebar of another customer.
 With `--slow-clients N` (200 by default; 0 to leave them out), N sockets also dribble request
@@ -202,13 +202,17 @@ def main() -> int:
     env = {**os.environ, "DEMO_BACKOFFICE_URL": office_url, "CONNECTOR_DEMO_DIR": str(data),
            "CONNECTOR_DATA_DIR": str(work / "var"), "CONNECTOR_SECRET_KEY": SECRET,
            "CONNECTOR_MANIFEST": str(manifest), "CONNECTOR_RATE_LIMIT": "off",
+           "CONNECTOR_API_TOKEN": SECRET,
            "CONNECTOR_AUTH_FAILURE_LIMIT": "off"}
     service, url = serve(env)
     links = EmbedLinks(SECRET.encode(), 600, "FR")
     try:
         for email in others:  # every other customer's record warm in the cache
             sidebar(url, links, email)
-        unloaded = agents(url, links, others, None, args, seconds)
+        unloaded = agents(url, links, others, stuck, args, seconds)  # the same agents
+        # the stuck record forgotten (it was warm), so its next opening asks the feed again
+        requests.post(f"{url}/api/v1/cache/invalidate", json={"email": stuck}, timeout=10,
+                      headers={"Authorization": f"Bearer {SECRET}"}).raise_for_status()
         proxy.dribbling.set()
         with Dribblers(int(url.rsplit(":", 1)[1]), args.slow_clients):
             during = agents(url, links, others, stuck, args, seconds)
