@@ -1,0 +1,126 @@
+"""Classes that need the whole customer base: ABC (the toolbox's tool 17) and RFM scores (tool
+18). Pure functions over each customer's purchases; a job over a source that lists customers
+feeds them and stores the result with its date (issue 13), the record shows it.
+
+ABC: customers sorted by revenue over the window, largest first; a customer is `A` while the
+revenue of those before them is under 80 % of the total (so class A holds at least 80 % of
+revenue), `B` under 95 %, `C` after; `P` (prospect) for a customer with no revenue in the
+window. The split is configurable; an admin override (a tag, a list) is applied on top by the
+caller.
+
+RFM: recency (days since the last purchase: more recent scores higher), frequency (purchases)
+and monetary value (revenue) each scored 1–5 against cut points; by default the quintiles of
+the base itself (20 % of customers in each score, ties kept together), or fixed bins from the
+manifest. `score` is r + f + m (3–15).
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+PROSPECT = "P"
+DEFAULT_SPLIT = (Decimal(80), Decimal(15), Decimal(5))
+
+
+@dataclass(frozen=True)
+class Purchase:
+    """One order or receipt: when, and how much (in the brand's currency)."""
+
+    customer_id: str
+    at: dt.date
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Rfm:
+    """A customer's RFM scores, 1–5 each, and their sum."""
+
+    r: int
+    f: int
+    m: int
+
+    @property
+    def score(self) -> int:
+        """r + f + m, 3 to 15."""
+        return self.r + self.f + self.m
+
+
+@dataclass(frozen=True)
+class Totals:
+    """What RFM and ABC read of one customer's purchases in the window."""
+
+    last: dt.date
+    count: int
+    revenue: Decimal
+
+
+def totals(purchases: Iterable[Purchase], since: dt.date | None = None,
+           until: dt.date | None = None) -> dict[str, Totals]:
+    """Each customer's last purchase, purchase count and revenue within [since, until]."""
+    found: dict[str, Totals] = {}
+    for each in purchases:
+        if (since is not None and each.at < since) or (until is not None and each.at > until):
+            continue
+        seen = found.get(each.customer_id)
+        if seen is None:
+            found[each.customer_id] = Totals(each.at, 1, each.amount)
+        else:
+            found[each.customer_id] = Totals(max(seen.last, each.at), seen.count + 1,
+                                             seen.revenue + each.amount)
+    return found
+
+
+def abc_classes(revenue: Mapping[str, Decimal], customers: Iterable[str] = (),
+                split: Sequence[Decimal] = DEFAULT_SPLIT) -> dict[str, str]:
+    """Each customer's ABC class by revenue (`customers` adds those with none: `P`). `split`
+    is the share of revenue of A, B and C in percent (80/15/5); it must add up to 100."""
+    if len(split) != 3 or sum(split) != 100 or any(share <= 0 for share in split):
+        raise ValueError("the ABC split is three positive percentages adding up to 100")
+    classes = {customer: PROSPECT for customer in [*customers, *revenue]}
+    paying = sorted(((amount, customer) for customer, amount in revenue.items() if amount > 0),
+                    key=lambda pair: (-pair[0], pair[1]))
+    total = sum((amount for amount, _ in paying), Decimal(0))
+    a_until = total * split[0] / 100
+    b_until = total * (split[0] + split[1]) / 100
+    before = Decimal(0)
+    for amount, customer in paying:
+        classes[customer] = "A" if before < a_until else "B" if before < b_until else "C"
+        before += amount
+    return classes
+
+
+def quintile_cuts(values: Sequence[float]) -> list[float]:
+    """The four cut points that split values into five groups of about a fifth each."""
+    if len(set(values)) < 2:
+        return []
+    return statistics.quantiles(values, n=5, method="inclusive")
+
+
+def score(value: float, cuts: Sequence[float], higher_is_better: bool = True) -> int:
+    """1–5: how many cut points the value is above (equal to a cut point counts as below)."""
+    above = bisect.bisect_left(list(cuts), value)
+    rank = min(5, 1 + above)
+    return rank if higher_is_better else 6 - rank
+
+
+def rfm_scores(found: Mapping[str, Totals], today: dt.date,
+               bins: Mapping[str, Sequence[float]] | None = None) -> dict[str, Rfm]:
+    """Each customer's RFM scores: against the manifest's fixed `bins` (`recency_days`,
+    `frequency`, `monetary`: four ascending cut points each) where given, else against the
+    quintiles of the base."""
+    recency = {c: float((today - t.last).days) for c, t in found.items()}
+    frequency = {c: float(t.count) for c, t in found.items()}
+    monetary = {c: float(t.revenue) for c, t in found.items()}
+    given = bins or {}
+    cuts = {name: list(given.get(name) or quintile_cuts(list(values.values())))
+            for name, values in (("recency_days", recency), ("frequency", frequency),
+                                 ("monetary", monetary))}
+    return {customer: Rfm(score(recency[customer], cuts["recency_days"], higher_is_better=False),
+                          score(frequency[customer], cuts["frequency"]),
+                          score(monetary[customer], cuts["monetary"]))
+            for customer in found}
