@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def start_backoffice(data_dir: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
     """Start the demo ERP/review service on a free port; its process and base URL."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "demo.backoffice", "--data", str(data_dir), "--port", "0"],
+        [sys.executable, "-m", "demo.backoffice", "--data", str(data_dir), "--port", "0",
+         "--review-every", "300"],  # a new review now and then, for the review job
         stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT,
     )
     assert process.stdout is not None

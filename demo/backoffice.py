@@ -7,10 +7,11 @@ import json
 import os
 import random
 import sys
+import threading
 import time
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,9 @@ class BackOfficeData:
     order_by_number: dict[str, Record] = field(default_factory=dict)
     reviews: dict[str, list[Record]] = field(default_factory=dict)
     surveys: dict[str, list[Record]] = field(default_factory=dict)
+    # every review with its email, oldest first: the change feed a review job reads
+    review_log: list[Record] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def load(cls, data_dir: Path) -> BackOfficeData:
@@ -66,8 +70,20 @@ class BackOfficeData:
         for orders in data.orders.values():
             orders.sort(key=lambda o: (o["date"], o["number"]), reverse=True)
         data.reviews = _by_email(feedback["reviews"], "published_at")
+        data.review_log = sorted(feedback["reviews"], key=lambda r: (r["published_at"], r["url"]))
         data.surveys = _by_email(feedback["surveys"], "answered_at")
         return data
+
+    def add_review(self, review: Record) -> Record:
+        """A review published now (or at its own `published_at`), in both views."""
+        record = {"published_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                  **review}
+        with self.lock:
+            self.review_log.append(record)
+            self.review_log.sort(key=lambda r: (r["published_at"], r["url"]))
+            public = {k: v for k, v in record.items() if k != "email"}
+            self.reviews.setdefault(record["email"].lower(), []).insert(0, public)
+        return record
 
     def find_customers(self, email: str | None, phone: str | None,
                        customer_id: str | None = None) -> list[Record]:
@@ -132,6 +148,31 @@ def _erp_blueprint(data: BackOfficeData) -> Blueprint:
             return _error(400, "give id, email, phone or q")
         return jsonify({"customers": data.find_customers(email, phone, customer_id)})
 
+    @erp.get("/api/customers/all")
+    def every_customer() -> Response:
+        """The whole customer list, paged (`page` from 1, `per_page` up to 500), with a
+        relative `next` link: what a job over the base reads."""
+        page, per_page = _paging(request.args)
+        ordered = sorted(data.customers)
+        chunk = ordered[(page - 1) * per_page:page * per_page]
+        more = page * per_page < len(ordered)
+        return jsonify({"customers": [data.customers[c] for c in chunk], "total": len(ordered),
+                        "next": f"?page={page + 1}&per_page={per_page}" if more else None})
+
+    @erp.get("/api/orders")
+    def every_order() -> Response:
+        """Every order placed on or after `since` (a date, default all), oldest first, paged
+        like the customers."""
+        page, per_page = _paging(request.args)
+        since = request.args.get("since", "")
+        found = sorted((o for orders in data.orders.values() for o in orders
+                        if o["date"] >= since), key=lambda o: (o["date"], o["number"]))
+        chunk = found[(page - 1) * per_page:page * per_page]
+        more = page * per_page < len(found)
+        query = f"&since={since}" if since else ""
+        return jsonify({"orders": chunk, "total": len(found),
+                        "next": f"?page={page + 1}&per_page={per_page}{query}" if more else None})
+
     @erp.get("/api/customers/<customer_id>/orders")
     def orders(customer_id: str) -> Response:
         if customer_id not in data.customers:
@@ -182,6 +223,22 @@ def _feedback_blueprint(data: BackOfficeData) -> Blueprint:
             return _error(400, "give email")
         return jsonify({"reviews": data.reviews.get(email, [])})
 
+    @feedback.get("/reviews/changes")
+    def review_changes() -> Response:
+        """Reviews published after the cursor (`since`: the last one's `cursor`), oldest
+        first, at most `limit` (100); with the email, as a review site's export carries it.
+        The answer's `cursor` is where to start next time."""
+        since = request.args.get("since", "")
+        try:
+            limit = max(1, min(500, int(request.args.get("limit", "100"))))
+        except ValueError:
+            return _error(400, "limit: a number")
+        with data.lock:
+            after = [r for r in data.review_log
+                     if f"{r['published_at']}|{r['url']}" > since][:limit]
+        cursor = f"{after[-1]['published_at']}|{after[-1]['url']}" if after else since
+        return jsonify({"reviews": after, "cursor": cursor})
+
     @feedback.get("/surveys")
     def surveys() -> Response:
         email = request.args.get("email", "").strip().lower()
@@ -192,7 +249,17 @@ def _feedback_blueprint(data: BackOfficeData) -> Blueprint:
     return feedback
 
 
-def _admin_blueprint(faults: dict[str, str]) -> Blueprint:
+def _paging(args: Any) -> tuple[int, int]:
+    """`page` (from 1) and `per_page` (1–500, 100 by default) of a listing."""
+    try:
+        page = max(1, int(args.get("page", "1")))
+        per_page = max(1, min(500, int(args.get("per_page", "100"))))
+    except ValueError:
+        return 1, 100
+    return page, per_page
+
+
+def _admin_blueprint(faults: dict[str, str], data: BackOfficeData) -> Blueprint:
     """Health check and the fault switch used by tests and demos."""
     admin = Blueprint("admin", __name__)
 
@@ -205,6 +272,15 @@ def _admin_blueprint(faults: dict[str, str]) -> Blueprint:
                                f"modes {list(FAULT_MODES)}")
         faults.update(wanted)
         return jsonify(faults)
+
+    @admin.post("/_admin/reviews")
+    def publish_review() -> Response:
+        """Publish a review now (tests and the demo's review ticker)."""
+        review = request.get_json(silent=True)
+        needed = {"email", "site", "stars", "title", "text", "url"}
+        if not isinstance(review, dict) or not needed <= set(review):
+            return _error(400, f"expected a review with {sorted(needed)}")
+        return jsonify(data.add_review(review))
 
     @admin.get("/healthz")
     def healthz() -> Response:
@@ -242,10 +318,39 @@ def create_backoffice(
             return _error(401, "unauthorized")
         return None
 
+    app.extensions["demo_data"] = data
     app.register_blueprint(_erp_blueprint(data))
     app.register_blueprint(_feedback_blueprint(data))
-    app.register_blueprint(_admin_blueprint(faults))
+    app.register_blueprint(_admin_blueprint(faults, data))
     return app
+
+
+NEW_REVIEWS = (
+    (1, "Très déçue", "Commande arrivée incomplète, et personne pour me répondre."),
+    (2, "Livraison en retard", "Dix jours de retard sur ma dernière commande."),
+    (5, "Parfait", "Conseils au top en magasin, je recommande."),
+    (4, "Bonne expérience", "Livraison rapide, produit conforme."),
+)
+
+
+def publish_now_and_then(data: BackOfficeData, every_s: float, seed: int = 1) -> threading.Thread:
+    """A review by a known customer every `every_s` seconds, as a live review site would get:
+    what the demo's `refresh_reviews` job picks up."""
+    rng = random.Random(seed)
+
+    def run() -> None:
+        while True:
+            time.sleep(every_s)
+            customer = data.customers[rng.choice(sorted(data.customers))]
+            stars, title, text = rng.choice(NEW_REVIEWS)
+            key = f"{rng.randrange(16**24):024x}"
+            data.add_review({"email": customer["email"], "site": "Trustpilot", "stars": stars,
+                             "title": title, "text": text,
+                             "url": f"https://fr.trustpilot.com/reviews/{key}"})
+
+    thread = threading.Thread(target=run, name="review-ticker", daemon=True)
+    thread.start()
+    return thread
 
 
 def _latency(text: str) -> tuple[int, int]:
@@ -261,9 +366,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8071)
     parser.add_argument("--latency-ms", type=_latency, default=(20, 80))
+    parser.add_argument("--review-every", type=float, default=0,
+                        help="publish a new review every this many seconds (0: never)")
     args = parser.parse_args(argv)
     token = os.environ.get("DEMO_ERP_TOKEN", "demo-erp-token")
     app = create_backoffice(args.data, latency_ms=args.latency_ms, erp_token=token)
+    if args.review_every > 0:
+        publish_now_and_then(app.extensions["demo_data"], args.review_every)
     server = make_server(args.host, args.port, app, threaded=True)
     print(f"demo back office on http://{args.host}:{server.server_port}", flush=True)
     try:

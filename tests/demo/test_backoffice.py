@@ -98,6 +98,47 @@ def test_feedback_feed(client: FlaskClient) -> None:
     assert client.get("/healthz").get_json() == {"status": "ok"}
 
 
+
+def test_the_whole_base_is_listed_page_by_page(client: FlaskClient, data_dir: Path) -> None:
+    """What a job over the base reads: every customer once, by relative `next` links."""
+    seen: list[str] = []
+    url = "/erp/api/customers/all?per_page=40"
+    while url:
+        page = client.get(url, headers=AUTH).get_json()
+        seen += [c["id"] for c in page["customers"]]
+        url = f"/erp/api/customers/all{page['next']}" if page["next"] else ""
+    everyone = json.loads((data_dir / "erp.json").read_text())["customers"]
+    assert sorted(seen) == sorted(c["id"] for c in everyone) and len(set(seen)) == len(seen)
+    assert client.get("/erp/api/customers/all").status_code == 401
+
+
+def test_orders_since_a_date_oldest_first(client: FlaskClient) -> None:
+    found = client.get("/erp/api/orders?since=2024-01-01&per_page=500", headers=AUTH).get_json()
+    dates = [o["date"] for o in found["orders"]]
+    assert dates == sorted(dates) and all(d >= "2024-01-01" for d in dates)
+    assert found["total"] >= len(dates) > 0
+
+
+def test_the_review_feed_moves_on_from_its_cursor(client: FlaskClient) -> None:
+    first = client.get("/feedback/api/reviews/changes?limit=10").get_json()
+    assert len(first["reviews"]) == 10 and all("email" in r for r in first["reviews"])
+    stamps = [r["published_at"] for r in first["reviews"]]
+    assert stamps == sorted(stamps)
+    cursor = first["cursor"]
+    rest = client.get("/feedback/api/reviews/changes", query_string={
+        "since": cursor, "limit": 500}).get_json()
+    assert not {r["url"] for r in rest["reviews"]} & {r["url"] for r in first["reviews"]}
+    end = rest["cursor"]
+    assert client.get("/feedback/api/reviews/changes",
+                      query_string={"since": end}).get_json() == {"reviews": [], "cursor": end}
+    published = client.post("/_admin/reviews", json={
+        "email": SAMPLE_EMAIL, "site": "Trustpilot", "stars": 1, "title": "Déçue",
+        "text": "Colis perdu.", "url": "https://fr.trustpilot.com/reviews/new1"}).get_json()
+    new = client.get("/feedback/api/reviews/changes", query_string={"since": end}).get_json()
+    assert [r["url"] for r in new["reviews"]] == [published["url"]]
+    mine = client.get("/feedback/api/reviews", query_string={"email": SAMPLE_EMAIL}).get_json()
+    assert mine["reviews"][0]["title"] == "Déçue"  # newest first, where the sidebar reads it
+
 def test_fault_injection(client: FlaskClient) -> None:
     assert client.post("/_admin/faults", json={"erp": "down"}).status_code == 200
     down = client.get(f"/erp/api/customers/{SAMPLE_ID}/orders", headers=AUTH)
