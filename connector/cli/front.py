@@ -9,6 +9,8 @@ sidebars. What it does not bound by itself is bounded here:
 - open connections (`connection_limit`; `poll`, not `select`, so more than 1,024 sockets work);
 - a request that takes longer than `request_read_timeout_s` to arrive is cut (a slow-loris
   client cannot keep a socket for ever by sending a byte before each idle timeout);
+- `/healthz` has a thread of its own: a liveness probe never waits behind sidebar work, even
+  when every other thread waits on a source or the database;
 - on SIGTERM or SIGINT the listening socket closes at once, the requests already read finish
   (up to `drain_s`), then the event worker and the jobs stop (the worker releases the events
   it holds).
@@ -28,11 +30,14 @@ from urllib.parse import quote
 from waitress import create_server, wasyncore
 from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
+from waitress.task import ThreadedTaskDispatcher
 
 from connector.settings import Settings
 
 log = logging.getLogger(__name__)
 access = logging.getLogger("connector.access")
+
+PROBES = frozenset({"/healthz"})  # answered on their own thread
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -53,6 +58,29 @@ class BoundedChannel(HTTPChannel):  # type: ignore[misc]
         return done
 
 
+class ProbeLane:
+    """waitress's task dispatcher, with a lane of its own for liveness probes."""
+
+    def __init__(self, main: ThreadedTaskDispatcher) -> None:
+        self.main = main
+        self.probes = ThreadedTaskDispatcher()
+        self.probes.set_thread_count(1)
+
+    def add_task(self, channel: HTTPChannel) -> None:
+        """A probe to the probe thread, anything else to the others."""
+        request = channel.requests[0] if channel.requests else None
+        probe = request is not None and request.command == "GET" and request.path in PROBES
+        (self.probes if probe else self.main).add_task(channel)
+
+    def shutdown(self, cancel_pending: bool = True, timeout: float = 5) -> bool:
+        """Both lanes' threads stopped."""
+        self.probes.shutdown(cancel_pending, timeout)
+        return bool(self.main.shutdown(cancel_pending, timeout))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.main, name)
+
+
 class Front:
     """The server for one process: bound at creation, serving in `run` until a signal."""
 
@@ -71,6 +99,7 @@ class Front:
             clear_untrusted_proxy_headers=True,
             **_proxy_options(settings.trusted_proxy))
         self.server.channel_class = BoundedChannel
+        self.server.task_dispatcher = ProbeLane(self.server.task_dispatcher)
         self._stop_asked = threading.Event()
         self._maintain = self.server.maintenance
         self.server.maintenance = self._maintenance  # type: ignore[method-assign]

@@ -41,10 +41,14 @@ class Held:
     def __init__(self) -> None:
         self.entered = threading.Event()
         self.release = threading.Event()
+        self.holding = 0
+        self._count = threading.Lock()
 
     def __call__(self, environ: dict[str, Any],
                  start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ["PATH_INFO"] == "/held":
+            with self._count:
+                self.holding += 1
             self.entered.set()
             self.release.wait(30)
         start_response("200 OK", [("Content-Type", "text/plain")])
@@ -94,6 +98,23 @@ def test_slow_clients_hold_sockets_not_the_threads_that_answer(
         for sock in slow:
             sock.close()
 
+
+
+def test_a_liveness_probe_never_waits_behind_busy_threads(
+        front: tuple[Front, Held, list[str]]) -> None:
+    """Every worker thread held (a source or the database not answering): /healthz still
+    answers, on its own thread (it waited for a free one: 2 s behind a hung database)."""
+    server, app, _ = front
+    with ThreadPoolExecutor(2) as pool:
+        held = [pool.submit(requests.get, url(server, "/held"), timeout=30) for _ in range(2)]
+        assert app.entered.wait(10)
+        deadline = time.monotonic() + 10
+        while app.holding < 2 and time.monotonic() < deadline:  # both threads taken
+            time.sleep(0.01)
+        assert app.holding == 2
+        assert requests.get(url(server, "/healthz"), timeout=5).text == "ok"
+        app.release.set()
+        assert all(answer.result(timeout=15).status_code == 200 for answer in held)
 
 def test_a_request_still_arriving_after_the_read_timeout_is_cut(
         front: tuple[Front, Held, list[str]]) -> None:
