@@ -5,7 +5,8 @@ A real `connector serve` (its own process, the default manifest) over the demo b
 the review feed is reached through a proxy of the bench's own. Agents open warm sidebars of
 many customers while two others reopen one customer's record again and again, first with
 every source well ("unloaded"), then, the same agents, while the proxy sends the feed's
-answers for that customer a byte a second ("during the dribble"): only the fault differs. Prints a Markdown table: the other customers' warm-sidebar p50/p99 in
+answers for that customer a byte a second ("during the dribble"): only the fault differs.
+Prints a Markdown table: the other customers' warm-sidebar p50/p99 in
 each phase and how many of their sidebars failed, and what the reopenings themselves got.
 Target: p99 during the dribble ≤ 2× unloaded, and no failed sidebar of another customer.
 With `--slow-clients N` (200 by default; 0 to leave them out), N sockets also dribble request

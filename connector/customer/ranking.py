@@ -23,17 +23,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from connector.sources.base import Purchase
+
 PROSPECT = "P"
 DEFAULT_SPLIT = (Decimal(80), Decimal(15), Decimal(5))
-
-
-@dataclass(frozen=True)
-class Purchase:
-    """One order or receipt: when, and how much (in the brand's currency)."""
-
-    customer_id: str
-    at: dt.date
-    amount: Decimal
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
@@ -125,12 +126,34 @@ class PurgeJob(Schedule):
     job_runs_days: int = Field(default=90, ge=1)  # the history of these jobs' runs
 
 
+class SegmentsJob(Schedule):
+    """Classes that need the whole base (ABC, RFM), over the purchases of every source that
+    declares a `purchases` listing."""
+
+    DEFAULT_CRON = "0 4 * * *"
+
+    window_days: int = Field(default=365, ge=1, le=3650)  # the purchases counted
+    # the share of revenue of classes A, B and C, in percent
+    abc_split: list[Decimal] = Field(default_factory=lambda: [Decimal(80), Decimal(15),
+                                                              Decimal(5)])
+
+    @field_validator("abc_split")
+    @classmethod
+    def _split(cls, value: list[Decimal]) -> list[Decimal]:
+        if len(value) != 3 or sum(value) != 100 or any(share <= 0 for share in value):
+            raise ValueError("three positive percentages (A, B, C) adding up to 100, "
+                             "e.g. [80, 15, 5]")
+        return value
+
+
 class Jobs(Strict):
     """Every scheduled job, each with its defaults when the manifest does not name it."""
 
     refresh_flags: RefreshFlagsJob = RefreshFlagsJob()
     purge: PurgeJob = PurgeJob()
+    segments: SegmentsJob = SegmentsJob()
 
     def schedules(self) -> dict[str, Schedule]:
         """Job name → its settings, in the order jobs are listed."""
-        return {"refresh_flags": self.refresh_flags, "purge": self.purge}
+        return {"refresh_flags": self.refresh_flags, "purge": self.purge,
+                "segments": self.segments}

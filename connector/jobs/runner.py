@@ -23,6 +23,7 @@ from connector.jobs.config import Jobs, Schedule
 from connector.jobs.history import FAILED, OK, Counts, JobRuns, Refused, Run, summary_text
 from connector.jobs.purge import purge
 from connector.jobs.refresh_flags import refresh_flags
+from connector.jobs.segments import compute_segments, listers
 from connector.ops.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -175,6 +176,8 @@ def build_jobs(manifest: JobSettings, worker: EventWorker, engine: Engine,
     work: dict[str, Callable[[], Counts]] = {
         "refresh_flags": lambda: refresh_flags(worker, jobs.refresh_flags),
         "purge": lambda: purge(engine, jobs.purge),
+        "segments": lambda: compute_segments(listers(worker.assembler.sources), engine,
+                                             jobs.segments),
     }
     return JobRunner(manifest, JobRuns(engine), work, metrics)
 

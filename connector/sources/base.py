@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol
 
@@ -220,6 +222,16 @@ class SourceConfig(Strict):
     # `unicode` (straße.de); it is asked with that form
     email_domains: Literal["ascii", "unicode"] = "ascii"
     sections: dict[str, SectionMap] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Purchase:
+    """One order or receipt of a source's listing: whose (the source's own customer id),
+    when, and how much (in the brand's currency)."""
+
+    customer_id: str
+    at: dt.date
+    amount: Decimal
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import re
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -14,6 +17,7 @@ from connector.sources.base import (
     IdentifierKind,
     Identifiers,
     LoginRefused,
+    Purchase,
     SourceCandidate,
     SourceConfig,
     SourceError,
@@ -22,14 +26,17 @@ from connector.sources.base import (
     deadline_in,
 )
 from connector.sources.http import Answer, new_session, send
-from connector.sources.mapping import MappedSource, candidates, search
+from connector.sources.mapping import MappedSource, Reader, candidates, compiled, search
 from connector.sources.rest_auth import Auth, Credentials
-from connector.sources.rest_paging import Pagination, collect
+from connector.sources.rest_paging import Pagination, collect, pages
 from connector.sources.templates import MissingValue, render, render_value
 
 MAX_ATTEMPTS = 4
 Protocol = Literal["json", "jsonrpc", "odata"]
 AUTH_WORDS = re.compile(r"access|denied|session|login|auth|password|credential", re.IGNORECASE)
+
+
+log = logging.getLogger(__name__)
 
 
 class RestRequest(Strict):
@@ -63,6 +70,26 @@ class RestSearch(Strict):
     candidates: CandidatesMap
 
 
+class RestPurchases(Strict):
+    """Every purchase since a date, for the jobs over the whole base (`segments`): the request
+    (`{since}`, an ISO date, fills it; give it `paginate`), where its items are, and each
+    item's customer (the source's own id), date and amount, as JMESPath."""
+
+    request: RestRequest
+    customer: str
+    date: str
+    amount: str
+    include: str | None = None  # which items count (e.g. not cancelled ones), JMESPath
+    max_pages: int = Field(default=2000, ge=1, le=100_000)
+
+    @field_validator("customer", "date", "amount", "include")
+    @classmethod
+    def _expression(cls, value: str | None) -> str | None:
+        if value is not None:
+            compiled(value)
+        return value
+
+
 class RestConfig(SourceConfig):
     """A source reached over HTTP with JSON, JSON-RPC or OData answers."""
 
@@ -77,6 +104,7 @@ class RestConfig(SourceConfig):
     found: str | None = None
     details: dict[str, RestDetail] = Field(default_factory=dict)
     search: RestSearch | None = None
+    purchases: RestPurchases | None = None
 
     @field_validator("base_url")
     @classmethod
@@ -128,6 +156,39 @@ class RestSource(MappedSource):
         assert isinstance(spec, RestDetail)
         with deadline_in(self.config.timeout_s):
             return self._run(spec.request, {"key": key})
+
+    def purchases(self, since: dt.date) -> Iterator[Purchase]:
+        """Every purchase since `since`, page by page (each page within the source's timeout);
+        items that cannot be read are skipped, counted in the log by source only."""
+        spec = self.config.purchases
+        if spec is None:
+            return
+        request, document = spec.request, {"since": since.isoformat()}
+        paging = request.paginate or Pagination(type="page", max_pages=1)
+        reader = Reader(self.config.decimal_comma, tuple(self.config.date_formats))
+        skipped = 0
+
+        def fetch(query: dict[str, Any], body: dict[str, Any], url: str | None) -> Answer:
+            with deadline_in(self.config.timeout_s):
+                return self._send(request, document, query, body, url)
+
+        for batch in pages(fetch, paging, self._items(request), spec.max_pages):
+            for item in batch:
+                if spec.include and not search(spec.include, item):
+                    continue
+                try:
+                    who, when = search(spec.customer, item), search(spec.date, item)
+                    amount = reader.number(search(spec.amount, item))
+                    day = reader.coerce(when, dt.date)
+                except ValueError:
+                    who = day = None
+                if who in (None, "") or not isinstance(day, dt.date):
+                    skipped += 1
+                    continue
+                yield Purchase(str(who), day, amount)
+        if skipped:
+            log.info("source %s: %d purchases skipped (no customer, date or amount)",
+                     self.name, skipped)
 
     def _found(self, document: dict[str, Any]) -> bool:
         expression = self.config.found or self.config.id or self.config.requests[0].name

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 from pydantic import Field
@@ -33,19 +33,23 @@ Fetch = Callable[[dict[str, Any], dict[str, Any], str | None], Answer]
 def collect(fetch: Fetch, paging: Pagination, items: str) -> list[Any]:
     """Every item of every page, up to the cap, all of them read by the one deadline of the
     lookup (`base.deadline_at`): a page asked past it raises SourceTimeout, never a part."""
-    records: list[Any] = []
+    return [item for batch in pages(fetch, paging, items, paging.max_pages) for item in batch]
+
+
+def pages(fetch: Fetch, paging: Pagination, items: str, max_pages: int) -> Iterator[list[Any]]:
+    """The items of each page in turn, up to `max_pages` (a listing of the whole base reads
+    far more pages than a lookup's cap)."""
     cursor: Any = None
     url: str | None = None
-    for page in range(paging.max_pages):
+    for page in range(max_pages):
         query, body = _position(paging, page, cursor)
         answer = fetch(query, body, url)
         found = search(items, answer.data) if answer.data is not None else None
         batch = found if isinstance(found, list) else []
-        records.extend(batch)
+        yield batch
         cursor, url = _next(paging, answer, batch)
         if cursor is None and url is None:
             break
-    return records
 
 
 def _position(paging: Pagination, page: int, cursor: Any) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -154,6 +154,18 @@ job_locks = Table(
     Column("leased_until", DateTime(timezone=True)),
     Column("slot", DateTime(timezone=True)),  # the schedule's fire time last claimed
 )
+# classes that need the whole base, by the `segments` job: one row per customer of a source
+# that lists its purchases (classes and scores only: no amount is kept)
+segments = Table(
+    "segments", metadata,
+    Column("source", String(40), primary_key=True),
+    Column("external_id", String(120), primary_key=True),
+    Column("abc_class", String(1), nullable=False),
+    Column("rfm_r", Integer, nullable=False),
+    Column("rfm_f", Integer, nullable=False),
+    Column("rfm_m", Integer, nullable=False),
+    Column("computed_at", DateTime(timezone=True), nullable=False),
+)
 job_runs = Table(
     "job_runs", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),

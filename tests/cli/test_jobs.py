@@ -39,7 +39,8 @@ def test_jobs_list_shows_each_job_before_and_after_a_run(private: dict[str, str]
     assert before.returncode == 0, before.stderr
     lines = before.stdout.splitlines()
     assert [line.split()[:4] for line in lines] == [
-        ["refresh_flags", "every", "6h", "enabled"], ["purge", "cron", "30", "3"]]
+        ["refresh_flags", "every", "6h", "enabled"], ["purge", "cron", "30", "3"],
+        ["segments", "cron", "0", "4"]]
     assert all("last: never" in line and "next: 20" in line for line in lines)
 
     ran = connector("jobs", "run", "purge", env=private)
@@ -63,7 +64,7 @@ def test_jobs_run_refresh_flags_with_no_helpdesk_writing_back(private: dict[str,
 def test_an_unknown_job_exits_2_listing_the_known_ones(private: dict[str, str]) -> None:
     ran = connector("jobs", "run", "nightly", env=private)
     assert ran.returncode == 2
-    assert "unknown job 'nightly' (known: refresh_flags, purge)" in ran.stderr
+    assert "unknown job 'nightly' (known: refresh_flags, purge, segments)" in ran.stderr
 
 
 def test_a_job_another_process_runs_is_not_run_again(private: dict[str, str]) -> None:
