@@ -17,6 +17,7 @@ from connector.models import (
     SurveyAnswer,
     TrendPoint,
 )
+from connector.sources.values import in_survey_scale
 
 CENT = Decimal("0.01")
 TENTH = Decimal("0.1")
@@ -42,7 +43,7 @@ def compute_kpis(
     totals = [p.total for p in counted if p.total is not None]
     total = sum(totals, Decimal(0)) if totals else None
     dates = [p.date for p in counted if p.date is not None]
-    csat = _newest_first([s for s in surveys if s.kind == "csat"])[:satisfaction_window]
+    csat = _newest_first(_of_kind(surveys, "csat"))[:satisfaction_window]
     satisfaction = _mean([s.score for s in csat], TENTH)
     return Kpis(
         total_spend=total.quantize(CENT) if total is not None else None,
@@ -56,9 +57,9 @@ def compute_kpis(
 
 def compute_sentiment(surveys: list[SurveyAnswer]) -> Sentiment:
     """Last satisfaction, its trend (oldest first), last NPS answer and mean effort score."""
-    csat = _newest_first([s for s in surveys if s.kind == "csat"])
-    nps = _newest_first([s for s in surveys if s.kind == "nps"])
-    ces = [s.score for s in surveys if s.kind == "ces"]
+    csat = _newest_first(_of_kind(surveys, "csat"))
+    nps = _newest_first(_of_kind(surveys, "nps"))
+    ces = [s.score for s in _of_kind(surveys, "ces")]
     last_nps = None
     if nps:
         score = int(nps[0].score)
@@ -93,6 +94,12 @@ def compute_contacts(events: list[ContactEvent], repeat_window_days: int) -> Con
         if last else None,
         repeat_rate=(Decimal(repeats) / len(dated)).quantize(CENT) if dated else None,
     )
+
+
+def _of_kind(answers: list[SurveyAnswer], kind: str) -> list[SurveyAnswer]:
+    """The answers of one kind on its scale (the mapping drops the others; this holds for
+    answers that came another way)."""
+    return [s for s in answers if s.kind == kind and in_survey_scale(kind, s.score)]
 
 
 def _newest_first(answers: list[SurveyAnswer]) -> list[SurveyAnswer]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import jmespath
 from jmespath.parser import ParsedResult
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from connector.identifiers import Identifiers
 from connector.models import SECTIONS
@@ -28,6 +28,7 @@ from connector.sources.base import (
     SourceMisconfigured,
     SourceResult,
 )
+from connector.sources.values import Mapped, Place, off_scale, validated
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,14 @@ class Reader:
         return self._decimal(value)
 
     def _decimal(self, value: Any) -> Decimal:
+        number = self._any_decimal(value)
+        if not number.is_finite():
+            raise ValueError("not a finite number")
+        return number
+
+    def _any_decimal(self, value: Any) -> Decimal:
+        if isinstance(value, bool):
+            raise ValueError("a truth value, not a number")
         if isinstance(value, (int, Decimal)):
             return Decimal(value)
         if isinstance(value, float):
@@ -134,16 +143,10 @@ class Reader:
             raise ValueError("not a date in the expected formats") from exc
 
 
-@dataclass
-class Mapped:
-    """The canonical sections read from one answer, and how many values had to be dropped."""
-
-    sections: dict[str, Any]
-    dropped: int = 0
-
-
 def map_sections(document: Any, config: SourceConfig, source: str) -> Mapped:
-    """Apply every section mapping of a source to its raw answer."""
+    """Apply every section mapping of a source to its raw answer. A value that cannot be read
+    as its field's type, or a score off its scale, is dropped; an item left without what it
+    needs is dropped; the rest of the answer stands."""
     reader = Reader(config.decimal_comma, tuple(config.date_formats))
     out = Mapped(sections={})
     for name, section in config.sections.items():
@@ -152,20 +155,20 @@ def map_sections(document: Any, config: SourceConfig, source: str) -> Mapped:
             raw_items = search(section.items or "@", document) or []
             if not isinstance(raw_items, list):
                 raw_items = [raw_items]
-            items = [_map_one(i, section, model, reader, source, out) for i in raw_items]
+            items = [_map_one(i, Place(name, f"{name}[{n}]", source), section, model, reader,
+                              out) for n, i in enumerate(raw_items)]
             out.sections[name] = [i for i in items if i is not None]
         else:
             root = search(section.path, document) if section.path else document
             if root is not None:
-                value = _map_one(root, section, model, reader, source, out)
+                value = _map_one(root, Place(name, name, source), section, model, reader, out)
                 if value is not None:
                     out.sections[name] = value
     return out
 
 
-def _map_one(
-    raw: Any, section: SectionMap, model: type[BaseModel], reader: Reader, source: str, out: Mapped
-) -> BaseModel | None:
+def _map_one(raw: Any, place: Place, section: SectionMap, model: type[BaseModel],
+             reader: Reader, out: Mapped) -> BaseModel | None:
     values: dict[str, Any] = {}
     for dotted, spec in section.fields.items():
         value = search(spec.path, raw)
@@ -175,21 +178,17 @@ def _map_one(
             if spec.scale and value is not None:
                 value = reader.number(value).scaleb(spec.scale)
             value = reader.coerce(value, field_type(model, dotted))
-        except (ValueError, TypeError):
-            log.warning("source %s: dropped unreadable value for %s", source, dotted)
-            out.dropped += 1
+        except (ValueError, TypeError, ArithmeticError):
+            out.drop(place.source, f"{place.where}.{dotted}", "unreadable as its type")
             continue
         if value is not None:
             _set_dotted(values, dotted, value)
+    for dotted in off_scale(place.section, values):
+        values.pop(dotted, None)
+        out.drop(place.source, f"{place.where}.{dotted}", "off its scale")
     if "source" in model.model_fields:
-        values["source"] = source
-    try:
-        return model.model_validate(values)
-    except ValidationError as exc:
-        bad = {".".join(str(p) for p in e["loc"]) for e in exc.errors()}
-        log.warning("source %s: dropped an item with invalid %s", source, ", ".join(sorted(bad)))
-        out.dropped += 1
-        return None
+        values["source"] = place.source
+    return validated(model, values, place, out)
 
 
 def _set_dotted(target: dict[str, Any], dotted: str, value: Any) -> None:

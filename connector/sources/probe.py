@@ -1,5 +1,7 @@
 """`connector check --probe`: ask every source about one customer and show, field by field,
-what the manifest's mapping reads from each answer — the admin's view of a source."""
+what the manifest's mapping reads from each answer, and what it drops (a score off its
+scale, a label where a number is expected: where, never the value) — the admin's view of a
+source."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from connector.identifiers import Identifiers
 from connector.models import SECTIONS
 from connector.sources import build_source
 from connector.sources.base import BuildContext, SectionMap, SourceConfig, SourceError
-from connector.sources.mapping import MappedSource, search
+from connector.sources.mapping import MappedSource, map_sections, search
 
 SHOWN = 70
 
@@ -38,6 +40,8 @@ def probe(sources: Mapping[str, SourceConfig], context: BuildContext, ids: Ident
         say(f"{name} ({kind}): found in {elapsed:.0f} ms")
         for line in trace(document, config):
             say(f"  {line}")
+        for problem in map_sections(document, config, name).problems:
+            say(f"  dropped {problem}")
     return failures
 
 
