@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -93,19 +93,37 @@ RULES: tuple[FlagRule, ...] = (
 )
 
 
+def past_of(contacts: list[ContactEvent],
+            current: Sequence[ContactEvent] = ()) -> list[ContactEvent]:
+    """The contacts before the one being handled: those of the ticket in context (`current`,
+    the very objects of `contacts`) never count as its own past."""
+    ours = {id(c) for c in current}
+    return [c for c in contacts if id(c) not in ours]
+
+
 def evaluate_flags(
     profile: CustomerProfile,
     contacts: list[ContactEvent],
     rules: FlagRules,
     today: dt.date,
     locale: str,
+    current: Sequence[ContactEvent] = (),
 ) -> list[Flag]:
-    """The flags that apply, most important first, at most `rules.max_shown`."""
+    """Every flag that applies, most important first (`shown` keeps what the record displays;
+    write-back takes them all). The contacts of the ticket being handled (`current`) are not
+    past complaints."""
+    past = past_of(contacts, current)
     flags = []
     for rule in RULES:
-        reason = rule.test(profile, contacts, rules, today, locale)
+        reason = rule.test(profile, past, rules, today, locale)
         if reason is not None:
             text, since = reason
             flags.append(Flag(key=rule.key, label=rule.labels[locale], icon=rule.icon,
                               reason=text, since=since))
+    return flags
+
+
+def shown(flags: list[Flag], rules: FlagRules) -> list[Flag]:
+    """The flags the record displays: the first `rules.max_shown` (never a limit on what is
+    written back)."""
     return flags[: rules.max_shown]

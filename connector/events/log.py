@@ -222,10 +222,15 @@ class EventLog:
 
     def contacts_of(self, customer_id: str) -> list[ContactEvent]:
         """The requests a person made through our helpdesks, as the contact summary counts."""
+        return [contact for _, contact in self.tickets_of(customer_id)]
+
+    def tickets_of(self, customer_id: str) -> list[tuple[tuple[str, str], ContactEvent]]:
+        """The same requests, each with its ticket as (helpdesk, ticket id), newest first."""
         query = select(contacts).where(contacts.c.customer_id == customer_id).order_by(
             contacts.c.at.desc()).limit(500)
         with self.engine.connect() as connection:
-            return [ContactEvent(date=_aware(r.at), channel=r.channel, reason=r.subject)
+            return [((r.helpdesk, r.ticket_id),
+                     ContactEvent(date=_aware(r.at), channel=r.channel, reason=r.subject))
                     for r in connection.execute(query)]
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
@@ -25,7 +25,7 @@ from connector.events.log import Claimed, EventLog
 from connector.events.writeback import WriteBackQueue, Writer
 from connector.helpdesk.base import TicketEvent, WriteBack
 from connector.helpdesk.config import AdapterConfig, WriteBackConfig
-from connector.models import CustomerProfile
+from connector.models import CustomerProfile, Flag
 from connector.store.guard import unavailable
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,8 @@ class EventWorker:
             return Outcome(None)
         if event.kind == "customer.updated":
             self.assembler.invalidate(ids)
-        found = self.assembler.lookup(ids)
+        ticket = (event.helpdesk, event.ticket_id) if event.ticket_id else None
+        found = self.assembler.lookup(ids, ticket=ticket)  # not its own past complaint
         if not found.identity_checked:  # the link store cannot be read: wait for it
             raise IdentityNotChecked("the link store cannot be read")
         profile = found.profile
@@ -88,7 +89,7 @@ class EventWorker:
             self.events.remember_requester(event.helpdesk, event.requester_id,
                                            profile.customer_id)
         added = event.new_request and self.events.add_contact(profile.customer_id, event)
-        queued = self._write_back(event, profile, added)
+        queued = self._write_back(event, profile, found.flags, added)
         return Outcome(profile.customer_id, added, queued)
 
     def run_once(self) -> int:
@@ -243,12 +244,14 @@ class EventWorker:
                        if i in self._held]
         return all(self._settle(item, write) for item, write in waiting)  # stops at a failure
 
-    def _write_back(self, event: TicketEvent, profile: CustomerProfile, new_ticket: bool) -> bool:
-        """Queue our flags for the helpdesk, if it takes write-backs."""
+    def _write_back(self, event: TicketEvent, profile: CustomerProfile, flags: Sequence[Flag],
+                    new_ticket: bool) -> bool:
+        """Queue our flags (every one, not only those shown) for the helpdesk, if it takes
+        write-backs."""
         config = self.configs.get(event.helpdesk)
         if config is None or event.helpdesk not in self.writers:
             return False
-        change = flag_write_back(config.write_back, event.helpdesk, profile,
+        change = flag_write_back(config.write_back, event.helpdesk, profile, flags,
                                  requester_id=event.requester_id, ticket_id=event.ticket_id,
                                  new_ticket=new_ticket)
         if change is None:
@@ -257,23 +260,25 @@ class EventWorker:
         return True
 
 
-def flag_write_back(rules: WriteBackConfig, helpdesk: str, profile: CustomerProfile, *,
-                    requester_id: str | None, ticket_id: str | None,
+def flag_write_back(rules: WriteBackConfig, helpdesk: str, profile: CustomerProfile,
+                    flags: Sequence[Flag], *, requester_id: str | None, ticket_id: str | None,
                     new_ticket: bool) -> WriteBack | None:
     """What to tell the helpdesk about this person (None: nothing, or write-back is off): our
-    flags as tags, the segments as fields; the note only on a ticket seen for the first time
-    (the same ticket delivered under two ids gets one note). The event worker and the
-    `refresh_flags` job both write back through here."""
+    flags as tags — every flag that applies (`Lookup.flags`), never only the `max_shown` the
+    record displays, since ours missing from the list are taken off —, the segments as
+    fields; the note only on a ticket seen for the first time (the same ticket delivered
+    under two ids gets one note). The event worker and the `refresh_flags` job both write
+    back through here."""
     if not rules.enabled or not (requester_id or ticket_id):
         return None
     prefix = rules.tag_prefix
-    tags = tuple(f"{prefix}{flag.key}" for flag in profile.flags) if rules.tags else ()
+    tags = tuple(f"{prefix}{flag.key}" for flag in flags) if rules.tags else ()
     status = profile.status
     fields = {k: v for k, v in (("segment", status.segment), ("lifecycle", status.lifecycle),
                                 ("abc_class", status.abc_class)) if v} if rules.fields else {}
     note = None
-    if rules.note and new_ticket and ticket_id and profile.flags:
-        note = "\n".join(f"• {flag.label} — {flag.reason}" for flag in profile.flags)
+    if rules.note and new_ticket and ticket_id and flags:
+        note = "\n".join(f"• {flag.label} — {flag.reason}" for flag in flags)
     on_ticket = note is not None or not requester_id  # else tags go on the person
     return WriteBack(helpdesk=helpdesk, requester_id=requester_id,
                      ticket_id=ticket_id if on_ticket else None, tags=tags, tag_prefix=prefix,

@@ -13,10 +13,11 @@ import logging
 import time
 from collections.abc import Callable
 
+from connector.customer.profile import Lookup
 from connector.events.worker import EventWorker, flag_write_back
 from connector.jobs.config import RefreshFlagsJob
 from connector.jobs.history import Counts
-from connector.models import CustomerProfile, SourceState
+from connector.models import CustomerProfile, Flag, SourceState
 
 log = logging.getLogger(__name__)
 # a source that answered with these states may be missing a flag's evidence: writing that
@@ -44,18 +45,17 @@ def refresh_flags(worker: EventWorker, rules: RefreshFlagsJob,
         if n and rules.pause_s:
             sleep(rules.pause_s)
         counts["people"] += 1
-        profile, complete = _fresh_profile(worker, customer_id)
-        if profile is None:
+        found, complete = _fresh_profile(worker, customer_id)
+        if found is None or found.profile is None:
             counts["unknown"] += 1
         elif not complete:
             counts["incomplete"] += 1
         else:
-            counts["queued"] += _queue_flags(worker, profile, targets)
+            counts["queued"] += _queue_flags(worker, found.profile, found.flags, targets)
     return counts
 
 
-def _fresh_profile(worker: EventWorker,
-                   customer_id: str) -> tuple[CustomerProfile | None, bool]:
+def _fresh_profile(worker: EventWorker, customer_id: str) -> tuple[Lookup | None, bool]:
     """The person as the sources describe them now (their cached answers dropped first), and
     whether every source answered."""
     assembler = worker.assembler
@@ -65,15 +65,16 @@ def _fresh_profile(worker: EventWorker,
     assembler.invalidate(ids)
     found = assembler.lookup(ids, customer_id=customer_id)
     complete = all(status.status in TRUSTED for status in found.sources.values())
-    return found.profile, complete
+    return found, complete
 
 
-def _queue_flags(worker: EventWorker, profile: CustomerProfile,
+def _queue_flags(worker: EventWorker, profile: CustomerProfile, flags: list[Flag],
                  targets: list[tuple[str, str]]) -> int:
-    """Queue the person's flags to each helpdesk person they are; how many were queued."""
+    """Queue the person's flags (every one, not only those shown) to each helpdesk person
+    they are; how many were queued."""
     queued = 0
     for helpdesk, requester_id in targets:
-        change = flag_write_back(worker.configs[helpdesk].write_back, helpdesk, profile,
+        change = flag_write_back(worker.configs[helpdesk].write_back, helpdesk, profile, flags,
                                  requester_id=requester_id, ticket_id=None, new_ticket=False)
         if change is not None:
             worker.queue.enqueue(change)

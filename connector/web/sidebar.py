@@ -49,8 +49,9 @@ def sidebar(kind: str) -> Response:
     if not context.identifiers and not context.customer_id:
         return _search(context, locale)
     context = _remembered(context)
-    found = svc.assembler.lookup(context.identifiers, locale=locale,
-                                 customer_id=context.customer_id)
+    ticket = (context.helpdesk, context.ticket_id) if context.ticket_id else None
+    found = svc.assembler.lookup(context.identifiers, locale=locale,  # ticket: not its own past
+                                 customer_id=context.customer_id, ticket=ticket)
     if found.undecided:  # several people, and the store that tells them apart is down
         return retry_later(_message(503, locale, "message.identity_unchecked"))
     if found.candidates:

@@ -74,7 +74,9 @@ class Fragments:
         if not ids and not context.customer_id:
             return render_sidebar_fragment(None, [], ctx, text("fragment.no_identifier", locale),
                                            open_url)
-        found = self.assembler.lookup(ids, locale=locale, customer_id=context.customer_id)
+        ticket = (context.helpdesk, context.ticket_id) if context.ticket_id else None
+        found = self.assembler.lookup(ids, locale=locale, customer_id=context.customer_id,
+                                      ticket=ticket)  # not its own past complaint
         if found.undecided:  # several people, and the store that tells them apart is down
             return render_sidebar_fragment(None, [], ctx,
                                            text("message.identity_unchecked", locale))
