@@ -41,13 +41,28 @@ class Identity(Canonical):
     external_ids: dict[str, str] = Field(default_factory=dict)
 
 
+class RfmScores(Canonical):
+    """Recency, frequency and monetary scores, 1–5 each against the base, and their sum."""
+
+    r: int
+    f: int
+    m: int
+    score: int
+
+
 class Status(Canonical):
     """What the customer represents for the brand."""
 
     segment: str | None = None
+    # prospect, new, active, dormant, lost: computed from purchases (docs/segments.md)
     lifecycle: str | None = None
-    abc_class: str | None = None
+    abc_class: str | None = None  # A, B, C (or P) by the `segments` job, unless a source says
+    rfm: RfmScores | None = None  # by the `segments` job
+    classes_at: dt.datetime | None = None  # when the `segments` job computed the two above
     tags: list[str] = Field(default_factory=list)
+    # computed from the record (docs/segments.md); a source's true stands
+    ambassador: bool = False  # positive ratings, frequent contacts or constructive feedback
+    win_back: bool = False  # dormant but valuable
 
 
 class Kpis(Canonical):
@@ -59,6 +74,7 @@ class Kpis(Canonical):
     orders_count: int | None = None
     satisfaction: Decimal | None = Field(default=None, ge=0, le=10)
     currency: str | None = None
+    lifetime_value: Decimal | None = None  # computed: docs/segments.md
 
 
 class Flag(Canonical):

@@ -6,15 +6,17 @@ import dataclasses
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol, TypeVar
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from connector.customer.answers import Outcome
-from connector.customer.flags import complaints_of, evaluate_flags
+from connector.customer.flags import complaints_of, evaluate_flags, past_of, shown
 from connector.customer.identification import Identification, Identified
 from connector.customer.kpis import compute_contacts, compute_kpis, compute_sentiment
 from connector.customer.links import Link
@@ -26,8 +28,10 @@ from connector.customer.merge import (
     newest_key,
 )
 from connector.customer.notes import Notes
+from connector.customer.ranking import stored
 from connector.customer.resolver import Resolver, to_identifiers
 from connector.customer.rules import RecordSettings
+from connector.customer.segments import SegmentSettings, apply_segments
 from connector.customer.unchecked import UncheckedIdentification, Undecided
 from connector.i18n import LOCALES
 from connector.identifiers import Identifiers, email_for_source
@@ -35,6 +39,7 @@ from connector.models import (
     Candidate,
     ContactEvent,
     CustomerProfile,
+    Flag,
     Match,
     SourceState,
     SourceStatus,
@@ -55,6 +60,7 @@ log = logging.getLogger(__name__)
 
 NOT_FOUND_TTL_S = 60.0
 T = TypeVar("T")
+Ticket = tuple[str, str]  # (helpdesk, ticket id): the ticket being handled
 DEADLINE_MARGIN_S = 0.25
 
 
@@ -71,6 +77,9 @@ class Lookup:
     candidates: list[Candidate] = field(default_factory=list)
     identity_checked: bool = True
     undecided: bool = False
+    # every flag that applies, most important first: the profile shows the first
+    # `flags.max_shown`, write-back carries them all
+    flags: list[Flag] = field(default_factory=list)
 
     @property
     def unanswered(self) -> list[str]:
@@ -87,7 +96,11 @@ class IdentityNotChecked(Exception):
 class ContactHistory(Protocol):
     """Where requests recorded from helpdesk events are kept (the event log)."""
 
-    def contacts_of(self, customer_id: str) -> list[ContactEvent]: ...
+    def tickets_of(self, customer_id: str) -> list[tuple[Ticket, ContactEvent]]: ...
+
+
+class AssemblySettings(RecordSettings, SegmentSettings, Protocol):
+    """What a record is assembled and segmented by (the manifest satisfies it)."""
 
 
 class ProfileAssembler:
@@ -95,7 +108,7 @@ class ProfileAssembler:
 
     def __init__(
         self,
-        manifest: RecordSettings,
+        manifest: AssemblySettings,
         sources: dict[str, Source],
         cache: SingleFlight,
         pool: ThreadPoolExecutor,
@@ -110,6 +123,7 @@ class ProfileAssembler:
         self.notes = Notes(resolver.store)
         self.history: ContactHistory | None = None  # requests recorded from helpdesk events
         self.observe = observe
+        self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)  # tests freeze it
         self.region = manifest.brand.default_region
         self.guards = {  # each source on its own threads, a slow answer counted as a failure
             name: SourceGuard(c.max_concurrency, c.circuit, wait_s=c.timeout_s,
@@ -133,14 +147,15 @@ class ProfileAssembler:
         return self.cache.cache.invalidate_tags(_id_tags(ids), prefix)
 
     def lookup(self, ids: Identifiers, locale: str | None = None,
-               customer_id: str | None = None) -> Lookup:
+               customer_id: str | None = None, ticket: Ticket | None = None) -> Lookup:
         """Resolve who this is, ask every source, tell the customer's records from those of
         people who only share an identifier with them, merge, and learn. Several people
         fitting the identifiers are returned as candidates, never guessed. When the link
         store cannot be read (down, hung, too slow), the record is what the sources alone say,
-        identity not checked (`customer.unchecked`)."""
+        identity not checked (`customer.unchecked`). `ticket`, the one being handled, counts
+        as a contact, never as its own past complaint."""
         try:
-            return self._checked(ids, locale, customer_id)
+            return self._checked(ids, locale, customer_id, ticket)
         except Exception as exc:
             if not unavailable(exc):
                 raise
@@ -149,7 +164,7 @@ class ProfileAssembler:
         return self._unchecked(ids, locale, customer_id)
 
     def _checked(self, ids: Identifiers, locale: str | None,
-                 customer_id: str | None) -> Lookup:
+                 customer_id: str | None, ticket: Ticket | None = None) -> Lookup:
         """The lookup through the link store (raises when the store cannot be read)."""
         for _ in range(3):  # again when a link the resolution used was withdrawn
             resolved = (self.resolver.person(customer_id, ids) if customer_id
@@ -159,7 +174,7 @@ class ProfileAssembler:
                 customer_id = found.candidates[0].customer_id  # the others held it once only
                 continue
             if found is not None:
-                return self._finish(found, ids, locale)
+                return self._finish(found, ids, locale, ticket=ticket)
         return Lookup(None, {})
 
     def _unchecked(self, ids: Identifiers, locale: str | None,
@@ -177,7 +192,7 @@ class ProfileAssembler:
         return self._finish(found, ids, locale, checked=False)
 
     def _finish(self, found: Identified, ids: Identifiers, locale: str | None,
-                checked: bool = True) -> Lookup:
+                checked: bool = True, ticket: Ticket | None = None) -> Lookup:
         """The customer's record from their sources' answers, with what we keep ourselves
         (contacts recorded from helpdesk events, notes): said unavailable when the store
         cannot be read, the rest of the record whole."""
@@ -186,10 +201,12 @@ class ProfileAssembler:
         customer_id = found.customer_id
         missing: list[str] = []
         history = self.history
-        recorded = (_kept(lambda: history.contacts_of(customer_id), "contacts", missing)
-                    if history is not None and checked else [])
-        profile = self._merge(found.results, found.statuses, locale if locale in LOCALES
-                              else self.manifest.brand.locale, recorded)
+        tickets = (_kept(lambda: history.tickets_of(customer_id), "contacts", missing)
+                   if history is not None and checked else [])
+        recorded = [contact for _, contact in tickets]
+        current = [contact for key, contact in tickets if ticket is not None and key == ticket]
+        profile, every = self._merge(found.results, found.statuses, locale if locale in LOCALES
+                                     else self.manifest.brand.locale, recorded, current)
         profile.customer_id = customer_id
         profile.matched = _matches(ids, found_identifiers(found.results, self.region),
                                    found.links)
@@ -199,7 +216,23 @@ class ProfileAssembler:
             missing = ["contacts", "notes"] if history is not None else ["notes"]
         profile.identity_checked = checked
         profile.unavailable = sorted(missing)
-        return Lookup(profile=profile, sources=found.statuses, identity_checked=checked)
+        return Lookup(profile=profile, sources=found.statuses, identity_checked=checked,
+                      flags=every)
+
+    def _kept_classes(self, profile: CustomerProfile) -> None:
+        """The ABC class and RFM scores the `segments` job kept (a class a source gives stands);
+        left out, with a log line, when the store cannot be read."""
+        try:
+            kept = stored(self.resolver.store.engine, profile.identity.external_ids)
+        except SQLAlchemyError as exc:
+            log.warning("segments not read: %s", type(exc).__name__)
+            return
+        if kept is None:
+            return
+        abc, rfm, at = kept
+        status = profile.status
+        profile.status = status.model_copy(update={
+            "abc_class": status.abc_class or abc, "rfm": rfm, "classes_at": at})
 
     def close(self) -> None:
         """Stop the sources' own threads."""
@@ -294,7 +327,10 @@ class ProfileAssembler:
         return Outcome(result, status, from_cache=loaded.from_cache, key=cache_key)
 
     def _merge(self, found: dict[str, SourceResult], statuses: dict[str, SourceStatus],
-               locale: str, recorded: list[ContactEvent]) -> CustomerProfile:
+               locale: str, recorded: list[ContactEvent],
+               current: list[ContactEvent]) -> tuple[CustomerProfile, list[Flag]]:
+        """The record, showing the first `flags.max_shown` flags, and every flag that applies.
+        The ticket being handled (`current`) counts as a contact, not as a past complaint."""
         sections = merged_sections(found, self.region)
         if recorded:
             sections["contacts"] = sorted([*sections["contacts"], *recorded], key=newest_key,
@@ -319,11 +355,26 @@ class ProfileAssembler:
         given = sections.get("kpis")
         if given is not None:
             profile.kpis = profile.kpis.model_copy(update=given.model_dump(exclude_none=True))
-        today = dt.datetime.now(dt.UTC).date()
-        profile.contacts.complaints = complaints_of(sections["contacts"], self.manifest.flags)
-        profile.flags = evaluate_flags(profile, sections["contacts"], self.manifest.flags,
-                                       today, locale)
-        return profile
+        self._kept_classes(profile)
+        now = self.clock()
+        today = now.date()
+        apply_segments(profile, [p for p in purchases if p.status not in rules.exclude_statuses],
+                       sections["surveys"], sections["contacts"], self.manifest.segments, now,
+                       purchases_complete=self._answered(rules.purchases, statuses))
+        flag_rules = self.manifest.flags
+        profile.contacts.complaints = complaints_of(past_of(sections["contacts"], current),
+                                                    flag_rules)
+        every = evaluate_flags(profile, sections["contacts"], flag_rules, today, locale, current)
+        profile.flags = shown(every, flag_rules)
+        return profile, every
+
+    def _answered(self, kinds: Sequence[str], statuses: dict[str, SourceStatus]) -> bool:
+        """Every source declaring one of these sections said what it knows (or has no
+        status: not asked)."""
+        return all(statuses[name].status in (SourceState.OK, SourceState.STALE,
+                                             SourceState.NOT_FOUND)
+                   for name, config in self.manifest.sources.items()
+                   if name in statuses and set(kinds) & set(config.sections))
 
 
 def as_stored(ids: Identifiers, email_domains: str) -> Identifiers:

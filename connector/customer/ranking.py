@@ -23,7 +23,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from sqlalchemy import Engine, and_, or_, select
+
+from connector.models import RfmScores
 from connector.sources.base import Purchase
+from connector.store.schema import segments
 
 PROSPECT = "P"
 DEFAULT_SPLIT = (Decimal(80), Decimal(15), Decimal(5))
@@ -85,6 +89,26 @@ def abc_classes(revenue: Mapping[str, Decimal], customers: Iterable[str] = (),
         classes[customer] = "A" if before < a_until else "B" if before < b_until else "C"
         before += amount
     return classes
+
+
+def stored(engine: Engine, external_ids: Mapping[str, str]
+           ) -> tuple[str, RfmScores, dt.datetime] | None:
+    """The class and scores the `segments` job kept for this customer (by their ids in the
+    sources that list purchases), the most recent if several sources know them."""
+    pairs = [and_(segments.c.source == source, segments.c.external_id == value)
+             for source, value in external_ids.items() if value]
+    if not pairs:
+        return None
+    query = (select(segments.c.abc_class, segments.c.rfm_r, segments.c.rfm_f, segments.c.rfm_m,
+                    segments.c.computed_at)
+             .where(or_(*pairs)).order_by(segments.c.computed_at.desc()).limit(1))
+    with engine.connect() as connection:
+        row = connection.execute(query).first()
+    if row is None:
+        return None
+    at = row.computed_at if row.computed_at.tzinfo else row.computed_at.replace(tzinfo=dt.UTC)
+    return row.abc_class, RfmScores(r=row.rfm_r, f=row.rfm_f, m=row.rfm_m,
+                                    score=row.rfm_r + row.rfm_f + row.rfm_m), at
 
 
 def quintile_cuts(values: Sequence[float]) -> list[float]:

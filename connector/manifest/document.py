@@ -19,6 +19,7 @@ from pydantic import (
 from connector.config import Brand, Strict
 from connector.customer.resolver import IdentityRules
 from connector.customer.rules import FlagRules, KpiRules
+from connector.customer.segments import SegmentRules
 from connector.helpdesk import adapter_modules
 from connector.helpdesk.config import AdapterConfig, EmbedConfig, unset_secrets
 from connector.jobs.config import Jobs
@@ -89,6 +90,7 @@ class ManifestDocument(Strict):
     sidebar: Sidebar = Sidebar()
     kpis: KpiRules = KpiRules()
     flags: FlagRules = FlagRules()
+    segments: SegmentRules = SegmentRules()
     helpdesks: dict[str, Any] | None = None
     identity: IdentityRules = IdentityRules()
     jobs: Jobs = Jobs()
@@ -107,6 +109,7 @@ class Manifest:
     helpdesks: Helpdesks
     identity: IdentityRules = field(default_factory=IdentityRules)
     jobs: Jobs = field(default_factory=Jobs)
+    segments: SegmentRules = field(default_factory=SegmentRules)
     # path -> environment variable, where an unset variable's default was used
     unset_variables: dict[str, str] = field(default_factory=dict)
 
@@ -164,6 +167,7 @@ def load_manifest(path: Path, env: Mapping[str, str] | None = None) -> Manifest:
         helpdesks=helpdesks,
         identity=document.identity,
         jobs=document.jobs,
+        segments=document.segments,
         unset_variables=defaulted,
     )
 

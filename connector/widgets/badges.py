@@ -1,4 +1,5 @@
-"""The badges block: a few pictogram badges for status (segment, lifecycle, ABC, tags) and flags."""
+"""The badges block: a few pictogram badges for status (segment, lifecycle, win-back, ambassador,
+ABC, tags) and flags."""
 
 from __future__ import annotations
 
@@ -88,6 +89,25 @@ def lifecycle(profile: CustomerProfile, ctx: RenderContext) -> Item | None:
     return Item(stage, tone=tone, title=i18n.text("badge.lifecycle", ctx.locale))
 
 
+def ambassador(profile: CustomerProfile, ctx: RenderContext) -> Item | None:
+    """Return the ambassador badge when the record makes the customer one (docs/segments.md)."""
+    if not profile.status.ambassador:
+        return None
+    return Item(i18n.text("badge.ambassador", ctx.locale), icon="♥", tone="good",
+                title=i18n.text("badge.ambassador_title", ctx.locale))
+
+
+def win_back(profile: CustomerProfile, ctx: RenderContext) -> Item | None:
+    """Return the win-back badge (valuable, no longer ordering), with the last order's date."""
+    if not profile.status.win_back:
+        return None
+    last = profile.kpis.last_order_date
+    title = (i18n.text("badge.win_back_title", ctx.locale,
+                       date=i18n.format_date(last, ctx.locale))
+             if last is not None else i18n.text("badge.win_back_undated", ctx.locale))
+    return Item(i18n.text("badge.win_back", ctx.locale), icon="↺", tone="warn", title=title)
+
+
 def abc_class(profile: CustomerProfile, ctx: RenderContext) -> Item | None:
     """Return the ABC class ("Classe A")."""
     value = (profile.status.abc_class or "").strip()
@@ -111,6 +131,8 @@ def flags(profile: CustomerProfile, ctx: RenderContext) -> list[Item]:
 BADGE_FIELDS: tuple[FieldDescription, ...] = (
     FieldDescription("segment", "badge.segment", segment),
     FieldDescription("lifecycle", "badge.lifecycle", lifecycle),
+    FieldDescription("win_back", "badge.win_back", win_back),
+    FieldDescription("ambassador", "badge.ambassador", ambassador),
     FieldDescription("abc_class", "badge.abc_title", abc_class),
     FieldDescription("tags", "badge.tag", tags),
     FieldDescription("flags", "badge.flags", flags),

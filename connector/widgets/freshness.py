@@ -24,11 +24,13 @@ MAX_ERROR_CHARS = 80
 # States whose data is shown (an old copy when stale), and those that left a block without theirs.
 SHOWN_STATES = frozenset({SourceState.OK, SourceState.STALE})
 DOWN_STATES = frozenset({SourceState.ERROR, SourceState.TIMEOUT, SourceState.CIRCUIT_OPEN})
-# The canonical sections each built-in block shows (flags come from reviews, surveys, contacts);
-# a block may declare its own `sections` instead.
+# The canonical sections each built-in block shows (flags come from reviews, surveys, contacts;
+# the computed segments from purchases too); a block may declare its own `sections` instead.
+STATUS_SECTIONS = frozenset({"status", "orders", "store_purchases", "reviews", "surveys",
+                             "contacts"})
 BLOCK_SECTIONS: dict[str, frozenset[str]] = {
     "identity": frozenset({"identity"}),
-    "badges": frozenset({"status", "reviews", "surveys", "contacts"}),
+    "badges": STATUS_SECTIONS,
     "kpis": frozenset({"kpis", "orders", "store_purchases", "surveys", "contacts"}),
     "sentiment": frozenset({"surveys"}),
     "contacts": frozenset({"contacts"}),
@@ -99,7 +101,7 @@ class FreshnessBlock:
 PATH_SECTIONS: dict[str, frozenset[str]] = {
     "flags": BLOCK_SECTIONS["badges"], "kpis": BLOCK_SECTIONS["kpis"],
     "sentiment": frozenset({"surveys"}), "identity": frozenset({"identity"}),
-    "status": frozenset({"status"}), "contacts": frozenset({"contacts"}),
+    "status": STATUS_SECTIONS, "contacts": frozenset({"contacts"}),
     "orders": frozenset({"orders"}), "store_purchases": frozenset({"store_purchases"}),
     "loyalty": frozenset({"loyalty"}), "reviews": frozenset({"reviews"}),
     "campaigns": frozenset({"campaigns"}), "notes": frozenset({"notes"}),

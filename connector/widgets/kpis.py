@@ -1,4 +1,5 @@
-"""The KPI block: five tiles (spend, basket, last order, orders, satisfaction), last request."""
+"""The KPI block: five tiles (spend, basket, last order, orders, satisfaction), the last request
+and the computed lifetime value."""
 
 from __future__ import annotations
 
@@ -41,6 +42,14 @@ def last_request(profile: CustomerProfile, ctx: RenderContext) -> Item | None:
     return Item(f"{moment} · {channel}" if channel else moment, title=last.reason or "")
 
 
+def lifetime_value(profile: CustomerProfile, ctx: RenderContext) -> Item | None:
+    """Return the computed lifetime value, its formula in the tooltip (docs/segments.md)."""
+    text = money(profile.kpis.lifetime_value, profile, ctx)
+    if text is None:
+        return None
+    return Item(text, title=i18n.text("kpi.lifetime_value_title", ctx.locale))
+
+
 TILE_FIELDS: tuple[FieldDescription, ...] = (
     FieldDescription(
         "total_spend", "kpi.total_spend", lambda p, c: money(p.kpis.total_spend, p, c)
@@ -61,6 +70,7 @@ TILE_FIELDS: tuple[FieldDescription, ...] = (
 
 DETAIL_FIELDS: tuple[FieldDescription, ...] = (
     FieldDescription("last_request", "kpi.last_request", last_request),
+    FieldDescription("lifetime_value", "kpi.lifetime_value", lifetime_value),
 )
 
 

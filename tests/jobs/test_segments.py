@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy
 
 from connector.app import Services
+from connector.identifiers import Identifiers
 from connector.jobs.config import SegmentsJob
 from connector.jobs.segments import compute_segments, listers
 from connector.manifest import ManifestError, load_manifest
@@ -66,6 +67,25 @@ def test_every_buyer_of_the_window_gets_a_class_and_scores(services: Services,
     assert all(1 <= r <= 5 and 1 <= f <= 5 and 1 <= m <= 5 for _, _, r, f, m in rows)
     assert counts["class_a"] + counts["class_b"] + counts["class_c"] == counts["customers"]
 
+
+
+def test_the_record_shows_the_class_and_scores_kept(services: Services, demo_data: Path) -> None:
+    engine = services.assembler.resolver.store.engine
+    compute_segments(listers(services.assembler.sources), engine, SegmentsJob(), now=NOW)
+    with engine.connect() as connection:
+        erp_id, kept, r, f, m = connection.execute(sqlalchemy.text(
+            "SELECT external_id, abc_class, rfm_r, rfm_f, rfm_m FROM segments "
+            "WHERE abc_class = 'A' ORDER BY external_id LIMIT 1")).one()
+    customers = json.loads((demo_data / "erp.json").read_text())["customers"]
+    email = next(c["email"] for c in customers if c["id"] == erp_id)
+    found = services.assembler.lookup(Identifiers(emails=(email,)))
+    assert found.profile is not None
+    status = found.profile.status
+    assert status.abc_class == kept == "A"
+    assert status.rfm is not None and (status.rfm.r, status.rfm.f, status.rfm.m) == (r, f, m)
+    assert status.rfm.score == r + f + m and status.classes_at == NOW
+    api = found.profile.model_dump(mode="json")["status"]
+    assert api["abc_class"] == "A" and api["rfm"]["score"] == r + f + m
 
 def test_a_new_run_replaces_the_last_one(services: Services) -> None:
     engine = services.assembler.resolver.store.engine
