@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 
@@ -88,10 +89,15 @@ def test_an_agent_keeps_a_landmark_from_the_sidebar(browser: Any, service: Servi
     browser.get(f"{service.url}/demo?ticket=1007")
     browser.switch_to.frame(browser.find_element(By.TAG_NAME, "iframe"))
     try:
+        try:  # the record (and its notes form) once the frame has it, whatever the load
+            WebDriverWait(browser, 15).until(lambda d: d.find_elements(By.ID, "note-text"))
+        except TimeoutException:
+            pytest.fail("no notes form in the sidebar: "
+                        + browser.find_element(By.TAG_NAME, "body").text[:500])
         browser.find_element(By.ID, "note-text").send_keys("Prépare son CAP pâtissier")
         browser.find_element(By.ID, "note-author").send_keys("Margaux")
         browser.find_element(By.CSS_SELECTOR, ".notes__add button[type=submit]").click()
-        WebDriverWait(browser, 5).until(
+        WebDriverWait(browser, 15).until(
             lambda d: "Prépare son CAP pâtissier" in d.find_element(By.TAG_NAME, "body").text)
         assert "Margaux" in browser.find_element(By.CSS_SELECTOR, ".notes__byline").text
         screenshot(browser, "demo-note.png")
