@@ -16,7 +16,6 @@ from connector.widgets.base import (
     translated,
 )
 
-MAX_FLAGS = 3
 HIGHLIGHTED_SEGMENTS = frozenset({"vip"})
 LIFECYCLE_TONES: dict[str, str] = {"new": "info", "dormant": "warn", "lost": "warn"}
 
@@ -124,8 +123,9 @@ def tags(profile: CustomerProfile, ctx: RenderContext) -> list[Item]:
 
 
 def flags(profile: CustomerProfile, ctx: RenderContext) -> list[Item]:
-    """Return at most three flags, in the order the profile gives them."""
-    return [flag_item(flag, ctx) for flag in profile.flags[:MAX_FLAGS]]
+    """The flags the record carries, in its order (the record holds the first
+    `flags.max_shown`: the manifest, not this block, says how many are shown)."""
+    return [flag_item(flag, ctx) for flag in profile.flags]
 
 
 BADGE_FIELDS: tuple[FieldDescription, ...] = (
