@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
-from typing import ClassVar
+from typing import ClassVar, Literal
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.base import BaseTrigger
@@ -136,6 +136,20 @@ class SegmentsJob(Schedule):
     # the share of revenue of classes A, B and C, in percent
     abc_split: list[Decimal] = Field(default_factory=lambda: [Decimal(80), Decimal(15),
                                                               Decimal(5)])
+
+    # fixed RFM cut points instead of the base's quintiles: four ascending numbers for any of
+    # recency_days, frequency, monetary
+    rfm_bins: dict[Literal["recency_days", "frequency", "monetary"], list[float]] = Field(
+        default_factory=dict)
+
+    @field_validator("rfm_bins")
+    @classmethod
+    def _bins(cls, value: dict[str, list[float]]) -> dict[str, list[float]]:
+        for name, cuts in value.items():
+            if len(cuts) != 4 or sorted(cuts) != cuts or len(set(cuts)) != 4:
+                raise ValueError(f"{name}: four ascending cut points (scores 1 to 5 between "
+                                 "them), e.g. [30, 90, 180, 365]")
+        return value
 
     @field_validator("abc_split")
     @classmethod

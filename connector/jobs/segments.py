@@ -50,7 +50,7 @@ def compute_segments(sources: Mapping[str, Lister], engine: Engine, rules: Segme
         bought = list(source.purchases(since))
         found = totals(bought, since, today)
         classes = abc_classes({c: t.revenue for c, t in found.items()}, split=rules.abc_split)
-        scores = rfm_scores(found, today)
+        scores = rfm_scores(found, today, {str(k): v for k, v in rules.rfm_bins.items()})
         rows = [{"source": name, "external_id": customer[:120], "abc_class": classes[customer],
                  "rfm_r": score.r, "rfm_f": score.f, "rfm_m": score.m, "computed_at": now}
                 for customer, score in scores.items()]

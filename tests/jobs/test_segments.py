@@ -96,6 +96,18 @@ def test_a_new_run_replaces_the_last_one(services: Services) -> None:
     assert kept == short["customers"]
 
 
+def test_fixed_rfm_bins_replace_the_quintiles(services: Services) -> None:
+    engine = services.assembler.resolver.store.engine
+    bins = {"recency_days": [1, 2, 3, 4], "frequency": [100, 200, 300, 400],
+            "monetary": [10**6, 2 * 10**6, 3 * 10**6, 4 * 10**6]}
+    compute_segments(listers(services.assembler.sources), engine,
+                     SegmentsJob.model_validate({"rfm_bins": bins}), now=NOW)
+    with engine.connect() as connection:
+        scores = set(connection.execute(sqlalchemy.text(
+            "SELECT rfm_f, rfm_m FROM segments WHERE source = 'erp'")).all())
+    assert scores == {(1, 1)}  # nobody buys 100 times or spends a million in the demo
+
+
 def test_a_wrong_split_is_refused_with_its_path(tmp_path: Path) -> None:
     manifest = tmp_path / "manifest.yaml"
     manifest.write_text(MANIFEST.read_text() + "\njobs:\n  segments: {abc_split: [80, 15, 4]}\n",
@@ -103,6 +115,12 @@ def test_a_wrong_split_is_refused_with_its_path(tmp_path: Path) -> None:
     with pytest.raises(ManifestError) as refused:
         load_manifest(manifest, env={"DEMO_BACKOFFICE_URL": "http://x"})
     assert "jobs.segments.abc_split" in str(refused.value)
+    manifest.write_text(MANIFEST.read_text() + "\njobs:\n  segments:\n    rfm_bins: "
+                        "{monetary: [100, 50, 200, 300]}\n", encoding="utf-8")
+    with pytest.raises(ManifestError) as unordered:
+        load_manifest(manifest, env={"DEMO_BACKOFFICE_URL": "http://x"})
+    assert "jobs.segments.rfm_bins" in str(unordered.value) and "ascending" in str(
+        unordered.value)
 
 
 def test_jobs_run_segments(env: dict[str, str], tmp_path: Path) -> None:
