@@ -53,6 +53,10 @@ def main() -> int:
     port = env.setdefault("CONNECTOR_PORT", "8000")
     host = env.setdefault("CONNECTOR_HOST", "127.0.0.1")
     env.setdefault("CONNECTOR_PUBLIC_URL", f"http://{host}:{port}")
+    # the classes that need the whole base (ABC, RFM): computed once now, then nightly
+    first = subprocess.run([sys.executable, "-m", "connector.cli", "jobs", "run", "segments"],
+                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    print(f"  {(first.stdout or first.stderr).strip()}", flush=True)
     print(f"\n  Demo helpdesk: http://{host}:{port}/demo   (Ctrl-C to stop)\n", flush=True)
     server = subprocess.Popen([sys.executable, "-m", "connector.cli", "serve"], env=env, cwd=ROOT)
     for stop_signal in (signal.SIGTERM, signal.SIGHUP):  # stopped any way: as Ctrl-C

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -50,6 +51,9 @@ def test_the_demo_stops_its_children_on_a_signal(demo_data: Path, tmp_path: Path
     started: list[int] = []
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", demo, seconds=60)
+        with sqlite3.connect(tmp_path / "connector.sqlite") as db:  # its base has its classes
+            classes = dict(db.execute("SELECT abc_class, count(*) FROM segments GROUP BY 1"))
+        assert set(classes) == {"A", "B", "C"}
         started += children(demo.pid)
         assert len(started) >= 2  # the back office and the server (and its worker)
         demo.send_signal(stop_signal)
