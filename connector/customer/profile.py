@@ -221,9 +221,15 @@ class ProfileAssembler:
 
     def _kept_classes(self, profile: CustomerProfile) -> None:
         """The ABC class and RFM scores the `segments` job kept (a class a source gives stands);
-        left out, with a log line, when the store cannot be read."""
+        left out, with a log line, when the store cannot be read. Only the customer's ids in
+        the sources that list purchases are asked for: with none, no read at all (the
+        sidebar's hot path)."""
+        listed = {source: value for source, value in profile.identity.external_ids.items()
+                  if getattr(self.manifest.sources.get(source), "purchases", None) is not None}
+        if not listed:
+            return
         try:
-            kept = stored(self.resolver.store.engine, profile.identity.external_ids)
+            kept = stored(self.resolver.store.engine, listed)
         except SQLAlchemyError as exc:
             log.warning("segments not read: %s", type(exc).__name__)
             return

@@ -17,6 +17,7 @@ What fails is SQLAlchemy's OperationalError (a lost connection is also invalidat
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -126,10 +127,9 @@ def _cut(connection: Any) -> None:
     except Exception:  # closed meanwhile: nothing to cut
         return
     try:
-        duplicate.shutdown(socket.SHUT_RDWR)
-        log.warning("database call past its deadline: connection cut")
-    except OSError:
-        pass
+        with contextlib.suppress(OSError):  # already shut by the server: nothing to cut
+            duplicate.shutdown(socket.SHUT_RDWR)
+            log.warning("database call past its deadline: connection cut")
     finally:
         duplicate.close()
 
