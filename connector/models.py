@@ -85,6 +85,7 @@ class Flag(Canonical):
     icon: str
     reason: str
     since: dt.date | None = None
+    tone: str | None = None  # bad, warn (alerts), good, vip, info: as its rule says
 
 
 class NpsAnswer(Canonical):

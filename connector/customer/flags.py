@@ -1,27 +1,23 @@
-"""The few alerts at the top of the record: a table of rules, evaluated in order of importance."""
+"""The few alerts at the top of the record: the manifest's flag rules (`flags:`, over the
+shipped preset `flag_rules.yaml`; docs/flags.md), each an expression over the record or over
+one of its lists, evaluated in order of importance, each flag with the reason it holds."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import logging
+from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
-from connector.customer.rules import FlagRules
-from connector.i18n import format_date
-from connector.models import ContactEvent, CustomerProfile, Flag, Review
+from connector.customer.expressions import Expression, View, plain
+from connector.customer.rules import FlagRule, FlagRules
+from connector.i18n import format_date, format_number
+from connector.models import Canonical, ContactEvent, CustomerProfile, Flag, Review, SurveyAnswer
 
-Reason = tuple[str, dt.date | None]  # (reason text, since)
-
-
-@dataclass(frozen=True)
-class FlagRule:
-    """One alert: its key, pictogram, labels, and the test giving its reason (or None)."""
-
-    key: str
-    icon: str
-    labels: dict[str, str]
-    test: Callable[[CustomerProfile, list[ContactEvent], FlagRules, dt.date, str], Reason | None]
+log = logging.getLogger(__name__)
+SEPARATOR = " · "
+_WARNED: set[tuple[str, str]] = set()
 
 
 def is_recent_negative(review: Review, rules: FlagRules, today: dt.date) -> bool:
@@ -32,24 +28,6 @@ def is_recent_negative(review: Review, rules: FlagRules, today: dt.date) -> bool
     if review.date < today - dt.timedelta(days=rules.negative_review_days):
         return False
     return review.rating <= (review.max_rating or Decimal(5)) * rules.negative_review_max_share
-
-
-def _negative_review(p: CustomerProfile, _c: list[ContactEvent], r: FlagRules, today: dt.date,
-                     locale: str) -> Reason | None:
-    for review in sorted(p.reviews, key=lambda x: x.date or dt.date.min, reverse=True):
-        if is_recent_negative(review, r, today):
-            text = f"{review.rating:g}/{review.max_rating or 5:g} · {review.site or ''} · "
-            return text + format_date(review.date, locale), review.date  # type: ignore[arg-type]
-    return None
-
-
-def _detractor(p: CustomerProfile, _c: list[ContactEvent], _r: FlagRules, _t: dt.date,
-               locale: str) -> Reason | None:
-    nps = p.sentiment.nps
-    if nps is not None and nps.category == "detractor":
-        when = f" · {format_date(nps.date, locale)}" if nps.date else ""
-        return f"NPS {nps.score}/10{when}", nps.date
-    return None
 
 
 def is_complaint(contact: ContactEvent, rules: FlagRules) -> bool:
@@ -63,34 +41,6 @@ def complaints_of(contacts: list[ContactEvent], rules: FlagRules) -> list[Contac
     """The contacts that are complaints, newest first (undated last)."""
     return sorted((c for c in contacts if is_complaint(c, rules)),
                   key=lambda c: c.date or dt.datetime.min.replace(tzinfo=dt.UTC), reverse=True)
-
-
-def _past_complaint(_p: CustomerProfile, contacts: list[ContactEvent], r: FlagRules,
-                    _t: dt.date, locale: str) -> Reason | None:
-    complaints = complaints_of(contacts, r)
-    if not complaints:
-        return None
-    last = complaints[0].date
-    when = f" · {format_date(last.date(), locale)}" if last else ""
-    return f"{len(complaints)} × {complaints[0].reason}{when}", last.date() if last else None
-
-
-def _vip(p: CustomerProfile, _c: list[ContactEvent], r: FlagRules, _t: dt.date,
-         _l: str) -> Reason | None:
-    if p.status.segment in r.vip_segments:
-        return p.status.segment or "", None
-    tags = [t for t in p.status.tags if t in r.vip_tags]
-    return (", ".join(tags), None) if tags else None
-
-
-RULES: tuple[FlagRule, ...] = (
-    FlagRule("negative_review", "⚠", {"fr": "Avis négatif récent", "en": "Recent negative review"},
-             _negative_review),
-    FlagRule("detractor", "☹", {"fr": "Détracteur", "en": "Detractor"}, _detractor),
-    FlagRule("past_complaint", "✉", {"fr": "A déjà réclamé", "en": "Past complaint"},
-             _past_complaint),
-    FlagRule("vip", "★", {"fr": "VIP", "en": "VIP"}, _vip),
-)
 
 
 def past_of(contacts: list[ContactEvent],
@@ -108,19 +58,161 @@ def evaluate_flags(
     today: dt.date,
     locale: str,
     current: Sequence[ContactEvent] = (),
+    surveys: Sequence[SurveyAnswer] = (),
 ) -> list[Flag]:
-    """Every flag that applies, most important first (`shown` keeps what the record displays;
-    write-back takes them all). The contacts of the ticket being handled (`current`) are not
-    past complaints."""
-    past = past_of(contacts, current)
+    """Every flag the manifest's rules raise (`flags.rules` over the shipped preset), most
+    important first (`shown` keeps what the record displays; write-back takes those whose
+    rule writes back: `written`). The contacts of the ticket being handled (`current`) are
+    not past complaints; `surveys` are the record's answers (an input section)."""
+    record = Record(profile, past_of(contacts, current), surveys, rules, today)
     flags = []
-    for rule in RULES:
-        reason = rule.test(profile, past, rules, today, locale)
-        if reason is not None:
-            text, since = reason
-            flags.append(Flag(key=rule.key, label=rule.labels[locale], icon=rule.icon,
-                              reason=text, since=since))
+    for key, rule in rules.active():
+        flag = _raise(key, rule, record, today, locale)
+        if flag is not None:
+            flags.append(flag)
     return flags
+
+
+def written(flags: list[Flag], rules: FlagRules) -> list[Flag]:
+    """The flags written back to helpdesks: those whose rule says `write_back` (all, by
+    default; never only those shown)."""
+    keep = {key for key, rule in rules.rules.items() if rule.write_back}
+    return [flag for flag in flags if flag.key in keep]
+
+
+class Record(dict[str, Any]):
+    """The names an expression sees, each section turned into its view when first named."""
+
+    def __init__(self, profile: CustomerProfile, past: list[ContactEvent],
+                 surveys: Sequence[SurveyAnswer], settings: FlagRules, today: dt.date) -> None:
+        super().__init__()
+        self.profile, self.past, self.surveys = profile, past, list(surveys)
+        self.update(settings=View(settings), today=today)
+
+    def __missing__(self, name: str) -> Any:
+        if name == "surveys":
+            value = plain(self.surveys)
+        elif name == "customer":
+            value = View(self.profile)
+        elif name in CustomerProfile.model_fields:
+            value = plain(getattr(self.profile, name))
+        else:
+            raise KeyError(name)
+        self[name] = value
+        return value
+
+    def items_over(self, over: str) -> list[Canonical]:
+        """The list a rule goes over."""
+        lists: dict[str, list[Any]] = {
+            "reviews": self.profile.reviews, "surveys": self.surveys, "contacts": self.past,
+            "orders": self.profile.orders, "store_purchases": self.profile.store_purchases,
+            "purchases": [*self.profile.orders, *self.profile.store_purchases]}
+        return lists[over]
+
+
+class Names(dict[str, Any]):
+    """An item's fields over the record's names."""
+
+    def __init__(self, record: Record, extra: dict[str, Any]) -> None:
+        super().__init__(extra)
+        self.record = record
+
+    def __missing__(self, name: str) -> Any:
+        return self.record[name]
+
+
+def _raise(key: str, rule: FlagRule, record: Record, today: dt.date,
+           locale: str) -> Flag | None:
+    """The flag of one rule for this record, or None."""
+    window = rule.window_days
+    oldest = today - dt.timedelta(days=window) if window is not None else None
+    if rule.over is None:
+        if not _holds(key, "when", rule, record, today):
+            return None
+        since = _day(_value(key, "since", rule, record, today))
+        if oldest is not None and since is not None and since < oldest:
+            return None
+        names: dict[str, Any] = record
+    else:
+        items = [i for i in record.items_over(rule.over)
+                 if oldest is None or (day := _day(getattr(i, "date", None))) is None
+                 or day >= oldest]
+        items.sort(key=lambda i: _day(getattr(i, "date", None)) or dt.date.min, reverse=True)
+        items = [i for i in items if _holds(key, "where", rule, _item_names(record, i), today)]
+        if rule.latest:
+            items = items[:1]
+        matched = [i for i in items if _holds(key, "when", rule, _item_names(record, i), today)]
+        if len(matched) < rule.min_count:
+            return None
+        since = _day(getattr(matched[0], "date", None))
+        names = _item_names(record, matched[0], count=len(matched))
+    return Flag(key=key, label=rule.label_in(locale), icon=rule.icon, tone=rule.tone,
+                reason=_reason(key, rule, names, today, locale), since=since)
+
+
+def _item_names(record: Record, item: Canonical, **extra: Any) -> Names:
+    fields = {name: plain(getattr(item, name)) for name in type(item).model_fields}
+    return Names(record, {**fields, "item": View(item), **extra})
+
+
+def _holds(key: str, part: str, rule: FlagRule, names: dict[str, Any], today: dt.date) -> bool:
+    """Whether `where` (absent: true) or `when` holds; an expression that fails on this
+    record (a comparison with a missing value) does not."""
+    expression = rule.expression(part)
+    if expression is None:
+        return True
+    return bool(_run(key, part, expression, names, today))
+
+
+def _value(key: str, part: str, rule: FlagRule, names: dict[str, Any], today: dt.date) -> Any:
+    expression = rule.expression(part)
+    return None if expression is None else _run(key, part, expression, names, today)
+
+
+def _run(key: str, part: str, expression: Expression, names: dict[str, Any],
+         today: dt.date) -> Any:
+    try:
+        return expression.run(names, today)
+    except Exception as exc:  # a rule failing on one record never takes the record down
+        if (key, part) not in _WARNED:  # once per process: the log names the rule, not data
+            _WARNED.add((key, part))
+            log.warning("flag rule %s: its %s failed on a record (%s) and counts as false; "
+                        "check it handles missing values", key, part, type(exc).__name__)
+        return None
+
+
+def _reason(key: str, rule: FlagRule, names: dict[str, Any], today: dt.date,
+            locale: str) -> str:
+    """The reason under the badge: the rule's template, each value in the agent's language
+    (dates and numbers), an empty value's separator dropped."""
+    text = "".join(part if isinstance(part, str)
+                   else _shown(_run(key, "reason", part, names, today), locale)
+                   for part in rule.reason_in(locale))
+    pieces = [piece.strip() for piece in text.split(SEPARATOR)]
+    return SEPARATOR.join(piece for piece in pieces if piece)
+
+
+def _shown(value: Any, locale: str) -> str:
+    if value is None or value is False:
+        return ""
+    if isinstance(value, dt.datetime):
+        return format_date(value.date(), locale)
+    if isinstance(value, dt.date):
+        return format_date(value, locale)
+    if isinstance(value, bool):
+        return ""
+    if isinstance(value, int | float | Decimal):
+        return format_number(Decimal(str(value)).normalize() if isinstance(value, float)
+                             else value, locale)
+    if isinstance(value, list):
+        return ", ".join(text for v in value if (text := _shown(v, locale)))
+    return str(value)
+
+
+def _day(value: Any) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return value if isinstance(value, dt.date) else None
 
 
 def shown(flags: list[Flag], rules: FlagRules) -> list[Flag]:

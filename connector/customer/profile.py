@@ -16,7 +16,7 @@ from typing import Protocol, TypeVar
 from sqlalchemy.exc import SQLAlchemyError
 
 from connector.customer.answers import Outcome
-from connector.customer.flags import complaints_of, evaluate_flags, past_of, shown
+from connector.customer.flags import complaints_of, evaluate_flags, past_of, shown, written
 from connector.customer.identification import Identification, Identified
 from connector.customer.kpis import compute_contacts, compute_kpis, compute_sentiment
 from connector.customer.links import Link
@@ -217,7 +217,7 @@ class ProfileAssembler:
         profile.identity_checked = checked
         profile.unavailable = sorted(missing)
         return Lookup(profile=profile, sources=found.statuses, identity_checked=checked,
-                      flags=every)
+                      flags=written(every, self.manifest.flags))
 
     def _kept_classes(self, profile: CustomerProfile) -> None:
         """The ABC class and RFM scores the `segments` job kept (a class a source gives stands);
@@ -370,7 +370,8 @@ class ProfileAssembler:
         flag_rules = self.manifest.flags
         profile.contacts.complaints = complaints_of(past_of(sections["contacts"], current),
                                                     flag_rules)
-        every = evaluate_flags(profile, sections["contacts"], flag_rules, today, locale, current)
+        every = evaluate_flags(profile, sections["contacts"], flag_rules, today, locale, current,
+                               surveys=sections["surveys"])
         profile.flags = shown(every, flag_rules)
         return profile, every
 

@@ -59,13 +59,21 @@ def flag_icon(icon: str) -> str:
 
 
 def flag_item(flag: Flag, ctx: RenderContext) -> Item:
-    """Return a flag as a badge: icon and label, its reason (and since when) as the tooltip."""
-    title = flag.reason
+    """Return a flag as a badge: icon and label in its rule's tone, its reason shown under it
+    (and since when, as the tooltip)."""
+    title = ""
     if flag.since is not None:
         since = i18n.format_date(flag.since, ctx.locale)
-        title = i18n.text("badge.flag_since", ctx.locale, reason=flag.reason, date=since)
-    tone = FLAG_TONES.get(flag.key, DEFAULT_FLAG_TONE)
-    return Item(flag.label, icon=flag_icon(flag.icon), tone=tone, title=title)
+        title = i18n.text("badge.flag_since", ctx.locale, reason=flag.label, date=since)
+    tone = flag.tone or FLAG_TONES.get(flag.key, DEFAULT_FLAG_TONE)
+    same = flag.reason.strip().casefold() == flag.label.strip().casefold()
+    return Item(flag.label, icon=flag_icon(flag.icon), tone=tone, title=title,
+                detail="" if same else flag.reason)
+
+
+def _flagged(profile: CustomerProfile, key: str) -> bool:
+    """The record carries this flag: its badge, with the reason, says it already."""
+    return any(flag.key == key for flag in profile.flags)
 
 
 def segment(profile: CustomerProfile, ctx: RenderContext) -> Item | None:
@@ -90,7 +98,7 @@ def lifecycle(profile: CustomerProfile, ctx: RenderContext) -> Item | None:
 
 def ambassador(profile: CustomerProfile, ctx: RenderContext) -> Item | None:
     """Return the ambassador badge when the record makes the customer one (docs/segments.md)."""
-    if not profile.status.ambassador:
+    if not profile.status.ambassador or _flagged(profile, "ambassador"):
         return None
     return Item(i18n.text("badge.ambassador", ctx.locale), icon="♥", tone="good",
                 title=i18n.text("badge.ambassador_title", ctx.locale))
@@ -98,7 +106,7 @@ def ambassador(profile: CustomerProfile, ctx: RenderContext) -> Item | None:
 
 def win_back(profile: CustomerProfile, ctx: RenderContext) -> Item | None:
     """Return the win-back badge (valuable, no longer ordering), with the last order's date."""
-    if not profile.status.win_back:
+    if not profile.status.win_back or _flagged(profile, "win_back"):
         return None
     last = profile.kpis.last_order_date
     title = (i18n.text("badge.win_back_title", ctx.locale,
@@ -108,12 +116,32 @@ def win_back(profile: CustomerProfile, ctx: RenderContext) -> Item | None:
 
 
 def abc_class(profile: CustomerProfile, ctx: RenderContext) -> Item | None:
-    """Return the ABC class ("Classe A")."""
+    """Return the ABC class ("Classe A"), with when the `segments` job computed it."""
     value = (profile.status.abc_class or "").strip()
     if not value:
         return None
     label = i18n.text("badge.abc", ctx.locale, value=value)
-    return Item(label, tone="neutral", title=i18n.text("badge.abc_title", ctx.locale))
+    return Item(label, tone="neutral",
+                title=_computed(i18n.text("badge.abc_title", ctx.locale), profile, ctx))
+
+
+def rfm(profile: CustomerProfile, ctx: RenderContext) -> Item | None:
+    """Return the RFM scores ("RFM 5-4-5"): recency, frequency, monetary, 1 to 5 each."""
+    scores = profile.status.rfm
+    if scores is None:
+        return None
+    title = i18n.text("badge.rfm_title", ctx.locale, r=scores.r, f=scores.f, m=scores.m)
+    return Item(f"RFM {scores.r}-{scores.f}-{scores.m}", tone="neutral",
+                title=_computed(title, profile, ctx))
+
+
+def _computed(title: str, profile: CustomerProfile, ctx: RenderContext) -> str:
+    """The title, and the date the `segments` job computed the classes (they age)."""
+    at = profile.status.classes_at
+    if at is None:
+        return title
+    return i18n.text("badge.computed_at", ctx.locale, title=title,
+                     date=i18n.format_date(at.date(), ctx.locale))
 
 
 def tags(profile: CustomerProfile, ctx: RenderContext) -> list[Item]:
@@ -134,16 +162,21 @@ BADGE_FIELDS: tuple[FieldDescription, ...] = (
     FieldDescription("win_back", "badge.win_back", win_back),
     FieldDescription("ambassador", "badge.ambassador", ambassador),
     FieldDescription("abc_class", "badge.abc_title", abc_class),
+    FieldDescription("rfm", "badge.rfm", rfm),
     FieldDescription("tags", "badge.tag", tags),
     FieldDescription("flags", "badge.flags", flags),
 )
 
 
 def without_repeats(rows: list[Row]) -> list[Row]:
-    """Drop badges whose text an earlier badge already shows (a "VIP" segment and a VIP flag)."""
-    seen: set[str] = set()
+    """Drop badges whose text another already shows: a flag (which says why) over a status
+    badge (a "VIP" segment and a VIP flag), else the first."""
+    seen = {item.text.casefold() for row in rows if row.key == "flags" for item in row.items}
     kept = []
     for row in rows:
+        if row.key == "flags":
+            kept.append(row)
+            continue
         items = tuple(item for item in row.items if item.text.casefold() not in seen)
         seen.update(item.text.casefold() for item in items)
         if items:

@@ -121,6 +121,7 @@ class Item:
     title: str = ""
     external: bool = False  # opens in a new tab (back-office links)
     icon_only: bool = False  # a pictogram whose text is only for tooltips and screen readers
+    detail: str = ""  # a line shown under it (a flag's reason)
 
 
 Value = str | Item | Sequence[Item] | None

@@ -58,6 +58,7 @@ def test_the_assembled_record_keeps_complaints_with_their_handling(manifest: Man
     assembler = assemble(manifest, Fake("erp", found(identity=Identity(last_name="Denève"),
                                                      contacts=history)),
                          Fake("pos", found()), Fake("loyalty", found()))
+    assembler.clock = lambda: dt.datetime(2024, 3, 20, 12, tzinfo=UTC)  # flags look back 180 d
     profile = assembler.lookup(EMAIL).profile
     assert profile is not None
     assert profile.contacts.count == 2

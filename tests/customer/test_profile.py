@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -141,6 +142,7 @@ def test_merge_first_source_wins_lists_are_joined(manifest: Manifest) -> None:
                                                  date="2016-11-25")])),
         Fake("loyalty", SourceResult(found=False)),
     )
+    assembler.clock = lambda: dt.datetime(2019, 2, 1, 12, tzinfo=dt.UTC)  # the NPS is recent
     profile = assembler.lookup(EMAIL).profile
     assert profile is not None
     assert profile.identity.first_name == "Pauline"
@@ -151,7 +153,8 @@ def test_merge_first_source_wins_lists_are_joined(manifest: Manifest) -> None:
     assert str(kpis.last_order_date) == "2017-08-05"
     assert kpis.satisfaction == Decimal("8.5")
     assert profile.sentiment.nps is not None and profile.sentiment.nps.category == "detractor"
-    assert [f.key for f in profile.flags] == ["detractor", "vip"]
+    # dormant since 2017 with 1,464 € spent: worth winning back
+    assert [f.key for f in profile.flags] == ["detractor", "vip", "win_back"]
     assert [o.number for o in profile.orders] == ["3", "1", "2"]
 
 

@@ -100,3 +100,14 @@ def test_the_white_paper_s_customer_is_lost_and_worth_winning_back(
     assert (pauline.status.lifecycle, pauline.status.win_back) == ("lost", True)
     assert pauline.status.ambassador is False  # her 2/5 review of 2017 is long past, no recent
     assert str(pauline.kpis.lifetime_value) == "439.20"  # 1464.00 × 0.3
+
+
+def test_the_demo_s_alerts_are_sparse_and_each_says_why(
+        records: dict[str, CustomerProfile]) -> None:
+    """The shipped flag rules keep alerts (bad and warn tones) on under a fifth of the demo's
+    customers on its reference date, and every flag carries its reason."""
+    alerted = [p for p in records.values() if any(f.tone in ("bad", "warn") for f in p.flags)]
+    keys = Counter(f.key for p in records.values() for f in p.flags)
+    assert len(alerted) / len(records) < 0.20
+    assert all(f.reason.strip() for p in records.values() for f in p.flags)
+    assert keys["win_back"] == 22 and keys["ambassador"] == 5  # the segments, as flags

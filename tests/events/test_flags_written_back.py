@@ -75,14 +75,15 @@ class Helpdesk:
 @pytest.fixture
 def services(tmp_path: Path) -> Iterator[Services]:
     today = dt.date.today().isoformat()
+    month_ago = f"{dt.date.today() - dt.timedelta(days=30)}T09:00:00Z"  # within the window
     (tmp_path / "shop.csv").write_text(
         f"email,first_name,last_name,segment\n{ANA},Ana,Martin,VIP\n{LEO},Léo,Petit,\n",
         encoding="utf-8")
     feedback = [{"email": ANA, "site": "Google", "stars": 1, "date": today},
                 {"email": ANA, "kind": "nps", "score": 2, "date": today}]
-    contacts = [{"email": ANA, "at": "2024-03-02T09:00:00Z", "channel": "email",
+    contacts = [{"email": ANA, "at": month_ago, "channel": "email",
                  "reason": "Réclamation colis"},
-                {"email": LEO, "at": "2024-03-02T09:00:00Z", "channel": "phone",
+                {"email": LEO, "at": month_ago, "channel": "phone",
                  "reason": "Question produit"}]
     for name, rows in (("feedback.jsonl", feedback), ("contacts.jsonl", contacts)):
         (tmp_path / name).write_text("".join(json.dumps(r) + "\n" for r in rows),

@@ -5,6 +5,7 @@ sources in a manifest of the test's own, the app in process, the commands as pro
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from collections.abc import Iterator
@@ -44,9 +45,15 @@ sources:
     sections:
       surveys: {items: rows, fields: {kind: type, score: score, date: at}}
 """
-ANSWERS = [("nps", 11, "2024-05-02"), ("csat", 85, "2024-05-03"), ("csat", "non concerné",
-                                                                      "2024-05-04"),
-           ("nps", 3, "2024-01-10"), ("csat", 6, "2024-01-11")]
+
+
+def ago(days: int) -> str:
+    """A date this many days back: the flags look at recent answers."""
+    return (dt.date.today() - dt.timedelta(days=days)).isoformat()
+
+
+ANSWERS = [("nps", 11, ago(10)), ("csat", 85, ago(9)), ("csat", "non concerné", ago(8)),
+           ("nps", 3, ago(120)), ("csat", 6, ago(119))]
 
 
 @pytest.fixture

@@ -80,7 +80,9 @@ def test_badges_highlight_vip_and_show_the_record_s_flags_in_order() -> None:
     html = render("badges", profile)
     assert 'class="tone tone--vip"' in html and "★" in html
     assert "Inactif" in html and "Classe A" in html and "Abonné" in html
-    assert 'title="1/5 (depuis le 01/02/2024)"' in html
+    # the reason under the badge, since when in its tooltip
+    assert 'title="Avis négatif (depuis le 01/02/2024)"' in html
+    assert '<span class="flag__why">1/5</span>' in html
     assert html.index("Avis négatif") < html.index("Flag 1") < html.index("Flag 2")
     # the record holds the first `flags.max_shown` (5 here): the block shows them all (it cut
     # at a hard-coded 3, whatever the manifest said)
