@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from connector.customer.brand_nps import recent_nps
 from connector.customer.details import DetailService
 from connector.customer.links import LinkStore
 from connector.customer.profile import ProfileAssembler
@@ -104,11 +105,13 @@ def build_services(settings: Settings, manifest: Manifest | None = None) -> Serv
                                      for kind, config in manifest.helpdesks.adapters.items()}
     events = EventLog(resolver.store.engine, lease_s=settings.event_lease_s)
     assembler.history = events
+    assembler.abc_override = manifest.jobs.segments.abc_override
     queue = WriteBackQueue(resolver.store.engine)
     worker = EventWorker(events, assembler, queue, adapters, manifest.helpdesks.adapters,
                          threads=settings.worker_threads)
     health = {name: SourceHealth() for name in sources}
     metrics = Metrics()
+    metrics.watch_brand_nps(lambda: recent_nps(resolver.store.engine))
     jobs = build_jobs(manifest, worker, resolver.store.engine, metrics)
     services = Services(settings, manifest, assembler, details, CustomerSearch(assembler), embed,
                         {embed.kind: embed, **adapters}, adapters, events, queue, worker,

@@ -57,6 +57,8 @@ class Status(Canonical):
     # prospect, new, active, dormant, lost: computed from purchases (docs/segments.md)
     lifecycle: str | None = None
     abc_class: str | None = None  # A, B, C (or P) by the `segments` job, unless a source says
+    # the class was set by an admin (`jobs.segments.abc_override`: a tag or a list), not computed
+    abc_overridden: bool = False
     rfm: RfmScores | None = None  # by the `segments` job
     classes_at: dt.datetime | None = None  # when the `segments` job computed the two above
     tags: list[str] = Field(default_factory=list)
@@ -166,6 +168,10 @@ class Loyalty(Canonical):
     points: int | None = None
     tier: str | None = None
     vouchers_used: int | None = None
+    # the tier before the last change the loyalty feed told, and the day it changed
+    # (`refresh_loyalty`; the `tier_changed` flag reads them)
+    previous_tier: str | None = None
+    tier_changed_at: dt.date | None = None
 
 
 class Review(Canonical):

@@ -20,6 +20,8 @@ import phonenumbers
 from flask import Blueprint, Flask, Response, abort, jsonify, request
 from werkzeug.serving import make_server
 
+from demo.loyalty_feed import LoyaltyLog, loyalty_blueprint
+
 Record = dict[str, Any]
 FAULT_MODES = ("ok", "slow", "down")
 SYSTEMS = {"/erp/api/": "erp", "/feedback/api/": "feedback"}
@@ -51,6 +53,8 @@ class BackOfficeData:
     surveys: dict[str, list[Record]] = field(default_factory=dict)
     # every review with its email, oldest first: the change feed a review job reads
     review_log: list[Record] = field(default_factory=list)
+    # every survey answer with its email, oldest first: the listing the NPS job reads
+    survey_log: list[Record] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -72,6 +76,8 @@ class BackOfficeData:
         data.reviews = _by_email(feedback["reviews"], "published_at")
         data.review_log = sorted(feedback["reviews"], key=lambda r: (r["published_at"], r["url"]))
         data.surveys = _by_email(feedback["surveys"], "answered_at")
+        data.survey_log = sorted(feedback["surveys"],
+                                 key=lambda a: (a["answered_at"], a["email"], a["type"]))
         return data
 
     def add_review(self, review: Record) -> Record:
@@ -241,10 +247,22 @@ def _feedback_blueprint(data: BackOfficeData) -> Blueprint:
 
     @feedback.get("/surveys")
     def surveys() -> Response:
+        """One customer's answers (`email`), or, without an email, every answer given on or
+        after `since` (a date, default all), oldest first, with its email, paged like the
+        ERP's orders: what the job counting the brand's NPS reads."""
         email = request.args.get("email", "").strip().lower()
-        if not email:
-            return _error(400, "give email")
-        return jsonify({"answers": data.surveys.get(email, [])})
+        if email:
+            return jsonify({"answers": data.surveys.get(email, [])})
+        if not {"since", "page", "per_page"} & set(request.args):
+            return _error(400, "give email, or since (and page) for the listing")
+        page, per_page = _paging(request.args)
+        since = request.args.get("since", "")
+        found = [a for a in data.survey_log if a["answered_at"] >= since]
+        chunk = found[(page - 1) * per_page:page * per_page]
+        more = page * per_page < len(found)
+        query = f"&since={since}" if since else ""
+        return jsonify({"answers": chunk, "total": len(found),
+                        "next": f"?page={page + 1}&per_page={per_page}{query}" if more else None})
 
     return feedback
 
@@ -319,6 +337,9 @@ def create_backoffice(
         return None
 
     app.extensions["demo_data"] = data
+    loyalty = LoyaltyLog.load(Path(data_dir))
+    app.extensions["demo_loyalty"] = loyalty
+    app.register_blueprint(loyalty_blueprint(loyalty, _erp_ids(data)))
     app.register_blueprint(_erp_blueprint(data))
     app.register_blueprint(_feedback_blueprint(data))
     app.register_blueprint(_admin_blueprint(faults, data))
@@ -333,9 +354,16 @@ NEW_REVIEWS = (
 )
 
 
-def publish_now_and_then(data: BackOfficeData, every_s: float, seed: int = 1) -> threading.Thread:
-    """A review by a known customer every `every_s` seconds, as a live review site would get:
-    what the demo's `refresh_reviews` job picks up."""
+def _erp_ids(data: BackOfficeData) -> dict[str, str]:
+    """Email → the ERP customer id, for the emails only one customer holds."""
+    return {email: ids[0] for email, ids in data.by_email.items() if len(ids) == 1}
+
+
+def publish_now_and_then(data: BackOfficeData, every_s: float, seed: int = 1,
+                         loyalty: LoyaltyLog | None = None) -> threading.Thread:
+    """A review by a known customer every `every_s` seconds, as a live review site would get,
+    and every other time a loyalty card moving one tier: what the demo's `refresh_reviews`
+    and `refresh_loyalty` jobs pick up."""
     rng = random.Random(seed)
 
     def run() -> None:
@@ -347,6 +375,8 @@ def publish_now_and_then(data: BackOfficeData, every_s: float, seed: int = 1) ->
             data.add_review({"email": customer["email"], "site": "Trustpilot", "stars": stars,
                              "title": title, "text": text,
                              "url": f"https://fr.trustpilot.com/reviews/{key}"})
+            if loyalty is not None and rng.random() < 0.5:
+                loyalty.shuffle_one(rng, _erp_ids(data))
 
     thread = threading.Thread(target=run, name="review-ticker", daemon=True)
     thread.start()
@@ -372,7 +402,8 @@ def main(argv: list[str] | None = None) -> None:
     token = os.environ.get("DEMO_ERP_TOKEN", "demo-erp-token")
     app = create_backoffice(args.data, latency_ms=args.latency_ms, erp_token=token)
     if args.review_every > 0:
-        publish_now_and_then(app.extensions["demo_data"], args.review_every)
+        publish_now_and_then(app.extensions["demo_data"], args.review_every,
+                             loyalty=app.extensions["demo_loyalty"])
     server = make_server(args.host, args.port, app, threaded=True)
     print(f"demo back office on http://{args.host}:{server.server_port}", flush=True)
     try:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from connector.cli.common import manifest_or_report
 from connector.settings import Settings
+
+if TYPE_CHECKING:
+    from connector.jobs.runner import JobRunner, RunResult
 
 EXIT_FAILED = 1
 EXIT_UNKNOWN = 2
@@ -53,8 +57,8 @@ def jobs_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def jobs_run(args: argparse.Namespace, settings: Settings) -> int:
-    """Run one job now; exit 0 when it went well, 1 when it failed or another process holds
-    it, 2 for an unknown job."""
+    """Run one job now, its progress on stderr; exit 0 when it went well, 1 when it failed or
+    another process holds it, 2 for an unknown job."""
     from connector.app import build_services
     from connector.jobs.runner import SKIPPED
 
@@ -68,7 +72,7 @@ def jobs_run(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_UNKNOWN
     services = build_services(settings, manifest)
     try:
-        result = services.jobs.run(args.name)
+        result = _run_drawn(services.jobs, args.name)
     finally:
         services.close()
     if result.outcome == SKIPPED:
@@ -81,6 +85,23 @@ def jobs_run(args: argparse.Namespace, settings: Settings) -> int:
     if args.name == "refresh_flags" and result.counts.get("queued"):
         print("write-backs queued: `connector serve` sends them, within each helpdesk's limits")
     return 0
+
+
+def _run_drawn(jobs: JobRunner, name: str) -> RunResult:
+    """Run the job, its progress drawn on stderr (a log line takes the bar's place, not the
+    end of its line)."""
+    from connector.cli.progress import ProgressLine
+
+    progress = ProgressLine(name, sys.stderr)
+    handlers = logging.getLogger().handlers
+    for handler in handlers:
+        handler.addFilter(progress)
+    try:
+        return jobs.run(name, progress=progress)
+    finally:
+        for handler in handlers:
+            handler.removeFilter(progress)
+        progress.close()
 
 
 def _when(moment: dt.datetime, zone: ZoneInfo) -> str:

@@ -28,10 +28,11 @@ from connector.customer.merge import (
     newest_key,
 )
 from connector.customer.notes import Notes
-from connector.customer.ranking import stored
+from connector.customer.ranking import AbcOverride, stored
 from connector.customer.resolver import Resolver, to_identifiers
 from connector.customer.rules import RecordSettings
 from connector.customer.segments import SegmentSettings, apply_segments
+from connector.customer.tiers import kept_tier
 from connector.customer.unchecked import UncheckedIdentification, Undecided
 from connector.i18n import LOCALES
 from connector.identifiers import Identifiers, email_for_source
@@ -122,6 +123,7 @@ class ProfileAssembler:
         self.resolver = resolver
         self.notes = Notes(resolver.store)
         self.history: ContactHistory | None = None  # requests recorded from helpdesk events
+        self.abc_override = AbcOverride()  # the manifest's `jobs.segments.abc_override`
         self.observe = observe
         self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)  # tests freeze it
         self.region = manifest.brand.default_region
@@ -220,25 +222,51 @@ class ProfileAssembler:
                       flags=written(every, self.manifest.flags))
 
     def _kept_classes(self, profile: CustomerProfile) -> None:
-        """The ABC class and RFM scores the `segments` job kept (a class a source gives stands);
-        left out, with a log line, when the store cannot be read. Only the customer's ids in
-        the sources that list purchases are asked for: with none, no read at all (the
-        sidebar's hot path)."""
+        """The ABC class and RFM scores the `segments` job kept (a class a source gives stands;
+        an admin's override wins: a listed customer's, kept by the job, then a status tag's,
+        applied here); left out, with a log line, when the store cannot be read. Only the
+        customer's ids in the sources that list purchases are asked for: with none, no read
+        at all (the sidebar's hot path)."""
         listed = {source: value for source, value in profile.identity.external_ids.items()
                   if getattr(self.manifest.sources.get(source), "purchases", None) is not None}
-        if not listed:
-            return
+        kept = None
         try:
-            kept = stored(self.resolver.store.engine, listed)
+            kept = stored(self.resolver.store.engine, listed) if listed else None
         except SQLAlchemyError as exc:
             log.warning("segments not read: %s", type(exc).__name__)
-            return
-        if kept is None:
-            return
-        abc, rfm, at = kept
         status = profile.status
-        profile.status = status.model_copy(update={
-            "abc_class": status.abc_class or abc, "rfm": rfm, "classes_at": at})
+        update: dict[str, object] = {}
+        if kept is not None:
+            update = {"abc_class": kept.abc_class if kept.overridden
+                      else status.abc_class or kept.abc_class, "rfm": kept.rfm,
+                      "classes_at": kept.computed_at, "abc_overridden": kept.overridden}
+        by_tag = self.abc_override.by_tags(status.tags)
+        if by_tag is not None and not update.get("abc_overridden"):
+            update |= {"abc_class": by_tag, "abc_overridden": True}
+        if update:
+            profile.status = status.model_copy(update=update)
+
+    def _kept_tier(self, profile: CustomerProfile) -> None:
+        """The tier before the last change the loyalty feed told, and the day it changed
+        (`refresh_loyalty`), when the record's tier is still the one it changed to; asked only
+        by the customer's ids in sources with a loyalty feed (none: no read at all)."""
+        fed = {source: value for source, value in profile.identity.external_ids.items()
+               if getattr(getattr(self.manifest.sources.get(source), "changes", None),
+                          "loyalty", None) is not None}
+        if not fed:
+            return
+        try:
+            kept = kept_tier(self.resolver.store.engine, fed)
+        except SQLAlchemyError as exc:
+            log.warning("loyalty tier changes not read: %s", type(exc).__name__)
+            return
+        loyalty = profile.loyalty
+        if kept is None or kept[1] is None or loyalty is None:
+            return
+        tier, previous, changed = kept
+        if loyalty.tier in (None, tier):
+            profile.loyalty = loyalty.model_copy(update={
+                "tier": tier, "previous_tier": previous, "tier_changed_at": changed})
 
     def close(self) -> None:
         """Stop the sources' own threads."""
@@ -362,6 +390,7 @@ class ProfileAssembler:
         if given is not None:
             profile.kpis = profile.kpis.model_copy(update=given.model_dump(exclude_none=True))
         self._kept_classes(profile)
+        self._kept_tier(profile)
         now = self.clock()
         today = now.date()
         apply_segments(profile, [p for p in purchases if p.status not in rules.exclude_statuses],

@@ -5,8 +5,9 @@ feeds them and stores the result with its date (issue 13), the record shows it.
 ABC: customers sorted by revenue over the window, largest first; a customer is `A` while the
 revenue of those before them is under 80 % of the total (so class A holds at least 80 % of
 revenue), `B` under 95 %, `C` after; `P` (prospect) for a customer with no revenue in the
-window. The split is configurable; an admin override (a tag, a list) is applied on top by the
-caller.
+window. The split is configurable; an admin's override (`AbcOverride`: a status tag, a list of
+customers) is applied on top: the list by the job, tags when the record is assembled (a
+source's tags are only read then).
 
 RFM: recency (days since the last purchase: more recent scores higher), frequency (purchases)
 and monetary value (revenue) each scored 1–5 against cut points; by default the quintiles of
@@ -18,19 +19,73 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import re
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Literal, NamedTuple
 
+from pydantic import Field, field_validator
 from sqlalchemy import Engine, and_, or_, select
 
+from connector.config import Strict
 from connector.models import RfmScores
 from connector.sources.base import Purchase
 from connector.store.schema import segments
 
 PROSPECT = "P"
 DEFAULT_SPLIT = (Decimal(80), Decimal(15), Decimal(5))
+AbcLetter = Literal["A", "B", "C"]
+OUR_ID = re.compile(r"^cus_[0-9a-f]{20}$")
+SOURCE_ID = re.compile(r"^([a-z_][a-z0-9_]*):(\S.*)$")
+
+
+class AbcOverride(Strict):
+    """An admin's ABC classes over the computed ones: by a source's status tag (`tags`: tag →
+    class, case ignored, the first tag listed that the customer carries wins) or by customer
+    (`customers`: class → our ids `cus_…` or a source's own ids `source:id`); a listed
+    customer's class wins over a tag's."""
+
+    tags: dict[str, AbcLetter] = Field(default_factory=dict)
+    customers: dict[AbcLetter, list[str]] = Field(default_factory=dict)
+
+    @field_validator("customers")
+    @classmethod
+    def _customers(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        problems: list[str] = []
+        seen: dict[str, str] = {}
+        for letter, listed in value.items():
+            for n, ref in enumerate(listed):
+                if not OUR_ID.match(ref) and not SOURCE_ID.match(ref):
+                    problems.append(f"'{ref}' ({letter}[{n}]) is neither our customer id "
+                                    "(cus_ and 20 hex digits) nor a source's own id "
+                                    "(source:id, e.g. erp:C0042)")
+                elif seen.setdefault(ref, letter) != letter:
+                    problems.append(f"'{ref}' ({letter}[{n}]) is listed in class "
+                                    f"{seen[ref]} too")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    def by_tags(self, tags: Iterable[str]) -> str | None:
+        """The class the customer's tags give, if any."""
+        carried = {tag.strip().casefold() for tag in tags}
+        return next((letter for tag, letter in self.tags.items()
+                     if tag.strip().casefold() in carried), None)
+
+    def listed(self) -> dict[str, str]:
+        """Each listed customer (`cus_…` or `source:id`) → their class."""
+        return {ref: letter for letter, refs in self.customers.items() for ref in refs}
+
+
+class Kept(NamedTuple):
+    """What the `segments` job kept for a customer."""
+
+    abc_class: str
+    rfm: RfmScores
+    computed_at: dt.datetime
+    overridden: bool  # the class is an admin's (`jobs.segments.abc_override`)
 
 
 @dataclass(frozen=True)
@@ -91,8 +146,7 @@ def abc_classes(revenue: Mapping[str, Decimal], customers: Iterable[str] = (),
     return classes
 
 
-def stored(engine: Engine, external_ids: Mapping[str, str]
-           ) -> tuple[str, RfmScores, dt.datetime] | None:
+def stored(engine: Engine, external_ids: Mapping[str, str]) -> Kept | None:
     """The class and scores the `segments` job kept for this customer (by their ids in the
     sources that list purchases), the most recent if several sources know them."""
     pairs = [and_(segments.c.source == source, segments.c.external_id == value)
@@ -100,15 +154,16 @@ def stored(engine: Engine, external_ids: Mapping[str, str]
     if not pairs:
         return None
     query = (select(segments.c.abc_class, segments.c.rfm_r, segments.c.rfm_f, segments.c.rfm_m,
-                    segments.c.computed_at)
+                    segments.c.computed_at, segments.c.abc_overridden)
              .where(or_(*pairs)).order_by(segments.c.computed_at.desc()).limit(1))
     with engine.connect() as connection:
         row = connection.execute(query).first()
     if row is None:
         return None
     at = row.computed_at if row.computed_at.tzinfo else row.computed_at.replace(tzinfo=dt.UTC)
-    return row.abc_class, RfmScores(r=row.rfm_r, f=row.rfm_f, m=row.rfm_m,
-                                    score=row.rfm_r + row.rfm_f + row.rfm_m), at
+    return Kept(row.abc_class, RfmScores(r=row.rfm_r, f=row.rfm_f, m=row.rfm_m,
+                                         score=row.rfm_r + row.rfm_f + row.rfm_m), at,
+                bool(row.abc_overridden))
 
 
 def quintile_cuts(values: Sequence[float]) -> list[float]:

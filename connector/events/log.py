@@ -220,6 +220,16 @@ class EventLog:
                 found[row.customer_id].append((row.helpdesk, row.requester_id))
         return found
 
+    def requesters_of(self, customer_id: str, helpdesks: list[str]) -> list[tuple[str, str]]:
+        """Who this customer is in these helpdesks: (helpdesk, requester id), most recently
+        seen first."""
+        query = select(helpdesk_people.c.helpdesk, helpdesk_people.c.requester_id).where(
+            helpdesk_people.c.customer_id == customer_id,
+            helpdesk_people.c.helpdesk.in_(helpdesks)).order_by(
+            helpdesk_people.c.last_seen.desc(), helpdesk_people.c.requester_id)
+        with self.engine.connect() as connection:
+            return [(row.helpdesk, row.requester_id) for row in connection.execute(query)]
+
     def contacts_of(self, customer_id: str) -> list[ContactEvent]:
         """The requests a person made through our helpdesks, as the contact summary counts."""
         return [contact for _, contact in self.tickets_of(customer_id)]

@@ -28,6 +28,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Connection
 
 from connector.helpdesk.base import Limits, RateLimited, WriteBack, WriteBackFailed
 from connector.store.engine import create_tables
@@ -83,22 +84,13 @@ class WriteBackQueue:
         self._lock = threading.Lock()
         create_tables(engine, [writebacks, writeback_targets])
 
-    def enqueue(self, change: WriteBack) -> int:
-        """Queue a change, merged into a pending one to the same target; the row's id."""
-        target = _target(change)
-        with self.engine.begin() as connection:
-            pending = connection.execute(select(writebacks.c.id, writebacks.c.payload).where(
-                and_(writebacks.c.helpdesk == change.helpdesk, writebacks.c.target == target,
-                     writebacks.c.state == PENDING))).first()
-            if pending is not None:
-                merged = merge_changes(change_from_json(pending.payload), change)
-                connection.execute(update(writebacks).where(writebacks.c.id == pending.id)
-                                   .values(payload=change_json(merged)))
-                return int(pending.id)
-            created = connection.execute(insert(writebacks).values(
-                helpdesk=change.helpdesk, target=target, payload=change_json(change),
-                state=PENDING, attempts=0, not_before=_now()).returning(writebacks.c.id))
-            return int(created.scalar_one())
+    def enqueue(self, change: WriteBack, connection: Connection | None = None) -> int:
+        """Queue a change, merged into a pending one to the same target; the row's id. Given a
+        connection, in its transaction: queued with what it writes, or not at all."""
+        if connection is not None:
+            return _enqueue(connection, change)
+        with self.engine.begin() as own:
+            return _enqueue(own, change)
 
     def send_due(self, writers: Mapping[str, Writer], limit: int = 50) -> int:
         """Send what is due; how many changes were applied."""
@@ -221,6 +213,23 @@ class WriteBackQueue:
         with self.engine.begin() as connection:
             connection.execute(update(writebacks).where(writebacks.c.id == row_id).values(
                 state=FAILED, error=error[:200]))
+
+
+def _enqueue(connection: Connection, change: WriteBack) -> int:
+    """Queue a change in this transaction, merged into a pending one to the same target."""
+    target = _target(change)
+    pending = connection.execute(select(writebacks.c.id, writebacks.c.payload).where(
+        and_(writebacks.c.helpdesk == change.helpdesk, writebacks.c.target == target,
+             writebacks.c.state == PENDING))).first()
+    if pending is not None:
+        merged = merge_changes(change_from_json(pending.payload), change)
+        connection.execute(update(writebacks).where(writebacks.c.id == pending.id)
+                           .values(payload=change_json(merged)))
+        return int(pending.id)
+    created = connection.execute(insert(writebacks).values(
+        helpdesk=change.helpdesk, target=target, payload=change_json(change),
+        state=PENDING, attempts=0, not_before=_now()).returning(writebacks.c.id))
+    return int(created.scalar_one())
 
 
 def _target(change: WriteBack) -> str:

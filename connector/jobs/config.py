@@ -20,6 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import Field, field_validator, model_validator
 
 from connector.config import Strict
+from connector.customer.ranking import AbcOverride
 
 INTERVAL = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -141,6 +142,8 @@ class SegmentsJob(Schedule):
     # recency_days, frequency, monetary
     rfm_bins: dict[Literal["recency_days", "frequency", "monetary"], list[float]] = Field(
         default_factory=dict)
+    # an admin's classes over the computed ones, by status tag or by customer (docs/segments.md)
+    abc_override: AbcOverride = AbcOverride()
 
     @field_validator("rfm_bins")
     @classmethod
@@ -160,14 +163,43 @@ class SegmentsJob(Schedule):
         return value
 
 
+class RefreshReviewsJob(Schedule):
+    """Read the reviews published since the last run (every source's `changes.reviews`), look
+    their known authors up again, write their flags back and note an alert on their ticket."""
+
+    DEFAULT_EVERY = "15m"
+
+    lease_s: int = Field(default=600, ge=60, le=86400)
+    max_reviews: int = Field(default=500, ge=1, le=100_000)  # per run; the rest next run
+    # a flag among these, dated the review's day, puts a note on the person's latest ticket
+    alert: Literal["note", "off"] = "note"
+    alert_flags: list[str] = Field(default_factory=lambda: ["negative_review", "detractor"])
+    # the ticket noted: the person's most recent one seen within this many days (ticket status
+    # is not tracked)
+    ticket_days: int = Field(default=14, ge=1, le=365)
+
+
+class RefreshLoyaltyJob(Schedule):
+    """Read the loyalty cards changed since the last run (every source's `changes.loyalty`),
+    keep each known customer's tier, and write back the flags of those whose tier changed."""
+
+    DEFAULT_EVERY = "1h"
+
+    lease_s: int = Field(default=900, ge=60, le=86400)
+    max_cards: int = Field(default=2000, ge=1, le=100_000)  # per run; the rest next run
+
+
 class Jobs(Strict):
     """Every scheduled job, each with its defaults when the manifest does not name it."""
 
     refresh_flags: RefreshFlagsJob = RefreshFlagsJob()
     purge: PurgeJob = PurgeJob()
     segments: SegmentsJob = SegmentsJob()
+    refresh_reviews: RefreshReviewsJob = RefreshReviewsJob()
+    refresh_loyalty: RefreshLoyaltyJob = RefreshLoyaltyJob()
 
     def schedules(self) -> dict[str, Schedule]:
         """Job name → its settings, in the order jobs are listed."""
         return {"refresh_flags": self.refresh_flags, "purge": self.purge,
-                "segments": self.segments}
+                "segments": self.segments, "refresh_reviews": self.refresh_reviews,
+                "refresh_loyalty": self.refresh_loyalty}

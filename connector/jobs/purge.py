@@ -11,6 +11,7 @@ from connector.events.log import DONE, FAILED
 from connector.events.writeback import FAILED as WRITEBACK_FAILED
 from connector.jobs.config import PurgeJob
 from connector.jobs.history import RUNNING, Counts, summary_text
+from connector.jobs.progress import Progress, no_progress
 from connector.store.engine import audit_entry
 from connector.store.guard import longer_statements
 from connector.store.schema import (
@@ -25,8 +26,10 @@ from connector.store.schema import (
 PURGE_STATEMENT_S = 600  # a first purge of a large store may delete for a while (not a request)
 
 
-def purge(engine: Engine, rules: PurgeJob, now: dt.datetime | None = None) -> Counts:
-    """Delete what is older than its retention; the audit trail keeps the counts."""
+def purge(engine: Engine, rules: PurgeJob, now: dt.datetime | None = None,
+          progress: Progress = no_progress) -> Counts:
+    """Delete what is older than its retention; the audit trail keeps the counts; `progress`
+    counts the tables done."""
     now = now or dt.datetime.now(dt.UTC)
 
     def before(days: int) -> dt.datetime:
@@ -50,7 +53,9 @@ def purge(engine: Engine, rules: PurgeJob, now: dt.datetime | None = None) -> Co
             job_runs.c.started_at < before(rules.job_runs_days))),
     }
     with engine.begin() as connection, longer_statements(connection, PURGE_STATEMENT_S):
-        counts = {name: int(connection.execute(statement).rowcount or 0)
-                  for name, statement in statements.items()}
+        counts: Counts = {}
+        for name, statement in statements.items():
+            counts[name] = int(connection.execute(statement).rowcount or 0)
+            progress(len(counts), len(statements))
         audit_entry(connection, "job:purge", "purge", None, summary_text(counts))
     return counts

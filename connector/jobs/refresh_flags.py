@@ -17,6 +17,7 @@ from connector.customer.profile import Lookup
 from connector.events.worker import EventWorker, flag_write_back
 from connector.jobs.config import RefreshFlagsJob
 from connector.jobs.history import Counts
+from connector.jobs.progress import Progress, no_progress
 from connector.models import CustomerProfile, Flag, SourceState
 
 log = logging.getLogger(__name__)
@@ -27,9 +28,11 @@ TRUSTED = {SourceState.OK, SourceState.NOT_FOUND}
 
 def refresh_flags(worker: EventWorker, rules: RefreshFlagsJob,
                   clock: Callable[[], float] = time.monotonic,
-                  sleep: Callable[[float], None] = time.sleep) -> Counts:
+                  sleep: Callable[[float], None] = time.sleep,
+                  progress: Progress = no_progress) -> Counts:
     """Look up again the people seen within `seen_days` in a helpdesk that takes write-backs
-    (at most `max_people`, one at a time, `pause_s` apart) and queue their flags for it."""
+    (at most `max_people`, one at a time, `pause_s` apart) and queue their flags for it;
+    `progress` counts the people looked up."""
     counts = {"people": 0, "queued": 0, "incomplete": 0, "unknown": 0, "deferred": 0}
     helpdesks = sorted(kind for kind, config in worker.configs.items()
                        if config.write_back.enabled and kind in worker.writers)
@@ -52,6 +55,7 @@ def refresh_flags(worker: EventWorker, rules: RefreshFlagsJob,
             counts["incomplete"] += 1
         else:
             counts["queued"] += _queue_flags(worker, found.profile, found.flags, targets)
+        progress(n + 1, len(people))
     return counts
 
 

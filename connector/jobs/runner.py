@@ -2,7 +2,7 @@
 APScheduler BackgroundScheduler beside its event worker; each firing claims the job in the
 database for its schedule slot (the fire time, the same in every process), so one process
 runs it and the others log and skip. `connector jobs run NAME` runs one now, through the same
-lock."""
+lock, drawing the progress each job reports (`connector.jobs.progress`)."""
 
 from __future__ import annotations
 
@@ -21,13 +21,18 @@ from connector.config import Brand
 from connector.events.worker import EventWorker
 from connector.jobs.config import Jobs, Schedule
 from connector.jobs.history import FAILED, OK, Counts, JobRuns, Refused, Run, summary_text
+from connector.jobs.progress import Progress, no_progress
 from connector.jobs.purge import purge
 from connector.jobs.refresh_flags import refresh_flags
-from connector.jobs.segments import compute_segments, listers
+from connector.jobs.refresh_loyalty import refresh_loyalty
+from connector.jobs.refresh_reviews import refresh_reviews
+from connector.jobs.segments import run_segments
 from connector.ops.metrics import Metrics
 
 log = logging.getLogger(__name__)
 SKIPPED = "skipped"
+# a job's work: given where to report its progress, its counts
+Work = Callable[[Progress], Counts]
 LOOK_BACK = (dt.timedelta(minutes=2), dt.timedelta(hours=2), dt.timedelta(days=2),
              dt.timedelta(days=40), dt.timedelta(days=400))
 
@@ -102,7 +107,7 @@ class JobRunner:
     report their last and next runs."""
 
     def __init__(self, manifest: JobSettings, runs: JobRuns,
-                 work: dict[str, Callable[[], Counts]], metrics: Metrics) -> None:
+                 work: dict[str, Work], metrics: Metrics) -> None:
         self.schedules: dict[str, Schedule] = manifest.jobs.schedules()
         self.timezone = manifest.brand.timezone
         self.runs = runs
@@ -111,8 +116,10 @@ class JobRunner:
         self._scheduler: BackgroundScheduler | None = None
         metrics.watch_jobs(self._last_success_timestamps)
 
-    def run(self, name: str, slot: dt.datetime | None = None) -> RunResult:
-        """Run a job now if no other process holds it (or already ran this slot)."""
+    def run(self, name: str, slot: dt.datetime | None = None,
+            progress: Progress = no_progress) -> RunResult:
+        """Run a job now if no other process holds it (or already ran this slot), telling
+        `progress` how far it is."""
         now = dt.datetime.now(dt.UTC)
         claimed = self.runs.claim(name, slot or now, self.schedules[name].lease_s)
         if isinstance(claimed, Refused):
@@ -121,7 +128,7 @@ class JobRunner:
             return RunResult(name, SKIPPED, reason=claimed.reason)
         log.info("job %s started (run %s)", name, claimed)
         try:
-            counts = self.work[name]()
+            counts = self.work[name](progress)
         except Exception as exc:  # recorded and counted; the next slot tries again
             log.exception("job %s failed", name)
             result = RunResult(name, FAILED, error=type(exc).__name__)
@@ -173,11 +180,16 @@ def build_jobs(manifest: JobSettings, worker: EventWorker, engine: Engine,
                metrics: Metrics) -> JobRunner:
     """The jobs of this manifest, wired to the service's worker and database."""
     jobs = manifest.jobs
-    work: dict[str, Callable[[], Counts]] = {
-        "refresh_flags": lambda: refresh_flags(worker, jobs.refresh_flags),
-        "purge": lambda: purge(engine, jobs.purge),
-        "segments": lambda: compute_segments(listers(worker.assembler.sources), engine,
-                                             jobs.segments),
+    work: dict[str, Work] = {
+        "refresh_flags": lambda progress: refresh_flags(worker, jobs.refresh_flags,
+                                                        progress=progress),
+        "purge": lambda progress: purge(engine, jobs.purge, progress=progress),
+        "segments": lambda progress: run_segments(worker.assembler.sources, engine,
+                                                  jobs.segments, progress),
+        "refresh_reviews": lambda progress: refresh_reviews(worker, jobs.refresh_reviews,
+                                                            progress=progress),
+        "refresh_loyalty": lambda progress: refresh_loyalty(worker, jobs.refresh_loyalty,
+                                                            progress=progress),
     }
     return JobRunner(manifest, JobRuns(engine), work, metrics)
 

@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from connector.config import Brand, Strict
+from connector.customer.ranking import AbcOverride
 from connector.customer.resolver import IdentityRules
 from connector.customer.rules import FlagRules, KpiRules
 from connector.customer.segments import SegmentRules
@@ -155,6 +156,8 @@ def load_manifest(path: Path, env: Mapping[str, str] | None = None) -> Manifest:
     errors.extend(check_semantics(sources, sidebar, [str(n) for n in entries]))
     helpdesks = _validate_helpdesks(data.get("helpdesks"), errors)
     errors.extend(check_helpdesks(helpdesks.adapters, [str(n) for n in entries], sources))
+    if document is not None:
+        errors.extend(_abc_override_sources(document.jobs.segments.abc_override, sources))
     if errors or document is None:
         raise ManifestError(errors)
     return Manifest(
@@ -170,6 +173,17 @@ def load_manifest(path: Path, env: Mapping[str, str] | None = None) -> Manifest:
         segments=document.segments,
         unset_variables=defaulted,
     )
+
+
+def _abc_override_sources(override: AbcOverride, sources: Mapping[str, SourceConfig]
+                          ) -> list[str]:
+    """A customer listed by a source's id names a source that lists its purchases."""
+    listing = {name for name, config in sources.items()
+               if getattr(config, "purchases", None) is not None}
+    return [f"jobs.segments.abc_override.customers: '{ref}' ({letter}[{n}]): no source "
+            f"'{ref.partition(':')[0]}' lists its purchases (known: {', '.join(sorted(listing))})"
+            for letter, refs in override.customers.items() for n, ref in enumerate(refs)
+            if not ref.startswith("cus_") and ref.partition(":")[0] not in listing]
 
 
 def _quietly(model: type[M], data: Any) -> M | None:
@@ -285,4 +299,4 @@ def _message(error: Any) -> str:
 
 
 def _join(prefix: str, part: str) -> str:
-    return f"{prefix}.{part}" if prefix else part
+    return f"{prefix}.{part}" if prefix and part else prefix or part

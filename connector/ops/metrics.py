@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -49,6 +50,11 @@ class Metrics:
         """Export each job's last success (any process: read from the database at scrape)."""
         self.registry.register(_LastSuccess(last_success))
 
+    def watch_brand_nps(self, months: Callable[[], Sequence[MonthFigures]]) -> None:
+        """Export the brand's NPS and answers per month (the last months the `segments` job
+        counted: read from the database at scrape)."""
+        self.registry.register(_BrandNps(months))
+
     def observe_source(self, name: str, status: SourceStatus, from_cache: bool) -> None:
         """Record one source's answer to one lookup."""
         self.source_results.labels(name, status.status.value).inc()
@@ -59,6 +65,50 @@ class Metrics:
     def render(self) -> bytes:
         """The metrics in Prometheus' text format."""
         return generate_latest(self.registry)
+
+
+class MonthFigures(Protocol):
+    """One month of the brand's NPS (`connector.customer.brand_nps.MonthlyNps`)."""
+
+    @property
+    def month(self) -> str: ...
+    @property
+    def promoters(self) -> int: ...
+    @property
+    def passives(self) -> int: ...
+    @property
+    def detractors(self) -> int: ...
+    @property
+    def nps(self) -> float: ...
+
+
+class _BrandNps(Collector):
+    """`connector_brand_nps{month}` and `connector_brand_nps_answers{month,category}`, as the
+    database says (a dozen months: a bounded label set)."""
+
+    def __init__(self, read: Callable[[], Sequence[MonthFigures]]) -> None:
+        self.read = read
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        return []  # nothing to check at registration (no database read then)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        score = GaugeMetricFamily("connector_brand_nps", "The brand's Net Promoter Score per "
+                                  "month (% promoters - % detractors)", labels=["month"])
+        answers = GaugeMetricFamily("connector_brand_nps_answers", "NPS answers per month by "
+                                    "category", labels=["month", "category"])
+        try:
+            found = self.read()
+        except Exception:  # the database is away: the other metrics still render
+            log.warning("brand NPS unreadable for /metrics", exc_info=True)
+            found = []
+        for month in found:
+            score.add_metric([month.month], month.nps)
+            for category, count in (("promoter", month.promoters), ("passive", month.passives),
+                                    ("detractor", month.detractors)):
+                answers.add_metric([month.month, category], count)
+        yield score
+        yield answers
 
 
 class _LastSuccess(Collector):

@@ -235,6 +235,18 @@ class Purchase:
 
 
 @dataclass(frozen=True)
+class ListedAnswer:
+    """One survey answer of a source's listing: whose (as the source names them), when, its
+    kind as the source writes it (`nps`, `csat`…) and its score, unchecked (the reader knows
+    each kind's scale)."""
+
+    customer_id: str
+    at: dt.date
+    kind: str
+    score: Decimal
+
+
+@dataclass(frozen=True)
 class BuildContext:
     """What building a source from its manifest entry may need."""
 

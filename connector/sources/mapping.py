@@ -167,6 +167,14 @@ def map_sections(document: Any, config: SourceConfig, source: str) -> Mapped:
     return out
 
 
+def map_item(raw: Any, section: SectionMap, name: str, where: str, source: str,
+             reader: Reader, out: Mapped) -> Any:
+    """One item mapped as an item of section `name` (a change feed's review or loyalty card),
+    or None when it cannot stand; what was dropped is added to `out`."""
+    model = SECTIONS[name][0]
+    return _map_one(raw, Place(name, where, source), section, model, reader, out)
+
+
 def _map_one(raw: Any, place: Place, section: SectionMap, model: type[BaseModel],
              reader: Reader, out: Mapped) -> BaseModel | None:
     values: dict[str, Any] = {}

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from connector.sources.base import (
     BuildContext,
@@ -16,6 +16,7 @@ from connector.sources.base import (
     DetailSpec,
     IdentifierKind,
     Identifiers,
+    ListedAnswer,
     LoginRefused,
     Purchase,
     SourceCandidate,
@@ -28,6 +29,15 @@ from connector.sources.base import (
 from connector.sources.http import Answer, new_session, send
 from connector.sources.mapping import MappedSource, Reader, candidates, compiled, search
 from connector.sources.rest_auth import Auth, Credentials
+from connector.sources.rest_changes import (
+    ChangeFeed,
+    ChangeFeeds,
+    ChangePage,
+    FeedKind,
+    feed_problems,
+    read_page,
+    request_problem,
+)
 from connector.sources.rest_paging import Pagination, collect, pages
 from connector.sources.templates import MissingValue, render, render_value
 
@@ -90,6 +100,48 @@ class RestPurchases(Strict):
         return value
 
 
+class RestSurveys(Strict):
+    """Every survey answer since a date, for the brand's NPS per month (the `segments` job):
+    paged like `purchases`, each item's customer, date, kind (`nps` counts; a JMESPath
+    literal such as `'nps'` when the listing holds nothing else) and score, as JMESPath."""
+
+    request: RestRequest
+    customer: str
+    date: str
+    score: str
+    kind: str
+    include: str | None = None  # which items count, JMESPath
+    max_pages: int = Field(default=2000, ge=1, le=100_000)
+
+    @field_validator("customer", "date", "score", "kind", "include")
+    @classmethod
+    def _expression(cls, value: str | None) -> str | None:
+        if value is not None:
+            compiled(value)
+        return value
+
+
+class RestChangeFeed(ChangeFeed):
+    """A change feed over this source's HTTP API (`connector.sources.rest_changes`)."""
+
+    request: RestRequest
+
+    @field_validator("request")
+    @classmethod
+    def _cursor_request(cls, value: RestRequest) -> RestRequest:
+        problem = request_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+class RestChangeFeeds(ChangeFeeds):
+    """The source's change feeds, read by the `refresh_reviews` and `refresh_loyalty` jobs."""
+
+    reviews: RestChangeFeed | None = None
+    loyalty: RestChangeFeed | None = None
+
+
 class RestConfig(SourceConfig):
     """A source reached over HTTP with JSON, JSON-RPC or OData answers."""
 
@@ -105,6 +157,15 @@ class RestConfig(SourceConfig):
     details: dict[str, RestDetail] = Field(default_factory=dict)
     search: RestSearch | None = None
     purchases: RestPurchases | None = None
+    surveys: RestSurveys | None = None
+    changes: RestChangeFeeds | None = None
+
+    @model_validator(mode="after")
+    def _feeds(self) -> RestConfig:
+        problems = feed_problems(self.changes, self.sections) if self.changes else []
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @field_validator("base_url")
     @classmethod
@@ -163,10 +224,52 @@ class RestSource(MappedSource):
         spec = self.config.purchases
         if spec is None:
             return
-        request, document = spec.request, {"since": since.isoformat()}
-        paging = request.paginate or Pagination(type="page", max_pages=1)
         reader = Reader(self.config.decimal_comma, tuple(self.config.date_formats))
         skipped = 0
+        for item in self._listed(spec, since):
+            try:
+                who, when = search(spec.customer, item), search(spec.date, item)
+                amount = reader.number(search(spec.amount, item))
+                day = reader.coerce(when, dt.date)
+            except ValueError:
+                who = day = None
+            if who in (None, "") or not isinstance(day, dt.date):
+                skipped += 1
+                continue
+            yield Purchase(str(who), day, amount)
+        if skipped:
+            log.info("source %s: %d purchases skipped (no customer, date or amount)",
+                     self.name, skipped)
+
+    def surveys(self, since: dt.date) -> Iterator[ListedAnswer]:
+        """Every survey answer since `since`, paged like the purchases; items without a
+        customer, date, kind or numeric score are skipped, counted in the log by source
+        only (never a value)."""
+        spec = self.config.surveys
+        if spec is None:
+            return
+        reader = Reader(self.config.decimal_comma, tuple(self.config.date_formats))
+        skipped = 0
+        for item in self._listed(spec, since):
+            try:
+                who, kind = search(spec.customer, item), search(spec.kind, item)
+                score = reader.number(search(spec.score, item))
+                day = reader.coerce(search(spec.date, item), dt.date)
+            except ValueError:
+                who = day = None
+            if who in (None, "") or not isinstance(day, dt.date) or not kind:
+                skipped += 1
+                continue
+            yield ListedAnswer(str(who), day, str(kind).strip().lower(), score)
+        if skipped:
+            log.info("source %s: %d survey answers skipped (no customer, date, kind or "
+                     "score)", self.name, skipped)
+
+    def _listed(self, spec: RestPurchases | RestSurveys, since: dt.date) -> Iterator[Any]:
+        """The items of a listing since `since` that its `include` keeps, page by page (each
+        page within the source's timeout)."""
+        request, document = spec.request, {"since": since.isoformat()}
+        paging = request.paginate or Pagination(type="page", max_pages=1)
 
         def fetch(query: dict[str, Any], body: dict[str, Any], url: str | None) -> Answer:
             with deadline_in(self.config.timeout_s):
@@ -174,21 +277,20 @@ class RestSource(MappedSource):
 
         for batch in pages(fetch, paging, self._items(request), spec.max_pages):
             for item in batch:
-                if spec.include and not search(spec.include, item):
-                    continue
-                try:
-                    who, when = search(spec.customer, item), search(spec.date, item)
-                    amount = reader.number(search(spec.amount, item))
-                    day = reader.coerce(when, dt.date)
-                except ValueError:
-                    who = day = None
-                if who in (None, "") or not isinstance(day, dt.date):
-                    skipped += 1
-                    continue
-                yield Purchase(str(who), day, amount)
-        if skipped:
-            log.info("source %s: %d purchases skipped (no customer, date or amount)",
-                     self.name, skipped)
+                if not spec.include or search(spec.include, item):
+                    yield item
+
+    def changes(self, kind: FeedKind, since: str, region: str) -> ChangePage:
+        """One page of a change feed: the items changed after `since`, and the next cursor
+        (within the source's timeout)."""
+        feed = getattr(self.config.changes, kind, None)
+        if not isinstance(feed, RestChangeFeed):
+            return ChangePage([], since)
+        with deadline_in(self.config.timeout_s):
+            answer = self._send(feed.request, {"since": since}, {}, {}, None).data
+        reader = Reader(self.config.decimal_comma, tuple(self.config.date_formats))
+        return read_page(answer, self._items(feed.request), feed, kind, self.name,
+                         self.config.sections.get(kind), since, region, reader)
 
     def _found(self, document: dict[str, Any]) -> bool:
         expression = self.config.found or self.config.id or self.config.requests[0].name

@@ -6,6 +6,7 @@ is created whole and `forget` can erase a person from every table keyed by them.
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -165,6 +166,50 @@ segments = Table(
     Column("rfm_f", Integer, nullable=False),
     Column("rfm_m", Integer, nullable=False),
     Column("computed_at", DateTime(timezone=True), nullable=False),
+    # the class was set by the manifest's `jobs.segments.abc_override`, not computed
+    Column("abc_overridden", Boolean),
+)
+# the brand's NPS answers per month (`YYYY-MM`), by the `segments` job over the sources that
+# list survey answers: counts only, recomputed over the job's window (months before it kept)
+brand_nps = Table(
+    "brand_nps", metadata,
+    Column("month", String(7), primary_key=True),
+    Column("promoters", Integer, nullable=False),
+    Column("passives", Integer, nullable=False),
+    Column("detractors", Integer, nullable=False),
+    Column("computed_at", DateTime(timezone=True), nullable=False),
+)
+# the change feeds' cursors (`refresh_reviews`, `refresh_loyalty`): where each source's feed
+# is read from next; advanced only once a page is handled
+feed_cursors = Table(
+    "feed_cursors", metadata,
+    Column("source", String(40), primary_key=True),
+    Column("feed", String(20), primary_key=True),
+    Column("cursor", String(1000), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+# the notes a new review put on a customer's ticket: one per review and helpdesk, written in the
+# same transaction as the queued note, so a run read again never notes it twice
+review_alerts = Table(
+    "review_alerts", metadata,
+    Column("source", String(40), primary_key=True),
+    Column("review_key", String(64), primary_key=True),  # a digest of the feed's item key
+    Column("helpdesk", String(40), primary_key=True),
+    Column("customer_id", String(40), nullable=False, index=True),
+    Column("ticket_id", String(80), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
+)
+# each known customer's last loyalty tier, as the loyalty feed said (by the feed source's own id
+# of the customer, as `segments`), with the tier before it and the day it changed
+loyalty_tiers = Table(
+    "loyalty_tiers", metadata,
+    Column("source", String(40), primary_key=True),
+    Column("external_id", String(120), primary_key=True),
+    Column("customer_id", String(40), nullable=False, index=True),
+    Column("tier", String(80)),
+    Column("previous_tier", String(80)),
+    Column("changed_on", Date),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
 )
 job_runs = Table(
     "job_runs", metadata,

@@ -1,5 +1,6 @@
 """The admin page: each source's health, the helpdesks' event log and write-back queue, the
-scheduled jobs' last and next runs (HTTP basic auth, password CONNECTOR_ADMIN_TOKEN)."""
+scheduled jobs' last and next runs, the brand's NPS of the last 12 months (HTTP basic auth,
+password CONNECTOR_ADMIN_TOKEN)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
+from connector.customer.brand_nps import MonthlyNps, recent_nps
 from connector.web.context import services
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
@@ -30,14 +32,22 @@ def _authorise() -> Response | None:
 def page() -> str:
     """Each source's health, refreshed every 15 s."""
     return render_template("admin.html", sources=_health(), queues=_queues(), now=time.time(),
-                           jobs=services().jobs.statuses())
+                           jobs=services().jobs.statuses(), nps=_brand_nps())
 
 
 @bp.get("/health.json")
 def health_json() -> Response:
     """The same figures as JSON, for monitoring."""
     return jsonify(sources=_health(), **_queues(),
-                   jobs=[job.as_json() for job in services().jobs.statuses()])
+                   jobs=[job.as_json() for job in services().jobs.statuses()],
+                   brand_nps=[{"month": m.month, "answers": m.answers, "nps": round(m.nps, 1),
+                               "promoters": m.promoters, "passives": m.passives,
+                               "detractors": m.detractors} for m in _brand_nps()])
+
+
+def _brand_nps() -> list[MonthlyNps]:
+    """The months of the last 12 with NPS answers, as the `segments` job counted them."""
+    return recent_nps(services().assembler.resolver.store.engine)
 
 
 def _health() -> list[dict[str, Any]]:

@@ -121,6 +121,8 @@ def abc_class(profile: CustomerProfile, ctx: RenderContext) -> Item | None:
     if not value:
         return None
     label = i18n.text("badge.abc", ctx.locale, value=value)
+    if profile.status.abc_overridden:  # an admin's tag or list, not the job's computation
+        return Item(label, tone="neutral", title=i18n.text("badge.abc_overridden", ctx.locale))
     return Item(label, tone="neutral",
                 title=_computed(i18n.text("badge.abc_title", ctx.locale), profile, ctx))
 

@@ -40,7 +40,8 @@ def test_jobs_list_shows_each_job_before_and_after_a_run(private: dict[str, str]
     lines = before.stdout.splitlines()
     assert [line.split()[:4] for line in lines] == [
         ["refresh_flags", "every", "6h", "enabled"], ["purge", "cron", "30", "3"],
-        ["segments", "cron", "0", "4"]]
+        ["segments", "cron", "0", "4"], ["refresh_reviews", "every", "15m", "enabled"],
+        ["refresh_loyalty", "every", "1h", "enabled"]]
     assert all("last: never" in line and "next: 20" in line for line in lines)
 
     ran = connector("jobs", "run", "purge", env=private)
@@ -61,10 +62,19 @@ def test_jobs_run_refresh_flags_with_no_helpdesk_writing_back(private: dict[str,
     assert ran.stdout.startswith("refresh_flags: ok — people=0 queued=0")
 
 
+def test_jobs_run_refresh_reviews_and_loyalty_start_from_now(private: dict[str, str]) -> None:
+    for job, counts in (("refresh_reviews", "sources=1 reviews=0 matched=0"),
+                        ("refresh_loyalty", "sources=1 cards=0 matched=0")):
+        ran = connector("jobs", "run", job, env=private)
+        assert ran.returncode == 0, ran.stderr
+        assert ran.stdout.startswith(f"{job}: ok — {counts}")
+
+
 def test_an_unknown_job_exits_2_listing_the_known_ones(private: dict[str, str]) -> None:
     ran = connector("jobs", "run", "nightly", env=private)
     assert ran.returncode == 2
-    assert "unknown job 'nightly' (known: refresh_flags, purge, segments)" in ran.stderr
+    assert ("unknown job 'nightly' (known: refresh_flags, purge, segments, refresh_reviews, "
+            "refresh_loyalty)") in ran.stderr
 
 
 def test_a_job_another_process_runs_is_not_run_again(private: dict[str, str]) -> None:

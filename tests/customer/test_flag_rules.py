@@ -18,6 +18,7 @@ from connector.manifest import ManifestError, load_manifest
 from connector.models import (
     ContactEvent,
     CustomerProfile,
+    Loyalty,
     Order,
     Review,
     Status,
@@ -58,10 +59,12 @@ def days_ago(n: int) -> dt.date:
 def test_the_shipped_defaults_are_rules_in_the_manifest_s_own_language() -> None:
     preset = preset_rules()
     assert list(preset) == ["negative_review", "detractor", "negative_survey", "past_complaint",
-                            "vip", "win_back", "ambassador"]
+                            "vip", "win_back", "ambassador", "tier_changed"]
     assert all("when" in rule and "label" in rule for rule in preset.values())
     rules = FlagRules()
-    assert [k for k, _ in rules.active()] == list(preset)  # in order of priority
+    assert [k for k, _ in rules.active()] == [  # in order of priority
+        "negative_review", "detractor", "negative_survey", "past_complaint", "vip", "win_back",
+        "tier_changed", "ambassador"]
     assert rules.rules["negative_review"].window_days == 90  # settings.negative_review_days
     assert FlagRules(negative_review_days=30).rules["negative_review"].window_days == 30
 
@@ -186,3 +189,14 @@ def test_write_back_carries_every_rule_that_writes_back_though_few_are_shown() -
     profile = CustomerProfile(customer_id="x", status=Status(segment="VIP", ambassador=True))
     every = evaluate_flags(profile, [], rules, TODAY, "fr")
     assert [f.key for f in written(every, rules)] == ["vip", "ambassador"]
+
+
+def test_a_loyalty_tier_change_is_a_flag_for_a_month() -> None:
+    rules = FlagRules()
+    profile = CustomerProfile(customer_id="x", loyalty=Loyalty(
+        tier="Silver", previous_tier="Gold", tier_changed_at=days_ago(3)))
+    [flag] = evaluate_flags(profile, [], rules, TODAY, "en")
+    assert (flag.key, flag.reason, flag.since) == ("tier_changed",
+                                                   "Gold → Silver · 29 Oct 2026", days_ago(3))
+    profile.loyalty.tier_changed_at = days_ago(45)
+    assert keys(profile, rules) == []

@@ -85,7 +85,7 @@ def runner(store: LinkStore, tmp_path: Path, work: dict[str, object],
 
 
 def test_a_run_is_recorded_counted_and_released(store: LinkStore, tmp_path: Path) -> None:
-    jobs = runner(store, tmp_path, {"purge": lambda: {"contacts": 3, "events": 0}})
+    jobs = runner(store, tmp_path, {"purge": lambda _progress: {"contacts": 3, "events": 0}})
     result = jobs.run("purge")
     assert (result.outcome, result.summary) == (OK, "contacts=3 events=0")
     [run] = jobs.runs.runs("purge")
@@ -99,7 +99,7 @@ def test_a_run_is_recorded_counted_and_released(store: LinkStore, tmp_path: Path
 
 def test_a_failing_job_is_recorded_by_its_error_class_only(store: LinkStore,
                                                            tmp_path: Path) -> None:
-    def broken() -> dict[str, int]:
+    def broken(_progress: object) -> dict[str, int]:
         raise LookupError("pauline.deneve@easiware.fr not found")  # never stored
 
     jobs = runner(store, tmp_path, {"purge": broken})
@@ -115,7 +115,7 @@ def test_a_job_another_process_holds_is_skipped_and_counted(store: LinkStore,
                                                             tmp_path: Path) -> None:
     JobRuns(store.engine, "elsewhere:9").claim("purge", SLOT, 600)
     ran: list[str] = []
-    jobs = runner(store, tmp_path, {"purge": lambda: ran.append("x") or {}})
+    jobs = runner(store, tmp_path, {"purge": lambda _progress: ran.append("x") or {}})
     result = jobs.run("purge")
     assert result.outcome == SKIPPED and result.reason and "elsewhere:9" in result.reason
     assert ran == []

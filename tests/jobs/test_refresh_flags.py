@@ -156,8 +156,11 @@ def test_people_are_paced_and_a_run_never_outlives_its_lease(services: Services)
     worker.work(ticket("1005", requester="9002", email=LEO))
     worker.work(ticket("1006", requester="9003", email="nobody@example.org"))  # never resolved
     pauses: list[float] = []
-    counts = refresh_flags(worker, RefreshFlagsJob(pause_s=0.25), sleep=pauses.append)
+    reported: list[tuple[int, int | None]] = []
+    counts = refresh_flags(worker, RefreshFlagsJob(pause_s=0.25), sleep=pauses.append,
+                           progress=lambda done, total: reported.append((done, total)))
     assert (counts["people"], counts["queued"], pauses) == (2, 2, [0.25])
+    assert reported == [(1, 2), (2, 2)]  # each person looked up, of those to look up
     moments = iter([0.0, 1.0, 3000.0])  # the second person would start past 80 % of the lease
     counts = refresh_flags(worker, RefreshFlagsJob(lease_s=3600), clock=lambda: next(moments),
                            sleep=pauses.append)

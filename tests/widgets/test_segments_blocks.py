@@ -4,11 +4,12 @@ they are computed from."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import replace
 from decimal import Decimal
 
-from connector.models import CustomerProfile, SourceState, SourceStatus
+from connector.models import CustomerProfile, Flag, RfmScores, SourceState, SourceStatus
 from connector.widgets.base import BlockSpec
 from connector.widgets.page import BLOCKS, render_block
 
@@ -83,3 +84,38 @@ def test_the_badges_age_counts_the_purchases_they_are_computed_from() -> None:
     head = html("badges", profile, ctx).split("</div>")[0]
     assert "age age--stale" in head and "copie ancienne · il y a 2 h" in head
     assert "Caisses : copie ancienne · il y a 2 h" in head
+
+
+def test_a_flag_of_the_same_segment_says_it_once_with_its_reason() -> None:
+    profile = segmented()
+    profile.flags = [Flag(key="win_back", label="À reconquérir", icon="↺", tone="info",
+                          reason="Client de valeur, dernière commande 05/08/2017")]
+    badges = html("badges", profile)
+    assert badges.count("À reconquérir") == 1 and "badge--win_back" not in badges
+    assert ('<span class="flag__why">Client de valeur, dernière commande 05/08/2017</span>'
+            in badges)
+    assert "badge--ambassador" in badges  # no ambassador flag: the status badge stays
+
+
+def test_the_rfm_scores_and_the_classes_date_show_as_badges() -> None:
+    profile = segmented()
+    profile.status.abc_class = "A"
+    profile.status.rfm = RfmScores(r=2, f=4, m=5, score=11)
+    profile.status.classes_at = dt.datetime(2026, 11, 30, 4, tzinfo=dt.UTC)
+    badges = html("badges", profile)
+    assert ('title="Récence 2, fréquence 4, montant 5 (de 1 à 5 dans la clientèle) · calculé '
+            'le 30/11/2026">RFM 2-4-5</span>') in badges
+    assert 'title="Matrice ABC (chiffre d&#39;affaires) · calculé le 30/11/2026">Classe A' \
+        in badges
+    english = html("badges", profile, CTX_EN)
+    assert "Recency 2, frequency 4, monetary 5" in english and "computed on 30 Nov 2026" \
+        in english
+
+
+def test_a_class_an_admin_set_says_so() -> None:
+    profile = segmented()
+    profile.status.abc_class, profile.status.abc_overridden = "A", True
+    profile.status.classes_at = dt.datetime(2026, 11, 30, 4, tzinfo=dt.UTC)
+    assert 'title="Matrice ABC : classe fixée par un administrateur">Classe A' in html(
+        "badges", profile)
+    assert 'title="ABC matrix: class set by an admin">Class A' in html("badges", profile, CTX_EN)
