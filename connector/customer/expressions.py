@@ -120,7 +120,7 @@ class Expression:
         self.text = text
         tree = parse(text)
         check(tree, known)
-        self._tree = tree
+        self.tree = tree
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Expression) and other.text == self.text
@@ -131,12 +131,23 @@ class Expression:
     def run(self, names: Mapping[str, Any], today: dt.date) -> Any:
         """The value, with these names (simpleeval's errors as they come: the caller decides
         what a failing expression means)."""
+        return Evaluator(today).run(self, names)
+
+
+class Evaluator:
+    """Runs checked expressions for one day, one evaluator for many runs (building one is
+    most of the cost of a short expression)."""
+
+    def __init__(self, today: dt.date) -> None:
         functions = {name: fn for name, (fn, _) in FUNCTIONS.items()}
         functions.update({name: (lambda *a, _fn=fn: _fn(*a, today))
                           for name, (fn, _) in TODAY_FUNCTIONS.items()})
-        evaluator = EvalWithCompoundTypes(operators=DEFAULT_OPERATORS, functions=functions,
-                                          names=names)  # type: ignore[arg-type]
-        return evaluator.eval(self.text, previously_parsed=self._tree)
+        self._simple = EvalWithCompoundTypes(operators=DEFAULT_OPERATORS, functions=functions)
+
+    def run(self, expression: Expression, names: Mapping[str, Any]) -> Any:
+        """The expression's value with these names (a mapping may compute them on demand)."""
+        self._simple.names = names  # type: ignore[assignment]
+        return self._simple.eval(expression.text, previously_parsed=expression.tree)
 
 
 def parse(text: str) -> ast.AST:

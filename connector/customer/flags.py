@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from connector.customer.expressions import Expression, View, plain
+from connector.customer.expressions import Evaluator, Expression, View, plain
 from connector.customer.rules import FlagRule, FlagRules
 from connector.i18n import format_date, format_number
 from connector.models import Canonical, ContactEvent, CustomerProfile, Flag, Review, SurveyAnswer
@@ -88,6 +88,7 @@ class Record(dict[str, Any]):
         super().__init__()
         self.profile, self.past, self.surveys = profile, past, list(surveys)
         self.update(settings=View(settings), today=today)
+        self.evaluator = Evaluator(today)
 
     def __missing__(self, name: str) -> Any:
         if name == "surveys":
@@ -111,68 +112,66 @@ class Record(dict[str, Any]):
 
 
 class Names(dict[str, Any]):
-    """An item's fields over the record's names."""
+    """An item's fields over the record's names, each read when first named."""
 
-    def __init__(self, record: Record, extra: dict[str, Any]) -> None:
-        super().__init__(extra)
-        self.record = record
+    def __init__(self, record: Record, item: Canonical) -> None:
+        super().__init__()
+        self.record, self.item = record, item
+        self.evaluator = record.evaluator
 
     def __missing__(self, name: str) -> Any:
-        return self.record[name]
+        if name in type(self.item).model_fields:
+            value = plain(getattr(self.item, name))
+        elif name == "item":
+            value = View(self.item)
+        else:
+            return self.record[name]
+        self[name] = value
+        return value
 
 
 def _raise(key: str, rule: FlagRule, record: Record, today: dt.date,
            locale: str) -> Flag | None:
     """The flag of one rule for this record, or None."""
+    where, when = rule.expression("where"), rule.expression("when")
     window = rule.window_days
     oldest = today - dt.timedelta(days=window) if window is not None else None
     if rule.over is None:
-        if not _holds(key, "when", rule, record, today):
+        if not _holds(key, "when", when, record):
             return None
-        since = _day(_value(key, "since", rule, record, today))
+        since_expression = rule.expression("since")
+        since = (None if since_expression is None
+                 else _day(_run(key, "since", since_expression, record)))
         if oldest is not None and since is not None and since < oldest:
             return None
-        names: dict[str, Any] = record
+        names: Record | Names = record
     else:
-        items = [i for i in record.items_over(rule.over)
-                 if oldest is None or (day := _day(getattr(i, "date", None))) is None
-                 or day >= oldest]
-        items.sort(key=lambda i: _day(getattr(i, "date", None)) or dt.date.min, reverse=True)
-        items = [i for i in items if _holds(key, "where", rule, _item_names(record, i), today)]
+        dated = [(_day(getattr(i, "date", None)), i) for i in record.items_over(rule.over)]
+        dated = [(day, i) for day, i in dated if oldest is None or day is None or day >= oldest]
+        dated.sort(key=lambda pair: pair[0] or dt.date.min, reverse=True)
+        items = [Names(record, i) for _, i in dated]
+        items = [i for i in items if _holds(key, "where", where, i)]
         if rule.latest:
             items = items[:1]
-        matched = [i for i in items if _holds(key, "when", rule, _item_names(record, i), today)]
+        matched = [i for i in items if _holds(key, "when", when, i)]
         if len(matched) < rule.min_count:
             return None
-        since = _day(getattr(matched[0], "date", None))
-        names = _item_names(record, matched[0], count=len(matched))
+        since = _day(getattr(matched[0].item, "date", None))
+        names = matched[0]
+        names["count"] = len(matched)
     return Flag(key=key, label=rule.label_in(locale), icon=rule.icon, tone=rule.tone,
-                reason=_reason(key, rule, names, today, locale), since=since)
+                reason=_reason(key, rule, names, locale), since=since)
 
 
-def _item_names(record: Record, item: Canonical, **extra: Any) -> Names:
-    fields = {name: plain(getattr(item, name)) for name in type(item).model_fields}
-    return Names(record, {**fields, "item": View(item), **extra})
-
-
-def _holds(key: str, part: str, rule: FlagRule, names: dict[str, Any], today: dt.date) -> bool:
+def _holds(key: str, part: str, expression: Expression | None, names: Record | Names) -> bool:
     """Whether `where` (absent: true) or `when` holds; an expression that fails on this
     record (a comparison with a missing value) does not."""
-    expression = rule.expression(part)
-    if expression is None:
-        return True
-    return bool(_run(key, part, expression, names, today))
+    return expression is None or bool(_run(key, part, expression, names))
 
 
-def _value(key: str, part: str, rule: FlagRule, names: dict[str, Any], today: dt.date) -> Any:
-    expression = rule.expression(part)
-    return None if expression is None else _run(key, part, expression, names, today)
-
-
-def _run(key: str, part: str, expression: Expression, names: dict[str, Any],
-         today: dt.date) -> Any:
+def _run(key: str, part: str, expression: Expression, names: Record | Names) -> Any:
     try:
-        return expression.run(names, today)
+        return names.evaluator.run(expression, names)
     except Exception as exc:  # a rule failing on one record never takes the record down
         if (key, part) not in _WARNED:  # once per process: the log names the rule, not data
             _WARNED.add((key, part))
@@ -181,12 +180,11 @@ def _run(key: str, part: str, expression: Expression, names: dict[str, Any],
         return None
 
 
-def _reason(key: str, rule: FlagRule, names: dict[str, Any], today: dt.date,
-            locale: str) -> str:
+def _reason(key: str, rule: FlagRule, names: Record | Names, locale: str) -> str:
     """The reason under the badge: the rule's template, each value in the agent's language
     (dates and numbers), an empty value's separator dropped."""
     text = "".join(part if isinstance(part, str)
-                   else _shown(_run(key, "reason", part, names, today), locale)
+                   else _shown(_run(key, "reason", part, names), locale)
                    for part in rule.reason_in(locale))
     pieces = [piece.strip() for piece in text.split(SEPARATOR)]
     return SEPARATOR.join(piece for piece in pieces if piece)
