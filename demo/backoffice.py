@@ -91,6 +91,16 @@ class BackOfficeData:
             self.reviews.setdefault(record["email"].lower(), []).insert(0, public)
         return record
 
+    def add_survey(self, answer: Record) -> Record:
+        """A survey answer given now (or at its own `answered_at`), in both views."""
+        record = {"answered_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), **answer}
+        with self.lock:
+            self.survey_log.append(record)
+            self.survey_log.sort(key=lambda a: (a["answered_at"], a["email"], a["type"]))
+            public = {k: v for k, v in record.items() if k != "email"}
+            self.surveys.setdefault(record["email"].lower(), []).insert(0, public)
+        return record
+
     def find_customers(self, email: str | None, phone: str | None,
                        customer_id: str | None = None) -> list[Record]:
         """Customers matching every given criterion (email case-insensitive, phone any format)."""
@@ -245,6 +255,20 @@ def _feedback_blueprint(data: BackOfficeData) -> Blueprint:
         cursor = f"{after[-1]['published_at']}|{after[-1]['url']}" if after else since
         return jsonify({"reviews": after, "cursor": cursor})
 
+    @feedback.get("/surveys/changes")
+    def survey_changes() -> Response:
+        """Answers given after the cursor (`since`: the last one's `cursor`, "answered_at|
+        email|type"), oldest first, at most `limit` (100), with the email; the answer's
+        `cursor` is where to start next time."""
+        since = request.args.get("since", "")
+        try:
+            limit = max(1, min(500, int(request.args.get("limit", "100"))))
+        except ValueError:
+            return _error(400, "limit: a number")
+        with data.lock:
+            after = [a for a in data.survey_log if _survey_key(a) > since][:limit]
+        return jsonify({"answers": after, "cursor": _survey_key(after[-1]) if after else since})
+
     @feedback.get("/surveys")
     def surveys() -> Response:
         """One customer's answers (`email`), or, without an email, every answer given on or
@@ -265,6 +289,11 @@ def _feedback_blueprint(data: BackOfficeData) -> Blueprint:
                         "next": f"?page={page + 1}&per_page={per_page}{query}" if more else None})
 
     return feedback
+
+
+def _survey_key(answer: Record) -> str:
+    """What orders the survey feed and names an answer: when, who, which question."""
+    return f"{answer['answered_at']}|{answer['email']}|{answer['type']}"
 
 
 def _paging(args: Any) -> tuple[int, int]:
@@ -299,6 +328,15 @@ def _admin_blueprint(faults: dict[str, str], data: BackOfficeData) -> Blueprint:
         if not isinstance(review, dict) or not needed <= set(review):
             return _error(400, f"expected a review with {sorted(needed)}")
         return jsonify(data.add_review(review))
+
+    @admin.post("/_admin/surveys")
+    def give_answer() -> Response:
+        """Record a survey answer now (tests and demos): {email, type, score, comment?}."""
+        answer = request.get_json(silent=True)
+        if (not isinstance(answer, dict) or not {"email", "type", "score"} <= set(answer)
+                or answer["type"] not in ("nps", "csat", "ces")):
+            return _error(400, "expected an answer with email, type (nps, csat, ces), score")
+        return jsonify(data.add_survey(answer))
 
     @admin.get("/healthz")
     def healthz() -> Response:

@@ -4,7 +4,11 @@ limits (a 429's Retry-After pauses that helpdesk), retried with back-off.
 
 Pending changes to one target are merged before they are sent: the tag set is replaced by
 the newest (it is the full set of our tags), fields are updated, notes are joined. Zendesk
-allows 5 user updates a minute per user: merging is what keeps a busy customer under it.
+allows 5 user updates a minute per user: merging is what keeps a busy customer under it. A
+change that opens a new ticket (`new_ticket_subject`) is never merged, into or with another:
+each is one ticket. A change is marked sent only after the helpdesk answered, so a process
+that dies in between sends it again (a second note, or a second ticket: no helpdesk here
+offers an idempotency key for either).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 
 from connector.helpdesk.base import Limits, RateLimited, WriteBack, WriteBackFailed
 from connector.store.engine import create_tables
@@ -53,11 +57,19 @@ def limits_of(writer: Writer) -> Limits:
     return limits if isinstance(limits, Limits) else Limits()
 
 
+def opens_tickets(writer: object) -> bool:
+    """Whether the adapter opens new tickets (`opens_tickets = True`), not only writes on
+    existing ones."""
+    return getattr(writer, "opens_tickets", False) is True
+
+
 def change_json(change: WriteBack) -> str:
-    return json.dumps({"helpdesk": change.helpdesk, "requester_id": change.requester_id,
-                       "ticket_id": change.ticket_id, "tags": list(change.tags),
-                       "tag_prefix": change.tag_prefix, "fields": dict(change.fields),
-                       "note": change.note}, separators=(",", ":"))
+    data = {"helpdesk": change.helpdesk, "requester_id": change.requester_id,
+            "ticket_id": change.ticket_id, "tags": list(change.tags),
+            "tag_prefix": change.tag_prefix, "fields": dict(change.fields), "note": change.note}
+    if change.new_ticket_subject is not None:  # only then: older payloads read the same
+        data["new_ticket_subject"] = change.new_ticket_subject
+    return json.dumps(data, separators=(",", ":"))
 
 
 def change_from_json(text: str) -> WriteBack:
@@ -65,8 +77,16 @@ def change_from_json(text: str) -> WriteBack:
     return WriteBack(**{**data, "tags": tuple(data["tags"])})
 
 
+def mergeable(old: WriteBack, new: WriteBack) -> bool:
+    """Whether two pending changes may become one: never when either opens a ticket."""
+    return old.new_ticket_subject is None and new.new_ticket_subject is None
+
+
 def merge_changes(old: WriteBack, new: WriteBack) -> WriteBack:
-    """Two pending changes to one target as one: newest tags, fields updated, notes joined."""
+    """Two pending changes to one target as one: newest tags, fields updated, notes joined
+    (ValueError for a change that opens a ticket: see `mergeable`)."""
+    if not mergeable(old, new):
+        raise ValueError("a change that opens a ticket is never merged")
     notes = "\n\n".join(n for n in (old.note, new.note) if n) or None
     return replace(new, fields={**old.fields, **new.fields}, note=notes)
 
@@ -99,6 +119,9 @@ class WriteBackQueue:
             writer = writers.get(change.helpdesk)
             if writer is None:
                 self._give_up(row_id, "this helpdesk is no longer configured")
+                continue
+            if change.new_ticket_subject is not None and not opens_tickets(writer):
+                self._give_up(row_id, f"{change.helpdesk} write-back cannot open a ticket")
                 continue
             limits = limits_of(writer)
             wait = max(self._wait_s(change.helpdesk, limits),
@@ -194,9 +217,8 @@ class WriteBackQueue:
         with self.engine.begin() as connection:
             row = connection.execute(select(writebacks).where(
                 writebacks.c.id == row_id)).one()
-            newer = connection.execute(select(writebacks.c.id, writebacks.c.payload).where(
-                and_(writebacks.c.helpdesk == row.helpdesk, writebacks.c.target == row.target,
-                     writebacks.c.state == PENDING))).first()
+            newer = _pending_mergeable(connection, row.helpdesk, row.target,
+                                       change_from_json(row.payload))
             due = _now() + dt.timedelta(seconds=delay_s)
             if newer is not None:  # a change came meanwhile: one row, the newest tags
                 merged = merge_changes(change_from_json(row.payload),
@@ -218,9 +240,7 @@ class WriteBackQueue:
 def _enqueue(connection: Connection, change: WriteBack) -> int:
     """Queue a change in this transaction, merged into a pending one to the same target."""
     target = _target(change)
-    pending = connection.execute(select(writebacks.c.id, writebacks.c.payload).where(
-        and_(writebacks.c.helpdesk == change.helpdesk, writebacks.c.target == target,
-             writebacks.c.state == PENDING))).first()
+    pending = _pending_mergeable(connection, change.helpdesk, target, change)
     if pending is not None:
         merged = merge_changes(change_from_json(pending.payload), change)
         connection.execute(update(writebacks).where(writebacks.c.id == pending.id)
@@ -230,6 +250,17 @@ def _enqueue(connection: Connection, change: WriteBack) -> int:
         helpdesk=change.helpdesk, target=target, payload=change_json(change),
         state=PENDING, attempts=0, not_before=_now()).returning(writebacks.c.id))
     return int(created.scalar_one())
+
+
+def _pending_mergeable(connection: Connection, helpdesk: str, target: str,
+                       change: WriteBack) -> Row[Any, Any] | None:
+    """The pending change to this target that `change` may be merged with (id, payload)."""
+    if not mergeable(change, change):
+        return None
+    rows = connection.execute(select(writebacks.c.id, writebacks.c.payload).where(
+        and_(writebacks.c.helpdesk == helpdesk, writebacks.c.target == target,
+             writebacks.c.state == PENDING)).order_by(writebacks.c.id)).all()
+    return next((r for r in rows if mergeable(change_from_json(r.payload), change)), None)
 
 
 def _target(change: WriteBack) -> str:

@@ -150,7 +150,9 @@ class TicketEvent:
 class WriteBack:
     """What we tell a helpdesk about its customer: our tags (the full set we want, all
     starting with `tag_prefix`: the adapter removes ours that no longer hold), fields, and an
-    optional internal note on a ticket. Pending changes to one target are merged."""
+    optional internal note on a ticket. Pending changes to one target are merged. With
+    `new_ticket_subject`, a new ticket is opened for the requester, the note its private
+    first message (only adapters with `opens_tickets = True`; such a change is never merged)."""
 
     helpdesk: str
     requester_id: str | None = None
@@ -159,6 +161,7 @@ class WriteBack:
     tag_prefix: str = "connector_"
     fields: Mapping[str, str] = field(default_factory=dict)
     note: str | None = None
+    new_ticket_subject: str | None = None
 
 
 @dataclass(frozen=True)

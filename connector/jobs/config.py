@@ -171,9 +171,11 @@ class RefreshReviewsJob(Schedule):
 
     lease_s: int = Field(default=600, ge=60, le=86400)
     max_reviews: int = Field(default=500, ge=1, le=100_000)  # per run; the rest next run
-    # a flag among these, dated the review's day, puts a note on the person's latest ticket
-    alert: Literal["note", "off"] = "note"
-    alert_flags: list[str] = Field(default_factory=lambda: ["negative_review", "detractor"])
+    # a flag among these, dated the review's day, puts a note on the person's latest ticket;
+    # `ticket`: the same, and without a recent ticket a new one is opened (helpdesks that can)
+    alert: Literal["note", "ticket", "off"] = "note"
+    alert_flags: list[str] = Field(default_factory=lambda: ["negative_review", "detractor",
+                                                            "negative_survey"])
     # the ticket noted: the person's most recent one seen within this many days (ticket status
     # is not tracked)
     ticket_days: int = Field(default=14, ge=1, le=365)

@@ -158,6 +158,9 @@ def load_manifest(path: Path, env: Mapping[str, str] | None = None) -> Manifest:
     errors.extend(check_helpdesks(helpdesks.adapters, [str(n) for n in entries], sources))
     if document is not None:
         errors.extend(_abc_override_sources(document.jobs.segments.abc_override, sources))
+        reviews = document.jobs.refresh_reviews
+        if "alert_flags" in reviews.model_fields_set:  # the default may name rules set off
+            errors.extend(_alert_flags(reviews.alert_flags, list(document.flags.rules)))
     if errors or document is None:
         raise ManifestError(errors)
     return Manifest(
@@ -184,6 +187,12 @@ def _abc_override_sources(override: AbcOverride, sources: Mapping[str, SourceCon
             f"'{ref.partition(':')[0]}' lists its purchases (known: {', '.join(sorted(listing))})"
             for letter, refs in override.customers.items() for n, ref in enumerate(refs)
             if not ref.startswith("cus_") and ref.partition(":")[0] not in listing]
+
+
+def _alert_flags(keys: list[str], rules: list[str]) -> list[str]:
+    """The flags a review alerts about are rules of `flags:` (a typo would alert nobody)."""
+    return [f"jobs.refresh_reviews.alert_flags[{n}]: '{key}' is not a flag rule (known: "
+            f"{', '.join(rules)})" for n, key in enumerate(keys) if key not in rules]
 
 
 def _quietly(model: type[M], data: Any) -> M | None:

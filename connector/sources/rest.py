@@ -139,6 +139,7 @@ class RestChangeFeeds(ChangeFeeds):
     """The source's change feeds, read by the `refresh_reviews` and `refresh_loyalty` jobs."""
 
     reviews: RestChangeFeed | None = None
+    surveys: RestChangeFeed | None = None
     loyalty: RestChangeFeed | None = None
 
 

@@ -19,7 +19,7 @@ from connector.sources.base import FieldMap, SectionMap
 from connector.sources.mapping import Reader, compiled, map_item, search
 from connector.sources.values import Mapped
 
-FeedKind = Literal["reviews", "loyalty"]
+FeedKind = Literal["reviews", "surveys", "loyalty"]
 # how an item names its customer: an identifier, or the source's own id (`id`)
 NamedBy = Literal["email", "phone", "card", "id"]
 
@@ -96,13 +96,14 @@ class ChangeFeeds(Strict):
     """The change feeds a source declares (`changes:`), by what they carry."""
 
     reviews: ChangeFeed | None = None
+    surveys: ChangeFeed | None = None  # survey answers: a detractor is noticed like a review
     loyalty: ChangeFeed | None = None
 
 
 def feed_problems(feeds: ChangeFeeds, sections: dict[str, SectionMap]) -> list[str]:
     """The feeds without fields whose source has no section of their name to map them."""
     return [f"changes.{kind}: give its fields, or a `{kind}` section whose mapping its items "
-            "take" for kind in ("reviews", "loyalty")
+            "take" for kind in ("reviews", "surveys", "loyalty")
             if (feed := getattr(feeds, kind)) is not None and feed.fields is None
             and kind not in sections]
 

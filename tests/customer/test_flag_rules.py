@@ -200,3 +200,11 @@ def test_a_loyalty_tier_change_is_a_flag_for_a_month() -> None:
                                                    "Gold → Silver · 29 Oct 2026", days_ago(3))
     profile.loyalty.tier_changed_at = days_ago(45)
     assert keys(profile, rules) == []
+
+
+def test_the_review_job_alerts_only_about_flag_rules_that_exist(tmp_path: Path) -> None:
+    found = errors(tmp_path, "jobs:\n  refresh_reviews:\n    alert_flags: [negative_review, "
+                             "detracter]\n")
+    assert found == ["jobs.refresh_reviews.alert_flags[1]: 'detracter' is not a flag rule "
+                     "(known: negative_review, detractor, negative_survey, past_complaint, vip, "
+                     "win_back, ambassador, tier_changed)"]

@@ -115,3 +115,24 @@ def test_a_tier_moved_in_the_demo_is_picked_up_and_written_back(demo: Demo) -> N
     assert record is not None and record.loyalty is not None
     assert (record.loyalty.tier, record.loyalty.previous_tier) == (tier, demo.tier)
     assert record.loyalty.tier_changed_at is not None
+
+
+def test_a_detractor_answer_given_in_the_demo_is_noticed_like_a_review(demo: Demo) -> None:
+    """The survey feed is read by the same job, with its own cursor: a 2/10 NPS answer from a
+    customer an agent looked up raises `detractor`, and their ticket gets its note."""
+    rules = demo.services.manifest.jobs.refresh_reviews
+    assert refresh_reviews(demo.worker, rules)["answers"] == 0  # the first run starts now
+    requests.post(f"{demo.office.url}/_admin/surveys", timeout=5, json={
+        "email": demo.email, "type": "nps", "score": 2,
+        "comment": "Plus jamais."}).raise_for_status()
+
+    counts = refresh_reviews(demo.worker, rules)
+
+    assert (counts["answers"], counts["reviews"], counts["matched"], counts["alerts"]) == (
+        1, 0, 1, 1)
+    [change] = demo.services.writebacks.pending()
+    assert change.ticket_id == "501" and change.note is not None
+    assert change.note.startswith("Nouvelle réponse à l'enquête NPS : 2/10")
+    assert "Plus jamais." in change.note and "connector_detractor" in change.tags
+    again = refresh_reviews(demo.worker, rules)
+    assert (again["answers"], again["alerts"]) == (0, 0)  # read once, noted once

@@ -146,7 +146,7 @@ def test_a_new_negative_review_notes_the_open_ticket_once_through_zendesk(
 
     counts = refresh_reviews(worker, rules, now=NOW)
 
-    assert counts == {"sources": 1, "reviews": 1, "matched": 1, "unknown": 0,
+    assert counts == {"sources": 1, "reviews": 1, "answers": 0, "matched": 1, "unknown": 0,
                       "flags_queued": 1, "alerts": 1, "incomplete": 0, "errors": 0}
     assert services.writebacks.send_due(worker.writers) == 1
     [note] = notes_on_ticket(fake)

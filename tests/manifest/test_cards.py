@@ -54,7 +54,7 @@ EXPECTED = [
     "sidebar.blocks[1].card.fields[0].path: invalid JMESPath expression "
     "'identity.external_ids.pos[' (Invalid jmespath expression: Incomplete expression:)",
     "sidebar.blocks[1].card.fields[1].path: unknown field 'pointz' of loyalty "
-    "(one of: card, points, tier, vouchers_used)",
+    "(one of: card, points, tier, vouchers_used, previous_tier, tier_changed_at)",
     "sidebar.blocks[1].card.fields[2].path: orders is a list: write orders[0].total (the "
     "first) or orders[*].total (each)",
     f"sidebar.blocks[1].card.fields[3].path: unknown section 'magasin' of the customer "

@@ -77,9 +77,9 @@ def test_a_feed_without_fields_needs_the_section_of_its_name(tmp_path: Path) -> 
         "mapping its items take"]
 
 
-def test_the_shipped_manifest_declares_both_feeds() -> None:
+def test_the_shipped_manifest_declares_its_feeds() -> None:
     sources = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))["sources"]
-    assert set(sources["feedback"]["changes"]) == {"reviews"}
+    assert set(sources["feedback"]["changes"]) == {"reviews", "surveys"}
     assert set(sources["erp"]["changes"]) == {"loyalty"}
     manifest = load_manifest(MANIFEST, env={"DEMO_BACKOFFICE_URL": "http://x"})
     assert manifest.jobs.refresh_reviews.describe() == "every 15m"

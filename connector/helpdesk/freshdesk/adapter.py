@@ -59,6 +59,7 @@ class Freshdesk:
     """The Freshdesk adapter."""
 
     kind = KIND
+    opens_tickets = True  # a WriteBack with new_ticket_subject opens one (api.py)
 
     def __init__(self, config: Config, deps: HelpdeskDeps) -> None:
         self.config = config

@@ -1,5 +1,7 @@
 """Write-back to Freshdesk through its API v2: our tags on the ticket (or the contact), contact
-custom fields, private notes.
+custom fields, private notes, and a new ticket for a contact (Create a ticket, `POST
+/api/v2/tickets`: `requester_id`, `subject`, `description` as HTML, `status` 2 open, `priority`
+2 medium, `tags`; 201 with the ticket; no idempotency key).
 
 Freshdesk replaces a ticket's whole `tags` list on update, so we read the ticket first and
 merge: tags of other people and rules stay, ours (`tag_prefix…`) become the set we want. An
@@ -57,6 +59,9 @@ class FreshdeskApi:
 
     def apply(self, change: WriteBack) -> None:
         """Send one merged change (RateLimited, WriteBackFailed)."""
+        if change.new_ticket_subject is not None:
+            self._open_ticket(change)
+            return
         requester = change.requester_id
         if change.ticket_id:
             ticket = self.call("GET", f"/api/v2/tickets/{change.ticket_id}")
@@ -70,6 +75,24 @@ class FreshdeskApi:
                           {"body": note_html(change.note), "private": True})
         if requester:
             self._update_contact(requester, change, with_tags=self.tags_on == "contact")
+
+    def _open_ticket(self, change: WriteBack) -> None:
+        """The contact's fields (and tags, on `tags_on: contact`), then a new open ticket
+        whose description is the note: last, since a failure after it would open a second
+        ticket on retry."""
+        requester = change.requester_id
+        if not requester or not requester.isdigit():
+            raise WriteBackFailed("a new Freshdesk ticket needs its contact's id",
+                                  permanent=True)
+        self._update_contact(requester, change, with_tags=self.tags_on == "contact")
+        ticket: dict[str, Any] = {
+            "requester_id": int(requester), "subject": change.new_ticket_subject,
+            "description": note_html(change.note or change.new_ticket_subject or ""),
+            "status": 2, "priority": 2}
+        tags = list(dict.fromkeys(change.tags))
+        if tags:
+            ticket["tags"] = tags
+        self.call("POST", "/api/v2/tickets", ticket)
 
     def _update_contact(self, contact_id: str, change: WriteBack, with_tags: bool) -> None:
         """Our tags (when they live on the contact) and the mapped custom fields."""

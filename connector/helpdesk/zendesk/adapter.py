@@ -1,6 +1,7 @@
 """Zendesk Support: the sidebar app (signed-URL POST, then a page reading the ticket's
 requester through the ZAF SDK), signed webhooks (event subscriptions and trigger templates),
-and write-back of tags, user fields and internal notes through the REST API.
+and write-back of tags, user fields and internal notes through the REST API; it also opens a
+ticket for a requester (`WriteBack.new_ticket_subject`: the `refresh_reviews` job's alerts).
 
 The sidebar side lives in `sidebar.py`, the manifest entry in `config.py`; this module is the
 adapter the registry finds.
@@ -38,6 +39,7 @@ class Zendesk:
     """The Zendesk adapter."""
 
     kind = KIND
+    opens_tickets = True  # a WriteBack with new_ticket_subject opens one
 
     def __init__(self, config: Config, deps: HelpdeskDeps) -> None:
         self.config = config
@@ -75,13 +77,24 @@ class Zendesk:
 
     def write_back(self, change: WriteBack) -> None:
         """Our tags and fields on the requester, a note (and tags, when no requester is
-        known) on the ticket; only what differs from what Zendesk holds is written."""
+        known) on the ticket, or a new ticket for the requester; only what differs from what
+        Zendesk holds is written."""
         if self.api is None:
             raise WriteBackFailed("Zendesk write-back needs helpdesks.zendesk.subdomain, "
                                   "api_email and ZENDESK_API_TOKEN", permanent=True)
         tags = self.config.write_back.tags
+        if change.new_ticket_subject is not None and not change.requester_id:
+            raise WriteBackFailed("a new Zendesk ticket needs its requester's id",
+                                  permanent=True)
         if change.requester_id:
             self._write_user(self.api, change.requester_id, change, tags)
+        if change.new_ticket_subject is not None and change.requester_id:
+            # last, once the retryable writes went through: a failure after it would open a
+            # second ticket on retry (Zendesk has no idempotency key for Create Ticket)
+            self.api.create_ticket(change.requester_id, change.new_ticket_subject,
+                                   change.note or change.new_ticket_subject,
+                                   list(change.tags) if tags else [])
+            return
         if change.ticket_id:
             self._write_ticket(self.api, change.ticket_id, change,
                                tags and not change.requester_id)

@@ -12,7 +12,9 @@ users `PUT /api/v2/users/{id}/tags.json` (adds) and `DELETE …/tags.json` (remo
 "tagging of users and organizations" enabled under Admin Center → People → Configuration);
 Update User `PUT /api/v2/users/{id}.json` (user_fields are merged by key); Show Ticket and
 Update Ticket `PUT /api/v2/tickets/{id}.json` (`comment` with `public: false` is an internal
-note; `additional_tags` / `remove_tags` change tags without replacing the others).
+note; `additional_tags` / `remove_tags` change tags without replacing the others); Create
+Ticket `POST /api/v2/tickets.json` (`requester_id`, `subject`, a first `comment` with
+`public: false`, `tags`; 201 with the ticket; no idempotency key).
 """
 
 from __future__ import annotations
@@ -110,6 +112,17 @@ class ZendeskApi:
             ticket["remove_tags"] = remove_tags
         if ticket:
             self._call("PUT", f"/api/v2/tickets/{_id(ticket_id)}.json", json={"ticket": ticket})
+
+    def create_ticket(self, requester_id: str, subject: str, note: str,
+                      tags: list[str]) -> str | None:
+        """Open a ticket for this requester, its first comment an internal note; its id."""
+        ticket: dict[str, Any] = {"requester_id": int(_id(requester_id)), "subject": subject,
+                                  "comment": {"body": note, "public": False}}
+        if tags:
+            ticket["tags"] = tags
+        made = self._call("POST", "/api/v2/tickets.json", json={"ticket": ticket})
+        created = made.get("ticket")
+        return str(created["id"]) if isinstance(created, dict) and "id" in created else None
 
     # --- the one place failures are classified --------------------------------------------
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:

@@ -334,7 +334,8 @@ def test_a_new_conversation_reaches_the_history_once_and_is_tagged(
     assert len(api.log) == 4
     tags, note = sent
     assert tags["json"]["tags"][0] == "livraison"
-    assert set(tags["json"]["tags"]) == {"livraison", "connector_vip", "connector_past_complaint"}
+    # her complaints are years old (no past_complaint); lost and valuable: win back
+    assert set(tags["json"]["tags"]) == {"livraison", "connector_vip", "connector_win_back"}
     assert "VIP" in note["json"]["text"]
     token_form = api.log[0][0].form
     assert token_form["grant_type"] == "client_credentials"

@@ -142,7 +142,24 @@ class FakeZendesk:
             return self._user_tags(method, match.group(1), body)
         if (match := TICKET.match(path)) is not None:
             return self._ticket(method, match.group(1), body)
+        if path == "/api/v2/tickets.json" and method == "POST":
+            return self._create_ticket(body)
         return _json({"error": "InvalidEndpoint"}, 404)
+
+    def _create_ticket(self, body: Any) -> Response:
+        """Create Ticket: a requester who exists, a first comment (its description); 201."""
+        asked = (body or {}).get("ticket") or {}
+        comment = asked.get("comment")
+        if str(asked.get("requester_id")) not in self.users or not isinstance(comment, dict):
+            return _json({"error": "RecordInvalid", "description": "Record validation errors"},
+                         422)
+        ticket_id = str(max(int(t) for t in self.tickets) + 1)
+        ticket = {"id": int(ticket_id), "requester_id": asked["requester_id"],
+                  "subject": asked.get("subject"), "description": comment.get("body"),
+                  "status": "new", "tags": list(asked.get("tags") or []),
+                  "comments": [copy.deepcopy(comment)]}
+        self.tickets[ticket_id] = ticket
+        return _json({"ticket": ticket, "audit": {"events": []}}, 201)
 
     def _user(self, method: str, user_id: str, body: Any) -> Response:
         user = self.users.get(user_id)
