@@ -63,7 +63,7 @@ def test_jobs_run_refresh_flags_with_no_helpdesk_writing_back(private: dict[str,
 
 
 def test_jobs_run_refresh_reviews_and_loyalty_start_from_now(private: dict[str, str]) -> None:
-    for job, counts in (("refresh_reviews", "sources=1 reviews=0 matched=0"),
+    for job, counts in (("refresh_reviews", "sources=2 reviews=0 answers=0 matched=0"),
                         ("refresh_loyalty", "sources=1 cards=0 matched=0")):
         ran = connector("jobs", "run", job, env=private)
         assert ran.returncode == 0, ran.stderr
