@@ -16,6 +16,7 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/bench_identity_safety.py --db both
 	$(BIN)/python bench/bench_identity.py
 	$(BIN)/python bench/bench_sidebar.py
+	$(BIN)/python bench/bench_flags.py
 	$(BIN)/python bench/bench_webhooks.py
 	$(BIN)/python bench/bench_front.py
 	$(BIN)/python bench/bench_source_faults.py
