@@ -13,17 +13,14 @@ import logging
 import time
 from collections.abc import Callable
 
-from connector.customer.profile import Lookup
 from connector.events.worker import EventWorker, flag_write_back
 from connector.jobs.config import RefreshFlagsJob
+from connector.jobs.feeds import fresh_lookup
 from connector.jobs.history import Counts
 from connector.jobs.progress import Progress, no_progress
-from connector.models import CustomerProfile, Flag, SourceState
+from connector.models import CustomerProfile, Flag
 
 log = logging.getLogger(__name__)
-# a source that answered with these states may be missing a flag's evidence: writing that
-# back would remove a tag that still holds
-TRUSTED = {SourceState.OK, SourceState.NOT_FOUND}
 
 
 def refresh_flags(worker: EventWorker, rules: RefreshFlagsJob,
@@ -48,7 +45,7 @@ def refresh_flags(worker: EventWorker, rules: RefreshFlagsJob,
         if n and rules.pause_s:
             sleep(rules.pause_s)
         counts["people"] += 1
-        found, complete = _fresh_profile(worker, customer_id)
+        found, complete = fresh_lookup(worker, customer_id)
         if found is None or found.profile is None:
             counts["unknown"] += 1
         elif not complete:
@@ -57,19 +54,6 @@ def refresh_flags(worker: EventWorker, rules: RefreshFlagsJob,
             counts["queued"] += _queue_flags(worker, found.profile, found.flags, targets)
         progress(n + 1, len(people))
     return counts
-
-
-def _fresh_profile(worker: EventWorker, customer_id: str) -> tuple[Lookup | None, bool]:
-    """The person as the sources describe them now (their cached answers dropped first), and
-    whether every source answered."""
-    assembler = worker.assembler
-    ids = assembler.resolver.person(customer_id).identifiers
-    if not ids:  # forgotten or merged into another record since
-        return None, False
-    assembler.invalidate(ids)
-    found = assembler.lookup(ids, customer_id=customer_id)
-    complete = all(status.status in TRUSTED for status in found.sources.values())
-    return found, complete
 
 
 def _queue_flags(worker: EventWorker, profile: CustomerProfile, flags: list[Flag],
