@@ -19,6 +19,7 @@ import datetime as dt
 import hashlib
 import logging
 
+from connector import i18n
 from connector.customer.profile import Lookup
 from connector.events.worker import EventWorker, flag_write_back
 from connector.events.writeback import opens_tickets
@@ -41,22 +42,6 @@ from connector.store.engine import create_tables, insert_ignoring
 from connector.store.schema import review_alerts
 
 log = logging.getLogger(__name__)
-ALERT_TEXT = {
-    "fr": "Nouvel avis : {rating} sur {site}, le {date}\n{url}",
-    "en": "New review: {rating} on {site}, {date}\n{url}",
-}
-SUBJECT = {
-    "fr": "Avis négatif : {rating} sur {site}",
-    "en": "Negative review: {rating} on {site}",
-}
-ANSWER_TEXT = {
-    "fr": "Nouvelle réponse à l'enquête {kind} : {score}, le {date}\n{comment}",
-    "en": "New {kind} survey answer: {score}, {date}\n{comment}",
-}
-ANSWER_SUBJECT = {
-    "fr": "Réponse négative à l'enquête {kind} : {score}",
-    "en": "Negative {kind} survey answer: {score}",
-}
 SCALES = {"nps": 10, "csat": 10, "ces": 5}  # the record's scales (docs/flags.md)
 FEEDS: tuple[FeedKind, ...] = ("reviews", "surveys")  # what this job reads, each its cursor
 NEW_TICKET = "new"  # the ticket of a `review_alerts` row whose alert opened one
@@ -226,16 +211,16 @@ def _queue_alert(worker: EventWorker, found: Lookup, alert: ReviewAlert, helpdes
 
 def alert_subject(review: Review, locale: str) -> str:
     """A new ticket's subject: the rating and the site."""
-    return SUBJECT.get(locale, SUBJECT["en"]).format(
-        rating=_rating(review), site=review.site or review.source or "?")
+    return i18n.text("alert.review_subject", locale, rating=_rating(review),
+                     site=review.site or review.source or "?")
 
 
 def alert_text(review: Review, found: Lookup, locale: str) -> str:
     """The note: the review (rating on its scale, site, day, link), then the alert flags."""
     rating = _rating(review)
     day = format_date(review.date, locale) if review.date else "?"
-    text = ALERT_TEXT.get(locale, ALERT_TEXT["en"]).format(
-        rating=rating, site=review.site or review.source or "?", date=day, url=review.url or "")
+    text = i18n.text("alert.review", locale, rating=rating, site=review.site or review.source
+                     or "?", date=day, url=review.url or "")
     flags = "\n".join(f"• {flag.label} — {flag.reason}" for flag in found.flags)
     return f"{text.rstrip()}\n{flags}".rstrip()
 
@@ -243,15 +228,15 @@ def alert_text(review: Review, found: Lookup, locale: str) -> str:
 
 def answer_subject(answer: SurveyAnswer, locale: str) -> str:
     """A new ticket's subject for a survey answer: the question and the score."""
-    return ANSWER_SUBJECT.get(locale, ANSWER_SUBJECT["en"]).format(
-        kind=answer.kind.upper(), score=_score(answer))
+    return i18n.text("alert.answer_subject", locale, kind=answer.kind.upper(),
+                     score=_score(answer))
 
 
 def answer_text(answer: SurveyAnswer, found: Lookup, locale: str) -> str:
     """The note for a survey answer: the question, score, day and comment, then the flags."""
     day = format_date(answer.date, locale) if answer.date else "?"
-    text = ANSWER_TEXT.get(locale, ANSWER_TEXT["en"]).format(
-        kind=answer.kind.upper(), score=_score(answer), date=day, comment=answer.comment or "")
+    text = i18n.text("alert.answer", locale, kind=answer.kind.upper(), score=_score(answer),
+                     date=day, comment=answer.comment or "")
     flags = "\n".join(f"• {flag.label} — {flag.reason}" for flag in found.flags)
     return f"{text.rstrip()}\n{flags}".rstrip()
 
