@@ -44,7 +44,9 @@ def jobs_list(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_FAILED
     runner = JobRunner(manifest, JobRuns(open_database(settings.database())), {}, Metrics())
     zone = ZoneInfo(manifest.brand.timezone)
-    for job in runner.statuses():
+    statuses = runner.statuses()
+    width = max((len(job.name) for job in statuses), default=0)
+    for job in statuses:
         last = "last: never"
         if job.last is not None:
             outcome = job.last.outcome + (f" {job.last.error}" if job.last.error else "")
@@ -52,7 +54,7 @@ def jobs_list(args: argparse.Namespace, settings: Settings) -> int:
             last += f" ({job.last.summary})" if job.last.summary else ""
         state = "enabled" if job.enabled else "disabled"
         upcoming = f"next: {_when(job.next_run, zone)}" if job.next_run else "next: -"
-        print(f"{job.name:<14} {job.schedule:<18} {state:<8}  {last}  {upcoming}")
+        print(f"{job.name:<{width}}  {job.schedule:<18} {state:<8}  {last}  {upcoming}")
     return 0
 
 
