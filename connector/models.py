@@ -159,6 +159,8 @@ class Order(Canonical):
     back_office_url: str | None = None
     store: str | None = None
     source: str | None = None
+    # the other sources that hold the same sale (`kpis.dedupe`): it counts once, here
+    also_in: list[str] = Field(default_factory=list)
 
 
 class Loyalty(Canonical):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,21 +15,23 @@ import requests
 from demo.generate import ensure
 
 ROOT = Path(__file__).resolve().parent.parent
+# the port manifest.yaml falls back to (`${DEMO_BACKOFFICE_URL:-http://127.0.0.1:8071}`): with
+# the back office there, `connector check --probe` and `connector lookup` run in another
+# terminal find it with no variable set
+FIXED_PORT = int(os.environ.get("DEMO_BACKOFFICE_PORT", "8071"))
 
 
 def start_backoffice(data_dir: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    """Start the demo ERP/review service on a free port; its process and base URL."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "demo.backoffice", "--data", str(data_dir), "--port", "0",
-         "--review-every", "300"],  # a new review now and then, for the review job
-        stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline().strip()
+    """Start the demo ERP/review service on its fixed port, or a free one when that is taken;
+    its process and base URL."""
+    process, line = _backoffice(data_dir, env, FIXED_PORT if _free(FIXED_PORT) else 0)
     if not line.startswith("demo back office on "):
-        process.kill()
         raise SystemExit(f"the demo back office did not start: {line or 'no output'}")
     url = line.removeprefix("demo back office on ")
+    if not url.endswith(f":{FIXED_PORT}"):
+        print(f"  port {FIXED_PORT} is taken: the demo back office is on {url}; before "
+              f"running `connector` in another terminal: export DEMO_BACKOFFICE_URL={url}",
+              flush=True)
     for _ in range(50):
         try:
             if requests.get(f"{url}/healthz", timeout=1).ok:
@@ -37,6 +40,32 @@ def start_backoffice(data_dir: Path, env: dict[str, str]) -> tuple[subprocess.Po
             time.sleep(0.1)
     process.kill()
     raise SystemExit("the demo back office did not answer on /healthz")
+
+
+def _backoffice(data_dir: Path, env: dict[str, str],
+                port: int) -> tuple[subprocess.Popen[str], str]:
+    """The back office started on `port` (0: any free one), and its first line of output."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "demo.backoffice", "--data", str(data_dir), "--port", str(port),
+         "--review-every", "300"],  # a new review now and then, for the review job
+        stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline().strip()
+    if not line.startswith("demo back office on "):
+        process.kill()
+        process.wait(timeout=5)
+    return process, line
+
+
+def _free(port: int) -> bool:
+    """Whether nothing listens on this port of the loopback address."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
@@ -57,7 +86,9 @@ def main() -> int:
     first = subprocess.run([sys.executable, "-m", "connector.cli", "jobs", "run", "segments"],
                            env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     print(f"  {(first.stdout or first.stderr).strip()}", flush=True)
-    print(f"\n  Demo helpdesk: http://{host}:{port}/demo   (Ctrl-C to stop)\n", flush=True)
+    print(f"\n  Demo helpdesk: http://{host}:{port}/demo   (Ctrl-C to stop)"
+          f"\n  Demo back office: {url}   (in another terminal: .venv/bin/connector check "
+          "--probe --email pauline.deneve@easiware.fr)\n", flush=True)
     server = subprocess.Popen([sys.executable, "-m", "connector.cli", "serve"], env=env, cwd=ROOT)
     for stop_signal in (signal.SIGTERM, signal.SIGHUP):  # stopped any way: as Ctrl-C
         signal.signal(stop_signal, _interrupt)

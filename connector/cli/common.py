@@ -16,6 +16,7 @@ EXIT_USAGE = 2
 EXIT_NOT_FOUND = 3
 EXIT_AMBIGUOUS = 4
 EXIT_UNAVAILABLE = 5  # nobody found, but a source did not answer: not a "not found"
+EXIT_PARTIAL = 6  # a record, but a source did not answer (nor had an old copy): it lacks them
 
 
 def identifier_options(command: argparse.ArgumentParser, required: bool = True,

@@ -12,6 +12,7 @@ from connector.cli.common import (
     EXIT_AMBIGUOUS,
     EXIT_INVALID,
     EXIT_NOT_FOUND,
+    EXIT_PARTIAL,
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
     identifier_options,
@@ -20,6 +21,7 @@ from connector.cli.common import (
     manifest_or_report,
 )
 from connector.identifiers import InvalidIdentifier
+from connector.models import SourceState
 from connector.settings import Settings
 
 
@@ -53,8 +55,8 @@ def add_customer_commands(commands: Any) -> list[argparse.ArgumentParser]:
 
 def lookup_customer(args: argparse.Namespace, settings: Settings) -> int:
     """Print the customer as JSON (exit 3 when not found, 5 when not found but a source did not
-    answer, 4 with the candidates to choose, or when the database is down and several people
-    may fit: `identity_checked` false)."""
+    answer, 6 when found but a source did not answer, 4 with the candidates to choose, or when
+    the database is down and several people may fit: `identity_checked` false)."""
     from connector.app import build_services
 
     manifest = manifest_or_report(settings)
@@ -96,6 +98,12 @@ def lookup_customer(args: argparse.Namespace, settings: Settings) -> int:
               "sources say alone", file=sys.stderr)
     json.dump(found.profile.model_dump(mode="json"), sys.stdout, ensure_ascii=False, indent=2)
     print()
+    missing = [name for name, status in found.sources.items() if status.status not in (
+        SourceState.OK, SourceState.NOT_FOUND, SourceState.STALE)]
+    if missing:  # a nameless record while the main source is down must not pass for whole
+        print(f"partial record: {', '.join(missing)} did not answer and had no copy kept; "
+              "what they know is missing", file=sys.stderr)
+        return EXIT_PARTIAL
     return 0
 
 

@@ -21,6 +21,7 @@ from connector.cli.customers import add_customer_commands
 from connector.cli.identity import add_identity_commands
 from connector.cli.jobs import add_jobs_commands
 from connector.cli.serve import add_serve_command
+from connector.manifest.source_checks import check_files
 from connector.settings import Settings
 
 
@@ -64,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
 def _check(args: argparse.Namespace, settings: Settings) -> int:
     manifest = manifest_or_report(settings)
     if manifest is None:
+        return EXIT_INVALID
+    missing = check_files(manifest.sources, manifest.directory)
+    for line in missing:
+        print(line)
+    if missing:
         return EXIT_INVALID
     kinds = ", ".join(f"{n} ({c.preset or c.type})" for n, c in manifest.sources.items())
     blocks = len(manifest.sidebar.blocks)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
+from jmespath.exceptions import JMESPathError
+
+from connector.customer.rules import DedupeRule
 from connector.models import (
     ContactEvent,
     Contacts,
@@ -17,6 +21,7 @@ from connector.models import (
     SurveyAnswer,
     TrendPoint,
 )
+from connector.sources.mapping import search
 from connector.sources.values import in_survey_scale
 
 CENT = Decimal("0.01")
@@ -53,6 +58,56 @@ def compute_kpis(
         satisfaction=satisfaction,
         currency=currency,
     )
+
+
+def one_sale_once(lists: Mapping[str, list[Order]], rules: Sequence[DedupeRule],
+                  sources: Sequence[str]) -> dict[str, list[Order]]:
+    """The purchase lists with each sale several sources hold kept once (`kpis.dedupe`): in
+    the source declared first in the manifest (`sources`; on a tie, the rule's first list),
+    the others named in its `also_in`; the order of each list is kept."""
+    kept_lists = {kind: list(items) for kind, items in lists.items()}
+    rank = {name: n for n, name in enumerate(sources)}
+    for rule in rules:
+        held = sorted(((kind, n, order) for kind in rule.lists
+                       for n, order in enumerate(kept_lists.get(kind, []))),
+                      key=lambda t: (rank.get(t[2].source or "", len(rank)),
+                                     rule.lists.index(t[0]), t[1]))
+        first: dict[tuple[str, ...], tuple[str, int]] = {}
+        gone: set[tuple[str, int]] = set()
+        for kind, n, order in held:
+            key = sale_key(order, rule.key)
+            if key is None:
+                continue
+            if key not in first:
+                first[key] = (kind, n)
+                continue
+            kept_kind, kept_n = first[key]
+            kept = kept_lists[kept_kind][kept_n]
+            other = order.source or kind
+            if other != kept.source and other not in kept.also_in:
+                kept_lists[kept_kind][kept_n] = kept.model_copy(
+                    update={"also_in": [*kept.also_in, other]})
+            gone.add((kind, n))
+        kept_lists = {kind: [o for n, o in enumerate(items) if (kind, n) not in gone]
+                      for kind, items in kept_lists.items()}
+    return kept_lists
+
+
+def sale_key(order: Order, key: Sequence[str]) -> tuple[str, ...] | None:
+    """What identifies a sale across sources (each expression's value, as text); None when
+    one of them has no value: such a purchase is never merged."""
+    document = order.model_dump(mode="json")
+    values = []
+    for expression in key:
+        try:
+            value = search(expression, document)
+        except JMESPathError:
+            return None
+        text = "" if value is None else str(value).strip()
+        if not text or value in ([], {}):
+            return None
+        values.append(text)
+    return tuple(values)
 
 
 def compute_sentiment(surveys: list[SurveyAnswer]) -> Sentiment:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, TypeVar
 
 from connector.identifiers import normalise, phone_region
@@ -11,6 +12,7 @@ from connector.sources.base import SourceResult
 LIST_SECTIONS = ("orders", "store_purchases", "reviews", "campaigns", "notes")
 T = TypeVar("T")
 Found = tuple[str, str, str | None]
+log = logging.getLogger(__name__)
 
 
 def merged_sections(found: dict[str, SourceResult], region: str) -> dict[str, Any]:
@@ -34,7 +36,9 @@ def merged_sections(found: dict[str, SourceResult], region: str) -> dict[str, An
 
 def merge_identity(identities: list[Identity], found: dict[str, SourceResult],
                    region: str) -> Identity:
-    """One identity: first values win, emails and phones normalised and joined."""
+    """One identity: first values win, emails and phones normalised and joined (one the
+    normaliser refuses is dropped, logged by source and field, never its value)."""
+    log_refused(found, region)
     identity = first_values(Identity, identities, union=("emails", "phones"))
     emails = [e for raw in identity.emails if (e := normalise("email", raw, region))]
     phones = [p for i in identities for raw in i.phones
@@ -48,6 +52,22 @@ def merge_identity(identities: list[Identity], found: dict[str, SourceResult],
         "emails": list(dict.fromkeys(emails)), "phones": list(dict.fromkeys(phones)),
         "address": address, "full_name": full_name, "external_ids": external,
     })
+
+
+def log_refused(found: dict[str, SourceResult], region: str) -> None:
+    """Log each email or phone of a source's identity that the record cannot use."""
+    for name, result in found.items():
+        identity = result.sections.get("identity")
+        if identity is None:
+            continue
+        local = phone_region(identity.address.country, region)
+        for field, kind, values in (("emails", "email", identity.emails),
+                                    ("phones", "phone", identity.phones)):
+            for n, raw in enumerate(values):
+                if raw and normalise(kind, raw, local) is None:  # type: ignore[arg-type]
+                    log.warning("source %s: dropped identity.%s[%d] (not %s the record can "
+                                "use)", name, field, n,
+                                "an email" if kind == "email" else "a phone number")
 
 
 def first_values(model: type[T], values: list[Any], union: tuple[str, ...] = ()) -> T:

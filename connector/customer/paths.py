@@ -20,7 +20,7 @@ import jmespath
 from jmespath.exceptions import JMESPathError
 from pydantic import BaseModel
 
-from connector.models import CustomerProfile
+from connector.models import CustomerProfile, Order
 
 Node = dict[str, Any]
 Kind = Literal["model", "list", "map", "scalar", "unknown"]
@@ -58,6 +58,16 @@ def profile_path_problems(expression: str) -> list[str]:
         return [problem]
     checker = PathChecker()
     checker.walk(jmespath.compile(expression).parsed, CUSTOMER)
+    return list(dict.fromkeys(checker.problems))
+
+
+def purchase_path_problems(expression: str) -> list[str]:
+    """Every problem of a path over one purchase (an order's JSON: `number`, `store`…)."""
+    problem = expression_problem(expression)
+    if problem is not None:
+        return [problem]
+    checker = PathChecker()
+    checker.walk(jmespath.compile(expression).parsed, Shape("model", "purchase", model=Order))
     return list(dict.fromkeys(checker.problems))
 
 

@@ -18,7 +18,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from connector.customer.answers import Outcome
 from connector.customer.flags import complaints_of, evaluate_flags, past_of, shown, written
 from connector.customer.identification import Identification, Identified
-from connector.customer.kpis import compute_contacts, compute_kpis, compute_sentiment
+from connector.customer.kpis import (
+    compute_contacts,
+    compute_kpis,
+    compute_sentiment,
+    one_sale_once,
+)
 from connector.customer.links import Link
 from connector.customer.merge import (
     LIST_SECTIONS,
@@ -370,6 +375,9 @@ class ProfileAssembler:
             sections["contacts"] = sorted([*sections["contacts"], *recorded], key=newest_key,
                                           reverse=True)
         rules = self.manifest.kpis
+        if rules.dedupe:  # one sale held by several sources counts, and shows, once
+            sections.update(one_sale_once({k: sections[k] for k in ("orders", "store_purchases")},
+                                          rules.dedupe, list(self.manifest.sources)))
         purchases = [p for kind in rules.purchases for p in sections[kind]]
         profile = CustomerProfile(
             customer_id="",

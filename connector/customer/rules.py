@@ -24,6 +24,7 @@ from pydantic import (
 
 from connector.config import Brand, Strict
 from connector.customer.expressions import Expression, ExpressionError, unwrap
+from connector.customer.paths import purchase_path_problems
 from connector.models import (
     Canonical,
     ContactEvent,
@@ -34,11 +35,37 @@ from connector.models import (
 )
 from connector.sources.base import SourceConfig
 
+PurchaseList = Literal["orders", "store_purchases"]
+
+
+class DedupeRule(Strict):
+    """One sale held by several sources (an in-store order in the e-shop's back office and in
+    the POS export): purchases of these lists whose `key` is the same are one sale. `key` is
+    a JMESPath over a purchase (`number`), or a list of them that must all match (`[number,
+    store]`); a purchase without a value for it is never merged."""
+
+    lists: list[PurchaseList] = Field(default=["orders", "store_purchases"], min_length=1)
+    key: list[str] = Field(min_length=1)
+
+    @field_validator("key", mode="before")
+    @classmethod
+    def _one_or_several(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("key")
+    @classmethod
+    def _over_a_purchase(cls, value: list[str]) -> list[str]:
+        problems = [p for expression in value for p in purchase_path_problems(expression)]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
 
 class KpiRules(Strict):
     """How activity figures are computed from purchases and surveys."""
 
-    purchases: list[Literal["orders", "store_purchases"]] = ["orders", "store_purchases"]
+    purchases: list[PurchaseList] = ["orders", "store_purchases"]
+    dedupe: list[DedupeRule] = Field(default_factory=list)
     exclude_statuses: list[str] = ["cancelled", "quotation"]
     satisfaction_window: int = Field(default=5, ge=1, le=100)
     repeat_window_days: int = Field(default=7, ge=1, le=365)

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from jmespath.exceptions import ArityError, JMESPathError, JMESPathTypeError, UnknownFunctionError
 from pydantic import BaseModel
 
 from connector.customer.paths import expression_problem
 from connector.helpdesk.config import AdapterConfig
+from connector.manifest.source_checks import check_source_entry
 from connector.models import SECTIONS
 from connector.sources.base import SectionMap, SourceConfig
-from connector.sources.mapping import field_type
+from connector.sources.expression_errors import expression_error
+from connector.sources.mapping import field_type, search
 from connector.sources.rest import RestConfig, RestRequest
-from connector.sources.templates import FILTERS, expressions
+from connector.sources.rest_graphql import request_problems
+from connector.sources.templates import FILTERS, expressions, stray_braces
 from connector.widgets.base import CARD_BLOCK
 from connector.widgets.layout import Sidebar
 from connector.widgets.page import BLOCKS
 
-AUTOMATIC_FIELDS = {"source"}
+AUTOMATIC_FIELDS = {"source", "also_in"}  # filled by connector, never mapped
 
 
 class SectionMaps(BaseModel):
@@ -93,13 +97,15 @@ def _check_card_keys(sidebar: Sidebar) -> list[str]:
 
 
 def _check_source(path: str, config: SourceConfig) -> list[str]:
-    errors = _expressions(path, {"id": config.id, "found": getattr(config, "found", None)})
+    errors = _expressions(path, {"id": config.id})
+    errors.extend(_expressions(path, {"found": getattr(config, "found", None)}, nothing=True))
     if config.candidates is not None:
         spec = config.candidates
         errors.extend(_expressions(f"{path}.candidates", {
             "items": spec.items, "id": spec.id, "name": spec.name, "postcode": spec.postcode}))
     errors.extend(check_sections(path, config))
     errors.extend(check_details(path, config))
+    errors.extend(check_source_entry(path, config))
     if isinstance(config, RestConfig):
         errors.extend(_check_requests(path, config))
     return errors
@@ -145,15 +151,24 @@ def _check_request(where: str, request: RestRequest, config: RestConfig) -> list
     errors: list[str] = []
     if config.protocol == "jsonrpc" and not request.rpc_method:
         errors.append(f"{where}.rpc_method: required with protocol jsonrpc")
+    errors.extend(request_problems(where, request, config.protocol))
     parts = {"path": request.path, "params": request.params, "headers": request.headers,
-             "body": request.body}
+             "body": request.body, "variables": request.variables}
     for key, template in parts.items():
+        if stray_braces(template):
+            errors.append(f"{where}.{key}: a brace that is not a placeholder's (an expression "
+                          "holding braces, or one left open): write {{ or }} for a literal "
+                          "brace")
         for expression, filter_name in expressions(template):
-            errors.extend(_expressions(f"{where}.{key}", {"": expression}))
+            errors.extend(_expressions(f"{where}.{key}", {"": expression}, nothing=True))
             if filter_name and filter_name not in FILTERS:
                 errors.append(f"{where}.{key}: unknown filter '{filter_name}' "
                               f"(one of: {', '.join(FILTERS)})")
-    errors.extend(_expressions(where, {"items": request.items, "when": request.when}))
+    errors.extend(_expressions(where, {"items": request.items}))
+    errors.extend(_expressions(where, {"when": request.when}, nothing=True))
+    if request.paginate is not None:
+        errors.extend(_expressions(f"{where}.paginate", {"next": request.paginate.next},
+                                   nothing=True))  # the last page has no next
     return errors
 
 
@@ -173,13 +188,35 @@ def check_details(path: str, config: SourceConfig) -> list[str]:
     return errors
 
 
-def _expressions(path: str, expressions: dict[str, str | None]) -> list[str]:
+def _expressions(path: str, expressions: dict[str, str | None],
+                 nothing: bool = False) -> list[str]:
+    """Each expression compiles and names known functions with their number of arguments;
+    with `nothing`, it must also stand an answer that found nothing (a `when`, a `found`, a
+    placeholder: read over earlier answers that may all be null)."""
     errors = []
     for key, expression in expressions.items():
         problem = expression_problem(expression) if expression is not None else None
+        if problem is None and expression is not None:
+            problem = _evaluation_problem(expression, nothing)
         if problem is not None:
             errors.append(f"{path}.{key}: {problem}" if key else f"{path}: {problem}")
     return errors
+
+
+def _evaluation_problem(expression: str, nothing: bool) -> str | None:
+    """Why an expression fails before any data is read: an unknown function or a wrong
+    number of arguments; with `nothing`, a function given null when nothing was found."""
+    try:
+        search(expression, {})
+    except (UnknownFunctionError, ArityError) as exc:
+        return f"'{expression}': {expression_error(exc)}"
+    except JMESPathTypeError as exc:
+        if nothing:
+            return (f"'{expression}' fails when nothing was found: {expression_error(exc)} "
+                    "(write a default, e.g. length(x || `[]`))")
+    except JMESPathError:
+        return None
+    return None
 
 
 def _field_names(model: type) -> list[str]:

@@ -273,9 +273,9 @@ def _validate(model: type[M], data: Any, prefix: str, errors: list[str]) -> M | 
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        for error in exc.errors():
-            where = _join(prefix, _dotted(error["loc"], data))
-            errors.append(f"{where or '(top level)'}: {_message(error)}")
+        lines = [f"{_join(prefix, _dotted(error['loc'], data)) or '(top level)'}: "
+                 f"{_message(error)}" for error in exc.errors()]
+        errors.extend(dict.fromkeys(lines))  # a key and its value may fail alike
         return None
 
 
@@ -286,7 +286,9 @@ def _dotted(loc: tuple[int | str, ...], data: Any) -> str:
         if part == "[key]":
             continue  # pydantic's marker for "the key itself is wrong": the path already says it
         if isinstance(node, dict) and part in node:
-            path, node = _join(path, str(part)), node[part]
+            key = next(k for k in node if k == part)  # False == 0: the file's own key
+            shown = str(key).lower() if isinstance(key, bool) else str(part)
+            path, node = _join(path, shown), node[part]
         elif isinstance(node, list) and isinstance(part, int) and part < len(node):
             path, node = f"{path}[{part}]", node[part]
         elif isinstance(node, dict) and (node.get("type") == part or "[" in str(part)):
@@ -304,7 +306,11 @@ def _message(error: Any) -> str:
         return "unknown key"
     message = str(error["msg"])
     message = message.removeprefix("Value error, ")
-    return message[:1].lower() + message[1:]
+    message = message[:1].lower() + message[1:]
+    if isinstance(error.get("input"), bool):
+        message += (" — the YAML boolean trap: an unquoted yes, no, on, off, true or false is "
+                    f"read as {str(error['input']).lower()}; quote it ('No', \"off\")")
+    return message
 
 
 def _join(prefix: str, part: str) -> str:

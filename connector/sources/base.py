@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from connector.config import Strict
 from connector.identifiers import IDENTIFIER_KINDS, IdentifierKind, Identifiers
@@ -200,6 +200,20 @@ class CandidatesMap(Strict):
     postcode: str | None = None
 
 
+def _date_format(value: str) -> str:
+    """A strptime format that reads back a date it wrote (`%d/%m/%Y`, not `dd/mm/yyyy`)."""
+    if "%" not in value:
+        raise ValueError(f"'{value}' has no % directive: write e.g. %d/%m/%Y (31/01/2024) or "
+                         "%d.%m.%Y %H:%M")
+    sample = dt.datetime(2024, 1, 31, 13, 45, 30)
+    try:
+        dt.datetime.strptime(sample.strftime(value), value)
+    except ValueError as exc:
+        raise ValueError(f"'{value}' is not a date format ({exc}): see Python's strptime "
+                         "directives, e.g. %d/%m/%Y") from exc
+    return value
+
+
 class SourceConfig(Strict):
     """Settings every source type has."""
 
@@ -217,7 +231,8 @@ class SourceConfig(Strict):
     id: str | None = None
     candidates: CandidatesMap | None = None
     decimal_comma: bool = False
-    date_formats: list[str] = Field(default_factory=list)
+    date_formats: list[Annotated[str, AfterValidator(_date_format)]] = Field(
+        default_factory=list)
     # how the source stores international email domains: `ascii` (xn--…, IDNA 2008) or
     # `unicode` (straße.de); it is asked with that form
     email_domains: Literal["ascii", "unicode"] = "ascii"

@@ -11,9 +11,11 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -185,11 +187,13 @@ def new_session(pool_size: int = 16) -> requests.Session:
 
 @dataclass(frozen=True)
 class Answer:
-    """A JSON answer (None for 404 or an empty body) and the headers it came with."""
+    """A JSON answer (None for 404 or an empty body), the headers it came with, and the URL
+    that answered (relative next links are read against it)."""
 
     data: Any
     headers: dict[str, str]
     links: dict[str, str]
+    url: str = ""
 
 
 def call_json(
@@ -199,10 +203,18 @@ def call_json(
     return send(session, method, url, timeout_s=timeout_s, **kwargs).data
 
 
+# An answer's body and Content-Type → its data (JSON by default; XML: `xml_answers`)
+Decode = Callable[[bytes, str], Any]
+# An error status's body and Content-Type → the error it states (a SOAP Fault), or None
+ReadFault = Callable[[int, bytes, str], SourceError | None]
+
+
 def send(
-    session: requests.Session, method: str, url: str, *, timeout_s: float, **kwargs: Any
+    session: requests.Session, method: str, url: str, *, timeout_s: float,
+    decode: Decode | None = None, fault: ReadFault | None = None, **kwargs: Any
 ) -> Answer:
-    """Send one request; its JSON and headers, or a classified SourceError. The whole call
+    """Send one request; its JSON (or what `decode` reads) and headers, or a classified
+    SourceError (`fault` may read it from an error's body first). The whole call
     (connect, headers, body) ends within timeout_s, or by the deadline set around it
     (`base.deadline_at`) when that comes first: a late call raises SourceTimeout."""
     due = current_deadline(timeout_s)
@@ -213,42 +225,66 @@ def send(
     token = _CALL.set(watch)
     WATCHDOG.watch(watch)
     try:
-        answer, body, kind = _exchange(session, method, url, timeout_s, watch, **kwargs)
+        answer, body, kind = _exchange(session, method, url, timeout_s, watch, fault,
+                                       **kwargs)
     except requests.RequestException as exc:
-        raise _classified(exc, watch, timeout_s) from exc
+        raise _classified(exc, watch, timeout_s, url) from exc
     finally:
         watch.finish()
         _CALL.reset(token)
     if body is None or not body.strip():
         return answer
+    data = (decode or json_answer)(body, kind)
+    return Answer(data, answer.headers, answer.links, answer.url)
+
+
+def json_answer(body: bytes, kind: str) -> Any:
+    """A body read as JSON; SourceError when it is not."""
     try:
-        return Answer(json.loads(body), answer.headers, answer.links)
+        return json.loads(body)
     except ValueError as exc:
         raise SourceError("answered with invalid JSON",
                           f"{kind or 'no content type'}, {len(body)} bytes: {exc}") from exc
 
 
 def _exchange(session: requests.Session, method: str, url: str, timeout_s: float, watch: _Watch,
-              **kwargs: Any) -> tuple[Answer, bytes | None, str]:
+              fault: ReadFault | None, **kwargs: Any) -> tuple[Answer, bytes | None, str]:
     """The answer's headers and raw body (None for a 404), read by the deadline: no socket
     wait is longer than the time left, and the watchdog cuts the call at the deadline."""
     left = max(watch.due - time.monotonic(), 0.001)
     with session.request(method, url, timeout=(left, left), stream=True, **kwargs) as response:
+        code = response.status_code
+        if fault is not None and code >= 400 and code not in (404, 429):
+            error = fault(code, _read_capped(response, watch, timeout_s),
+                          response.headers.get("Content-Type", ""))
+            if error is not None:
+                raise error
         _raise_for_status(response)
         headers = dict(response.headers)
         links = {rel: link["url"] for rel, link in response.links.items()}
         kind = headers.get("Content-Type", "")
+        answered = Answer(None, headers, links, response.url)
         if response.status_code == 404:
-            return Answer(None, headers, links), None, kind
-        return Answer(None, headers, links), _read_capped(response, watch, timeout_s), kind
+            return answered, None, kind
+        return answered, _read_capped(response, watch, timeout_s), kind
 
 
-def _classified(exc: requests.RequestException, watch: _Watch, timeout_s: float) -> SourceError:
+def _classified(exc: requests.RequestException, watch: _Watch, timeout_s: float,
+                url: str) -> SourceError:
     if watch.late() or isinstance(exc, requests.Timeout):
         return SourceTimeout(_late(timeout_s), str(exc))
     if isinstance(exc, requests.ConnectionError):
-        return SourceUnavailable("unreachable", str(exc))
+        return SourceUnavailable(f"unreachable at {origin(url)}", str(exc))
     return SourceUnavailable("request failed", str(exc))
+
+
+def origin(url: str) -> str:
+    """Where a call went, fit for an admin's eyes: scheme, host and port (no path, query or
+    login, which may hold a customer's identifier or a secret)."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
 
 
 def _late(timeout_s: float) -> str:

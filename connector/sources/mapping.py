@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 import jmespath
+from jmespath.exceptions import JMESPathError
 from jmespath.parser import ParsedResult
 from pydantic import BaseModel
 
@@ -28,6 +29,7 @@ from connector.sources.base import (
     SourceMisconfigured,
     SourceResult,
 )
+from connector.sources.expression_errors import expression_error, failing_as
 from connector.sources.values import Mapped, Place, off_scale, validated
 
 log = logging.getLogger(__name__)
@@ -152,14 +154,22 @@ def map_sections(document: Any, config: SourceConfig, source: str) -> Mapped:
     for name, section in config.sections.items():
         model, is_list = SECTIONS[name]
         if is_list:
-            raw_items = search(section.items or "@", document) or []
+            try:
+                raw_items = search(section.items or "@", document) or []
+            except JMESPathError as exc:
+                out.drop(source, f"{name} (items)", f"expression failed: {expression_error(exc)}")
+                continue
             if not isinstance(raw_items, list):
                 raw_items = [raw_items]
             items = [_map_one(i, Place(name, f"{name}[{n}]", source), section, model, reader,
                               out) for n, i in enumerate(raw_items)]
             out.sections[name] = [i for i in items if i is not None]
         else:
-            root = search(section.path, document) if section.path else document
+            try:
+                root = search(section.path, document) if section.path else document
+            except JMESPathError as exc:
+                out.drop(source, f"{name} (path)", f"expression failed: {expression_error(exc)}")
+                continue
             if root is not None:
                 value = _map_one(root, Place(name, name, source), section, model, reader, out)
                 if value is not None:
@@ -179,7 +189,12 @@ def _map_one(raw: Any, place: Place, section: SectionMap, model: type[BaseModel]
              reader: Reader, out: Mapped) -> BaseModel | None:
     values: dict[str, Any] = {}
     for dotted, spec in section.fields.items():
-        value = search(spec.path, raw)
+        try:
+            value = search(spec.path, raw)
+        except JMESPathError as exc:
+            out.drop(place.source, f"{place.where}.{dotted}",
+                     f"expression failed: {expression_error(exc)}")
+            continue
         if spec.map is not None and value is not None:
             value = spec.map.get(str(value), value)
         try:
@@ -223,10 +238,12 @@ class MappedSource(ABC):
         document = self.find(ids)
         if document is None:
             return SourceResult(found=False)
-        several = candidates(document, self.config.candidates)
+        with failing_as(self.name, "candidates"):
+            several = candidates(document, self.config.candidates)
         if len(several) > 1:
             return SourceResult(found=True, candidates=several)
-        return found_result(document, self.config, self.name)
+        with failing_as(self.name, "id"):
+            return found_result(document, self.config, self.name)
 
     @property
     def searchable(self) -> bool:
@@ -249,7 +266,8 @@ class MappedSource(ABC):
         answer = self.raw_detail(spec, key)
         if answer in (None, [], {}):
             return {}
-        return {label: _plain(search(path, answer)) for label, path in spec.fields.items()}
+        with failing_as(self.name, f"details.{kind}.fields"):
+            return {label: _plain(search(path, answer)) for label, path in spec.fields.items()}
 
 
 def candidates(document: Any, spec: CandidatesMap | None) -> list[SourceCandidate]:
@@ -263,10 +281,18 @@ def candidates(document: Any, spec: CandidatesMap | None) -> list[SourceCandidat
     for item in items:
         key = search(spec.id, item)
         if key is not None:
-            name = search(spec.name, item) if spec.name else None
-            postcode = search(spec.postcode, item) if spec.postcode else None
-            found.append(SourceCandidate(str(key), _text(name), _text(postcode)))
+            found.append(SourceCandidate(str(key), _text(_quiet(spec.name, item)),
+                                         _text(_quiet(spec.postcode, item))))
     return found
+
+
+def _quiet(expression: str | None, item: Any) -> Any:
+    """A candidate's name or postcode; None when its expression fails on this item (a null
+    first name in a `join`): the candidate still shows, by its id."""
+    try:
+        return search(expression, item) if expression else None
+    except JMESPathError:
+        return None
 
 
 def _text(value: Any) -> str | None:

@@ -1,4 +1,5 @@
-"""The generic REST engine: templated JSON, JSON-RPC or OData requests, mapped by JMESPath."""
+"""The generic REST engine: templated JSON, JSON-RPC, OData or SOAP requests (JSON or XML
+answers), mapped by JMESPath."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from connector.sources.base import (
     Strict,
     deadline_in,
 )
+from connector.sources.expression_errors import failing_as
 from connector.sources.http import Answer, new_session, send
 from connector.sources.mapping import MappedSource, Reader, candidates, compiled, search
 from connector.sources.rest_auth import Auth, Credentials
@@ -38,11 +40,14 @@ from connector.sources.rest_changes import (
     read_page,
     request_problem,
 )
+from connector.sources.rest_graphql import graphql_answer, graphql_body
 from connector.sources.rest_paging import Pagination, collect, pages
+from connector.sources.rest_soap import SoapCalls, SoapSettings, soap_problems
 from connector.sources.templates import MissingValue, render, render_value
+from connector.sources.xml_answers import AnswerFormat, AnswerReader, XmlSettings
 
 MAX_ATTEMPTS = 4
-Protocol = Literal["json", "jsonrpc", "odata"]
+Protocol = Literal["json", "jsonrpc", "odata", "graphql", "soap"]
 AUTH_WORDS = re.compile(r"access|denied|session|login|auth|password|credential", re.IGNORECASE)
 
 
@@ -60,7 +65,10 @@ class RestRequest(Strict):
     params: dict[str, str] = Field(default_factory=dict)
     headers: dict[str, str] = Field(default_factory=dict)
     body: Any = None
+    query: str | None = None  # protocol graphql: sent as written, never filled
+    variables: dict[str, Any] = Field(default_factory=dict)  # protocol graphql: filled
     rpc_method: str | None = None
+    action: str | None = None  # protocol soap: the SOAPAction
     items: str | None = None
     paginate: Pagination | None = None
     when: str | None = None
@@ -149,6 +157,9 @@ class RestConfig(SourceConfig):
     type: Literal["rest"]
     base_url: str
     protocol: Protocol = "json"
+    answer: AnswerFormat = "auto"  # xml, json, or by the answer's Content-Type
+    xml: XmlSettings = Field(default_factory=XmlSettings)
+    soap: SoapSettings = Field(default_factory=SoapSettings)
     headers: dict[str, SecretStr] = Field(default_factory=dict)
     auth: Auth | None = None
     secrets: dict[str, SecretStr] = Field(default_factory=dict)
@@ -164,6 +175,13 @@ class RestConfig(SourceConfig):
     @model_validator(mode="after")
     def _feeds(self) -> RestConfig:
         problems = feed_problems(self.changes, self.sections) if self.changes else []
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _soap(self) -> RestConfig:
+        problems = soap_problems(self)
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -191,6 +209,11 @@ class RestSource(MappedSource):
         self._credentials = Credentials(config.auth, self._session, config.base_url,
                                         self._secrets, config.timeout_s,
                                         config.protocol == "jsonrpc")
+        answers = AnswerReader(config.answer, config.xml)
+        self._soap = (SoapCalls(config.soap, config.auth, answers.lists)
+                      if config.protocol == "soap" else None)
+        self._decode = self._soap.decode if self._soap else answers.decode
+        self._fault = self._soap.fault if self._soap else None
 
     def find(self, ids: Identifiers) -> dict[str, Any] | None:
         """The answers of every request for the first identifier that finds the customer; all
@@ -198,8 +221,8 @@ class RestSource(MappedSource):
         with deadline_in(self.config.timeout_s):
             for kind, value in ids.attempts(self.config.lookup_by, self.name)[:MAX_ATTEMPTS]:
                 document: dict[str, Any] = {kind: value}
-                for request in self.config.requests:
-                    document[request.name] = self._run(request, document)
+                for n, request in enumerate(self.config.requests):
+                    document[request.name] = self._run(request, document, f"requests[{n}]")
                 if self._found(document):
                     return document
         return None
@@ -210,14 +233,17 @@ class RestSource(MappedSource):
         if spec is None:
             return []
         with deadline_in(self.config.timeout_s):
-            document = {spec.request.name: self._run(spec.request, {"q": query})}
-        return candidates(document, spec.candidates)
+            document = {spec.request.name: self._run(spec.request, {"q": query},
+                                                     "search.request")}
+        with failing_as(self.name, "search.candidates"):
+            return candidates(document, spec.candidates)
 
     def raw_detail(self, spec: DetailSpec, key: str) -> Any:
         """The answer of a detail's request for one key (within the source's timeout)."""
         assert isinstance(spec, RestDetail)
+        kind = next((k for k, v in self.config.details.items() if v is spec), "?")
         with deadline_in(self.config.timeout_s):
-            return self._run(spec.request, {"key": key})
+            return self._run(spec.request, {"key": key}, f"details.{kind}.request")
 
     def purchases(self, since: dt.date) -> Iterator[Purchase]:
         """Every purchase since `since`, page by page (each page within the source's timeout);
@@ -276,9 +302,17 @@ class RestSource(MappedSource):
             with deadline_in(self.config.timeout_s):
                 return self._send(request, document, query, body, url)
 
-        for batch in pages(fetch, paging, self._items(request), spec.max_pages):
+        listing = "purchases" if isinstance(spec, RestPurchases) else "surveys"
+        pager = pages(fetch, paging, self._items(request), spec.max_pages)
+        while True:
+            with failing_as(self.name, f"{listing}.request"):  # a placeholder, the next page
+                batch = next(pager, None)
+            if batch is None:
+                return
             for item in batch:
-                if not spec.include or search(spec.include, item):
+                with failing_as(self.name, f"{listing}.include"):
+                    kept = not spec.include or search(spec.include, item)
+                if kept:
                     yield item
 
     def changes(self, kind: FeedKind, since: str, region: str) -> ChangePage:
@@ -287,28 +321,35 @@ class RestSource(MappedSource):
         feed = getattr(self.config.changes, kind, None)
         if not isinstance(feed, RestChangeFeed):
             return ChangePage([], since)
-        with deadline_in(self.config.timeout_s):
+        with deadline_in(self.config.timeout_s), failing_as(self.name, f"changes.{kind}.request"):
             answer = self._send(feed.request, {"since": since}, {}, {}, None).data
         reader = Reader(self.config.decimal_comma, tuple(self.config.date_formats))
-        return read_page(answer, self._items(feed.request), feed, kind, self.name,
-                         self.config.sections.get(kind), since, region, reader)
+        with failing_as(self.name, f"changes.{kind}"):
+            return read_page(answer, self._items(feed.request), feed, kind, self.name,
+                             self.config.sections.get(kind), since, region, reader)
 
     def _found(self, document: dict[str, Any]) -> bool:
         expression = self.config.found or self.config.id or self.config.requests[0].name
-        return search(expression, document) not in (None, "", [], {})
+        with failing_as(self.name, "found" if self.config.found else "id"):
+            return search(expression, document) not in (None, "", [], {})
 
-    def _run(self, request: RestRequest, document: dict[str, Any]) -> Any:
-        if request.when and not search(request.when, document):
-            return None
+    def _run(self, request: RestRequest, document: dict[str, Any], where: str) -> Any:
+        """One request's answer (its `items`), None when `when` says no or a value is missing;
+        an expression that fails names its path (`requests[0].when`)."""
+        with failing_as(self.name, f"{where}.when"):
+            if request.when and not search(request.when, document):
+                return None
         try:
-            if request.paginate is not None:
-                return collect(lambda q, b, u: self._send(request, document, q, b, u),
-                               request.paginate, self._items(request))
-            answer = self._send(request, document, {}, {}, None).data
+            with failing_as(self.name, where):  # a placeholder, or the paging's next
+                if request.paginate is not None:
+                    return collect(lambda q, b, u: self._send(request, document, q, b, u),
+                                   request.paginate, self._items(request))
+                answer = self._send(request, document, {}, {}, None).data
         except MissingValue:
             return None
-        if request.items and answer is not None:
-            return search(request.items, answer)
+        with failing_as(self.name, f"{where}.items"):
+            if request.items and answer is not None:
+                return search(request.items, answer)
         return answer
 
     def _items(self, request: RestRequest) -> str:
@@ -342,17 +383,27 @@ class RestSource(MappedSource):
             params.update(query)
         else:
             params = {}
+        if self._soap is not None:
+            headers.update(self._soap.headers(request.action))
         headers.update({k: v for k, t in request.headers.items()
                         if (v := render(t, context)) is not None})
         body = self._body(request, context, body_extra)
+        payload = {"data": body} if isinstance(body, bytes) else {"json": body}
         answer = send(self._session, self._method(request), url,
-                      timeout_s=self.config.timeout_s, params=params, json=body, headers=headers)
+                      timeout_s=self.config.timeout_s, params=params, headers=headers,
+                      decode=self._decode, fault=self._fault, **payload)
         return self._unwrap(answer)
 
     def _method(self, request: RestRequest) -> str:
-        return "POST" if self.config.protocol == "jsonrpc" else request.method
+        return ("POST" if self.config.protocol in ("jsonrpc", "graphql", "soap")
+                else request.method)
 
     def _body(self, request: RestRequest, context: dict[str, Any], extra: dict[str, Any]) -> Any:
+        if self._soap is not None:
+            return self._soap.envelope(str(request.body or ""), context)
+        if self.config.protocol == "graphql":
+            return graphql_body(request.query or "", render_value(request.variables, context),
+                                extra)
         body = render_value(request.body, context)
         if extra:
             body = {**(body or {}), **extra}
@@ -361,6 +412,8 @@ class RestSource(MappedSource):
         return body
 
     def _unwrap(self, answer: Answer) -> Answer:
+        if self.config.protocol == "graphql":
+            return graphql_answer(answer, self.name)
         if self.config.protocol != "jsonrpc" or not isinstance(answer.data, dict):
             return answer
         error = answer.data.get("error")
@@ -369,4 +422,4 @@ class RestSource(MappedSource):
             if AUTH_WORDS.search(text):
                 raise SourceRefused("refused our credentials (JSON-RPC)", text[:200])
             raise SourceError("JSON-RPC error", text[:200])
-        return Answer(answer.data.get("result"), answer.headers, answer.links)
+        return Answer(answer.data.get("result"), answer.headers, answer.links, answer.url)

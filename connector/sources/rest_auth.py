@@ -1,4 +1,5 @@
-"""How a REST source proves who it is: static credentials, OAuth2 client credentials, a login."""
+"""How a REST source proves who it is: static credentials, OAuth2 client credentials, a login
+(WS-Security and NTLM, for SOAP back offices: `soap_auth`)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from connector.sources.base import (
 )
 from connector.sources.http import call_json, new_session
 from connector.sources.mapping import search
+from connector.sources.soap_auth import NtlmAuth, WsSecurityAuth, ntlm_session_auth
 from connector.sources.templates import MissingValue, render, render_value
 
 TOKEN_MARGIN_S = 30.0
@@ -76,7 +78,8 @@ class LoginAuth(Strict):
 
 
 Auth = Annotated[
-    BearerAuth | BasicAuth | ApiKeyAuth | OAuth2ClientCredentials | LoginAuth,
+    BearerAuth | BasicAuth | ApiKeyAuth | OAuth2ClientCredentials | LoginAuth
+    | WsSecurityAuth | NtlmAuth,
     Field(discriminator="type"),
 ]
 
@@ -116,6 +119,8 @@ class Credentials:
             self._session.headers[auth.name] = auth.value.get_secret_value()
         elif isinstance(auth, ApiKeyAuth):
             self.query[auth.name] = auth.value.get_secret_value()
+        elif isinstance(auth, NtlmAuth):
+            self._session.auth = ntlm_session_auth(auth)
 
     def current(self) -> tuple[dict[str, str], dict[str, Any]]:
         """Headers to send and `auth` values for templates, logging in first if needed; a call

@@ -4,25 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
+from urllib.parse import urljoin
 
 from pydantic import Field
 
 from connector.config import Strict
 from connector.sources.http import Answer
 from connector.sources.mapping import search
+from connector.sources.rest_graphql import next_cursor
 
 
 class Pagination(Strict):
     """How to ask for the next page; at most `max_pages` are read (the sidebar needs recent
     history, not everything)."""
 
-    type: Literal["page", "offset", "cursor", "next_url", "link"]
+    type: Literal["page", "offset", "cursor", "next_url", "link", "graphql_cursor"]
     param: str | None = None
     size_param: str | None = None
     size: int = Field(default=50, ge=1, le=1000)
     start: int = 0
     next: str | None = None
     in_body: bool = False
+    page_info: str | None = None  # graphql_cursor: where the connection's pageInfo is
+    variable: str | None = None  # graphql_cursor: the query's cursor variable (`after`)
     max_pages: int = Field(default=5, ge=1, le=50)
 
 
@@ -41,6 +45,7 @@ def pages(fetch: Fetch, paging: Pagination, items: str, max_pages: int) -> Itera
     far more pages than a lookup's cap)."""
     cursor: Any = None
     url: str | None = None
+    seen: set[str] = set()  # cursors and URLs asked: a server that gives one back twice loops
     for page in range(max_pages):
         query, body = _position(paging, page, cursor)
         answer = fetch(query, body, url)
@@ -50,6 +55,11 @@ def pages(fetch: Fetch, paging: Pagination, items: str, max_pages: int) -> Itera
         cursor, url = _next(paging, answer, batch)
         if cursor is None and url is None:
             break
+        if paging.type not in ("page", "offset"):
+            place = repr((cursor, url))
+            if place in seen:
+                break  # the same page again: its items would count twice
+            seen.add(place)
 
 
 def _position(paging: Pagination, page: int, cursor: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -62,7 +72,10 @@ def _position(paging: Pagination, page: int, cursor: Any) -> tuple[dict[str, Any
         place[paging.param] = paging.start + page * paging.size
     elif paging.type == "cursor" and paging.param and cursor is not None:
         place[paging.param] = cursor
-    return ({}, place) if paging.in_body else (place, {})
+    elif paging.type == "graphql_cursor" and paging.variable and cursor is not None:
+        place[paging.variable] = cursor
+    in_body = paging.in_body or paging.type == "graphql_cursor"  # GraphQL variables
+    return ({}, place) if in_body else (place, {})
 
 
 def _next(paging: Pagination, answer: Answer, batch: list[Any]) -> tuple[Any, str | None]:
@@ -72,7 +85,17 @@ def _next(paging: Pagination, answer: Answer, batch: list[Any]) -> tuple[Any, st
     if paging.type == "cursor":
         value = search(paging.next or "cursor", answer.data)
         return (value or None), None
+    if paging.type == "graphql_cursor":
+        return next_cursor(answer.data, paging.page_info or "pageInfo"), None
     if paging.type == "next_url":
         url = search(paging.next or '"@odata.nextLink"', answer.data)
-        return None, (str(url) if url else None)
-    return None, answer.links.get("next")
+        return None, _absolute(answer, url)
+    return None, _absolute(answer, answer.links.get("next"))
+
+
+def _absolute(answer: Answer, link: Any) -> str | None:
+    """A next link as an absolute URL: a relative one (`/customers?page=2`, `?page=2`) is
+    read against the URL that answered, as a browser would."""
+    if not isinstance(link, str) or not link.strip():
+        return None
+    return urljoin(answer.url, link.strip())

@@ -125,7 +125,7 @@ sources:
     with caplog.at_level("DEBUG"):
         found = assembled.lookup(Identifiers(emails=("pauline.deneve@easiware.fr",),
                                              phones=("+33653888890",)))
-    assert found.sources["erp"].error == "unreachable"
+    assert found.sources["erp"].error == "unreachable at http://127.0.0.1:9"
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "erp" in logged
     for secret in ("pauline", "easiware", "653888890", "s3cr3t"):

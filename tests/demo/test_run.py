@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, wait_http
+from tests.conftest import connector, free_port, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,3 +69,58 @@ def test_the_demo_stops_its_children_on_a_signal(demo_data: Path, tmp_path: Path
         for pid in [*started, *children(demo.pid)]:  # never leave one behind, even failing
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_the_readme_walkthrough_runs_against_the_demo(demo_data: Path, tmp_path: Path) -> None:
+    """`make run`, then `.venv/bin/connector check --probe` and `lookup` in another terminal,
+    with nothing set: the back office is on 8071, where manifest.yaml looks."""
+    from demo.__main__ import FIXED_PORT, _free
+
+    if not _free(FIXED_PORT):
+        pytest.skip(f"port {FIXED_PORT} is taken (a `make run`?): the walkthrough needs it")
+    port = free_port()
+    env = {**os.environ, "CONNECTOR_PORT": str(port), "CONNECTOR_DATA_DIR": str(tmp_path),
+           "CONNECTOR_DEMO_DIR": str(demo_data), "CONNECTOR_SECRET_KEY": "test-secret-key"}
+    env.pop("DEMO_BACKOFFICE_URL", None)
+    demo = subprocess.Popen([sys.executable, "-m", "demo"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    started: list[int] = []
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", demo, seconds=60)  # type: ignore[arg-type]
+        started += children(demo.pid)
+        terminal = {k: v for k, v in env.items() if k != "CONNECTOR_PORT"}
+        probe = connector("check", "--probe", "--email", "pauline.deneve@easiware.fr",
+                          env=terminal)
+        assert probe.returncode == 0, probe.stdout + probe.stderr
+        assert "erp (rest): found in" in probe.stdout
+        looked = connector("lookup", "--email", "pauline.deneve@easiware.fr", env=terminal)
+        assert looked.returncode == 0, looked.stderr
+        assert '"full_name": "Pauline Denève"' in looked.stdout
+    finally:
+        demo.send_signal(signal.SIGTERM)
+        try:
+            demo.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            demo.kill()
+        for pid in [*started, *children(demo.pid)]:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_a_taken_port_gives_another_and_says_which(
+        demo_data: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import demo.__main__ as run
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        monkeypatch.setattr(run, "FIXED_PORT", taken.getsockname()[1])
+        process, url = run.start_backoffice(demo_data, dict(os.environ))
+    try:
+        assert not url.endswith(f":{run.FIXED_PORT}")
+        assert (f"the demo back office is on {url}; before running `connector` in another "
+                f"terminal: export DEMO_BACKOFFICE_URL={url}") in capsys.readouterr().out
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

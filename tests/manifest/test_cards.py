@@ -158,9 +158,11 @@ def test_usable_paths_pass(path: str) -> None:
 @pytest.mark.parametrize(("path", "problem"), [
     ("loyalty.points.x", "loyalty.points is a single value: it has no field 'x'"),
     ("max_by(orders, &dat).date", "unknown field 'dat' of orders (one of: channel, number, "
-     "status, date, tracking, total, currency, back_office_url, store, source)"),
+     "status, date, tracking, total, currency, back_office_url, store, source, "
+     "also_in)"),
     ("orders[?chanel == 'web']", "unknown field 'chanel' of orders (one of: channel, number, "
-     "status, date, tracking, total, currency, back_office_url, store, source)"),
+     "status, date, tracking, total, currency, back_office_url, store, source, "
+     "also_in)"),
     ("sources.*.stat", "unknown field 'stat' of sources (one of: status, fetched_at, age_s, "
      "latency_ms, error)"),
 ])

@@ -142,7 +142,7 @@ def test_unreachable_source(httpserver: HTTPServer) -> None:
     source = erp(httpserver, base_url="http://127.0.0.1:9")
     with pytest.raises(SourceUnavailable) as caught:
         source.fetch(PAULINE)
-    assert caught.value.public == "unreachable"
+    assert caught.value.public == "unreachable at http://127.0.0.1:9"  # the URL it tried
 
 
 def test_api_key_in_query_and_basic_auth(httpserver: HTTPServer) -> None:

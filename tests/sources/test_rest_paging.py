@@ -66,3 +66,15 @@ def test_cursor_in_query_or_body(httpserver: HTTPServer, in_body: bool) -> None:
     result = source(httpserver, paging, "rows").fetch(EMAIL)
     httpserver.check_assertions()
     assert numbers(result) == ["1", "2"]
+
+
+def test_a_server_that_gives_the_same_cursor_again_is_not_read_twice(
+        httpserver: HTTPServer) -> None:
+    """A server that ignores the cursor answers the same page with the same next cursor: its
+    orders would count twice (and up to the cap); the second time ends the reading."""
+    httpserver.expect_request("/api/orders").respond_with_json(
+        {"rows": [{"n": "1"}, {"n": "2"}], "next": "c2"})
+    paging = {"type": "cursor", "param": "cursor", "next": "next", "max_pages": 5}
+    result = source(httpserver, paging, "rows").fetch(EMAIL)
+    assert numbers(result) == ["1", "2", "1", "2"]  # the page for c2, once
+    assert len(httpserver.log) == 2
