@@ -86,8 +86,10 @@ def test_check_prints_every_error_and_exits_1(tmp_path: Path) -> None:
     assert len(lines) == len(EXPECTED) + 2
 
 
-def test_default_manifest_is_valid() -> None:
-    result = connector("check", "--manifest", str(MANIFEST), env={"PATH": ""})
+def test_default_manifest_is_valid(demo_data: Path) -> None:
+    # its files sources read the generated demo data (`check` refuses a missing export)
+    result = connector("check", "--manifest", str(MANIFEST),
+                       env={"PATH": "", "CONNECTOR_DEMO_DIR": str(demo_data)})
     assert result.returncode == 0, result.stdout + result.stderr
     first, *secrets = result.stdout.strip().splitlines()
     assert first == (
@@ -104,9 +106,10 @@ def test_default_manifest_is_valid() -> None:
         "helpdesks.freshdesk", "helpdesks.django_helpdesk"]
 
 
-def test_check_stops_naming_a_secret_once_it_is_set() -> None:
+def test_check_stops_naming_a_secret_once_it_is_set(demo_data: Path) -> None:
     result = connector("check", "--manifest", str(MANIFEST),
-                       env={"PATH": "", "ZENDESK_WEBHOOK_SECRET": "s", "ZENDESK_API_TOKEN": "t"})
+                       env={"PATH": "", "ZENDESK_WEBHOOK_SECRET": "s", "ZENDESK_API_TOKEN": "t",
+                            "CONNECTOR_DEMO_DIR": str(demo_data)})
     assert "  helpdesks.zendesk: secrets not set: ZENDESK_APP_PUBLIC_KEY (app_public_key)" \
         in result.stdout.splitlines()
 
