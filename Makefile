@@ -47,12 +47,14 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@ $(VENV)/.run-installed
 
-# Browser tests use Debian's Chromium and its driver (no test tool downloads a browser).
+# Browser tests use Debian's Chromium and its driver (no test tool downloads a browser), and
+# Debian's jQuery for FreeScout's host page (tests/helpdesk/freescout/test_fragment_browser.py).
 browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
-	  { echo "installing Debian's chromium and chromium-driver for the browser tests"; \
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+	  && [ -f /usr/share/javascript/jquery/jquery.min.js ] || \
+	  { echo "installing Debian's chromium, chromium-driver and libjs-jquery for the browser tests"; \
 	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo -n ); \
-	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver libjs-jquery >/dev/null \
 	    || echo "could not install chromium: the browser tests will be skipped (they say why)"; }
 
 clean:

@@ -3,15 +3,18 @@ formatting of money, dates, ages and numbers."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from pathlib import Path
+from typing import Annotated, Any
 
 import yaml
 from babel import Locale
 from babel.dates import format_date as babel_format_date
 from babel.dates import format_datetime as babel_format_datetime
 from babel.numbers import format_currency, format_decimal, format_percent
+from pydantic import BeforeValidator
 
 LOCALES = ("fr", "en")
 DEFAULT_LOCALE = "fr"
@@ -122,3 +125,23 @@ def territory_name(code: str, locale: str) -> str:
     """Return a country's name for an ISO code ("FR" -> "France"); other values unchanged."""
     territories = Locale.parse(babel_locale(locale)).territories
     return str(territories.get(code.strip().upper(), code))
+
+
+def _label(value: Any) -> Any:
+    """A plain text is the same in every language; a mapping gives one text per language."""
+    if isinstance(value, str) and value.strip():
+        return {locale: value for locale in LOCALES}
+    if (isinstance(value, dict) and value and set(value) <= set(LOCALES)
+            and all(isinstance(v, str) and v.strip() for v in value.values())):
+        return dict(value)
+    raise ValueError(f"give a text, or a text per language ({', '.join(LOCALES)}), "
+                     'e.g. {fr: "Pointure", en: "Shoe size"}')
+
+
+# A text an admin writes in the manifest: "Fidélité" (every language) or {fr: …, en: …}
+Label = Annotated[dict[str, str], BeforeValidator(_label)]
+
+
+def label_text(label: Mapping[str, str], locale: str) -> str:
+    """The label in the page's language, else in the other one given."""
+    return label.get(normalize_locale(locale)) or next(iter(label.values()))

@@ -195,6 +195,27 @@ class Campaign(Canonical):
     name: str | None = None
     date: dt.date | None = None
     channel: str | None = None
+    subject: str | None = None  # what the customer read: the email's subject, the SMS's text
+
+
+class Appointment(Canonical):
+    """An appointment in the customer's agenda (a fitting, a delivery slot, a call back)."""
+
+    date: dt.datetime | None = None
+    title: str | None = None
+    place: str | None = None
+    status: str | None = None
+    source: str | None = None
+
+
+class Document(Canonical):
+    """A document about the customer: an invoice, a contract, a quotation, a letter."""
+
+    date: dt.date | None = None
+    title: str | None = None
+    kind: str | None = None
+    url: str | None = None
+    source: str | None = None
 
 
 class Note(Canonical):
@@ -274,6 +295,12 @@ class CustomerProfile(Canonical):
     reviews: list[Review] = Field(default_factory=list)
     campaigns: list[Campaign] = Field(default_factory=list)
     notes: list[Note] = Field(default_factory=list)
+    agenda: list[Appointment] = Field(default_factory=list)
+    documents: list[Document] = Field(default_factory=list)
+    # every request (the `contacts` sections and those recorded from helpdesk events) and
+    # every survey answer, newest first: the timeline lists them
+    requests: list[ContactEvent] = Field(default_factory=list)
+    surveys: list[SurveyAnswer] = Field(default_factory=list)
     sources: dict[str, SourceStatus] = Field(default_factory=dict)
     # False when the link store could not be read: the record is what the sources alone say
     # (one person by their answers), not checked against the people we know; no customer_id
@@ -296,4 +323,6 @@ SECTIONS: dict[str, tuple[type[Canonical], bool]] = {
     "surveys": (SurveyAnswer, True),
     "contacts": (ContactEvent, True),
     "notes": (Note, True),
+    "agenda": (Appointment, True),
+    "documents": (Document, True),
 }

@@ -19,7 +19,7 @@ import phonenumbers
 from faker import Faker
 from phonenumbers import PhoneNumberType
 
-GENERATOR_VERSION = "3"
+GENERATOR_VERSION = "4"
 REFERENCE_DATE = date(2026, 11, 1)
 SAMPLE_ID = "C100997"
 SAMPLE_EMAIL = "pauline.deneve@easiware.fr"
@@ -496,7 +496,39 @@ def _build(customers: int = 300, seed: int = 20170805) -> _Dataset:
     data.pos.sort(key=lambda row: (row[1][6:] + row[1][3:5] + row[1][:2], row[0]))
     data.contacts.sort(key=lambda contact: (contact["at"], contact["email"]))
     data.tickets = _tickets(builder, people, people[unhappy[0]])
+    _agenda_and_documents(data, seed)
     return data
+
+
+# Pauline's next appointment and the kinds of appointment others book (the ERP's agenda)
+_SAMPLE_APPOINTMENT: Record = {"at": "2019-03-02T14:30:00Z", "title": "Essayage canapé",
+                               "place": "Paris Rivoli", "status": "planned"}
+APPOINTMENTS = ("Essayage", "Livraison et montage", "Conseil déco", "Reprise d'un article")
+
+
+def _agenda_and_documents(data: _Dataset, seed: int) -> None:
+    """An invoice for every web order, and an appointment for about one customer in five;
+    drawn apart from the other data, which stays as it was."""
+    rng = random.Random(f"{seed}:agenda")
+    invoices: dict[str, list[Record]] = {}
+    for order in data.orders:
+        if order["channel"] == "web":
+            invoices.setdefault(order["customer_id"], []).append({
+                "date": order["date"], "title": f"Facture {order['number']}",
+                "kind": "invoice", "order": order["number"]})
+    for customer in data.customers:
+        customer["documents"] = sorted(invoices.get(customer["id"], []),
+                                       key=lambda d: d["date"], reverse=True)
+        if customer["id"] == SAMPLE_ID:
+            customer["agenda"] = [dict(_SAMPLE_APPOINTMENT)]
+        elif rng.random() < 0.2:
+            day = _day(rng, date(2018, 1, 1), date(2019, 6, 30))
+            customer["agenda"] = [{
+                "at": f"{day.isoformat()}T{rng.choice((9, 10, 14, 16)):02d}:00:00Z",
+                "title": rng.choice(APPOINTMENTS), "place": rng.choice(STORES),
+                "status": "done" if day < date(2019, 2, 23) else "planned"}]
+        else:
+            customer["agenda"] = []
 
 
 def _write_json(path: Path, payload: Any) -> None:

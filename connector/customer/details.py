@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connector.customer.profile import ProfileAssembler
+from connector.i18n import LOCALES
 from connector.models import SECTIONS, CustomerProfile
 from connector.sources.base import DetailSpec
 from connector.sources.cache import Policy
@@ -22,7 +23,7 @@ class DetailOffer:
 
     source: str  # the source that answers it
     detail: str  # its name in that source's `details`
-    label: str  # the button's text
+    label: dict[str, str]  # the button's text per language
     key: str  # the item field whose value is the detail's key (e.g. "number")
 
 
@@ -33,10 +34,11 @@ class DetailAnswer:
     source: str
     detail: str
     key: str
-    label: str
-    fields: dict[str, Any]
+    label: dict[str, str]  # per language
+    fields: dict[str, Any]  # field name -> the value as read
     fetched_at: dt.datetime
     from_cache: bool
+    spec: DetailSpec  # its declaration: each field's label and format
 
 
 class DetailService:
@@ -65,9 +67,9 @@ class DetailService:
             lambda: guard.run(lambda: adapter.detail(detail, key)),
             Policy(ttl_for=lambda _: spec.ttl_s, stale_ttl_s=0),
         )
-        return DetailAnswer(source, detail, key, spec.label or detail, loaded.value,
-                            dt.datetime.fromtimestamp(loaded.stored_at, dt.UTC),
-                            loaded.from_cache)
+        return DetailAnswer(source, detail, key, spec.label or _every_language(detail),
+                            loaded.value, dt.datetime.fromtimestamp(loaded.stored_at, dt.UTC),
+                            loaded.from_cache, spec)
 
     def belongs(self, profile: CustomerProfile, source: str, detail: str, key: str) -> bool:
         """Whether key names an item of this customer's record (an agent may only open details
@@ -88,5 +90,9 @@ def _offers(assembler: ProfileAssembler) -> dict[str, tuple[DetailOffer, ...]]:
         for detail, spec in getattr(config, "details", {}).items():
             if spec.of and spec.key:
                 offers.setdefault(spec.of, []).append(
-                    DetailOffer(name, detail, spec.label or detail, spec.key))
+                    DetailOffer(name, detail, spec.label or _every_language(detail), spec.key))
     return {section: tuple(found) for section, found in offers.items()}
+
+
+def _every_language(text: str) -> dict[str, str]:
+    return {locale: text for locale in LOCALES}

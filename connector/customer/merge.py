@@ -9,7 +9,8 @@ from connector.identifiers import normalise, phone_region
 from connector.models import Address, Identity, Loyalty, Status
 from connector.sources.base import SourceResult
 
-LIST_SECTIONS = ("orders", "store_purchases", "reviews", "campaigns", "notes")
+LIST_SECTIONS = ("orders", "store_purchases", "reviews", "campaigns", "notes", "agenda",
+                 "documents")
 T = TypeVar("T")
 Found = tuple[str, str, str | None]
 log = logging.getLogger(__name__)

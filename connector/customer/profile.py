@@ -391,6 +391,7 @@ class ProfileAssembler:
             ),
             sentiment=compute_sentiment(sections["surveys"]),
             contacts=compute_contacts(sections["contacts"], rules.repeat_window_days),
+            requests=sections["contacts"], surveys=sections["surveys"],
             sources=statuses,
             **{name: sections[name] for name in LIST_SECTIONS},
         )

@@ -119,6 +119,10 @@ class SidebarContext:
     # query parameters the helpdesk's page needs kept through our redirect (Zendesk: origin,
     # app_guid, without which its SDK will not start)
     keep: tuple[tuple[str, str], ...] = ()
+    # the helpdesk inserts the fragment into its own page and keeps a <style> and a <title>
+    # in it (FreeScout): the fragment brings its scoped style and the panel's title
+    styled: bool = False
+    title: str | None = None  # that panel title (the brand's name when None)
 
 
 EventKind = Literal["ticket.created", "ticket.updated", "message.created", "customer.updated",
@@ -201,6 +205,24 @@ class Helpdesk(SidebarHelpdesk, Protocol):
     def write_back(self, change: WriteBack) -> None:
         """Apply a change through the helpdesk's API; RateLimited or WriteBackFailed."""
         ...
+
+
+SUMMARY_BYTES = 120  # what Guzzle (FreeScout's HTTP client) keeps of an error answer's body
+
+
+def first_line(reason: str) -> str:
+    """`connector: <reason>` as the first line of an error answer a helpdesk's server may cut
+    short: one line of ASCII (a cut inside a multibyte character makes Guzzle drop it all),
+    shorter than SUMMARY_BYTES."""
+    line = " ".join(f"connector: {reason}".split()).encode("ascii", "replace").decode()
+    return line if len(line) < SUMMARY_BYTES else line[:SUMMARY_BYTES - 4] + "..."
+
+
+def server_refusal(status: int, reason: str) -> Reply:
+    """An error answer for a helpdesk's server that shows its admin only the body's first
+    bytes (FreeScout's module): the short plain line first, then the reason in full."""
+    return Reply(status, f"{first_line(reason)}\n\n{reason}\n",
+                 content_type="text/plain; charset=utf-8")
 
 
 def require_secret(secret: str | None, variable: str) -> bytes:

@@ -183,8 +183,8 @@ def check_details(path: str, config: SourceConfig) -> list[str]:
             model = SECTIONS[detail.of][0]
             if field_type(model, detail.key) is None:
                 errors.append(f"{where}.key: unknown field of {detail.of}")
-        for label, expression in detail.fields.items():
-            errors.extend(_expressions(f"{where}.fields.{label}", {"": expression}))
+        for label, line in detail.fields.items():
+            errors.extend(_expressions(f"{where}.fields.{label}", {"": line.path}))
     return errors
 
 

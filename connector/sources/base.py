@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, Protocol
 from pydantic import AfterValidator, BeforeValidator, Field
 
 from connector.config import Strict
+from connector.i18n import Label, label_text
 from connector.identifiers import IDENTIFIER_KINDS, IdentifierKind, Identifiers
 from connector.models import SourceState
 
@@ -137,7 +138,7 @@ class Source(Protocol):
         ...
 
     def detail(self, kind: str, key: str) -> dict[str, Any]:
-        """One on-demand detail (tracking, a verbatim, a live balance) as label → value."""
+        """One on-demand detail (tracking, a verbatim, a live balance) as field → value."""
         ...
 
     @property
@@ -180,14 +181,27 @@ class CircuitConfig(Strict):
     cooldown_s: float = Field(default=30.0, ge=1, le=3600)
 
 
+DetailFormat = Literal["auto", "text", "number", "money", "date", "datetime"]
+
+
+class DetailField(Strict):
+    """One line of a detail: where its value is in the answer, its label (the field's name
+    when none) and how its value is written (`auto`: numbers and ISO dates as such)."""
+
+    path: str
+    label: Label | None = None
+    format: DetailFormat = "auto"
+
+
 class DetailSpec(Strict):
     """An on-demand detail: fetched only when the agent asks, for one item of a section."""
 
-    label: str | None = None
+    label: Label | None = None
     of: str | None = None
     key: str | None = None
     ttl_s: int = Field(default=60, ge=0)
-    fields: dict[str, str] = Field(min_length=1)
+    fields: dict[str, Annotated[DetailField, BeforeValidator(_path_shorthand)]] = Field(
+        min_length=1)
 
 
 class CandidatesMap(Strict):
@@ -219,7 +233,7 @@ class SourceConfig(Strict):
 
     type: str
     preset: str | None = None
-    label: str | None = None
+    label: Label | None = None  # its name for agents: a text, or {fr: …, en: …}
     # one deadline for a whole lookup of this source: every call of it (logins, pages, each
     # identifier tried), connect to the last byte; past it, the stale copy stands in
     timeout_s: float = Field(default=2.0, gt=0, le=60)
@@ -237,6 +251,10 @@ class SourceConfig(Strict):
     # `unicode` (straße.de); it is asked with that form
     email_domains: Literal["ascii", "unicode"] = "ascii"
     sections: dict[str, SectionMap] = Field(min_length=1)
+
+    def label_in(self, locale: str) -> str | None:
+        """Its label in this language (None when the manifest gives none)."""
+        return label_text(self.label, locale) if self.label else None
 
 
 @dataclass(frozen=True)

@@ -259,7 +259,7 @@ class MappedSource(ABC):
         raise SourceMisconfigured(f"{self.config.type} sources have no details")
 
     def detail(self, kind: str, key: str) -> dict[str, Any]:
-        """One on-demand detail as {label: value}; empty when the source has nothing for key."""
+        """One on-demand detail as {field: value}; empty when the source has nothing for key."""
         spec = getattr(self.config, "details", {}).get(kind)
         if spec is None:
             raise SourceMisconfigured(f"no detail '{kind}' on this source")
@@ -267,7 +267,8 @@ class MappedSource(ABC):
         if answer in (None, [], {}):
             return {}
         with failing_as(self.name, f"details.{kind}.fields"):
-            return {label: _plain(search(path, answer)) for label, path in spec.fields.items()}
+            return {name: _plain(search(line.path, answer))
+                    for name, line in spec.fields.items()}
 
 
 def candidates(document: Any, spec: CandidatesMap | None) -> list[SourceCandidate]:

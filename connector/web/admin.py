@@ -4,9 +4,12 @@ password CONNECTOR_ADMIN_TOKEN)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import time
+from functools import partial
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
@@ -14,6 +17,18 @@ from connector.customer.brand_nps import MonthlyNps, recent_nps
 from connector.web.context import services
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
+PAGE_LOCALE = "en"  # the admin page is in English, its sources' labels too
+
+
+def _at(zone: ZoneInfo, moment: dt.datetime | float | None) -> str:
+    """A moment (aware, or epoch seconds) in the brand's time zone: 2026-12-06 04:12:05."""
+    if moment is None:
+        return "–"
+    if not isinstance(moment, dt.datetime):
+        moment = dt.datetime.fromtimestamp(moment, dt.UTC)
+    if moment.tzinfo is None:  # stored in UTC
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @bp.before_request
@@ -31,8 +46,10 @@ def _authorise() -> Response | None:
 @bp.get("/")
 def page() -> str:
     """Each source's health, refreshed every 15 s."""
+    zone = services().manifest.brand.timezone
     return render_template("admin.html", sources=_health(), queues=_queues(), now=time.time(),
-                           jobs=services().jobs.statuses(), nps=_brand_nps())
+                           jobs=services().jobs.statuses(), nps=_brand_nps(), zone=zone,
+                           at=partial(_at, ZoneInfo(zone)))
 
 
 @bp.get("/health.json")
@@ -57,7 +74,7 @@ def _health() -> list[dict[str, Any]]:
         report = svc.health[name].report()
         rows.append({
             "name": name,
-            "label": config.label or name,
+            "label": config.label_in(PAGE_LOCALE) or name,
             "kind": config.preset or config.type,
             "circuit": svc.assembler.guards[name].state.value,
             "lookups": report.lookups,

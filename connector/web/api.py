@@ -12,11 +12,14 @@ from connector.customer.details import UnknownDetail
 from connector.customer.identity import external_identifier
 from connector.customer.notes import InvalidNote
 from connector.customer.search import SearchError
+from connector.customer.timeline import KINDS, InvalidCursor, page_of, timeline_of
 from connector.helpdesk.base import loads
+from connector.i18n import label_text, normalize_locale
 from connector.identifiers import Identifiers, InvalidIdentifier, identifiers_from
 from connector.sources.base import SourceError
 from connector.web.context import services
 from connector.web.unavailable import retry_later, unavailable_json
+from connector.widgets.details import read_at, shown_fields
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -133,20 +136,30 @@ def detail(source: str, detail: str) -> Response | tuple[Response, int]:
     key = request.args.get("key", "")
     if not key:
         return _error(400, "give the item's key")
-    return detail_response(source, detail, key)
+    lang = request.args.get("lang")  # with it, the fields as the sidebar shows them
+    return detail_response(source, detail, key, normalize_locale(lang) if lang else None)
 
 
-def detail_response(source: str, detail: str, key: str) -> Response | tuple[Response, int]:
-    """The detail as JSON, or a JSON error an agent can read."""
+def detail_response(source: str, detail: str, key: str,
+                    shown_in: str | None = None) -> Response | tuple[Response, int]:
+    """The detail as JSON, or a JSON error an agent can read; `shown_in` a language, its
+    fields as the sidebar shows them (labels in that language, values written), else as read."""
+    brand = services().manifest.brand
     try:
         answer = services().details.get(source, detail, key)
     except UnknownDetail:
         return _error(404, f"no detail '{detail}' on source '{source}'")
     except SourceError as exc:
         return jsonify(error=exc.public, status=exc.state.value), 503
+    if shown_in is None:
+        return jsonify(source=answer.source, detail=answer.detail, key=answer.key,
+                       label=label_text(answer.label, brand.locale), fields=answer.fields,
+                       fetched_at=answer.fetched_at.isoformat())
     return jsonify(source=answer.source, detail=answer.detail, key=answer.key,
-                   label=answer.label, fields=answer.fields,
-                   fetched_at=answer.fetched_at.isoformat())
+                   label=label_text(answer.label, shown_in),
+                   fields=shown_fields(answer, shown_in, brand.currency, brand.timezone),
+                   fetched_at=answer.fetched_at.isoformat(),
+                   read_at=read_at(answer, brand.timezone))
 
 
 @bp.post("/cache/invalidate")
@@ -211,6 +224,35 @@ def notes_of(customer_id: str) -> Response:
         return refused
     kept = services().assembler.notes.of(customer_id)
     return jsonify(notes=[n.as_note().model_dump(mode="json") for n in kept])
+
+
+@bp.get("/customers/<customer_id>/timeline")
+def timeline(customer_id: str) -> Response | tuple[Response, int]:
+    """The customer's story, newest first: `kind` (repeatable or comma-separated) filters,
+    `before` (the previous page's `next`, or a day) and `limit` page it."""
+    if (refused := _no_such_customer(customer_id)) is not None:
+        return refused
+    kinds = [k for given in request.args.getlist("kind") for k in given.split(",") if k]
+    if unknown := sorted(set(kinds) - set(KINDS)):
+        return _error(400, f"unknown kind {unknown[0]!r} (one of: {', '.join(KINDS)})")
+    limit = request.args.get("limit", "20")
+    if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= 100:
+        return _error(400, "limit: a whole number from 1 to 100")
+    found = services().assembler.lookup(Identifiers(), customer_id=customer_id)
+    if found.undecided:
+        return unavailable_json("the link store is unavailable", "identity_not_checked")
+    if found.profile is None and found.unanswered:  # unknown where asked: maybe known there
+        return unavailable_json("the customer's sources did not answer: "
+                                + ", ".join(found.unanswered), "sources_unavailable")
+    if found.profile is None:
+        return _error(404, "no such customer")
+    try:
+        page = page_of(timeline_of(found.profile, services().manifest.brand.timezone), kinds,
+                       request.args.get("before"), int(limit))
+    except InvalidCursor as exc:
+        return _error(400, str(exc))
+    return jsonify(entries=[e.model_dump(mode="json") for e in page.entries], next=page.next,
+                   total=page.total)
 
 
 @bp.post("/customers/<customer_id>/notes")

@@ -15,9 +15,17 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from connector.customer.details import UnknownDetail
 from connector.customer.notes import InvalidNote
 from connector.customer.search import SearchError
-from connector.helpdesk.base import Headers, HttpRequest, Reply, SidebarContext, Unauthorized
+from connector.helpdesk.base import (
+    Headers,
+    HttpRequest,
+    Reply,
+    SidebarContext,
+    Unauthorized,
+    server_refusal,
+)
 from connector.helpdesk.embed import LinkExpired
 from connector.i18n import LOCALES, format_date, text
+from connector.identifiers import Identifiers
 from connector.models import Candidate
 from connector.web.api import detail_response
 from connector.web.context import services
@@ -28,6 +36,7 @@ from connector.widgets.page import (
     render_message_page,
     render_search_page,
     render_sidebar_page,
+    render_timeline_page,
 )
 from connector.widgets.record import layout_of, render_context
 
@@ -46,8 +55,8 @@ def sidebar(kind: str) -> Response:
         return context
     if kind != EMBED:  # a helpdesk's own context: on to the sealed page (our short session)
         return _sealed_redirect(context, locale)
-    if not context.identifiers and not context.customer_id:
-        return _search(context, locale)
+    if (not context.identifiers and not context.customer_id) or request.values.get("q"):
+        return _search(context, locale)  # nothing to look up, or the agent searches
     context = _remembered(context)
     ticket = (context.helpdesk, context.ticket_id) if context.ticket_id else None
     found = svc.assembler.lookup(context.identifiers, locale=locale,  # ticket: not its own past
@@ -59,10 +68,12 @@ def sidebar(kind: str) -> Response:
     if found.profile is None and _only_handles(context):
         return _search(context, locale)  # an unknown Instagram handle: find them by name
     if found.profile is None and found.unanswered:  # unknown where asked: maybe known there
-        names = ", ".join(svc.manifest.sources[n].label or n for n in found.unanswered)
+        names = ", ".join(svc.manifest.sources[n].label_in(locale) or n
+                          for n in found.unanswered)
         return retry_later(_message(503, locale, "message.sources_down", names=names))
-    if found.profile is None:
-        return _message(404, locale, "message.not_found")
+    if found.profile is None:  # a known customer on a new phone is the common case: search
+        return _search(context, locale, prefill=_first_identifier(context.identifiers),
+                       notice=text("message.not_found_search", locale), status=404)
     layout = layout_of(svc.manifest)
     nonce = secrets.token_urlsafe(16)
     ctx = _render_context(locale, kind=kind, nonce=nonce)
@@ -87,7 +98,26 @@ def detail(kind: str, source: str, detail: str) -> Response | tuple[Response, in
         allowed = False
     if not allowed:
         return jsonify(error="no such detail for this customer"), 404
-    return detail_response(source, detail, key)
+    return detail_response(source, detail, key, shown_in=_locale(request.args.get("lang")))
+
+
+@bp.get("/helpdesk/<kind>/timeline")
+def timeline(kind: str) -> Response:
+    """A page of the timeline of the record the sealed link opens (`kind`, `before`)."""
+    locale = _locale(request.values.get("lang"))
+    if kind != EMBED:
+        return _message(404, locale, "message.unknown_helpdesk", kind=kind)
+    context = _authenticated(kind, locale)
+    if isinstance(context, Response):
+        return context
+    found = services().assembler.lookup(context.identifiers, locale=locale,
+                                        customer_id=context.customer_id)
+    if found.profile is None:
+        return _message(404, locale, "message.not_found")
+    back = services().embed.url("", request.args.get("t", ""), locale)
+    html = render_timeline_page(found.profile, _render_context(locale, kind=kind), back,
+                                request.args.get("kind"), request.args.get("before"))
+    return _page(html, 200)
 
 
 @bp.post("/helpdesk/<kind>/notes")
@@ -118,14 +148,31 @@ def database_error(error: Exception) -> Response:
     log.warning("database unavailable on %s %s: %s", request.method, rule, type(error).__name__)
     if request.endpoint == "sidebar.detail":  # fetched by the page's script: JSON
         return unavailable_json()
+    refused = _server_refusal((request.view_args or {}).get("kind"), 503,
+                              "the database is unavailable: retry in a moment")
+    if refused is not None:
+        return retry_later(refused)
     locale = _locale(request.values.get("lang"))
     return retry_later(_message(503, locale, "message.database_down"))
+
+
+def _server_refusal(kind: object, status: int, reason: str) -> Response | None:
+    """The error answer of a helpdesk whose server calls us and shows its admin only the
+    start of it (FreeScout, Help Scout: their `refusal`); None for the others."""
+    helpdesk = services().helpdesks.get(kind) if isinstance(kind, str) else None
+    refusal = getattr(helpdesk, "refusal", None)
+    if helpdesk is None or refusal is None:
+        return None
+    return _reply(refusal(status, reason), helpdesk.frame_ancestors)
 
 
 def _authenticated(kind: str, locale: str) -> SidebarContext | Response:
     """The context of a request from this helpdesk, its own answer, or the page saying why
     there is none."""
     helpdesk = services().helpdesks.get(kind)
+    if helpdesk is None and request.method == "POST":  # a helpdesk's server: a plain reason
+        return _reply(server_refusal(404, f"no helpdesk '{kind}' in the manifest (add "
+                                          f"helpdesks.{kind})"), ())
     if helpdesk is None:
         return _message(404, locale, "message.unknown_helpdesk", kind=kind)
     try:
@@ -133,7 +180,8 @@ def _authenticated(kind: str, locale: str) -> SidebarContext | Response:
     except LinkExpired:  # ours, only old: the agent reloads, nothing for the admin to fix
         return _message(401, locale, "message.link_expired")
     except Unauthorized as exc:
-        return _message(401, locale, "message.unauthorized", detail=exc.public)
+        refused = _server_refusal(kind, 401, f"refused: {exc.public}")
+        return refused or _message(401, locale, "message.unauthorized", detail=exc.public)
     if isinstance(found, Reply):
         return _reply(found, helpdesk.frame_ancestors)
     g.sidebar_context = found  # its helpdesk decides who may frame the page
@@ -233,16 +281,18 @@ def _telling(person: Candidate, locale: str) -> str | None:
     if person.last_order:
         parts.append(text("message.candidate_last_order", locale,
                           date=format_date(person.last_order, locale)))
-    parts += [f"{labels[s].label or s if s in labels else s} {value}"
+    parts += [f"{labels[s].label_in(locale) or s if s in labels else s} {value}"
               for s, value in sorted(person.source_ids.items())]
     return " · ".join(p for p in parts if p) or None
 
 
-def _search(context: SidebarContext, locale: str) -> Response:
-    """No identifier on the ticket: the agent searches by name, email, phone or postcode."""
+def _search(context: SidebarContext, locale: str, prefill: str = "", notice: str | None = None,
+            status: int = 200) -> Response:
+    """The agent searches by name, email, phone or postcode: no identifier on the ticket, or
+    nobody found by it (`prefill`: the ticket's identifier, `notice`: why they are here)."""
     query = request.values.get("q", "").strip()
     people: list[dict[str, str | None]] = []
-    message = None
+    message = notice
     if query:
         try:
             people = _choices(services().search.search(query), context, locale)
@@ -250,11 +300,20 @@ def _search(context: SidebarContext, locale: str) -> Response:
             message = str(exc)
         else:
             message = None if people else text("search.none", locale, query=query)
-    form = {"action": request.path, "token": request.values.get("t", ""), "query": query,
+    form = {"action": request.path, "token": request.values.get("t", ""),
+            "query": query or prefill,
             "heading": text("search.title", locale), "label": text("search.label", locale),
             "placeholder": text("search.placeholder", locale),
             "button": text("search.button", locale)}
-    return _page(render_search_page(form, people, message, _render_context(locale)), 200)
+    return _page(render_search_page(form, people, message, _render_context(locale)), status)
+
+
+def _first_identifier(ids: Identifiers) -> str:
+    """What the ticket named the customer by, to search with (a phone first: callers change
+    numbers more than emails), for the agent to edit into a name or a postcode."""
+    if ids.phones:
+        return ids.phones[0]
+    return ids.emails[0] if ids.emails else ""
 
 
 def _choose(candidates: list[Candidate], context: SidebarContext, locale: str) -> Response:
@@ -275,7 +334,7 @@ def _render_context(locale: str, kind: str | None = None, nonce: str = "") -> Re
     other = "en" if locale == "fr" else "fr"
     query = urlencode({**request.args.to_dict(), "lang": other})
     token = quote(request.values.get("t", ""), safe="")
-    detail_url = (f"/helpdesk/{kind}/details/{{source}}/{{detail}}?t={token}&key="
+    detail_url = (f"/helpdesk/{kind}/details/{{source}}/{{detail}}?t={token}&lang={locale}&key="
                   if kind and nonce and token else None)
     return render_context(
         services().manifest, services().details.offers, locale,
@@ -283,8 +342,17 @@ def _render_context(locale: str, kind: str | None = None, nonce: str = "") -> Re
         detail_url=detail_url,
         nonce=nonce,
         notes_url=f"/helpdesk/{kind}/notes" if kind and request.values.get("t") else None,
+        timeline_url=_timeline_url(kind, locale),
         token=request.values.get("t", ""),
     )
+
+
+def _timeline_url(kind: str | None, locale: str) -> str | None:
+    """Where the timeline's filters and "older" link lead (with the sealed link's token)."""
+    token = request.values.get("t")
+    if not kind or not token:
+        return None
+    return f"/helpdesk/{kind}/timeline?{urlencode({'t': token, 'lang': locale})}"
 
 
 def _framers() -> tuple[str, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -52,6 +53,9 @@ class RenderContext:
     # None where details cannot be asked (e.g. an HTML fragment with no script)
     detail_url: str | None = None
     nonce: str = ""  # the CSP nonce of the page's one inline script
+    # "/helpdesk/embed/timeline?t=…&lang=fr": the timeline's next pages and filters (None:
+    # the first page only, e.g. in an HTML fragment)
+    timeline_url: str | None = None
     notes_url: str | None = None  # where the notes form posts (None: notes shown, no form)
     flag_rules: FlagRules = field(default_factory=FlagRules, hash=False)  # the manifest's
     token: str = ""  # the sealed link's token, which authorises the page's forms
@@ -62,6 +66,9 @@ class RenderContext:
     anchor: str = ""  # the HTML id of the block being rendered, set per block by the page
     # block key -> HTML id of its first block on the page (in-page links, see tabs.py)
     anchors: Mapping[str, str] = field(default_factory=dict, hash=False)
+    # the manifest's sidebar.values: field -> a source's value (case-folded) -> text per language
+    value_labels: Mapping[str, Mapping[str, Mapping[str, str]]] = field(
+        default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -210,6 +217,15 @@ def translated(prefix: str, value: str | None, locale: str) -> str | None:
     return i18n.text(key, locale) if i18n.has_text(key, locale) else value.strip()
 
 
+def value_label(name: str, value: str | None, ctx: RenderContext) -> str | None:
+    """The manifest's text for a source's coded value (`sidebar.values`), in the page's
+    language; None when the manifest names no text for it."""
+    if value is None or not value.strip():
+        return None
+    label = ctx.value_labels.get(name, {}).get(value.strip().casefold())
+    return i18n.label_text(label, ctx.locale) if label else None
+
+
 @cache
 def environment() -> Environment:
     """The widgets' Jinja environment; autoescaping is always on (source data is untrusted)."""
@@ -224,8 +240,17 @@ def environment() -> Environment:
 
 @cache
 def stylesheet() -> Markup:
-    """The sidebar's CSS, read once, marked safe to inline in a <style> element."""
-    return Markup(STYLESHEET.read_text(encoding="utf-8"))
+    """The sidebar's CSS, read once, compacted (comments and runs of blank space out: a quarter
+    of the first paint's weight otherwise), marked safe to inline in a <style> element."""
+    return Markup(compact_css(STYLESHEET.read_text(encoding="utf-8")))
+
+
+def compact_css(css: str) -> str:
+    """CSS without comments, each run of blank space one space, none around braces and
+    semicolons (where it never means anything: a space before `:` may, `a :hover`)."""
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.DOTALL)
+    css = re.sub(r"\s+", " ", css)
+    return re.sub(r"\s*([{};])\s*", r"\1", css).strip()
 
 
 def render_template(name: str, ctx: RenderContext, **values: object) -> str:

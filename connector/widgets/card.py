@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from jmespath.exceptions import JMESPathError
 
 from connector import i18n
+from connector.i18n import label_text
 from connector.models import CustomerProfile
 from connector.sources.mapping import search
 from connector.widgets.base import (
@@ -28,7 +29,7 @@ from connector.widgets.base import (
     Row,
     render_template,
 )
-from connector.widgets.layout import Card, CardField, label_text
+from connector.widgets.layout import Card, CardField
 
 logger = logging.getLogger(__name__)
 

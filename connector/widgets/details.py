@@ -8,11 +8,21 @@ one, must be the detail's source).
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
-from connector.customer.details import DetailOffer
+from connector import i18n
+from connector.customer.details import DetailAnswer, DetailOffer
+from connector.sources.base import DetailField
 from connector.widgets.base import RenderContext
+
+ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 
 @dataclass(frozen=True)
@@ -52,5 +62,49 @@ def detail_buttons(
         key = offered(offer, item)
         if key is not None:
             panel = f"detail-{item_id}-{index}"
-            buttons.append(DetailButton(offer.label, detail_url(offer, template), key, panel))
+            label = i18n.label_text(offer.label, ctx.locale)
+            buttons.append(DetailButton(label, detail_url(offer, template), key, panel))
     return tuple(buttons)
+
+
+def shown_fields(answer: DetailAnswer, locale: str, currency: str,
+                 timezone: str) -> dict[str, str | None]:
+    """A detail's lines as the agent reads them: each field's label in the page's language,
+    its value written by its format (dates in the agent's locale and the brand's zone,
+    numbers with the locale's separators, money with its currency)."""
+    shown: dict[str, str | None] = {}
+    for name, value in answer.fields.items():
+        spec = answer.spec.fields.get(name)
+        label = i18n.label_text(spec.label, locale) if spec and spec.label else name
+        shown[label] = written(value, spec, locale, currency, ZoneInfo(timezone))
+    return shown
+
+
+def read_at(answer: DetailAnswer, timezone: str) -> str:
+    """When the detail was read, as "14:05" in the brand's time zone (not the browser's)."""
+    return answer.fetched_at.astimezone(ZoneInfo(timezone)).strftime("%H:%M")
+
+
+def written(value: Any, spec: DetailField | None, locale: str, currency: str,
+            tz: ZoneInfo) -> str | None:
+    """One detail value written by its field's format (`auto` guesses numbers and ISO dates)."""
+    if value is None or value == "":
+        return None
+    kind = spec.format if spec is not None else "auto"
+    if isinstance(value, (bool, list, dict)) or kind == "text":
+        return str(value)
+    try:
+        if kind in ("money", "number") or (kind == "auto" and isinstance(value, (int, float))):
+            number = Decimal(str(value))
+            return (i18n.format_money(number, currency, locale) if kind == "money"
+                    else i18n.format_number(number, locale))
+        moment = str(value).strip()
+        if kind == "date" or (kind == "auto" and ISO_DAY.match(moment)):
+            return i18n.format_date(dt.date.fromisoformat(moment[:10]), locale)
+        if kind == "datetime" or (kind == "auto" and ISO_MOMENT.match(moment)):
+            read = dt.datetime.fromisoformat(moment.replace("Z", "+00:00"))
+            read = read if read.tzinfo else read.replace(tzinfo=tz)  # the brand's own time
+            return i18n.format_datetime(read, locale, tz=tz)
+    except (InvalidOperation, ValueError):
+        pass  # not what its format says: shown as read rather than hidden
+    return str(value)

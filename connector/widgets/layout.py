@@ -9,14 +9,13 @@ against the canonical model when the manifest is loaded (see `profile_paths`).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from connector.config import Strict
 from connector.customer.paths import profile_path_problems
-from connector.i18n import LOCALES, normalize_locale
+from connector.i18n import Label
 
 DEFAULT_BLOCKS = [
     "identity", "badges", "kpis", "sentiment", "contacts", "tabs", "reviews", "orders",
@@ -24,25 +23,6 @@ DEFAULT_BLOCKS = [
 ]
 CARD_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 CardFormat = Literal["text", "number", "money", "date", "datetime", "boolean", "list"]
-
-
-def _label(value: Any) -> Any:
-    """A plain text is the same in every language; a mapping gives one text per language."""
-    if isinstance(value, str) and value.strip():
-        return {locale: value for locale in LOCALES}
-    if (isinstance(value, dict) and value and set(value) <= set(LOCALES)
-            and all(isinstance(v, str) and v.strip() for v in value.values())):
-        return dict(value)
-    raise ValueError(f"give a text, or a text per language ({', '.join(LOCALES)}), "
-                     'e.g. {fr: "Pointure", en: "Shoe size"}')
-
-
-Label = Annotated[dict[str, str], BeforeValidator(_label)]
-
-
-def label_text(label: Mapping[str, str], locale: str) -> str:
-    """The label in the page's language, else in the other one given."""
-    return label.get(normalize_locale(locale)) or next(iter(label.values()))
 
 
 class CardField(Strict):
@@ -102,9 +82,28 @@ class BlockEntry(Strict):
         return self
 
 
+# the canonical fields whose coded values the sidebar names through `sidebar.values`
+# (orders.status: every row of the orders table, store purchases included)
+VALUE_FIELDS = ("loyalty.tier", "orders.status")
+
+
 class Sidebar(Strict):
-    """Which blocks the sidebar shows, in order."""
+    """Which blocks the sidebar shows, in order, and how it writes the sources' coded values."""
 
     blocks: list[Annotated[BlockEntry, BeforeValidator(_block_shorthand)]] = Field(
         default_factory=lambda: [BlockEntry(block=b) for b in DEFAULT_BLOCKS], min_length=1
     )
+    # canonical field -> a source's value -> its text per language, e.g.
+    # {loyalty.tier: {Or: {fr: Or, en: Gold}}}; a value not listed is shown as written
+    values: dict[str, dict[str, Label]] = Field(default_factory=dict)
+
+    @field_validator("values")
+    @classmethod
+    def _values(cls, value: dict[str, dict[str, dict[str, str]]]
+                ) -> dict[str, dict[str, dict[str, str]]]:
+        unknown = [name for name in value if name not in VALUE_FIELDS]
+        if unknown:
+            raise ValueError(f"'{unknown[0]}' has no coded values to name: give one of "
+                             f"{', '.join(VALUE_FIELDS)}")
+        return {name: {raw.strip().casefold(): label for raw, label in labels.items()}
+                for name, labels in value.items()}

@@ -11,6 +11,7 @@ from connector.widgets.base import (
     RenderContext,
     describe,
     render_template,
+    value_label,
 )
 from connector.widgets.details import detail_buttons
 
@@ -23,7 +24,9 @@ def number(value: int | None, ctx: RenderContext) -> str | None:
 def tier(profile: CustomerProfile, ctx: RenderContext) -> Item | None:
     """Return the loyalty tier as a pill."""
     value = (profile.loyalty.tier or "").strip()
-    return Item(value, tone="neutral") if value else None
+    if not value:
+        return None
+    return Item(value_label("loyalty.tier", value, ctx) or value, tone="neutral")
 
 
 LOYALTY_FIELDS: tuple[FieldDescription, ...] = (

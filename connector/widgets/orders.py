@@ -20,6 +20,7 @@ from connector.widgets.base import (
     date_text,
     render_template,
     safe_url,
+    value_label,
 )
 from connector.widgets.details import detail_buttons
 from connector.widgets.freshness import source_note
@@ -81,13 +82,18 @@ def status_cell(order: Order, profile: CustomerProfile, ctx: RenderContext) -> I
     if not raw:
         return None
     key, tone = STATUSES.get(raw.lower(), ("", UNKNOWN_STATUS_TONE))
-    return Item(i18n.text(key, ctx.locale) if key else raw, tone=tone)
+    named = value_label("orders.status", raw, ctx)
+    return Item(named or (i18n.text(key, ctx.locale) if key else raw), tone=tone)
 
 
 def tracking_cell(order: Order, profile: CustomerProfile, ctx: RenderContext) -> Item | None:
-    """Return the tracking number, or the store for a store purchase."""
+    """Return the tracking number, or the store for a store purchase, with what it is (a
+    narrow sidebar shows no header: the label goes before the value)."""
     value = order.tracking or order.store
-    return Item(value) if value else None
+    if not value:
+        return None
+    label = "orders.tracking_number" if order.tracking else "orders.store"
+    return Item(value, title=i18n.text(label, ctx.locale))
 
 
 def total_cell(order: Order, profile: CustomerProfile, ctx: RenderContext) -> Item | None:

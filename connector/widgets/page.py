@@ -32,6 +32,7 @@ from connector.widgets.orders import OrdersBlock
 from connector.widgets.reviews import ReviewsBlock
 from connector.widgets.sentiment import SentimentBlock
 from connector.widgets.tabs import TabsBlock
+from connector.widgets.timeline import TimelineBlock
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ BLOCKS: dict[str, Block] = {
         NotesBlock(),
         CampaignsBlock(),
         ComplaintsBlock(),
+        TimelineBlock(),
         FreshnessBlock(),
     )
 }
@@ -151,7 +153,7 @@ def render_sidebar_fragment(
 
     A fragment carries no script and no form, so it offers nothing that could not work.
     """
-    ctx = replace(ctx, detail_url=None, notes_url=None)
+    ctx = replace(ctx, detail_url=None, notes_url=None, timeline_url=None)
     blocks = render_blocks(profile, layout, ctx) if profile is not None else []
     return render_template("fragment.html", ctx, blocks=blocks, message=message,
                            open_url=open_url, unchecked=_unchecked(profile))
@@ -177,6 +179,15 @@ def _unchecked(profile: CustomerProfile | None) -> bool:
     """Whether the record is the sources' word alone (the link store was down): said under
     the customer's name, or atop a fragment."""
     return profile is not None and not profile.identity_checked
+
+
+def render_timeline_page(profile: CustomerProfile, ctx: RenderContext, back: str,
+                         kind: str | None = None, before: str | None = None) -> str:
+    """A page of the customer's timeline (where its filters and "older" link lead)."""
+    name = display_name(profile, ctx.locale) or i18n.text("page.unnamed", ctx.locale)
+    html = TimelineBlock().render_page(profile, BlockSpec("timeline"), ctx, kind, before)
+    return render_page("timeline_page.html", ctx, heading=name, back=back,
+                       block_html=Markup(html or ""))
 
 
 def render_message_page(

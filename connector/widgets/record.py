@@ -13,8 +13,9 @@ from connector.customer.profile import ProfileAssembler
 from connector.customer.rules import RecordSettings
 from connector.helpdesk.base import SidebarContext
 from connector.helpdesk.embed import EmbedLinks
-from connector.i18n import LOCALES, text
+from connector.i18n import LOCALES, label_text, text
 from connector.widgets.base import BlockSpec, RenderContext
+from connector.widgets.hosted import line_breaks, styled_fragment
 from connector.widgets.layout import Sidebar
 from connector.widgets.page import render_sidebar_fragment
 
@@ -41,11 +42,13 @@ def render_context(manifest: SidebarSettings, offers: Mapping[str, tuple[DetailO
         now=dt.datetime.now(dt.UTC),
         brand=manifest.brand.name,
         timezone=manifest.brand.timezone,
-        source_labels={n: c.label for n, c in manifest.sources.items() if c.label},
+        source_labels={n: label_text(c.label, locale)
+                       for n, c in manifest.sources.items() if c.label},
         source_sections={n: frozenset(c.sections) for n, c in manifest.sources.items()},
         details=offers,
         repeat_window_days=manifest.kpis.repeat_window_days,
         flag_rules=manifest.flags,
+        value_labels=manifest.sidebar.values,
         **request_parts,
     )
 
@@ -66,6 +69,14 @@ class Fragments:
         self.link_ttl_s = link_ttl_s
 
     def __call__(self, context: SidebarContext) -> str:
+        """The fragment for this context; with its title and scoped style when the host
+        keeps them (`context.styled`: FreeScout)."""
+        html = line_breaks(self._record(context))
+        if not context.styled:
+            return html
+        return styled_fragment(html, context.title or self.manifest.brand.name)
+
+    def _record(self, context: SidebarContext) -> str:
         locale = context.locale if context.locale in LOCALES else self.manifest.brand.locale
         ctx = render_context(self.manifest, self.offers, locale)
         ids = context.identifiers
@@ -84,7 +95,8 @@ class Fragments:
             return render_sidebar_fragment(None, [], ctx, text("fragment.ambiguous", locale),
                                            open_url)
         if found.profile is None and found.unanswered:  # unknown where asked: maybe known there
-            names = ", ".join(self.manifest.sources[n].label or n for n in found.unanswered)
+            names = ", ".join(self.manifest.sources[n].label_in(locale) or n
+                              for n in found.unanswered)
             return render_sidebar_fragment(None, [], ctx,
                                            text("message.sources_down", locale, names=names))
         if found.profile is None:

@@ -55,6 +55,10 @@ def test_ensure_regenerates_only_when_marker_is_stale(demo_dir: Path, tmp_path: 
 def test_pauline_customer_and_orders(demo_dir: Path) -> None:
     erp = _json(demo_dir, "erp.json")
     pauline = next(c for c in erp["customers"] if c["id"] == gen.SAMPLE_ID)
+    assert pauline.pop("agenda") == [{"at": "2019-03-02T14:30:00Z", "title": "Essayage canapé",
+                                      "place": "Paris Rivoli", "status": "planned"}]
+    assert [d["title"] for d in pauline.pop("documents")] == ["Facture 997890",
+                                                                "Facture 120145"]
     assert pauline == {
         "id": "C100997", "civility": "MADAME", "first_name": "Pauline", "last_name": "Denève",
         "birth_date": None, "email": "pauline.deneve@easiware.fr", "mobile": "+33 (0)653888890",

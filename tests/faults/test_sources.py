@@ -317,10 +317,10 @@ def test_the_sidebar_says_unavailable_never_not_found_when_the_source_is_stuck(
         status, html = page("pauline@exemple.fr")  # only the stuck ERP knows her
         assert status == 503
         assert "Sources indisponibles" in html and "ERP" in html
-        assert "introuvable" not in html
+        assert "introuvable" not in html and "Aucune fiche" not in html
         status, html = page("marc@exemple.fr")
         assert status == 200 and "Marc" in html
         status, html = page("nobody@exemple.fr")  # every source answered: truly unknown
-        assert status == 404 and "Client introuvable" in html
+        assert status == 404 and "Aucune fiche ne correspond à ce contact" in html
     finally:
         services.close()

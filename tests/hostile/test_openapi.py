@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from pydantic import BaseModel
 
 from connector import models
+from connector.customer.timeline import TimelineEntry
 from connector.web.openapi import document
 
 PREFIX = "/api/v1/"
@@ -93,7 +94,9 @@ SCHEMAS = {
     "LastContact": models.LastContact, "Contacts": models.Contacts, "Order": models.Order,
     "Loyalty": models.Loyalty, "Review": models.Review, "Campaign": models.Campaign,
     "Note": models.Note, "SourceStatus": models.SourceStatus, "Match": models.Match,
-    "Candidate": models.Candidate,
+    "Candidate": models.Candidate, "Appointment": models.Appointment,
+    "Document": models.Document, "SurveyAnswer": models.SurveyAnswer,
+    "TimelineEntry": TimelineEntry,
 }
 
 

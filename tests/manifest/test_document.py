@@ -48,7 +48,7 @@ EXPECTED = [
     "sources.erp.auth.token: required",
     "sources.erp.timeout: unknown key",
     "sources.erp.sections.ordrs: unknown section (one of: identity, status, kpis, loyalty, "
-    "orders, store_purchases, reviews, campaigns, surveys, contacts, notes)",
+    "orders, store_purchases, reviews, campaigns, surveys, contacts, notes, agenda, documents)",
     "sources.erp.sections.orders.path: orders is a list: use items",
     "sources.erp.sections.orders.fields.totl: unknown field of orders (one of: channel, number, "
     "status, date, tracking, total, currency, back_office_url, store)",
@@ -94,7 +94,7 @@ def test_default_manifest_is_valid(demo_data: Path) -> None:
     first, *secrets = result.stdout.strip().splitlines()
     assert first == (
         f"{MANIFEST}: valid — 5 sources: erp (rest), pos (files), feedback (rest), "
-        "loyalty (sql), history (files); 14 sidebar blocks; helpdesks: embed, zendesk, "
+        "loyalty (sql), history (files); 15 sidebar blocks; helpdesks: embed, zendesk, "
         "chatwoot, helpscout, freescout, freshdesk, django_helpdesk"
     )
     # every adapter is on, its secrets from the environment: the admin is told which are unset

@@ -27,4 +27,5 @@ def test_admin_shows_each_source_health(service: Service) -> None:
     assert erp["circuit"] == "closed" and erp["lookups"] >= 1 and erp["last_success"]
     page = requests.get(f"{service.url}/admin/", auth=("admin", ADMIN_TOKEN), timeout=5)
     assert page.status_code == 200
-    assert "Caisses magasins" in page.text and "closed" in page.text
+    assert "Store tills" in page.text and "closed" in page.text  # the English labels
+    assert "Caisses magasins" not in page.text and "times in Europe/Paris" in page.text

@@ -39,8 +39,10 @@ ALL_BLOCKS = [BlockSpec(key) for key in BLOCKS]
 MANIFEST_ORDER = [BlockSpec(key) for key in ("identity", "kpis", "orders", "reviews", "freshness")]
 DETAIL_URL = "/helpdesk/embed/details/{source}/{detail}?t=tok&key="
 DETAILS = {
-    "orders": (DetailOffer("erp", "tracking", "Suivi du colis", "number"),),
-    "loyalty": (DetailOffer("loyalty", "balance", "Solde de points", "card"),),
+    "orders": (DetailOffer("erp", "tracking", {"fr": "Suivi du colis", "en": "Parcel tracking"},
+                           "number"),),
+    "loyalty": (DetailOffer("loyalty", "balance", {"fr": "Solde de points",
+                                                   "en": "Points balance"}, "card"),),
 }
 CTX_DETAILS = replace(CTX_FR, details=DETAILS, detail_url=DETAIL_URL, nonce="n0nce-123")
 

@@ -132,7 +132,7 @@ def test_the_full_record_fits_narrow_columns(browser: Any, tmp_path: Path, width
     finally:
         browser.switch_to.default_content()
     assert closed[0] <= closed[1] <= width and opened[0] <= opened[1], (closed, opened)
-    assert len(blocks) == 11  # every block but notes and complaints (this record has none)
+    assert len(blocks) == 12  # every block but notes and complaints (this record has none)
 
 
 @dataclass

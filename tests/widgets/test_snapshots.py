@@ -25,10 +25,12 @@ from connector.customer.details import DetailOffer
 from connector.customer.rules import FlagRules
 from connector.models import (
     Address,
+    Appointment,
     Campaign,
     ContactEvent,
     Contacts,
     CustomerProfile,
+    Document,
     Flag,
     Identity,
     Kpis,
@@ -43,6 +45,7 @@ from connector.models import (
     SourceState,
     SourceStatus,
     Status,
+    SurveyAnswer,
     TrendPoint,
 )
 from connector.widgets.base import BlockSpec, RenderContext
@@ -60,11 +63,17 @@ SOURCES = {
     "history": frozenset({"contacts"}),
     "crm": frozenset({"campaigns", "notes"}),
 }
-LABELS = {"erp": "ERP", "pos": "Caisses magasins", "feedback": "Avis & enquêtes",
-          "loyalty": "Fidélité", "history": "Historique des contacts", "crm": "CRM"}
+LABELS = {  # per language, as the manifest's {fr, en} labels give them
+    "fr": {"erp": "ERP", "pos": "Caisses magasins", "feedback": "Avis & enquêtes",
+           "loyalty": "Fidélité", "history": "Historique des contacts", "crm": "CRM"},
+    "en": {"erp": "ERP", "pos": "Store tills", "feedback": "Reviews & surveys",
+           "loyalty": "Loyalty", "history": "Contact history", "crm": "CRM"},
+}
 DETAILS = {
-    "orders": (DetailOffer("erp", "tracking", "Suivi du colis", "number"),),
-    "loyalty": (DetailOffer("loyalty", "balance", "Solde de points", "card"),),
+    "orders": (DetailOffer("erp", "tracking", {"fr": "Suivi du colis", "en": "Parcel tracking"},
+                           "number"),),
+    "loyalty": (DetailOffer("loyalty", "balance", {"fr": "Solde de points",
+                                                   "en": "Points balance"}, "card"),),
 }
 
 
@@ -73,9 +82,10 @@ def context(locale: str) -> RenderContext:
     return RenderContext(
         locale=locale, currency="EUR", now=NOW, brand="Maison Exemple",
         other_locale_url=f"?lang={'en' if locale == 'fr' else 'fr'}",
-        source_labels=LABELS, source_sections=SOURCES, details=DETAILS,
+        source_labels=LABELS[locale], source_sections=SOURCES, details=DETAILS,
         detail_url="/helpdesk/embed/details/{source}/{detail}?t=tok&key=", nonce="n0nce",
         notes_url="/helpdesk/embed/notes", token="tok", flag_rules=FlagRules(),
+        timeline_url=f"/helpdesk/embed/timeline?t=tok&lang={locale}",
     )
 
 
@@ -134,7 +144,22 @@ def record() -> CustomerProfile:
                         date=NOW.date() - timedelta(days=20), title="Retour compliqué",
                         excerpt="Trois relances pour être remboursée.",
                         url="https://fr.trustpilot.com/reviews/5f1e", source="feedback")],
-        campaigns=[Campaign(name="Soldes d'hiver", date=date(2024, 1, 10), channel="email")],
+        campaigns=[Campaign(name="Soldes d'hiver", date=date(2024, 1, 10), channel="email",
+                            subject="-30 % sur la literie")],
+        requests=[
+            ContactEvent(date=datetime(2024, 2, 28, 9, 30, tzinfo=UTC), channel="chat",
+                         reason="Réclamation livraison", status="open", source="history"),
+            ContactEvent(date=datetime(2024, 2, 23, 16, 54, tzinfo=UTC), channel="phone",
+                         reason="Suivi de remboursement", status="resolved", source="history"),
+            ContactEvent(channel="email", reason="Demande de catalogue", source="history"),
+        ],
+        surveys=[SurveyAnswer(kind="nps", score=Decimal(9), date=date(2024, 1, 10),
+                              comment="Livreur très aimable")],
+        agenda=[Appointment(date=datetime(2024, 3, 4, 14, 0, tzinfo=UTC),
+                            title="Essayage canapé", place="Paris Rivoli", status="planned",
+                            source="crm")],
+        documents=[Document(date=date(2017, 8, 5), title="Facture 997890", kind="invoice",
+                            url="https://bo.example.com/invoices/997890.pdf", source="erp")],
         notes=[Note(id=7, text="Son fils adore la mousse au chocolat", author="Margaux",
                     date=datetime(2024, 2, 20, 10, 0, tzinfo=UTC))],
         sources={

@@ -6,7 +6,11 @@ conversation, FreeScout's server POSTs to the mailbox's webhook URL
 `{"customerEmail", "customerPhones": [{"value", "type"}], "conversationSubject",
 "conversationType", "mailboxId", "secret"}` as JSON (`Accept: text/html`) and injects the
 answer, an HTML fragment, into the sidebar with jQuery's `.html()` (so the fragment must hold
-no script: ours holds none); a `<title>` in the answer becomes the panel's title. The
+no script: ours holds none), with no stylesheet of ours: the fragment brings its own `<style>`,
+every rule scoped under its root. The first `title` element in the inserted HTML becomes the
+panel's title (`find('title').first()`: a sparkline's SVG `<title>` too), so ours comes first.
+An error answer reaches the admin only as Guzzle's message, the body cut to 120 bytes: its
+first line is a short plain reason (`server_refusal`). The
 module's README still describes its first version, a form-encoded POST from the agent's
 browser with no secret: a form-encoded body is read too, but only with the `secret` field,
 compared in constant time with FREESCOUT_SECRET.
@@ -23,7 +27,6 @@ Write-back to FreeScout is not supported yet.
 from __future__ import annotations
 
 import hmac
-from html import escape
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
@@ -43,6 +46,7 @@ from connector.helpdesk.base import (
     lenient_identifiers,
     loads,
     require_secret,
+    server_refusal,
 )
 from connector.helpdesk.config import AdapterConfig, secret
 from connector.helpdesk.deps import HelpdeskDeps
@@ -64,7 +68,8 @@ class Config(AdapterConfig):
     # the API & Webhooks module's signing key, md5(APP_KEY + "webhook_key"):
     # FREESCOUT_WEBHOOK_SECRET
     webhook_secret: SecretStr | None = None
-    # the sidebar panel's title (the module shows a <title> of the answer), e.g. the brand
+    # the sidebar panel's title (the module shows the answer's first <title>); the brand's
+    # name when unset
     title: str | None = None
 
 
@@ -88,14 +93,19 @@ class FreeScout:
         if not isinstance(given, str) or not given:
             raise Unauthorized("the request carries no secret")
         if not hmac.compare_digest(expected, given.encode()):
-            raise Unauthorized("the secret does not match")
+            raise Unauthorized("the secret does not match FREESCOUT_SECRET (check the "
+                               "mailbox's Sidebar Webhook Secret)")
         email = payload.get("customerEmail")
         ids = lenient_identifiers(self.deps.region,
                                   emails=[email if isinstance(email, str) else None],
                                   phones=list(values(payload.get("customerPhones"), "value")))
-        html = self.deps.render_fragment(SidebarContext(helpdesk=KIND, identifiers=ids))
-        title = f"<title>{escape(self.config.title)}</title>\n" if self.config.title else ""
-        return Reply(200, title + html)
+        context = SidebarContext(helpdesk=KIND, identifiers=ids, styled=True,
+                                 title=self.config.title)
+        return Reply(200, self.deps.render_fragment(context))
+
+    def refusal(self, status: int, reason: str) -> Reply:
+        """An error answer the module's admin can read: a short plain line first."""
+        return server_refusal(status, reason)
 
     def verify(self, headers: Headers, body: bytes) -> None:
         """Refuse a webhook unless signed with FREESCOUT_WEBHOOK_SECRET."""

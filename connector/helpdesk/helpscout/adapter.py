@@ -39,6 +39,7 @@ from connector.helpdesk.base import (
     WriteBack,
     WriteBackFailed,
     check_hmac,
+    first_line,
     hmac_b64,
     json_object,
     json_reply,
@@ -104,16 +105,21 @@ class HelpScout:
             key = require_secret(secret(self.config.app_secret), "HELPSCOUT_APP_SECRET")
             check_hmac(hmac_b64(key, request.body, "sha1"), request.headers.get(SIGNATURE))
         except Unauthorized as exc:
-            return _json(401, f"<p>{escape(exc.public)}</p>", error=exc.public)
+            return self.refusal(401, f"refused: {exc.public}")
         try:
             data = json_object(request.body)
         except ValueError:
-            return _json(400, "<p>The request is not JSON.</p>", error="not JSON")
+            return self.refusal(400, "the request is not JSON")
         ticket = data.get("ticket")  # false on a draft
         ticket_id = str(ticket["id"]) if isinstance(ticket, dict) and ticket.get("id") else None
         ids = person_identifiers([data.get("customer")], self.deps.region)
         context = SidebarContext(helpdesk=KIND, identifiers=ids, ticket_id=ticket_id)
         return _json(200, self.deps.render_fragment(context))
+
+    def refusal(self, status: int, reason: str) -> Reply:
+        """An error answer as the dynamic app's JSON, its short plain reason first (the part
+        of a body a log or a debug view shows)."""
+        return _json(status, f"<p>{escape(reason)}</p>", error=first_line(reason))
 
     def verify(self, headers: Headers, body: bytes) -> None:
         """Refuse a webhook unless signed with HELPSCOUT_WEBHOOK_SECRET."""
@@ -144,8 +150,8 @@ class HelpScout:
 
 
 def _json(status: int, html: str, **extra: str) -> Reply:
-    """The dynamic app's answer: JSON holding the HTML."""
-    return json_reply(status, {"html": html, **extra})
+    """The dynamic app's answer: JSON holding the HTML (after the error, when there is one)."""
+    return json_reply(status, {**extra, "html": html})
 
 
 def build(config: Config, deps: HelpdeskDeps) -> HelpScout:

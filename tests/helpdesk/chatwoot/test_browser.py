@@ -174,7 +174,8 @@ def test_another_conversation_replaces_the_record(browser: Any, chatwoot: Chatwo
                                "phone_number": None, "identifier": None}}
         browser.execute_script("window.switchTo(arguments[0])", someone)
         enter_record(browser)
-        WebDriverWait(browser, 15).until(lambda d: "Aucune fiche client" in inner_text(d))
+        WebDriverWait(browser, 15).until(  # nobody: the search, pre-filled, says why
+            lambda d: "Aucune fiche ne correspond à ce contact" in inner_text(d))
         assert "Pauline Denève" not in inner_text(browser)
     finally:
         browser.switch_to.default_content()

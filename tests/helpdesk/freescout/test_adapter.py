@@ -8,6 +8,7 @@ import html as html_module
 import json
 import re
 import time
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from urllib.parse import unquote
 import pytest
 import requests
 from flask.testing import FlaskClient
+from sqlalchemy.exc import OperationalError
 
 from connector.app import Services
 from connector.helpdesk.base import (
@@ -219,6 +221,59 @@ def test_unknown_customer_and_bad_secret(client: FlaskClient) -> None:
     assert answer.status_code == 200 and "Aucune fiche client" in answer.get_data(as_text=True)
     forged = client.post("/helpdesk/freescout/sidebar", json={**payload, "secret": "guess"})
     assert forged.status_code == 401 and "Pauline" not in forged.get_data(as_text=True)
+
+
+def guzzle_summary(body: bytes) -> str | None:
+    """What FreeScout's module shows its admin of an error answer's body: Guzzle's
+    `Message::bodySummary`, the first 120 bytes, dropped whole unless valid UTF-8 made only of
+    printable characters, newlines and tabs."""
+    summary = body[:120]
+    try:
+        text = summary.decode()
+    except UnicodeDecodeError:
+        return None
+    if any(unicodedata.category(c)[0] not in "LMNPSZ" and c not in "\n\r\t" for c in text):
+        return None
+    return text + (" (truncated...)" if len(body) > 120 else "")
+
+
+def test_every_refusal_says_why_in_the_120_bytes_the_admin_sees(client: FlaskClient) -> None:
+    """Issue 15: a 401 showed the admin "401 Unauthorized: \\x0A\\x0A", the start of a
+    15 KB page."""
+    payload = json.loads(fs("sidebar.json"))
+    forged = client.post("/helpdesk/freescout/sidebar", json={**payload, "secret": "guess"})
+    unknown = client.post("/helpdesk/osticket/sidebar", json=payload)  # no such helpdesk
+    expected = [(forged, 401, "connector: refused: the secret does not match FREESCOUT_SECRET"),
+                (unknown, 404, "connector: no helpdesk 'osticket' in the manifest")]
+    for answer, status, reason in expected:
+        assert answer.status_code == status
+        assert answer.headers["Content-Type"].startswith("text/plain")
+        summary = guzzle_summary(answer.get_data())
+        assert summary is not None and summary.startswith(reason), summary
+        first = answer.get_data().split(b"\n", 1)[0]
+        assert len(first) < 120 and first.isascii()
+
+
+def test_a_database_outage_is_said_plainly_too(client: FlaskClient, services: Services,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(services.assembler, "lookup", down)
+    answer = client.post("/helpdesk/freescout/sidebar", data=fs("sidebar.json"),
+                         headers={"Content-Type": "application/json"})
+    assert answer.status_code == 503 and answer.headers["Retry-After"]
+    summary = guzzle_summary(answer.get_data())
+    assert summary is not None and summary.startswith("connector: the database is unavailable")
+
+
+def test_a_refusal_of_any_length_keeps_a_short_plain_first_line() -> None:
+    reply = adapter(secret=SECRET).refusal(503, "la base de données est indisponible " * 9)
+    first, rest = reply.body.split("\n", 1)
+    assert reply.status == 503 and reply.content_type.startswith("text/plain")
+    assert first.startswith("connector: la base de donn?es") and first.endswith("...")
+    assert len(first.encode()) < 120 and first.isascii() and "indisponible" in rest
+    assert guzzle_summary(reply.body.encode()) is not None
 
 
 def webhook(client: FlaskClient, name: str, body: bytes) -> Any:

@@ -285,6 +285,8 @@ def test_bad_signatures_are_401_as_json(client: FlaskClient) -> None:
         assert answer.status_code == 401
         assert "Pauline" not in answer.get_data(as_text=True)
         assert answer.get_json()["error"]
+        # the reason first, in the part of the body a log or a debug view shows
+        assert answer.get_data(as_text=True).startswith('{"error": "connector: refused: the ')
 
 
 def webhook(client: FlaskClient, name: str, body: bytes) -> Any:

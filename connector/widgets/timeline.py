@@ -1,0 +1,121 @@
+"""The timeline block: the customer's story, newest first, filterable by kind; the first page
+in the record, the next ones on demand (links that work without a script)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from connector import i18n
+from connector.customer.timeline import (
+    KINDS,
+    InvalidCursor,
+    TimelineEntry,
+    page_of,
+    timeline_of,
+)
+from connector.models import CustomerProfile
+from connector.widgets.base import BlockSpec, RenderContext, render_template, safe_url, translated
+
+FIRST_PAGE = 10
+# kind -> the catalog prefix its status is translated through (others are shown as given)
+STATUS_TEXTS = {"request": "complaint_status", "order": "order_status",
+                "store_visit": "order_status", "agenda": "appointment_status",
+                "document": "document_kind"}
+
+
+@dataclass(frozen=True)
+class EntryView:
+    """One line of the timeline as the agent reads it."""
+
+    kind: str
+    kind_label: str
+    when: str | None
+    title: str
+    detail: str | None
+    status: str | None
+    channel: str | None
+    amount: str | None
+    url: str | None
+
+
+@dataclass(frozen=True)
+class FilterLink:
+    """One filter of the timeline: a kind (or "all"), its count, its link, whether chosen."""
+
+    label: str
+    count: int
+    href: str | None
+    chosen: bool
+
+
+def when(value: dt.datetime | dt.date | None, ctx: RenderContext) -> str | None:
+    """A day in the agent's locale, a moment also in the brand's time zone."""
+    if isinstance(value, dt.datetime):
+        return i18n.format_datetime(value, ctx.locale, tz=ZoneInfo(ctx.timezone))
+    return i18n.format_date(value, ctx.locale) if value is not None else None
+
+
+def entry_view(entry: TimelineEntry, ctx: RenderContext) -> EntryView:
+    """An entry's texts, translated and formatted."""
+    title = entry.title.upper() if entry.kind == "survey" and entry.title else entry.title
+    prefix = STATUS_TEXTS.get(entry.kind)
+    status = translated(prefix, entry.status, ctx.locale) if prefix else entry.status
+    amount = (i18n.format_money(entry.amount, entry.currency or ctx.currency, ctx.locale)
+              if entry.amount is not None else None)
+    return EntryView(
+        kind=entry.kind, kind_label=i18n.text(f"timeline.kind.{entry.kind}", ctx.locale),
+        when=when(entry.date, ctx),
+        title=(title or "").strip() or i18n.text("timeline.untitled", ctx.locale),
+        detail=entry.detail, status=status, amount=amount, url=safe_url(entry.url),
+        channel=translated("channel", entry.channel, ctx.locale))
+
+
+def link(ctx: RenderContext, kind: str | None, before: str | None = None) -> str | None:
+    """The timeline page with this filter (and cursor), or None where none can be opened."""
+    if ctx.timeline_url is None:
+        return None
+    asked = {k: v for k, v in (("kind", kind), ("before", before)) if v}
+    return f"{ctx.timeline_url}&{urlencode(asked)}" if asked else ctx.timeline_url
+
+
+def filters(entries: list[TimelineEntry], kind: str | None,
+            ctx: RenderContext) -> list[FilterLink]:
+    """"All" and each kind the record holds, with its count."""
+    counts = Counter(entry.kind for entry in entries)
+    shown = [FilterLink(i18n.text("timeline.all", ctx.locale), len(entries), link(ctx, None),
+                        kind is None)]
+    return shown + [FilterLink(i18n.text(f"timeline.kinds.{k}", ctx.locale), counts[k],
+                               link(ctx, k), kind == k) for k in KINDS if counts[k]]
+
+
+class TimelineBlock:
+    """Requests, orders, store visits, reviews, surveys, campaigns, appointments and
+    documents in one list, newest first: the first ten, then more on demand."""
+
+    key = "timeline"
+    page_size = FIRST_PAGE
+    sections = frozenset({"contacts", "orders", "store_purchases", "reviews", "surveys",
+                          "campaigns", "agenda", "documents"})
+
+    def render(self, profile: CustomerProfile, spec: BlockSpec, ctx: RenderContext) -> str | None:
+        """The first page, or None when the record holds nothing dated or not."""
+        return self.render_page(profile, spec, ctx)
+
+    def render_page(self, profile: CustomerProfile, spec: BlockSpec, ctx: RenderContext,
+                    kind: str | None = None, before: str | None = None) -> str | None:
+        """One page of the timeline (a kind's entries only when `kind` is given)."""
+        entries = [e for e in timeline_of(profile, ctx.timezone) if spec.allows(e.source)]
+        if not entries:
+            return None
+        try:
+            page = page_of(entries, [kind] if kind in KINDS else (), before, self.page_size)
+        except InvalidCursor:  # a link made by hand: the first page
+            page = page_of(entries, [kind] if kind in KINDS else (), None, self.page_size)
+        more = link(ctx, kind, page.next) if page.next else None
+        return render_template("timeline.html", ctx, block=self.key,
+                               filters=filters(entries, kind if kind in KINDS else None, ctx),
+                               lines=[entry_view(e, ctx) for e in page.entries], more=more)
