@@ -85,9 +85,14 @@ def test_tab_reaches_every_control_in_order_with_a_visible_focus(browser: Any,
 
 
 def test_a_note_is_edited_with_the_keyboard_alone(browser: Any, service: Service) -> None:
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+    )
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
 
     url = demo_sidebar(service)
     keep_a_note(service, url, "Aime les macarons")
@@ -108,6 +113,10 @@ def test_a_note_is_edited_with_the_keyboard_alone(browser: Any, service: Service
     tab(browser, 2)  # the author field, then the save button
     assert browser.switch_to.active_element.get_attribute("type") == "submit"
     ActionChains(browser).send_keys(Keys.ENTER).perform()
-    body = browser.find_element(By.TAG_NAME, "body").text
-    assert "Aime les macarons (surtout pistache)" in body
+    # the form posts, then the record comes back (a 303): wait for the page that says it,
+    # not for a body that may be the one leaving (it failed so under a loaded machine)
+    WebDriverWait(browser, 15, ignored_exceptions=(NoSuchElementException,
+                                                   StaleElementReferenceException)).until(
+        lambda d: "Aime les macarons (surtout pistache)" in d.find_element(
+            By.TAG_NAME, "body").text)
     assert len(controls) > 10
