@@ -50,10 +50,13 @@ def test_a_ticket_without_identifier_lets_the_agent_search(browser: Any,
         box = browser.find_element(By.ID, "q")
         box.send_keys("DENEVE 77184")  # no accent, upper case, with her postcode
         box.submit()
-        results = browser.find_elements(By.CSS_SELECTOR, ".candidates__choice")
+        results = WebDriverWait(browser, 15).until(  # the answer page, not the form leaving
+            lambda d: d.find_elements(By.CSS_SELECTOR, ".candidates__choice"))
         assert [r.text.split("\n")[0] for r in results] == ["Pauline Denève"]
         screenshot(browser, "demo-search.png")
         results[0].click()
+        WebDriverWait(browser, 15).until(lambda d: d.find_elements(By.CSS_SELECTOR,
+                                                                   ".block--kpis"))
         text = browser.find_element(By.TAG_NAME, "body").text.replace("\u202f", " ")
     finally:
         browser.switch_to.default_content()
