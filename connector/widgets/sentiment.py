@@ -68,6 +68,7 @@ CES_TONES: tuple[tuple[Decimal, str], ...] = (
     (Decimal(5), "bad"),
 )
 CES_SCALE = 5
+MIN_TREND = 3  # scores before a sparkline says where satisfaction goes
 
 SPARK_WIDTH, SPARK_HEIGHT, SPARK_PAD = 72, 20, 2
 
@@ -126,9 +127,10 @@ def spark_point(index: int, count: int, score: Decimal) -> tuple[str, str]:
 
 
 def sparkline(profile: CustomerProfile, ctx: RenderContext) -> Sparkline | None:
-    """Return the trend of at least two scores as a sparkline, oldest first."""
+    """Return the trend as a sparkline, oldest first, from `MIN_TREND` scores (two points
+    draw a line, not a trend)."""
     trend = profile.sentiment.trend
-    if len(trend) < 2:
+    if len(trend) < MIN_TREND:
         return None
     points = [spark_point(i, len(trend), point.score) for i, point in enumerate(trend)]
     values = ", ".join(i18n.format_number(point.score, ctx.locale) for point in trend)
@@ -164,7 +166,8 @@ def ces(profile: CustomerProfile, ctx: RenderContext) -> Item | None:
     if score is None:
         return None
     tone = next((tone for top, tone in CES_TONES if score <= top), CES_TONES[-1][1])
-    text = f"{i18n.format_number(score, ctx.locale)}/{CES_SCALE}"
+    text = i18n.text("sentiment.ces_value", ctx.locale,
+                     score=f"{i18n.format_number(score, ctx.locale)}/{CES_SCALE}")
     return Item(text, tone=tone, title=i18n.text("sentiment.ces_title", ctx.locale))
 
 

@@ -99,16 +99,21 @@ def test_sentiment_shows_a_face_the_score_a_sparkline_nps_and_ces() -> None:
     html = render("sentiment", pauline_full())
     assert '<svg class="face"' in html and "9/10" in html and "Très satisfait" in html
     assert "mood--good" in html
+    assert '<svg class="spark"' not in html  # two answers draw a line, not a trend
+    assert re.search(r'class="tone tone--good"[^>]*>9/10 · Promoteur<', html)
+    assert "2/5 · plus bas, mieux c&#39;est" in html and "Effort (CES)" in html
+    assert not re.search(r"[\U0001F300-\U0001FAFF]", html)  # no emoji: Debian has no such font
+    profile = pauline_full()
+    profile.sentiment.trend.insert(0, TrendPoint(date=date(2016, 3, 1), score=Decimal(6)))
+    html = render("sentiment", profile)
     spark = re.search(r'<svg class="spark"[^>]*>', html)
     assert spark is not None
-    assert 'role="img"' in spark[0] and 'aria-label="Évolution de la satisfaction sur 10 : 8, 9"' \
-        in spark[0]
+    assert 'role="img"' in spark[0] and \
+        'aria-label="Évolution de la satisfaction sur 10 : 6, 8, 9"' in spark[0]
     assert "<polyline" in html and "en hausse" in html and "trend--good" in html
-    assert re.search(r'class="tone tone--good"[^>]*>9/10 · Promoteur<', html)
-    assert "2/5" in html and "Effort (CES)" in html
-    assert not re.search(r"[\U0001F300-\U0001FAFF]", html)  # no emoji: Debian has no such font
-    english = render("sentiment", pauline_full(), CTX_EN)
+    english = render("sentiment", profile, CTX_EN)
     assert "Very satisfied" in english and "Promoter" in english and "rising" in english
+    assert "2/5 · lower is better" in english
 
 
 @pytest.mark.parametrize(
