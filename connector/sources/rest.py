@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Iterator
-from typing import Any, Literal
+from collections.abc import Callable, Iterator
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
@@ -47,6 +47,7 @@ from connector.sources.templates import MissingValue, render, render_value
 from connector.sources.xml_answers import AnswerFormat, AnswerReader, XmlSettings
 
 MAX_ATTEMPTS = 4
+T = TypeVar("T")
 Protocol = Literal["json", "jsonrpc", "odata", "graphql", "soap"]
 AUTH_WORDS = re.compile(r"access|denied|session|login|auth|password|credential", re.IGNORECASE)
 
@@ -251,22 +252,17 @@ class RestSource(MappedSource):
         spec = self.config.purchases
         if spec is None:
             return
-        reader = Reader(self.config.decimal_comma, tuple(self.config.date_formats))
-        skipped = 0
-        for item in self._listed(spec, since):
-            try:
-                who, when = search(spec.customer, item), search(spec.date, item)
-                amount = reader.number(search(spec.amount, item))
-                day = reader.coerce(when, dt.date)
-            except ValueError:
-                who = day = None
+
+        def read(item: Any, reader: Reader) -> Purchase | None:
+            who, day = search(spec.customer, item), reader.coerce(search(spec.date, item),
+                                                                  dt.date)
+            amount = reader.number(search(spec.amount, item))
             if who in (None, "") or not isinstance(day, dt.date):
-                skipped += 1
-                continue
-            yield Purchase(str(who), day, amount)
-        if skipped:
-            log.info("source %s: %d purchases skipped (no customer, date or amount)",
-                     self.name, skipped)
+                return None
+            return Purchase(str(who), day, amount)
+
+        yield from self._read_listing(spec, since, read,
+                                      ("purchases", "no customer, date or amount"))
 
     def surveys(self, since: dt.date) -> Iterator[ListedAnswer]:
         """Every survey answer since `since`, paged like the purchases; items without a
@@ -275,22 +271,36 @@ class RestSource(MappedSource):
         spec = self.config.surveys
         if spec is None:
             return
+
+        def read(item: Any, reader: Reader) -> ListedAnswer | None:
+            who, kind = search(spec.customer, item), search(spec.kind, item)
+            score = reader.number(search(spec.score, item))
+            day = reader.coerce(search(spec.date, item), dt.date)
+            if who in (None, "") or not isinstance(day, dt.date) or not kind:
+                return None
+            return ListedAnswer(str(who), day, str(kind).strip().lower(), score)
+
+        yield from self._read_listing(spec, since, read,
+                                      ("survey answers", "no customer, date, kind or score"))
+
+    def _read_listing(self, spec: RestPurchases | RestSurveys, since: dt.date,
+                      read: Callable[[Any, Reader], T | None], what: tuple[str, str]
+                      ) -> Iterator[T]:
+        """Each item of a listing `read` into its record; those it cannot read (None, or a
+        value of the wrong kind) skipped and counted in one log line, never their values."""
         reader = Reader(self.config.decimal_comma, tuple(self.config.date_formats))
         skipped = 0
         for item in self._listed(spec, since):
             try:
-                who, kind = search(spec.customer, item), search(spec.kind, item)
-                score = reader.number(search(spec.score, item))
-                day = reader.coerce(search(spec.date, item), dt.date)
+                record = read(item, reader)
             except ValueError:
-                who = day = None
-            if who in (None, "") or not isinstance(day, dt.date) or not kind:
+                record = None
+            if record is None:
                 skipped += 1
                 continue
-            yield ListedAnswer(str(who), day, str(kind).strip().lower(), score)
+            yield record
         if skipped:
-            log.info("source %s: %d survey answers skipped (no customer, date, kind or "
-                     "score)", self.name, skipped)
+            log.info("source %s: %d %s skipped (%s)", self.name, skipped, *what)
 
     def _listed(self, spec: RestPurchases | RestSurveys, since: dt.date) -> Iterator[Any]:
         """The items of a listing since `since` that its `include` keeps, page by page (each
