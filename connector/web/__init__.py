@@ -10,7 +10,18 @@ from flask import Flask, Response, g, request
 
 from connector.app import Services, build_services
 from connector.settings import Settings
-from connector.web import admin, api, demo, health, limits, openapi, sidebar, unavailable, webhooks
+from connector.web import (
+    admin,
+    api,
+    demo,
+    errors,
+    health,
+    limits,
+    openapi,
+    sidebar,
+    unavailable,
+    webhooks,
+)
 from connector.web.context import services
 
 
@@ -32,6 +43,7 @@ def register_blueprints(app: Flask) -> None:
 
     limits.install(app, app.extensions["connector"].settings)  # body caps and rate limits
     unavailable.install(app)  # a database error is a 503 with Retry-After, never a 500
+    errors.install(app)  # every other error in the product's style, never Werkzeug's page
 
     @app.before_request
     def _start_timer() -> None:

@@ -20,11 +20,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, request
 from flask_limiter import ApplicationLimit, Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
 
 from connector.settings import Settings
+from connector.web.errors import error_answer
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +91,9 @@ def _exempt_from_general() -> bool:
 
 
 def _too_many(error: Exception) -> Response:
-    """429 as JSON, with Retry-After (Flask-Limiter adds the header)."""
+    """429 with Retry-After (Flask-Limiter adds the header): JSON for machines, the message
+    page for a sidebar page, a helpdesk server's own refusal (errors.py)."""
     limit = getattr(error, "limit", None)
     what = f" ({limit.limit})" if isinstance(limit, RequestLimit) else ""
     log.info("rate limit reached by a client on %s%s", request.path, what)
-    answer = jsonify(error="too many requests from this address: wait and try again")
-    answer.status_code = 429
-    return answer
+    return error_answer(429)

@@ -34,6 +34,7 @@ from connector.widgets.base import RenderContext
 from connector.widgets.page import (
     render_candidates_page,
     render_message_page,
+    render_note_edit_page,
     render_search_page,
     render_sidebar_page,
     render_timeline_page,
@@ -105,9 +106,7 @@ def detail(kind: str, source: str, detail: str) -> Response | tuple[Response, in
 def timeline(kind: str) -> Response:
     """A page of the timeline of the record the sealed link opens (`kind`, `before`)."""
     locale = _locale(request.values.get("lang"))
-    if kind != EMBED:
-        return _message(404, locale, "message.unknown_helpdesk", kind=kind)
-    context = _authenticated(kind, locale)
+    context = _embedded(kind, locale)
     if isinstance(context, Response):
         return context
     found = services().assembler.lookup(context.identifiers, locale=locale,
@@ -120,16 +119,30 @@ def timeline(kind: str) -> Response:
     return _page(html, 200)
 
 
+@bp.get("/helpdesk/<kind>/notes/<int:note_id>")
+def note_page(kind: str, note_id: int) -> Response:
+    """A landmark's edit page, which the record links to (its forms post to `note`)."""
+    locale = _locale(request.args.get("lang"))
+    context = _embedded(kind, locale)
+    if isinstance(context, Response):
+        return context
+    customer = _customer_of(context)
+    kept = services().assembler.notes.of(customer) if customer is not None else []
+    found = next((n.as_note() for n in kept if n.id == note_id), None)
+    if found is None:
+        return _message(404, locale, "notes.gone")
+    back = services().embed.url("", request.args.get("t", ""), locale)
+    return _page(render_note_edit_page(found, _render_context(locale, kind=kind), back), 200)
+
+
 @bp.post("/helpdesk/<kind>/notes")
 def note(kind: str) -> Response:
     """Add, edit or remove a landmark from the sidebar, then show the record again."""
-    svc = services()
     locale = _locale(request.form.get("lang"))
     context = _authenticated(kind, locale)
     if isinstance(context, Response):
         return context
-    customer = context.customer_id or svc.assembler.resolver.resolve(
-        context.identifiers).customer_id
+    customer = _customer_of(context)
     if customer is None:
         return _message(404, locale, "message.not_found")
     try:
@@ -154,6 +167,20 @@ def database_error(error: Exception) -> Response:
         return retry_later(refused)
     locale = _locale(request.values.get("lang"))
     return retry_later(_message(503, locale, "message.database_down"))
+
+
+def _embedded(kind: str, locale: str) -> SidebarContext | Response:
+    """The context of a sealed link's own page (a timeline page, a landmark's edit page),
+    or the answer saying why there is none: these pages exist for `embed` links only."""
+    if kind != EMBED:
+        return _message(404, locale, "message.unknown_helpdesk", kind=kind)
+    return _authenticated(kind, locale)
+
+
+def _customer_of(context: SidebarContext) -> str | None:
+    """The person a sealed link is about: the one chosen, or the one its identifiers name."""
+    resolver = services().assembler.resolver
+    return context.customer_id or resolver.resolve(context.identifiers).customer_id
 
 
 def _server_refusal(kind: object, status: int, reason: str) -> Response | None:

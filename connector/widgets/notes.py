@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
-from connector.models import CustomerProfile
+from connector.models import CustomerProfile, Note
 from connector.store.schema import NOTE_MAX
 from connector.widgets.base import BlockSpec, RenderContext, date_text, render_template
 
@@ -13,7 +14,11 @@ SHOWN = 10
 
 class NotesBlock:
     """What agents learnt about the person (a child who loves the chocolate mousse, a pastry
-    diploma in preparation), shared across channels; a form when the page can post one."""
+    diploma in preparation), shared across channels; a form when the page can post one.
+
+    Each note links to its own edit page (`note_edit_url`) instead of carrying its edit and
+    delete forms: ten long notes stay a few KB of the first paint, and it all works without
+    a script."""
 
     key = "notes"
 
@@ -32,7 +37,25 @@ class NotesBlock:
                                more=max(0, len(profile.notes) - SHOWN))
 
 
-def _shown(note: Any, ctx: RenderContext) -> dict[str, Any]:
+def note_edit_url(note: Note, ctx: RenderContext) -> str | None:
+    """Where a note's edit page is (`/helpdesk/embed/notes/7?t=…&lang=fr`), or None where the
+    page posts no notes (an HTML fragment) or the note is not ours to edit."""
+    if ctx.notes_url is None or note.id is None:
+        return None
+    return f"{ctx.notes_url}/{note.id}?{urlencode({'t': ctx.token, 'lang': ctx.locale})}"
+
+
+def edit_values(note: Note, ctx: RenderContext) -> dict[str, Any]:
+    """What a note's edit page shows: the note, who wrote it when, where its forms post."""
+    return {"note": note, "byline": _byline(note, ctx), "action": ctx.notes_url,
+            "token": ctx.token, "max_length": NOTE_MAX}
+
+
+def _byline(note: Note, ctx: RenderContext) -> str:
     when = date_text(note.date.date() if note.date else None, ctx)
-    byline = " · ".join(part for part in (note.author, when) if part)
-    return {"id": note.id, "text": note.text, "byline": byline, "author": note.author}
+    return " · ".join(part for part in (note.author, when) if part)
+
+
+def _shown(note: Note, ctx: RenderContext) -> dict[str, Any]:
+    return {"id": note.id, "text": note.text, "byline": _byline(note, ctx),
+            "author": note.author, "edit_url": note_edit_url(note, ctx)}

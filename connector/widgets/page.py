@@ -9,7 +9,7 @@ from dataclasses import replace
 from markupsafe import Markup
 
 from connector import i18n
-from connector.models import CustomerProfile
+from connector.models import CustomerProfile, Note
 from connector.widgets.badges import BadgesBlock
 from connector.widgets.base import (
     Block,
@@ -27,7 +27,7 @@ from connector.widgets.freshness import FreshnessBlock, block_age, block_section
 from connector.widgets.identity import IdentityBlock, display_name
 from connector.widgets.kpis import KpisBlock
 from connector.widgets.loyalty import LoyaltyBlock
-from connector.widgets.notes import NotesBlock
+from connector.widgets.notes import NotesBlock, edit_values
 from connector.widgets.orders import OrdersBlock
 from connector.widgets.reviews import ReviewsBlock
 from connector.widgets.sentiment import SentimentBlock
@@ -188,6 +188,13 @@ def render_timeline_page(profile: CustomerProfile, ctx: RenderContext, back: str
     html = TimelineBlock().render_page(profile, BlockSpec("timeline"), ctx, kind, before)
     return render_page("timeline_page.html", ctx, heading=name, back=back,
                        block_html=Markup(html or ""))
+
+
+def render_note_edit_page(note: Note, ctx: RenderContext, back: str) -> str:
+    """A landmark's own page (`back`: the record): its text and author to change, and its
+    removal behind a confirmation; the record links here instead of carrying every form."""
+    return render_page("note_edit.html", ctx, heading=i18n.text("notes.edit_title", ctx.locale),
+                       back=back, **edit_values(note, ctx))
 
 
 def render_message_page(

@@ -22,8 +22,11 @@ JQUERY = Path("/usr/share/javascript/jquery/jquery.min.js")  # Debian's libjs-jq
 
 
 def busy_record() -> CustomerProfile:
-    """Pauline with every block filled, known by two identifiers, three satisfaction points."""
+    """Pauline with every block filled, known by two identifiers, three satisfaction points,
+    and a carrier's long parcel number on an order (the widest value of a row)."""
     profile = pauline_full()
+    profile.orders.append(profile.orders[0].model_copy(update={
+        "number": "WEB-2024-000123456", "tracking": "1Z999AA10123456784XYZ"}))
     profile.matched = [Match(kind="email", value="pauline.deneve@easiware.fr", sources=["erp"]),
                        Match(kind="phone", value="+33653888890", sources=["erp", "loyalty"])]
     assert profile.sentiment is not None
@@ -74,6 +77,21 @@ return {
   titleSize: style && style.fontSize, titleTransform: style && style.textTransform,
   text: root.innerText, scroll: root.scrollWidth, client: root.clientWidth,
 };
+"""
+
+
+# Every element of the fragment that reaches past the right edge of the host's panel (its
+# content box), and the panel's own scroll and client widths.
+OVERFLOW = """
+const panel = document.querySelector(arguments[0]);
+const style = getComputedStyle(panel);
+const inner = panel.getBoundingClientRect().right - parseFloat(style.paddingRight)
+  - parseFloat(style.borderRightWidth);
+const past = (e) => e.getBoundingClientRect().right - inner;
+const wide = [...panel.querySelectorAll('*')]
+  .filter((e) => e.getBoundingClientRect().width > 0 && past(e) > 0.5)
+  .map((e) => `${e.tagName.toLowerCase()}.${e.className} ${Math.round(past(e))} px`);
+return {scroll: panel.scrollWidth, client: panel.clientWidth, wide: wide};
 """
 
 

@@ -49,9 +49,12 @@ def test_a_page_past_the_rate_limit_is_429_with_retry_after(services: Services) 
     web = client(services, rate_limit="3 per minute", auth_failure_limit="off")
     assert [web.get(PAGE).status_code for _ in range(3)] == [401, 401, 401]
     refused = web.get(PAGE)
-    assert refused.status_code == 429
-    assert refused.is_json and "too many requests" in refused.json["error"]
+    assert refused.status_code == 429  # a page: the sidebar's message page (test_errors.py)
+    assert refused.mimetype == "text/html" and "Trop de demandes" in refused.text
     assert 0 < int(refused.headers["Retry-After"]) <= 60
+    api = web.get(LOOKUP, headers=BEARER)
+    assert api.status_code == 429
+    assert api.is_json and "too many requests" in api.json["error"]
 
 
 def test_probes_and_webhooks_are_not_rate_limited_another_address_is_not_affected(

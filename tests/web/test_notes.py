@@ -8,7 +8,7 @@ from pathlib import Path
 import requests
 
 from connector.helpdesk.embed import EmbedLinks
-from tests.conftest import API_TOKEN, Service
+from tests.conftest import API_TOKEN, Service, start_service, stop
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 LINKS = EmbedLinks(b"test-secret-key", 600, "FR")
@@ -73,3 +73,33 @@ def test_a_refused_note_says_why(service: Service) -> None:
                             data={"t": token, "text": "   ", "lang": "fr"})
     assert refused.status_code == 400
     assert "Note non enregistrée" in refused.text and "a note needs some text" in refused.text
+
+
+# A landmark of the maximum length, French as agents write it (accents take two bytes, an
+# apostrophe is escaped into five): the heaviest text a note of the record carries.
+LONGEST = ("Préfère être appelée le matin avant 10 h ; l'après-midi elle garde ses petits-enfants. "
+           "Son fils adore la mousse au chocolat et prépare un CAP pâtissier à Émerainville. "
+           "A déjà réclamé pour une livraison en retard : proposer le retrait en magasin d'abord. "
+           "Très fidèle depuis 2014.")[:280].ljust(280, ".")
+
+
+def test_ten_notes_of_the_maximum_length_keep_the_first_paint_under_60_kb(
+        env: dict[str, str], tmp_path: Path) -> None:
+    """The record with as many landmarks as it shows, each as long as allowed: still one
+    request under 60 KB (each note's edit form is loaded on demand, not in the first paint)."""
+    own = start_service({**env, "CONNECTOR_DATA_DIR": str(tmp_path / "var")})
+    try:
+        who = customer(own, "pauline.deneve@easiware.fr")["customer_id"]
+        for number in range(10):
+            text = f"{number} {LONGEST}"[:280]
+            added = requests.post(f"{own.url}/api/v1/customers/{who}/notes", headers=AUTH,
+                                  json={"text": text, "author": "Marie-Élisabeth"}, timeout=5)
+            assert added.status_code == 201, added.text
+        page = requests.get(LINKS.url(own.url, LINKS.token(email="pauline.deneve@easiware.fr")),
+                            timeout=10)
+    finally:
+        stop(own.process)
+    assert page.status_code == 200
+    assert page.text.count('class="notes__text"') == 10
+    assert len(LONGEST) == 280
+    assert len(page.content) < 60 * 1024, f"{len(page.content) / 1024:.1f} KB"

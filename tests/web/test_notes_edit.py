@@ -1,4 +1,5 @@
-"""Editing a landmark from the sidebar itself: a form per note that works without JavaScript,
+"""Editing a landmark from the sidebar itself: each note links to its own edit page (its
+form loaded on demand, not in the record's first paint), which works without JavaScript,
 posted through `connector serve` as an agent's browser would, in French and in English."""
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Forms(HTMLParser):
         super().__init__()
         self.forms: list[Form] = []
         self.summaries: list[str] = []
+        self.links: list[tuple[str, str, str]] = []  # href, aria-label, text
         self._area: str | None = None
         self._in: str | None = None
 
@@ -53,6 +55,9 @@ class Forms(HTMLParser):
             self.forms[-1].textarea[self._area] = values.get("maxlength", "")
         elif tag in ("button", "summary"):
             self._in = tag
+        elif tag == "a" and values.get("href"):
+            self.links.append((values["href"], values.get("aria-label", ""), ""))
+            self._in = tag
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "textarea":
@@ -67,6 +72,9 @@ class Forms(HTMLParser):
             self.forms[-1].submit += data.strip()
         elif self._in == "summary":
             self.summaries.append(data.strip())
+        elif self._in == "a":
+            href, label, text = self.links[-1]
+            self.links[-1] = (href, label, text + data.strip())
 
 
 def page_forms(html: str) -> Forms:
@@ -86,69 +94,115 @@ def post(service: Service, form: Form, **changes: str) -> requests.Response:
     return requests.post(urljoin(service.url, form.action), data=data, timeout=10)
 
 
-def edit_form(html: str, text: str) -> Form:
-    """The edit form of the note whose text is `text`."""
-    return next(f for f in page_forms(html).forms
-                if f.fields.get("action") == "edit" and f.fields.get("text") == text)
+def edit_link(html: str, text: str) -> tuple[str, str]:
+    """The record's link to the edit page of the note whose text is `text` (href, its text)."""
+    return next((href, shown) for href, label, shown in page_forms(html).links
+                if "/notes/" in href and text[:40] in label)
 
 
-@pytest.mark.parametrize("lang", ["fr", "en"])
-def test_an_agent_edits_a_note_from_the_sidebar(service: Service, lang: str) -> None:
-    edit, save, label = TEXTS[lang]
-    original = f"Préfère être appelée le matin ({lang})"
+def edit_page(service: Service, record: str, text: str) -> requests.Response:
+    """Follow the record's "edit" link of a note, as the agent's browser would."""
+    href, _ = edit_link(record, text)
+    return requests.get(urljoin(service.url, href), timeout=10)
+
+
+def edit_form(page: str) -> Form:
+    """The edit form of a note's edit page."""
+    return next(f for f in page_forms(page).forms if f.fields.get("action") == "edit")
+
+
+def delete_form(page: str) -> Form:
+    """The removal form of a note's edit page."""
+    return next(f for f in page_forms(page).forms if f.fields.get("action") == "delete")
+
+
+def add_a_note(service: Service, text: str, lang: str = "fr", **fields: str) -> str:
+    """Keep a note through the record's own form; the record that comes back."""
     opened = open_record(service, lang)
     add = next(f for f in page_forms(opened.text).forms if "action" not in f.fields
                and "text" in f.fields)
-    added = post(service, add, text=original, author="Léa")
-    assert added.status_code == 200 and original in added.text
+    added = post(service, add, text=text, **fields)
+    assert added.status_code == 200 and text.replace("'", "&#39;") in added.text
+    return added.text
 
-    form = edit_form(added.text, original)
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_an_agent_edits_a_note_from_its_own_page(service: Service, lang: str) -> None:
+    edit, save, label = TEXTS[lang]
+    original = f"Préfère être appelée le matin ({lang})"
+    record = add_a_note(service, original, lang, author="Léa")
+    assert 'name="action" value="edit"' not in record  # no edit form in the first paint
+    href, shown = edit_link(record, original)
+    assert shown == edit and f"lang={lang}" in href
+
+    page = edit_page(service, record, original)
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    assert "frame-ancestors" in page.headers["Content-Security-Policy"]
+    form = edit_form(page.text)
     assert form.action == "/helpdesk/embed/notes" and form.fields["lang"] == lang
-    assert form.fields["author"] == "Léa" and form.textarea == {"text": "280"}
-    assert form.submit == save and edit in page_forms(added.text).summaries
-    assert f'>{label}</label>' in added.text
+    assert form.fields["text"] == original and form.fields["author"] == "Léa"
+    assert form.textarea == {"text": "280"} and form.submit == save
+    assert f'>{label}</label>' in page.text
 
     changed = f"Préfère être appelée l'après-midi ({lang})"
     answer = post(service, form, text=f"  {changed}  ", author="Margaux")
     assert answer.status_code == 200 and answer.url.startswith(f"{service.url}/helpdesk/embed/")
-    assert f"lang={lang}" in answer.url
+    assert "/helpdesk/embed/sidebar?" in answer.url and f"lang={lang}" in answer.url
     assert changed.replace("'", "&#39;") in answer.text and original not in answer.text
     assert "Margaux" in answer.text
-    edit_form(answer.text, changed)  # the note can be edited again
+    assert edit_form(edit_page(service, answer.text, changed).text).fields["text"] == changed
+
+
+def test_a_note_is_removed_from_its_page_after_a_confirmation(service: Service) -> None:
+    note = "Ne plus appeler après 18 h"
+    page = edit_page(service, add_a_note(service, note), note)
+    removal = delete_form(page.text)
+    assert "Supprimer" in page_forms(page.text).summaries  # behind a summary: a second step
+    assert removal.submit == "Oui, supprimer" and removal.action == "/helpdesk/embed/notes"
+    answer = post(service, removal)
+    assert answer.status_code == 200 and "/helpdesk/embed/sidebar?" in answer.url
+    assert note not in answer.text
+    gone = requests.get(page.url, timeout=10)  # an edit page left open elsewhere
+    assert gone.status_code == 404 and "Note introuvable" in gone.text
 
 
 def test_an_edit_over_280_characters_is_refused_and_the_note_kept(service: Service) -> None:
     note = "Allergique aux noisettes"
-    opened = open_record(service, "fr")
-    add = next(f for f in page_forms(opened.text).forms if "action" not in f.fields
-               and "text" in f.fields)
-    added = post(service, add, text=note)
-    refused = post(service, edit_form(added.text, note), text="x" * 281)
+    record = add_a_note(service, note)
+    refused = post(service, edit_form(edit_page(service, record, note).text), text="x" * 281)
     assert refused.status_code == 400
     assert "Note non enregistrée" in refused.text and "at most 280 characters" in refused.text
     again = open_record(service, "fr")
-    assert edit_form(again.text, note).fields["text"] == note
+    assert edit_form(edit_page(service, again.text, note).text).fields["text"] == note
 
 
 def test_an_edit_needs_the_sealed_link(service: Service) -> None:
     note = "Cliente depuis 2014"
-    opened = open_record(service, "fr")
-    add = next(f for f in page_forms(opened.text).forms if "action" not in f.fields
-               and "text" in f.fields)
-    form = edit_form(post(service, add, text=note).text, note)
+    record = add_a_note(service, note)
+    href, _ = edit_link(record, note)
+    form = edit_form(edit_page(service, record, note).text)
     forged = post(service, form, t="forged", text="changed")
     assert forged.status_code == 401
+    page = requests.get(urljoin(service.url, href.replace("t=", "t=forged")), timeout=10)
+    assert page.status_code == 401 and note not in page.text
     again = open_record(service, "fr")
-    assert edit_form(again.text, note).fields["text"] == note
+    assert edit_form(edit_page(service, again.text, note).text).fields["text"] == note
+
+
+def test_another_customers_note_is_not_found_through_this_link(service: Service) -> None:
+    note = "Note de Pauline seulement"
+    href, _ = edit_link(add_a_note(service, note), note)
+    other = LINKS.token(email="nobody.known@example.org")
+    path = href.split("?")[0]
+    page = requests.get(f"{service.url}{path}", params={"t": other, "lang": "fr"}, timeout=10)
+    assert page.status_code == 404 and note not in page.text
 
 
 @pytest.mark.parametrize("note", ["abc", "-1", "99999999999999999999", "1e3", ""])
 def test_a_hand_made_note_id_is_a_400_never_a_500(service: Service, note: str) -> None:
     note_text = "Préfère être appelée le matin"
-    opened = open_record(service, "fr")
-    add = next(f for f in page_forms(opened.text).forms if "action" not in f.fields
-               and "text" in f.fields)
-    form = edit_form(post(service, add, text=note_text).text, note_text)
+    record = add_a_note(service, note_text)
+    form = edit_form(edit_page(service, record, note_text).text)
     for action in ("edit", "delete"):
         answer = post(service, form, note=note, action=action, text="changed")
         assert answer.status_code == 400, (note, action, answer.status_code)

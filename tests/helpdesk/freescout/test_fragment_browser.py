@@ -10,7 +10,8 @@ string holding a `<style>` (through a detached `div`'s `innerHTML`).
 Asserted as layout metrics: the panel's title is ours although the record draws a sparkline
 with an SVG `<title>`; block titles are our 11 px capitals, not the host's 30 px headings;
 the address, "Reconnu par" and the channel pills are apart; the orders table takes its narrow
-layout in a 290 px sidebar of a wide window; nothing is wider than the panel; the host's own
+layout in a 290 px sidebar of a wide window; no element is wider than the panel (a long parcel
+number included); the host's own
 headings and a host element sharing one of our class names keep the host's style. And as a
 screenshot comparison: the whole record inside FreeScout against the same fragment alone on a
 blank page, as wide and at the same subpixel offset, made in the same run (a stored picture
@@ -34,6 +35,7 @@ from tests.conftest import ARTIFACTS, screenshot
 from tests.helpdesk.hosted import (
     JQUERY,
     MEASURE,
+    OVERFLOW,
     PICTURE_DIFFERENCE,
     apart,
     below,
@@ -189,6 +191,16 @@ def test_the_fragment_is_styled_inside_freescout_and_leaks_nothing(browser: Any,
     heading, tone_padding, font, order_row = browser.execute_script(HOST_STYLE)
     assert heading == "30px" and tone_padding == "0px" and "Helvetica Neue" in font
     assert order_row == "grid"  # the narrow layout, though the window is 1280 px wide
+
+
+def test_nothing_is_wider_than_freescouts_panel(browser: Any, tmp_path: Path) -> None:
+    """Each element of the fragment, the orders table with a carrier's long parcel number
+    included, stays within the customer panel (its scroll width is its client width)."""
+    html = answer()
+    assert "1Z999AA1<wbr>" in html  # the long parcel number the row carries
+    shown(browser, tmp_path, html)
+    panel = browser.execute_script(OVERFLOW, "#conv-layout-customer")
+    assert panel["wide"] == [] and panel["scroll"] <= panel["client"], panel
 
 
 def test_the_fragments_style_is_scoped_to_its_root() -> None:

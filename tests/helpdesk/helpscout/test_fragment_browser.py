@@ -8,7 +8,9 @@ style elements, style attributes and scripts (Help Scout's exact tag allow-list 
 published: the tags themselves are kept) into a 300 px column with a plain base style, and
 the tests assert, as layout metrics rather than screenshot diffs, that a field's values
 (the address, "Reconnu par", the channels, the last contact) are apart, not run together
-(`SPINOZA77184`). The page is saved under tests/artifacts/helpscout-fragment.png.
+(`SPINOZA77184`), and that nothing, the orders table with a carrier's long parcel number
+included, is wider than the panel. The page is saved under
+tests/artifacts/helpscout-fragment.png.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from connector.helpdesk.deps import HelpdeskDeps
 from connector.helpdesk.embed import EmbedLinks
 from connector.helpdesk.helpscout.adapter import Config, HelpScout
 from tests.conftest import screenshot
-from tests.helpdesk.hosted import MEASURE, apart, below, busy_record, fragments
+from tests.helpdesk.hosted import MEASURE, OVERFLOW, apart, below, busy_record, fragments
 from tests.helpdesk.scouts import fixture, sha1_b64
 
 pytestmark = pytest.mark.browser
@@ -96,3 +98,18 @@ def test_the_fragment_reads_right_without_any_of_our_style(browser: Any,
     assert len(found["channels"]) >= 2 and apart(found["channels"])
     assert len(found["last"]) >= 2 and below(found["last"])
     assert found["titleSize"] != ""  # the browser's default: Help Scout's own CSS decides
+
+
+def test_nothing_is_wider_than_help_scouts_panel(browser: Any, tmp_path: Path) -> None:
+    """The orders table was ~370 px in the 300 px panel (six columns of unbreakable values):
+    with no style at all, each element now stays within the panel."""
+    page = tmp_path / "helpscout.html"
+    page.write_text(PANEL, encoding="utf-8")
+    browser.get(page.as_uri())
+    html = stripped(answer())
+    assert "1Z999AA1<wbr>" in html  # the long parcel number the row carries
+    browser.execute_script("document.getElementById('app').innerHTML = arguments[0]", html)
+    panel = browser.execute_script(OVERFLOW, ".c-sidebar")
+    assert panel["wide"] == [] and panel["scroll"] <= panel["client"], panel
+    app = browser.execute_script(OVERFLOW, ".c-app")  # within its padding, too
+    assert app["wide"] == [], app
