@@ -8,6 +8,7 @@ from jmespath.exceptions import ArityError, JMESPathError, JMESPathTypeError, Un
 from pydantic import BaseModel
 
 from connector.customer.paths import expression_problem
+from connector.helpdesk import adapter_modules
 from connector.helpdesk.config import AdapterConfig
 from connector.manifest.source_checks import check_source_entry
 from connector.models import SECTIONS
@@ -18,7 +19,7 @@ from connector.sources.rest import RestConfig, RestRequest
 from connector.sources.rest_graphql import request_problems
 from connector.sources.templates import FILTERS, expressions, stray_braces
 from connector.widgets.base import CARD_BLOCK
-from connector.widgets.layout import Sidebar
+from connector.widgets.layout import BlockEntry, Sidebar
 from connector.widgets.page import BLOCKS
 
 AUTOMATIC_FIELDS = {"source", "also_in"}  # filled by connector, never mapped
@@ -64,34 +65,55 @@ def check_helpdesks(adapters: Mapping[str, AdapterConfig], declared: list[str],
 
 
 def _check_sidebar(sources: list[str], sidebar: Sidebar) -> list[str]:
+    errors = _check_blocks("sidebar.blocks", sources, sidebar.blocks)
+    kinds = [*adapter_modules(), "embed"]
+    for kind, entries in sidebar.helpdesks.items():
+        if kind not in kinds:
+            errors.append(f"sidebar.helpdesks.{kind}: unknown helpdesk (one of: "
+                          f"{', '.join(kinds)})")
+        errors += _check_blocks(f"sidebar.helpdesks.{kind}", sources, entries)
+    names = {entry.block for entries in (sidebar.blocks, *sidebar.helpdesks.values())
+             for entry in entries if entry.card is None and entry.block in BLOCKS}
+    names |= {entry.card.key for entries in (sidebar.blocks, *sidebar.helpdesks.values())
+              for entry in entries if entry.card is not None and entry.card.key}
+    for i, name in enumerate(sidebar.folded):
+        if name not in names:
+            errors.append(f"sidebar.folded[{i}]: '{name}' is neither a block of the layout "
+                          f"nor a card's key (the layout has: {', '.join(sorted(names))})")
+    return errors
+
+
+def _check_blocks(path: str, sources: list[str], entries: list[BlockEntry]) -> list[str]:
+    """One list of blocks: known names, cards with a title and fields and unique keys,
+    sources that exist."""
     errors = []
     declared = ", ".join(sources) or "none"
-    for i, entry in enumerate(sidebar.blocks):
+    for i, entry in enumerate(entries):
         if entry.card is None and entry.block == CARD_BLOCK:
-            errors.append(f"sidebar.blocks[{i}]: a card needs a title and fields "
+            errors.append(f"{path}[{i}]: a card needs a title and fields "
                           "(card: {title: …, fields: [{label: …, path: …}]})")
         elif entry.card is None and entry.block not in BLOCKS:
             known = ", ".join(BLOCKS)
-            errors.append(f"sidebar.blocks[{i}]: unknown block '{entry.block}' (one of: {known})")
+            errors.append(f"{path}[{i}]: unknown block '{entry.block}' (one of: {known})")
         if entry.card is not None and entry.sources is not None:
-            errors.append(f"sidebar.blocks[{i}].sources: sources do not apply to a card "
+            errors.append(f"{path}[{i}].sources: sources do not apply to a card "
                           "(its paths choose the data)")
         for j, source in enumerate(entry.sources or []):
             if source not in sources:
                 errors.append(
-                    f"sidebar.blocks[{i}].sources[{j}]: unknown source '{source}' "
+                    f"{path}[{i}].sources[{j}]: unknown source '{source}' "
                     f"(declared: {declared})"
                 )
-    return errors + _check_card_keys(sidebar)
+    return errors + _check_card_keys(path, entries)
 
 
-def _check_card_keys(sidebar: Sidebar) -> list[str]:
+def _check_card_keys(path: str, entries: list[BlockEntry]) -> list[str]:
     """Two cards may not share a key: it is their HTML id."""
     errors, seen = [], set()
-    for i, entry in enumerate(sidebar.blocks):
+    for i, entry in enumerate(entries):
         key = entry.card.key if entry.card is not None else None
         if key is not None and key in seen:
-            errors.append(f"sidebar.blocks[{i}].card.key: '{key}' is used by two cards")
+            errors.append(f"{path}[{i}].card.key: '{key}' is used by two cards")
         seen.add(key)
     return errors
 

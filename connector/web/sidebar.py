@@ -58,6 +58,8 @@ def sidebar(kind: str) -> Response:
         return _sealed_redirect(context, locale)
     if (not context.identifiers and not context.customer_id) or request.values.get("q"):
         return _search(context, locale)  # nothing to look up, or the agent searches
+    if request.values.get("find"):  # "not this person": the agent looks for the right one
+        return _search(context, locale, notice=text("search.not_this_person", locale))
     context = _remembered(context)
     ticket = (context.helpdesk, context.ticket_id) if context.ticket_id else None
     found = svc.assembler.lookup(context.identifiers, locale=locale,  # ticket: not its own past
@@ -75,7 +77,7 @@ def sidebar(kind: str) -> Response:
     if found.profile is None:  # a known customer on a new phone is the common case: search
         return _search(context, locale, prefill=_first_identifier(context.identifiers),
                        notice=text("message.not_found_search", locale), status=404)
-    layout = layout_of(svc.manifest)
+    layout = layout_of(svc.manifest, context.helpdesk)
     nonce = secrets.token_urlsafe(16)
     ctx = _render_context(locale, kind=kind, nonce=nonce)
     return _page(render_sidebar_page(found.profile, layout, ctx), 200, nonce)
@@ -371,6 +373,8 @@ def _render_context(locale: str, kind: str | None = None, nonce: str = "") -> Re
         notes_url=f"/helpdesk/{kind}/notes" if kind and request.values.get("t") else None,
         timeline_url=_timeline_url(kind, locale),
         token=request.values.get("t", ""),
+        search_url=(f"/helpdesk/{kind}/sidebar?t={token}&lang={locale}&find=1"
+                    if kind and token else None),
     )
 
 

@@ -57,6 +57,9 @@ class RenderContext:
     # the first page only, e.g. in an HTML fragment)
     timeline_url: str | None = None
     notes_url: str | None = None  # where the notes form posts (None: notes shown, no form)
+    # the search, for an agent who finds the record is not the person they talk to (None: in
+    # a fragment, whose "open the full record" leads there)
+    search_url: str | None = None
     flag_rules: FlagRules = field(default_factory=FlagRules, hash=False)  # the manifest's
     token: str = ""  # the sealed link's token, which authorises the page's forms
     repeat_window_days: int = 7  # the manifest's kpis.repeat_window_days, explained in a tooltip
@@ -64,6 +67,10 @@ class RenderContext:
     source_sections: Mapping[str, frozenset[str]] = field(default_factory=dict, hash=False)
     block_age: BlockAge | None = field(default=None, hash=False)  # set per block by the page
     anchor: str = ""  # the HTML id of the block being rendered, set per block by the page
+    # the manifest's sidebar.folded (block names, cards' keys): shown folded until an agent
+    # opens them; `fold` is set per block by the page
+    folded: frozenset[str] = frozenset()
+    fold: bool = False
     # block key -> HTML id of its first block on the page (in-page links, see tabs.py)
     anchors: Mapping[str, str] = field(default_factory=dict, hash=False)
     # the manifest's sidebar.values: field -> a source's value (case-folded) -> text per language
@@ -255,12 +262,12 @@ def compact_css(css: str) -> str:
 
 def render_template(name: str, ctx: RenderContext, **values: object) -> str:
     """Render a widget template with `t` (texts in the page's locale), `locale`, `age` (the
-    block's data age, or None) and `anchor` (the block's HTML id, or "") available."""
+    block's data age, or None), `anchor` (the block's HTML id, or "") and `folded` (whether
+    the manifest folds it) available."""
 
     def t(key: str, **params: object) -> str:
         return i18n.text(key, ctx.locale, **params)
 
     template = environment().get_template(name)
     return template.render(t=t, locale=i18n.normalize_locale(ctx.locale), age=ctx.block_age,
-                           anchor=ctx.anchor,
-                           **values)
+                           anchor=ctx.anchor, folded=ctx.fold, **values)

@@ -32,6 +32,11 @@ def number(value: Decimal | int | None, ctx: RenderContext) -> str | None:
     return i18n.format_number(value, ctx.locale) if value is not None else None
 
 
+def explained(text: str | None, title: str, ctx: RenderContext) -> Item | None:
+    """A figure with what it counts in its tooltip."""
+    return Item(text, title=i18n.text(title, ctx.locale)) if text is not None else None
+
+
 def last_request(profile: CustomerProfile, ctx: RenderContext) -> Item | None:
     """Return the date and time of the last contact, with its channel, in the agents' zone."""
     last = profile.contacts.last
@@ -60,12 +65,10 @@ TILE_FIELDS: tuple[FieldDescription, ...] = (
     FieldDescription(
         "last_order", "kpi.last_order", lambda p, c: date_text(p.kpis.last_order_date, c)
     ),
-    FieldDescription(
-        "orders_count", "kpi.orders_count", lambda p, c: number(p.kpis.orders_count, c)
-    ),
-    FieldDescription(
-        "satisfaction", "kpi.satisfaction", lambda p, c: number(p.kpis.satisfaction, c)
-    ),
+    FieldDescription("orders_count", "kpi.orders_count", lambda p, c: explained(
+        number(p.kpis.orders_count, c), "kpi.orders_count_title", c)),
+    FieldDescription("satisfaction", "kpi.satisfaction", lambda p, c: explained(
+        number(p.kpis.satisfaction, c), "kpi.satisfaction_title", c)),
 )
 
 DETAIL_FIELDS: tuple[FieldDescription, ...] = (

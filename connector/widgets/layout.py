@@ -17,9 +17,11 @@ from connector.config import Strict
 from connector.customer.paths import profile_path_problems
 from connector.i18n import Label
 
+# The summary strip first (who, value, mood, alerts: the badges' content and more), then the
+# counts that lead to the lists, then the blocks an agent reads on demand.
 DEFAULT_BLOCKS = [
-    "identity", "badges", "kpis", "sentiment", "contacts", "tabs", "reviews", "orders",
-    "loyalty", "notes", "campaigns", "complaints", "freshness",
+    "summary", "tabs", "identity", "kpis", "sentiment", "reviews", "orders", "timeline",
+    "contacts", "loyalty", "notes", "campaigns", "complaints", "freshness",
 ]
 CARD_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 CardFormat = Literal["text", "number", "money", "date", "datetime", "boolean", "list"]
@@ -87,12 +89,21 @@ class BlockEntry(Strict):
 VALUE_FIELDS = ("loyalty.tier", "orders.status")
 
 
-class Sidebar(Strict):
-    """Which blocks the sidebar shows, in order, and how it writes the sources' coded values."""
+Entries = list[Annotated[BlockEntry, BeforeValidator(_block_shorthand)]]
 
-    blocks: list[Annotated[BlockEntry, BeforeValidator(_block_shorthand)]] = Field(
+
+class Sidebar(Strict):
+    """Which blocks the sidebar shows, in order (per helpdesk if need be), which are folded
+    until an agent opens them, and how it writes the sources' coded values."""
+
+    blocks: Entries = Field(
         default_factory=lambda: [BlockEntry(block=b) for b in DEFAULT_BLOCKS], min_length=1
     )
+    # helpdesk kind -> its own blocks and order (Help Scout's narrow panel: fewer blocks)
+    helpdesks: dict[str, Annotated[Entries, Field(min_length=1)]] = Field(default_factory=dict)
+    # blocks (by name, cards by key) shown folded until an agent opens them; each agent's
+    # browser then remembers what they opened or folded
+    folded: list[str] = Field(default_factory=list)
     # canonical field -> a source's value -> its text per language, e.g.
     # {loyalty.tier: {Or: {fr: Or, en: Gold}}}; a value not listed is shown as written
     values: dict[str, dict[str, Label]] = Field(default_factory=dict)
@@ -107,3 +118,7 @@ class Sidebar(Strict):
                              f"{', '.join(VALUE_FIELDS)}")
         return {name: {raw.strip().casefold(): label for raw, label in labels.items()}
                 for name, labels in value.items()}
+
+    def blocks_for(self, helpdesk: str | None) -> list[BlockEntry]:
+        """The blocks a helpdesk's agents see: its own list if the manifest gives one."""
+        return self.helpdesks.get(helpdesk or "", self.blocks)

@@ -31,6 +31,7 @@ from connector.widgets.notes import NotesBlock, edit_values
 from connector.widgets.orders import OrdersBlock
 from connector.widgets.reviews import ReviewsBlock
 from connector.widgets.sentiment import SentimentBlock
+from connector.widgets.summary import SummaryBlock
 from connector.widgets.tabs import TabsBlock
 from connector.widgets.timeline import TimelineBlock
 
@@ -40,6 +41,7 @@ logger = logging.getLogger(__name__)
 BLOCKS: dict[str, Block] = {
     block.key: block
     for block in (
+        SummaryBlock(),
         IdentityBlock(),
         BadgesBlock(),
         KpisBlock(),
@@ -139,9 +141,16 @@ def render_blocks(
     for spec, anchor in zip(arranged, ids, strict=True):
         first.setdefault(spec.block, anchor)
     ctx = replace(ctx, anchors=first)
-    rendered = [render_block(block_for(spec), profile, spec, replace(ctx, anchor=anchor))
+    rendered = [render_block(block_for(spec), profile, spec,
+                             replace(ctx, anchor=anchor, fold=folded(spec, ctx)))
                 for spec, anchor in zip(arranged, ids, strict=True)]
     return [html for html in rendered if html is not None]
+
+
+def folded(spec: BlockSpec, ctx: RenderContext) -> bool:
+    """Whether the manifest folds this block (a card by its key) until an agent opens it."""
+    name = spec.card.key if spec.card is not None else spec.block
+    return name is not None and name in ctx.folded
 
 
 def render_sidebar_fragment(
@@ -153,7 +162,7 @@ def render_sidebar_fragment(
 
     A fragment carries no script and no form, so it offers nothing that could not work.
     """
-    ctx = replace(ctx, detail_url=None, notes_url=None, timeline_url=None)
+    ctx = replace(ctx, detail_url=None, notes_url=None, timeline_url=None, search_url=None)
     blocks = render_blocks(profile, layout, ctx) if profile is not None else []
     return render_template("fragment.html", ctx, blocks=blocks, message=message,
                            open_url=open_url, unchecked=_unchecked(profile))

@@ -28,9 +28,9 @@ class SidebarSettings(RecordSettings, Protocol):
     def sidebar(self) -> Sidebar: ...
 
 
-def layout_of(manifest: SidebarSettings) -> list[BlockSpec]:
-    """The sidebar's blocks, in the manifest's order."""
-    return [BlockSpec.of(b) for b in manifest.sidebar.blocks]
+def layout_of(manifest: SidebarSettings, helpdesk: str | None = None) -> list[BlockSpec]:
+    """The sidebar's blocks, in the manifest's order (the helpdesk's own, if it has one)."""
+    return [BlockSpec.of(b) for b in manifest.sidebar.blocks_for(helpdesk)]
 
 
 def render_context(manifest: SidebarSettings, offers: Mapping[str, tuple[DetailOffer, ...]],
@@ -49,6 +49,7 @@ def render_context(manifest: SidebarSettings, offers: Mapping[str, tuple[DetailO
         repeat_window_days=manifest.kpis.repeat_window_days,
         flag_rules=manifest.flags,
         value_labels=manifest.sidebar.values,
+        folded=frozenset(manifest.sidebar.folded),
         **request_parts,
     )
 
@@ -101,5 +102,6 @@ class Fragments:
                                            text("message.sources_down", locale, names=names))
         if found.profile is None:
             return render_sidebar_fragment(None, [], ctx, text("message.not_found", locale))
-        return render_sidebar_fragment(found.profile, layout_of(self.manifest), ctx,
+        return render_sidebar_fragment(found.profile, layout_of(self.manifest, context.helpdesk),
+                                       ctx,
                                        open_url=open_url)

@@ -1,14 +1,12 @@
-"""The tabs block: how many requests, orders, store purchases, campaigns and exchanges the
-record holds, each a link to the block that lists them.
+"""The tabs block: how many requests, orders, store purchases and campaigns the record holds,
+and everything its timeline lists, each a link to the list it counts.
 
-"Exchanges" are every interaction recorded with the customer, whichever side started it:
-requests (past contacts, every channel) + campaigns received + reviews left + survey answers
-the record keeps (the satisfaction answers of the trend and the last NPS answer). Purchases
-are not exchanges: they have their own tabs.
-
-A tab is an in-page link (`#block-orders`) when the block listing its items is in the layout
-and the count is not zero, a plain count otherwise; zero counts are dimmed. Orders, store
-purchases and reviews follow the block's `sources`; contacts and campaigns carry no source.
+A tab's count is the length of the list its link opens: requests (and campaigns) are counted
+in the timeline when the layout has one (its page filtered to them, on the full record), in
+their own block otherwise (and in a fragment, which opens no page); orders and store
+purchases in the orders table; "History" is every entry of the timeline. A tab whose list is
+not on the page, or is empty, is a plain count; zero counts are dimmed. Each follows the
+block's `sources`.
 """
 
 from __future__ import annotations
@@ -17,14 +15,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from connector import i18n
+from connector.customer.timeline import timeline_of
 from connector.models import CustomerProfile
 from connector.widgets.base import BlockSpec, RenderContext, render_template
+from connector.widgets.timeline import link
 
 Count = Callable[[CustomerProfile, BlockSpec], int]
 
 
+def timeline(profile: CustomerProfile, spec: BlockSpec, ctx: RenderContext,
+             kind: str | None = None) -> int:
+    """Entries the timeline lists (of one kind when given), as the block counts them."""
+    return sum(1 for entry in timeline_of(profile, ctx.timezone)
+               if spec.allows(entry.source) and kind in (None, entry.kind))
+
+
 def requests(profile: CustomerProfile, spec: BlockSpec) -> int:
-    """Past contacts, every channel."""
+    """Past contacts, every channel, as the contacts block counts them."""
     return profile.contacts.count
 
 
@@ -34,7 +41,7 @@ def orders(profile: CustomerProfile, spec: BlockSpec) -> int:
 
 
 def store_purchases(profile: CustomerProfile, spec: BlockSpec) -> int:
-    """Purchases at the stores' tills."""
+    """Purchases at the stores' tills (listed in the orders table too)."""
     return sum(1 for order in profile.store_purchases if spec.allows(order.source))
 
 
@@ -43,35 +50,25 @@ def campaigns(profile: CustomerProfile, spec: BlockSpec) -> int:
     return len(profile.campaigns)
 
 
-def survey_answers(profile: CustomerProfile) -> int:
-    """Survey answers the record keeps: satisfaction answers of the trend, the last NPS."""
-    return len(profile.sentiment.trend) + (1 if profile.sentiment.nps is not None else 0)
-
-
-def exchanges(profile: CustomerProfile, spec: BlockSpec) -> int:
-    """Every recorded interaction: requests, campaigns received, reviews, survey answers."""
-    reviews = sum(1 for review in profile.reviews if spec.allows(review.source))
-    return (requests(profile, spec) + campaigns(profile, spec) + reviews
-            + survey_answers(profile))
-
-
 @dataclass(frozen=True)
 class Tab:
-    """One tab: its catalog label, how its count is taken, and the block that lists its items."""
+    """One tab: its catalog label, the block listing its items and how that block counts
+    them, and the timeline's kind holding the same items (counted and opened there first)."""
 
     key: str
     label: str  # i18n catalog key
-    count: Count
-    target: str | None = None  # registry key of the block listing the items (None: no list)
+    count: Count | None  # None: only the timeline lists them
+    target: str | None  # registry key of the block listing the items
+    kind: str | None = None  # the timeline's kind of these items ("all": every entry)
     title: str | None = None  # i18n catalog key of a tooltip explaining the count
 
 
 TABS: tuple[Tab, ...] = (
-    Tab("requests", "tabs.requests", requests, "contacts"),
+    Tab("requests", "tabs.requests", requests, "contacts", "request"),
     Tab("orders", "tabs.orders", orders, "orders"),
     Tab("store_purchases", "tabs.store_purchases", store_purchases, "orders"),
-    Tab("campaigns", "tabs.campaigns", campaigns, "campaigns"),
-    Tab("exchanges", "tabs.exchanges", exchanges, None, "tabs.exchanges_title"),
+    Tab("campaigns", "tabs.campaigns", campaigns, "campaigns", "campaign"),
+    Tab("history", "tabs.history", None, None, "all", "tabs.history_title"),
 )
 
 
@@ -88,15 +85,33 @@ class TabView:
     title: str
 
 
-def tab_view(tab: Tab, profile: CustomerProfile, spec: BlockSpec, ctx: RenderContext) -> TabView:
-    """Count one tab and decide whether it links to its block."""
-    number = tab.count(profile, spec)
+def counted(tab: Tab, profile: CustomerProfile, spec: BlockSpec,
+            ctx: RenderContext) -> tuple[int, str | None]:
+    """The tab's count and where its list is: the timeline's page filtered to the tab's kind
+    (on the full record), the whole timeline block for "History", else the tab's own block
+    (in a fragment, which opens no timeline page)."""
+    if tab.kind is not None and "timeline" in ctx.anchors:
+        kind = None if tab.kind == "all" else tab.kind
+        page = link(ctx, kind) if kind is not None else f"#{ctx.anchors['timeline']}"
+        if page is not None:
+            return timeline(profile, spec, ctx, kind), page
+    if tab.count is None:
+        return 0, None
+    anchor = ctx.anchors.get(tab.target) if tab.target else None
+    return tab.count(profile, spec), f"#{anchor}" if anchor else None
+
+
+def tab_view(tab: Tab, profile: CustomerProfile, spec: BlockSpec,
+             ctx: RenderContext) -> TabView | None:
+    """Count one tab and decide whether it links to its list (None: nothing to count)."""
+    number, href = counted(tab, profile, spec, ctx)
+    if tab.count is None and href is None:
+        return None  # "History" without a timeline on the page
     label = i18n.text(tab.label, ctx.locale)
     count = i18n.format_number(number, ctx.locale)
-    anchor = ctx.anchors.get(tab.target) if tab.target and number > 0 else None
     return TabView(
         key=tab.key, label=label, count=count, zero=number == 0,
-        href=f"#{anchor}" if anchor else None,
+        href=href if number > 0 else None,
         aria_label=i18n.text("tabs.go_to", ctx.locale, label=label, count=count),
         title=i18n.text(tab.title, ctx.locale) if tab.title else "",
     )
@@ -108,11 +123,12 @@ class TabsBlock:
     key = "tabs"
     tabs = TABS
     sections = frozenset({"contacts", "orders", "store_purchases", "campaigns", "reviews",
-                          "surveys"})
+                          "surveys", "agenda", "documents"})
 
     def render(self, profile: CustomerProfile, spec: BlockSpec, ctx: RenderContext) -> str | None:
         """Return the tabs, or None when every count is zero."""
-        views = [tab_view(tab, profile, spec, ctx) for tab in self.tabs]
+        views = [view for tab in self.tabs
+                 if (view := tab_view(tab, profile, spec, ctx)) is not None]
         if all(view.zero for view in views):
             return None
         return render_template("tabs.html", ctx, block=self.key, tabs=views)

@@ -122,7 +122,7 @@ def test_the_default_manifest_maps_the_handling_and_shows_complaints_before_sour
     fields = shipped.sources["history"].sections["contacts"].fields
     assert {"status", "first_reply_at", "resolved_at", "resolution"} <= set(fields)
     blocks = [entry.block for entry in shipped.sidebar.blocks]
-    # the complaints, then the timeline of everything (the shipped layout), the sources last
-    assert blocks[-3:] == ["complaints", "timeline", "freshness"]
+    # the complaints, then the campaigns (folded), the sources last
+    assert blocks[-3:] == ["complaints", "campaigns", "freshness"]
     assert DEFAULT_BLOCKS.index("complaints") < DEFAULT_BLOCKS.index("freshness")
     assert DEFAULT_BLOCKS[-1] == "freshness"

@@ -171,11 +171,11 @@ def test_paths_are_checked_inside_filters_functions_and_mappings(path: str, prob
     assert profile_path_problems(path) == [problem]
 
 
-def test_default_layout_puts_tabs_right_after_contacts() -> None:
-    assert DEFAULT_BLOCKS.index("tabs") == DEFAULT_BLOCKS.index("contacts") + 1
-    assert DEFAULT_BLOCKS[:6] == ["identity", "badges", "kpis", "sentiment", "contacts", "tabs"]
+def test_default_layout_puts_the_summary_then_the_tabs_first() -> None:
+    assert DEFAULT_BLOCKS[:3] == ["summary", "tabs", "identity"]
+    assert "badges" not in DEFAULT_BLOCKS  # the summary shows them
     manifest = load_manifest(MANIFEST, env={})
     blocks = [entry.block for entry in manifest.sidebar.blocks]
-    assert blocks.index("tabs") == blocks.index("contacts") + 1
+    assert blocks[:2] == ["summary", "tabs"]
     cards = [entry.card for entry in manifest.sidebar.blocks if entry.card is not None]
     assert [card.key for card in cards] == ["references"]

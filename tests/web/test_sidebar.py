@@ -66,6 +66,25 @@ def test_unknown_customer_says_so_and_gets_the_search_box(service: Service) -> N
     assert "Pauline" in visible(found.text) and "candidates__choice" in found.text
 
 
+def test_not_this_person_leads_from_the_record_to_the_search(service: Service) -> None:
+    """A record that is not the caller (a shared email, a household's phone): the strip's
+    "not this person?" opens the search with the same sealed link, and the search finds the
+    others; each result is a sealed link to that person's record."""
+    page = sidebar(service, email="pauline.deneve@easiware.fr")
+    found = re.search(r'<a class="summary__other" href="([^"]+)">Pas cette personne \?</a>',
+                      page.text)
+    assert found is not None
+    url = found[1].replace("&amp;", "&")
+    assert url.endswith("&lang=fr&find=1") and "t=" in url
+    search = requests.get(f"{service.url}{url}", timeout=10)
+    assert search.status_code == 200
+    text = visible(search.text)
+    assert "Ce n'est pas la bonne personne ?" in text.replace("&#39;", "'")
+    assert 'id="q"' in search.text
+    answer = requests.get(f"{service.url}{url.replace('&find=1', '')}&q=Deneve", timeout=10)
+    assert "candidates__choice" in answer.text and "Pauline Denève" in visible(answer.text)
+
+
 def test_expired_or_forged_link_is_401(service: Service) -> None:
     page = requests.get(f"{service.url}/helpdesk/embed/sidebar?t=forged", timeout=5)
     assert page.status_code == 401

@@ -1,5 +1,6 @@
-"""Every block says how old its data is: its sources' age in its header, quietly marked when a
-copy is old or a source failed; values that name their source carry it in a tooltip."""
+"""Every block knows how old its data is: its sources' age in its title's tooltip, said in its
+header only when a copy is old or a source failed (the summary strip says the record's age
+once); values that name their source carry it in a tooltip."""
 
 from __future__ import annotations
 
@@ -38,28 +39,31 @@ def ok(age_s: float) -> SourceStatus:
 
 def head(key: str, profile: CustomerProfile, ctx: object = CTX,
          spec: BlockSpec | None = None) -> str:
-    """The header of a block as rendered in the page."""
+    """The header of a block as rendered in the page: the head with its age, or the title
+    whose tooltip holds the age of fresh data."""
     html = render_block(BLOCKS[key], profile, spec or BlockSpec(key), ctx)  # type: ignore[arg-type]
     assert html is not None
-    match = re.search(r'<div class="block__head">.*?</div>', plain(str(html)), re.S)
+    match = re.search(r'<div class="block__head">.*?</div>|<h2 class="block__title" title=.*?</h2>',
+                      plain(str(html)), re.S)
     return match.group(0) if match else ""
 
 
 def test_a_block_shows_its_oldest_source_s_age_and_names_them_all_in_the_tooltip() -> None:
     profile = with_sources(erp=ok(180), pos=ok(7200), reviews=ok(30))
     orders = head("orders", profile)
-    assert '<p class="age age--ok"' in orders and ">il y a 2 h</p>" in orders
-    assert 'title="ERP : à jour · il y a 3 min\nCaisses : à jour · il y a 2 h"' in orders
+    assert "age age--ok" not in orders  # fresh data: the age is in the title's tooltip
+    assert 'title="il y a 2 h\nERP : à jour · il y a 3 min\nCaisses : à jour · il y a 2 h"' \
+        in orders
     assert "Avis" not in orders  # the review feed does not feed the orders
     identity = head("identity", with_sources(erp=ok(180), reviews=ok(30)))
-    assert ">il y a 3 min</p>" in identity
+    assert 'title="il y a 3 min\n' in identity
 
 
 def test_in_english() -> None:
     profile = with_sources(erp=ok(180))
     html = head("orders", profile, replace(CTX_EN, source_sections=SECTIONS,
                                            source_labels=LABELS))
-    assert ">3 min ago</p>" in html and 'title="ERP: up to date · 3 min ago"' in html
+    assert 'title="3 min ago\nERP: up to date · 3 min ago"' in html
 
 
 def test_an_old_copy_and_a_failed_source_are_marked_quietly() -> None:
@@ -76,12 +80,12 @@ def test_an_old_copy_and_a_failed_source_are_marked_quietly() -> None:
 def test_sources_that_do_not_know_the_customer_or_are_filtered_out_do_not_count() -> None:
     missing = SourceStatus(status=SourceState.NOT_FOUND)
     html = head("orders", with_sources(erp=ok(60), pos=missing))
-    assert "Caisses" not in html and ">il y a 1 min</p>" in html
+    assert "Caisses" not in html and 'title="il y a 1 min\n' in html
     only_pos = BlockSpec("orders", frozenset({"pos"}))
     profile = with_sources(erp=ok(60), pos=ok(600))
     profile.orders[0] = profile.orders[0].model_copy(update={"source": "pos"})
     html = head("orders", profile, spec=only_pos)
-    assert "ERP" not in html and ">il y a 10 min</p>" in html
+    assert "ERP" not in html and 'title="il y a 10 min\n' in html
 
 
 def test_without_known_sources_the_header_is_unchanged() -> None:
@@ -92,12 +96,12 @@ def test_without_known_sources_the_header_is_unchanged() -> None:
                      BlockSpec("orders"), CTX) is None
 
 
-def test_the_freshness_block_carries_no_marker_and_badges_hide_a_fresh_one() -> None:
+def test_the_freshness_block_carries_no_marker() -> None:
     profile = with_sources(erp=ok(60), pos=ok(60), reviews=ok(60))
-    assert "block__head" not in str(render_block(BLOCKS["freshness"], profile,
-                                                 BlockSpec("freshness"), CTX))
+    html = str(render_block(BLOCKS["freshness"], profile, BlockSpec("freshness"), CTX))
+    assert "block__head" not in html and '<h2 class="block__title">' in html
     assert block_sections(BLOCKS["freshness"]) == frozenset()
-    assert 'age age--ok' in head("badges", profile)
+    assert 'title="il y a 1 min\n' in head("badges", profile)
 
 
 def test_a_block_without_declared_sections_is_fed_by_its_layout_sources() -> None:
@@ -141,8 +145,8 @@ def test_a_card_is_aged_by_the_sources_its_paths_read() -> None:
     profile.identity.external_ids = {"erp": "C100997"}
     assert block_sections(CARD, spec) == frozenset({"identity", "reviews"})
     html = plain(str(render_block(CARD, profile, spec, CTX)))
-    assert ">il y a 2 h</p>" in html  # the POS also gives identities: the oldest source
-    assert 'title="ERP : à jour · il y a 3 min\nCaisses : à jour · il y a 2 h\nAvis : à jour' \
-        in html
+    # the POS also gives identities: the oldest source's age, then each source's
+    assert 'title="il y a 2 h\nERP : à jour · il y a 3 min\nCaisses : à jour · il y a 2 h\n' \
+        'Avis : à jour' in html
     only_loyalty = Card(title="Fidélité", fields=[CardField(label="Points", path="loyalty.points")])
     assert block_sections(CARD, BlockSpec("card", card=only_loyalty)) == frozenset({"loyalty"})

@@ -111,7 +111,8 @@ def test_kpis_show_the_five_tiles_and_the_last_request() -> None:
         }
     )
     html = render("kpis", profile)
-    for value in ("1 464,00 €", "488,00 €", "05/08/2017", ">3<", "8,5", "Satisfaction /10"):
+    for value in ("1 464,00 €", "488,00 €", "05/08/2017", ">3<", "8,5", "Satisfaction moy. /10",
+                  ">Achats<", 'title="Commandes en ligne et achats en magasin, hors annulations"'):
         assert value in html
     assert "23/02/2019 17:54 · Email" in html  # shown in the agents' zone (Europe/Paris)
 

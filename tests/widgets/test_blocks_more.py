@@ -268,12 +268,17 @@ def test_detail_buttons_appear_per_order_and_for_the_loyalty_card() -> None:
     assert 'data-detail-key="29000123456"' in buttons[2] and ">Solde de points<" in buttons[2]
 
 
-def test_the_page_has_one_script_with_the_nonce_only_when_details_can_be_asked() -> None:
+def test_the_page_has_one_script_with_the_nonce_and_details_only_when_they_can_be_asked() -> None:
     html = render_sidebar_page(pauline_full(), ALL_BLOCKS, CTX_DETAILS)
     assert html.count("<script") == 1 and '<script nonce="n0nce-123"' in html
     assert "innerHTML" not in html and "src=" not in html.split("<script", 1)[1]
+    assert "data-detail-url" in html.split("<script", 1)[1]  # the details' part of the script
     without = render_sidebar_page(pauline_full(), ALL_BLOCKS, replace(CTX_DETAILS, detail_url=None))
-    assert "<script" not in without and "<button" not in without
+    assert without.count("<script") == 1 and "<button" not in without  # folding only
+    assert "data-detail-url" not in without.split("<script", 1)[1]
+    no_nonce = render_sidebar_page(pauline_full(), ALL_BLOCKS,
+                                   replace(CTX_DETAILS, detail_url=None, nonce=""))
+    assert "<script" not in no_nonce  # no nonce, no script (the CSP would refuse it)
     fragment = render_sidebar_fragment(pauline_full(), ALL_BLOCKS, CTX_DETAILS)
     assert "<script" not in fragment and "<button" not in fragment
 

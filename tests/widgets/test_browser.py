@@ -132,7 +132,7 @@ def test_the_full_record_fits_narrow_columns(browser: Any, tmp_path: Path, width
     finally:
         browser.switch_to.default_content()
     assert closed[0] <= closed[1] <= width and opened[0] <= opened[1], (closed, opened)
-    assert len(blocks) == 12  # every block but notes and complaints (this record has none)
+    assert len(blocks) == 13  # every block but notes and complaints (this record has none)
 
 
 @dataclass
@@ -152,6 +152,10 @@ DETAIL_ANSWERS: dict[str, tuple[int, dict[str, Any]]] = {
     }),
     "/helpdesk/embed/details/loyalty/balance?29000123456": (503, {
         "error": "Base fidélité indisponible",
+    }),
+    "/helpdesk/embed/details/erp/tracking?118502": (200, {  # a parcel not yet shipped
+        "label": "Suivi du colis", "fields": {"Transporteur": None, "N° de suivi": ""},
+        "fetched_at": "2024-03-01T12:00:00+00:00",
     }),
     "/helpdesk/embed/details/erp/tracking?120145": (401, {
         "error": "this sidebar link has expired",
@@ -243,6 +247,27 @@ def test_detail_buttons_fetch_show_and_hide(browser: Any, detail_site: DetailSit
         "/helpdesk/embed/details/erp/tracking?t=tok&key=997890",
         "/helpdesk/embed/details/loyalty/balance?t=tok&key=29000123456",
     ]
+
+
+def test_a_detail_with_nothing_to_show_says_so_in_words(browser: Any,
+                                                       detail_site: DetailSite) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    profile = pauline_full()
+    profile.orders[1] = profile.orders[1].model_copy(update={"number": "118502"})
+    detail_site.pages["/sidebar"] = render_sidebar_page(profile, ALL_BLOCKS, CTX_DETAILS)
+    detail_site.pages["/host"] = FRAME.format(src="/sidebar", width=320, height=2400)
+    browser.get(f"{detail_site.url}/host")
+    browser.switch_to.frame(browser.find_element("id", "f"))
+    try:
+        button = browser.find_element("css selector", "button[data-detail-key='118502']")
+        button.click()
+        panel = browser.find_element("id", button.get_attribute("aria-controls"))
+        WebDriverWait(browser, 10).until(lambda _: "Rien à afficher" in panel.text)
+        assert not panel.find_elements("css selector", "dl")  # no empty list, no "—" lines
+        assert "la source n'en dit rien" in panel.text and "lu à" in panel.text
+    finally:
+        browser.switch_to.default_content()
 
 
 def test_an_out_of_date_record_says_so_and_takes_a_renewed_link_in_place(

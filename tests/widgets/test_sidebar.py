@@ -196,8 +196,8 @@ def test_a_failing_block_is_replaced_by_a_notice(monkeypatch: pytest.MonkeyPatch
 
 def test_registry_holds_the_blocks_in_priority_order() -> None:
     assert list(BLOCKS) == [
-        "identity", "badges", "kpis", "sentiment", "contacts", "tabs", "reviews", "orders",
-        "loyalty", "notes", "campaigns", "complaints", "timeline", "freshness",
+        "summary", "identity", "badges", "kpis", "sentiment", "contacts", "tabs", "reviews",
+        "orders", "loyalty", "notes", "campaigns", "complaints", "timeline", "freshness",
     ]
     assert all(block.key == key for key, block in BLOCKS.items())
 

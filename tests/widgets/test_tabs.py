@@ -1,9 +1,11 @@
-"""The tabs block: counts, in-page links to the blocks that list them, French and English."""
+"""The tabs block: counts, each a link to the list it counts (a block, or the timeline filtered
+to the tab's kind), French and English."""
 
 from __future__ import annotations
 
 import re
-from datetime import date
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -11,12 +13,13 @@ from typing import Any
 import pytest
 
 from connector import i18n
+from connector.customer.timeline import timeline_of
 from connector.models import (
     Campaign,
+    ContactEvent,
     CustomerProfile,
     NpsAnswer,
     Order,
-    Review,
     Sentiment,
     TrendPoint,
 )
@@ -71,10 +74,7 @@ def test_counts_and_links_in_french() -> None:
     assert 'href="#block-orders"' in tab(html, "store_purchases")
     assert 'aria-label="Achats magasin : 1, aller à la liste"' in tab(html, "store_purchases")
     assert 'href="#block-campaigns"' in tab(html, "campaigns") and ">6<" in tab(html, "campaigns")
-    exchanges = tab(html, "exchanges")  # 23 contacts + 6 campaigns + 2 reviews + 3 answers
-    assert exchanges.startswith("<span") and ">34<" in exchanges
-    assert 'title="Tous les échanges : demandes, campagnes reçues, avis et réponses aux ' \
-        'enquêtes"' in exchanges
+    assert "tab--history" not in html  # no timeline in this layout: nothing it could open
 
 
 def test_counts_and_links_in_english() -> None:
@@ -82,7 +82,7 @@ def test_counts_and_links_in_english() -> None:
     assert 'aria-label="Record at a glance"' in html
     assert 'aria-label="Requests: 23, go to the list"' in tab(html, "requests")
     assert 'aria-label="Store purchases: 1, go to the list"' in tab(html, "store_purchases")
-    assert ">Exchanges<" in tab(html, "exchanges") and "All exchanges: requests" in html
+    assert "tab--history" not in html
 
 
 def test_every_link_points_at_a_block_of_the_page() -> None:
@@ -110,23 +110,52 @@ def test_zero_counts_are_dimmed_and_never_links() -> None:
     assert "tab--zero" not in tab(html, "orders")
 
 
-def test_sources_of_the_block_filter_orders_and_reviews() -> None:
+def test_sources_of_the_block_filter_orders() -> None:
     profile = record()
-    profile.reviews = [Review(site="Google", rating=Decimal(5), source="reviews"),
-                       Review(site="Trustpilot", rating=Decimal(1), source="other")]
     profile.orders = [Order(number="1", source="erp"), Order(number="2", source="web")]
     spec = BlockSpec("tabs", frozenset({"erp", "reviews"}))
     html = plain(TabsBlock().render(profile, spec, CTX_FR) or "")
     assert ">1<" in tab(html, "orders") and "tab--zero" in tab(html, "store_purchases")
-    assert ">33<" in tab(html, "exchanges")  # 23 + 6 + 1 review + 3 answers
 
 
-def test_exchanges_count_every_kind_of_interaction() -> None:
-    profile = CustomerProfile(customer_id="x", campaigns=[Campaign(name="Soldes")],
-                              reviews=[Review(site="Google")],
-                              sentiment=Sentiment(nps=NpsAnswer(score=3, category="detractor")))
-    html = plain(TabsBlock().render(profile, BlockSpec("tabs"), CTX_FR) or "")
-    assert ">3<" in tab(html, "exchanges") and "tab--zero" in tab(html, "requests")
+TIMELINE_URL = "/helpdesk/embed/timeline?t=tok&lang=fr"
+
+
+def story() -> CustomerProfile:
+    """Three requests and a campaign in the timeline, though the contacts source counts 23."""
+    profile = record()
+    profile.requests = [ContactEvent(date=datetime(2024, 2, d, 9, tzinfo=UTC), channel="email",
+                                     reason="SAV", source="contacts") for d in (1, 2, 3)]
+    profile.campaigns = [Campaign(name="Soldes", date=date(2024, 1, 5))]
+    return profile
+
+
+def test_with_a_timeline_each_tab_counts_and_opens_the_timeline_list_it_names() -> None:
+    profile = story()
+    layout = [BlockSpec("tabs"), BlockSpec("orders"), BlockSpec("timeline")]
+    page = plain(render_sidebar_page(profile, layout, replace(CTX_FR, timeline_url=TIMELINE_URL)))
+    html = re.search(r'<section class="block block--tabs".*?</section>', page, re.S)[0]  # type: ignore[index]
+    requests = tab(html, "requests")  # the timeline lists 3 requests: the tab says 3, not 23
+    assert ">3<" in requests and 'href="/helpdesk/embed/timeline?t=tok&amp;lang=fr&amp;kind=' \
+        'request"' in requests
+    assert 'kind=campaign"' in tab(html, "campaigns") and ">1<" in tab(html, "campaigns")
+    entries = timeline_of(profile, "Europe/Paris")
+    history = tab(html, "history")
+    assert f">{len(entries)}<" in history and 'href="#block-timeline"' in history
+    timeline = re.search(r'<section class="block block--timeline".*?</section>', page, re.S)
+    assert timeline is not None
+    assert f'Tout <span class="timeline__count">{len(entries)}</span>' in timeline[0]
+    assert 'Demandes <span class="timeline__count">3</span>' in timeline[0]
+
+
+def test_in_a_fragment_a_kind_opens_its_own_block_and_history_the_timeline() -> None:
+    layout = [BlockSpec("tabs"), BlockSpec("contacts"), BlockSpec("timeline")]
+    html = tabs_html(story(), layout)
+    assert 'href="#block-contacts"' in tab(html, "requests") and ">23<" in tab(html, "requests")
+    assert 'href="#block-timeline"' in tab(html, "history")
+    assert ">Historique<" in tab(html, "history") and "Tout ce que la chronologie liste" in html
+    english = tabs_html(story(), layout, CTX_EN)
+    assert ">History<" in tab(english, "history") and "Everything the timeline lists" in english
 
 
 def test_every_text_of_tabs_and_cards_is_in_both_catalogs() -> None:
