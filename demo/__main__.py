@@ -1,4 +1,5 @@
-"""`python -m demo` (what `make run` runs): demo data, the demo back office, then the service."""
+"""`python -m demo` (what `make run` runs): demo data, the demo back office, then the service,
+which the demo helpdesk then sends its tickets to as signed webhooks (demo/webhooks.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import requests
 
 from demo.generate import ensure
+from demo.webhooks import announce, ensure_secret
 
 ROOT = Path(__file__).resolve().parent.parent
 # the port manifest.yaml falls back to (`${DEMO_BACKOFFICE_URL:-http://127.0.0.1:8071}`): with
@@ -68,6 +70,21 @@ def _free(port: int) -> bool:
     return True
 
 
+def wait_until_up(url: str, server: subprocess.Popen[bytes], seconds: float = 60) -> str | None:
+    """Wait for the service to answer /healthz; None once it does, else why not."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            return f"the service stopped (exit code {server.returncode})"
+        try:
+            if requests.get(f"{url}/healthz", timeout=1).ok:
+                return None
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    return f"the service did not answer {url}/healthz within {seconds:.0f} s"
+
+
 def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -75,8 +92,12 @@ def _interrupt(_signum: int, _frame: object) -> None:
 def main() -> int:
     """Run the demo until Ctrl-C, SIGTERM or SIGHUP; its back office and server stop with it."""
     data_dir = Path(os.environ.get("CONNECTOR_DEMO_DIR", ROOT / "var" / "demo"))
-    ensure(data_dir)
+    try:
+        ensure(data_dir)  # regenerated when they are another day's
+    except ValueError as exc:  # an unreadable CONNECTOR_DEMO_TODAY
+        raise SystemExit(f"the demo data cannot be generated: {exc}") from None
     env = {**os.environ, "CONNECTOR_DEMO_DIR": str(data_dir), "CONNECTOR_DEMO": "1"}
+    secret = ensure_secret(env)  # the demo helpdesk signs its webhooks with it
     backoffice, url = start_backoffice(data_dir, env)
     env["DEMO_BACKOFFICE_URL"] = url
     port = env.setdefault("CONNECTOR_PORT", "8000")
@@ -93,6 +114,10 @@ def main() -> int:
     for stop_signal in (signal.SIGTERM, signal.SIGHUP):  # stopped any way: as Ctrl-C
         signal.signal(stop_signal, _interrupt)
     try:
+        local = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+        down = wait_until_up(local, server)
+        print(f"  Demo helpdesk: its tickets' webhooks were not posted: {down}" if down
+              else announce(local, secret, data_dir), flush=True)
         return server.wait()
     except KeyboardInterrupt:
         server.send_signal(signal.SIGTERM)

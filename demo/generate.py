@@ -1,17 +1,25 @@
-"""Deterministic demo data: an ERP, a store POS, a loyalty DB, reviews, surveys and contacts."""
+"""Deterministic demo data: an ERP, a store POS, a loyalty DB, reviews, surveys and contacts.
+
+The data are relative to the day they are generated for, today unless CONNECTOR_DEMO_TODAY
+(YYYY-MM-DD) pins it: the tickets are that day's, the generated customers' recent orders,
+reviews and contacts are recent. The white paper's customer (Pauline Denève) keeps her
+published history as it is: only the tickets of the day are new for her. The same day, size
+and seed give the same bytes.
+"""
 
 from __future__ import annotations
 
 import argparse
 import csv
 import json
+import os
 import random
 import re
 import sqlite3
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +27,9 @@ import phonenumbers
 from faker import Faker
 from phonenumbers import PhoneNumberType
 
-GENERATOR_VERSION = "4"
-REFERENCE_DATE = date(2026, 11, 1)
+GENERATOR_VERSION = "5"
+# pins the day the demo data are generated for (YYYY-MM-DD); today when unset
+TODAY_VAR = "CONNECTOR_DEMO_TODAY"
 SAMPLE_ID = "C100997"
 SAMPLE_EMAIL = "pauline.deneve@easiware.fr"
 SAMPLE_MOBILE_E164 = "+33653888890"
@@ -199,7 +208,8 @@ def _moment(rng: random.Random, start: date, end: date) -> str:
 class _Builder:
     """Draws the generated customers and everything attached to them, in a fixed order."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, today: date) -> None:
+        self.today = today
         self.rng = random.Random(seed)
         self.fake = Faker("fr_FR")
         self.fake.seed_instance(seed)
@@ -263,13 +273,13 @@ class _Builder:
             "mobile": format_phone(mobile, rng.randrange(5)),
             "phone": format_phone(landline, rng.randrange(5)) if landline else None,
             "address": address, "segment": segment, "tags": sorted(tags),
-            "created_at": _day(rng, date(2012, 1, 1), REFERENCE_DATE - timedelta(60)).isoformat(),
+            "created_at": _day(rng, date(2012, 1, 1), self.today - timedelta(60)).isoformat(),
         }
         return _Person(customer, mobile, landline)
 
     def order(self, person: _Person, day: date) -> Record:
         """One ERP order; recent ones are still in progress, older ones mostly delivered."""
-        rng, age = self.rng, (REFERENCE_DATE - day).days
+        rng, age = self.rng, (self.today - day).days
         if age < 4:
             state = rng.choice(("draft", "sent"))
         elif age < 15:
@@ -292,10 +302,10 @@ class _Builder:
 
     def orders(self, person: _Person) -> None:
         """Zero to eight orders between the customer's creation and the reference date."""
-        span = (REFERENCE_DATE - date.fromisoformat(person.customer["created_at"])).days
+        span = (self.today - date.fromisoformat(person.customer["created_at"])).days
         count = self.rng.choices(range(9), weights=(12, 18, 16, 14, 12, 10, 8, 6, 4))[0]
         # squared draw: most orders are recent, as in a live shop
-        days = sorted(REFERENCE_DATE - timedelta(int(span * self.rng.random() ** 2))
+        days = sorted(self.today - timedelta(int(span * self.rng.random() ** 2))
                       for _ in range(count))
         person.orders = [self.order(person, day) for day in days]
         self.data.orders.extend(person.orders)
@@ -308,7 +318,7 @@ class _Builder:
         person.card = self.unique(self.cards, lambda: f"2900{rng.randrange(10**7):07d}")
         points = rng.choice((rng.randint(0, 999), rng.randint(0, 2999), rng.randint(0, 6000)))
         tier = "Bronze" if points < 1000 else "Argent" if points < 3000 else "Or"
-        joined = _day(rng, date.fromisoformat(person.customer["created_at"]), REFERENCE_DATE)
+        joined = _day(rng, date.fromisoformat(person.customer["created_at"]), self.today)
         self.data.members.append((person.card, person.email, person.e164, points, tier,
                                   rng.randint(0, 8), rng.choice(STORES), joined.isoformat()))
 
@@ -319,7 +329,7 @@ class _Builder:
             return
         created = date.fromisoformat(person.customer["created_at"])
         for _ in range(rng.randint(1, 5)):
-            day = _day(rng, created, REFERENCE_DATE)
+            day = _day(rng, created, self.today)
             ticket = self.unique(self.tickets, lambda: f"{rng.randrange(10**8):08d}")
             total = f"{rng.randint(5, 299)},{rng.choice((0, 50, 90, 99)):02d}"
             email = person.email if rng.random() < 0.6 else ""
@@ -330,18 +340,22 @@ class _Builder:
                                   email, phone, card or ""])
 
     def review(self, person: _Person, start: date, stars: int) -> Record:
-        """One public review; its wording follows the stars and may cite the latest order."""
+        """One public review; its wording follows the stars and may cite the customer's last
+        order received before it (returned, for a text about a return)."""
         rng = self.rng
         title, text = rng.choice(_REVIEW_TEXTS[_band(stars, 2, 4)])
-        ref = f"commande {person.orders[-1]['number']}" if person.orders else "commande"
         site = rng.choice(SITES)
         key = f"{rng.randrange(16**24):024x}"
         url = {"Trustpilot": f"https://fr.trustpilot.com/reviews/{key}",
                "Google": f"https://maps.google.com/?cid={int(key[:15], 16)}",
                "Avis Vérifiés": f"https://www.avis-verifies.com/avis-clients/demo/review/{key}"}
+        published = _moment(rng, start, self.today - timedelta(1))
+        states = ("return",) if "Retour de ma" in text else ("done", "return")
+        received = [o for o in person.orders
+                    if o["state"] in states and o["date"] < published[:10]]
+        ref = f"commande {received[-1]['number']}" if received else "commande"
         return {"email": person.email, "site": site, "stars": stars, "title": title,
-                "published_at": _moment(rng, start, REFERENCE_DATE - timedelta(1)),
-                "text": text.format(ref=ref), "url": url[site]}
+                "published_at": published, "text": text.format(ref=ref), "url": url[site]}
 
     def feedback(self, person: _Person, recent_negative: bool) -> None:
         """Reviews for ~30 % of customers, survey answers for about half of them."""
@@ -352,7 +366,7 @@ class _Builder:
                 stars = rng.choices(range(1, 6), weights=(10, 10, 15, 30, 35))[0]
                 self.data.reviews.append(self.review(person, created, stars))
         if recent_negative:
-            start = REFERENCE_DATE - timedelta(29)
+            start = self.today - timedelta(29)
             self.data.reviews.append(self.review(person, start, rng.randint(1, 2)))
         if rng.random() < 0.5:
             for _ in range(rng.randint(1, 4)):
@@ -362,7 +376,7 @@ class _Builder:
                 comment = rng.choice(_SURVEY_COMMENTS[band]) if rng.random() < 0.3 else None
                 self.data.surveys.append({
                     "email": person.email, "type": kind, "score": score, "comment": comment,
-                    "answered_at": _moment(rng, created, REFERENCE_DATE - timedelta(1))})
+                    "answered_at": _moment(rng, created, self.today - timedelta(1))})
 
     def contacts(self, person: _Person) -> None:
         """Zero to ten past helpdesk contacts; complaints say how they were handled."""
@@ -371,7 +385,7 @@ class _Builder:
         for _ in range(rng.randint(0, 10)):
             channel = rng.choices(CONTACT_CHANNELS, weights=(35, 30, 15, 8, 5, 7))[0]
             phone = person.e164 if channel in ("phone", "store") else None
-            at = _moment(rng, created, REFERENCE_DATE - timedelta(1))
+            at = _moment(rng, created, self.today - timedelta(1))
             contact: Record = {"at": at, "channel": channel, "reason": rng.choice(REASONS),
                                "email": person.email, "phone": phone}
             if contact["reason"] == COMPLAINT:
@@ -386,7 +400,7 @@ class _Builder:
                                               rng.randint(1500, 4000))))
         solved = reply + timedelta(days=rng.randint(0, 9), hours=rng.randint(1, 20))
         made = datetime.strptime(at, "%Y-%m-%dT%H:%M:00Z")
-        reference = datetime(REFERENCE_DATE.year, REFERENCE_DATE.month, REFERENCE_DATE.day)
+        reference = datetime(self.today.year, self.today.month, self.today.day)
         if made + solved > reference:
             answered = made + reply <= reference
             return _handling(at, "open", reply if answered else None, None, None)
@@ -423,9 +437,32 @@ def _sample(data: _Dataset) -> None:
                           "phone": SAMPLE_MOBILE_E164})
 
 
-def _ticket(number: int, channel: str, subject: str, body: str, requester: Record) -> Record:
-    """One open demo ticket, created on the morning before the reference date."""
-    at = datetime(2026, 10, 31, 8, 0) + timedelta(minutes=37 * (number - 1001))
+# The day's tickets come in from 08:00 UTC, one every 37 minutes (the eighth at 12:19).
+TICKETS_FROM = (8, 0)
+TICKETS_EVERY = timedelta(minutes=37)
+TICKET_COUNT = 8
+
+
+def _ticket_times(day: date, now: datetime | None) -> list[datetime]:
+    """When the day's tickets came in (naive UTC). With a clock (today, not pinned) and
+    generated before the usual hours are over, they are spread over the hours before now
+    instead: no ticket is in the future."""
+    start = datetime(day.year, day.month, day.day, *TICKETS_FROM)
+    step, gaps = TICKETS_EVERY, TICKET_COUNT - 1
+    if now is not None:
+        latest = now.astimezone(UTC).replace(tzinfo=None, second=0, microsecond=0) \
+            - timedelta(minutes=5)
+        if latest < start + gaps * step:
+            midnight = datetime(day.year, day.month, day.day)
+            last = max(latest, midnight + timedelta(minutes=gaps))
+            step = min(step, timedelta(minutes=(last - midnight) // timedelta(minutes=1) // gaps))
+            start = last - gaps * step
+    return [start + n * step for n in range(TICKET_COUNT)]
+
+
+def _ticket(number: int, at: datetime, channel: str, subject: str, body: str,
+            requester: Record) -> Record:
+    """One open demo ticket, received at `at` (UTC)."""
     return {"id": number, "channel": channel, "subject": subject, "body": body,
             "created_at": at.strftime("%Y-%m-%dT%H:%M:00Z"), "requester": requester}
 
@@ -435,51 +472,146 @@ def _name(person: _Person) -> str:
     return f"{person.customer['first_name']} {person.customer['last_name']}"
 
 
-def _tickets(builder: _Builder, people: list[_Person], unhappy: _Person) -> list[Record]:
-    """The eight sample tickets of the demo helpdesk, one per identification case."""
+def _age(order: Record, today: date) -> int:
+    """How many days ago an order was placed."""
+    return (today - date.fromisoformat(order["date"])).days
+
+
+def _last_shipped(person: _Person, today: date) -> Record | None:
+    """The last order the customer placed before the last 4 days, when it is at most 20 days
+    old and was shipped (delivered or not): the one that can be stuck in transit."""
+    placed = [o for o in person.orders if _age(o, today) >= 4]
+    if placed and _age(placed[-1], today) <= 20 and placed[-1]["state"] in ("done", "sent"):
+        return placed[-1]
+    return None
+
+
+class _Complaints:
+    """Makes the records of the tickets' customers agree with what the tickets say; drawn apart
+    from the other data, which stays as it was."""
+
+    def __init__(self, builder: _Builder, seed: int) -> None:
+        self.builder = builder
+        self.today = builder.today
+        self.rng = random.Random(f"{seed}:tickets")
+
+    def tracking(self) -> str:
+        """A fresh Colissimo-style tracking number."""
+        return f"6A{self.rng.randrange(10**11):011d}"
+
+    def shipped(self, order: Record) -> Record:
+        """The order, shipped: in transit with its tracking number, not delivered."""
+        order["state"] = "sent"
+        order["tracking"] = order["tracking"] or self.tracking()
+        return order
+
+    def stuck(self, person: _Person) -> Record:
+        """The customer's order stuck in transit: the last one they placed before the last
+        few days when that was 4 to 20 days ago, else a new one shipped a week or so ago; and
+        their recent bad review (the one their chat refers to) written about it, a little after
+        it was shipped."""
+        last = _last_shipped(person, self.today)
+        if last is not None:
+            order = self.shipped(last)
+        else:
+            rng, day = self.rng, self.today - timedelta(days=self.rng.randint(6, 10))
+            order = {
+                "customer_id": person.customer["id"], "date": day.isoformat(), "state": "sent",
+                "number": self.builder.unique(self.builder.numbers,
+                                              lambda: str(rng.randint(100000, 999999))),
+                "channel": "web", "tracking": self.tracking(),
+                "amount_total": f"{rng.randint(40, 480)}.{rng.choice((0, 50, 90)):02d}",
+                "currency": "EUR"}
+            person.orders.append(order)
+            person.orders.sort(key=lambda o: str(o["date"]))
+            self.builder.data.orders.append(order)
+        number = order["number"]
+        reviews = [r for r in self.builder.data.reviews if r["email"] == person.email]
+        for review in reviews:  # no older review says the stuck parcel arrived
+            review["text"] = review["text"].replace(f"commande {number}", "commande")
+        since = (self.today - timedelta(29)).isoformat()
+        recent = [r for r in reviews if r["stars"] <= 2 and r["published_at"] >= since]
+        if recent:
+            review = max(recent, key=lambda r: str(r["published_at"]))
+            shipped = date.fromisoformat(order["date"])
+            review.update(
+                title="Commande bloquée",
+                text=f"Ma commande {number} est bloquée en transit depuis des jours et "
+                "personne ne répond à mes messages. Inadmissible.",
+                published_at=_moment(self.rng, shipped + timedelta(2),
+                                     self.today - timedelta(1)))
+        return order
+
+    def awaited(self, people: list[_Person]) -> tuple[_Person, Record]:
+        """A customer whose last order was shipped a few days ago and has not arrived."""
+        def sent(person: _Person, days: int) -> bool:
+            last = person.orders[-1]
+            return last["state"] == "sent" and _age(last, self.today) >= days
+
+        person = next((p for p in people if sent(p, 3)),
+                      next((p for p in people if sent(p, 0)), people[0]))
+        return person, self.shipped(person.orders[-1])
+
+
+def _tickets(builder: _Builder, people: list[_Person], unhappy: list[_Person],
+             times: list[datetime], seed: int) -> list[Record]:
+    """The eight sample tickets of the demo helpdesk, one per identification case; what a
+    ticket says about an order, that customer's record shows."""
     rng, fake = builder.rng, builder.fake
-    others = [p for p in people[12:] if p is not unhappy and p.orders]
-    fan = next((p for p in others if p.card), others[0])
+    complaints = _Complaints(builder, seed)
+    # the chat: one of the customers who left a bad review lately, their order stuck
+    chatting = next((p for p in unhappy if _last_shipped(p, builder.today)), unhappy[0])
+    others = [p for p in people[12:] if p is not chatting and p.orders]
+    points = {member[0]: member[3] for member in builder.data.members}
+    fan = next((p for p in others if p.card and points[p.card] >= 100),
+               next((p for p in others if p.card), others[0]))
     others.remove(fan)
-    waiting = next((p for p in others if p.orders[-1]["state"] == "sent"), others[0])
-    sent = waiting.orders[-1]
     stranger = builder.number("67", PhoneNumberType.MOBILE)
     handle = f"{ascii_slug(_name(fan)).replace('-', '.')}.{rng.randint(10, 99)}"
     insta = f"@{ascii_slug(fake.first_name_female())}_deco{rng.randint(10, 99)}"
     household = people[10]
+    stuck = complaints.stuck(chatting)["number"]
+    waiting, sent = complaints.awaited([p for p in others if p is not chatting])
+    at = iter(times)
     return [
-        _ticket(1001, "email", "Remboursement de ma commande 997890",
+        _ticket(1001, next(at), "email", "Remboursement de ma commande 997890",
                 "Bonjour, je vous relance encore au sujet du remboursement de ma commande "
                 "997890. Pouvez-vous me dire où il en est ? Pauline Denève",
                 {"name": "Pauline Denève", "email": SAMPLE_EMAIL}),
-        _ticket(1002, "phone", "Appel entrant", "Appel de la cliente au sujet d'un remboursement.",
+        _ticket(1002, next(at), "phone", "Appel entrant",
+                "Appel de la cliente au sujet d'un remboursement.",
                 {"name": "Pauline Denève", "phone": "06 53 88 88 90"}),
-        _ticket(1003, "chat", "Toujours pas de réponse",
-                "Bonjour, j'ai laissé un avis car personne ne me répond. Ma commande est "
-                "bloquée depuis des jours, que se passe-t-il ?",
-                {"name": _name(unhappy), "email": unhappy.email}),
-        _ticket(1004, "facebook", "Message privé Facebook",
+        _ticket(1003, next(at), "chat", "Toujours pas de réponse",
+                f"Bonjour, j'ai laissé un avis car personne ne me répond. Ma commande {stuck} "
+                "est bloquée depuis des jours, que se passe-t-il ?",
+                {"name": _name(chatting), "email": chatting.email}),
+        _ticket(1004, next(at), "facebook", "Message privé Facebook",
                 "Bonjour ! Est-ce que mes points fidélité sont utilisables en magasin ?",
                 {"name": _name(fan), "handle": handle, "email": fan.email}),
-        _ticket(1005, "phone", "Appel entrant", "Appel d'un numéro inconnu : question produit.",
+        _ticket(1005, next(at), "phone", "Appel entrant",
+                "Appel d'un numéro inconnu : question produit.",
                 {"name": "Appelant inconnu", "phone": format_phone(stranger, 1)}),
-        _ticket(1006, "instagram", "Message Instagram",
+        _ticket(1006, next(at), "instagram", "Message Instagram",
                 "Coucou, le vase en grès de votre dernière publication est-il encore en stock ?",
                 {"name": insta.lstrip("@"), "handle": insta}),
-        _ticket(1007, "email", f"Où en est ma commande {sent['number']} ?",
+        _ticket(1007, next(at), "email", f"Où en est ma commande {sent['number']} ?",
                 f"Bonjour, ma commande {sent['number']} est indiquée expédiée mais je n'ai "
                 "rien reçu. Merci de vérifier.", {"name": _name(waiting), "email": waiting.email}),
-        _ticket(1008, "phone", "Appel entrant", "Appel depuis le fixe du foyer : changement "
-                "d'adresse de livraison.", {"name": "Appel entrant",
-                                             "phone": format_phone(household.landline or "", 1)}),
+        _ticket(1008, next(at), "phone", "Appel entrant", "Appel depuis le fixe du foyer : "
+                "changement d'adresse de livraison.",
+                {"name": "Appel entrant", "phone": format_phone(household.landline or "", 1)}),
     ]
 
 
-def _build(customers: int = 300, seed: int = 20170805) -> _Dataset:
-    """Draw the whole demo dataset in memory: Pauline first, then the generated customers."""
+def _build(customers: int = 300, seed: int = 20170805, today: date | None = None,
+           now: datetime | None = None) -> _Dataset:
+    """Draw the whole demo dataset in memory, for `today` (default: the reference day):
+    Pauline first, then the generated customers, then the day's tickets (before `now`, when
+    given)."""
     if customers < MIN_CUSTOMERS:
         raise ValueError(f"customers must be at least {MIN_CUSTOMERS}")
-    builder = _Builder(seed)
+    day = today or reference_date()
+    builder = _Builder(seed, day)
     data = builder.data
     _sample(data)
     people: list[_Person] = []
@@ -495,8 +627,9 @@ def _build(customers: int = 300, seed: int = 20170805) -> _Dataset:
         builder.contacts(person)
     data.pos.sort(key=lambda row: (row[1][6:] + row[1][3:5] + row[1][:2], row[0]))
     data.contacts.sort(key=lambda contact: (contact["at"], contact["email"]))
-    data.tickets = _tickets(builder, people, people[unhappy[0]])
-    _agenda_and_documents(data, seed)
+    data.tickets = _tickets(builder, people, [people[i] for i in unhappy],
+                            _ticket_times(day, now), seed)
+    _agenda_and_documents(data, seed, day)
     return data
 
 
@@ -506,9 +639,10 @@ _SAMPLE_APPOINTMENT: Record = {"at": "2019-03-02T14:30:00Z", "title": "Essayage 
 APPOINTMENTS = ("Essayage", "Livraison et montage", "Conseil déco", "Reprise d'un article")
 
 
-def _agenda_and_documents(data: _Dataset, seed: int) -> None:
-    """An invoice for every web order, and an appointment for about one customer in five;
-    drawn apart from the other data, which stays as it was."""
+def _agenda_and_documents(data: _Dataset, seed: int, today: date) -> None:
+    """An invoice for every web order, and an appointment for about one customer in five
+    (from 14 months before `today` to 4 months after: done before it, planned after); drawn
+    apart from the other data, which stays as it was."""
     rng = random.Random(f"{seed}:agenda")
     invoices: dict[str, list[Record]] = {}
     for order in data.orders:
@@ -522,11 +656,11 @@ def _agenda_and_documents(data: _Dataset, seed: int) -> None:
         if customer["id"] == SAMPLE_ID:
             customer["agenda"] = [dict(_SAMPLE_APPOINTMENT)]
         elif rng.random() < 0.2:
-            day = _day(rng, date(2018, 1, 1), date(2019, 6, 30))
+            day = _day(rng, today - timedelta(418), today + timedelta(127))
             customer["agenda"] = [{
                 "at": f"{day.isoformat()}T{rng.choice((9, 10, 14, 16)):02d}:00:00Z",
                 "title": rng.choice(APPOINTMENTS), "place": rng.choice(STORES),
-                "status": "done" if day < date(2019, 2, 23) else "planned"}]
+                "status": "done" if day < today else "planned"}]
         else:
             customer["agenda"] = []
 
@@ -548,17 +682,53 @@ def _write_loyalty(path: Path, members: list[tuple[Any, ...]]) -> None:
     db.close()
 
 
-def _marker(customers: int, seed: int) -> str:
-    """Content of the marker that says which data the directory holds."""
-    return f"demo-generator {GENERATOR_VERSION} customers={customers} seed={seed}\n"
+def reference_date() -> date:
+    """The day the demo data are for: CONNECTOR_DEMO_TODAY (YYYY-MM-DD) when set, else today."""
+    raw = os.environ.get(TODAY_VAR, "").strip()
+    if not raw:
+        return date.today()
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"{TODAY_VAR}={raw!r} is not a day (YYYY-MM-DD)") from None
 
 
-def generate(out_dir: Path, customers: int = 300, seed: int = 20170805) -> Path:
-    """Write every demo file into out_dir, identically for the same arguments."""
+def _reference_at_import() -> date:
+    """The reference day when this module is imported (an unreadable pin is reported by
+    generate() and ensure(), not on import)."""
+    try:
+        return reference_date()
+    except ValueError:
+        return date.today()
+
+
+# The reference day as of import, for scripts that read it beside ensure() (bench/bench_flags.py);
+# generate() and ensure() read the day when they are called.
+REFERENCE_DATE = _reference_at_import()
+
+
+def _day_and_clock(today: date | None) -> tuple[date, datetime | None]:
+    """The day to generate for, and the clock that keeps its tickets in the past: none when the
+    day is pinned (given, or by CONNECTOR_DEMO_TODAY), so that the output is the same."""
+    if today is not None or os.environ.get(TODAY_VAR, "").strip():
+        return today or reference_date(), None
+    return date.today(), datetime.now(UTC)
+
+
+def _marker(customers: int, seed: int, day: date) -> str:
+    """Content of the marker that says which data the directory holds, and for which day."""
+    return f"demo-generator {GENERATOR_VERSION} customers={customers} seed={seed} day={day}\n"
+
+
+def generate(out_dir: Path, customers: int = 300, seed: int = 20170805,
+             today: date | None = None) -> Path:
+    """Write every demo file into out_dir for `today` (default: CONNECTOR_DEMO_TODAY, else
+    today), identically for the same arguments and day."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MARKER).unlink(missing_ok=True)
-    data = _build(customers, seed)
+    day, now = _day_and_clock(today)
+    data = _build(customers, seed, day, now)
     _write_json(out_dir / "erp.json", {"customers": data.customers, "orders": data.orders})
     with (out_dir / "pos.csv").open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, delimiter=";", lineterminator="\n")
@@ -569,26 +739,32 @@ def generate(out_dir: Path, customers: int = 300, seed: int = 20170805) -> Path:
     lines = [json.dumps(c, ensure_ascii=False, sort_keys=True) + "\n" for c in data.contacts]
     (out_dir / "contacts.jsonl").write_text("".join(lines), encoding="utf-8")
     _write_json(out_dir / "tickets.json", data.tickets)
-    (out_dir / MARKER).write_text(_marker(customers, seed), encoding="utf-8")
+    (out_dir / MARKER).write_text(_marker(customers, seed, day), encoding="utf-8")
     return out_dir
 
 
-def ensure(out_dir: Path, customers: int = 300, seed: int = 20170805) -> Path:
-    """Generate the demo data unless out_dir already holds this generator's current output."""
+def ensure(out_dir: Path, customers: int = 300, seed: int = 20170805,
+           today: date | None = None) -> Path:
+    """Generate the demo data unless out_dir already holds this generator's current output for
+    that day (default: CONNECTOR_DEMO_TODAY, else today): one small file read when it does."""
     marker = Path(out_dir) / MARKER
-    if marker.is_file() and marker.read_text(encoding="utf-8") == _marker(customers, seed):
+    wanted = _marker(customers, seed, today or reference_date())
+    if marker.is_file() and marker.read_text(encoding="utf-8") == wanted:
         return Path(out_dir)
-    return generate(out_dir, customers, seed)
+    return generate(out_dir, customers, seed, today)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Command line: python -m demo.generate --out var/demo [--customers N]."""
+    """Command line: python -m demo.generate --out var/demo [--customers N] [--today DAY]."""
     parser = argparse.ArgumentParser(description="Generate the connector's demo data.")
     parser.add_argument("--out", type=Path, default=Path("var/demo"))
     parser.add_argument("--customers", type=int, default=300)
     parser.add_argument("--seed", type=int, default=20170805)
+    parser.add_argument("--today", type=date.fromisoformat, default=None,
+                        help=f"the day to generate for (YYYY-MM-DD; default: ${TODAY_VAR}, "
+                        "else today)")
     args = parser.parse_args(argv)
-    print(generate(args.out, args.customers, args.seed))
+    print(generate(args.out, args.customers, args.seed, args.today))
 
 
 if __name__ == "__main__":

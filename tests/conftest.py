@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from connector.customer.links import LinkStore
-from demo.generate import ensure
+from demo.generate import TODAY_VAR, ensure
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "manifest.yaml"
@@ -77,9 +77,17 @@ class Service:
     process: subprocess.Popen[bytes]
 
 
+# The demo data are generated for the day they run (`make run`); the suite pins that day, for
+# itself and every process it starts (`python -m demo` included), so that the figures the tests
+# expect of the demo stay the same whatever the calendar says. A test that wants today's data
+# passes `today=` to generate() or ensure().
+DEMO_TODAY = "2026-11-01"
+os.environ[TODAY_VAR] = DEMO_TODAY
+
+
 @pytest.fixture(scope="session")
 def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo data, generated once per run."""
+    """The demo data, generated once per run, for the pinned day (DEMO_TODAY)."""
     return ensure(tmp_path_factory.mktemp("demo"))
 
 

@@ -24,10 +24,10 @@ from connector.manifest import load_manifest
 from connector.models import CustomerProfile
 from connector.sources import build_source
 from connector.sources.cache import MemoryCache, SingleFlight
-from demo.generate import REFERENCE_DATE, SAMPLE_EMAIL
-from tests.conftest import MANIFEST, ROOT, free_port, stop, wait_http
+from demo.generate import SAMPLE_EMAIL
+from tests.conftest import DEMO_TODAY, MANIFEST, ROOT, free_port, stop, wait_http
 
-NOW = dt.datetime.combine(REFERENCE_DATE, dt.time(12), tzinfo=dt.UTC)
+NOW = dt.datetime.combine(dt.date.fromisoformat(DEMO_TODAY), dt.time(12), tzinfo=dt.UTC)
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from demo import generate as gen
+from tests.conftest import DEMO_TODAY
 
 
 @pytest.fixture(scope="module")
@@ -48,4 +49,4 @@ def test_every_complaint_says_how_it_was_handled(contacts: list[dict[str, str | 
         else:
             assert complaint["resolution"] is None and complaint["resolved_at"] is None
         stamps = [complaint["first_reply_at"], complaint["resolved_at"]]
-        assert all(s is None or s <= gen.REFERENCE_DATE.isoformat() + "T23:59" for s in stamps)
+        assert all(s is None or s <= DEMO_TODAY + "T23:59" for s in stamps)

@@ -15,15 +15,17 @@ import phonenumbers
 import pytest
 
 from demo import generate as gen
+from tests.conftest import DEMO_TODAY
 
 FILES = ("erp.json", "pos.csv", "loyalty.sqlite", "feedback.json", "contacts.jsonl",
          "tickets.json", "manifest.done")
 PAULINE_E164 = "+33653888890"
+TODAY = date.fromisoformat(DEMO_TODAY)  # the day the suite pins (CONNECTOR_DEMO_TODAY)
 
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A freshly generated demo directory with the default size and seed."""
+    """A freshly generated demo directory with the default size and seed, for the pinned day."""
     return gen.generate(tmp_path_factory.mktemp("demo") / "out")
 
 
@@ -131,7 +133,7 @@ def test_orders_and_stores(demo_dir: Path) -> None:
     numbers = [o["number"] for o in orders]
     assert len(set(numbers)) == len(numbers) and all(len(n) == 6 for n in numbers)
     assert {o["state"] for o in orders} == {"done", "sent", "return", "cancel", "draft"}
-    assert all(o["date"] <= gen.REFERENCE_DATE.isoformat() for o in orders)
+    assert all(o["date"] <= DEMO_TODAY for o in orders)
     header = (demo_dir / "pos.csv").read_text(encoding="utf-8").splitlines()[0]
     assert header == "ticket;date;store;total;email;phone;loyalty_card"
     with (demo_dir / "pos.csv").open(encoding="utf-8", newline="") as handle:
@@ -151,7 +153,7 @@ def test_tickets_cover_every_identification_case(demo_dir: Path) -> None:
     assert tickets[1001]["requester"]["email"] == gen.SAMPLE_EMAIL
     assert tickets[1002]["requester"] == {"name": "Pauline Denève", "phone": "06 53 88 88 90"}
     chat = next(t for t in tickets.values() if t["channel"] == "chat")
-    recent = (gen.REFERENCE_DATE - timedelta(days=30)).isoformat()
+    recent = (TODAY - timedelta(days=30)).isoformat()
     assert any(r["email"] == chat["requester"]["email"] and r["stars"] <= 2
                and r["published_at"] >= recent
                for r in _json(demo_dir, "feedback.json")["reviews"])
@@ -163,16 +165,16 @@ def test_tickets_cover_every_identification_case(demo_dir: Path) -> None:
     assert phonenumbers.is_valid_number(phonenumbers.parse(stranger[0], "FR"))
     instagram = next(t for t in tickets.values() if t["channel"] == "instagram")["requester"]
     assert set(instagram) == {"name", "handle"}
-    assert all(t["created_at"].startswith("2026-10-31T") for t in tickets.values())
+    assert all(t["created_at"].startswith(f"{DEMO_TODAY}T") for t in tickets.values())
 
 
 def test_dates_never_pass_the_reference_date(demo_dir: Path) -> None:
     feedback = _json(demo_dir, "feedback.json")
-    limit = (gen.REFERENCE_DATE + timedelta(days=1)).isoformat()
+    limit = (TODAY + timedelta(days=1)).isoformat()
     stamps = [r["published_at"] for r in feedback["reviews"]]
     stamps += [s["answered_at"] for s in feedback["surveys"]]
     assert all(s.endswith("Z") and s < limit for s in stamps)
-    assert all(date.fromisoformat(c["created_at"]) < gen.REFERENCE_DATE
+    assert all(date.fromisoformat(c["created_at"]) < TODAY
                for c in _json(demo_dir, "erp.json")["customers"])
 
 

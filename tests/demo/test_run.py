@@ -3,6 +3,7 @@ its back office and its server too."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -73,7 +74,8 @@ def test_the_demo_stops_its_children_on_a_signal(demo_data: Path, tmp_path: Path
 
 def test_the_readme_walkthrough_runs_against_the_demo(demo_data: Path, tmp_path: Path) -> None:
     """`make run`, then `.venv/bin/connector check --probe` and `lookup` in another terminal,
-    with nothing set: the back office is on 8071, where manifest.yaml looks."""
+    with nothing set: the back office is on 8071, where manifest.yaml looks. The demo helpdesk
+    has posted its tickets as signed webhooks: Pauline's last request is her call of the day."""
     from demo.__main__ import FIXED_PORT, _free
 
     if not _free(FIXED_PORT):
@@ -96,6 +98,12 @@ def test_the_readme_walkthrough_runs_against_the_demo(demo_data: Path, tmp_path:
         looked = connector("lookup", "--email", "pauline.deneve@easiware.fr", env=terminal)
         assert looked.returncode == 0, looked.stderr
         assert '"full_name": "Pauline Denève"' in looked.stdout
+        tickets = json.loads((demo_data / "tickets.json").read_text(encoding="utf-8"))
+        call = next(t for t in tickets if t["id"] == 1002)["created_at"]  # her latest
+        deadline = time.monotonic() + 60
+        while (last_request(looked.stdout) or "")[:16] != call[:16]:  # the worker records it
+            assert time.monotonic() < deadline, f"her call never counted: {looked.stdout[:300]}"
+            looked = connector("lookup", "--email", "pauline.deneve@easiware.fr", env=terminal)
     finally:
         demo.send_signal(signal.SIGTERM)
         try:
@@ -105,6 +113,15 @@ def test_the_readme_walkthrough_runs_against_the_demo(demo_data: Path, tmp_path:
         for pid in [*started, *children(demo.pid)]:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+    assert demo.stdout is not None
+    assert ("Demo helpdesk: 8 of 8 tickets posted as signed webhooks "
+            "(/helpdesk/zendesk/webhook): 8 new, 0 already recorded") in demo.stdout.read()
+
+
+def last_request(record: str) -> str | None:
+    """The date of the last request in `connector lookup`'s JSON, as UTC `…Z`."""
+    last = ((json.loads(record).get("contacts") or {}).get("last") or {}).get("date")
+    return last.replace("+00:00", "Z") if isinstance(last, str) else None
 
 
 def test_a_taken_port_gives_another_and_says_which(

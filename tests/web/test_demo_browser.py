@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 
@@ -100,8 +100,11 @@ def test_an_agent_keeps_a_landmark_from_the_sidebar(browser: Any, service: Servi
         browser.find_element(By.ID, "note-text").send_keys("Prépare son CAP pâtissier")
         browser.find_element(By.ID, "note-author").send_keys("Margaux")
         browser.find_element(By.CSS_SELECTOR, ".notes__add button[type=submit]").click()
-        WebDriverWait(browser, 15).until(
-            lambda d: "Prépare son CAP pâtissier" in d.find_element(By.TAG_NAME, "body").text)
+        # the record the submit comes back to (the page being left may still be read: its
+        # elements go stale under the wait, which reads them again)
+        WebDriverWait(browser, 15, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda d: any("Prépare son CAP pâtissier" in note.text
+                          for note in d.find_elements(By.CSS_SELECTOR, ".notes__text")))
         assert "Margaux" in browser.find_element(By.CSS_SELECTOR, ".notes__byline").text
         screenshot(browser, "demo-note.png")
     finally:
