@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, redirect, render_template, request
 
 from connector.app import Services
-from connector.i18n import LOCALES, texts_for
+from connector.i18n import LOCALES, format_datetime, texts_for
 from connector.identifiers import InvalidIdentifier
 from connector.web.context import services
 
@@ -34,9 +36,21 @@ def demo() -> str:
     first = tickets[0] if tickets else None
     selected = next((t for t in tickets if str(t.get("id")) == wanted), first)
     if selected is not None:
-        selected = {**selected, "sidebar_url": _sidebar_url(svc, selected, lang)}
+        selected = {**selected, "sidebar_url": _sidebar_url(svc, selected, lang),
+                    "received": _received(svc, selected.get("created_at"), lang)}
     return render_template("demo.html", tickets=tickets, selected=selected, lang=lang,
                            texts=texts_for("demo", lang))
+
+
+def _received(svc: Services, created_at: object, lang: str) -> str | None:
+    """When the ticket came in, in the agents' language and the brand's time zone."""
+    try:
+        moment = dt.datetime.fromisoformat(str(created_at).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return format_datetime(moment, lang, tz=ZoneInfo(svc.manifest.brand.timezone))
 
 
 def _tickets(svc: Services) -> list[dict[str, Any]]:

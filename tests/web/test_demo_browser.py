@@ -109,3 +109,18 @@ def test_an_agent_keeps_a_landmark_from_the_sidebar(browser: Any, service: Servi
         screenshot(browser, "demo-note.png")
     finally:
         browser.switch_to.default_content()
+
+
+def test_a_ticket_s_time_is_the_agents_own(service: Service) -> None:
+    """The demo helpdesk writes when a ticket came in as the record does: in the page's
+    language, in the brand's time zone (the tests' day: 2026-11-01, 08:00 UTC = 09:00 Paris)."""
+    import re
+
+    import requests
+
+    page = requests.get(f"{service.url}/demo?ticket=1001", timeout=10).text
+    shown = re.search(r'<time datetime="([^"]+)">([^<]+)</time>', page)
+    assert shown is not None and shown[1] == "2026-11-01T08:00:00Z"
+    assert shown[2] == "01/11/2026 09:00"
+    english = requests.get(f"{service.url}/demo?ticket=1001&lang=en", timeout=10).text
+    assert ">1 Nov 2026 09:00</time>" in english.replace("\u202f", " ")
