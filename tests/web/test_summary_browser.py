@@ -63,6 +63,26 @@ def test_the_summary_ends_above_the_fold_for_every_demo_ticket(
     screenshot(browser, f"summary-{lang}.png")
 
 
+def test_every_demo_record_fits_300_px_without_scrolling_sideways(
+        browser: Any, service: Service, demo_data: Path) -> None:
+    tickets = json.loads((demo_data / "tickets.json").read_text(encoding="utf-8"))
+    urls = [record_url(browser, service, ticket["id"], lang)
+            for ticket in tickets for lang in ("fr", "en")]
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": 300, "height": 800, "deviceScaleFactor": 1, "mobile": False})
+    try:
+        for url in urls:
+            browser.get(url)
+            wide = browser.execute_script(
+                "const e = document.documentElement, w = e.clientWidth;"
+                "return [w, e.scrollWidth, [...document.querySelectorAll('main *')]"
+                ".filter(n => n.getBoundingClientRect().right > w + 0.5)"
+                ".map(n => n.className).slice(0, 3)];")
+            assert wide[1] <= wide[0] and not wide[2], (url, wide)
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
 def test_an_alert_opens_its_evidence_and_a_folded_block_stays_folded(
         browser: Any, service: Service, demo_data: Path) -> None:
     tickets = json.loads((demo_data / "tickets.json").read_text(encoding="utf-8"))
