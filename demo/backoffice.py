@@ -1,4 +1,5 @@
-"""The demo back office: the generated ERP and review feed served over real HTTP."""
+"""The demo back office: the generated ERP and feedback platform (reviews, surveys, the
+campaigns each customer received) served over real HTTP."""
 
 from __future__ import annotations
 
@@ -51,6 +52,7 @@ class BackOfficeData:
     order_by_number: dict[str, Record] = field(default_factory=dict)
     reviews: dict[str, list[Record]] = field(default_factory=dict)
     surveys: dict[str, list[Record]] = field(default_factory=dict)
+    campaigns: dict[str, list[Record]] = field(default_factory=dict)
     # every review with its email, oldest first: the change feed a review job reads
     review_log: list[Record] = field(default_factory=list)
     # every survey answer with its email, oldest first: the listing the NPS job reads
@@ -78,6 +80,7 @@ class BackOfficeData:
         data.surveys = _by_email(feedback["surveys"], "answered_at")
         data.survey_log = sorted(feedback["surveys"],
                                  key=lambda a: (a["answered_at"], a["email"], a["type"]))
+        data.campaigns = _by_email(feedback.get("campaigns", []), "sent_at")
         return data
 
     def add_review(self, review: Record) -> Record:
@@ -229,7 +232,7 @@ def _parcel(order: Record) -> Record:
 
 
 def _feedback_blueprint(data: BackOfficeData) -> Blueprint:
-    """The public review and survey feed, keyed by e-mail."""
+    """The public review and survey feed, and the campaigns sent, keyed by e-mail."""
     feedback = Blueprint("feedback", __name__, url_prefix="/feedback/api")
 
     @feedback.get("/reviews")
@@ -268,6 +271,15 @@ def _feedback_blueprint(data: BackOfficeData) -> Blueprint:
         with data.lock:
             after = [a for a in data.survey_log if _survey_key(a) > since][:limit]
         return jsonify({"answers": after, "cursor": _survey_key(after[-1]) if after else since})
+
+    @feedback.get("/campaigns")
+    def campaigns() -> Response:
+        """The campaigns one customer (`email`) received, newest first: name, sent_at,
+        channel and subject."""
+        email = request.args.get("email", "").strip().lower()
+        if not email:
+            return _error(400, "give email")
+        return jsonify({"campaigns": data.campaigns.get(email, [])})
 
     @feedback.get("/surveys")
     def surveys() -> Response:

@@ -1,4 +1,5 @@
-"""Deterministic demo data: an ERP, a store POS, a loyalty DB, reviews, surveys and contacts.
+"""Deterministic demo data: an ERP, a store POS, a loyalty DB, reviews, surveys, campaigns and
+contacts.
 
 The data are relative to the day they are generated for, today unless CONNECTOR_DEMO_TODAY
 (YYYY-MM-DD) pins it: the tickets are that day's, the generated customers' recent orders,
@@ -27,7 +28,7 @@ import phonenumbers
 from faker import Faker
 from phonenumbers import PhoneNumberType
 
-GENERATOR_VERSION = "5"
+GENERATOR_VERSION = "6"
 # pins the day the demo data are generated for (YYYY-MM-DD); today when unset
 TODAY_VAR = "CONNECTOR_DEMO_TODAY"
 SAMPLE_ID = "C100997"
@@ -191,6 +192,7 @@ class _Dataset:
     surveys: list[Record] = field(default_factory=list)
     contacts: list[Record] = field(default_factory=list)
     tickets: list[Record] = field(default_factory=list)
+    campaigns: list[Record] = field(default_factory=list)
 
 
 def _day(rng: random.Random, start: date, end: date) -> date:
@@ -630,6 +632,7 @@ def _build(customers: int = 300, seed: int = 20170805, today: date | None = None
     data.tickets = _tickets(builder, people, [people[i] for i in unhappy],
                             _ticket_times(day, now), seed)
     _agenda_and_documents(data, seed, day)
+    _campaigns(data, seed, day)
     return data
 
 
@@ -663,6 +666,49 @@ def _agenda_and_documents(data: _Dataset, seed: int, today: date) -> None:
                 "status": "done" if day < today else "planned"}]
         else:
             customer["agenda"] = []
+
+
+# The campaigns Pauline received, as the emailing tool logged them (name, day, channel, subject)
+_SAMPLE_CAMPAIGNS = (
+    ("Carte Or : vos avantages", "2018-03-15", "SMS",
+     "Pauline, 2 bons d'achat vous attendent à Paris Rivoli"),
+    ("Black Friday 2018", "2018-11-23", "email", "Black Friday : -30 % sur tout le salon"),
+    ("Soldes d'hiver 2019", "2019-01-09", "email",
+     "Soldes : jusqu'à -50 % sur le linge de maison"),
+)
+# The brand's campaigns, one every four weeks (name, channel, subject)
+CAMPAIGNS = (
+    ("Nouvelle collection", "email", "La nouvelle collection est arrivée"),
+    ("Vente privée", "email", "Vente privée : -20 % pour nos clients fidèles"),
+    ("Relance fidélité", "SMS", "Vos points fidélité expirent bientôt"),
+    ("Idées déco", "email", "5 idées pour changer de salon sans tout changer"),
+    ("Livraison offerte", "email", "Ce week-end, la livraison est offerte dès 50 €"),
+    ("Newsletter", "email", "Les nouveautés du mois en magasin"),
+)
+
+
+def _campaigns(data: _Dataset, seed: int, today: date) -> None:
+    """The campaigns each customer received: Pauline's three, and for the others the brand's
+    campaigns of the last year sent after they became customers (most to the newsletter's
+    subscribers, a few to the others); drawn apart from the other data, which stays as it
+    was."""
+    rng = random.Random(f"{seed}:campaigns")
+    sent = [(today - timedelta(days=9 + 28 * n), *CAMPAIGNS[n % len(CAMPAIGNS)])
+            for n in range(13)]
+    for customer in data.customers:
+        email = customer["email"]
+        if customer["id"] == SAMPLE_ID:
+            data.campaigns += [{"email": email, "name": name, "sent_at": day, "channel": channel,
+                                "subject": subject}
+                               for name, day, channel, subject in _SAMPLE_CAMPAIGNS]
+            continue
+        share = 0.8 if "newsletter" in customer["tags"] else 0.15
+        for day, name, channel, subject in sent:
+            if day.isoformat() > customer["created_at"] and rng.random() < share:
+                data.campaigns.append({"email": email, "name": f"{name} {day:%m/%Y}",
+                                       "sent_at": day.isoformat(), "channel": channel,
+                                       "subject": subject})
+    data.campaigns.sort(key=lambda c: (c["sent_at"], c["email"]))
 
 
 def _write_json(path: Path, payload: Any) -> None:
@@ -735,7 +781,8 @@ def generate(out_dir: Path, customers: int = 300, seed: int = 20170805,
         writer.writerow(["ticket", "date", "store", "total", "email", "phone", "loyalty_card"])
         writer.writerows(data.pos)
     _write_loyalty(out_dir / "loyalty.sqlite", data.members)
-    _write_json(out_dir / "feedback.json", {"reviews": data.reviews, "surveys": data.surveys})
+    _write_json(out_dir / "feedback.json", {"reviews": data.reviews, "surveys": data.surveys,
+                                            "campaigns": data.campaigns})
     lines = [json.dumps(c, ensure_ascii=False, sort_keys=True) + "\n" for c in data.contacts]
     (out_dir / "contacts.jsonl").write_text("".join(lines), encoding="utf-8")
     _write_json(out_dir / "tickets.json", data.tickets)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from connector.customer.profile import ProfileAssembler
@@ -11,6 +12,9 @@ from connector.i18n import LOCALES
 from connector.models import SECTIONS, CustomerProfile
 from connector.sources.base import DetailSpec
 from connector.sources.cache import Policy
+
+# canonical coded field -> a source's value (case-folded) -> its name per language
+ValueNames = Mapping[str, Mapping[str, Mapping[str, str]]]
 
 
 class UnknownDetail(KeyError):
@@ -39,6 +43,8 @@ class DetailAnswer:
     fetched_at: dt.datetime
     from_cache: bool
     spec: DetailSpec  # its declaration: each field's label and format
+    # the manifest's names (`sidebar.values`) of the coded fields its fields hold (`values:`)
+    names: ValueNames = field(default_factory=dict)
 
 
 class DetailService:
@@ -47,7 +53,9 @@ class DetailService:
     def __init__(self, assembler: ProfileAssembler) -> None:
         self.assembler = assembler
         self.offers = _offers(assembler)
-
+        # the manifest's sidebar.values, which name the coded values detail fields hold
+        sidebar = getattr(assembler.manifest, "sidebar", None)
+        self.value_names: ValueNames = getattr(sidebar, "values", None) or {}
 
     def spec(self, source: str, detail: str) -> DetailSpec:
         """A detail's declaration; UnknownDetail when the manifest has none."""
@@ -67,9 +75,11 @@ class DetailService:
             lambda: guard.run(lambda: adapter.detail(detail, key)),
             Policy(ttl_for=lambda _: spec.ttl_s, stale_ttl_s=0),
         )
+        names = {f.values: self.value_names.get(f.values, {})
+                 for f in spec.fields.values() if f.values}
         return DetailAnswer(source, detail, key, spec.label or _every_language(detail),
                             loaded.value, dt.datetime.fromtimestamp(loaded.stored_at, dt.UTC),
-                            loaded.from_cache, spec)
+                            loaded.from_cache, spec, names)
 
     def belongs(self, profile: CustomerProfile, source: str, detail: str, key: str) -> bool:
         """Whether key names an item of this customer's record (an agent may only open details

@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from connector.config import Strict
 from connector.i18n import Label, label_text
@@ -182,15 +182,37 @@ class CircuitConfig(Strict):
 
 
 DetailFormat = Literal["auto", "text", "number", "money", "date", "datetime"]
+# the canonical fields whose values sources write as codes or in their own language ("Or",
+# "en_attente"): the manifest names them per language (`sidebar.values`), and a detail field
+# holding such a value says which one it is (`values: loyalty.tier`)
+CODED_FIELDS = ("loyalty.tier", "orders.status", "contacts.status")
+
+
+def coded_field(name: str) -> str:
+    """Refuse a field whose values the sidebar does not name."""
+    if name not in CODED_FIELDS:
+        raise ValueError(f"'{name}' has no coded values to name: give one of "
+                         f"{', '.join(CODED_FIELDS)}")
+    return name
 
 
 class DetailField(Strict):
     """One line of a detail: where its value is in the answer, its label (the field's name
-    when none) and how its value is written (`auto`: numbers and ISO dates as such)."""
+    when none) and how its value is written (`auto`: numbers and ISO dates as such; with
+    `values`, by the name the manifest or the catalog gives that canonical field's code)."""
 
     path: str
     label: Label | None = None
     format: DetailFormat = "auto"
+    # the canonical coded field its values are, e.g. loyalty.tier
+    values: Annotated[str, AfterValidator(coded_field)] | None = None
+
+    @model_validator(mode="after")
+    def _named_not_formatted(self) -> DetailField:
+        if self.values and self.format not in ("auto", "text"):
+            raise ValueError(f"a field with values ({self.values}) is written by their names: "
+                             f"leave out format ({self.format})")
+        return self
 
 
 class DetailSpec(Strict):

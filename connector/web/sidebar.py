@@ -40,6 +40,7 @@ from connector.widgets.page import (
     render_timeline_page,
 )
 from connector.widgets.record import layout_of, render_context
+from connector.widgets.timeline import render_entries
 
 bp = Blueprint("sidebar", __name__)
 EMBED = "embed"
@@ -106,7 +107,8 @@ def detail(kind: str, source: str, detail: str) -> Response | tuple[Response, in
 
 @bp.get("/helpdesk/<kind>/timeline")
 def timeline(kind: str) -> Response:
-    """A page of the timeline of the record the sealed link opens (`kind`, `before`)."""
+    """A page of the timeline of the record the sealed link opens (`kind`, `before`); with
+    `part=entries`, only its entries and "older" link, which the record's script appends."""
     locale = _locale(request.values.get("lang"))
     context = _embedded(kind, locale)
     if isinstance(context, Response):
@@ -115,10 +117,12 @@ def timeline(kind: str) -> Response:
                                         customer_id=context.customer_id)
     if found.profile is None:
         return _message(404, locale, "message.not_found")
+    asked = request.args.get("kind"), request.args.get("before")
+    ctx = _render_context(locale, kind=kind)
+    if request.args.get("part") == "entries":
+        return _page(render_entries(found.profile, ctx, *asked), 200)
     back = services().embed.url("", request.args.get("t", ""), locale)
-    html = render_timeline_page(found.profile, _render_context(locale, kind=kind), back,
-                                request.args.get("kind"), request.args.get("before"))
-    return _page(html, 200)
+    return _page(render_timeline_page(found.profile, ctx, back, *asked), 200)
 
 
 @bp.get("/helpdesk/<kind>/notes/<int:note_id>")

@@ -25,6 +25,7 @@ from connector.widgets.base import (
     describe_parts,
     render_template,
     translated,
+    value_text,
 )
 from connector.widgets.freshness import source_note
 
@@ -102,8 +103,8 @@ def outcome(complaint: ContactEvent, ctx: RenderContext) -> Item | None:
         return Item(text, icon="✓", tone="good")
     if not complaint.status:
         return None
-    status = translated("complaint_status", complaint.status, ctx.locale) or complaint.status
-    return Item(status, tone="warn")
+    return Item(value_text("contacts.status", complaint.status, ctx) or complaint.status,
+                tone="warn")
 
 
 def resolution(complaint: ContactEvent, ctx: RenderContext) -> Item | None:

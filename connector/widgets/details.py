@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from connector import i18n
 from connector.customer.details import DetailAnswer, DetailOffer
 from connector.sources.base import DetailField
-from connector.widgets.base import RenderContext
+from connector.widgets.base import RenderContext, coded_text
 
 ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
@@ -71,12 +71,17 @@ def shown_fields(answer: DetailAnswer, locale: str, currency: str,
                  timezone: str) -> dict[str, str | None]:
     """A detail's lines as the agent reads them: each field's label in the page's language,
     its value written by its format (dates in the agent's locale and the brand's zone,
-    numbers with the locale's separators, money with its currency)."""
+    numbers with the locale's separators, money with its currency), a coded value (a tier, a
+    status: the field's `values`) by its name in that language."""
     shown: dict[str, str | None] = {}
     for name, value in answer.fields.items():
         spec = answer.spec.fields.get(name)
         label = i18n.label_text(spec.label, locale) if spec and spec.label else name
-        shown[label] = written(value, spec, locale, currency, ZoneInfo(timezone))
+        if spec is not None and spec.values and isinstance(value, (str, int)):
+            shown[label] = coded_text(spec.values, str(value), locale,
+                                      answer.names.get(spec.values, {}))
+        else:
+            shown[label] = written(value, spec, locale, currency, ZoneInfo(timezone))
     return shown
 
 

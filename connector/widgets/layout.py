@@ -16,6 +16,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from connector.config import Strict
 from connector.customer.paths import profile_path_problems
 from connector.i18n import Label
+from connector.sources.base import CODED_FIELDS, coded_field
 
 # The summary strip first (who, value, mood, alerts: the badges' content and more), then the
 # counts that lead to the lists, then the blocks an agent reads on demand.
@@ -85,8 +86,10 @@ class BlockEntry(Strict):
 
 
 # the canonical fields whose coded values the sidebar names through `sidebar.values`
-# (orders.status: every row of the orders table, store purchases included)
-VALUE_FIELDS = ("loyalty.tier", "orders.status")
+# (orders.status: every row of the orders table, store purchases included, and the timeline's
+# orders and store visits; contacts.status: the requests' status, in the complaints block and
+# the timeline); a detail field names its values through one of them too (`values:`)
+VALUE_FIELDS = CODED_FIELDS
 
 
 Entries = list[Annotated[BlockEntry, BeforeValidator(_block_shorthand)]]
@@ -112,10 +115,8 @@ class Sidebar(Strict):
     @classmethod
     def _values(cls, value: dict[str, dict[str, dict[str, str]]]
                 ) -> dict[str, dict[str, dict[str, str]]]:
-        unknown = [name for name in value if name not in VALUE_FIELDS]
-        if unknown:
-            raise ValueError(f"'{unknown[0]}' has no coded values to name: give one of "
-                             f"{', '.join(VALUE_FIELDS)}")
+        for name in value:
+            coded_field(name)
         return {name: {raw.strip().casefold(): label for raw, label in labels.items()}
                 for name, labels in value.items()}
 

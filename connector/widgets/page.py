@@ -17,6 +17,7 @@ from connector.widgets.base import (
     MoveAbove,
     RenderContext,
     render_template,
+    scripts,
     stylesheet,
 )
 from connector.widgets.campaigns import CampaignsBlock
@@ -181,7 +182,8 @@ def render_sidebar_page(
     name = display_name(profile, ctx.locale) or i18n.text("page.unnamed", ctx.locale)
     return render_page("page.html", ctx, heading=name, unchecked=_unchecked(profile),
                        blocks=render_blocks(profile, layout, ctx),
-                       details_script=ctx.detail_url is not None, nonce=ctx.nonce)
+                       details_script=ctx.detail_url is not None, nonce=ctx.nonce,
+                       scripts=scripts())
 
 
 def _unchecked(profile: CustomerProfile | None) -> bool:

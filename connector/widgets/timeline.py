@@ -18,13 +18,21 @@ from connector.customer.timeline import (
     timeline_of,
 )
 from connector.models import CustomerProfile
-from connector.widgets.base import BlockSpec, RenderContext, render_template, safe_url, translated
+from connector.widgets.base import (
+    BlockSpec,
+    RenderContext,
+    render_template,
+    safe_url,
+    translated,
+    value_text,
+)
 
 FIRST_PAGE = 10
-# kind -> the catalog prefix its status is translated through (others are shown as given)
-STATUS_TEXTS = {"request": "complaint_status", "order": "order_status",
-                "store_visit": "order_status", "agenda": "appointment_status",
-                "document": "document_kind"}
+# kind -> the coded field its status is (named by the manifest's `sidebar.values`, else the
+# catalog), or the catalog prefix it is translated through; other kinds' as given
+STATUS_VALUES = {"request": "contacts.status", "order": "orders.status",
+                 "store_visit": "orders.status"}
+STATUS_TEXTS = {"agenda": "appointment_status", "document": "document_kind"}
 
 
 @dataclass(frozen=True)
@@ -62,8 +70,9 @@ def when(value: dt.datetime | dt.date | None, ctx: RenderContext) -> str | None:
 def entry_view(entry: TimelineEntry, ctx: RenderContext) -> EntryView:
     """An entry's texts, translated and formatted."""
     title = entry.title.upper() if entry.kind == "survey" and entry.title else entry.title
-    prefix = STATUS_TEXTS.get(entry.kind)
-    status = translated(prefix, entry.status, ctx.locale) if prefix else entry.status
+    coded, prefix = STATUS_VALUES.get(entry.kind), STATUS_TEXTS.get(entry.kind)
+    status = (value_text(coded, entry.status, ctx) if coded
+              else translated(prefix, entry.status, ctx.locale) if prefix else entry.status)
     amount = (i18n.format_money(entry.amount, entry.currency or ctx.currency, ctx.locale)
               if entry.amount is not None else None)
     return EntryView(
@@ -106,16 +115,34 @@ class TimelineBlock:
         return self.render_page(profile, spec, ctx)
 
     def render_page(self, profile: CustomerProfile, spec: BlockSpec, ctx: RenderContext,
-                    kind: str | None = None, before: str | None = None) -> str | None:
-        """One page of the timeline (a kind's entries only when `kind` is given)."""
+                    kind: str | None = None, before: str | None = None,
+                    part: bool = False) -> str | None:
+        """One page of the timeline (a kind's entries only when `kind` is given); with `part`,
+        its entries and "older" link only, for the record's script to append in place. In a
+        fragment (no timeline page to open) the first entries, how many of how many, and no
+        filter or link that could not work."""
         entries = [e for e in timeline_of(profile, ctx.timezone) if spec.allows(e.source)]
         if not entries:
             return None
+        chosen = kind if kind in KINDS else None
         try:
-            page = page_of(entries, [kind] if kind in KINDS else (), before, self.page_size)
+            page = page_of(entries, [chosen] if chosen else (), before, self.page_size)
         except InvalidCursor:  # a link made by hand: the first page
-            page = page_of(entries, [kind] if kind in KINDS else (), None, self.page_size)
-        more = link(ctx, kind, page.next) if page.next else None
-        return render_template("timeline.html", ctx, block=self.key,
-                               filters=filters(entries, kind if kind in KINDS else None, ctx),
-                               lines=[entry_view(e, ctx) for e in page.entries], more=more)
+            page = page_of(entries, [chosen] if chosen else (), None, self.page_size)
+        lines = [entry_view(e, ctx) for e in page.entries]
+        if ctx.timeline_url is None:  # a fragment: its "open the full record" has the rest
+            shown = (i18n.text("timeline.shown", ctx.locale, shown=str(len(lines)),
+                               total=str(page.total)) if page.next else None)
+            return render_template("timeline.html", ctx, block=self.key, part=False,
+                                   filters=[], lines=lines, more=None, shown=shown)
+        more = link(ctx, chosen, page.next) if page.next else None
+        return render_template("timeline.html", ctx, block=self.key, part=part,
+                               filters=[] if part else filters(entries, chosen, ctx),
+                               lines=lines, more=more, shown=None)
+
+
+def render_entries(profile: CustomerProfile, ctx: RenderContext, kind: str | None = None,
+                   before: str | None = None) -> str:
+    """A page's entries (`<li>`) and its "older" link, to append under the list shown."""
+    return TimelineBlock().render_page(profile, BlockSpec("timeline"), ctx, kind, before,
+                                       part=True) or ""

@@ -119,3 +119,18 @@ def test_naive_moments_are_read_as_utc() -> None:
                          first_reply_at=datetime(2024, 2, 1, 10, tzinfo=UTC))
     html = render(profile_with(naive))
     assert html is not None and "1re réponse en 1 h" in html
+
+
+def test_a_requests_status_is_named_by_the_manifest_else_the_catalog_else_as_written() -> None:
+    names = {"contacts.status": {"en_cours": {"fr": "En cours", "en": "In progress"},
+                                 "pending": {"fr": "Attend le client", "en": "Awaiting customer"}}}
+    profile = profile_with(complaint(5, status="en_cours"), complaint(6, status="pending"),
+                           complaint(7, status="open"), complaint(8, status="escaladée"))
+    english = render(profile, replace(CTX_EN, value_labels=names))
+    french = render(profile, replace(CTX_FR, value_labels=names))
+    assert english is not None and french is not None
+    assert ">In progress<" in english and ">En cours<" in french  # sidebar.values
+    assert ">Awaiting customer<" in english  # the manifest's name wins over the catalog's
+    assert ">Open<" in english  # a code the catalog knows
+    assert ">escaladée<" in english  # neither: as written
+    assert ">en_cours<" not in english

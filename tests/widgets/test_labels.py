@@ -12,12 +12,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connector.customer.details import DetailAnswer, DetailOffer
+from connector.customer.timeline import TimelineEntry
 from connector.manifest import ManifestError, load_manifest
 from connector.models import CustomerProfile, Loyalty, Order
 from connector.sources.base import DetailField, DetailSpec
 from connector.widgets.base import BlockSpec
 from connector.widgets.details import detail_buttons, read_at, shown_fields, written
 from connector.widgets.page import BLOCKS
+from connector.widgets.timeline import entry_view
 from tests.widgets.test_blocks import CTX_EN, CTX_FR
 
 MANIFEST = """\
@@ -81,7 +83,7 @@ def test_value_maps_are_checked_with_their_paths(tmp_path: Path) -> None:
         load_manifest(write(tmp_path, MANIFEST + UNKNOWN_FIELD), env={})
     assert caught.value.errors == [
         "sidebar.values: 'loyalty.tiers' has no coded values to name: give one of "
-        "loyalty.tier, orders.status"]
+        "loyalty.tier, orders.status, contacts.status"]
     with pytest.raises(ManifestError) as caught:
         load_manifest(write(tmp_path, MANIFEST + UNKNOWN_LANGUAGE), env={})
     assert caught.value.errors == [
@@ -139,3 +141,42 @@ def test_a_moment_is_written_in_the_brand_zone_and_odd_values_as_read() -> None:
                    paris) == "not a date"
     assert written(None, None, "fr", "EUR", paris) is None
     assert written(True, None, "fr", "EUR", paris) == "True"
+
+
+def test_requests_orders_and_store_visits_in_the_timeline_take_their_names() -> None:
+    names = {"contacts.status": {"en_cours": {"fr": "En cours", "en": "In progress"}},
+             "orders.status": {"en_attente": {"fr": "En attente", "en": "Pending"}}}
+    ctx = replace(CTX_EN, value_labels=names)
+    entries = {"request": "en_cours", "order": "en_attente", "store_visit": "delivered",
+               "agenda": "planned"}
+    shown = {kind: entry_view(TimelineEntry(id=kind, kind=kind, status=status), ctx).status
+             for kind, status in entries.items()}
+    assert shown == {"request": "In progress", "order": "Pending", "store_visit": "Delivered",
+                     "agenda": "Planned"}
+    french = replace(CTX_FR, value_labels=names)
+    assert entry_view(TimelineEntry(id="r", kind="request", status="en_cours"),
+                      french).status == "En cours"
+    assert entry_view(TimelineEntry(id="r", kind="request", status="resolved"),
+                      french).status == "Résolue"
+    assert entry_view(TimelineEntry(id="r", kind="request", status="escaladée"),
+                      ctx).status == "escaladée"  # named by no one: as written
+
+
+def test_a_coded_detail_value_is_named_by_its_field() -> None:
+    spec = DetailSpec(fields={
+        "tier": DetailField(path="t", label={"fr": "Palier", "en": "Tier"},
+                            values="loyalty.tier"),
+        "parcel": DetailField(path="p", label={"fr": "Colis", "en": "Parcel"},
+                              values="orders.status"),
+        "order": DetailField(path="o", values="orders.status"),
+        "raw": DetailField(path="r"),
+    })
+    names = {"loyalty.tier": {"or": {"fr": "Or", "en": "Gold"}},
+             "orders.status": {"livré": {"fr": "Livré", "en": "Delivered"}}}
+    answer = DetailAnswer("loyalty", "balance", "1", {"fr": "Solde", "en": "Balance"},
+                          {"tier": "Or", "parcel": "Livré", "order": "returned", "raw": "Or"},
+                          dt.datetime(2024, 3, 1, 12, 5, tzinfo=dt.UTC), False, spec, names)
+    assert shown_fields(answer, "en", "EUR", "Europe/Paris") == {
+        "Tier": "Gold", "Parcel": "Delivered", "order": "Returned", "raw": "Or"}
+    assert shown_fields(answer, "fr", "EUR", "Europe/Paris") == {
+        "Palier": "Or", "Colis": "Livré", "order": "Retournée", "raw": "Or"}
