@@ -16,6 +16,7 @@ from connector.customer.profile import ProfileAssembler
 from connector.customer.resolver import Resolver
 from connector.customer.search import CustomerSearch
 from connector.events.log import EventLog
+from connector.events.outbox import Outbox
 from connector.events.worker import EventWorker
 from connector.events.writeback import WriteBackQueue
 from connector.helpdesk import adapter_modules
@@ -50,6 +51,7 @@ class Services:
     adapters: dict[str, Helpdesk]  # the helpdesks that send events and take write-backs
     events: EventLog
     writebacks: WriteBackQueue
+    outbox: Outbox  # agents' corrections on their way to the sources
     worker: EventWorker
     metrics: Metrics
     health: dict[str, SourceHealth]
@@ -107,14 +109,15 @@ def build_services(settings: Settings, manifest: Manifest | None = None) -> Serv
     assembler.history = events
     assembler.abc_override = manifest.jobs.segments.abc_override
     queue = WriteBackQueue(resolver.store.engine)
+    outbox = Outbox(resolver.store.engine, assembler, lease_s=settings.event_lease_s)
     worker = EventWorker(events, assembler, queue, adapters, manifest.helpdesks.adapters,
-                         threads=settings.worker_threads)
+                         threads=settings.worker_threads, outbox=outbox)
     health = {name: SourceHealth() for name in sources}
     metrics = Metrics()
     metrics.watch_brand_nps(lambda: recent_nps(resolver.store.engine))
     jobs = build_jobs(manifest, worker, resolver.store.engine, metrics)
     services = Services(settings, manifest, assembler, details, CustomerSearch(assembler), embed,
-                        {embed.kind: embed, **adapters}, adapters, events, queue, worker,
+                        {embed.kind: embed, **adapters}, adapters, events, queue, outbox, worker,
                         metrics, health, pool, jobs)
     assembler.observe = services.observe
     return services

@@ -25,6 +25,11 @@ class Address(Canonical):
     country: str | None = None
 
 
+# the canonical fields an agent may correct from the record, where a source declares how it
+# takes them (`writes:`): one value replaced by another, normalised first (E.164, email)
+CORRECTABLE = ("identity.emails", "identity.phones")
+
+
 class Identity(Canonical):
     """Who the customer is."""
 

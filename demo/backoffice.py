@@ -58,6 +58,9 @@ class BackOfficeData:
     # every survey answer with its email, oldest first: the listing the NPS job reads
     survey_log: list[Record] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # corrections applied, by idempotency key: a change sent twice is applied once
+    applied: dict[str, Record] = field(default_factory=dict)
+    writes: list[Record] = field(default_factory=list)  # each one applied: key, customer, fields
 
     @classmethod
     def load(cls, data_dir: Path) -> BackOfficeData:
@@ -103,6 +106,46 @@ class BackOfficeData:
             public = {k: v for k, v in record.items() if k != "email"}
             self.surveys.setdefault(record["email"].lower(), []).insert(0, public)
         return record
+
+    def correct(self, customer_id: str, given: Record, key: str | None) -> tuple[Record, bool]:
+        """Apply a correction to a customer (an `email`; a phone: `phone_new` replacing
+        `phone_old`, the mobile when it matches neither), once per idempotency key; the
+        customer as it is now, and whether the key had been applied before."""
+        with self.lock:
+            if key and key in self.applied:
+                return self.applied[key], True
+            customer = self.customers[customer_id]
+            changed = []
+            if isinstance(given.get("email"), str) and "@" in given["email"]:
+                self._unindex(customer)
+                customer["email"] = given["email"].strip()
+                changed.append("email")
+            if isinstance(given.get("phone_new"), str) and to_e164(given["phone_new"]):
+                self._unindex(customer)
+                old = to_e164(given.get("phone_old") or "")
+                slot = "phone" if old and old == to_e164(customer.get("phone")) else "mobile"
+                customer[slot] = to_e164(given["phone_new"])
+                changed.append(slot)
+            self._index(customer)
+            answer = dict(customer)
+            if key:
+                self.applied[key] = answer
+            self.writes.append({"key": key, "customer_id": customer_id, "fields": changed})
+            return answer, False
+
+    def _unindex(self, customer: Record) -> None:
+        for index, values in ((self.by_email, [customer["email"].lower()]),
+                              (self.by_phone, [to_e164(customer["mobile"]),
+                                               to_e164(customer["phone"])])):
+            for value in values:
+                if value and customer["id"] in index.get(str(value), []):
+                    index[str(value)].remove(customer["id"])
+
+    def _index(self, customer: Record) -> None:
+        self._unindex(customer)
+        self.by_email.setdefault(customer["email"].lower(), []).append(customer["id"])
+        for number in {to_e164(customer["mobile"]), to_e164(customer["phone"])} - {None}:
+            self.by_phone.setdefault(str(number), []).append(customer["id"])
 
     def find_customers(self, email: str | None, phone: str | None,
                        customer_id: str | None = None) -> list[Record]:
@@ -191,6 +234,22 @@ def _erp_blueprint(data: BackOfficeData) -> Blueprint:
         query = f"&since={since}" if since else ""
         return jsonify({"orders": chunk, "total": len(found),
                         "next": f"?page={page + 1}&per_page={per_page}{query}" if more else None})
+
+    @erp.patch("/api/customers/<customer_id>")
+    def correct(customer_id: str) -> Response:
+        """A correction from connector's outbox: {email} or {phone_old, phone_new}, applied
+        once per `Idempotency-Key` (the same key again answers what it answered)."""
+        if customer_id not in data.customers:
+            return _error(404, "unknown customer")
+        given = request.get_json(silent=True)
+        if not isinstance(given, dict) or not ({"email", "phone_new"} & set(given)):
+            return _error(400, "expected {email} or {phone_old, phone_new}")
+        customer, replayed = data.correct(customer_id, given,
+                                          request.headers.get("Idempotency-Key"))
+        answer = jsonify({"customer": customer})
+        if replayed:
+            answer.headers["Idempotent-Replayed"] = "true"
+        return answer
 
     @erp.get("/api/customers/<customer_id>/orders")
     def orders(customer_id: str) -> Response:
@@ -349,6 +408,12 @@ def _admin_blueprint(faults: dict[str, str], data: BackOfficeData) -> Blueprint:
                 or answer["type"] not in ("nps", "csat", "ces")):
             return _error(400, "expected an answer with email, type (nps, csat, ces), score")
         return jsonify(data.add_survey(answer))
+
+    @admin.get("/_admin/writes")
+    def writes() -> Response:
+        """The corrections applied (key, customer, fields changed): tests count them."""
+        with data.lock:
+            return jsonify({"writes": list(data.writes)})
 
     @admin.get("/healthz")
     def healthz() -> Response:

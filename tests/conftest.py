@@ -9,16 +9,18 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import requests
 
 from connector.customer.links import LinkStore
 from demo.generate import TODAY_VAR, ensure
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "manifest.yaml"
@@ -55,6 +57,18 @@ def wait_http(url: str, process: subprocess.Popen[bytes], seconds: float = 20) -
         time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer within {seconds} s")
 
+
+
+def until(check: Callable[[], T | None], seconds: float = 20, every_s: float = 0.2) -> T:
+    """The first truthy answer of `check`, polled every `every_s`: a test waits for a
+    condition, never for a fixed time; AssertionError after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(every_s)
+    raise AssertionError(f"nothing came within {seconds} s")
 
 @dataclass
 class Backoffice:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from connector.customer.profile import IdentityNotChecked, ProfileAssembler
 from connector.events.log import Claimed, EventLog
+from connector.events.outbox import Outbox
 from connector.events.writeback import WriteBackQueue, Writer
 from connector.helpdesk.base import TicketEvent, WriteBack
 from connector.helpdesk.config import AdapterConfig, WriteBackConfig
@@ -43,13 +44,16 @@ class Outcome:
 
 
 class EventWorker:
-    """Works the event log and sends write-backs, in a thread of `connector serve` (every
-    process may run one: claims never overlap) or one pass at a time (`run_once`)."""
+    """Works the event log, sends write-backs and agents' corrections (the outbox), in a
+    thread of `connector serve` (every process may run one: claims never overlap) or one pass
+    at a time (`run_once`)."""
 
     def __init__(self, events: EventLog, assembler: ProfileAssembler, queue: WriteBackQueue,
                  writers: Mapping[str, Writer], configs: Mapping[str, AdapterConfig],
-                 interval_s: float = 2.0, threads: int = 1) -> None:
+                 interval_s: float = 2.0, threads: int = 1,
+                 outbox: Outbox | None = None) -> None:
         self.events = events
+        self.outbox = outbox  # agents' corrections, sent and read back in the same passes
         self.assembler = assembler
         self.queue = queue
         self.writers = writers
@@ -108,10 +112,13 @@ class EventWorker:
                 self._work_claimed(item)
         if self.writers:
             self.queue.send_due(self.writers)
+        if self.outbox is not None:
+            self.outbox.send_due()
         return len(claimed)
 
     def wake(self) -> None:
-        """An event was recorded: work it now rather than at the next tick."""
+        """An event was recorded (or a change kept): work it now rather than at the next
+        tick."""
         self._wake.set()
 
     def start(self) -> None:

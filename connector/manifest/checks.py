@@ -166,6 +166,14 @@ def _check_requests(path: str, config: RestConfig) -> list[str]:
         errors.extend(_check_request(where, request, config))
     for name, detail in config.details.items():
         errors.extend(_check_request(f"{path}.details.{name}.request", detail.request, config))
+    for field, write in config.writes.items():
+        where = f"{path}.writes.{field}.request"
+        errors.extend(_check_request(where, write.request, config))
+        used = [e for part in (write.request.path, write.request.params, write.request.body,
+                               write.request.variables) for e, _ in expressions(part)]
+        if "new" not in used:
+            errors.append(f"{where}: never uses {{new}}, so the corrected value would not be "
+                          "sent (put it in the path, params or body)")
     return errors
 
 

@@ -141,6 +141,10 @@ class Source(Protocol):
         """One on-demand detail (tracking, a verbatim, a live balance) as field → value."""
         ...
 
+    def write(self, field: str, values: dict[str, str]) -> Any:
+        """Apply a correction of a canonical field (`writes:`); raise SourceError on failure."""
+        ...
+
     @property
     def searchable(self) -> bool:
         """Whether the source answers agents' free-text searches."""

@@ -254,6 +254,10 @@ class MappedSource(ABC):
         """Customers matching free text (source types that can search override this)."""
         return []
 
+    def write(self, field: str, values: dict[str, str]) -> Any:
+        """Apply a correction (source types that take them override this)."""
+        raise SourceMisconfigured(f"{self.config.type} sources take no corrections")
+
     def raw_detail(self, spec: DetailSpec, key: str) -> Any:
         """The raw answer for one detail (source types with details override this)."""
         raise SourceMisconfigured(f"{self.config.type} sources have no details")

@@ -11,6 +11,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from connector.models import CORRECTABLE
 from connector.sources.base import (
     BuildContext,
     CandidatesMap,
@@ -23,6 +24,7 @@ from connector.sources.base import (
     SourceCandidate,
     SourceConfig,
     SourceError,
+    SourceMisconfigured,
     SourceRefused,
     Strict,
     deadline_in,
@@ -77,6 +79,15 @@ class RestRequest(Strict):
 
 class RestDetail(DetailSpec):
     """A detail fetched when the agent asks (`{key}` is the item's key)."""
+
+    request: RestRequest
+
+
+class RestWrite(Strict):
+    """How the source takes a correction of one canonical field: the request that applies it,
+    filled with `{new}` and `{old}` (the value replaced, "" when none), `{external}` (the
+    customer's id at this source) and `{change}` (the change's idempotency key, also sent as
+    the `Idempotency-Key` header), with the source's own auth."""
 
     request: RestRequest
 
@@ -172,6 +183,16 @@ class RestConfig(SourceConfig):
     purchases: RestPurchases | None = None
     surveys: RestSurveys | None = None
     changes: RestChangeFeeds | None = None
+    writes: dict[str, RestWrite] = Field(default_factory=dict)
+
+    @field_validator("writes")
+    @classmethod
+    def _correctable(cls, value: dict[str, RestWrite]) -> dict[str, RestWrite]:
+        unknown = [name for name in value if name not in CORRECTABLE]
+        if unknown:
+            raise ValueError(f"'{unknown[0]}' cannot be corrected from the record (one of: "
+                             f"{', '.join(CORRECTABLE)})")
+        return value
 
     @model_validator(mode="after")
     def _feeds(self) -> RestConfig:
@@ -245,6 +266,22 @@ class RestSource(MappedSource):
         kind = next((k for k, v in self.config.details.items() if v is spec), "?")
         with deadline_in(self.config.timeout_s):
             return self._run(spec.request, {"key": key}, f"details.{kind}.request")
+
+    def write(self, field: str, values: dict[str, str]) -> Any:
+        """Apply a correction of `field` (`values`: new, old, external, change), within the
+        source's timeout; the source's answer. A value the request needs and lacks (no id at
+        this source) is a refusal, never a request sent without it."""
+        spec = self.config.writes.get(field)
+        if spec is None:
+            raise SourceMisconfigured(f"sources.{self.name} declares no writes.{field}")
+        headers = {"Idempotency-Key": "{change}", **spec.request.headers}
+        request = spec.request.model_copy(update={"headers": headers})
+        where = f"writes.{field}.request"
+        try:
+            with deadline_in(self.config.timeout_s), failing_as(self.name, where):
+                return self._send(request, dict(values), {}, {}, None).data
+        except MissingValue as exc:
+            raise SourceRefused(f"sources.{self.name}.{where}: no value for {exc}") from exc
 
     def purchases(self, since: dt.date) -> Iterator[Purchase]:
         """Every purchase since `since`, page by page (each page within the source's timeout);

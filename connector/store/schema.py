@@ -147,6 +147,30 @@ writeback_targets = Table(
     Column("sent_at", DateTime(timezone=True), nullable=False),
 )
 
+# the outbox: corrections (and actions) agents asked of a source, written before their 202,
+# sent with their id as the idempotency key, confirmed by reading the source again; the values
+# they carry are erased once the change is settled
+changes = Table(
+    "changes", metadata,
+    Column("id", String(32), primary_key=True),  # the idempotency key the source receives
+    Column("customer_id", String(40), nullable=False, index=True),
+    Column("source", String(80), nullable=False),
+    Column("kind", String(12), nullable=False),  # correction
+    Column("name", String(80), nullable=False),  # the field corrected (identity.emails)
+    Column("payload", Text),  # the values to send (new, old): None once settled
+    # pending -> sending -> (sent ->) confirmed | unconfirmed | failed
+    Column("state", String(12), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("not_before", DateTime(timezone=True), nullable=False),
+    Column("claimed_at", DateTime(timezone=True)),
+    Column("actor", String(80), nullable=False),
+    Column("helpdesk", String(40)),
+    Column("ticket_id", String(80)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("outcome", String(200)),  # what happened, in words: never a value
+)
+
 # the scheduled jobs
 job_locks = Table(
     "job_locks", metadata,

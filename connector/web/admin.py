@@ -90,7 +90,9 @@ def _health() -> list[dict[str, Any]]:
 
 
 def _queues() -> dict[str, Any]:
-    """The helpdesks configured, their events and write-backs by state (pending, failed…)."""
+    """The helpdesks configured, their events, write-backs and agents' corrections by state
+    (pending, failed…)."""
     svc = services()
     return {"helpdesks": sorted(svc.adapters), "events": svc.events.counts(),
-            "writebacks": svc.writebacks.counts(), "unset_secrets": svc.manifest.unset_secrets()}
+            "writebacks": svc.writebacks.counts(), "changes": svc.outbox.counts(),
+            "unset_secrets": svc.manifest.unset_secrets()}

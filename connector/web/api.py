@@ -8,6 +8,8 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from connector.customer.corrections import CorrectionRefused, InvalidCorrection
+from connector.customer.corrections import check as check_correction
 from connector.customer.details import UnknownDetail
 from connector.customer.identity import external_identifier
 from connector.customer.notes import InvalidNote
@@ -16,7 +18,9 @@ from connector.customer.timeline import KINDS, InvalidCursor, page_of, timeline_
 from connector.helpdesk.base import loads
 from connector.i18n import label_text, normalize_locale
 from connector.identifiers import Identifiers, InvalidIdentifier, identifiers_from
+from connector.models import CustomerProfile
 from connector.sources.base import SourceError
+from connector.sources.guard import Circuit
 from connector.web.context import services
 from connector.web.unavailable import retry_later, unavailable_json
 from connector.widgets.details import read_at, shown_fields
@@ -238,6 +242,21 @@ def timeline(customer_id: str) -> Response | tuple[Response, int]:
     limit = request.args.get("limit", "20")
     if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= 100:
         return _error(400, "limit: a whole number from 1 to 100")
+    profile = _record(customer_id)
+    if not isinstance(profile, CustomerProfile):
+        return profile
+    try:
+        page = page_of(timeline_of(profile, services().manifest.brand.timezone), kinds,
+                       request.args.get("before"), int(limit))
+    except InvalidCursor as exc:
+        return _error(400, str(exc))
+    return jsonify(entries=[e.model_dump(mode="json") for e in page.entries], next=page.next,
+                   total=page.total)
+
+
+def _record(customer_id: str) -> CustomerProfile | Response:
+    """The customer's record by our id, or the answer saying why there is none (404; 503
+    when the link store or the sources that could know them do not answer)."""
     found = services().assembler.lookup(Identifiers(), customer_id=customer_id)
     if found.undecided:
         return unavailable_json("the link store is unavailable", "identity_not_checked")
@@ -246,13 +265,63 @@ def timeline(customer_id: str) -> Response | tuple[Response, int]:
                                 + ", ".join(found.unanswered), "sources_unavailable")
     if found.profile is None:
         return _error(404, "no such customer")
+    return found.profile
+
+
+@bp.post("/customers/<customer_id>/corrections")
+def correct(customer_id: str) -> Response | tuple[Response, int]:
+    """Correct a field at the source that takes it: {"field": "identity.emails", "value": …,
+    "replaces": … (optional: the record's first value), "source": … (optional), "agent": …,
+    "helpdesk": …, "ticket": …}. Kept in the outbox before the 202; its state at the
+    `Location` it names (docs/corrections.md)."""
+    if (refused := _no_such_customer(customer_id)) is not None:
+        return refused
+    body = _json_object()
+    svc = services()
     try:
-        page = page_of(timeline_of(found.profile, services().manifest.brand.timezone), kinds,
-                       request.args.get("before"), int(limit))
-    except InvalidCursor as exc:
+        field, source = _text(body, "field"), _text(body, "source")
+        actor = (_text(body, "agent") or "api").strip()[:80] or "api"
+        helpdesk, ticket = _text(body, "helpdesk"), _text(body, "ticket")
+    except InvalidNote as exc:
         return _error(400, str(exc))
-    return jsonify(entries=[e.model_dump(mode="json") for e in page.entries], next=page.next,
-                   total=page.total)
+    if not field:
+        return _error(400, "field: give the canonical field to correct (identity.emails…)")
+    profile = _record(customer_id)
+    if not isinstance(profile, CustomerProfile):
+        return profile
+    writes = {name: frozenset(getattr(config, "writes", {}))
+              for name, config in svc.manifest.sources.items()}
+    try:
+        correction = check_correction(profile, field, body.get("value"), body.get("replaces"),
+                                      source, writes, svc.manifest.brand.default_region)
+    except InvalidCorrection as exc:
+        return _error(400, str(exc))
+    except CorrectionRefused as exc:
+        return _error(exc.status, str(exc))
+    if svc.assembler.guards[correction.source].state == Circuit.OPEN:
+        return retry_later(_error(503, f"{correction.source} is unavailable for now: try "
+                                       "again in a moment"))
+    kept = svc.outbox.submit(customer_id, correction.source, correction.field,
+                             correction.values(), actor, helpdesk, ticket)
+    svc.worker.wake()
+    answer = jsonify(kept.as_json())
+    answer.headers["Location"] = f"/api/v1/changes/{kept.id}"
+    return answer, 202
+
+
+@bp.get("/customers/<customer_id>/changes")
+def changes_of(customer_id: str) -> Response:
+    """The corrections asked for this customer, newest first, with their state."""
+    if (refused := _no_such_customer(customer_id)) is not None:
+        return refused
+    return jsonify(changes=[c.as_json() for c in services().outbox.of(customer_id)])
+
+
+@bp.get("/changes/<change_id>")
+def change(change_id: str) -> Response:
+    """One correction's state: pending, sending, sent, confirmed, unconfirmed or failed."""
+    kept = services().outbox.get(change_id) if len(change_id) <= 32 else None
+    return jsonify(kept.as_json()) if kept is not None else _error(404, "no such change")
 
 
 @bp.post("/customers/<customer_id>/notes")

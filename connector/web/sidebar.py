@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import secrets
 from collections.abc import Mapping
+from dataclasses import replace
 from urllib.parse import quote, urlencode
 
 from flask import Blueprint, Response, g, jsonify, redirect, request
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from connector.customer.corrections import CorrectionRefused, InvalidCorrection, takers
+from connector.customer.corrections import check as check_correction
+from connector.customer.corrections import held as held_values
 from connector.customer.details import UnknownDetail
 from connector.customer.notes import InvalidNote
 from connector.customer.search import SearchError
@@ -26,13 +31,15 @@ from connector.helpdesk.base import (
 from connector.helpdesk.embed import LinkExpired
 from connector.i18n import LOCALES, format_date, text
 from connector.identifiers import Identifiers
-from connector.models import Candidate
+from connector.models import CORRECTABLE, Candidate, CustomerProfile
+from connector.sources.guard import Circuit
 from connector.web.api import detail_response
 from connector.web.context import services
 from connector.web.unavailable import DATABASE_ERRORS, retry_later, unavailable_json
-from connector.widgets.base import RenderContext
+from connector.widgets.base import ChangeLine, RenderContext
 from connector.widgets.page import (
     render_candidates_page,
+    render_correction_page,
     render_message_page,
     render_note_edit_page,
     render_search_page,
@@ -80,7 +87,8 @@ def sidebar(kind: str) -> Response:
                        notice=text("message.not_found_search", locale), status=404)
     layout = layout_of(svc.manifest, context.helpdesk)
     nonce = secrets.token_urlsafe(16)
-    ctx = _render_context(locale, kind=kind, nonce=nonce)
+    ctx = replace(_render_context(locale, kind=kind, nonce=nonce),
+                  changes=_recent_changes(found.profile.customer_id))
     return _page(render_sidebar_page(found.profile, layout, ctx), 200, nonce)
 
 
@@ -157,6 +165,83 @@ def note(kind: str) -> Response:
         return _message(400, locale, "message.note_refused", detail=str(exc))
     back = {"t": request.form.get("t", ""), "lang": locale}
     return redirect(f"/helpdesk/{kind}/sidebar?{urlencode(back)}", 303)  # type: ignore[return-value]
+
+
+@bp.route("/helpdesk/<kind>/corrections", methods=["GET", "POST"])
+def correction(kind: str) -> Response:
+    """Correct a field of the record (an email, a phone) at the source that takes it: the
+    form, then the change kept in the outbox (written before this answer) and the record shown
+    again, where the change says how it stands (docs/corrections.md)."""
+    locale = _locale(request.values.get("lang"))
+    context = _embedded(kind, locale)
+    if isinstance(context, Response):
+        return context
+    svc = services()
+    customer = _customer_of(context)
+    found = svc.assembler.lookup(Identifiers(), customer_id=customer) if customer else None
+    profile = found.profile if found is not None else None
+    if profile is None:
+        return _message(404, locale, "message.not_found")
+    field = request.values.get("field", "")
+    writes = _writes()
+    if field not in CORRECTABLE or not takers(writes, field):
+        return _message(404, locale, "correction.unknown")
+    form = {"field": field, "value": request.form.get("value", ""),
+            "replaces": request.form.get("replaces", "")}
+    if request.method == "GET":
+        return _correction_form(kind, locale, profile, form)
+    try:
+        done = check_correction(profile, field, form["value"], form["replaces"] or None, None,
+                                writes, svc.manifest.brand.default_region)
+    except (InvalidCorrection, CorrectionRefused) as exc:
+        status = exc.status if isinstance(exc, CorrectionRefused) else 400
+        return _correction_form(kind, locale, profile, form, exc.reason, status)
+    if svc.assembler.guards[done.source].state == Circuit.OPEN:
+        return _correction_form(kind, locale, profile, form, "unavailable", 503)
+    svc.outbox.submit(profile.customer_id, done.source, field, done.values(),
+                      actor=f"agent@{context.helpdesk}", helpdesk=context.helpdesk,
+                      ticket_id=context.ticket_id)
+    svc.worker.wake()
+    # back to this person whatever the ticket's identifiers now find (a corrected email no
+    # longer finds them at the source): the link names them, as an agent's choice does
+    sealed = svc.embed.seal(context, customer_id=profile.customer_id)
+    return redirect(svc.embed.url("", sealed, locale), 303)  # type: ignore[return-value]
+
+
+def _correction_form(kind: str, locale: str, profile: CustomerProfile, form: dict[str, str],
+                     error: str | None = None, status: int = 200) -> Response:
+    """The correction page, with the reason a correction was refused when it was."""
+    svc = services()
+    field = form["field"]
+    sources = [s for s in takers(_writes(), field) if profile.identity.external_ids.get(s)]
+    source = sources[0] if sources else takers(_writes(), field)[0]
+    labels = svc.manifest.sources[source]
+    token = request.values.get("t", "")
+    values = {**form, "held": held_values(profile, field, svc.manifest.brand.default_region),
+              "source": labels.label_in(locale) or source, "token": token,
+              "action": f"/helpdesk/{kind}/corrections",
+              "back": svc.embed.url("", token, locale),
+              "error": text(f"correction.error.{error}", locale) if error else None,
+              "input_type": "email" if field == "identity.emails" else "tel"}
+    return _page(render_correction_page(values, _render_context(locale)), status)
+
+
+def _recent_changes(customer_id: str) -> tuple[ChangeLine, ...]:
+    """The customer's corrections of the last week still worth showing (at most five); none
+    when the database does not answer (the record still shows what the sources say)."""
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=7)
+    try:
+        kept = [c for c in services().outbox.of(customer_id) if c.updated_at >= since][:5]
+    except DATABASE_ERRORS as exc:
+        log.warning("corrections not read for the record: %s", type(exc).__name__)
+        return ()
+    return tuple(ChangeLine(c.name, c.source, c.state, c.outcome) for c in kept)
+
+
+def _writes() -> dict[str, frozenset[str]]:
+    """Each source and the fields it takes corrections of (`writes:`)."""
+    return {name: frozenset(getattr(config, "writes", {}))
+            for name, config in services().manifest.sources.items()}
 
 
 @bp.errorhandler(DBAPIError)
@@ -379,6 +464,8 @@ def _render_context(locale: str, kind: str | None = None, nonce: str = "") -> Re
         token=request.values.get("t", ""),
         search_url=(f"/helpdesk/{kind}/sidebar?t={token}&lang={locale}&find=1"
                     if kind and token else None),
+        corrections_url=(f"/helpdesk/{kind}/corrections?t={token}&lang={locale}"
+                         if kind == EMBED and token else None),
     )
 
 

@@ -40,6 +40,16 @@ class BlockAge:
 
 
 @dataclass(frozen=True)
+class ChangeLine:
+    """A correction an agent asked for, as the record shows it: never its values."""
+
+    field: str  # identity.emails
+    source: str
+    state: str  # pending, sending, sent, confirmed, unconfirmed, failed
+    outcome: str | None
+
+
+@dataclass(frozen=True)
 class RenderContext:
     """What a block needs besides the customer: language, money, time."""
 
@@ -63,6 +73,12 @@ class RenderContext:
     # the search, for an agent who finds the record is not the person they talk to (None: in
     # a fragment, whose "open the full record" leads there)
     search_url: str | None = None
+    # the page correcting a field ("…&field=identity.emails" appended; None: no corrections
+    # here, e.g. in a fragment), the fields some source takes (`writes:`), and the customer's
+    # recent corrections with their state
+    corrections_url: str | None = None
+    correctable: frozenset[str] = frozenset()
+    changes: tuple[ChangeLine, ...] = ()
     flag_rules: FlagRules = field(default_factory=FlagRules, hash=False)  # the manifest's
     token: str = ""  # the sealed link's token, which authorises the page's forms
     repeat_window_days: int = 7  # the manifest's kpis.repeat_window_days, explained in a tooltip

@@ -141,4 +141,34 @@ class IdentityBlock:
         rows = describe(self.fields, profile, ctx)
         if not rows:
             return None
-        return render_template("identity.html", ctx, block=self.key, rows=rows)
+        return render_template("identity.html", ctx, block=self.key, rows=rows,
+                               edits=edits(ctx), changes=changes(ctx))
+
+
+# correctable field -> the catalog key of its edit link
+EDITS = {"identity.emails": "correction.edit.identity.emails",
+         "identity.phones": "correction.edit.identity.phones"}
+
+
+def edits(ctx: RenderContext) -> list[Item]:
+    """A link per field some source takes corrections of, where the page can correct it."""
+    if ctx.corrections_url is None:
+        return []
+    return [Item(i18n.text(EDITS[field], ctx.locale),
+                 href=f"{ctx.corrections_url}&field={quote(field)}")
+            for field in EDITS if field in ctx.correctable]
+
+
+def changes(ctx: RenderContext) -> list[Item]:
+    """The customer's recent corrections: what, where, and where it stands (a failed one
+    says why, in the tooltip)."""
+    shown = []
+    for change in ctx.changes:
+        state = i18n.text(f"correction.state.{change.state}", ctx.locale)
+        what = i18n.text(f"correction.field.{change.field}", ctx.locale)
+        source = ctx.source_labels.get(change.source, change.source)
+        tone = {"confirmed": "good", "failed": "bad", "unconfirmed": "warn"}.get(change.state,
+                                                                              "info")
+        shown.append(Item(i18n.text("correction.line", ctx.locale, what=what, source=source,
+                                    state=state), tone=tone, title=change.outcome or ""))
+    return shown

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from markupsafe import Markup
@@ -163,7 +163,8 @@ def render_sidebar_fragment(
 
     A fragment carries no script and no form, so it offers nothing that could not work.
     """
-    ctx = replace(ctx, detail_url=None, notes_url=None, timeline_url=None, search_url=None)
+    ctx = replace(ctx, detail_url=None, notes_url=None, timeline_url=None, search_url=None,
+                  corrections_url=None)
     blocks = render_blocks(profile, layout, ctx) if profile is not None else []
     return render_template("fragment.html", ctx, blocks=blocks, message=message,
                            open_url=open_url, unchecked=_unchecked(profile))
@@ -206,6 +207,13 @@ def render_note_edit_page(note: Note, ctx: RenderContext, back: str) -> str:
     removal behind a confirmation; the record links here instead of carrying every form."""
     return render_page("note_edit.html", ctx, heading=i18n.text("notes.edit_title", ctx.locale),
                        back=back, **edit_values(note, ctx))
+
+
+def render_correction_page(form: Mapping[str, object], ctx: RenderContext) -> str:
+    """The page correcting one field (`form`: field, held, replaces, value, source, action,
+    token, back, error, input_type)."""
+    title = i18n.text(f"correction.edit.{form['field']}", ctx.locale)
+    return render_page("correction.html", ctx, heading=title, **form)
 
 
 def render_message_page(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,7 +16,15 @@ import pytest
 import requests
 import sqlalchemy
 
-from tests.conftest import Backoffice, Service, connector, service_env, start_service, stop
+from tests.conftest import (
+    Backoffice,
+    Service,
+    connector,
+    service_env,
+    start_service,
+    stop,
+    until,
+)
 from tests.helpdesk.chatwoot.test_adapter import (
     API_TOKEN,
     WEBHOOK_SECRET,
@@ -49,17 +57,6 @@ def running(demo_data: Path, backoffice: Backoffice,
     yield Running(service, api, var)
     stop(service.process)
     api.stop()
-
-
-def eventually(check: Callable[[], T | None], seconds: float = 15) -> T:
-    """The first truthy answer of `check`, polled until `seconds` have passed."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"nothing within {seconds} s")
 
 
 def contacts(var: Path, ticket: str) -> list[Any]:
@@ -99,10 +96,10 @@ def test_a_signed_whatsapp_conversation_is_worked_once_and_written_back(
     url = f"{running.service.url}/helpdesk/chatwoot/webhook"
     first = requests.post(url, data=body, timeout=10, headers=signed(body, delivery="wa-57"))
     assert first.status_code == 202 and first.json()["status"] == "accepted"
-    (contact,) = eventually(lambda: contacts(running.var, "57"))
+    (contact,) = until(lambda: contacts(running.var, "57"))
     assert contact.channel == "whatsapp"
     assert contact.subject == "Bonjour, le colis AU908764 n'est pas arrivé"
-    notes = eventually(lambda: running.api.messages.get("57"))
+    notes = until(lambda: running.api.messages.get("57"))
     assert notes[0]["private"] is True
     labels = running.api.labels["conversations/57"]
     assert labels and all(label.startswith("connector_") for label in labels)

@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,15 @@ from pytest_httpserver import HTTPServer
 
 from connector.helpdesk.freshdesk.app import build_package
 from connector.widgets.base import STYLESHEET
-from tests.conftest import Backoffice, Service, screenshot, service_env, start_service, stop
+from tests.conftest import (
+    Backoffice,
+    Service,
+    screenshot,
+    service_env,
+    start_service,
+    stop,
+    until,
+)
 from tests.helpdesk.freshdesk.test_adapter import (
     API_KEY,
     ENTRY,
@@ -65,17 +72,6 @@ def freshdesk_service(demo_data: Path, backoffice: Backoffice, fake_freshdesk: H
     running = start_service(env)
     yield running
     stop(running.process)
-
-
-def until(check: Callable[[], Any], seconds: float = 20) -> Any:
-    """The first truthy result of `check`, polled; fails after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    pytest.fail(f"nothing came within {seconds} s")
 
 
 def record_html(service: Service, token: str = TOKEN) -> requests.Response:

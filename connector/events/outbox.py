@@ -1,0 +1,249 @@
+"""The outbox: corrections agents ask of a source (a corrected email, a new mobile), kept in the
+database before the agent hears "accepted", sent by the worker with the change's id as the
+idempotency key, retried with back-off, then confirmed by reading the source again.
+
+Each change is one row. `submit` writes it with its audit entry in one transaction, so a
+process killed after answering the agent still sends it. The worker claims due rows; a row
+claimed by a process that died is claimed again once its lease is over and sent with the same
+idempotency key (`Idempotency-Key` header), which the source uses to apply it once. A source
+that refuses the change (a 4xx) fails it at once, with the reason in words; one that cannot
+be reached is tried again later, up to `max_attempts`. Once sent, the record is read again
+from that source (its cache dropped first); the change is confirmed when the source shows the
+new value, `unconfirmed` when it still does not after a few readings. The values a change
+carries are erased as soon as it is settled: the row keeps who, what field, when, outcome.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, and_, insert, or_, select, update
+
+from connector.customer.corrections import shows
+from connector.customer.profile import ProfileAssembler
+from connector.identifiers import Identifiers
+from connector.models import CustomerProfile
+from connector.sources.base import SourceError, SourceMisconfigured, SourceUnavailable
+from connector.store.engine import audit_entry, create_tables
+from connector.store.schema import audit, changes
+
+log = logging.getLogger(__name__)
+PENDING, SENDING, SENT = "pending", "sending", "sent"
+CONFIRMED, UNCONFIRMED, FAILED = "confirmed", "unconfirmed", "failed"
+SETTLED = frozenset({CONFIRMED, UNCONFIRMED, FAILED})
+CONFIRM_READS = 4  # readings of the source before a sent change is called unconfirmed
+CONFIRM_AFTER_S = 20  # between two readings
+
+
+@dataclass(frozen=True)
+class ChangeState:
+    """A change as the agent and the API see it: never the values it carries."""
+
+    id: str
+    customer_id: str
+    source: str
+    kind: str
+    name: str
+    state: str
+    outcome: str | None
+    actor: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    def as_json(self) -> dict[str, Any]:
+        """The change for the API."""
+        return {"id": self.id, "customer_id": self.customer_id, "source": self.source,
+                "kind": self.kind, "field": self.name, "state": self.state,
+                "outcome": self.outcome, "actor": self.actor,
+                "created_at": self.created_at.isoformat(),
+                "updated_at": self.updated_at.isoformat()}
+
+
+class Outbox:
+    """Changes kept until their source has applied them (see the module's doc)."""
+
+    def __init__(self, engine: Engine, assembler: ProfileAssembler, lease_s: float = 120,
+                 max_attempts: int = 8,
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
+        self.engine = engine
+        self.assembler = assembler
+        self.lease_s = lease_s
+        self.max_attempts = max_attempts
+        self.clock = clock
+        create_tables(engine, [changes, audit])
+
+    def submit(self, customer_id: str, source: str, field: str, values: dict[str, str],
+               actor: str, helpdesk: str | None = None,
+               ticket_id: str | None = None) -> ChangeState:
+        """Keep a correction to send (`values`: new, old, external), audited in the same
+        transaction; its state."""
+        change_id = secrets.token_hex(16)
+        now = self.clock()
+        row = {"id": change_id, "customer_id": customer_id, "source": source,
+               "kind": "correction", "name": field,
+               "payload": json.dumps({**values, "change": change_id}), "state": PENDING,
+               "attempts": 0, "not_before": now, "actor": actor[:80], "helpdesk": helpdesk,
+               "ticket_id": ticket_id, "created_at": now, "updated_at": now}
+        with self.engine.begin() as connection:
+            connection.execute(insert(changes), [row])
+            audit_entry(connection, actor, "change.requested", customer_id,
+                        f"{field} at {source} (change {change_id})")
+        state = self.get(change_id)
+        assert state is not None
+        return state
+
+    def get(self, change_id: str) -> ChangeState | None:
+        """One change's state, or None."""
+        with self.engine.connect() as connection:
+            row = connection.execute(select(changes).where(changes.c.id == change_id)).first()
+        return _state(row) if row is not None else None
+
+    def of(self, customer_id: str) -> list[ChangeState]:
+        """A customer's changes, newest first."""
+        query = select(changes).where(changes.c.customer_id == customer_id).order_by(
+            changes.c.created_at.desc(), changes.c.id)
+        with self.engine.connect() as connection:
+            return [_state(row) for row in connection.execute(query)]
+
+    def counts(self) -> dict[str, int]:
+        """How many changes are in each state (for the metrics and the admin page)."""
+        found: dict[str, int] = {}
+        with self.engine.connect() as connection:
+            for (state,) in connection.execute(select(changes.c.state)):
+                found[state] = found.get(state, 0) + 1
+        return found
+
+    def send_due(self, limit: int = 20) -> int:
+        """Send the due changes and read back the sent ones; how many were worked."""
+        claimed = self._claim(limit)
+        for row in claimed:
+            try:
+                if row.state == SENT:
+                    self._confirm(row)
+                else:
+                    self._send(row)
+            except Exception:  # one change's failure never stops the others
+                log.exception("change %s could not be worked", row.id)
+                self._later(row.id, SENDING if row.state != SENT else SENT, row.attempts,
+                            "connector could not work this change: it will try again")
+        return len(claimed)
+
+    def _claim(self, limit: int) -> list[Any]:
+        """Take due changes: pending ones, sent ones due a reading, and those a dead process
+        held past their lease."""
+        now = self.clock()
+        expired = now - dt.timedelta(seconds=self.lease_s)
+        due = select(changes.c.id, changes.c.state).where(or_(
+            and_(changes.c.state.in_((PENDING, SENT)), changes.c.not_before <= now),
+            and_(changes.c.state == SENDING, changes.c.claimed_at < expired),
+        )).order_by(changes.c.not_before, changes.c.id).limit(limit)
+        taken = []
+        with self.engine.begin() as connection:
+            for row in connection.execute(due).all():
+                claimed_state = SENT if row.state == SENT else SENDING
+                won = connection.execute(
+                    update(changes).where(and_(changes.c.id == row.id,
+                                               changes.c.state == row.state))
+                    .values(state=claimed_state, claimed_at=now,
+                            not_before=now + dt.timedelta(seconds=self.lease_s))
+                    .returning(*changes.c)).first()
+                if won is not None:
+                    taken.append(won)
+        return taken
+
+    def _send(self, row: Any) -> None:
+        """Send one change through its source's guard."""
+        values = json.loads(row.payload or "{}")
+        source = self.assembler.sources.get(row.source)
+        guard = self.assembler.guards.get(row.source)
+        if source is None or guard is None:
+            self._settle(row, FAILED, f"the source {row.source} is no longer in the manifest")
+            return
+        try:
+            guard.run(lambda: source.write(row.name, values))
+        except SourceUnavailable as exc:
+            if row.attempts + 1 >= self.max_attempts:
+                self._settle(row, FAILED, f"{row.source} did not answer after "
+                                          f"{row.attempts + 1} tries: {exc.public}"[:200])
+            else:
+                self._later(row.id, PENDING, row.attempts + 1, f"{row.source} did not answer "
+                            f"({exc.public}): tried again later"[:200],
+                            delay_s=min(2 ** row.attempts * 10, 1800))
+            return
+        except (SourceMisconfigured, SourceError) as exc:  # refused: sending again will not do
+            self._settle(row, FAILED, f"{row.source} refused the change: {exc.public}"[:200])
+            return
+        self._later(row.id, SENT, 0, f"sent to {row.source}; reading it back", delay_s=0)
+        self._audit(row, "change.sent")
+        self._confirm(_row_of(self.engine, row.id))
+
+    def _confirm(self, row: Any) -> None:
+        """Read the record again from the source (its cache dropped): confirmed when it shows
+        the new value; read again later, and `unconfirmed` after CONFIRM_READS readings."""
+        values = json.loads(row.payload or "{}")
+        found = self.assembler.lookup(Identifiers(), customer_id=row.customer_id)
+        if found.profile is not None:
+            self.assembler.invalidate(_identifiers(found.profile), row.source)
+            found = self.assembler.lookup(Identifiers(), customer_id=row.customer_id)
+        profile = found.profile
+        if profile is not None and shows(profile, row.name, str(values.get("new", "")),
+                                         self.assembler.region):
+            self._settle(row, CONFIRMED, f"{row.source} shows the new value")
+            return
+        if row.attempts + 1 >= CONFIRM_READS:
+            self._settle(row, UNCONFIRMED, f"sent; {row.source} does not show the new value "
+                                           f"after {CONFIRM_READS} readings")
+            return
+        self._later(row.id, SENT, row.attempts + 1, f"sent; {row.source} does not show it yet",
+                    delay_s=CONFIRM_AFTER_S)
+
+    def _later(self, change_id: str, state: str, attempts: int, outcome: str,
+               delay_s: float = 30) -> None:
+        now = self.clock()
+        with self.engine.begin() as connection:
+            connection.execute(update(changes).where(changes.c.id == change_id).values(
+                state=state, attempts=attempts, claimed_at=None, outcome=outcome[:200],
+                not_before=now + dt.timedelta(seconds=delay_s), updated_at=now))
+
+    def _settle(self, row: Any, state: str, outcome: str) -> None:
+        """The change's last state: its values erased, the outcome audited."""
+        now = self.clock()
+        with self.engine.begin() as connection:
+            connection.execute(update(changes).where(changes.c.id == row.id).values(
+                state=state, payload=None, claimed_at=None, outcome=outcome[:200],
+                updated_at=now))
+        self._audit(row, f"change.{state}")
+        if state == FAILED:
+            log.warning("change %s to %s failed: %s", row.id, row.source, outcome)
+
+    def _audit(self, row: Any, action: str) -> None:
+        with self.engine.begin() as connection:
+            audit_entry(connection, "connector", action, row.customer_id,
+                        f"{row.name} at {row.source} (change {row.id})")
+
+
+def _row_of(engine: Engine, change_id: str) -> Any:
+    with engine.connect() as connection:
+        return connection.execute(select(changes).where(changes.c.id == change_id)).one()
+
+
+def _identifiers(profile: CustomerProfile) -> Identifiers:
+    """The identifiers the record knows the person by (their cache entries are dropped)."""
+    return Identifiers(emails=tuple(profile.identity.emails),
+                       phones=tuple(profile.identity.phones),
+                       externals=tuple(profile.identity.external_ids.items()))
+
+
+def _state(row: Any) -> ChangeState:
+    return ChangeState(row.id, row.customer_id, row.source, row.kind, row.name, row.state,
+                       row.outcome, row.actor, _aware(row.created_at), _aware(row.updated_at))
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
