@@ -6,7 +6,7 @@ import hmac
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import HTTPException
 
 from connector.customer.corrections import CorrectionRefused, InvalidCorrection
 from connector.customer.corrections import check as check_correction
@@ -119,19 +119,6 @@ def _refused(exc: HTTPException) -> Response:
     """What werkzeug refuses in an API call (a body over the cap: 413) as JSON, as every
     other answer of the API."""
     return _error(exc.code or 400, exc.description or exc.name)
-
-
-@bp.app_errorhandler(404)
-@bp.app_errorhandler(405)
-def _unrouted(exc: HTTPException) -> Response | HTTPException:
-    """No route of the API at this address, or not for this method: JSON too (the other
-    addresses keep Flask's page)."""
-    if not request.path.startswith(f"{bp.url_prefix}/"):
-        return exc
-    response = _refused(exc)
-    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
-        response.headers["Allow"] = ", ".join(exc.valid_methods)
-    return response
 
 
 @bp.get("/details/<source>/<detail>")
