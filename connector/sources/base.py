@@ -187,9 +187,11 @@ class CircuitConfig(Strict):
 
 DetailFormat = Literal["auto", "text", "number", "money", "date", "datetime"]
 # the canonical fields whose values sources write as codes or in their own language ("Or",
-# "en_attente"): the manifest names them per language (`sidebar.values`), and a detail field
-# holding such a value says which one it is (`values: loyalty.tier`)
-CODED_FIELDS = ("loyalty.tier", "orders.status", "contacts.status")
+# "en_attente", a segment "Professionnel", a tag "litige"): the manifest names them per
+# language (`sidebar.values`), and a detail field holding such a value says which one it is
+# (`values: loyalty.tier`)
+CODED_FIELDS = ("loyalty.tier", "orders.status", "contacts.status", "status.segment",
+                "status.tags")
 
 
 def coded_field(name: str) -> str:

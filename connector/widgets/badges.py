@@ -14,6 +14,7 @@ from connector.widgets.base import (
     describe,
     render_template,
     translated,
+    value_text,
 )
 
 HIGHLIGHTED_SEGMENTS = frozenset({"vip"})
@@ -77,14 +78,16 @@ def _flagged(profile: CustomerProfile, key: str) -> bool:
 
 
 def segment(profile: CustomerProfile, ctx: RenderContext) -> Item | None:
-    """Return the marketing segment; a VIP segment stands out."""
+    """Return the marketing segment, named in the page's language (`sidebar.values`); a VIP
+    segment (as the source wrote it) stands out."""
     value = (profile.status.segment or "").strip()
-    if not value:
+    shown = value_text("status.segment", value, ctx)
+    if not shown:
         return None
     title = i18n.text("badge.segment", ctx.locale)
     if value.lower() in HIGHLIGHTED_SEGMENTS:
-        return Item(value, icon="★", tone="vip", title=title)
-    return Item(value, tone="neutral", title=title)
+        return Item(shown, icon="★", tone="vip", title=title)
+    return Item(shown, tone="neutral", title=title)
 
 
 def lifecycle(profile: CustomerProfile, ctx: RenderContext) -> Item | None:
@@ -147,9 +150,11 @@ def _computed(title: str, profile: CustomerProfile, ctx: RenderContext) -> str:
 
 
 def tags(profile: CustomerProfile, ctx: RenderContext) -> list[Item]:
-    """Return the status tags (subscriber, professional, key account…)."""
+    """Return the status tags (subscriber, professional, key account…), named in the page's
+    language (`sidebar.values`)."""
     title = i18n.text("badge.tag", ctx.locale)
-    return [Item(tag, tone="neutral", title=title) for tag in profile.status.tags if tag.strip()]
+    shown = (value_text("status.tags", tag, ctx) for tag in profile.status.tags)
+    return [Item(text, tone="neutral", title=title) for text in shown if text]
 
 
 def flags(profile: CustomerProfile, ctx: RenderContext) -> list[Item]:

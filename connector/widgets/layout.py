@@ -88,7 +88,9 @@ class BlockEntry(Strict):
 # the canonical fields whose coded values the sidebar names through `sidebar.values`
 # (orders.status: every row of the orders table, store purchases included, and the timeline's
 # orders and store visits; contacts.status: the requests' status, in the complaints block and
-# the timeline); a detail field names its values through one of them too (`values:`)
+# the timeline; status.segment and status.tags: the badges block and the summary strip, the
+# rules still comparing the values as written); a detail field names its values through one of
+# them too (`values:`)
 VALUE_FIELDS = CODED_FIELDS
 
 

@@ -51,13 +51,23 @@ class EntryView:
 
 
 @dataclass(frozen=True)
-class FilterLink:
-    """One filter of the timeline: a kind (or "all"), its count, its link, whether chosen."""
+class FilterChoice:
+    """One filter of the timeline: its label, its count, its kind (None: all), whether chosen."""
 
     label: str
     count: int
-    href: str | None
+    kind: str | None
     chosen: bool
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The timeline's filter row: one GET form to the timeline page (`action`) carrying the
+    sealed link's token once, a button per kind."""
+
+    action: str
+    token: str
+    choices: list[FilterChoice]
 
 
 def when(value: dt.datetime | dt.date | None, ctx: RenderContext) -> str | None:
@@ -92,13 +102,17 @@ def link(ctx: RenderContext, kind: str | None, before: str | None = None) -> str
 
 
 def filters(entries: list[TimelineEntry], kind: str | None,
-            ctx: RenderContext) -> list[FilterLink]:
-    """"All" and each kind the record holds, with its count."""
+            ctx: RenderContext) -> Filters | None:
+    """"All" and each kind the record holds, with its count; None where no timeline page can
+    be opened (a fragment)."""
+    if ctx.timeline_url is None:
+        return None
     counts = Counter(entry.kind for entry in entries)
-    shown = [FilterLink(i18n.text("timeline.all", ctx.locale), len(entries), link(ctx, None),
-                        kind is None)]
-    return shown + [FilterLink(i18n.text(f"timeline.kinds.{k}", ctx.locale), counts[k],
-                               link(ctx, k), kind == k) for k in KINDS if counts[k]]
+    shown = [FilterChoice(i18n.text("timeline.all", ctx.locale), len(entries), None,
+                          kind is None)]
+    shown += [FilterChoice(i18n.text(f"timeline.kinds.{k}", ctx.locale), counts[k], k,
+                           kind == k) for k in KINDS if counts[k]]
+    return Filters(ctx.timeline_url.partition("?")[0], ctx.token, shown)
 
 
 class TimelineBlock:

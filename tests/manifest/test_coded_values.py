@@ -58,7 +58,8 @@ def test_an_unknown_coded_field_and_a_format_beside_values_are_refused_with_path
         tmp_path: Path) -> None:
     assert errors_of(tmp_path, DETAILS % ("loyalty.tiers", ", format: money")) == [
         "sources.loyalty.details.balance.fields.tier.values: 'loyalty.tiers' has no coded "
-        "values to name: give one of loyalty.tier, orders.status, contacts.status",
+        "values to name: give one of loyalty.tier, orders.status, contacts.status, "
+        "status.segment, status.tags",
         "sources.loyalty.details.balance.fields.state: a field with values (contacts.status) "
         "is written by their names: leave out format (money)",
     ]
@@ -68,4 +69,4 @@ def test_requests_statuses_take_names_and_unknown_fields_are_listed(tmp_path: Pa
     broken = (DETAILS % ("loyalty.tier", "")).replace("contacts.status: {", "contact.status: {")
     assert errors_of(tmp_path, broken) == [
         "sidebar.values: 'contact.status' has no coded values to name: give one of "
-        "loyalty.tier, orders.status, contacts.status"]
+        "loyalty.tier, orders.status, contacts.status, status.segment, status.tags"]

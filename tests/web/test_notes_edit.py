@@ -1,12 +1,13 @@
-"""Editing a landmark from the sidebar itself: each note links to its own edit page (its
-form loaded on demand, not in the record's first paint), which works without JavaScript,
-posted through `connector serve` as an agent's browser would, in French and in English."""
+"""Editing a landmark from the sidebar itself: each note's "edit" button opens its own edit
+page (its form loaded on demand, not in the record's first paint; the buttons share one GET
+form carrying the sealed link's token once), which works without JavaScript, posted through
+`connector serve` as an agent's browser would, in French and in English."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from urllib.parse import urljoin
+from urllib.parse import parse_qsl, urlencode, urljoin
 
 import pytest
 import requests
@@ -32,6 +33,17 @@ class Form:
     submit: str = ""
 
 
+@dataclass
+class Button:
+    """A submit button of the page: its form (index), its name and value, label and text."""
+
+    form: int
+    name: str
+    value: str
+    label: str
+    text: str = ""
+
+
 class Forms(HTMLParser):
     """Reads the page's forms the way a browser submits them (inputs, textareas, buttons)."""
 
@@ -40,6 +52,7 @@ class Forms(HTMLParser):
         self.forms: list[Form] = []
         self.summaries: list[str] = []
         self.links: list[tuple[str, str, str]] = []  # href, aria-label, text
+        self.buttons: list[Button] = []
         self._area: str | None = None
         self._in: str | None = None
 
@@ -55,6 +68,9 @@ class Forms(HTMLParser):
             self.forms[-1].textarea[self._area] = values.get("maxlength", "")
         elif tag in ("button", "summary"):
             self._in = tag
+            if tag == "button" and self.forms:
+                self.buttons.append(Button(len(self.forms) - 1, values.get("name", ""),
+                                           values.get("value", ""), values.get("aria-label", "")))
         elif tag == "a" and values.get("href"):
             self.links.append((values["href"], values.get("aria-label", ""), ""))
             self._in = tag
@@ -70,6 +86,7 @@ class Forms(HTMLParser):
             self.forms[-1].fields[self._area] += data
         elif self._in == "button" and self.forms:
             self.forms[-1].submit += data.strip()
+            self.buttons[-1].text += data.strip()
         elif self._in == "summary":
             self.summaries.append(data.strip())
         elif self._in == "a":
@@ -95,9 +112,19 @@ def post(service: Service, form: Form, **changes: str) -> requests.Response:
 
 
 def edit_link(html: str, text: str) -> tuple[str, str]:
-    """The record's link to the edit page of the note whose text is `text` (href, its text)."""
-    return next((href, shown) for href, label, shown in page_forms(html).links
-                if "/notes/" in href and text[:40] in label)
+    """Where the record's "edit" button of the note whose text is `text` leads, as a browser
+    submits its GET form (the form's fields, then the button's name and value), and the
+    button's text."""
+    forms = page_forms(html)
+    button = next(b for b in forms.buttons if b.name == "note" and text[:40] in b.label)
+    form = forms.forms[button.form]
+    return f"{form.action}?{urlencode({**form.fields, button.name: button.value})}", button.text
+
+
+def with_token(href: str, token: str) -> str:
+    """The same edit page asked for with another sealed link's token."""
+    path, _, query = href.partition("?")
+    return f"{path}?{urlencode({**dict(parse_qsl(query)), 't': token})}"
 
 
 def edit_page(service: Service, record: str, text: str) -> requests.Response:
@@ -134,6 +161,7 @@ def test_an_agent_edits_a_note_from_its_own_page(service: Service, lang: str) ->
     assert 'name="action" value="edit"' not in record  # no edit form in the first paint
     href, shown = edit_link(record, original)
     assert shown == edit and f"lang={lang}" in href
+    assert href.startswith("/helpdesk/embed/notes/edit?") and "note=" in href
 
     page = edit_page(service, record, original)
     assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
@@ -183,7 +211,7 @@ def test_an_edit_needs_the_sealed_link(service: Service) -> None:
     form = edit_form(edit_page(service, record, note).text)
     forged = post(service, form, t="forged", text="changed")
     assert forged.status_code == 401
-    page = requests.get(urljoin(service.url, href.replace("t=", "t=forged")), timeout=10)
+    page = requests.get(urljoin(service.url, with_token(href, "forged")), timeout=10)
     assert page.status_code == 401 and note not in page.text
     again = open_record(service, "fr")
     assert edit_form(edit_page(service, again.text, note).text).fields["text"] == note
@@ -193,8 +221,7 @@ def test_another_customers_note_is_not_found_through_this_link(service: Service)
     note = "Note de Pauline seulement"
     href, _ = edit_link(add_a_note(service, note), note)
     other = LINKS.token(email="nobody.known@example.org")
-    path = href.split("?")[0]
-    page = requests.get(f"{service.url}{path}", params={"t": other, "lang": "fr"}, timeout=10)
+    page = requests.get(urljoin(service.url, with_token(href, other)), timeout=10)
     assert page.status_code == 404 and note not in page.text
 
 
@@ -206,3 +233,38 @@ def test_a_hand_made_note_id_is_a_400_never_a_500(service: Service, note: str) -
     for action in ("edit", "delete"):
         answer = post(service, form, note=note, action=action, text="changed")
         assert answer.status_code == 400, (note, action, answer.status_code)
+
+
+def test_the_notes_edit_buttons_carry_the_sealed_link_once(service: Service) -> None:
+    add_a_note(service, "Vient toujours le samedi")
+    record = add_a_note(service, "Préfère le retrait en magasin")
+    notes = record[record.index('class="block block--notes"'):]
+    notes = notes[:notes.index("</section>")]
+    token = page_forms(notes).forms[0].fields["t"]
+    assert len(token) > 100
+    assert notes.count(token) == 2  # the edit buttons' form, the add form: not once per note
+    assert '<form method="get" action="/helpdesk/embed/notes/edit">' in notes
+    assert notes.count('<button type="submit" name="note" value="') >= 2
+    assert "/helpdesk/embed/notes/" not in notes.replace("/notes/edit", "")
+
+
+def test_a_note_edit_page_is_still_served_at_its_former_address(service: Service) -> None:
+    note = "Cliente fidèle, ancienne adresse"
+    href, _ = edit_link(add_a_note(service, note), note)
+    query = dict(parse_qsl(href.partition("?")[2]))
+    former = requests.get(f"{service.url}/helpdesk/embed/notes/{query.pop('note')}",
+                          params=query, timeout=10)
+    assert former.status_code == 200
+    assert edit_form(former.text).fields["text"] == note
+
+
+@pytest.mark.parametrize("note", ["abc", "-1", "99999999999999999999", "1e3", "", "³", None])
+def test_a_hand_made_note_id_on_the_edit_page_is_a_404_never_a_500(service: Service,
+                                                                  note: str | None) -> None:
+    note_text = "Préfère les SMS aux appels"
+    href, _ = edit_link(add_a_note(service, note_text), note_text)
+    query = dict(parse_qsl(href.partition("?")[2]))
+    query.pop("note")
+    asked = {**query, **({"note": note} if note is not None else {})}
+    page = requests.get(f"{service.url}/helpdesk/embed/notes/edit", params=asked, timeout=10)
+    assert page.status_code == 404 and "Note introuvable" in page.text, (note, page.status_code)

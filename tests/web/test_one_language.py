@@ -1,8 +1,8 @@
 """One language per page: the shipped manifest is French-labelled, yet the English sidebar shows
 no French word outside the customer's own data (names, addresses, reviews, reasons…), its
-detail buttons and detail lines included. A source's coded values (tiers, statuses) are not
-customer data: the French words the manifest's `sidebar.values` names them by are looked for
-too, on the page and in the details' values."""
+detail buttons and detail lines included. A source's coded values (tiers, statuses, segments,
+tags) are not customer data: the French words the manifest's `sidebar.values` names them by are
+looked for too, on the page and in the details' values."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 WORD = re.compile(r"[^\W\d_]+")
 # a source's coded values: shown through the locales or the manifest's `sidebar.values`, never
 # as the source wrote them, so they are not customer data to look past
-CODED = {"tier", "previous_tier", "status", "channel", "kind", "segment", "abc_class", "tone"}
+CODED = {"tier", "previous_tier", "status", "channel", "kind", "segment", "tags", "abc_class",
+         "tone"}
 OTHERS = 4  # customers of the demo's tickets besides Pauline
 
 
@@ -84,6 +85,33 @@ def demo_customers(demo_data: Path) -> list[dict[str, str]]:
     return [{"email": e} for e in list(emails)[: OTHERS + 1]]
 
 
+def named_customers(demo_data: Path) -> list[dict[str, str]]:
+    """A demo customer for each segment and tag the shipped manifest names (`sidebar.values`):
+    none of the tickets' customers is in the French-named segment or carries those tags."""
+    values = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))["sidebar"]["values"]
+    customers = json.loads((demo_data / "erp.json").read_text(encoding="utf-8"))["customers"]
+    wanted = [("segment", v) for v in values["status.segment"]] + [
+        ("tags", v) for v in values["status.tags"]]
+    emails = [next(c["email"] for c in customers
+                   if value in (c[key] if key == "tags" else [c[key]]))
+              for key, value in wanted]
+    return [{"email": e} for e in dict.fromkeys(emails)]
+
+
+def english_page_shows_no_french(service: Service, ids: dict[str, str]) -> str:
+    """The English page of a customer, once checked for French words, its details' too."""
+    record = requests.get(f"{service.url}/api/v1/customers/lookup", params=ids,
+                          headers=AUTH, timeout=10).json()
+    data = customer_data(record)
+    page = requests.get(LINKS.url(service.url, LINKS.token(**ids), "en"), timeout=10)
+    assert page.status_code == 200, ids
+    assert stray_french(visible(page.text), data) == set(), ids
+    for answer in detail_answers(service, page.text):
+        shown = " ".join([answer["label"], *answer["fields"]])  # its title, its lines' labels
+        assert stray_french(shown, data) == set(), (ids, answer["detail"])
+    return visible(page.text)
+
+
 def detail_answers(service: Service, page: str) -> list[dict[str, Any]]:
     """The answer of every detail button of a page, as its script asks them."""
     answers = []
@@ -97,21 +125,21 @@ def detail_answers(service: Service, page: str) -> list[dict[str, Any]]:
 def test_french_ui_words_are_known() -> None:
     assert {"fidélité", "avis", "suivi", "palier", "commandes"} <= FRENCH
     assert {"argent", "livré", "retour"} <= FRENCH  # coded values the manifest names
+    assert {"professionnel", "litige", "ambassadeur"} <= FRENCH  # its segments and tags
 
 
 def test_the_english_sidebar_shows_no_french_word(service: Service, demo_data: Path) -> None:
     customers = demo_customers(demo_data)
     assert len(customers) >= 3
     for ids in customers:
-        record = requests.get(f"{service.url}/api/v1/customers/lookup", params=ids,
-                              headers=AUTH, timeout=10).json()
-        data = customer_data(record)
-        page = requests.get(LINKS.url(service.url, LINKS.token(**ids), "en"), timeout=10)
-        assert page.status_code == 200, ids
-        assert stray_french(visible(page.text), data) == set(), ids
-        for answer in detail_answers(service, page.text):
-            shown = " ".join([answer["label"], *answer["fields"]])  # its title, its lines' labels
-            assert stray_french(shown, data) == set(), (ids, answer["detail"])
+        english_page_shows_no_french(service, ids)
+
+
+def test_segments_and_tags_are_named_in_english(service: Service, demo_data: Path) -> None:
+    customers = named_customers(demo_data)
+    assert len(customers) >= 2
+    shown = " ".join(english_page_shows_no_french(service, ids) for ids in customers)
+    assert "Professional" in shown and "dispute" in shown
 
 
 def test_the_loyalty_tier_is_named_in_english(service: Service) -> None:

@@ -108,3 +108,37 @@ def test_the_record_shows_the_first_page_and_links_to_the_next(service: Service)
     stranger = requests.get(f"{service.url}/helpdesk/embed/timeline", timeout=10,
                             params={"t": "forged", "lang": "en"})
     assert stranger.status_code == 401
+
+
+def filter_row(page: str) -> tuple[str, dict[str, str], list[tuple[str, str]], str]:
+    """The timeline's filter form: its action, hidden fields, its buttons (value, label) and
+    the chosen filter's label."""
+    row = re.search(r'<form method="get" action="([^"]+)">(.*?)</form>',
+                    page[page.index("block--timeline"):], re.DOTALL)
+    assert row is not None
+    hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', row[2]))
+    buttons = re.findall(r'<button type="submit" class="timeline__filter"'
+                         r'(?: name="kind" value="(\w+)")?>([^<]+)<', row[2])
+    chosen = re.search(r'aria-current="true">([^<]+)<', row[2])
+    assert chosen is not None
+    return html.unescape(row[1]), hidden, buttons, chosen[1].strip()
+
+
+def test_the_filters_are_one_form_carrying_the_sealed_link_once(service: Service) -> None:
+    token = LINKS.token(email=SAMPLE_EMAIL)
+    record = requests.get(LINKS.url(service.url, token, "fr"), timeout=10).text
+    action, hidden, buttons, chosen = filter_row(record)
+    assert action == "/helpdesk/embed/timeline" and hidden == {"t": token, "lang": "fr"}
+    assert chosen == "Tout" and ("request", "Demandes ") in buttons
+    block = record[record.index("block--timeline"):record.index("</ol>")]
+    assert block.count(token) == 1 and "kind=" not in block  # no link per filter
+    # a browser submits the form's fields and the button pressed: the requests only
+    page = requests.get(f"{service.url}{action}", params={**hidden, "kind": "request"},
+                        timeout=10)
+    assert page.status_code == 200 and "timeline__entry--order" not in page.text
+    action, hidden, buttons, chosen = filter_row(page.text)
+    assert chosen == "Demandes" and hidden["t"] == token
+    assert buttons[0] == ("", "Tout ")  # "all": a button without a kind
+    everything = requests.get(f"{service.url}{action}", params=hidden, timeout=10)
+    assert filter_row(everything.text)[3] == "Tout"
+    assert len(set(re.findall(r'timeline__entry--(\w+)"', everything.text))) > 1

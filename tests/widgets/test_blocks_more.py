@@ -25,6 +25,7 @@ from connector.models import (
     TrendPoint,
 )
 from connector.widgets.base import BlockSpec, MoveAbove, RenderContext
+from connector.widgets.campaigns import MAX_SUBJECT_CHARS, clipped
 from connector.widgets.contacts import CONTACT_FIELDS
 from connector.widgets.loyalty import LOYALTY_FIELDS
 from connector.widgets.page import BLOCKS, arrange, render_sidebar_fragment, render_sidebar_page
@@ -236,12 +237,46 @@ def test_campaigns_newest_first_five_at_most() -> None:
     assert "05/02/2024" in html and 'class="tone tone--channel">Email<' in html
 
 
+def test_a_campaign_shows_its_subject_quietly_under_its_name() -> None:
+    profile = pauline()
+    sms = ("Pauline, 2 bons d'achat vous attendent à Paris Rivoli jusqu'au 31 mars : présentez "
+           "votre carte Or en caisse, ou répondez STOP")
+    profile.campaigns = [
+        Campaign(name="Carte Or", date=date(2018, 3, 15), channel="SMS", subject=sms),
+        Campaign(name="Black Friday", date=date(2018, 11, 23), channel="email",
+                 subject="Black Friday : -30 %\n sur <b>tout</b> le salon"),
+        Campaign(name="Newsletter", date=date(2019, 1, 9), channel="email", subject="newsletter"),
+        Campaign(date=date(2019, 2, 1), channel="email", subject="Soldes d'hiver"),
+    ]
+    html = render("campaigns", profile)
+    assert ('<span class="campaign__name">Black Friday<br><small class="campaign__subject">'
+            "Black Friday : -30 % sur &lt;b&gt;tout&lt;/b&gt; le salon</small></span>") in html
+    clipped = ('<small class="campaign__subject"><span title="Pauline, 2 bons d&#39;achat vous '
+               "attendent à Paris Rivoli jusqu&#39;au 31 mars : présentez votre carte Or en "
+               'caisse, ou répondez STOP">Pauline, 2 bons d&#39;achat vous attendent à Paris '
+               "Rivoli jusqu&#39;au 31 mars : présentez votre…</span></small>")
+    assert clipped in html
+    assert ">Newsletter</span>" in html and ">newsletter<" not in html  # the name says it
+    assert '<span class="campaign__name">Soldes d&#39;hiver</span>' in html  # no name: subject
+    assert 'class="tone tone--channel">SMS<' in render("campaigns", profile, CTX_EN)
+
+
+def test_a_subject_is_clipped_at_a_word() -> None:
+    assert clipped("court") == "court"
+    assert clipped("un  deux\ntrois") == "un deux trois"
+    assert clipped("alpha beta gamma delta", 12) == "alpha beta…"
+    assert clipped("a" * 30, 12) == "a" * 11 + "…"  # no word to cut at
+    assert clipped("alpha beta, gamma", 13) == "alpha beta…"
+    assert len(clipped("mot " * 60)) <= MAX_SUBJECT_CHARS
+
+
 def test_source_text_in_the_new_blocks_is_escaped() -> None:
     profile = pauline_full()
     profile.reviews[0].title = XSS
     profile.reviews[0].excerpt = XSS
     profile.reviews[0].site = XSS
     profile.campaigns[5].name = XSS
+    profile.campaigns[4].subject = XSS
     profile.contacts.last = LastContact(reason=XSS, channel=XSS)
     profile.loyalty.card = f'"{XSS}'
     html = render_sidebar_page(profile, ALL_BLOCKS, CTX_DETAILS)

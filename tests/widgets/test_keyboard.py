@@ -98,8 +98,9 @@ def test_a_note_is_edited_with_the_keyboard_alone(browser: Any, service: Service
     keep_a_note(service, url, "Aime les macarons")
     browser.get(url)
     controls = browser.execute_script(MARK)
-    links = browser.find_elements(By.CSS_SELECTOR, ".notes__byline a")
-    target = next(a for a in links if "Aime les macarons" in a.get_attribute("aria-label"))
+    # each note's "edit" is a button of the notes' one GET form (the sealed link's token once)
+    buttons = browser.find_elements(By.CSS_SELECTOR, ".notes__byline button[name=note]")
+    target = next(b for b in buttons if "Aime les macarons" in b.get_attribute("aria-label"))
     browser.execute_script("document.activeElement && document.activeElement.blur();")
     tab(browser, int(target.get_attribute("data-kb")) + 1)
     assert browser.switch_to.active_element == target
@@ -109,6 +110,7 @@ def test_a_note_is_edited_with_the_keyboard_alone(browser: Any, service: Service
                                                    StaleElementReferenceException)).until(
         lambda d: d.find_element(By.ID, "note-edit").get_attribute("value")
         == "Aime les macarons")
+    assert "/helpdesk/embed/notes/edit?" in browser.current_url and "note=" in browser.current_url
     browser.execute_script(MARK)
     area = browser.find_element(By.ID, "note-edit")
     browser.execute_script("document.activeElement && document.activeElement.blur();")

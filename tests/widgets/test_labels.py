@@ -14,7 +14,7 @@ import pytest
 from connector.customer.details import DetailAnswer, DetailOffer
 from connector.customer.timeline import TimelineEntry
 from connector.manifest import ManifestError, load_manifest
-from connector.models import CustomerProfile, Loyalty, Order
+from connector.models import CustomerProfile, Flag, Loyalty, Order, Status
 from connector.sources.base import DetailField, DetailSpec
 from connector.widgets.base import BlockSpec
 from connector.widgets.details import detail_buttons, read_at, shown_fields, written
@@ -83,7 +83,7 @@ def test_value_maps_are_checked_with_their_paths(tmp_path: Path) -> None:
         load_manifest(write(tmp_path, MANIFEST + UNKNOWN_FIELD), env={})
     assert caught.value.errors == [
         "sidebar.values: 'loyalty.tiers' has no coded values to name: give one of "
-        "loyalty.tier, orders.status, contacts.status"]
+        "loyalty.tier, orders.status, contacts.status, status.segment, status.tags"]
     with pytest.raises(ManifestError) as caught:
         load_manifest(write(tmp_path, MANIFEST + UNKNOWN_LANGUAGE), env={})
     assert caught.value.errors == [
@@ -180,3 +180,49 @@ def test_a_coded_detail_value_is_named_by_its_field() -> None:
         "Tier": "Gold", "Parcel": "Delivered", "order": "Returned", "raw": "Or"}
     assert shown_fields(answer, "fr", "EUR", "Europe/Paris") == {
         "Palier": "Or", "Colis": "Livré", "order": "Retournée", "raw": "Or"}
+
+
+SEGMENTS_AND_TAGS = {
+    "status.segment": {"professionnel": {"fr": "Professionnel", "en": "Professional"},
+                       "vip": {"fr": "VIP", "en": "Key customer"}},
+    "status.tags": {"litige": {"fr": "litige", "en": "dispute"}},
+}
+
+
+def test_the_segment_and_tags_are_named_in_the_page_language() -> None:
+    profile = CustomerProfile(customer_id="c1", status=Status(segment="Professionnel",
+                                                              tags=["Litige", "b2b", " "]))
+    for ctx, segment, tag in ((CTX_EN, "Professional", "dispute"),
+                              (CTX_FR, "Professionnel", "litige")):
+        ctx = replace(ctx, value_labels=SEGMENTS_AND_TAGS)
+        badges = BLOCKS["badges"].render(profile, BlockSpec("badges"), ctx)
+        assert badges is not None
+        assert "badge--segment" in badges and f">{segment}<" in badges
+        assert f">{tag}<" in badges and ">b2b<" in badges  # b2b: named by no one, as written
+        summary = BLOCKS["summary"].render(profile, BlockSpec("summary"), ctx)
+        assert summary is not None and f">{segment}<" in summary and f">{tag}<" in summary
+    english = BLOCKS["badges"].render(profile, BlockSpec("badges"),
+                                      replace(CTX_EN, value_labels=SEGMENTS_AND_TAGS))
+    assert english is not None and "Professionnel" not in english and "itige" not in english
+    unnamed = BLOCKS["badges"].render(profile, BlockSpec("badges"), CTX_EN)
+    assert unnamed is not None and ">Professionnel<" in unnamed and ">Litige<" in unnamed
+
+
+def test_the_vip_segment_stands_out_by_its_written_value_whatever_its_name() -> None:
+    profile = CustomerProfile(customer_id="c1", status=Status(segment="VIP"))
+    ctx = replace(CTX_EN, value_labels=SEGMENTS_AND_TAGS)
+    badges = BLOCKS["badges"].render(profile, BlockSpec("badges"), ctx)
+    assert badges is not None and "tone--vip" in badges and "Key customer</span>" in badges
+    assert profile.status.segment == "VIP"  # the record (and the flag rules) keep the raw value
+    profile.status.segment = "Professionnel"
+    assert "tone--vip" not in (BLOCKS["badges"].render(profile, BlockSpec("badges"), ctx) or "")
+
+
+def test_a_named_tag_the_ambassador_flag_says_already_is_shown_once() -> None:
+    names = {"status.tags": {"ambassadeur": {"fr": "ambassadeur", "en": "ambassador"}}}
+    profile = CustomerProfile(customer_id="c1", status=Status(tags=["ambassadeur"]),
+                              flags=[Flag(key="ambassador", label="Ambassador", icon="heart",
+                                          reason="Ambassador")])
+    badges = BLOCKS["badges"].render(profile, BlockSpec("badges"),
+                                     replace(CTX_EN, value_labels=names))
+    assert badges is not None and badges.casefold().count(">ambassador<") == 1

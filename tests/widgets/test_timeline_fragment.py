@@ -50,9 +50,16 @@ def test_a_fragment_holding_every_entry_says_no_count() -> None:
 
 
 def test_the_full_record_keeps_its_filters_and_older_link() -> None:
-    ctx = replace(CTX_FR, timeline_url=TIMELINE_URL)
+    ctx = replace(CTX_FR, timeline_url=TIMELINE_URL, token="tok")
     block = timeline(render_sidebar_page(campaigns(25), LAYOUT, ctx))
     assert 'class="timeline__filters"' in block and "timeline__shown" not in block
+    # one GET form for the filters (the token once), a button per kind, the chosen one said
+    assert '<form method="get" action="/helpdesk/embed/timeline">' in block
+    assert '<input type="hidden" name="t" value="tok">' in block and "kind=" not in block
+    assert ('<button type="submit" class="timeline__filter" name="kind" value="campaign">'
+            'Campagnes') in block
+    assert '<span class="timeline__filter timeline__filter--chosen" aria-current="true">Tout' \
+        in block
     assert re.search(r'<p class="more"><a href="/helpdesk/embed/timeline\?t=tok&amp;lang=fr'
                      r'&amp;before=[^"]+">Plus anciens</a></p>', block)
 
