@@ -109,7 +109,10 @@ def build_services(settings: Settings, manifest: Manifest | None = None) -> Serv
     assembler.history = events
     assembler.abc_override = manifest.jobs.segments.abc_override
     queue = WriteBackQueue(resolver.store.engine)
-    outbox = Outbox(resolver.store.engine, assembler, lease_s=settings.event_lease_s)
+    noted = frozenset(kind for kind, config in manifest.helpdesks.adapters.items()
+                      if config.write_back.enabled)
+    outbox = Outbox(resolver.store.engine, assembler, lease_s=settings.event_lease_s,
+                    notes=queue, noted=noted)
     worker = EventWorker(events, assembler, queue, adapters, manifest.helpdesks.adapters,
                          threads=settings.worker_threads, outbox=outbox)
     health = {name: SourceHealth() for name in sources}

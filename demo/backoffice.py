@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from html import escape
@@ -111,9 +112,7 @@ class BackOfficeData:
         """Apply a correction to a customer (an `email`; a phone: `phone_new` replacing
         `phone_old`, the mobile when it matches neither), once per idempotency key; the
         customer as it is now, and whether the key had been applied before."""
-        with self.lock:
-            if key and key in self.applied:
-                return self.applied[key], True
+        def apply() -> tuple[Record, list[str]]:
             customer = self.customers[customer_id]
             changed = []
             if isinstance(given.get("email"), str) and "@" in given["email"]:
@@ -127,7 +126,34 @@ class BackOfficeData:
                 customer[slot] = to_e164(given["phone_new"])
                 changed.append(slot)
             self._index(customer)
-            answer = dict(customer)
+            return dict(customer), changed
+        return self._once(key, customer_id, apply)
+
+    def open_return(self, number: str, given: Record, key: str | None) -> tuple[Record, bool]:
+        """Open a return on an order (`reason`, `comment`), once per idempotency key."""
+        def apply() -> tuple[Record, list[str]]:
+            order = self.order_by_number[number]
+            returns = order.setdefault("returns", [])
+            opened = {"id": f"R-{number}-{len(returns) + 1}", "reason": given.get("reason"),
+                      "comment": given.get("comment") or ""}
+            returns.append(opened)
+            return {"return": opened}, ["return"]
+        return self._once(key, self.order_by_number[number]["customer_id"], apply)
+
+    def resend_voucher(self, customer_id: str, key: str | None) -> tuple[Record, bool]:
+        """Send the customer's current voucher again by email, once per idempotency key."""
+        def apply() -> tuple[Record, list[str]]:
+            return {"sent_to": self.customers[customer_id]["email"]}, ["voucher"]
+        return self._once(key, customer_id, apply)
+
+    def _once(self, key: str | None, customer_id: str,
+              apply: Callable[[], tuple[Record, list[str]]]) -> tuple[Record, bool]:
+        """A change applied once per idempotency key (the same key again answers what it
+        answered), logged in `writes`; the answer, and whether it was a replay."""
+        with self.lock:
+            if key and key in self.applied:
+                return self.applied[key], True
+            answer, changed = apply()
             if key:
                 self.applied[key] = answer
             self.writes.append({"key": key, "customer_id": customer_id, "fields": changed})
@@ -246,10 +272,25 @@ def _erp_blueprint(data: BackOfficeData) -> Blueprint:
             return _error(400, "expected {email} or {phone_old, phone_new}")
         customer, replayed = data.correct(customer_id, given,
                                           request.headers.get("Idempotency-Key"))
-        answer = jsonify({"customer": customer})
-        if replayed:
-            answer.headers["Idempotent-Replayed"] = "true"
-        return answer
+        return _replayed({"customer": customer}, replayed)
+
+    @erp.post("/api/orders/<number>/returns")
+    def open_return(number: str) -> Response:
+        """An action from connector's outbox: open a return ({reason, comment}), once per
+        `Idempotency-Key`."""
+        if number not in data.order_by_number:
+            return _error(404, "unknown order")
+        given = request.get_json(silent=True)
+        if not isinstance(given, dict) or not given.get("reason"):
+            return _error(400, "expected {reason, comment?}")
+        return _replayed(*data.open_return(number, given, request.headers.get("Idempotency-Key")))
+
+    @erp.post("/api/customers/<customer_id>/vouchers/resend")
+    def resend_voucher(customer_id: str) -> Response:
+        """An action from connector's outbox: send the current voucher again, once per key."""
+        if customer_id not in data.customers:
+            return _error(404, "unknown customer")
+        return _replayed(*data.resend_voucher(customer_id, request.headers.get("Idempotency-Key")))
 
     @erp.get("/api/customers/<customer_id>/orders")
     def orders(customer_id: str) -> Response:
@@ -279,6 +320,14 @@ def _erp_blueprint(data: BackOfficeData) -> Blueprint:
 
 PARCEL_STATES = {"done": ("Livré", 3), "sent": ("En transit", 1), "return": ("Retour reçu", 9),
                  "cancel": ("Annulé", 0), "draft": ("En préparation", 0)}
+
+
+def _replayed(answer: Record, replayed: bool) -> Response:
+    """A change's answer; `Idempotent-Replayed: true` when its key had been applied."""
+    response = jsonify(answer)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
 
 
 def _parcel(order: Record) -> Record:

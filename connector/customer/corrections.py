@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from connector.customer.refusals import ChangeRefused, InvalidChange
 from connector.identifiers import InvalidIdentifier, normalise_email, normalise_phone
 from connector.models import CORRECTABLE, CustomerProfile, SourceState
 
@@ -14,23 +15,12 @@ from connector.models import CORRECTABLE, CustomerProfile, SourceState
 UNANSWERED = frozenset({SourceState.ERROR, SourceState.TIMEOUT, SourceState.CIRCUIT_OPEN})
 
 
-class InvalidCorrection(ValueError):
-    """A correction that cannot be made (HTTP 400); the message says why for the API, `reason`
-    names it for the page's catalog (`correction.error.<reason>`)."""
-
-    def __init__(self, message: str, reason: str = "invalid") -> None:
-        super().__init__(message)
-        self.reason = reason
+class InvalidCorrection(InvalidChange):
+    """A correction that cannot be made as given (HTTP 400); `reason`: `correction.error.*`."""
 
 
-class CorrectionRefused(Exception):
-    """A correction that may not be made now (HTTP `status`: 409, 503); the message says why,
-    `reason` names it for the page's catalog."""
-
-    def __init__(self, message: str, reason: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.status = status
+class CorrectionRefused(ChangeRefused):
+    """A correction that may not be made now (HTTP `status`: 409, 503)."""
 
 
 @dataclass(frozen=True)

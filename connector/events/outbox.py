@@ -1,16 +1,18 @@
-"""The outbox: corrections agents ask of a source (a corrected email, a new mobile), kept in the
-database before the agent hears "accepted", sent by the worker with the change's id as the
-idempotency key, retried with back-off, then confirmed by reading the source again.
+"""The outbox: corrections agents ask of a source (a corrected email, a new mobile) and the
+back-office actions they run (open a return), kept in the database before the agent hears
+"accepted", sent by the worker with the change's id as the idempotency key, retried with
+back-off, then settled.
 
 Each change is one row. `submit` writes it with its audit entry in one transaction, so a
 process killed after answering the agent still sends it. The worker claims due rows; a row
 claimed by a process that died is claimed again once its lease is over and sent with the same
 idempotency key (`Idempotency-Key` header), which the source uses to apply it once. A source
 that refuses the change (a 4xx) fails it at once, with the reason in words; one that cannot
-be reached is tried again later, up to `max_attempts`. Once sent, the record is read again
-from that source (its cache dropped first); the change is confirmed when the source shows the
-new value, `unconfirmed` when it still does not after a few readings. The values a change
-carries are erased as soon as it is settled: the row keeps who, what field, when, outcome.
+be reached is tried again later, up to `max_attempts`. A correction, once sent, is read back
+from that source (its cache dropped first): confirmed when the source shows the new value,
+`unconfirmed` when it still does not after a few readings. An action is `done` once the
+source took it, and leaves its note on the ticket it was run from. The values a change carries
+are erased as soon as it is settled: the row keeps who, what, when, outcome.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from sqlalchemy import Engine, and_, insert, or_, select, update
 
 from connector.customer.corrections import shows
 from connector.customer.profile import ProfileAssembler
+from connector.events.writeback import WriteBackQueue
+from connector.helpdesk.base import WriteBack
 from connector.identifiers import Identifiers
 from connector.models import CustomerProfile
 from connector.sources.base import SourceError, SourceMisconfigured, SourceUnavailable
@@ -35,8 +39,8 @@ from connector.store.schema import audit, changes
 
 log = logging.getLogger(__name__)
 PENDING, SENDING, SENT = "pending", "sending", "sent"
-CONFIRMED, UNCONFIRMED, FAILED = "confirmed", "unconfirmed", "failed"
-SETTLED = frozenset({CONFIRMED, UNCONFIRMED, FAILED})
+CONFIRMED, UNCONFIRMED, FAILED, DONE = "confirmed", "unconfirmed", "failed", "done"
+SETTLED = frozenset({CONFIRMED, UNCONFIRMED, FAILED, DONE})
 CONFIRM_READS = 4  # readings of the source before a sent change is called unconfirmed
 CONFIRM_AFTER_S = 20  # between two readings
 
@@ -50,6 +54,7 @@ class ChangeState:
     source: str
     kind: str
     name: str
+    item: str | None
     state: str
     outcome: str | None
     actor: str
@@ -59,7 +64,7 @@ class ChangeState:
     def as_json(self) -> dict[str, Any]:
         """The change for the API."""
         return {"id": self.id, "customer_id": self.customer_id, "source": self.source,
-                "kind": self.kind, "field": self.name, "state": self.state,
+                "kind": self.kind, "field": self.name, "item": self.item, "state": self.state,
                 "outcome": self.outcome, "actor": self.actor,
                 "created_at": self.created_at.isoformat(),
                 "updated_at": self.updated_at.isoformat()}
@@ -70,23 +75,29 @@ class Outbox:
 
     def __init__(self, engine: Engine, assembler: ProfileAssembler, lease_s: float = 120,
                  max_attempts: int = 8,
-                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+                 notes: WriteBackQueue | None = None,
+                 noted: frozenset[str] = frozenset()) -> None:
         self.engine = engine
         self.assembler = assembler
+        # an action done leaves its note on the ticket, in the helpdesks that take notes back
+        self.notes = notes
+        self.noted = noted
         self.lease_s = lease_s
         self.max_attempts = max_attempts
         self.clock = clock
         create_tables(engine, [changes, audit])
 
-    def submit(self, customer_id: str, source: str, field: str, values: dict[str, str],
-               actor: str, helpdesk: str | None = None,
-               ticket_id: str | None = None) -> ChangeState:
-        """Keep a correction to send (`values`: new, old, external), audited in the same
-        transaction; its state."""
+    def submit(self, customer_id: str, source: str, field: str, values: dict[str, Any],
+               actor: str, helpdesk: str | None = None, ticket_id: str | None = None,
+               kind: str = "correction", item: str | None = None) -> ChangeState:
+        """Keep a correction (`values`: new, old, external) or an action (`field`: its name;
+        `values`: key, external, inputs, and the `note` its ticket gets once done) to send,
+        audited in the same transaction; its state."""
         change_id = secrets.token_hex(16)
         now = self.clock()
         row = {"id": change_id, "customer_id": customer_id, "source": source,
-               "kind": "correction", "name": field,
+               "kind": kind, "name": field, "item": item,
                "payload": json.dumps({**values, "change": change_id}), "state": PENDING,
                "attempts": 0, "not_before": now, "actor": actor[:80], "helpdesk": helpdesk,
                "ticket_id": ticket_id, "created_at": now, "updated_at": now}
@@ -165,8 +176,13 @@ class Outbox:
         if source is None or guard is None:
             self._settle(row, FAILED, f"the source {row.source} is no longer in the manifest")
             return
+        action = row.kind == "action"
+        sent = {k: v for k, v in values.items() if k != "note"}
         try:
-            guard.run(lambda: source.write(row.name, values))
+            if action:
+                guard.run(lambda: source.act(row.name, sent))
+            else:
+                guard.run(lambda: source.write(row.name, sent))
         except SourceUnavailable as exc:
             if row.attempts + 1 >= self.max_attempts:
                 self._settle(row, FAILED, f"{row.source} did not answer after "
@@ -179,9 +195,21 @@ class Outbox:
         except (SourceMisconfigured, SourceError) as exc:  # refused: sending again will not do
             self._settle(row, FAILED, f"{row.source} refused the change: {exc.public}"[:200])
             return
+        if action:  # the source's answer is its word: done, and said on the ticket
+            self._leave_note(row, values.get("note"))
+            self._settle(row, DONE, f"{row.source} took it")
+            return
         self._later(row.id, SENT, 0, f"sent to {row.source}; reading it back", delay_s=0)
         self._audit(row, "change.sent")
         self._confirm(_row_of(self.engine, row.id))
+
+    def _leave_note(self, row: Any, note: object) -> None:
+        """The action's note on the ticket it was run from, through the write-back queue."""
+        if (self.notes is None or not isinstance(note, str) or not note or not row.ticket_id
+                or row.helpdesk not in self.noted):
+            return
+        self.notes.enqueue(WriteBack(helpdesk=row.helpdesk, ticket_id=row.ticket_id,
+                                     note=note))
 
     def _confirm(self, row: Any) -> None:
         """Read the record again from the source (its cache dropped): confirmed when it shows
@@ -241,8 +269,9 @@ def _identifiers(profile: CustomerProfile) -> Identifiers:
 
 
 def _state(row: Any) -> ChangeState:
-    return ChangeState(row.id, row.customer_id, row.source, row.kind, row.name, row.state,
-                       row.outcome, row.actor, _aware(row.created_at), _aware(row.updated_at))
+    return ChangeState(row.id, row.customer_id, row.source, row.kind, row.name, row.item,
+                       row.state, row.outcome, row.actor, _aware(row.created_at),
+                       _aware(row.updated_at))
 
 
 def _aware(value: dt.datetime) -> dt.datetime:

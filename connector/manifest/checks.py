@@ -7,11 +7,13 @@ from collections.abc import Mapping
 from jmespath.exceptions import ArityError, JMESPathError, JMESPathTypeError, UnknownFunctionError
 from pydantic import BaseModel
 
+from connector.customer.actions import placeholder_problems, when_expression
+from connector.customer.expressions import ExpressionError
 from connector.customer.paths import expression_problem
 from connector.helpdesk import adapter_modules
 from connector.helpdesk.config import AdapterConfig
 from connector.manifest.source_checks import check_source_entry
-from connector.models import SECTIONS
+from connector.models import SECTIONS, Order
 from connector.sources.base import SectionMap, SourceConfig
 from connector.sources.expression_errors import expression_error
 from connector.sources.mapping import field_type, search
@@ -174,6 +176,19 @@ def _check_requests(path: str, config: RestConfig) -> list[str]:
         if "new" not in used:
             errors.append(f"{where}: never uses {{new}}, so the corrected value would not be "
                           "sent (put it in the path, params or body)")
+    for name, action in config.actions.items():
+        where = f"{path}.actions.{name}"
+        errors.extend(_check_request(f"{where}.request", action.request, config))
+        try:
+            when_expression(action)
+        except ExpressionError as exc:
+            errors.append(f"{where}.when: {exc}")
+        if action.key is not None and action.key not in Order.model_fields:
+            errors.append(f"{where}.key: '{action.key}' is no field of {action.applies_to} "
+                          f"(one of: {', '.join(Order.model_fields)})")
+        for part in ("confirm", "note"):
+            errors.extend(f"{where}.{part}: {problem}"
+                          for problem in placeholder_problems(getattr(action, part), action))
     return errors
 
 

@@ -145,6 +145,10 @@ class Source(Protocol):
         """Apply a correction of a canonical field (`writes:`); raise SourceError on failure."""
         ...
 
+    def act(self, name: str, values: dict[str, Any]) -> Any:
+        """Run a back-office action (`actions:`); raise SourceError on failure."""
+        ...
+
     @property
     def searchable(self) -> bool:
         """Whether the source answers agents' free-text searches."""

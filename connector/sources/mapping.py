@@ -258,6 +258,10 @@ class MappedSource(ABC):
         """Apply a correction (source types that take them override this)."""
         raise SourceMisconfigured(f"{self.config.type} sources take no corrections")
 
+    def act(self, name: str, values: dict[str, Any]) -> Any:
+        """Run a back-office action (source types that offer them override this)."""
+        raise SourceMisconfigured(f"{self.config.type} sources offer no actions")
+
     def raw_detail(self, spec: DetailSpec, key: str) -> Any:
         """The raw answer for one detail (source types with details override this)."""
         raise SourceMisconfigured(f"{self.config.type} sources have no details")

@@ -7,10 +7,12 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Callable, Iterator
-from typing import Any, Literal, TypeVar
+from decimal import Decimal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from connector.i18n import Label
 from connector.models import CORRECTABLE
 from connector.sources.base import (
     BuildContext,
@@ -90,6 +92,53 @@ class RestWrite(Strict):
     the `Idempotency-Key` header), with the source's own auth."""
 
     request: RestRequest
+
+
+ActionTarget = Literal["orders", "store_purchases", "customer"]
+
+
+class ActionInput(Strict):
+    """What an agent fills before an action runs: a text, an amount (at most `max`), or one
+    of `choices` (value -> its label per language)."""
+
+    label: Label
+    kind: Literal["text", "amount", "choice"] = "text"
+    required: bool = True
+    choices: dict[str, Label] = Field(default_factory=dict)
+    max: Decimal | None = Field(default=None, gt=0)
+    max_length: int = Field(default=200, ge=1, le=2000)
+
+    @model_validator(mode="after")
+    def _choices(self) -> ActionInput:
+        if (self.kind == "choice") != bool(self.choices):
+            raise ValueError("give `choices` with kind: choice, and only then")
+        return self
+
+
+class RestAction(Strict):
+    """A back-office action agents run from the record (open a return, resend a voucher):
+    its label, what it applies to (an order, a store purchase: by their `key` field; or the
+    customer), when it is offered (`when:`, an expression over the item and the record,
+    checked when the manifest loads), what the agent fills (`inputs`), the confirmation they
+    read, the internal note left on the ticket once done, and the request, filled with
+    `{key}`, `{external}` (the customer's id here), `{change}` (also the `Idempotency-Key`)
+    and `{inputs.<name>}` (docs/actions.md)."""
+
+    label: Label
+    applies_to: ActionTarget
+    key: str | None = None  # the item's field naming it: number
+    when: str | None = None
+    inputs: dict[str, ActionInput] = Field(default_factory=dict)
+    confirm: Label
+    note: Label | None = None
+    request: RestRequest
+
+    @model_validator(mode="after")
+    def _keyed(self) -> RestAction:
+        if (self.applies_to == "customer") == (self.key is not None):
+            raise ValueError("an action on orders or store purchases names their `key` field "
+                             "(key: number); one on the customer has none")
+        return self
 
 
 class RestSearch(Strict):
@@ -184,6 +233,8 @@ class RestConfig(SourceConfig):
     surveys: RestSurveys | None = None
     changes: RestChangeFeeds | None = None
     writes: dict[str, RestWrite] = Field(default_factory=dict)
+    actions: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")], RestAction] = Field(
+        default_factory=dict)
 
     @field_validator("writes")
     @classmethod
@@ -269,14 +320,25 @@ class RestSource(MappedSource):
 
     def write(self, field: str, values: dict[str, str]) -> Any:
         """Apply a correction of `field` (`values`: new, old, external, change), within the
-        source's timeout; the source's answer. A value the request needs and lacks (no id at
-        this source) is a refusal, never a request sent without it."""
+        source's timeout; the source's answer."""
         spec = self.config.writes.get(field)
         if spec is None:
             raise SourceMisconfigured(f"sources.{self.name} declares no writes.{field}")
-        headers = {"Idempotency-Key": "{change}", **spec.request.headers}
-        request = spec.request.model_copy(update={"headers": headers})
-        where = f"writes.{field}.request"
+        return self._change(spec.request, values, f"writes.{field}.request")
+
+    def act(self, name: str, values: dict[str, Any]) -> Any:
+        """Run an action (`values`: key, external, change, inputs), within the source's
+        timeout; the source's answer."""
+        spec = self.config.actions.get(name)
+        if spec is None:
+            raise SourceMisconfigured(f"sources.{self.name} declares no actions.{name}")
+        return self._change(spec.request, values, f"actions.{name}.request")
+
+    def _change(self, request: RestRequest, values: dict[str, Any], where: str) -> Any:
+        """Send a change's request with its `Idempotency-Key`; a value the request needs and
+        lacks (no id at this source) is a refusal, never a request sent without it."""
+        headers = {"Idempotency-Key": "{change}", **request.headers}
+        request = request.model_copy(update={"headers": headers})
         try:
             with deadline_in(self.config.timeout_s), failing_as(self.name, where):
                 return self._send(request, dict(values), {}, {}, None).data

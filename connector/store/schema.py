@@ -155,8 +155,9 @@ changes = Table(
     Column("id", String(32), primary_key=True),  # the idempotency key the source receives
     Column("customer_id", String(40), nullable=False, index=True),
     Column("source", String(80), nullable=False),
-    Column("kind", String(12), nullable=False),  # correction
-    Column("name", String(80), nullable=False),  # the field corrected (identity.emails)
+    Column("kind", String(12), nullable=False),  # correction, action
+    Column("name", String(80), nullable=False),  # the field corrected, or the action's name
+    Column("item", String(80)),  # the item an action applies to (an order's number)
     Column("payload", Text),  # the values to send (new, old): None once settled
     # pending -> sending -> (sent ->) confirmed | unconfirmed | failed
     Column("state", String(12), nullable=False, index=True),

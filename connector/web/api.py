@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from connector.customer.corrections import CorrectionRefused, InvalidCorrection
+from connector.customer.actions import Offer
+from connector.customer.actions import check as check_action
+from connector.customer.actions import offers as action_offers
+from connector.customer.actions import text_of as action_text
 from connector.customer.corrections import check as check_correction
 from connector.customer.details import UnknownDetail
 from connector.customer.identity import external_identifier
 from connector.customer.notes import InvalidNote
+from connector.customer.refusals import ChangeRefused, InvalidChange
 from connector.customer.search import SearchError
 from connector.customer.timeline import KINDS, InvalidCursor, page_of, timeline_of
 from connector.helpdesk.base import loads
@@ -266,9 +272,7 @@ def correct(customer_id: str) -> Response | tuple[Response, int]:
     body = _json_object()
     svc = services()
     try:
-        field, source = _text(body, "field"), _text(body, "source")
-        actor = (_text(body, "agent") or "api").strip()[:80] or "api"
-        helpdesk, ticket = _text(body, "helpdesk"), _text(body, "ticket")
+        field, source, who = _text(body, "field"), _text(body, "source"), _who(body)
     except InvalidNote as exc:
         return _error(400, str(exc))
     if not field:
@@ -281,15 +285,96 @@ def correct(customer_id: str) -> Response | tuple[Response, int]:
     try:
         correction = check_correction(profile, field, body.get("value"), body.get("replaces"),
                                       source, writes, svc.manifest.brand.default_region)
-    except InvalidCorrection as exc:
+    except (InvalidChange, ChangeRefused) as exc:
+        return _refusal(exc)
+    return _keep(customer_id, correction.source, correction.field, correction.values(), who)
+
+
+@bp.get("/customers/<customer_id>/actions")
+def actions_of(customer_id: str) -> Response | tuple[Response, int]:
+    """The back-office actions this record offers now, each on its item (`key`) or on the
+    customer, with its inputs and confirmation in `lang` (docs/actions.md)."""
+    if (refused := _no_such_customer(customer_id)) is not None:
+        return refused
+    profile = _record(customer_id)
+    if not isinstance(profile, CustomerProfile):
+        return profile
+    svc = services()
+    locale = normalize_locale(request.args.get("lang") or svc.manifest.brand.locale)
+    today = dt.datetime.now(ZoneInfo(svc.manifest.brand.timezone)).date()
+    return jsonify(actions=[offer_json(o, locale)
+                            for o in action_offers(profile, svc.manifest.sources, today)])
+
+
+def offer_json(offer: Offer, locale: str) -> dict[str, Any]:
+    """An offered action for the API, its texts in one language."""
+    spec = offer.spec
+    inputs = [{"name": name, "label": label_text(given.label, locale), "kind": given.kind,
+               "required": given.required, "max": str(given.max) if given.max else None,
+               "choices": {v: label_text(t, locale) for v, t in given.choices.items()}}
+              for name, given in spec.inputs.items()]
+    return {"source": offer.source, "name": offer.name, "applies_to": spec.applies_to,
+            "key": offer.key, "label": label_text(spec.label, locale), "inputs": inputs,
+            "confirm": action_text(spec.confirm, locale, offer.key, {}, spec)}
+
+
+@bp.post("/customers/<customer_id>/actions/<name>")
+def act(customer_id: str, name: str) -> Response | tuple[Response, int]:
+    """Run an offered action: {"key": … (the item; none on the customer), "inputs": {…},
+    "source": … (optional), "agent": …, "helpdesk": …, "ticket": …}. Kept in the outbox
+    before the 202; its state at the `Location` it names."""
+    if (refused := _no_such_customer(customer_id)) is not None:
+        return refused
+    body = _json_object()
+    svc = services()
+    try:
+        key, source, who = _text(body, "key"), _text(body, "source"), _who(body)
+    except InvalidNote as exc:
         return _error(400, str(exc))
-    except CorrectionRefused as exc:
-        return _error(exc.status, str(exc))
-    if svc.assembler.guards[correction.source].state == Circuit.OPEN:
-        return retry_later(_error(503, f"{correction.source} is unavailable for now: try "
-                                       "again in a moment"))
-    kept = svc.outbox.submit(customer_id, correction.source, correction.field,
-                             correction.values(), actor, helpdesk, ticket)
+    inputs = body.get("inputs") or {}
+    if not isinstance(inputs, dict):
+        return _error(400, "inputs: give an object of the action's inputs")
+    declaring = [n for n, c in svc.manifest.sources.items()
+                 if name in (getattr(c, "actions", {}) or {})]
+    source = source or (declaring[0] if declaring else "")
+    profile = _record(customer_id)
+    if not isinstance(profile, CustomerProfile):
+        return profile
+    today = dt.datetime.now(ZoneInfo(svc.manifest.brand.timezone)).date()
+    try:
+        done = check_action(profile, svc.manifest.sources, source, name, key, inputs, today)
+    except (InvalidChange, ChangeRefused) as exc:
+        return _refusal(exc)
+    spec = svc.manifest.sources[done.source].actions[name]  # type: ignore[attr-defined]
+    note = (action_text(spec.note, svc.manifest.brand.locale, done.key, done.inputs, spec)
+            if spec.note else None)
+    return _keep(customer_id, done.source, name, {**done.values(), "note": note}, who,
+                 kind="action", item=done.key)
+
+
+def _who(body: dict[str, Any]) -> tuple[str, str | None, str | None]:
+    """Who asks for a change and from where: the agent (default `api`), the helpdesk and the
+    ticket (InvalidNote when one is not text)."""
+    actor = (_text(body, "agent") or "api").strip()[:80] or "api"
+    return actor, _text(body, "helpdesk"), _text(body, "ticket")
+
+
+def _refusal(exc: InvalidChange | ChangeRefused) -> Response:
+    return _error(exc.status if isinstance(exc, ChangeRefused) else 400, str(exc))
+
+
+def _keep(customer_id: str, source: str, name: str, values: dict[str, Any],
+          who: tuple[str, str | None, str | None], kind: str = "correction",
+          item: str | None = None) -> Response | tuple[Response, int]:
+    """A checked change kept in the outbox (503 while its source's circuit is open): 202
+    with its state, and where to follow it."""
+    svc = services()
+    if svc.assembler.guards[source].state == Circuit.OPEN:
+        return retry_later(_error(503, f"{source} is unavailable for now: try again in a "
+                                       "moment"))
+    actor, helpdesk, ticket = who
+    kept = svc.outbox.submit(customer_id, source, name, values, actor, helpdesk, ticket,
+                             kind=kind, item=item)
     svc.worker.wake()
     answer = jsonify(kept.as_json())
     answer.headers["Location"] = f"/api/v1/changes/{kept.id}"

@@ -8,12 +8,18 @@ import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, g, jsonify, redirect, request
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from connector.customer.actions import ActionRefused, InvalidAction
+from connector.customer.actions import check as check_action
+from connector.customer.actions import offers as action_offers
+from connector.customer.actions import text_of as action_text
 from connector.customer.corrections import CorrectionRefused, InvalidCorrection, takers
 from connector.customer.corrections import check as check_correction
 from connector.customer.corrections import held as held_values
@@ -29,15 +35,16 @@ from connector.helpdesk.base import (
     server_refusal,
 )
 from connector.helpdesk.embed import LinkExpired
-from connector.i18n import LOCALES, format_date, text
+from connector.i18n import LOCALES, format_date, label_text, text
 from connector.identifiers import Identifiers
 from connector.models import CORRECTABLE, Candidate, CustomerProfile
 from connector.sources.guard import Circuit
 from connector.web.api import detail_response
 from connector.web.context import services
 from connector.web.unavailable import DATABASE_ERRORS, retry_later, unavailable_json
-from connector.widgets.base import ChangeLine, RenderContext
+from connector.widgets.base import ActionLink, ChangeLine, RenderContext
 from connector.widgets.page import (
+    render_action_page,
     render_candidates_page,
     render_correction_page,
     render_message_page,
@@ -88,7 +95,8 @@ def sidebar(kind: str) -> Response:
     layout = layout_of(svc.manifest, context.helpdesk)
     nonce = secrets.token_urlsafe(16)
     ctx = replace(_render_context(locale, kind=kind, nonce=nonce),
-                  changes=_recent_changes(found.profile.customer_id))
+                  changes=_recent_changes(found.profile.customer_id, locale),
+                  actions=_offered(found.profile, locale))
     return _page(render_sidebar_page(found.profile, layout, ctx), 200, nonce)
 
 
@@ -183,15 +191,11 @@ def correction(kind: str) -> Response:
     form, then the change kept in the outbox (written before this answer) and the record shown
     again, where the change says how it stands (docs/corrections.md)."""
     locale = _locale(request.values.get("lang"))
-    context = _embedded(kind, locale)
-    if isinstance(context, Response):
-        return context
+    linked = _linked_record(kind, locale)
+    if isinstance(linked, Response):
+        return linked
+    context, profile = linked
     svc = services()
-    customer = _customer_of(context)
-    found = svc.assembler.lookup(Identifiers(), customer_id=customer) if customer else None
-    profile = found.profile if found is not None else None
-    if profile is None:
-        return _message(404, locale, "message.not_found")
     field = request.values.get("field", "")
     writes = _writes()
     if field not in CORRECTABLE or not takers(writes, field):
@@ -218,6 +222,79 @@ def correction(kind: str) -> Response:
     return redirect(svc.embed.url("", sealed, locale), 303)  # type: ignore[return-value]
 
 
+@bp.route("/helpdesk/<kind>/actions", methods=["GET", "POST"])
+def action(kind: str) -> Response:
+    """Run a back-office action the record offers (open a return on an order): its page
+    (what it does, what to fill), then the action kept in the outbox before this answer and
+    the record shown again, where it says how it stands (docs/actions.md)."""
+    locale = _locale(request.values.get("lang"))
+    linked = _linked_record(kind, locale)
+    if isinstance(linked, Response):
+        return linked
+    context, profile = linked
+    svc = services()
+    source, name = request.values.get("source", ""), request.values.get("action", "")
+    key = request.values.get("key") or None
+    spec = (getattr(svc.manifest.sources.get(source), "actions", {}) or {}).get(name)
+    if spec is None:
+        return _message(404, locale, "action.unknown")
+    given = {k.removeprefix("input."): v for k, v in request.form.items()
+             if k.startswith("input.")}
+    if request.method == "GET":
+        return _action_form(kind, locale, spec, source, name, key, given)
+    try:
+        done = check_action(profile, svc.manifest.sources, source, name, key, given, _today())
+    except (InvalidAction, ActionRefused) as exc:
+        status = exc.status if isinstance(exc, ActionRefused) else 400
+        return _action_form(kind, locale, spec, source, name, key, given, exc.reason, status)
+    if svc.assembler.guards[source].state == Circuit.OPEN:
+        return _action_form(kind, locale, spec, source, name, key, given, "unavailable", 503)
+    note = (action_text(spec.note, svc.manifest.brand.locale, done.key, done.inputs, spec)
+            if spec.note else None)
+    svc.outbox.submit(profile.customer_id, source, name, {**done.values(), "note": note},
+                      actor=f"agent@{context.helpdesk}", helpdesk=context.helpdesk,
+                      ticket_id=context.ticket_id, kind="action", item=done.key)
+    svc.worker.wake()
+    sealed = svc.embed.seal(context, customer_id=profile.customer_id)
+    return redirect(svc.embed.url("", sealed, locale), 303)  # type: ignore[return-value]
+
+
+def _action_form(kind: str, locale: str, spec: Any, source: str, name: str, key: str | None,
+                 given: Mapping[str, str], error: str | None = None,
+                 status: int = 200) -> Response:
+    """An action's page, with the reason it was refused when it was."""
+    svc = services()
+    token = request.values.get("t", "")
+    inputs = [{"name": n, "label": label_text(i.label, locale), "kind": i.kind,
+               "required": i.required, "max": str(i.max) if i.max else None,
+               "max_length": i.max_length, "value": given.get(n, ""),
+               "choices": [(v, label_text(c, locale)) for v, c in i.choices.items()]}
+              for n, i in spec.inputs.items()]
+    values = {"heading": label_text(spec.label, locale),
+              "confirm": action_text(spec.confirm, locale, key, {}, spec), "inputs": inputs,
+              "source": source, "action_name": name, "key": key,
+              "source_label": svc.manifest.sources[source].label_in(locale) or source,
+              "action_url": f"/helpdesk/{kind}/actions", "token": token,
+              "back": svc.embed.url("", token, locale),
+              "error": text(f"action.error.{error}", locale) if error else None}
+    return _page(render_action_page(values, _render_context(locale)), status)
+
+
+def _linked_record(kind: str, locale: str
+                   ) -> tuple[SidebarContext, CustomerProfile] | Response:
+    """The sealed link's context and the record of the person it is about (a page that
+    changes something: a correction, an action), or the answer saying why there is none."""
+    context = _embedded(kind, locale)
+    if isinstance(context, Response):
+        return context
+    customer = _customer_of(context)
+    found = (services().assembler.lookup(Identifiers(), customer_id=customer)
+             if customer else None)
+    if found is None or found.profile is None:
+        return _message(404, locale, "message.not_found")
+    return context, found.profile
+
+
 def _correction_form(kind: str, locale: str, profile: CustomerProfile, form: dict[str, str],
                      error: str | None = None, status: int = 200) -> Response:
     """The correction page, with the reason a correction was refused when it was."""
@@ -236,16 +313,38 @@ def _correction_form(kind: str, locale: str, profile: CustomerProfile, form: dic
     return _page(render_correction_page(values, _render_context(locale)), status)
 
 
-def _recent_changes(customer_id: str) -> tuple[ChangeLine, ...]:
-    """The customer's corrections of the last week still worth showing (at most five); none
-    when the database does not answer (the record still shows what the sources say)."""
+def _recent_changes(customer_id: str, locale: str) -> tuple[ChangeLine, ...]:
+    """The customer's corrections and actions of the last week still worth showing (at most
+    five); none when the database does not answer (the record still shows the sources)."""
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=7)
     try:
         kept = [c for c in services().outbox.of(customer_id) if c.updated_at >= since][:5]
     except DATABASE_ERRORS as exc:
         log.warning("corrections not read for the record: %s", type(exc).__name__)
         return ()
-    return tuple(ChangeLine(c.name, c.source, c.state, c.outcome) for c in kept)
+    return tuple(ChangeLine(c.kind, _what(c.kind, c.source, c.name, c.item, locale), c.source,
+                            c.state, c.outcome) for c in kept)
+
+
+def _what(kind: str, source: str, name: str, item: str | None, locale: str) -> str:
+    """A change in a few words: the field corrected, or the action and its item."""
+    if kind == "correction":
+        return text(f"correction.field.{name}", locale)
+    spec = (getattr(services().manifest.sources.get(source), "actions", {}) or {}).get(name)
+    label = label_text(spec.label, locale) if spec is not None else name
+    return f"{label} ({item})" if item else label
+
+
+def _offered(profile: CustomerProfile, locale: str) -> tuple[ActionLink, ...]:
+    """The actions the record offers now, as the page links them."""
+    return tuple(ActionLink(o.source, o.name, label_text(o.spec.label, locale),
+                            o.spec.applies_to, o.key)
+                 for o in action_offers(profile, services().manifest.sources, _today()))
+
+
+def _today() -> dt.date:
+    """Today in the brand's time zone (what an action's `when:` compares with)."""
+    return dt.datetime.now(ZoneInfo(services().manifest.brand.timezone)).date()
 
 
 def _writes() -> dict[str, frozenset[str]]:
@@ -476,6 +575,8 @@ def _render_context(locale: str, kind: str | None = None, nonce: str = "") -> Re
                     if kind and token else None),
         corrections_url=(f"/helpdesk/{kind}/corrections?t={token}&lang={locale}"
                          if kind == EMBED and token else None),
+        actions_url=(f"/helpdesk/{kind}/actions?t={token}&lang={locale}"
+                     if kind == EMBED and token else None),
     )
 
 

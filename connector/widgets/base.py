@@ -41,12 +41,26 @@ class BlockAge:
 
 @dataclass(frozen=True)
 class ChangeLine:
-    """A correction an agent asked for, as the record shows it: never its values."""
+    """A correction or an action an agent asked for, as the record shows it: never its
+    values (`what`: "email", or "Ouvrir un retour (997890)", in the page's language)."""
 
-    field: str  # identity.emails
+    kind: str  # correction, action
+    what: str
     source: str
-    state: str  # pending, sending, sent, confirmed, unconfirmed, failed
+    state: str  # pending, sending, sent, confirmed, unconfirmed, done, failed
     outcome: str | None
+
+
+@dataclass(frozen=True)
+class ActionLink:
+    """An action the record offers, as a link to its page: on an item (`key`: an order's
+    number, in its section) or on the customer (no key)."""
+
+    source: str
+    name: str
+    label: str  # in the page's language
+    section: str  # orders, store_purchases, customer
+    key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +93,10 @@ class RenderContext:
     corrections_url: str | None = None
     correctable: frozenset[str] = frozenset()
     changes: tuple[ChangeLine, ...] = ()
+    # the page running an action ("…&source=…&action=…&key=…" appended; None: no actions
+    # here) and the actions the record offers now
+    actions_url: str | None = None
+    actions: tuple[ActionLink, ...] = ()
     flag_rules: FlagRules = field(default_factory=FlagRules, hash=False)  # the manifest's
     token: str = ""  # the sealed link's token, which authorises the page's forms
     repeat_window_days: int = 7  # the manifest's kpis.repeat_window_days, explained in a tooltip

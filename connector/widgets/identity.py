@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
@@ -10,6 +10,7 @@ from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberTyp
 from connector import i18n
 from connector.models import CustomerProfile, Identity
 from connector.widgets.base import (
+    ActionLink,
     BlockSpec,
     FieldDescription,
     Item,
@@ -151,24 +152,34 @@ EDITS = {"identity.emails": "correction.edit.identity.emails",
 
 
 def edits(ctx: RenderContext) -> list[Item]:
-    """A link per field some source takes corrections of, where the page can correct it."""
-    if ctx.corrections_url is None:
-        return []
-    return [Item(i18n.text(EDITS[field], ctx.locale),
-                 href=f"{ctx.corrections_url}&field={quote(field)}")
-            for field in EDITS if field in ctx.correctable]
+    """A link per field some source takes corrections of, and per action on the customer,
+    where the page can run them."""
+    found = []
+    if ctx.corrections_url is not None:
+        found += [Item(i18n.text(EDITS[field], ctx.locale),
+                       href=f"{ctx.corrections_url}&field={quote(field)}")
+                  for field in EDITS if field in ctx.correctable]
+    found += [Item(link.label, href=action_href(link, ctx)) for link in ctx.actions
+              if link.section == "customer" and ctx.actions_url is not None]
+    return found
+
+
+def action_href(link: ActionLink, ctx: RenderContext) -> str:
+    """The page running an action on this item (or the customer)."""
+    asked = {"source": link.source, "action": link.name, **({"key": link.key} if link.key else {})}
+    return f"{ctx.actions_url}&{urlencode(asked)}"
 
 
 def changes(ctx: RenderContext) -> list[Item]:
-    """The customer's recent corrections: what, where, and where it stands (a failed one
-    says why, in the tooltip)."""
+    """The customer's recent corrections and actions: what, where, and where it stands (a
+    failed one says why, in the tooltip)."""
     shown = []
     for change in ctx.changes:
         state = i18n.text(f"correction.state.{change.state}", ctx.locale)
-        what = i18n.text(f"correction.field.{change.field}", ctx.locale)
         source = ctx.source_labels.get(change.source, change.source)
-        tone = {"confirmed": "good", "failed": "bad", "unconfirmed": "warn"}.get(change.state,
-                                                                              "info")
-        shown.append(Item(i18n.text("correction.line", ctx.locale, what=what, source=source,
+        tone = {"confirmed": "good", "done": "good", "failed": "bad",
+                "unconfirmed": "warn"}.get(change.state, "info")
+        line = "correction.line" if change.kind == "correction" else "action.line"
+        shown.append(Item(i18n.text(line, ctx.locale, what=change.what, source=source,
                                     state=state), tone=tone, title=change.outcome or ""))
     return shown

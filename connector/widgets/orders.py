@@ -24,6 +24,7 @@ from connector.widgets.base import (
 )
 from connector.widgets.details import detail_buttons
 from connector.widgets.freshness import source_note
+from connector.widgets.identity import action_href
 
 MAX_ROWS = 10
 STORE_CHANNEL = "store"
@@ -120,6 +121,15 @@ COLUMNS: tuple[Column, ...] = (
 )
 
 
+def order_actions(order: Order, ctx: RenderContext) -> list[Item]:
+    """The actions the record offers on this order or store purchase, as links to their page."""
+    if ctx.actions_url is None or not order.number:
+        return []
+    return [Item(link.label, href=action_href(link, ctx)) for link in ctx.actions
+            if link.section in ("orders", "store_purchases") and link.key == order.number
+            and link.source == order.source]
+
+
 def visible_orders(profile: CustomerProfile, spec: BlockSpec) -> list[Order]:
     """Return online orders and store purchases allowed by the spec, newest first."""
     store = [
@@ -149,6 +159,7 @@ class OrdersBlock:
             detail_buttons(self.key, order, f"{self.key}-{index}", ctx)
             for index, order in enumerate(shown)
         ]
+        actions = [order_actions(order, ctx) for order in shown]
         hidden = len(orders) - len(rows)
         more = i18n.plural_text("orders.more", hidden, ctx.locale) if hidden > 0 else None
         return render_template(
@@ -159,5 +170,6 @@ class OrdersBlock:
             rows=rows,
             origins=[source_note([order.source], profile, ctx) for order in shown],
             buttons=buttons if any(buttons) else None,
+            actions=actions if any(actions) else None,
             more=more,
         )

@@ -209,6 +209,12 @@ def render_note_edit_page(note: Note, ctx: RenderContext, back: str) -> str:
                        back=back, **edit_values(note, ctx))
 
 
+def render_action_page(form: Mapping[str, object], ctx: RenderContext) -> str:
+    """The page running one action (`form`: heading, confirm, inputs, source, source_label,
+    action_name, key, action_url, token, back, error)."""
+    return render_page("action.html", ctx, **form)
+
+
 def render_correction_page(form: Mapping[str, object], ctx: RenderContext) -> str:
     """The page correcting one field (`form`: field, held, replaces, value, source, action,
     token, back, error, input_type)."""

@@ -39,3 +39,45 @@ def test_each_error_of_a_write_has_its_path(tmp_path: Path) -> None:
         "sources.erp.writes.identity.phones.request: never uses {new}, so the corrected value "
         "would not be sent (put it in the path, params or body)",
     ]
+
+
+ACTIONS = HEAD + """\
+    actions:
+      open_return:
+        label: {fr: Ouvrir un retour, en: Open a return}
+        applies_to: orders
+        key: numero
+        when: "statuz == 'delivered'"
+        inputs:
+          reason: {label: Motif, kind: choice, choices: {late: En retard}}
+        confirm: "Retour pour {key} : {inputs.motif} ?"
+        request: {name: r, method: POST, path: "/o/{key}", body: {r: "{inputs.reason["}}
+      resend:
+        label: Renvoyer
+        applies_to: customer
+        key: number
+        confirm: "Renvoyer ?"
+        request: {name: v, method: POST, path: "/v/{external}"}
+"""
+
+
+def test_each_error_of_an_action_has_its_path(tmp_path: Path) -> None:
+    errors = errors_of(tmp_path, ACTIONS)
+    assert errors == ["sources.erp.actions.resend: an action on orders or store purchases "
+                      "names their `key` field (key: number); one on the customer has none"]
+    fixed = ACTIONS.replace("        applies_to: customer\n        key: number\n",
+                            "        applies_to: customer\n")
+    assert errors_of(tmp_path, fixed) == [
+        "sources.erp.actions.open_return.request.body: a brace that is not a placeholder's (an "
+        "expression holding braces, or one left open): write {{ or }} for a literal brace",
+        "sources.erp.actions.open_return.when: unknown name 'statuz'; known: agenda, also_in, "
+        "back_office_url, campaigns, channel, contacts, currency, customer, customer_id, date, "
+        "documents, flags, identity, identity_checked, item, kpis, loyalty, matched, notes, "
+        "number, orders, requests, reviews, sentiment, source, sources, status, store, "
+        "store_purchases, surveys, today, total, tracking, unavailable",
+        "sources.erp.actions.open_return.key: 'numero' is no field of orders (one of: channel, "
+        "number, status, date, tracking, total, currency, back_office_url, store, source, "
+        "also_in)",
+        "sources.erp.actions.open_return.confirm: '{inputs.motif}' names nothing (give {key} or "
+        "{inputs.<one of: reason>})",
+    ]

@@ -1,0 +1,182 @@
+"""Back-office actions from the record, over real HTTP: the record offers them on its items,
+an action asked for is checked, kept before its 202, sent once to the demo ERP with its
+idempotency key, and leaves its note on the ticket it was run from (a local Chatwoot API)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import (
+    API_TOKEN,
+    Backoffice,
+    Service,
+    service_env,
+    start_backoffice,
+    start_service,
+    stop,
+    until,
+)
+from tests.helpdesk.chatwoot.test_adapter import (
+    API_TOKEN as CHATWOOT_TOKEN,
+)
+from tests.helpdesk.chatwoot.test_adapter import (
+    WEBHOOK_SECRET,
+    FakeChatwoot,
+    write_manifest,
+)
+from tests.web.test_corrections import applied, pauline
+
+AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
+PAULINE = "pauline.deneve@easiware.fr"  # whom the sealed links name
+
+
+@pytest.fixture(scope="module")
+def office(demo_data: Path) -> Iterator[Backoffice]:
+    running = start_backoffice(demo_data)  # its own: actions change its orders
+    yield running
+    stop(running.process)
+
+
+@pytest.fixture(scope="module")
+def chatwoot() -> Iterator[FakeChatwoot]:
+    api = FakeChatwoot()
+    yield api
+    api.stop()
+
+
+@pytest.fixture(scope="module")
+def service(demo_data: Path, office: Backoffice, chatwoot: FakeChatwoot,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    var = tmp_path_factory.mktemp("actions")
+    env = {**service_env(demo_data, office.url, var),
+           "CONNECTOR_MANIFEST": str(write_manifest(var, write_back=True)),
+           "CHATWOOT_URL": chatwoot.url, "CHATWOOT_WEBHOOK_SECRET": WEBHOOK_SECRET,
+           "CHATWOOT_API_TOKEN": CHATWOOT_TOKEN}
+    running = start_service(env)
+    yield running
+    stop(running.process)
+
+
+def offered(service: Service, customer_id: str, lang: str = "fr") -> list[dict[str, Any]]:
+    answer = requests.get(f"{service.url}/api/v1/customers/{customer_id}/actions",
+                          params={"lang": lang}, headers=AUTH, timeout=10)
+    assert answer.status_code == 200, answer.text
+    found: list[dict[str, Any]] = answer.json()["actions"]
+    return found
+
+
+def act(service: Service, customer_id: str, name: str, **body: object) -> requests.Response:
+    return requests.post(f"{service.url}/api/v1/customers/{customer_id}/actions/{name}",
+                         json=body, headers=AUTH, timeout=10)
+
+
+def change(service: Service, change_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = requests.get(f"{service.url}/api/v1/changes/{change_id}",
+                                         headers=AUTH, timeout=10).json()
+    return found
+
+
+def test_the_record_offers_its_actions_with_their_inputs_in_each_language(
+        service: Service) -> None:
+    record = pauline(service)
+    actions = offered(service, record["customer_id"])
+    returns = {a["key"]: a for a in actions if a["name"] == "open_return"}
+    # her returned and delivered orders (997890, 120145, 118502): every one the ERP holds
+    assert set(returns) == {o["number"] for o in record["orders"]
+                            if o["status"] in ("delivered", "returned")}
+    first = returns["997890"]
+    assert first["label"] == "Ouvrir un retour" and first["applies_to"] == "orders"
+    assert first["confirm"] == "Ouvrir un retour pour la commande 997890 ?"
+    reason = next(i for i in first["inputs"] if i["name"] == "reason")
+    assert reason["kind"] == "choice" and reason["choices"]["damaged"] == "Article abîmé"
+    voucher = [a for a in actions if a["name"] == "resend_voucher"]
+    assert [(v["key"], v["applies_to"]) for v in voucher] == [(None, "customer")]
+    english = offered(service, record["customer_id"], "en")
+    assert {a["label"] for a in english} == {"Open a return", "Resend the voucher"}
+
+
+def test_a_return_opened_from_a_ticket_reaches_the_erp_once_and_notes_the_ticket(
+        service: Service, office: Backoffice, chatwoot: FakeChatwoot) -> None:
+    record = pauline(service)
+    answer = act(service, record["customer_id"], "open_return", key="997890",
+                 inputs={"reason": "damaged", "comment": "carton écrasé"},
+                 agent="margaux@chatwoot", helpdesk="chatwoot", ticket="57")
+    assert answer.status_code == 202, answer.text
+    kept = answer.json()
+    assert kept["kind"] == "action" and kept["field"] == "open_return"
+    done = until(lambda: (c := change(service, kept["id"]))["state"] == "done" and c, 30)
+    assert done["outcome"] == "erp took it"
+    assert [w["fields"] for w in applied(office) if w["key"] == kept["id"]] == [["return"]]
+    notes = until(lambda: chatwoot.messages.get("57"), 30)
+    assert any("Retour ouvert pour la commande 997890 : Article abîmé." in n["content"]
+               and n["private"] is True for n in notes)
+
+
+def test_an_action_not_offered_or_ill_filled_is_refused_with_its_reason(
+        service: Service) -> None:
+    customer = pauline(service)["customer_id"]
+    bad = act(service, customer, "open_return", key="997890", inputs={"reason": "bored"})
+    assert bad.status_code == 400 and "reason: one of" in bad.json()["error"]
+    missing = act(service, customer, "open_return", key="997890", inputs={})
+    assert missing.status_code == 400 and "reason: required" in missing.json()["error"]
+    extra = act(service, customer, "open_return", key="997890",
+                inputs={"reason": "late", "amount": "3"})
+    assert extra.status_code == 400 and "unknown input 'amount'" in extra.json()["error"]
+    someone_elses = act(service, customer, "open_return", key="000001", inputs={"reason": "late"})
+    assert someone_elses.status_code == 409
+    assert act(service, customer, "format_disk").status_code == 404
+    assert act(service, "cus_nobody", "open_return", key="997890").status_code == 404
+
+
+def test_an_action_on_the_customer_is_sent_once(service: Service, office: Backoffice) -> None:
+    customer = pauline(service)["customer_id"]
+    kept = act(service, customer, "resend_voucher", agent="api-test").json()
+    until(lambda: change(service, kept["id"])["state"] == "done", 30)
+    assert [w["fields"] for w in applied(office) if w["key"] == kept["id"]] == [["voucher"]]
+
+
+@pytest.mark.browser
+def test_an_agent_opens_a_return_from_the_record(browser: Any, service: Service,
+                                                office: Backoffice) -> None:
+    """The order's action, its page (what it does, what to fill), a refusal in words, then
+    the record saying where the action stands, in headless Chromium."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    from connector.helpdesk.embed import EmbedLinks
+
+    links = EmbedLinks(b"test-secret-key", 600, "FR")
+    browser.get(links.url(service.url, links.token(email=PAULINE), "fr"))
+    order = next(row for row in browser.find_elements(By.CSS_SELECTOR, "tr.order")
+                 if "120145" in row.text)
+    order.find_element(By.LINK_TEXT, "Ouvrir un retour").click()
+    confirm = WebDriverWait(browser, 15).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, ".action__confirm"))
+    assert confirm.text == "Ouvrir un retour pour la commande 120145 ?"
+    comment = browser.find_element(By.ID, "action-comment")
+    comment.send_keys("x" * 10)
+    browser.execute_script(  # past the browser's own checks: the server refuses, in words
+        "document.querySelectorAll('[required]').forEach(e => e.removeAttribute('required'))")
+    comment.submit()
+    WebDriverWait(browser, 15).until(lambda d: d.find_elements(By.CSS_SELECTOR,
+                                                               ".correction__error"))
+    assert "Remplissez" in browser.find_element(By.CSS_SELECTOR, ".correction__error").text
+    browser.find_element(By.CSS_SELECTOR, "input[value='late']").click()
+    browser.find_element(By.CSS_SELECTOR, ".correction button[type=submit]").click()
+    WebDriverWait(browser, 15).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#block-identity .changes li"))
+
+    def done(driver: Any) -> bool:
+        driver.refresh()
+        shown = [li.text for li in driver.find_elements(By.CSS_SELECTOR,
+                                                        "#block-identity .changes li")]
+        return any(t.startswith("Ouvrir un retour (120145) · ERP :") and t.endswith("faite")
+                   for t in shown)
+
+    WebDriverWait(browser, 30, poll_frequency=1).until(done)
+    assert ["return"] in [w["fields"] for w in applied(office)]
