@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     # their counters in memory, or in Redis shared by every process (redis://host:6379/0)
     rate_limit: str = "1200 per minute"
     auth_failure_limit: str = "30 per minute"  # refused credentials, signatures or links
+    change_limit: str = "60 per hour"  # corrections and actions one agent may ask for
     rate_limit_storage: str = "memory://"
     rate_limit_prefix: str = "connector"  # their keys in Redis (several services, one Redis)
 

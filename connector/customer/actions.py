@@ -16,7 +16,7 @@ from simpleeval import InvalidExpression
 
 from connector.customer.expressions import Expression, ExpressionError, unwrap
 from connector.customer.flags import Names, Record
-from connector.customer.refusals import ChangeRefused, InvalidChange
+from connector.customer.refusals import ChangeRefused, InvalidChange, may
 from connector.customer.rules import FlagRules, record_names
 from connector.i18n import label_text
 from connector.models import Canonical, CustomerProfile, Order
@@ -75,9 +75,11 @@ def when_expression(spec: Any) -> Expression | None:
     return Expression(spec.when, action_names(spec.applies_to)) if spec.when else None
 
 
-def offers(profile: CustomerProfile, sources: Mapping[str, Any], today: dt.date) -> list[Offer]:
+def offers(profile: CustomerProfile, sources: Mapping[str, Any], today: dt.date,
+           role: str | None = None, checked: bool = False) -> list[Offer]:
     """Every action the record offers now: for each source that knows the customer, each of
-    its actions, on each of that source's items its `when:` holds for (or on the customer)."""
+    its actions, on each of that source's items its `when:` holds for (or on the customer);
+    with `checked`, only those an agent of `role` may run."""
     found: list[Offer] = []
     record = Record(profile, [], [], FlagRules(), today)
     for source, config in sources.items():
@@ -85,6 +87,8 @@ def offers(profile: CustomerProfile, sources: Mapping[str, Any], today: dt.date)
         if not actions or not profile.identity.external_ids.get(source):
             continue
         for name, spec in actions.items():
+            if checked and not may(spec.roles, role):
+                continue
             expression = when_expression(spec)
             if spec.applies_to == "customer":
                 if _holds(expression, record, source, name):
@@ -113,12 +117,16 @@ def _holds(expression: Expression | None, names: Mapping[str, Any], source: str,
 
 
 def check(profile: CustomerProfile, sources: Mapping[str, Any], source: str, name: str,
-          key: str | None, given: Mapping[str, Any], today: dt.date) -> CheckedAction:
+          key: str | None, given: Mapping[str, Any], today: dt.date,
+          role: str | None = None) -> CheckedAction:
     """An action of this record, checked: declared, offered for this item now, its inputs
     within bounds (InvalidAction, ActionRefused)."""
     spec = (getattr(sources.get(source), "actions", {}) or {}).get(name)
     if spec is None:
         raise ActionRefused(f"no action '{name}' at source '{source}'", "unknown", 404)
+    if not may(spec.roles, role):
+        raise ActionRefused(f"an agent of role '{role or 'none'}' may not run '{name}' (roles: "
+                            f"{', '.join(spec.roles)})", "role", 403)
     offered = [o for o in offers(profile, {source: sources[source]}, today)
                if o.name == name and o.key == (key or None)]
     if not offered:

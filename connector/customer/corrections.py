@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from connector.customer.refusals import ChangeRefused, InvalidChange
+from connector.customer.refusals import ChangeRefused, InvalidChange, may
 from connector.identifiers import InvalidIdentifier, normalise_email, normalise_phone
 from connector.models import CORRECTABLE, CustomerProfile, SourceState
 
@@ -73,15 +73,26 @@ def shows(profile: CustomerProfile, field: str, value: str, region: str) -> bool
     return value in held(profile, field, region)
 
 
-def takers(writes: Mapping[str, frozenset[str]], field: str) -> list[str]:
-    """The sources that take corrections of this field, in manifest order (`writes`: source
-    -> the fields it takes)."""
-    return [name for name, fields in writes.items() if field in fields]
+Writes = Mapping[str, Mapping[str, list[str] | None]]  # source -> field -> roles (None: all)
+
+
+def takers(writes: Writes, field: str, role: str | None = None,
+           checked: bool = False) -> list[str]:
+    """The sources that take corrections of this field, in manifest order; with `checked`,
+    only those that let an agent of `role` make it."""
+    return [name for name, fields in writes.items()
+            if field in fields and (not checked or may(fields[field], role))]
+
+
+def writes_of(sources: Mapping[str, object]) -> Writes:
+    """Each source's `writes:` as field -> the roles that may make it."""
+    return {name: {field: spec.roles for field, spec in (getattr(config, "writes", {}) or {})
+                   .items()} for name, config in sources.items()}
 
 
 def check(profile: CustomerProfile, field: str, raw_new: object, raw_old: object,
-          source: str | None, writes: Mapping[str, frozenset[str]],
-          region: str) -> Correction:
+          source: str | None, writes: Writes, region: str,
+          role: str | None = None) -> Correction:
     """A correction of this record, checked: a field some source takes, that source knowing
     the person (its own id in the record), a valid new value the record does not hold yet,
     and the value it replaces one the record holds (InvalidCorrection, CorrectionRefused)."""
@@ -96,7 +107,11 @@ def check(profile: CustomerProfile, field: str, raw_new: object, raw_old: object
         raise CorrectionRefused(f"no source takes corrections of {field}: declare "
                                 f"`writes: {{{field}: …}}` on one (docs/corrections.md)",
                                 "no_source")
-    asked = [source] if source else sources
+    if not takers(writes, field, role, checked=True) or (
+            source is not None and not may(writes[source][field], role)):
+        raise CorrectionRefused(f"an agent of role '{role or 'none'}' may not correct {field}",
+                                "role", 403)
+    asked = [s for s in ([source] if source else sources) if may(writes[s][field], role)]
     down = [s for s in asked if s in profile.sources
             and profile.sources[s].status in UNANSWERED]
     chosen = [s for s in asked if profile.identity.external_ids.get(s)]

@@ -19,3 +19,10 @@ class ChangeRefused(Exception):
         super().__init__(message)
         self.reason = reason
         self.status = status
+
+
+def may(roles: list[str] | None, role: str | None) -> bool:
+    """Whether an agent of `role` may make a change its manifest entry keeps for `roles`
+    (none listed: every agent; listed: only those, compared without case)."""
+    return roles is None or (role is not None
+                             and role.strip().casefold() in {r.casefold() for r in roles})

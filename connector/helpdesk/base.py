@@ -123,6 +123,11 @@ class SidebarContext:
     # in it (FreeScout): the fragment brings its scoped style and the panel's title
     styled: bool = False
     title: str | None = None  # that panel title (the brand's name when None)
+    # who is looking, as the helpdesk vouches for them (its signed context, or the sealed link
+    # it made): what they may change from the record (`roles:` of writes and actions), and
+    # whom the audit names
+    agent: str | None = None
+    role: str | None = None
 
 
 EventKind = Literal["ticket.created", "ticket.updated", "message.created", "customer.updated",

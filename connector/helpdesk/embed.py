@@ -56,12 +56,15 @@ class EmbedLinks:
               handle: Raw = None, externals: tuple[tuple[str, str], ...] = (),
               ticket: str | None = None, customer_id: str | None = None,
               search: bool = False, helpdesk: str | None = None,
-              lifetime_s: int | None = None) -> str:
+              lifetime_s: int | None = None, agent: str | None = None,
+              role: str | None = None) -> str:
         """A sealed token for these identifiers, for one person an agent chose among several,
         or (`search`) for a ticket with no identifier, opening the search (raises
         InvalidIdentifier for unusable identifiers). `helpdesk` names the helpdesk that framed
         the request (its framing policy applies to the page); `lifetime_s`, shorter than the
-        links' own, makes a link that expires sooner and cannot be renewed."""
+        links' own, makes a link that expires sooner and cannot be renewed. `agent` and
+        `role`: who the link is for, as the helpdesk that asked for it vouches (what they may
+        change from the record)."""
         ids = identifiers_from(self.region, email=email, phone=phone, card=card,
                                handle=handle).merged(Identifiers(externals=externals))
         if not ids and not customer_id and not search:
@@ -71,7 +74,8 @@ class EmbedLinks:
                    "u": customer_id, "o": now, **({"h": helpdesk} if helpdesk else {}),
                    **({"l": lifetime_s} if lifetime_s and lifetime_s < self.ttl_s else {}),
                    **({"s": ids.handles} if ids.handles else {}),
-                   **({"x": [list(pair) for pair in ids.externals]} if ids.externals else {})}
+                   **({"x": [list(pair) for pair in ids.externals]} if ids.externals else {}),
+                   **({"a": agent[:80]} if agent else {}), **({"r": role[:40]} if role else {})}
         data = json.dumps(payload, separators=(",", ":")).encode()
         return self._fernet.encrypt_at_time(data, now).decode()
 
@@ -85,7 +89,7 @@ class EmbedLinks:
                           handle=list(ids.handles), externals=ids.externals,
                           ticket=context.ticket_id, customer_id=person,
                           search=not ids and not person, helpdesk=context.helpdesk,
-                          lifetime_s=lifetime_s)
+                          lifetime_s=lifetime_s, agent=context.agent, role=context.role)
 
     def url(self, base_url: str, token: str, locale: str | None = None,
             keep: Mapping[str, str] | None = None) -> str:
@@ -144,7 +148,8 @@ class EmbedLinks:
         return SidebarContext(helpdesk=payload.get("h") or self.kind, identifiers=ids,
                               ticket_id=payload.get("t"),
                               locale=locale if locale in ("fr", "en") else None,
-                              customer_id=payload.get("u"))
+                              customer_id=payload.get("u"), agent=payload.get("a"),
+                              role=payload.get("r"))
 
     def framed_by(self, token: str | None) -> str | None:
         """The helpdesk a genuine link was made for, even out of date (its page must still be

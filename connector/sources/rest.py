@@ -89,9 +89,11 @@ class RestWrite(Strict):
     """How the source takes a correction of one canonical field: the request that applies it,
     filled with `{new}` and `{old}` (the value replaced, "" when none), `{external}` (the
     customer's id at this source) and `{change}` (the change's idempotency key, also sent as
-    the `Idempotency-Key` header), with the source's own auth."""
+    the `Idempotency-Key` header), with the source's own auth; the agents' roles that may
+    ask for it (none given: every agent)."""
 
     request: RestRequest
+    roles: list[str] | None = Field(default=None, min_length=1)
 
 
 ActionTarget = Literal["orders", "store_purchases", "customer"]
@@ -132,6 +134,7 @@ class RestAction(Strict):
     confirm: Label
     note: Label | None = None
     request: RestRequest
+    roles: list[str] | None = Field(default=None, min_length=1)  # who may (none: every agent)
 
     @model_validator(mode="after")
     def _keyed(self) -> RestAction:

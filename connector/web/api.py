@@ -15,6 +15,7 @@ from connector.customer.actions import check as check_action
 from connector.customer.actions import offers as action_offers
 from connector.customer.actions import text_of as action_text
 from connector.customer.corrections import check as check_correction
+from connector.customer.corrections import writes_of
 from connector.customer.details import UnknownDetail
 from connector.customer.identity import external_identifier
 from connector.customer.notes import InvalidNote
@@ -28,6 +29,7 @@ from connector.models import CustomerProfile
 from connector.sources.base import SourceError
 from connector.sources.guard import Circuit
 from connector.web.context import services
+from connector.web.limits import change_budget
 from connector.web.unavailable import retry_later, unavailable_json
 from connector.widgets.details import read_at, shown_fields
 
@@ -280,11 +282,11 @@ def correct(customer_id: str) -> Response | tuple[Response, int]:
     profile = _record(customer_id)
     if not isinstance(profile, CustomerProfile):
         return profile
-    writes = {name: frozenset(getattr(config, "writes", {}))
-              for name, config in svc.manifest.sources.items()}
+    writes = writes_of(svc.manifest.sources)
     try:
         correction = check_correction(profile, field, body.get("value"), body.get("replaces"),
-                                      source, writes, svc.manifest.brand.default_region)
+                                      source, writes, svc.manifest.brand.default_region,
+                                      role=who[3])
     except (InvalidChange, ChangeRefused) as exc:
         return _refusal(exc)
     return _keep(customer_id, correction.source, correction.field, correction.values(), who)
@@ -314,6 +316,7 @@ def offer_json(offer: Offer, locale: str) -> dict[str, Any]:
                "choices": {v: label_text(t, locale) for v, t in given.choices.items()}}
               for name, given in spec.inputs.items()]
     return {"source": offer.source, "name": offer.name, "applies_to": spec.applies_to,
+            "roles": spec.roles,
             "key": offer.key, "label": label_text(spec.label, locale), "inputs": inputs,
             "confirm": action_text(spec.confirm, locale, offer.key, {}, spec)}
 
@@ -342,7 +345,8 @@ def act(customer_id: str, name: str) -> Response | tuple[Response, int]:
         return profile
     today = dt.datetime.now(ZoneInfo(svc.manifest.brand.timezone)).date()
     try:
-        done = check_action(profile, svc.manifest.sources, source, name, key, inputs, today)
+        done = check_action(profile, svc.manifest.sources, source, name, key, inputs, today,
+                            role=who[3])
     except (InvalidChange, ChangeRefused) as exc:
         return _refusal(exc)
     spec = svc.manifest.sources[done.source].actions[name]  # type: ignore[attr-defined]
@@ -352,11 +356,15 @@ def act(customer_id: str, name: str) -> Response | tuple[Response, int]:
                  kind="action", item=done.key)
 
 
-def _who(body: dict[str, Any]) -> tuple[str, str | None, str | None]:
-    """Who asks for a change and from where: the agent (default `api`), the helpdesk and the
-    ticket (InvalidNote when one is not text)."""
+Who = tuple[str, str | None, str | None, str | None]
+
+
+def _who(body: dict[str, Any]) -> Who:
+    """Who asks for a change and from where: the agent (default `api`), the helpdesk, the
+    ticket and the agent's role, as the tool holding the API token vouches for them
+    (InvalidNote when one is not text)."""
     actor = (_text(body, "agent") or "api").strip()[:80] or "api"
-    return actor, _text(body, "helpdesk"), _text(body, "ticket")
+    return actor, _text(body, "helpdesk"), _text(body, "ticket"), _text(body, "role")
 
 
 def _refusal(exc: InvalidChange | ChangeRefused) -> Response:
@@ -364,7 +372,7 @@ def _refusal(exc: InvalidChange | ChangeRefused) -> Response:
 
 
 def _keep(customer_id: str, source: str, name: str, values: dict[str, Any],
-          who: tuple[str, str | None, str | None], kind: str = "correction",
+          who: Who, kind: str = "correction",
           item: str | None = None) -> Response | tuple[Response, int]:
     """A checked change kept in the outbox (503 while its source's circuit is open): 202
     with its state, and where to follow it."""
@@ -372,7 +380,9 @@ def _keep(customer_id: str, source: str, name: str, values: dict[str, Any],
     if svc.assembler.guards[source].state == Circuit.OPEN:
         return retry_later(_error(503, f"{source} is unavailable for now: try again in a "
                                        "moment"))
-    actor, helpdesk, ticket = who
+    actor, helpdesk, ticket, _ = who
+    if not change_budget().take(actor):
+        return retry_later(_error(429, f"{actor} asked for too many changes: try again later"))
     kept = svc.outbox.submit(customer_id, source, name, values, actor, helpdesk, ticket,
                              kind=kind, item=item)
     svc.worker.wake()

@@ -20,9 +20,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from flask_limiter import ApplicationLimit, Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
+from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 
 from connector.settings import Settings
 from connector.web.errors import error_answer
@@ -63,6 +66,36 @@ def install(app: Flask, settings: Settings) -> Limiter | None:
                       headers_enabled=True, swallow_errors=True, in_memory_fallback_enabled=True)
     app.register_error_handler(429, _too_many)
     return limiter
+
+
+class ChangeBudget:
+    """How many changes (corrections, actions) one agent may ask for: `CONNECTOR_CHANGE_LIMIT`
+    (60 an hour) per agent, counted where the rate limits are (in Redis when several
+    processes serve: the budget is the cluster's); `off` lifts it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.limit = None if _off(settings.change_limit) else parse(settings.change_limit)
+        self.prefix = settings.rate_limit_prefix
+        self.window = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage))
+
+    def take(self, agent: str) -> bool:
+        """Count one change for this agent; False when their budget is spent."""
+        if self.limit is None:
+            return True
+        try:
+            return self.window.hit(self.limit, self.prefix, "change", agent)
+        except Exception as exc:  # the counters' store is down: changes still go through
+            log.warning("change budget not counted (%s)", type(exc).__name__)
+            return True
+
+
+def change_budget() -> ChangeBudget:
+    """The app's change budget (made on first use)."""
+    budget = current_app.extensions.get("change_budget")
+    if budget is None:
+        budget = ChangeBudget(current_app.extensions["connector"].settings)
+        current_app.extensions["change_budget"] = budget
+    return budget  # type: ignore[no-any-return]
 
 
 def _general(limit: str) -> ApplicationLimit | None:

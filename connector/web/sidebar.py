@@ -20,7 +20,13 @@ from connector.customer.actions import ActionRefused, InvalidAction
 from connector.customer.actions import check as check_action
 from connector.customer.actions import offers as action_offers
 from connector.customer.actions import text_of as action_text
-from connector.customer.corrections import CorrectionRefused, InvalidCorrection, takers
+from connector.customer.corrections import (
+    CorrectionRefused,
+    InvalidCorrection,
+    Writes,
+    takers,
+    writes_of,
+)
 from connector.customer.corrections import check as check_correction
 from connector.customer.corrections import held as held_values
 from connector.customer.details import UnknownDetail
@@ -41,6 +47,7 @@ from connector.models import CORRECTABLE, Candidate, CustomerProfile
 from connector.sources.guard import Circuit
 from connector.web.api import detail_response
 from connector.web.context import services
+from connector.web.limits import change_budget
 from connector.web.unavailable import DATABASE_ERRORS, retry_later, unavailable_json
 from connector.widgets.base import ActionLink, ChangeLine, RenderContext
 from connector.widgets.page import (
@@ -96,7 +103,8 @@ def sidebar(kind: str) -> Response:
     nonce = secrets.token_urlsafe(16)
     ctx = replace(_render_context(locale, kind=kind, nonce=nonce),
                   changes=_recent_changes(found.profile.customer_id, locale),
-                  actions=_offered(found.profile, locale))
+                  actions=_offered(found.profile, locale, context.role),
+                  correctable=_correctable(context.role))
     return _page(render_sidebar_page(found.profile, layout, ctx), 200, nonce)
 
 
@@ -206,14 +214,16 @@ def correction(kind: str) -> Response:
         return _correction_form(kind, locale, profile, form)
     try:
         done = check_correction(profile, field, form["value"], form["replaces"] or None, None,
-                                writes, svc.manifest.brand.default_region)
+                                writes, svc.manifest.brand.default_region, role=context.role)
     except (InvalidCorrection, CorrectionRefused) as exc:
         status = exc.status if isinstance(exc, CorrectionRefused) else 400
         return _correction_form(kind, locale, profile, form, exc.reason, status)
     if svc.assembler.guards[done.source].state == Circuit.OPEN:
         return _correction_form(kind, locale, profile, form, "unavailable", 503)
+    if not change_budget().take(_actor(context)):
+        return _correction_form(kind, locale, profile, form, "too_many", 429)
     svc.outbox.submit(profile.customer_id, done.source, field, done.values(),
-                      actor=f"agent@{context.helpdesk}", helpdesk=context.helpdesk,
+                      actor=_actor(context), helpdesk=context.helpdesk,
                       ticket_id=context.ticket_id)
     svc.worker.wake()
     # back to this person whatever the ticket's identifiers now find (a corrected email no
@@ -243,16 +253,19 @@ def action(kind: str) -> Response:
     if request.method == "GET":
         return _action_form(kind, locale, spec, source, name, key, given)
     try:
-        done = check_action(profile, svc.manifest.sources, source, name, key, given, _today())
+        done = check_action(profile, svc.manifest.sources, source, name, key, given, _today(),
+                            role=context.role)
     except (InvalidAction, ActionRefused) as exc:
         status = exc.status if isinstance(exc, ActionRefused) else 400
         return _action_form(kind, locale, spec, source, name, key, given, exc.reason, status)
     if svc.assembler.guards[source].state == Circuit.OPEN:
         return _action_form(kind, locale, spec, source, name, key, given, "unavailable", 503)
+    if not change_budget().take(_actor(context)):
+        return _action_form(kind, locale, spec, source, name, key, given, "too_many", 429)
     note = (action_text(spec.note, svc.manifest.brand.locale, done.key, done.inputs, spec)
             if spec.note else None)
     svc.outbox.submit(profile.customer_id, source, name, {**done.values(), "note": note},
-                      actor=f"agent@{context.helpdesk}", helpdesk=context.helpdesk,
+                      actor=_actor(context), helpdesk=context.helpdesk,
                       ticket_id=context.ticket_id, kind="action", item=done.key)
     svc.worker.wake()
     sealed = svc.embed.seal(context, customer_id=profile.customer_id)
@@ -278,6 +291,12 @@ def _action_form(kind: str, locale: str, spec: Any, source: str, name: str, key:
               "back": svc.embed.url("", token, locale),
               "error": text(f"action.error.{error}", locale) if error else None}
     return _page(render_action_page(values, _render_context(locale)), status)
+
+
+def _actor(context: SidebarContext) -> str:
+    """Who makes a change, for the audit: the agent the helpdesk vouches for, else the
+    helpdesk's agents as a whole."""
+    return (context.agent or f"agent@{context.helpdesk}")[:80]
 
 
 def _linked_record(kind: str, locale: str
@@ -335,11 +354,20 @@ def _what(kind: str, source: str, name: str, item: str | None, locale: str) -> s
     return f"{label} ({item})" if item else label
 
 
-def _offered(profile: CustomerProfile, locale: str) -> tuple[ActionLink, ...]:
-    """The actions the record offers now, as the page links them."""
+def _offered(profile: CustomerProfile, locale: str,
+             role: str | None) -> tuple[ActionLink, ...]:
+    """The actions the record offers now to an agent of `role`, as the page links them."""
     return tuple(ActionLink(o.source, o.name, label_text(o.spec.label, locale),
                             o.spec.applies_to, o.key)
-                 for o in action_offers(profile, services().manifest.sources, _today()))
+                 for o in action_offers(profile, services().manifest.sources, _today(),
+                                        role, checked=True))
+
+
+def _correctable(role: str | None) -> frozenset[str]:
+    """The fields an agent of `role` may correct at some source."""
+    writes = _writes()
+    return frozenset(field for fields in writes.values() for field in fields
+                     if takers(writes, field, role, checked=True))
 
 
 def _today() -> dt.date:
@@ -347,10 +375,9 @@ def _today() -> dt.date:
     return dt.datetime.now(ZoneInfo(services().manifest.brand.timezone)).date()
 
 
-def _writes() -> dict[str, frozenset[str]]:
-    """Each source and the fields it takes corrections of (`writes:`)."""
-    return {name: frozenset(getattr(config, "writes", {}))
-            for name, config in services().manifest.sources.items()}
+def _writes() -> Writes:
+    """Each source and the fields it takes corrections of (`writes:`), with their roles."""
+    return writes_of(services().manifest.sources)
 
 
 @bp.errorhandler(DBAPIError)

@@ -14,8 +14,8 @@ from connector.customer.corrections import (
 )
 from connector.models import CustomerProfile, Identity, SourceState, SourceStatus
 
-WRITES = {"erp": frozenset({"identity.emails", "identity.phones"}), "pos": frozenset(),
-          "crm": frozenset({"identity.emails"})}
+WRITES = {"erp": {"identity.emails": None, "identity.phones": None}, "pos": {},
+          "crm": {"identity.emails": None}}
 
 
 def pauline() -> CustomerProfile:
@@ -60,7 +60,7 @@ def test_a_source_that_does_not_know_the_person_or_none_at_all_is_refused() -> N
     with pytest.raises(CorrectionRefused, match="crm does not know this customer"):
         check(pauline(), "identity.emails", "a@b.fr", None, "crm", WRITES, "FR")
     with pytest.raises(CorrectionRefused, match="no source takes corrections"):
-        check(pauline(), "identity.emails", "a@b.fr", None, None, {"pos": frozenset()}, "FR")
+        check(pauline(), "identity.emails", "a@b.fr", None, None, {"pos": {}}, "FR")
 
 
 def test_a_source_that_did_not_answer_is_unavailable_not_ignorant() -> None:
@@ -70,6 +70,19 @@ def test_a_source_that_did_not_answer_is_unavailable_not_ignorant() -> None:
     with pytest.raises(CorrectionRefused, match="erp did not answer") as refused:
         check(profile, "identity.emails", "a@b.fr", None, None, WRITES, "FR")
     assert refused.value.status == 503 and refused.value.reason == "unavailable"
+
+
+def test_a_correction_kept_for_roles_is_refused_to_others() -> None:
+    kept = {"erp": {"identity.emails": ["supervisor"], "identity.phones": None}}
+    with pytest.raises(CorrectionRefused, match="role 'agent' may not correct") as refused:
+        check(pauline(), "identity.emails", "a@b.fr", None, None, kept, "FR", role="agent")
+    assert refused.value.status == 403 and refused.value.reason == "role"
+    with pytest.raises(CorrectionRefused, match="role 'none'"):
+        check(pauline(), "identity.emails", "a@b.fr", None, None, kept, "FR")
+    done = check(pauline(), "identity.emails", "a@b.fr", None, None, kept, "FR",
+                 role="SUPERVISOR")
+    assert done.source == "erp"
+    assert check(pauline(), "identity.phones", "0611223344", None, None, kept, "FR").new
 
 
 def test_a_record_shows_a_value_whatever_its_writing() -> None:

@@ -133,9 +133,15 @@ def test_an_action_not_offered_or_ill_filled_is_refused_with_its_reason(
     assert act(service, "cus_nobody", "open_return", key="997890").status_code == 404
 
 
-def test_an_action_on_the_customer_is_sent_once(service: Service, office: Backoffice) -> None:
+def test_an_action_kept_for_a_role_is_refused_to_others_and_sent_once(
+        service: Service, office: Backoffice) -> None:
     customer = pauline(service)["customer_id"]
-    kept = act(service, customer, "resend_voucher", agent="api-test").json()
+    voucher = next(a for a in offered(service, customer) if a["name"] == "resend_voucher")
+    assert voucher["roles"] == ["supervisor"]
+    for role in (None, "agent"):
+        refused = act(service, customer, "resend_voucher", agent="api-test", role=role)
+        assert refused.status_code == 403 and "may not run" in refused.json()["error"]
+    kept = act(service, customer, "resend_voucher", agent="api-test", role="Supervisor").json()
     until(lambda: change(service, kept["id"])["state"] == "done", 30)
     assert [w["fields"] for w in applied(office) if w["key"] == kept["id"]] == [["voucher"]]
 
@@ -180,3 +186,22 @@ def test_an_agent_opens_a_return_from_the_record(browser: Any, service: Service,
 
     WebDriverWait(browser, 30, poll_frequency=1).until(done)
     assert ["return"] in [w["fields"] for w in applied(office)]
+
+
+def test_a_role_without_the_right_sees_no_link_and_is_refused(service: Service) -> None:
+    """The sealed link says who looks (as the helpdesk vouches): an agent sees no link to an
+    action kept for supervisors, and its page refuses them, in words."""
+    from connector.helpdesk.embed import EmbedLinks
+
+    links = EmbedLinks(b"test-secret-key", 600, "FR")
+    pages = {}
+    for role in ("agent", "supervisor"):
+        token = links.token(email=PAULINE, agent="margaux", role=role)
+        pages[role] = (token, requests.get(links.url(service.url, token, "fr"), timeout=10))
+    assert "action=resend_voucher" not in pages["agent"][1].text
+    assert "action=resend_voucher" in pages["supervisor"][1].text
+    assert "action=open_return" in pages["agent"][1].text  # kept for no role: every agent
+    refused = requests.post(f"{service.url}/helpdesk/embed/actions", timeout=10, data={
+        "t": pages["agent"][0], "lang": "fr", "source": "erp", "action": "resend_voucher"})
+    assert refused.status_code == 403
+    assert "Votre rôle ne permet pas" in refused.text.replace("&#39;", "'")

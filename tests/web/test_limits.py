@@ -135,3 +135,17 @@ def test_a_redis_that_does_not_answer_leaves_the_service_up(services: Services) 
                  rate_limit_storage="redis://127.0.0.1:9/0")  # the discard port: refused
     assert web.get(LOOKUP, headers=BEARER).status_code == 404
     assert web.get("/healthz").status_code == 200
+
+
+def test_each_agent_has_a_budget_of_changes() -> None:
+    """CONNECTOR_CHANGE_LIMIT: corrections and actions one agent may ask for; another agent
+    keeps theirs; `off` lifts it."""
+    from connector.settings import Settings
+    from connector.web.limits import ChangeBudget
+
+    budget = ChangeBudget(Settings(change_limit="2 per hour", secret_key="k",  # type: ignore[arg-type]
+                                   rate_limit_prefix=f"test-{uuid.uuid4().hex}"))
+    assert [budget.take("margaux") for _ in range(3)] == [True, True, False]
+    assert budget.take("pierre")
+    unlimited = ChangeBudget(Settings(change_limit="off", secret_key="k"))  # type: ignore[arg-type]
+    assert all(unlimited.take("margaux") for _ in range(100))
