@@ -14,8 +14,10 @@ from pytest_httpserver import HTTPServer, RequestMatcher
 from pytest_httpserver.httpserver import HandlerType
 from werkzeug import Request
 
+from connector.customer.actions import offers
 from connector.identifiers import Identifiers
 from connector.manifest import load_manifest
+from connector.models import CustomerProfile, Identity, Order
 from connector.sources import build_source
 from connector.sources.base import BuildContext, Source, SourceRefused
 from connector.sources.preset import presets
@@ -175,3 +177,50 @@ def test_a_revoked_key_logs_in_again_once_then_is_refused(httpserver: HTTPServer
         odoo_source(httpserver, tmp_path).fetch(Identifiers(emails=(EMAIL,)))
     all_expected_calls_made(httpserver)
     assert refused.value.public == "refused our credentials (JSON-RPC)"
+
+
+CREDIT_NOTE = {"key": "S00298", "external": "42", "change": "0d7c4e1a-credit",
+               "inputs": {"reason": "damaged", "amount": "12.50"}}
+
+
+def profile_with(orders: list[Order]) -> CustomerProfile:
+    """A record the Odoo source knows (partner 42), holding these orders of it."""
+    return CustomerProfile(customer_id="cus_1", identity=Identity(external_ids={"erp": "42"}),
+                           orders=orders)
+
+
+def test_credit_note_is_declared_checked_and_offered_only_when_switched_on(
+        httpserver: HTTPServer, tmp_path: Path) -> None:
+    today = dt.date(2024, 4, 10)
+    orders = [Order(number="S00311", status="processing", date=dt.date(2024, 3, 5), source="erp"),
+              Order(number="S00305", status="cancelled", date=dt.date(2024, 1, 20), source="erp"),
+              Order(number="S00298", status="delivered", date=dt.date(2023, 11, 28), source="erp"),
+              Order(number="S00101", status="delivered", date=dt.date(2023, 3, 1), source="erp")]
+    source = odoo_source(httpserver, tmp_path)
+    spec = source.config.actions["credit_note"]  # type: ignore[attr-defined]
+    assert (spec.applies_to, spec.key, spec.inputs["amount"].max) == ("orders", "number", 200)
+    assert offers(profile_with(orders), {"erp": source.config}, today) == []  # off by default
+
+    source = odoo_source(httpserver, tmp_path, credit_notes=True, credit_note_max=80)
+    assert source.config.actions["credit_note"].inputs["amount"].max == 80  # type: ignore[attr-defined]
+    offered = offers(profile_with(orders), {"erp": source.config}, today)
+    assert [(o.name, o.key) for o in offered] == [("credit_note", "S00311"),
+                                                  ("credit_note", "S00298")]
+
+
+def test_credit_note_drafts_an_out_refund_through_execute_kw(httpserver: HTTPServer,
+                                                            tmp_path: Path) -> None:
+    expect_login(httpserver)
+    create = {"move_type": "out_refund", "partner_id": 42, "invoice_origin": "S00298",
+              "ref": "0d7c4e1a-credit",
+              "invoice_line_ids": [[0, 0, {"name": "S00298: damaged", "quantity": 1,
+                                           "price_unit": 12.5}]]}
+    httpserver.expect_ordered_request(
+        "/jsonrpc", method="POST", headers={"Idempotency-Key": "0d7c4e1a-credit"},
+        json={"jsonrpc": "2.0", "id": 1, "method": "call", "params": {
+            "service": "object", "method": "execute_kw",
+            "args": [DATABASE, 7, API_KEY, "account.move", "create", [create]]}},
+    ).respond_with_json({"jsonrpc": "2.0", "id": 1, "result": 918})
+    source = odoo_source(httpserver, tmp_path, credit_notes=True)
+    assert source.act("credit_note", CREDIT_NOTE) == 918  # type: ignore[attr-defined]
+    all_expected_calls_made(httpserver)
