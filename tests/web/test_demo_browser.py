@@ -124,3 +124,22 @@ def test_a_ticket_s_time_is_the_agents_own(service: Service) -> None:
     assert shown[2] == "01/11/2026 09:00"
     english = requests.get(f"{service.url}/demo?ticket=1001&lang=en", timeout=10).text
     assert ">1 Nov 2026 09:00</time>" in english.replace("\u202f", " ")
+
+
+def test_the_demo_agent_s_role_decides_what_the_record_offers(service: Service) -> None:
+    """The demo's header switches its agent's role: the sealed link carries it, and the
+    record offers 'Renvoyer le bon d'achat' (kept for supervisors) in that role only."""
+    import re
+
+    import requests
+
+    def record(role: str | None) -> str:
+        page = requests.get(f"{service.url}/demo", params={"ticket": "1001", **(
+            {"role": role} if role else {})}, timeout=10).text
+        src = re.search(r'<iframe src="([^"]+)"', page)
+        assert src is not None
+        return requests.get(service.url + src[1].replace("&amp;", "&"), timeout=10).text
+
+    assert "action=resend_voucher" not in record(None)
+    assert "action=resend_voucher" in record("supervisor")
+    assert "action=open_return" in record(None)
