@@ -104,7 +104,7 @@ def sidebar(kind: str) -> Response:
     ctx = replace(_render_context(locale, kind=kind, nonce=nonce),
                   changes=_recent_changes(found.profile.customer_id, locale),
                   actions=_offered(found.profile, locale, context.role),
-                  correctable=_correctable(context.role))
+                  correctable=_correctable(context.role), agent=context.agent)
     return _page(render_sidebar_page(found.profile, layout, ctx), 200, nonce)
 
 
@@ -172,7 +172,8 @@ def note_page(kind: str, note_id: int | None) -> Response:
     if found is None:
         return _message(404, locale, "notes.gone")
     back = services().embed.url("", request.args.get("t", ""), locale)
-    return _page(render_note_edit_page(found, _render_context(locale, kind=kind), back), 200)
+    ctx = replace(_render_context(locale, kind=kind), agent=context.agent)
+    return _page(render_note_edit_page(found, ctx, back), 200)
 
 
 @bp.post("/helpdesk/<kind>/notes")
@@ -186,7 +187,7 @@ def note(kind: str) -> Response:
     if customer is None:
         return _message(404, locale, "message.not_found")
     try:
-        _change_note(customer, request.form)
+        _change_note(customer, request.form, context.agent)
     except InvalidNote as exc:
         return _message(400, locale, "message.note_refused", detail=str(exc))
     back = {"t": request.form.get("t", ""), "lang": locale}
@@ -496,10 +497,11 @@ def _reply(reply: Reply, ancestors: tuple[str, ...]) -> Response:
     return response
 
 
-def _change_note(customer: str, form: Mapping[str, str]) -> None:
-    """The form's action on a landmark: add (default), edit or delete (raises InvalidNote)."""
+def _change_note(customer: str, form: Mapping[str, str], agent: str | None = None) -> None:
+    """The form's action on a note: add (default), edit or delete (raises InvalidNote),
+    signed by the agent the helpdesk vouches for, else by the name typed."""
     notes = services().assembler.notes
-    author = (form.get("author") or "").strip() or "agent"
+    author = agent or (form.get("author") or "").strip() or "agent"
     action = form.get("action", "add")
     if action not in ("delete", "edit"):
         notes.add(customer, form.get("text"), author)

@@ -97,6 +97,9 @@ class RenderContext:
     # here) and the actions the record offers now
     actions_url: str | None = None
     actions: tuple[ActionLink, ...] = ()
+    # the agent looking, as the helpdesk vouches for them: their notes are signed with it (no
+    # name to type)
+    agent: str | None = None
     flag_rules: FlagRules = field(default_factory=FlagRules, hash=False)  # the manifest's
     token: str = ""  # the sealed link's token, which authorises the page's forms
     repeat_window_days: int = 7  # the manifest's kpis.repeat_window_days, explained in a tooltip

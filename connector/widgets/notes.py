@@ -34,7 +34,7 @@ class NotesBlock:
             return None
         return render_template("notes.html", ctx, block=self.key, notes=notes,
                                action=ctx.notes_url, edit=note_edit_action(ctx),
-                               token=ctx.token, max_length=NOTE_MAX,
+                               token=ctx.token, max_length=NOTE_MAX, agent=ctx.agent,
                                more=max(0, len(profile.notes) - SHOWN))
 
 
@@ -47,7 +47,7 @@ def note_edit_action(ctx: RenderContext) -> str | None:
 def edit_values(note: Note, ctx: RenderContext) -> dict[str, Any]:
     """What a note's edit page shows: the note, who wrote it when, where its forms post."""
     return {"note": note, "byline": _byline(note, ctx), "action": ctx.notes_url,
-            "token": ctx.token, "max_length": NOTE_MAX}
+            "token": ctx.token, "max_length": NOTE_MAX, "agent": ctx.agent}
 
 
 def _byline(note: Note, ctx: RenderContext) -> str:

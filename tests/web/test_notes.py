@@ -103,3 +103,22 @@ def test_ten_notes_of_the_maximum_length_keep_the_first_paint_under_60_kb(
     assert page.text.count('class="notes__text"') == 10
     assert len(LONGEST) == 280
     assert len(page.content) < 60 * 1024, f"{len(page.content) / 1024:.1f} KB"
+
+
+def test_a_note_is_signed_by_the_agent_the_link_vouches_for(service: Service,
+                                                           demo_data: Path) -> None:
+    """A link the helpdesk had made for an agent: the form asks no name, and a note posted
+    with one typed by hand is still signed by that agent."""
+    email = someone(demo_data)
+    token = LINKS.token(email=email, agent="margaux.demo", role="agent")
+    page = requests.get(LINKS.url(service.url, token, "fr"), timeout=10)
+    assert 'name="author"' not in page.text and "Signé margaux.demo" in page.text
+    posted = requests.post(f"{service.url}/helpdesk/embed/notes", timeout=10, data={
+        "t": token, "lang": "fr", "text": "Préfère le retrait en magasin", "author": "Mallory"})
+    assert posted.status_code == 200
+    kept = requests.get(f"{service.url}/api/v1/customers/{customer(service, email)['customer_id']}"
+                        "/notes", headers=AUTH, timeout=10).json()["notes"]
+    mine = [n for n in kept if n["text"] == "Préfère le retrait en magasin"]
+    assert [n["author"] for n in mine] == ["margaux.demo"]
+    unsigned = requests.get(LINKS.url(service.url, LINKS.token(email=email), "fr"), timeout=10)
+    assert 'name="author"' in unsigned.text  # no agent in the link: the name is typed
