@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from simpleeval import InvalidExpression
@@ -58,6 +59,12 @@ class CheckedAction:
         """What the source's request is filled with (`{change}` is added by the outbox)."""
         return {"key": self.key or "", "external": self.external, "inputs": dict(self.inputs)}
 
+    def kept(self, spec: Any, locale: str) -> dict[str, Any]:
+        """What the outbox keeps: the request's values and the note the ticket gets once the
+        action is done (in the brand's `locale`), if the action has one."""
+        note = text_of(spec.note, locale, self.key, self.inputs, spec) if spec.note else None
+        return {**self.values(), "note": note}
+
 
 def action_names(applies_to: str) -> dict[str, Any]:
     """What an action's `when:` may name: the record's sections, `customer`, `today`, and on
@@ -71,8 +78,14 @@ def action_names(applies_to: str) -> dict[str, Any]:
 
 
 def when_expression(spec: Any) -> Expression | None:
-    """An action's `when:`, checked (ExpressionError for a typo, with what is known)."""
-    return Expression(spec.when, action_names(spec.applies_to)) if spec.when else None
+    """An action's `when:`, checked (ExpressionError for a typo, with what is known); parsed
+    once, not on every record the action is offered on."""
+    return _compiled(spec.when, spec.applies_to) if spec.when else None
+
+
+@lru_cache(maxsize=256)
+def _compiled(text: str, applies_to: str) -> Expression:
+    return Expression(text, action_names(applies_to))
 
 
 def offers(profile: CustomerProfile, sources: Mapping[str, Any], today: dt.date,
@@ -165,6 +178,17 @@ def _input(name: str, spec: Any, raw: Any) -> str | None:
     if len(text) > spec.max_length:
         raise InvalidAction(f"{name}: at most {spec.max_length} characters", "too_long")
     return text
+
+
+def input_views(spec: Any, locale: str,
+                given: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """An action's inputs as its page and the API show them, in one language (with the values
+    an agent gave, on a page shown again)."""
+    return [{"name": name, "label": label_text(field.label, locale), "kind": field.kind,
+             "required": field.required, "max": str(field.max) if field.max else None,
+             "max_length": field.max_length, "value": (given or {}).get(name, ""),
+             "choices": [(v, label_text(c, locale)) for v, c in field.choices.items()]}
+            for name, field in spec.inputs.items()]
 
 
 def text_of(label: Any, locale: str, key: str | None, inputs: Mapping[str, str],

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, and_, insert, or_, select, update
+from sqlalchemy.engine import Connection
 
 from connector.customer.corrections import shows
 from connector.customer.profile import ProfileAssembler
@@ -115,10 +116,14 @@ class Outbox:
             row = connection.execute(select(changes).where(changes.c.id == change_id)).first()
         return _state(row) if row is not None else None
 
-    def of(self, customer_id: str) -> list[ChangeState]:
-        """A customer's changes, newest first."""
+    def of(self, customer_id: str, since: dt.datetime | None = None,
+           limit: int | None = None) -> list[ChangeState]:
+        """A customer's changes, newest first (those updated since `since`, at most `limit`:
+        what the record shows)."""
         query = select(changes).where(changes.c.customer_id == customer_id).order_by(
-            changes.c.created_at.desc(), changes.c.id)
+            changes.c.created_at.desc(), changes.c.id).limit(limit)
+        if since is not None:
+            query = query.where(changes.c.updated_at >= since)
         with self.engine.connect() as connection:
             return [_state(row) for row in connection.execute(query)]
 
@@ -242,18 +247,23 @@ class Outbox:
     def _settle(self, row: Any, state: str, outcome: str) -> None:
         """The change's last state: its values erased, the outcome audited."""
         now = self.clock()
-        with self.engine.begin() as connection:
+        with self.engine.begin() as connection:  # settled and audited, or neither
             connection.execute(update(changes).where(changes.c.id == row.id).values(
                 state=state, payload=None, claimed_at=None, outcome=outcome[:200],
                 updated_at=now))
-        self._audit(row, f"change.{state}")
+            _audit(connection, row, f"change.{state}")
         if state == FAILED:
             log.warning("change %s to %s failed: %s", row.id, row.source, outcome)
 
     def _audit(self, row: Any, action: str) -> None:
         with self.engine.begin() as connection:
-            audit_entry(connection, "connector", action, row.customer_id,
-                        f"{row.name} at {row.source} (change {row.id})")
+            _audit(connection, row, action)
+
+
+def _audit(connection: Connection, row: Any, action: str) -> None:
+    """A change's step in the audit trail: which field or action, where, never its values."""
+    audit_entry(connection, "connector", action, row.customer_id,
+                f"{row.name} at {row.source} (change {row.id})")
 
 
 def _row_of(engine: Engine, change_id: str) -> Any:

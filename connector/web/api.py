@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from connector.customer.actions import Offer
+from connector.customer.actions import Offer, input_views
 from connector.customer.actions import check as check_action
 from connector.customer.actions import offers as action_offers
 from connector.customer.actions import text_of as action_text
@@ -311,10 +311,8 @@ def actions_of(customer_id: str) -> Response | tuple[Response, int]:
 def offer_json(offer: Offer, locale: str) -> dict[str, Any]:
     """An offered action for the API, its texts in one language."""
     spec = offer.spec
-    inputs = [{"name": name, "label": label_text(given.label, locale), "kind": given.kind,
-               "required": given.required, "max": str(given.max) if given.max else None,
-               "choices": {v: label_text(t, locale) for v, t in given.choices.items()}}
-              for name, given in spec.inputs.items()]
+    inputs = [{k: dict(v) if k == "choices" else v for k, v in view.items() if k != "value"}
+              for view in input_views(spec, locale)]
     return {"source": offer.source, "name": offer.name, "applies_to": spec.applies_to,
             "roles": spec.roles,
             "key": offer.key, "label": label_text(spec.label, locale), "inputs": inputs,
@@ -350,10 +348,8 @@ def act(customer_id: str, name: str) -> Response | tuple[Response, int]:
     except (InvalidChange, ChangeRefused) as exc:
         return _refusal(exc)
     spec = svc.manifest.sources[done.source].actions[name]  # type: ignore[attr-defined]
-    note = (action_text(spec.note, svc.manifest.brand.locale, done.key, done.inputs, spec)
-            if spec.note else None)
-    return _keep(customer_id, done.source, name, {**done.values(), "note": note}, who,
-                 kind="action", item=done.key)
+    return _keep(customer_id, done.source, name, done.kept(spec, svc.manifest.brand.locale),
+                 who, kind="action", item=done.key)
 
 
 Who = tuple[str, str | None, str | None, str | None]

@@ -16,7 +16,7 @@ from flask import Blueprint, Response, g, jsonify, redirect, request
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from connector.customer.actions import ActionRefused, InvalidAction
+from connector.customer.actions import ActionRefused, InvalidAction, input_views
 from connector.customer.actions import check as check_action
 from connector.customer.actions import offers as action_offers
 from connector.customer.actions import text_of as action_text
@@ -219,18 +219,10 @@ def correction(kind: str) -> Response:
     except (InvalidCorrection, CorrectionRefused) as exc:
         status = exc.status if isinstance(exc, CorrectionRefused) else 400
         return _correction_form(kind, locale, profile, form, exc.reason, status)
-    if svc.assembler.guards[done.source].state == Circuit.OPEN:
-        return _correction_form(kind, locale, profile, form, "unavailable", 503)
-    if not change_budget().take(_actor(context)):
-        return _correction_form(kind, locale, profile, form, "too_many", 429)
-    svc.outbox.submit(profile.customer_id, done.source, field, done.values(),
-                      actor=_actor(context), helpdesk=context.helpdesk,
-                      ticket_id=context.ticket_id)
-    svc.worker.wake()
-    # back to this person whatever the ticket's identifiers now find (a corrected email no
-    # longer finds them at the source): the link names them, as an agent's choice does
-    sealed = svc.embed.seal(context, customer_id=profile.customer_id)
-    return redirect(svc.embed.url("", sealed, locale), 303)  # type: ignore[return-value]
+    kept = _keep_change(context, profile, locale, done.source, field, done.values())
+    if isinstance(kept, tuple):
+        return _correction_form(kind, locale, profile, form, *kept)
+    return kept
 
 
 @bp.route("/helpdesk/<kind>/actions", methods=["GET", "POST"])
@@ -259,16 +251,29 @@ def action(kind: str) -> Response:
     except (InvalidAction, ActionRefused) as exc:
         status = exc.status if isinstance(exc, ActionRefused) else 400
         return _action_form(kind, locale, spec, source, name, key, given, exc.reason, status)
+    kept = _keep_change(context, profile, locale, source, name,
+                        done.kept(spec, svc.manifest.brand.locale), "action", done.key)
+    if isinstance(kept, tuple):
+        return _action_form(kind, locale, spec, source, name, key, given, *kept)
+    return kept
+
+
+def _keep_change(context: SidebarContext, profile: CustomerProfile, locale: str, source: str,
+                 name: str, values: dict[str, Any], kind: str = "correction",
+                 item: str | None = None) -> Response | tuple[str, int]:
+    """A checked change kept in the outbox, then the record shown again; or why not now
+    (its catalog reason and status: the source's circuit is open, the agent's budget spent)."""
+    svc = services()
     if svc.assembler.guards[source].state == Circuit.OPEN:
-        return _action_form(kind, locale, spec, source, name, key, given, "unavailable", 503)
+        return "unavailable", 503
     if not change_budget().take(_actor(context)):
-        return _action_form(kind, locale, spec, source, name, key, given, "too_many", 429)
-    note = (action_text(spec.note, svc.manifest.brand.locale, done.key, done.inputs, spec)
-            if spec.note else None)
-    svc.outbox.submit(profile.customer_id, source, name, {**done.values(), "note": note},
-                      actor=_actor(context), helpdesk=context.helpdesk,
-                      ticket_id=context.ticket_id, kind="action", item=done.key)
+        return "too_many", 429
+    svc.outbox.submit(profile.customer_id, source, name, values, actor=_actor(context),
+                      helpdesk=context.helpdesk, ticket_id=context.ticket_id, kind=kind,
+                      item=item)
     svc.worker.wake()
+    # back to this person whatever the ticket's identifiers now find (a corrected email no
+    # longer finds them at the source): the link names them, as an agent's choice does
     sealed = svc.embed.seal(context, customer_id=profile.customer_id)
     return redirect(svc.embed.url("", sealed, locale), 303)  # type: ignore[return-value]
 
@@ -279,13 +284,9 @@ def _action_form(kind: str, locale: str, spec: Any, source: str, name: str, key:
     """An action's page, with the reason it was refused when it was."""
     svc = services()
     token = request.values.get("t", "")
-    inputs = [{"name": n, "label": label_text(i.label, locale), "kind": i.kind,
-               "required": i.required, "max": str(i.max) if i.max else None,
-               "max_length": i.max_length, "value": given.get(n, ""),
-               "choices": [(v, label_text(c, locale)) for v, c in i.choices.items()]}
-              for n, i in spec.inputs.items()]
     values = {"heading": label_text(spec.label, locale),
-              "confirm": action_text(spec.confirm, locale, key, {}, spec), "inputs": inputs,
+              "confirm": action_text(spec.confirm, locale, key, {}, spec),
+              "inputs": input_views(spec, locale, given),
               "source": source, "action_name": name, "key": key,
               "source_label": svc.manifest.sources[source].label_in(locale) or source,
               "action_url": f"/helpdesk/{kind}/actions", "token": token,
@@ -338,7 +339,7 @@ def _recent_changes(customer_id: str, locale: str) -> tuple[ChangeLine, ...]:
     five); none when the database does not answer (the record still shows the sources)."""
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=7)
     try:
-        kept = [c for c in services().outbox.of(customer_id) if c.updated_at >= since][:5]
+        kept = services().outbox.of(customer_id, since=since, limit=5)
     except DATABASE_ERRORS as exc:
         log.warning("corrections not read for the record: %s", type(exc).__name__)
         return ()

@@ -11,6 +11,7 @@ block's `sources`.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,11 +24,13 @@ from connector.widgets.timeline import link
 Count = Callable[[CustomerProfile, BlockSpec], int]
 
 
-def timeline(profile: CustomerProfile, spec: BlockSpec, ctx: RenderContext,
-             kind: str | None = None) -> int:
-    """Entries the timeline lists (of one kind when given), as the block counts them."""
-    return sum(1 for entry in timeline_of(profile, ctx.timezone)
-               if spec.allows(entry.source) and kind in (None, entry.kind))
+def timeline_counts(profile: CustomerProfile, spec: BlockSpec, ctx: RenderContext) -> Counter[str]:
+    """Entries the timeline lists, by kind and in all (`"all"`), as the block counts them:
+    built once per tabs block (a timeline is every item of the record, sorted)."""
+    counts = Counter(entry.kind for entry in timeline_of(profile, ctx.timezone)
+                     if spec.allows(entry.source))
+    counts["all"] = sum(counts.values())
+    return counts
 
 
 def requests(profile: CustomerProfile, spec: BlockSpec) -> int:
@@ -85,26 +88,26 @@ class TabView:
     title: str
 
 
-def counted(tab: Tab, profile: CustomerProfile, spec: BlockSpec,
-            ctx: RenderContext) -> tuple[int, str | None]:
+def counted(tab: Tab, profile: CustomerProfile, spec: BlockSpec, ctx: RenderContext,
+            listed: Counter[str]) -> tuple[int, str | None]:
     """The tab's count and where its list is: the timeline's page filtered to the tab's kind
     (on the full record), the whole timeline block for "History", else the tab's own block
-    (in a fragment, which opens no timeline page)."""
+    (in a fragment, which opens no timeline page); `listed`: the timeline's counts."""
     if tab.kind is not None and "timeline" in ctx.anchors:
         kind = None if tab.kind == "all" else tab.kind
         page = link(ctx, kind) if kind is not None else f"#{ctx.anchors['timeline']}"
         if page is not None:
-            return timeline(profile, spec, ctx, kind), page
+            return listed[tab.kind], page
     if tab.count is None:
         return 0, None
     anchor = ctx.anchors.get(tab.target) if tab.target else None
     return tab.count(profile, spec), f"#{anchor}" if anchor else None
 
 
-def tab_view(tab: Tab, profile: CustomerProfile, spec: BlockSpec,
-             ctx: RenderContext) -> TabView | None:
+def tab_view(tab: Tab, profile: CustomerProfile, spec: BlockSpec, ctx: RenderContext,
+             listed: Counter[str]) -> TabView | None:
     """Count one tab and decide whether it links to its list (None: nothing to count)."""
-    number, href = counted(tab, profile, spec, ctx)
+    number, href = counted(tab, profile, spec, ctx, listed)
     if tab.count is None and href is None:
         return None  # "History" without a timeline on the page
     label = i18n.text(tab.label, ctx.locale)
@@ -127,8 +130,10 @@ class TabsBlock:
 
     def render(self, profile: CustomerProfile, spec: BlockSpec, ctx: RenderContext) -> str | None:
         """Return the tabs, or None when every count is zero."""
+        listed = (timeline_counts(profile, spec, ctx) if "timeline" in ctx.anchors
+                  else Counter[str]())
         views = [view for tab in self.tabs
-                 if (view := tab_view(tab, profile, spec, ctx)) is not None]
+                 if (view := tab_view(tab, profile, spec, ctx, listed)) is not None]
         if all(view.zero for view in views):
             return None
         return render_template("tabs.html", ctx, block=self.key, tabs=views)
