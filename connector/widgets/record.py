@@ -50,8 +50,6 @@ def render_context(manifest: SidebarSettings, offers: Mapping[str, tuple[DetailO
         flag_rules=manifest.flags,
         value_labels=manifest.sidebar.values,
         folded=frozenset(manifest.sidebar.folded),
-        correctable=frozenset(field for config in manifest.sources.values()
-                              for field in getattr(config, "writes", {})),
         **request_parts,
     )
 
