@@ -128,6 +128,14 @@ class SidebarContext:
     # whom the audit names
     agent: str | None = None
     role: str | None = None
+    # the helpdesk the ticket belongs to, when not the one that framed the page (an `embed`
+    # link made for a Zendesk ticket): where an action's note on the ticket goes
+    ticket_helpdesk: str | None = None
+
+    @property
+    def ticket_of(self) -> str:
+        """The helpdesk whose ticket `ticket_id` is."""
+        return self.ticket_helpdesk or self.helpdesk
 
 
 EventKind = Literal["ticket.created", "ticket.updated", "message.created", "customer.updated",

@@ -57,14 +57,15 @@ class EmbedLinks:
               ticket: str | None = None, customer_id: str | None = None,
               search: bool = False, helpdesk: str | None = None,
               lifetime_s: int | None = None, agent: str | None = None,
-              role: str | None = None) -> str:
+              role: str | None = None, ticket_helpdesk: str | None = None) -> str:
         """A sealed token for these identifiers, for one person an agent chose among several,
         or (`search`) for a ticket with no identifier, opening the search (raises
         InvalidIdentifier for unusable identifiers). `helpdesk` names the helpdesk that framed
         the request (its framing policy applies to the page); `lifetime_s`, shorter than the
         links' own, makes a link that expires sooner and cannot be renewed. `agent` and
         `role`: who the link is for, as the helpdesk that asked for it vouches (what they may
-        change from the record)."""
+        change from the record); `ticket_helpdesk`: the helpdesk `ticket` belongs to, when not
+        `helpdesk` (where an action's note on the ticket goes)."""
         ids = identifiers_from(self.region, email=email, phone=phone, card=card,
                                handle=handle).merged(Identifiers(externals=externals))
         if not ids and not customer_id and not search:
@@ -75,7 +76,8 @@ class EmbedLinks:
                    **({"l": lifetime_s} if lifetime_s and lifetime_s < self.ttl_s else {}),
                    **({"s": ids.handles} if ids.handles else {}),
                    **({"x": [list(pair) for pair in ids.externals]} if ids.externals else {}),
-                   **({"a": agent[:80]} if agent else {}), **({"r": role[:40]} if role else {})}
+                   **({"a": agent[:80]} if agent else {}), **({"r": role[:40]} if role else {}),
+                   **({"k": ticket_helpdesk} if ticket_helpdesk else {})}
         data = json.dumps(payload, separators=(",", ":")).encode()
         return self._fernet.encrypt_at_time(data, now).decode()
 
@@ -89,7 +91,8 @@ class EmbedLinks:
                           handle=list(ids.handles), externals=ids.externals,
                           ticket=context.ticket_id, customer_id=person,
                           search=not ids and not person, helpdesk=context.helpdesk,
-                          lifetime_s=lifetime_s, agent=context.agent, role=context.role)
+                          lifetime_s=lifetime_s, agent=context.agent, role=context.role,
+                          ticket_helpdesk=context.ticket_helpdesk)
 
     def url(self, base_url: str, token: str, locale: str | None = None,
             keep: Mapping[str, str] | None = None) -> str:
@@ -149,7 +152,7 @@ class EmbedLinks:
                               ticket_id=payload.get("t"),
                               locale=locale if locale in ("fr", "en") else None,
                               customer_id=payload.get("u"), agent=payload.get("a"),
-                              role=payload.get("r"))
+                              role=payload.get("r"), ticket_helpdesk=payload.get("k"))
 
     def framed_by(self, token: str | None) -> str | None:
         """The helpdesk a genuine link was made for, even out of date (its page must still be

@@ -269,7 +269,7 @@ def _keep_change(context: SidebarContext, profile: CustomerProfile, locale: str,
     if not change_budget().take(_actor(context)):
         return "too_many", 429
     svc.outbox.submit(profile.customer_id, source, name, values, actor=_actor(context),
-                      helpdesk=context.helpdesk, ticket_id=context.ticket_id, kind=kind,
+                      helpdesk=context.ticket_of, ticket_id=context.ticket_id, kind=kind,
                       item=item)
     svc.worker.wake()
     # back to this person whatever the ticket's identifiers now find (a corrected email no

@@ -88,6 +88,22 @@ def test_a_sealed_context_keeps_every_kind_of_identifier() -> None:
     assert links.read({"t": links.seal(context)}).identifiers == ids
 
 
+def test_a_link_made_for_another_helpdesk_s_ticket_sends_its_notes_there() -> None:
+    from connector.helpdesk.base import SidebarContext
+    from connector.identifiers import Identifiers
+
+    links = EmbedLinks(KEY, 600, "FR")
+    made = links.read({"t": links.token(email=PAULINE, ticket="7", ticket_helpdesk="zendesk",
+                                        agent="margaux", role="agent")})
+    assert (made.helpdesk, made.ticket_of, made.agent, made.role) == \
+        ("embed", "zendesk", "margaux", "agent")
+    resealed = links.read({"t": links.seal(made, customer_id="cus_1")})
+    assert (resealed.ticket_id, resealed.ticket_of, resealed.customer_id) == \
+        ("7", "zendesk", "cus_1")
+    own = SidebarContext(helpdesk="chatwoot", identifiers=Identifiers(emails=(PAULINE,)))
+    assert links.read({"t": links.seal(own)}).ticket_of == "chatwoot"
+
+
 @pytest.mark.parametrize("token", ["forged", "", None, 42])
 def test_only_genuine_links_are_renewed(token: object) -> None:
     assert EmbedLinks(KEY, 600, "FR").renew(token) is None
