@@ -270,6 +270,19 @@ def check_fresh(sent: dt.datetime, now: dt.datetime, window_s: int) -> None:
         raise Unauthorized("the signature's timestamp is outside the replay window")
 
 
+AGENT_MAX = 80  # an agent's name, as sealed links keep it
+
+
+def agent_name(*candidates: object) -> str | None:
+    """The first usable name among what a helpdesk vouches for about the agent looking (an
+    email, then a name): printable text on one line, at most AGENT_MAX characters."""
+    for value in candidates:
+        name = " ".join(value.split()) if isinstance(value, str) else ""
+        if name and name.isprintable():
+            return name if len(name) <= AGENT_MAX else name[:AGENT_MAX - 1] + "…"
+    return None
+
+
 def body_key(body: bytes) -> str:
     """An idempotency key for helpdesks that send no delivery id: the body's digest."""
     return "sha256:" + hashlib.sha256(body).hexdigest()

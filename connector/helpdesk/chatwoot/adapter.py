@@ -13,6 +13,11 @@ here, and shows the sealed record page this returns in a frame of its own, repla
 Chatwoot posts another conversation. Before that link expires the page asks again with
 `renew`, the token its frame shows (record_frame.js): while it is valid the same record is
 sealed anew, and the record takes it in place.
+
+Who is looking: nobody we can vouch for. Chatwoot's `currentAgent` arrives in the same unsigned
+message, and the page's POST is composed by the agent's browser: anyone holding the URL could
+claim any agent. It is never read; the record is for no agent (only what is kept for no role
+is offered), and the entry refuses `roles`/`agent_roles`.
 """
 
 from __future__ import annotations
@@ -70,6 +75,9 @@ class Config(AdapterConfig):
     """`helpdesks.chatwoot` in the manifest (secrets from the environment)."""
 
     external_id_field: ClassVar[str | None] = "identifier"
+    agentless: ClassVar[str] = ("the context Chatwoot gives a dashboard app (currentAgent) is "
+                                "unsigned, so no agent is vouched for and no role can be "
+                                "mapped")
 
     # where agents use Chatwoot: it frames our page, posts its context, serves the API
     base_url: str | None = None

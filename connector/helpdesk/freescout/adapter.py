@@ -15,6 +15,11 @@ module's README still describes its first version, a form-encoded POST from the 
 browser with no secret: a form-encoded body is read too, but only with the `secret` field,
 compared in constant time with FREESCOUT_SECRET.
 
+Who is looking: nobody we can tell. The module's POST (version 3.0.0,
+`SidebarWebhookController::ajax`) carries the customer, the conversation's subject and type, the
+mailbox and the secret, never the agent who opened the conversation: the record is for no
+agent, who sees only what is kept for no role, and the entry refuses `roles`/`agent_roles`.
+
 API & Webhooks (freescout.net/module/api-webhooks, a paid module): the events and objects of
 Help Scout's webhooks (`convo.created`, `convo.customer.reply.created`, `customer.created`…),
 with `X-FreeScout-Event`. The page says requests are signed; *unconfirmed* from the module's
@@ -62,6 +67,8 @@ class Config(AdapterConfig):
 
     writable: ClassVar[frozenset[str]] = frozenset()
     unwritable: ClassVar[str] = "writing back to FreeScout is not supported yet"
+    agentless: ClassVar[str] = ("the Sidebar Webhook module does not say which FreeScout "
+                                "agent is looking, so no role can be mapped")
 
     # the Sidebar Webhook's secret (Mailbox → Sidebar Webhook → Secret): FREESCOUT_SECRET
     secret: SecretStr | None = None

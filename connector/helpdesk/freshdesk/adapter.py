@@ -12,6 +12,12 @@ through the API v2.
   secret in a header (or as basic-auth credentials); the body is composed by the admin
   (`webhooks.py` reads it).
 - Write-back: `api.py`.
+
+Who is looking: nobody we can vouch for. The app's body is built by its page in the agent's
+browser (the FDK's `loggedInUser` included), and any agent can invoke the request template with
+a body of their own: it proves the request comes through this account's app, not who sent it.
+The record is for no agent (only what is kept for no role is offered), and the entry refuses
+`roles`/`agent_roles`.
 """
 
 from __future__ import annotations

@@ -14,6 +14,9 @@ class Config(AdapterConfig):
     """`helpdesks.freshdesk` in the manifest (secrets from the environment)."""
 
     external_id_field: ClassVar[str | None] = "unique_external_id"  # the contacts'
+    agentless: ClassVar[str] = ("the Freshdesk app's request is composed in the agent's "
+                                "browser (loggedInUser is not signed), so no agent is vouched "
+                                "for and no role can be mapped")
 
     # the account: `acme` or `acme.freshdesk.com` (the API is https://acme.freshdesk.com/api/v2)
     domain: str | None = Field(default=None,

@@ -13,6 +13,12 @@ the rest. The payload documents no phone nor social profile; a `customer.phone` 
 `customer.phones` (strings or `{value}` objects) and `customer.socialProfiles` (`{type,
 value}`), as in Mailbox API customer objects, are read when present.
 
+Who is looking: the signed body's `user` (`{id, fname, lname, role}`; `email` read when
+present, *unconfirmed*: the documented example has none) is the agent the record is for: their
+email, else "First Last (#id)", and their role (`owner`, `admin`, `user` in Help Scout's
+words) through the entry's `roles`/`agent_roles`. The fragment's link to the full record seals
+both, so every page of it knows who is looking.
+
 Webhooks (developer.helpscout.com/webhooks): `X-HelpScout-Event` and the same signature,
 with its own secret; the body is the v2 conversation or customer object; no delivery id.
 
@@ -38,6 +44,7 @@ from connector.helpdesk.base import (
     Unauthorized,
     WriteBack,
     WriteBackFailed,
+    agent_name,
     check_hmac,
     first_line,
     hmac_b64,
@@ -60,6 +67,7 @@ class Config(AdapterConfig):
     """`helpdesks.helpscout` in the manifest (secrets from the environment)."""
 
     writable: ClassVar[frozenset[str]] = frozenset({"tags", "note"})
+    vouches_for_agents: ClassVar[bool] = True  # the signed body's `user`
     unwritable: ClassVar[str] = ("Help Scout has no customer fields we can set without "
                                  "declaring them first; use tags and notes")
 
@@ -113,8 +121,29 @@ class HelpScout:
         ticket = data.get("ticket")  # false on a draft
         ticket_id = str(ticket["id"]) if isinstance(ticket, dict) and ticket.get("id") else None
         ids = person_identifiers([data.get("customer")], self.deps.region)
-        context = SidebarContext(helpdesk=KIND, identifiers=ids, ticket_id=ticket_id)
+        agent, role = self.agent_of(data.get("user"))
+        context = SidebarContext(helpdesk=KIND, identifiers=ids, ticket_id=ticket_id,
+                                 agent=agent, role=role)
         return _json(200, self.deps.render_fragment(context))
+
+    def agent_of(self, user: object) -> tuple[str | None, str | None]:
+        """(agent, our role) of the signed body's `user`: their email, else "First Last
+        (#id)"; none without a name or an id (no role either: the audit must name someone)."""
+        if not isinstance(user, dict):
+            return None, None
+        user_id = _digits(user.get("id"))
+        email = user.get("email")
+        email = email.strip().lower() if isinstance(email, str) and "@" in email else None
+        name = agent_name(" ".join(v for v in (user.get("fname"), user.get("lname"))
+                                   if isinstance(v, str)))
+        if user_id:
+            name = f"{name[:60]} (#{user_id})" if name else f"#{user_id}"
+        agent = agent_name(email, name)
+        if agent is None:
+            return None, None
+        role = user.get("role")
+        return agent, self.config.role_of(role if isinstance(role, str) else None,
+                                          agent=(user_id, email))
 
     def refusal(self, status: int, reason: str) -> Reply:
         """An error answer as the dynamic app's JSON, its short plain reason first (the part
@@ -147,6 +176,12 @@ class HelpScout:
                 self.api.replace_tags(change.ticket_id, wanted)
         if change.note:
             self.api.add_note(change.ticket_id, change.note)
+
+
+def _digits(value: object) -> str | None:
+    """A Help Scout id (a number, or its digits) as text; None for anything else."""
+    text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    return text if text.isdigit() and len(text) <= 20 else None
 
 
 def _json(status: int, html: str, **extra: str) -> Reply:

@@ -26,6 +26,7 @@ from connector.helpdesk.base import (
 from connector.helpdesk.config import secret
 from connector.helpdesk.deps import HelpdeskDeps
 from connector.helpdesk.zendesk import sidebar, webhooks
+from connector.helpdesk.zendesk.agents import AgentDirectory
 from connector.helpdesk.zendesk.api import ZendeskApi
 from connector.helpdesk.zendesk.config import Config
 
@@ -52,9 +53,10 @@ class Zendesk:
         self.write_limits = Limits(calls=config.writes_per_minute, per_s=60.0,
                                    target_interval_s=20.0)
         self.api = _api(config)
+        self.agents = AgentDirectory(config, self.api, deps.clock)  # who is looking
 
     def sidebar_context(self, request: HttpRequest) -> SidebarContext | Reply:
-        return sidebar.sidebar_context(self.config, self.deps, request)
+        return sidebar.sidebar_context(self.config, self.deps, request, self.agents)
 
     def verify(self, headers: Headers, body: bytes) -> None:
         """The webhook's HMAC over timestamp + raw body, within the replay window."""

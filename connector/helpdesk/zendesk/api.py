@@ -56,9 +56,12 @@ class ZendeskApi:
                                      "User-Agent": "connector (customer sidebar)"})
 
     # --- reading -------------------------------------------------------------------------
-    def user(self, user_id: str) -> dict[str, Any]:
-        """The user's record (tags, user_fields, primary email and phone)."""
-        return dict(self._call("GET", f"/api/v2/users/{_id(user_id)}.json").get("user") or {})
+    def user(self, user_id: str,
+             timeout: tuple[float, float] | None = None) -> dict[str, Any]:
+        """The user's record (tags, user_fields, primary email and phone, role); `timeout`
+        shorter than the client's own when someone waits for the answer."""
+        return dict(self._call("GET", f"/api/v2/users/{_id(user_id)}.json",
+                               **({"timeout": timeout} if timeout else {})).get("user") or {})
 
     def identities(self, user_id: str, region: str,
                    external_source: str | None = None) -> Identifiers:
@@ -128,8 +131,8 @@ class ZendeskApi:
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         endpoint = f"{method} {_shape(path)}"
         try:
-            response = self.session.request(method, self.base_url + path, timeout=TIMEOUT_S,
-                                            **kwargs)
+            response = self.session.request(method, self.base_url + path,
+                                            **{"timeout": TIMEOUT_S, **kwargs})
         except requests.Timeout as exc:
             raise WriteBackFailed(f"Zendesk did not answer in time ({endpoint})") from exc
         except requests.RequestException as exc:

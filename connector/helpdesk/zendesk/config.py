@@ -14,6 +14,7 @@ class Config(AdapterConfig):
     """`helpdesks.zendesk` in the manifest (secrets from the environment)."""
 
     external_id_field: ClassVar[str | None] = "external_id"  # users' (externalId in ZAF)
+    vouches_for_agents: ClassVar[bool] = True  # the signed-URL JWT's user (agents.py)
 
     subdomain: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     # signed URLs: the app's public key (PEM) and, optionally, the expected audience
@@ -49,6 +50,8 @@ class Config(AdapterConfig):
     # 3 s minimum, not a minute: a browser test lets it run out in seconds; shorter is stricter
     session_ttl_s: int = Field(default=600, ge=3, le=3600)
     session_max_s: int = Field(default=43_200, ge=60, le=86_400)
+    # how long an agent's role read from the API is kept (a change in Zendesk shows after it)
+    role_ttl_s: int = Field(default=300, ge=10, le=3600)
     # the ZAF SDK the sidebar page loads: Zendesk's CDN (a test points it at a local copy)
     sdk_url: str = Field(
         default="https://static.zdassets.com/zendesk_app_framework_sdk/2.0/zaf_sdk.min.js",

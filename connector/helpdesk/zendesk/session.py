@@ -1,10 +1,11 @@
 """Our Zendesk session: what the sidebar page works on once Zendesk's signed-URL JWT is checked.
 
 A Fernet token, sealed with a key derived from the service's secret key, holding the account's
-subdomain, the app's location and the JWT's issue time. It is refused `session_ttl_s` after it
-was sealed; every record link the page obtains comes with a renewed one (the same subdomain,
-location and start, sealed now), so a ticket kept open keeps working. Never past the start plus
-`session_max_s`, though: only Zendesk, when the app loads again, can vouch for the agent anew.
+subdomain, the app's location, the JWT's issue time and the agent the JWT named (agents.py).
+It is refused `session_ttl_s` after it was sealed; every record link the page obtains comes
+with a renewed one (the same subdomain, location, start and agent, sealed now), so a ticket
+kept open keeps working. Never past the start plus `session_max_s`, though: only Zendesk, when
+the app loads again, can vouch for the agent anew.
 """
 
 from __future__ import annotations
@@ -29,13 +30,16 @@ class Session:
     subdomain: str
     location: str  # ticket_sidebar or user_sidebar
     started: int  # the issue time of Zendesk's JWT that opened it (epoch seconds)
+    agent_id: str | None = None  # the Zendesk user the JWT named: who is looking
 
 
 def seal_session(config: Config, deps: HelpdeskDeps, location: str,
-                 started: int | None = None) -> str:
-    """A session for this account, sealed now (`started`: the JWT's issue time, else now)."""
+                 started: int | None = None, agent_id: str | None = None) -> str:
+    """A session for this account, sealed now (`started`: the JWT's issue time, else now),
+    for the agent the JWT named."""
     now = int(deps.clock())
-    payload = {"s": config.subdomain, "l": location, "a": now if started is None else started}
+    payload = {"s": config.subdomain, "l": location, "a": now if started is None else started,
+               **({"g": agent_id} if agent_id else {})}
     data = json.dumps(payload, separators=(",", ":")).encode()
     return _fernet(deps.secret_key).encrypt_at_time(data, now).decode()
 
@@ -61,12 +65,14 @@ def open_session(config: Config, deps: HelpdeskDeps, token: object) -> Session:
     if now >= started + config.session_max_s:
         raise Unauthorized(f"the Zendesk session started more than session_max_s "
                            f"({config.session_max_s} s) ago: reload the apps")
-    return Session(config.subdomain or "", str(payload.get("l") or ""), started)
+    agent = payload.get("g")
+    return Session(config.subdomain or "", str(payload.get("l") or ""), started,
+                   agent if isinstance(agent, str) and agent.isdigit() else None)
 
 
 def renew_session(config: Config, deps: HelpdeskDeps, session: Session) -> str:
     """The same session sealed now: another `session_ttl_s`, within `session_max_s`."""
-    return seal_session(config, deps, session.location, session.started)
+    return seal_session(config, deps, session.location, session.started, session.agent_id)
 
 
 @lru_cache(maxsize=4)

@@ -18,6 +18,12 @@ Zendesk's SDK reads in the agent's browser.
    the frame shows: while it is valid we seal its record again (the person the agent chose
    stays), else the requester's; the record takes the new token in place.
 
+Who is looking (agents.py): the agent the JWT names (its `sub`, *unconfirmed*) is kept in the
+session, never taken from the page's POST; each record link is sealed for them, with the role
+the REST API gives (kept `role_ttl_s`) through the entry's `roles`/`agent_roles`. A frame's
+token is renewed only while it names the same agent and role; else the requester's record is
+sealed anew for them.
+
 Trust: the JWT proves Zendesk opened the page for this account; the identifiers of step 2 come
 from the agent's browser and are believed because the session says an agent of this account
 asked. Whoever holds a valid session can therefore forge a requester and see that customer:
@@ -56,6 +62,7 @@ from connector.helpdesk.base import (
 from connector.helpdesk.config import secret
 from connector.helpdesk.deps import HelpdeskDeps
 from connector.helpdesk.pages import render_page
+from connector.helpdesk.zendesk.agents import AgentDirectory, agent_id_of
 from connector.helpdesk.zendesk.config import Config
 from connector.helpdesk.zendesk.session import open_session, renew_session, seal_session
 from connector.i18n import LOCALES, text, texts_for
@@ -87,12 +94,15 @@ REFUSALS: tuple[tuple[type[Exception], str], ...] = (
 )
 
 
-def sidebar_context(config: Config, deps: HelpdeskDeps, request: HttpRequest) -> Reply:
-    """Zendesk's signed POST → our page; that page's JSON POST → the record's sealed link."""
+def sidebar_context(config: Config, deps: HelpdeskDeps, request: HttpRequest,
+                    agents: AgentDirectory | None = None) -> Reply:
+    """Zendesk's signed POST → our page; that page's JSON POST → the record's sealed link,
+    for the agent the session names (`agents`: their role; without, only `agent_roles`)."""
     public_key = require_secret(secret(config.app_public_key), KEY_VARIABLE)
     keep = kept_parameters(request.args)
     if request.method == "POST" and "json" in request.headers.get("Content-Type", ""):
-        return _record_link(config, deps, request.body, keep)
+        directory = agents or AgentDirectory(config, None, deps.clock)
+        return _record_link(config, deps, request.body, keep, directory)
     claims = verify_token(config, public_key, request.form.get("token"))
     return _page(config, deps, request.path, keep, claims)
 
@@ -111,7 +121,10 @@ def verify_token(config: Config, public_key: bytes, token: str | None) -> dict[s
         claims: dict[str, Any] = jwt.decode(
             token, _rsa_key(public_key), algorithms=["RS256"], issuer=issuer, audience=audience,
             leeway=LEEWAY_S,
-            options={"require": ["exp", "iat", "iss", "aud"], "verify_aud": audience is not None})
+            # `sub` is read (and checked) by agents.py in either reading: PyJWT's own check
+            # would refuse the whole token for a numeric one
+            options={"require": ["exp", "iat", "iss", "aud"], "verify_aud": audience is not None,
+                     "verify_sub": False})
     except jwt.MissingRequiredClaimError as exc:
         raise Unauthorized(f"the signed-URL token has no '{exc.claim}' claim") from exc
     except jwt.PyJWTError as exc:
@@ -132,9 +145,10 @@ def kept_parameters(args: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
 
 
 def _record_link(config: Config, deps: HelpdeskDeps, body: bytes,
-                 keep: tuple[tuple[str, str], ...]) -> Reply:
-    """The sealed link of the record (the one the page shows, renewed while valid, else the
-    requester's the page read from Zendesk), and the session renewed."""
+                 keep: tuple[tuple[str, str], ...], agents: AgentDirectory) -> Reply:
+    """The sealed link of the record (the one the page shows, renewed while valid and made
+    for the same agent and role, else the requester's the page read from Zendesk), for the
+    session's agent, and the session renewed."""
     try:
         asked = loads(body) if len(body) <= MAX_BODY else None
     except (ValueError, RecursionError):
@@ -142,8 +156,11 @@ def _record_link(config: Config, deps: HelpdeskDeps, body: bytes,
     if not isinstance(asked, dict):
         asked = {}
     session = open_session(config, deps, asked.get("session"))
+    agent, role = agents.agent(session.agent_id)
     renewed = deps.links.renew(asked.get("renew"))
-    token = renewed or _requester_token(config, deps, asked)
+    if renewed is not None and _looking(deps, renewed) != (agent, role):
+        renewed = None  # made for someone else, or before their role changed
+    token = renewed or _requester_token(config, deps, asked, agent, role)
     lang = asked.get("lang") if isinstance(asked.get("lang"), str) else None
     url = deps.links.url("", token, lang if lang in LOCALES else None, keep=dict(keep))
     answer = {"url": url, "ttl_s": deps.links.ttl_s, "renewed": renewed is not None,
@@ -151,9 +168,16 @@ def _record_link(config: Config, deps: HelpdeskDeps, body: bytes,
     return json_reply(200, answer)
 
 
-def _requester_token(config: Config, deps: HelpdeskDeps, asked: Mapping[str, Any]) -> str:
+def _looking(deps: HelpdeskDeps, token: str) -> tuple[str | None, str | None]:
+    """(agent, role) a token of ours was sealed for."""
+    context = deps.links.read({"t": token})
+    return context.agent, context.role
+
+
+def _requester_token(config: Config, deps: HelpdeskDeps, asked: Mapping[str, Any],
+                     agent: str | None, role: str | None) -> str:
     """A new sealed token for the requester the page read from Zendesk (the search without
-    one)."""
+    one), for this agent in this role."""
     ids = lenient_identifiers(deps.region, emails=_strings(asked.get("emails")),
                               phones=_strings(asked.get("phones")),
                               handles=_strings(asked.get("handles")),
@@ -161,7 +185,8 @@ def _requester_token(config: Config, deps: HelpdeskDeps, asked: Mapping[str, Any
     ticket = _zendesk_id(asked.get("ticket_id"))
     log.info("zendesk sidebar: requester %s on ticket %s",
              _zendesk_id(asked.get("user_id")) or "-", ticket or "-")
-    return deps.links.seal(SidebarContext(HELPDESK, ids, ticket_id=ticket))
+    return deps.links.seal(SidebarContext(HELPDESK, ids, ticket_id=ticket, agent=agent,
+                                          role=role))
 
 
 def _page(config: Config, deps: HelpdeskDeps, path: str, keep: tuple[tuple[str, str], ...],
@@ -169,7 +194,8 @@ def _page(config: Config, deps: HelpdeskDeps, path: str, keep: tuple[tuple[str, 
     """Our page inside Zendesk's frame: the SDK, the session, and a frame for the record."""
     nonce = secrets.token_urlsafe(16)
     location = claims["context"]["location"]
-    page = {"session": seal_session(config, deps, location, int(claims["iat"])),
+    agent_id = agent_id_of(claims, config.subdomain)
+    page = {"session": seal_session(config, deps, location, int(claims["iat"]), agent_id),
             "session_ttl_s": config.session_ttl_s, "location": location,
             "action": f"{path}?{urlencode(keep)}" if keep else path,
             "timeout_ms": TIMEOUT_MS,
