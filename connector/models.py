@@ -166,6 +166,9 @@ class Order(Canonical):
     source: str | None = None
     # the other sources that hold the same sale (`kpis.dedupe`): it counts once, here
     also_in: list[str] = Field(default_factory=list)
+    # the order's id at its source (Shopify's order id, not its "#1001" name), for the
+    # requests of actions (`key: source_id`); never shown
+    source_id: str | None = None
 
 
 class Loyalty(Canonical):
@@ -179,6 +182,9 @@ class Loyalty(Canonical):
     # (`refresh_loyalty`; the `tier_changed` flag reads them)
     previous_tier: str | None = None
     tier_changed_at: dt.date | None = None
+    # the loyalty account's id at its source (Square's account id, not the card), for the
+    # requests of actions; never shown
+    account_id: str | None = None
 
 
 class Review(Canonical):

@@ -110,7 +110,7 @@ def test_the_first_source_of_the_manifest_keeps_the_sale() -> None:
      "kpis.dedupe[0].lists[1]: input should be 'orders' or 'store_purchases'"),
     ("  dedupe: [{key: numbr}]",
      "kpis.dedupe[0].key: unknown field 'numbr' of purchase (one of: channel, number, status, "
-     "date, tracking, total, currency, back_office_url, store, source, also_in)"),
+     "date, tracking, total, currency, back_office_url, store, source, also_in, source_id)"),
     ("  dedupe: [{lists: [orders]}]", "kpis.dedupe[0].key: required"),
 ])
 def test_a_wrong_rule_is_refused_with_its_path(tmp_path: Path, rules: str, error: str) -> None:

@@ -55,7 +55,7 @@ EXPECTED = [
     "sidebar.blocks[1].card.fields[0].path: invalid JMESPath expression "
     "'identity.external_ids.pos[' (Invalid jmespath expression: Incomplete expression:)",
     "sidebar.blocks[1].card.fields[1].path: unknown field 'pointz' of loyalty "
-    "(one of: card, points, tier, vouchers_used, previous_tier, tier_changed_at)",
+    "(one of: card, points, tier, vouchers_used, previous_tier, tier_changed_at, account_id)",
     "sidebar.blocks[1].card.fields[2].path: orders is a list: write orders[0].total (the "
     "first) or orders[*].total (each)",
     f"sidebar.blocks[1].card.fields[3].path: unknown section 'magasin' of the customer "
@@ -160,10 +160,10 @@ def test_usable_paths_pass(path: str) -> None:
     ("loyalty.points.x", "loyalty.points is a single value: it has no field 'x'"),
     ("max_by(orders, &dat).date", "unknown field 'dat' of orders (one of: channel, number, "
      "status, date, tracking, total, currency, back_office_url, store, source, "
-     "also_in)"),
+     "also_in, source_id)"),
     ("orders[?chanel == 'web']", "unknown field 'chanel' of orders (one of: channel, number, "
      "status, date, tracking, total, currency, back_office_url, store, source, "
-     "also_in)"),
+     "also_in, source_id)"),
     ("sources.*.stat", "unknown field 'stat' of sources (one of: status, fetched_at, age_s, "
      "latency_ms, error)"),
 ])

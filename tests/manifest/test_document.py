@@ -51,7 +51,7 @@ EXPECTED = [
     "orders, store_purchases, reviews, campaigns, surveys, contacts, notes, agenda, documents)",
     "sources.erp.sections.orders.path: orders is a list: use items",
     "sources.erp.sections.orders.fields.totl: unknown field of orders (one of: channel, number, "
-    "status, date, tracking, total, currency, back_office_url, store)",
+    "status, date, tracking, total, currency, back_office_url, store, source_id)",
     "sources.erp.sections.orders.fields.number: invalid JMESPath expression 'n[' "
     "(Invalid jmespath expression: Incomplete expression:)",
     "sources.pos.type: unknown type 'ftp' (one of: "

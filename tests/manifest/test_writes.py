@@ -73,11 +73,11 @@ def test_each_error_of_an_action_has_its_path(tmp_path: Path) -> None:
         "sources.erp.actions.open_return.when: unknown name 'statuz'; known: agenda, also_in, "
         "back_office_url, campaigns, channel, contacts, currency, customer, customer_id, date, "
         "documents, flags, identity, identity_checked, item, kpis, loyalty, matched, notes, "
-        "number, orders, requests, reviews, sentiment, source, sources, status, store, "
-        "store_purchases, surveys, today, total, tracking, unavailable",
+        "number, orders, requests, reviews, sentiment, source, source_id, sources, status, "
+        "store, store_purchases, surveys, today, total, tracking, unavailable",
         "sources.erp.actions.open_return.key: 'numero' is no field of orders (one of: channel, "
         "number, status, date, tracking, total, currency, back_office_url, store, source, "
-        "also_in)",
+        "also_in, source_id)",
         "sources.erp.actions.open_return.confirm: '{inputs.motif}' names nothing (give {key} or "
         "{inputs.<one of: reason>})",
     ]

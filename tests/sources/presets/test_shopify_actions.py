@@ -1,0 +1,213 @@
+"""The Shopify presets' `cancel_order` action: off unless `cancel_orders: true`, offered on
+online orders still unfulfilled, keyed by the order's Shopify id (`source_id`), and sent as
+Shopify documents it: the GraphQL Admin API's orderCancel mutation (checked against its
+argument types by a real schema), or the REST Admin API's POST /orders/{id}/cancel.json."""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from graphql import build_schema
+from pytest_httpserver import HTTPServer
+
+from connector.customer.actions import check, offers, text_of
+from connector.identifiers import Identifiers
+from connector.manifest import load_manifest
+from connector.models import CustomerProfile, Identity, Order
+from connector.sources import build_source
+from connector.sources.base import BuildContext, Source, SourceError
+from connector.sources.preset import presets
+from tests.sources.graphql_server import GraphQLServer, resolving, serving
+from tests.sources.presets.test_shopify_rest import TOKEN, expect_orders, fixture
+from tests.sources.shopify_graphql import API, TOKEN_HEADER, shopify_server
+
+TODAY = dt.date(2025, 3, 3)
+CHANGE = "5f0c2a4e-cancel"
+CUSTOMER = "7320145678"
+
+# orderCancel as the GraphQL Admin API 2025-01 declares it (mutations/orderCancel)
+CANCEL_SDL = """
+enum OrderCancelReason { CUSTOMER DECLINED FRAUD INVENTORY OTHER STAFF }
+enum OrderCancelUserErrorCode { INVALID NOT_FOUND NO_REFUND_PERMISSION }
+type Job { id: ID! done: Boolean! }
+type OrderCancelUserError { code: OrderCancelUserErrorCode field: [String!] message: String! }
+type OrderCancelPayload { job: Job orderCancelUserErrors: [OrderCancelUserError!]! }
+type QueryRoot { ping: String }
+type Mutation {
+  orderCancel(orderId: ID!, reason: OrderCancelReason!, refund: Boolean!, restock: Boolean!,
+              notifyCustomer: Boolean, staffNote: String): OrderCancelPayload
+}
+schema { query: QueryRoot mutation: Mutation }
+"""
+
+
+def shop(preset: str, url: str, tmp_path: Path, extra: str = "") -> Source:
+    """The preset's own example entry, pointed at the test server."""
+    entry = presets()[preset].example + f"  api_url: {url}\n" + extra
+    (tmp_path / "manifest.yaml").write_text("version: 1\nsources:\n" + textwrap.indent(entry, "  "))
+    manifest = load_manifest(tmp_path / "manifest.yaml", env={"SHOPIFY_ACCESS_TOKEN": "shpat_fake"})
+    return build_source("shop", manifest.sources["shop"], BuildContext(tmp_path))
+
+
+def record(*orders: Order) -> CustomerProfile:
+    """A record the Shopify source knows, holding these orders."""
+    return CustomerProfile(customer_id="cus_1", identity=Identity(external_ids={"shop": CUSTOMER}),
+                           orders=list(orders))
+
+
+ORDERS = (
+    Order(number="#1050", status="processing", date=dt.date(2025, 3, 1), source="shop",
+          source_id="5801234567050"),
+    Order(number="#1042", status="shipped", date=dt.date(2025, 2, 24), source="shop",
+          source_id="5801234567042"),
+    Order(number="#1031", status="delivered", date=dt.date(2025, 1, 17), source="shop",
+          source_id="5801234567031"),
+    Order(number="#1001", status="cancelled", date=dt.date(2024, 11, 29), source="shop",
+          source_id="5801234567001"),
+    Order(number="#1060", status="processing", date=dt.date(2025, 3, 2), source="shop"),  # no id
+    Order(number="#1070", status="processing", date=dt.date(2025, 3, 2), source="erp",
+          source_id="99"),  # another source's
+)
+
+
+@pytest.mark.parametrize("preset", ["shopify", "shopify_rest"])
+def test_cancel_is_off_by_default_then_offered_on_unfulfilled_orders_only(
+        preset: str, tmp_path: Path) -> None:
+    off = shop(preset, "http://127.0.0.1:9", tmp_path)
+    spec = off.config.actions["cancel_order"]  # type: ignore[attr-defined]
+    assert (spec.applies_to, spec.key, spec.roles) == ("orders", "source_id", None)
+    assert offers(record(*ORDERS), {"shop": off.config}, TODAY) == []
+
+    on = shop(preset, "http://127.0.0.1:9", tmp_path, "  cancel_orders: true\n")
+    offered = offers(record(*ORDERS), {"shop": on.config}, TODAY)
+    assert [(o.name, o.key) for o in offered] == [("cancel_order", "5801234567050")]
+    customer_unknown = CustomerProfile(customer_id="cus_2", orders=list(ORDERS))
+    assert offers(customer_unknown, {"shop": on.config}, TODAY) == []
+
+
+@pytest.mark.parametrize("preset", ["shopify", "shopify_rest"])
+def test_the_admin_may_keep_cancelling_for_some_roles(preset: str, tmp_path: Path) -> None:
+    source = shop(preset, "http://127.0.0.1:9", tmp_path,
+                  "  cancel_orders: true\n  cancel_order_roles: [supervisor]\n")
+    assert source.config.actions["cancel_order"].roles == ["supervisor"]  # type: ignore[attr-defined]
+    sources = {"shop": source.config}
+    assert offers(record(*ORDERS), sources, TODAY, "agent", checked=True) == []
+    assert [o.key for o in offers(record(*ORDERS), sources, TODAY, "Supervisor", checked=True)
+            ] == ["5801234567050"]
+
+
+@pytest.fixture
+def cancels() -> Iterator[tuple[GraphQLServer, list[dict[str, Any]]]]:
+    """A GraphQL Admin API taking orderCancel; the arguments of each call it executed."""
+    calls: list[dict[str, Any]] = []
+
+    def order_cancel(_root: Any, _info: Any, **arguments: Any) -> dict[str, Any]:
+        calls.append(arguments)
+        return {"job": {"id": "gid://shopify/Job/0f9e1c2b", "done": False},
+                "orderCancelUserErrors": []}
+
+    schema = resolving(build_schema(CANCEL_SDL), {"Mutation.orderCancel": order_cancel})
+    with serving(GraphQLServer(schema, API, TOKEN_HEADER, "shpat_fake")) as server:
+        yield server, calls
+
+
+def test_graphql_cancel_is_the_documented_order_cancel_mutation(
+        cancels: tuple[GraphQLServer, list[dict[str, Any]]], tmp_path: Path) -> None:
+    server, calls = cancels
+    source = shop("shopify", server.url, tmp_path, "  cancel_orders: true\n")
+    asked = check(record(*ORDERS), {"shop": source.config}, "shop", "cancel_order",
+                  "5801234567050", {"reason": "CUSTOMER"}, TODAY)
+    answer = source.act("cancel_order",  # type: ignore[attr-defined]
+                        {**asked.values(), "change": CHANGE})
+
+    assert calls == [{"orderId": "gid://shopify/Order/5801234567050", "reason": "CUSTOMER",
+                      "refund": True, "restock": True, "notifyCustomer": True,
+                      "staffNote": f"connector {CHANGE}"}]
+    (sent,) = server.received
+    assert sent["query"].startswith("mutation OrderCancel(")
+    assert sent["variables"] == {"orderId": "gid://shopify/Order/5801234567050",
+                                 "reason": "CUSTOMER", "staffNote": f"connector {CHANGE}"}
+    assert answer["data"]["orderCancel"]["job"]["id"] == "gid://shopify/Job/0f9e1c2b"
+
+
+def test_rest_cancel_posts_the_reason_and_the_customer_email(httpserver: HTTPServer,
+                                                             tmp_path: Path) -> None:
+    httpserver.expect_ordered_request(
+        "/admin/api/2025-01/orders/5801234567050/cancel.json", method="POST",
+        json={"reason": "customer", "email": True},
+        headers={**TOKEN, "Idempotency-Key": CHANGE},
+    ).respond_with_json({"order": {"id": 5801234567050, "cancel_reason": "customer"}})
+    url = httpserver.url_for("/").rstrip("/")
+    source = shop("shopify_rest", url, tmp_path, "  cancel_orders: true\n")
+    asked = check(record(*ORDERS), {"shop": source.config}, "shop", "cancel_order",
+                  "5801234567050", {"reason": "customer"}, TODAY)
+    answer = source.act("cancel_order",  # type: ignore[attr-defined]
+                        {**asked.values(), "change": CHANGE})
+    httpserver.check_assertions()
+    assert answer == {"order": {"id": 5801234567050, "cancel_reason": "customer"}}
+
+
+def test_rest_cancel_refused_by_shopify_fails(httpserver: HTTPServer, tmp_path: Path) -> None:
+    httpserver.expect_ordered_request(
+        "/admin/api/2025-01/orders/5801234567050/cancel.json", method="POST",
+    ).respond_with_json({"error": "Cannot cancel an order that has fulfillments"}, status=422)
+    url = httpserver.url_for("/").rstrip("/")
+    source = shop("shopify_rest", url, tmp_path, "  cancel_orders: true\n")
+    with pytest.raises(SourceError):
+        source.act("cancel_order", {"key": "5801234567050",  # type: ignore[attr-defined]
+                                    "external": CUSTOMER, "change": CHANGE,
+                                    "inputs": {"reason": "customer"}})
+    httpserver.check_assertions()
+
+
+def test_graphql_orders_carry_their_shopify_id(tmp_path: Path) -> None:
+    with serving(shopify_server()) as server:
+        result = shop("shopify", server.url, tmp_path).fetch(
+            Identifiers(emails=("camille.durand@example.com",)))
+    assert [(o.number, o.source_id) for o in result.sections["orders"]] == [
+        ("#1050", "5801234567050"), ("#1042", "5801234567042"), ("#1031", "5801234567031"),
+        ("#1002", "5801234567002"), ("#1001", "5801234567001")]
+    assert [o.source_id for o in result.sections["store_purchases"]] == ["5801234567040"]
+
+
+def test_rest_orders_carry_their_shopify_id(httpserver: HTTPServer, tmp_path: Path) -> None:
+    httpserver.expect_ordered_request(
+        "/admin/api/2025-01/customers/search.json",
+        query_string={"query": "email:camille.durand@example.com"}, headers=TOKEN,
+    ).respond_with_json(fixture("customers_search.json"))
+    expect_orders(httpserver)
+    source = shop("shopify_rest", httpserver.url_for("/").rstrip("/"), tmp_path)
+    result = source.fetch(Identifiers(emails=("camille.durand@example.com",)))
+    httpserver.check_assertions()
+    assert [(o.number, o.source_id) for o in result.sections["orders"]] == [
+        ("#1042", "5801234567042"), ("#1031", "5801234567031"), ("#1002", "5801234567002"),
+        ("#1001", "5801234567001")]
+    assert [o.source_id for o in result.sections["store_purchases"]] == ["5801234567040"]
+
+
+@pytest.mark.parametrize(("preset", "reason", "fr", "en"), [
+    ("shopify", "INVENTORY",
+     "Commande Shopify (id 5801234567050) : annulation demandée, avec remboursement et remise "
+     "en stock (Article indisponible).",
+     "Shopify order (id 5801234567050): cancellation asked, with refund and restock (Out of "
+     "stock)."),
+    ("shopify_rest", "inventory",
+     "Commande Shopify (id 5801234567050) annulée, sans remboursement : Article indisponible.",
+     "Shopify order (id 5801234567050) cancelled, not refunded: Out of stock."),
+])
+def test_the_agent_confirms_and_the_ticket_is_noted_in_both_languages(
+        preset: str, reason: str, fr: str, en: str, tmp_path: Path) -> None:
+    source = shop(preset, "http://127.0.0.1:9", tmp_path, "  cancel_orders: true\n")
+    spec = source.config.actions["cancel_order"]  # type: ignore[attr-defined]
+    asked = check(record(*ORDERS), {"shop": source.config}, "shop", "cancel_order",
+                  "5801234567050", {"reason": reason}, TODAY)
+    assert (asked.kept(spec, "fr")["note"], asked.kept(spec, "en")["note"]) == (fr, en)
+    assert text_of(spec.confirm, "fr", asked.key, {}, spec).startswith(
+        "Annuler cette commande dans Shopify (id 5801234567050) ?")
+    assert text_of(spec.confirm, "en", asked.key, {}, spec).startswith(
+        "Cancel this order in Shopify (id 5801234567050)?")
