@@ -214,7 +214,7 @@ class Outbox:
                 or row.helpdesk not in self.noted):
             return
         self.notes.enqueue(WriteBack(helpdesk=row.helpdesk, ticket_id=row.ticket_id,
-                                     note=note))
+                                     note=note, keeps_tags=True))
 
     def _confirm(self, row: Any) -> None:
         """Read the record again from the source (its cache dropped): confirmed when it shows

@@ -69,6 +69,8 @@ def change_json(change: WriteBack) -> str:
             "tag_prefix": change.tag_prefix, "fields": dict(change.fields), "note": change.note}
     if change.new_ticket_subject is not None:  # only then: older payloads read the same
         data["new_ticket_subject"] = change.new_ticket_subject
+    if change.keeps_tags:
+        data["keeps_tags"] = True
     return json.dumps(data, separators=(",", ":"))
 
 
@@ -83,12 +85,15 @@ def mergeable(old: WriteBack, new: WriteBack) -> bool:
 
 
 def merge_changes(old: WriteBack, new: WriteBack) -> WriteBack:
-    """Two pending changes to one target as one: newest tags, fields updated, notes joined
-    (ValueError for a change that opens a ticket: see `mergeable`)."""
+    """Two pending changes to one target as one: newest tags (a note that keeps the tags
+    keeps the older change's), fields updated, notes joined (ValueError for a change that
+    opens a ticket: see `mergeable`)."""
     if not mergeable(old, new):
         raise ValueError("a change that opens a ticket is never merged")
     notes = "\n\n".join(n for n in (old.note, new.note) if n) or None
-    return replace(new, fields={**old.fields, **new.fields}, note=notes)
+    tags = old if new.keeps_tags else new
+    return replace(new, fields={**old.fields, **new.fields}, note=notes, tags=tags.tags,
+                   tag_prefix=tags.tag_prefix, keeps_tags=tags.keeps_tags)
 
 
 class WriteBackQueue:

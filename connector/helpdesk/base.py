@@ -179,6 +179,9 @@ class WriteBack:
     fields: Mapping[str, str] = field(default_factory=dict)
     note: str | None = None
     new_ticket_subject: str | None = None
+    # a note only (an action's outcome): our tags on the target are left as they are, not
+    # replaced by this change's (none)
+    keeps_tags: bool = False
 
 
 @dataclass(frozen=True)

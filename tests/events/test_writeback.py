@@ -79,6 +79,23 @@ def test_notes_are_joined_not_lost(tmp_path: object) -> None:
     assert writer.calls[0].note == "VIP\n\nAvis négatif récent"
 
 
+def test_a_note_that_keeps_the_tags_never_empties_a_pending_tag_set(tmp_path: object) -> None:
+    """An action's note (no tags of its own) merged with a pending flags change keeps that
+    change's tags; alone, it is sent as one that leaves the tags as they are."""
+    q = queue(tmp_path)
+    q.enqueue(change(user="", ticket_id="7", tags=("connector_vip",)))
+    q.enqueue(WriteBack(helpdesk="zendesk", ticket_id="7", note="Retour ouvert",
+                        keeps_tags=True))
+    q.enqueue(WriteBack(helpdesk="zendesk", ticket_id="8", note="Bon renvoyé",
+                        keeps_tags=True))
+    writer = Recorder(write_limits=Limits(calls=10, per_s=60, target_interval_s=12))
+    q.send_due({"zendesk": writer})
+    merged, alone = sorted(writer.calls, key=lambda c: c.ticket_id or "")
+    assert (merged.tags, merged.keeps_tags, merged.note) == (("connector_vip",), False,
+                                                             "Retour ouvert")
+    assert (alone.tags, alone.keeps_tags) == ((), True)
+
+
 def test_a_person_is_not_updated_again_before_the_per_user_interval(tmp_path: object) -> None:
     q = queue(tmp_path)
     writer = Recorder()

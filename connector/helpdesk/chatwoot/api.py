@@ -61,7 +61,10 @@ class ChatwootApi:
 
     def set_labels(self, owner: str, change: WriteBack) -> None:
         """Make our labels (those starting with the prefix) exactly `change.tags`, keeping the
-        others: read the list, then post it whole (Chatwoot replaces it)."""
+        others: read the list, then post it whole (Chatwoot replaces it); none of it for a
+        change that keeps the tags (a note only)."""
+        if change.keeps_tags:
+            return
         current = _labels(self._call("GET", f"{owner}/labels"))
         wanted = [x for x in current if not x.startswith(change.tag_prefix)]
         wanted += sorted(set(change.tags) - set(wanted))

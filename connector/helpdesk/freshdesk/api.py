@@ -66,7 +66,7 @@ class FreshdeskApi:
         if change.ticket_id:
             ticket = self.call("GET", f"/api/v2/tickets/{change.ticket_id}")
             requester = requester or _id(ticket.get("requester_id"))
-            if self.tags_on == "ticket":
+            if self.tags_on == "ticket" and not change.keeps_tags:
                 tags = merged(ticket.get("tags"), change.tags, change.tag_prefix)
                 if tags is not None:
                     self.call("PUT", f"/api/v2/tickets/{change.ticket_id}", {"tags": tags})
@@ -101,7 +101,7 @@ class FreshdeskApi:
                   if k in self.contact_fields}
         if fields:
             update["custom_fields"] = fields
-        if with_tags:
+        if with_tags and not change.keeps_tags:
             contact = self.call("GET", f"/api/v2/contacts/{contact_id}")
             tags = merged(contact.get("tags"), change.tags, change.tag_prefix)
             if tags is not None:

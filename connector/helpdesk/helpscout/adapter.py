@@ -168,7 +168,7 @@ class HelpScout:
         if not change.ticket_id:
             raise WriteBackFailed("Help Scout keeps tags on conversations: this change names "
                                   "none", permanent=True)
-        if self.config.write_back.tags:
+        if self.config.write_back.tags and not change.keeps_tags:
             current = self.api.conversation_tags(change.ticket_id)
             kept = [t for t in current if not t.startswith(change.tag_prefix)]
             wanted = kept + sorted(set(change.tags) - set(kept))

@@ -84,7 +84,7 @@ class Zendesk:
         if self.api is None:
             raise WriteBackFailed("Zendesk write-back needs helpdesks.zendesk.subdomain, "
                                   "api_email and ZENDESK_API_TOKEN", permanent=True)
-        tags = self.config.write_back.tags
+        tags = self.config.write_back.tags and not change.keeps_tags
         if change.new_ticket_subject is not None and not change.requester_id:
             raise WriteBackFailed("a new Zendesk ticket needs its requester's id",
                                   permanent=True)

@@ -120,6 +120,18 @@ def test_without_a_requester_our_tags_go_on_the_ticket_in_one_update(fake: FakeZ
                                              "connector_vip"]
 
 
+def test_an_action_s_note_leaves_our_tags_on_the_ticket_as_they_are(
+        fake: FakeZendesk) -> None:
+    """A note only (an action done from the record) names no tags: it must not take ours
+    off the ticket."""
+    adapter(fake.url).write_back(change(requester_id=None, ticket_id="35436", tags=(),
+                                        note="Retour ouvert", keeps_tags=True))
+    assert [(c.method, c.path) for c in fake.calls] == [("PUT", TICKET)]
+    assert fake.calls[0].body == {"ticket": {"comment": {"body": "Retour ouvert",
+                                                         "public": False}}}
+    assert fake.tickets["35436"]["tags"] == ["livraison", "connector_old_flag"]
+
+
 def test_with_tags_switched_off_no_tag_is_touched(fake: FakeZendesk) -> None:
     off = adapter(fake.url, write_back=WriteBackConfig(enabled=True, tags=False, fields=True))
     off.write_back(change(tags=(), fields={"segment": "VIP"}))
