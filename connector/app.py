@@ -112,7 +112,7 @@ def build_services(settings: Settings, manifest: Manifest | None = None) -> Serv
     noted = frozenset(kind for kind, config in manifest.helpdesks.adapters.items()
                       if config.write_back.enabled)
     outbox = Outbox(resolver.store.engine, assembler, lease_s=settings.event_lease_s,
-                    notes=queue, noted=noted)
+                    notes=queue, noted=noted, marketing=manifest.marketing)
     worker = EventWorker(events, assembler, queue, adapters, manifest.helpdesks.adapters,
                          threads=settings.worker_threads, outbox=outbox)
     health = {name: SourceHealth() for name in sources}

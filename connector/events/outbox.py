@@ -11,8 +11,10 @@ that refuses the change (a 4xx) fails it at once, with the reason in words; one 
 be reached is tried again later, up to `max_attempts`. A correction, once sent, is read back
 from that source (its cache dropped first): confirmed when the source shows the new value,
 `unconfirmed` when it still does not after a few readings. An action is `done` once the
-source took it, and leaves its note on the ticket it was run from. The values a change carries
-are erased as soon as it is settled: the row keeps who, what, when, outcome.
+source took it, and leaves its note on the ticket it was run from. A correction confirmed is
+told to marketing when the manifest has a `marketing:` sink: a row of kind `marketing`, kept in
+the confirmation's transaction and sent like the others (`events.marketing`). The values a
+change carries are erased as soon as it is settled: the row keeps who, what, when, outcome.
 """
 
 from __future__ import annotations
@@ -21,29 +23,36 @@ import datetime as dt
 import json
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, and_, insert, or_, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from connector.customer.corrections import shows
 from connector.customer.profile import ProfileAssembler
+from connector.events.marketing import MARKETING, MarketingSink, deliver, handover
 from connector.events.writeback import WriteBackQueue
 from connector.helpdesk.base import WriteBack
 from connector.identifiers import Identifiers
 from connector.models import CustomerProfile
 from connector.sources.base import SourceError, SourceMisconfigured, SourceUnavailable
-from connector.store.engine import audit_entry, create_tables
+from connector.store.engine import audit_entry, create_tables, insert_ignoring
 from connector.store.schema import audit, changes
 
 log = logging.getLogger(__name__)
 PENDING, SENDING, SENT = "pending", "sending", "sent"
 CONFIRMED, UNCONFIRMED, FAILED, DONE = "confirmed", "unconfirmed", "failed", "done"
 SETTLED = frozenset({CONFIRMED, UNCONFIRMED, FAILED, DONE})
+AGENT_KINDS = ("correction", "action")  # what agents asked (not the deliveries to marketing)
 CONFIRM_READS = 4  # readings of the source before a sent change is called unconfirmed
 CONFIRM_AFTER_S = 20  # between two readings
+
+
+class DuplicateChange(ValueError):
+    """A change id given again for another change (a form or a key reused elsewhere)."""
 
 
 @dataclass(frozen=True)
@@ -78,8 +87,10 @@ class Outbox:
                  max_attempts: int = 8,
                  clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
                  notes: WriteBackQueue | None = None,
-                 noted: frozenset[str] = frozenset()) -> None:
+                 noted: frozenset[str] = frozenset(),
+                 marketing: MarketingSink | None = None) -> None:
         self.engine = engine
+        self.marketing = marketing  # told of the confirmed corrections (`events.marketing`)
         self.assembler = assembler
         # an action done leaves its note on the ticket, in the helpdesks that take notes back
         self.notes = notes
@@ -91,21 +102,32 @@ class Outbox:
 
     def submit(self, customer_id: str, source: str, field: str, values: dict[str, Any],
                actor: str, helpdesk: str | None = None, ticket_id: str | None = None,
-               kind: str = "correction", item: str | None = None) -> ChangeState:
+               kind: str = "correction", item: str | None = None,
+               change_id: str | None = None) -> ChangeState:
         """Keep a correction (`values`: new, old, external) or an action (`field`: its name;
         `values`: key, external, inputs, and the `note` its ticket gets once done) to send,
-        audited in the same transaction; its state."""
-        change_id = secrets.token_hex(16)
+        audited in the same transaction; its state. `change_id`, the id a single-use form or
+        an API call's Idempotency-Key gave it: kept once, the same id again gives back the
+        change kept the first time (DuplicateChange when that was another change)."""
+        if change_id is not None and (kept := self.get(change_id)) is not None:
+            return _same(kept, customer_id, field)
+        change_id = change_id or secrets.token_hex(16)
         now = self.clock()
         row = {"id": change_id, "customer_id": customer_id, "source": source,
                "kind": kind, "name": field, "item": item,
                "payload": json.dumps({**values, "change": change_id}), "state": PENDING,
                "attempts": 0, "not_before": now, "actor": actor[:80], "helpdesk": helpdesk,
                "ticket_id": ticket_id, "created_at": now, "updated_at": now}
-        with self.engine.begin() as connection:
-            connection.execute(insert(changes), [row])
-            audit_entry(connection, actor, "change.requested", customer_id,
-                        f"{field} at {source} (change {change_id})")
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(insert(changes), [row])
+                audit_entry(connection, actor, "change.requested", customer_id,
+                            f"{field} at {source} (change {change_id})")
+        except IntegrityError:  # the same form sent twice at once: the other one kept it
+            kept = self.get(change_id)
+            if kept is None:
+                raise
+            return _same(kept, customer_id, field)
         state = self.get(change_id)
         assert state is not None
         return state
@@ -117,13 +139,15 @@ class Outbox:
         return _state(row) if row is not None else None
 
     def of(self, customer_id: str, since: dt.datetime | None = None,
-           limit: int | None = None) -> list[ChangeState]:
-        """A customer's changes, newest first (those updated since `since`, at most `limit`:
-        what the record shows)."""
+           limit: int | None = None, kinds: Collection[str] | None = None) -> list[ChangeState]:
+        """A customer's changes, newest first (those updated since `since`, at most `limit`,
+        of `kinds` only — AGENT_KINDS: what the record shows)."""
         query = select(changes).where(changes.c.customer_id == customer_id).order_by(
             changes.c.created_at.desc(), changes.c.id).limit(limit)
         if since is not None:
             query = query.where(changes.c.updated_at >= since)
+        if kinds is not None:
+            query = query.where(changes.c.kind.in_(tuple(kinds)))
         with self.engine.connect() as connection:
             return [_state(row) for row in connection.execute(query)]
 
@@ -138,17 +162,29 @@ class Outbox:
     def send_due(self, limit: int = 20) -> int:
         """Send the due changes and read back the sent ones; how many were worked."""
         claimed = self._claim(limit)
+        sink_down = False  # marketing did not answer: its other deliveries wait, not each
         for row in claimed:
             try:
-                if row.state == SENT:
+                if row.kind == MARKETING:
+                    sink_down = self._deliver(row, sink_down)
+                elif row.state == SENT:
                     self._confirm(row)
                 else:
                     self._send(row)
             except Exception:  # one change's failure never stops the others
                 log.exception("change %s could not be worked", row.id)
-                self._later(row.id, SENDING if row.state != SENT else SENT, row.attempts,
-                            "connector could not work this change: it will try again")
+                self._unworked(row)
         return len(claimed)
+
+    def _unworked(self, row: Any) -> None:
+        """A change our own code failed on: due again later (sent again with its key if it
+        was being sent, read again if it was sent), failed after `max_attempts` tries."""
+        if row.attempts + 1 >= self.max_attempts:
+            self._settle(row, FAILED, "connector could not work this change "
+                                      f"({row.attempts + 1} tries): see its log")
+            return
+        self._later(row.id, SENT if row.state == SENT else PENDING, row.attempts + 1,
+                    "connector could not work this change: it will try again")
 
     def _claim(self, limit: int) -> list[Any]:
         """Take due changes: pending ones, sent ones due a reading, and those a dead process
@@ -252,8 +288,42 @@ class Outbox:
                 state=state, payload=None, claimed_at=None, outcome=outcome[:200],
                 updated_at=now))
             _audit(connection, row, f"change.{state}")
+            if state == CONFIRMED:
+                self._hand_over(connection, row, now)
         if state == FAILED:
             log.warning("change %s to %s failed: %s", row.id, row.source, outcome)
+
+    def _hand_over(self, connection: Connection, row: Any, now: dt.datetime) -> None:
+        """A confirmed correction kept for marketing, in its settlement's transaction."""
+        if self.marketing is None or not self.marketing.takes(row.kind, row.name):
+            return
+        kept = handover(row, json.loads(row.payload or "{}"), now)
+        if connection.execute(insert_ignoring(connection, changes), kept).rowcount:
+            audit_entry(connection, "connector", "change.requested", row.customer_id,
+                        f"{row.name} at {MARKETING} (change {kept['id']}, for {row.id})")
+
+    def _deliver(self, row: Any, sink_down: bool) -> bool:
+        """Tell marketing of a confirmed correction, retried and settled as any change;
+        whether the sink is down now."""
+        sink = self.marketing
+        if sink is None or not sink.enabled:
+            self._settle(row, FAILED, "the marketing sink is no longer on in the manifest")
+            return sink_down
+        if sink_down:  # one timeout a pass, not one per delivery: this one was not tried
+            self._later(row.id, PENDING, row.attempts, "marketing did not answer another "
+                        "delivery: tried again later")
+            return True
+        sent = deliver(sink, json.loads(row.payload or "{}"))
+        if sent.done:
+            self._settle(row, DONE, f"{MARKETING} took it ({sent.reason})")
+        elif sent.retry and row.attempts + 1 < self.max_attempts:
+            wait = max(min(2 ** row.attempts * 10, 1800), sent.wait_s or 0)
+            self._later(row.id, PENDING, row.attempts + 1,
+                        f"{MARKETING} {sent.reason}: tried again later", delay_s=wait)
+        else:
+            tries = f" after {row.attempts + 1} tries" if sent.retry else ""
+            self._settle(row, FAILED, f"{MARKETING} {sent.reason}{tries}")
+        return sent.retry
 
     def _audit(self, row: Any, action: str) -> None:
         with self.engine.begin() as connection:
@@ -264,6 +334,13 @@ def _audit(connection: Connection, row: Any, action: str) -> None:
     """A change's step in the audit trail: which field or action, where, never its values."""
     audit_entry(connection, "connector", action, row.customer_id,
                 f"{row.name} at {row.source} (change {row.id})")
+
+
+def _same(kept: ChangeState, customer_id: str, field: str) -> ChangeState:
+    """The change kept under an id given again, when it is the same change."""
+    if (kept.customer_id, kept.name) != (customer_id, field):
+        raise DuplicateChange(f"change {kept.id} was kept for another change")
+    return kept
 
 
 def _row_of(engine: Engine, change_id: str) -> Any:

@@ -21,6 +21,7 @@ from connector.customer.ranking import AbcOverride
 from connector.customer.resolver import IdentityRules
 from connector.customer.rules import FlagRules, KpiRules
 from connector.customer.segments import SegmentRules
+from connector.events.marketing import MarketingSink
 from connector.helpdesk import adapter_modules
 from connector.helpdesk.config import AdapterConfig, EmbedConfig, unset_secrets
 from connector.jobs.config import Jobs
@@ -95,6 +96,7 @@ class ManifestDocument(Strict):
     helpdesks: dict[str, Any] | None = None
     identity: IdentityRules = IdentityRules()
     jobs: Jobs = Jobs()
+    marketing: MarketingSink | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ class Manifest:
     identity: IdentityRules = field(default_factory=IdentityRules)
     jobs: Jobs = field(default_factory=Jobs)
     segments: SegmentRules = field(default_factory=SegmentRules)
+    marketing: MarketingSink | None = None  # where confirmed corrections are told
     # path -> environment variable, where an unset variable's default was used
     unset_variables: dict[str, str] = field(default_factory=dict)
 
@@ -174,6 +177,7 @@ def load_manifest(path: Path, env: Mapping[str, str] | None = None) -> Manifest:
         identity=document.identity,
         jobs=document.jobs,
         segments=document.segments,
+        marketing=document.marketing,
         unset_variables=defaulted,
     )
 
