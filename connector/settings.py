@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     rate_limit: str = "1200 per minute"
     auth_failure_limit: str = "30 per minute"  # refused credentials, signatures or links
     change_limit: str = "60 per hour"  # corrections and actions one agent may ask for
+    # a correction or action is refused while the record shows a copy of its source older than
+    # this, kept because the source does not answer (0: never refused)
+    change_max_age_s: int = Field(default=900, ge=0, le=7 * 86_400)
     rate_limit_storage: str = "memory://"
     rate_limit_prefix: str = "connector"  # their keys in Redis (several services, one Redis)
 

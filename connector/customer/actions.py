@@ -15,6 +15,7 @@ from typing import Any
 
 from simpleeval import InvalidExpression
 
+from connector.customer.compensation import CompensationGrid, within
 from connector.customer.expressions import Expression, ExpressionError, unwrap
 from connector.customer.flags import Names, Record
 from connector.customer.refusals import ChangeRefused, InvalidChange, may
@@ -131,9 +132,10 @@ def _holds(expression: Expression | None, names: Mapping[str, Any], source: str,
 
 def check(profile: CustomerProfile, sources: Mapping[str, Any], source: str, name: str,
           key: str | None, given: Mapping[str, Any], today: dt.date,
-          role: str | None = None) -> CheckedAction:
+          role: str | None = None, grid: CompensationGrid | None = None) -> CheckedAction:
     """An action of this record, checked: declared, offered for this item now, its inputs
-    within bounds (InvalidAction, ActionRefused)."""
+    within bounds, a compensation within the `grid` unless the role may escalate
+    (InvalidAction, ActionRefused)."""
     spec = (getattr(sources.get(source), "actions", {}) or {}).get(name)
     if spec is None:
         raise ActionRefused(f"no action '{name}' at source '{source}'", "unknown", 404)
@@ -151,6 +153,12 @@ def check(profile: CustomerProfile, sources: Mapping[str, Any], source: str, nam
         raise InvalidAction(f"unknown input '{unknown[0]}' (inputs: "
                             f"{', '.join(spec.inputs) or 'none'})")
     inputs = {n: _input(n, spec.inputs[n], given.get(n)) for n in spec.inputs}
+    if spec.compensation is not None and grid is not None:
+        severity = inputs[spec.compensation.severity]
+        try:
+            within(grid, profile, today, severity or "", inputs[spec.compensation.amount], role)
+        except ChangeRefused as exc:
+            raise ActionRefused(str(exc), exc.reason, exc.status) from exc
     return CheckedAction(source, name, key or None,
                          {n: v or "" for n, v in inputs.items()},  # an optional one: ""
                          profile.identity.external_ids[source])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from functools import cache
@@ -46,6 +47,9 @@ class EmbedLinks:
                  session_max_s: int = 12 * 3600) -> None:
         derived = hashlib.sha256(b"connector.embed.v1:" + key).digest()
         self._fernet = Fernet(base64.urlsafe_b64encode(derived))
+        # forms' tokens under a key of their own: one never reads as the other
+        forms = hashlib.sha256(b"connector.forms.v1:" + key).digest()
+        self._forms = Fernet(base64.urlsafe_b64encode(forms))
         self.ttl_s = ttl_s
         self.session_max_s = session_max_s
         self.region = region
@@ -117,6 +121,31 @@ class EmbedLinks:
         payload["o"] = first
         data = json.dumps(payload, separators=(",", ":")).encode()
         return self._fernet.encrypt_at_time(data, now).decode()
+
+    def form_token(self, what: str) -> str:
+        """A sealed, single-use token for one form that changes something (`what`: the
+        change it may make, e.g. "action:erp:open_return:997890:cus_1"): it holds a fresh
+        change id, which the outbox keeps once, so the same form sent twice makes one change
+        and a form forged or made for another change makes none."""
+        nonce = secrets.token_hex(16)
+        data = json.dumps({"n": nonce, "w": what}, separators=(",", ":")).encode()
+        return self._forms.encrypt_at_time(data, int(self._clock())).decode()
+
+    def change_id(self, token: object, what: str) -> str | None:
+        """The change id a form token made for `what` holds; None when it is missing,
+        forged, made for another change or older than the links' lifetime."""
+        if not isinstance(token, str) or not token or len(token) > 400:
+            return None
+        try:
+            data = self._forms.decrypt_at_time(token.encode(), self.ttl_s,
+                                               int(self._clock()))
+            payload = json.loads(data)
+        except (InvalidToken, ValueError):
+            return None
+        if not isinstance(payload, dict) or payload.get("w") != what:
+            return None
+        nonce = payload.get("n")
+        return nonce if isinstance(nonce, str) and len(nonce) == 32 else None
 
     def _payload(self, token: str) -> dict[str, Any]:
         """What a valid token holds; InvalidToken when forged or past the links' lifetime,

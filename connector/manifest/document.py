@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from connector.config import Brand, Strict
+from connector.customer.compensation import CompensationGrid, action_problems
 from connector.customer.ranking import AbcOverride
 from connector.customer.resolver import IdentityRules
 from connector.customer.rules import FlagRules, KpiRules
@@ -97,6 +98,7 @@ class ManifestDocument(Strict):
     identity: IdentityRules = IdentityRules()
     jobs: Jobs = Jobs()
     marketing: MarketingSink | None = None
+    compensation: CompensationGrid | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ class Manifest:
     jobs: Jobs = field(default_factory=Jobs)
     segments: SegmentRules = field(default_factory=SegmentRules)
     marketing: MarketingSink | None = None  # where confirmed corrections are told
+    compensation: CompensationGrid | None = None  # what agents may give without escalation
     # path -> environment variable, where an unset variable's default was used
     unset_variables: dict[str, str] = field(default_factory=dict)
 
@@ -161,6 +164,7 @@ def load_manifest(path: Path, env: Mapping[str, str] | None = None) -> Manifest:
     errors.extend(check_helpdesks(helpdesks.adapters, [str(n) for n in entries], sources))
     if document is not None:
         errors.extend(_abc_override_sources(document.jobs.segments.abc_override, sources))
+        errors.extend(action_problems(sources, document.compensation))
         reviews = document.jobs.refresh_reviews
         if "alert_flags" in reviews.model_fields_set:  # the default may name rules set off
             errors.extend(_alert_flags(reviews.alert_flags, list(document.flags.rules)))
@@ -178,6 +182,7 @@ def load_manifest(path: Path, env: Mapping[str, str] | None = None) -> Manifest:
         jobs=document.jobs,
         segments=document.segments,
         marketing=document.marketing,
+        compensation=document.compensation,
         unset_variables=defaulted,
     )
 

@@ -47,7 +47,7 @@ from connector.sources.rest_changes import (
 from connector.sources.rest_graphql import graphql_answer, graphql_body
 from connector.sources.rest_paging import Pagination, collect, pages
 from connector.sources.rest_soap import SoapCalls, SoapSettings, soap_problems
-from connector.sources.templates import MissingValue, render, render_value
+from connector.sources.templates import Blank, MissingValue, render, render_value
 from connector.sources.xml_answers import AnswerFormat, AnswerReader, XmlSettings
 
 MAX_ATTEMPTS = 4
@@ -117,6 +117,14 @@ class ActionInput(Strict):
         return self
 
 
+class ActionCompensation(Strict):
+    """An action that compensates: which of its inputs is the severity (a choice among the
+    compensation grid's severities) and which the amount the grid bounds."""
+
+    severity: str
+    amount: str
+
+
 class RestAction(Strict):
     """A back-office action agents run from the record (open a return, resend a voucher):
     its label, what it applies to (an order, a store purchase: by their `key` field; or the
@@ -135,12 +143,27 @@ class RestAction(Strict):
     note: Label | None = None
     request: RestRequest
     roles: list[str] | None = Field(default=None, min_length=1)  # who may (none: every agent)
+    # a gesture the manifest's compensation grid bounds, shown beside it (docs/actions.md)
+    compensation: ActionCompensation | None = None
 
     @model_validator(mode="after")
     def _keyed(self) -> RestAction:
         if (self.applies_to == "customer") == (self.key is not None):
             raise ValueError("an action on orders or store purchases names their `key` field "
                              "(key: number); one on the customer has none")
+        return self
+
+    @model_validator(mode="after")
+    def _compensates(self) -> RestAction:
+        if self.compensation is None:
+            return self
+        given = self.compensation
+        for role, name, kind in (("severity", given.severity, "choice"),
+                                 ("amount", given.amount, "amount")):
+            found = self.inputs.get(name)
+            if found is None or found.kind != kind:
+                raise ValueError(f"compensation.{role}: '{name}' is not an input of kind "
+                                 f"{kind} (inputs: {', '.join(self.inputs) or 'none'})")
         return self
 
 
@@ -342,9 +365,11 @@ class RestSource(MappedSource):
         lacks (no id at this source) is a refusal, never a request sent without it."""
         headers = {"Idempotency-Key": "{change}", **request.headers}
         request = request.model_copy(update={"headers": headers})
+        given = {**values, "old": _blank(values.get("old")),  # "" when none: a value
+                 "inputs": {n: _blank(v) for n, v in (values.get("inputs") or {}).items()}}
         try:
             with deadline_in(self.config.timeout_s), failing_as(self.name, where):
-                return self._send(request, dict(values), {}, {}, None).data
+                return self._send(request, given, {}, {}, None).data
         except MissingValue as exc:
             raise SourceRefused(f"sources.{self.name}.{where}: no value for {exc}") from exc
 
@@ -535,3 +560,9 @@ class RestSource(MappedSource):
                 raise SourceRefused("refused our credentials (JSON-RPC)", text[:200])
             raise SourceError("JSON-RPC error", text[:200])
         return Answer(answer.data.get("result"), answer.headers, answer.links, answer.url)
+
+
+def _blank(value: Any) -> Any:
+    """A change's empty value (an optional input left empty, no old value) as one its
+    request is filled with, never a missing one."""
+    return Blank("") if value == "" else value

@@ -55,6 +55,11 @@ class MissingValue(Exception):
     """A placeholder whose expression has no value in the context."""
 
 
+class Blank(str):
+    """An empty value that is a value (an optional input left empty, no old value to
+    replace): its placeholder is filled with "" instead of being missing."""
+
+
 SPACED_FILTER = re.compile(rf"(.*[^|\s])\s*\|\s*({'|'.join(FILTERS)})\s*", re.DOTALL)
 
 
@@ -72,7 +77,7 @@ def _parts(match: re.Match[str]) -> tuple[str, str | None]:
 def _value(match: re.Match[str], context: dict[str, Any]) -> Any:
     expression, name = _parts(match)
     found = search(expression, context)
-    if found is None or found == "":
+    if found is None or (found == "" and not isinstance(found, Blank)):
         raise MissingValue(expression)
     return FILTERS[name](found) if name else found
 

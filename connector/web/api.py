@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import hmac
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,14 +15,16 @@ from connector.customer.actions import Offer, input_views
 from connector.customer.actions import check as check_action
 from connector.customer.actions import offers as action_offers
 from connector.customer.actions import text_of as action_text
+from connector.customer.compensation import GridRow, row_of
 from connector.customer.corrections import check as check_correction
 from connector.customer.corrections import writes_of
 from connector.customer.details import UnknownDetail
 from connector.customer.identity import external_identifier
 from connector.customer.notes import InvalidNote
-from connector.customer.refusals import ChangeRefused, InvalidChange
+from connector.customer.refusals import ChangeRefused, InvalidChange, recent_enough
 from connector.customer.search import SearchError
 from connector.customer.timeline import KINDS, InvalidCursor, page_of, timeline_of
+from connector.events.outbox import DuplicateChange
 from connector.helpdesk.base import loads
 from connector.i18n import label_text, normalize_locale
 from connector.identifiers import Identifiers, InvalidIdentifier, identifiers_from
@@ -289,7 +292,7 @@ def correct(customer_id: str) -> Response | tuple[Response, int]:
                                       role=who[3])
     except (InvalidChange, ChangeRefused) as exc:
         return _refusal(exc)
-    return _keep(customer_id, correction.source, correction.field, correction.values(), who)
+    return _keep(profile, correction.source, correction.field, correction.values(), who)
 
 
 @bp.get("/customers/<customer_id>/actions")
@@ -304,19 +307,24 @@ def actions_of(customer_id: str) -> Response | tuple[Response, int]:
     svc = services()
     locale = normalize_locale(request.args.get("lang") or svc.manifest.brand.locale)
     today = dt.datetime.now(ZoneInfo(svc.manifest.brand.timezone)).date()
-    return jsonify(actions=[offer_json(o, locale)
+    grid = svc.manifest.compensation
+    row = row_of(grid, profile, today, locale) if grid is not None else None
+    return jsonify(actions=[offer_json(o, locale, row)
                             for o in action_offers(profile, svc.manifest.sources, today)])
 
 
-def offer_json(offer: Offer, locale: str) -> dict[str, Any]:
-    """An offered action for the API, its texts in one language."""
+def offer_json(offer: Offer, locale: str, row: GridRow | None = None) -> dict[str, Any]:
+    """An offered action for the API, its texts in one language (beside one that
+    compensates, the grid's `row` for this customer)."""
     spec = offer.spec
+    grid = row if spec.compensation is not None else None
     inputs = [{k: dict(v) if k == "choices" else v for k, v in view.items() if k != "value"}
               for view in input_views(spec, locale)]
     return {"source": offer.source, "name": offer.name, "applies_to": spec.applies_to,
             "roles": spec.roles,
             "key": offer.key, "label": label_text(spec.label, locale), "inputs": inputs,
-            "confirm": action_text(spec.confirm, locale, offer.key, {}, spec)}
+            "confirm": action_text(spec.confirm, locale, offer.key, {}, spec),
+            "compensation": grid.as_json() if grid is not None else None}
 
 
 @bp.post("/customers/<customer_id>/actions/<name>")
@@ -344,11 +352,11 @@ def act(customer_id: str, name: str) -> Response | tuple[Response, int]:
     today = dt.datetime.now(ZoneInfo(svc.manifest.brand.timezone)).date()
     try:
         done = check_action(profile, svc.manifest.sources, source, name, key, inputs, today,
-                            role=who[3])
+                            role=who[3], grid=svc.manifest.compensation)
     except (InvalidChange, ChangeRefused) as exc:
         return _refusal(exc)
     spec = svc.manifest.sources[done.source].actions[name]  # type: ignore[attr-defined]
-    return _keep(customer_id, done.source, name, done.kept(spec, svc.manifest.brand.locale),
+    return _keep(profile, done.source, name, done.kept(spec, svc.manifest.brand.locale),
                  who, kind="action", item=done.key)
 
 
@@ -367,24 +375,48 @@ def _refusal(exc: InvalidChange | ChangeRefused) -> Response:
     return _error(exc.status if isinstance(exc, ChangeRefused) else 400, str(exc))
 
 
-def _keep(customer_id: str, source: str, name: str, values: dict[str, Any],
+def _keep(profile: CustomerProfile, source: str, name: str, values: dict[str, Any],
           who: Who, kind: str = "correction",
           item: str | None = None) -> Response | tuple[Response, int]:
-    """A checked change kept in the outbox (503 while its source's circuit is open): 202
-    with its state, and where to follow it."""
+    """A checked change kept in the outbox (503 while its source's circuit is open, 409
+    while the record shows an old copy of it): 202 with its state, and where to follow it.
+    An `Idempotency-Key` makes the call safe to repeat: the same key, the same change."""
     svc = services()
+    customer_id = profile.customer_id
     if svc.assembler.guards[source].state == Circuit.OPEN:
         return retry_later(_error(503, f"{source} is unavailable for now: try again in a "
                                        "moment"))
+    try:
+        recent_enough(profile, source, svc.settings.change_max_age_s)
+    except ChangeRefused as exc:
+        return _refusal(exc)
     actor, helpdesk, ticket, _ = who
-    if not change_budget().take(actor):
+    change_id = _idempotent_id(customer_id, kind)
+    if isinstance(change_id, Response):
+        return change_id
+    if (change_id is None or svc.outbox.get(change_id) is None) and \
+            not change_budget().take(actor):
         return retry_later(_error(429, f"{actor} asked for too many changes: try again later"))
-    kept = svc.outbox.submit(customer_id, source, name, values, actor, helpdesk, ticket,
-                             kind=kind, item=item)
+    try:
+        kept = svc.outbox.submit(customer_id, source, name, values, actor, helpdesk, ticket,
+                                 kind=kind, item=item, change_id=change_id)
+    except DuplicateChange:
+        return _error(422, "this Idempotency-Key was used for another change")
     svc.worker.wake()
     answer = jsonify(kept.as_json())
     answer.headers["Location"] = f"/api/v1/changes/{kept.id}"
     return answer, 202
+
+
+def _idempotent_id(customer_id: str, kind: str) -> str | Response | None:
+    """The change id an `Idempotency-Key` header names (None without one; a 400 answer for
+    one that is not 1 to 200 visible ASCII characters)."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not 0 < len(key) <= 200 or not key.isascii() or not key.isprintable():
+        return _error(400, "Idempotency-Key: 1 to 200 visible ASCII characters")
+    return hashlib.sha256(f"{kind}:{customer_id}:{key}".encode()).hexdigest()[:32]
 
 
 @bp.get("/customers/<customer_id>/changes")

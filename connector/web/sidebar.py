@@ -20,6 +20,7 @@ from connector.customer.actions import ActionRefused, InvalidAction, input_views
 from connector.customer.actions import check as check_action
 from connector.customer.actions import offers as action_offers
 from connector.customer.actions import text_of as action_text
+from connector.customer.compensation import CompensationGrid, row_of
 from connector.customer.corrections import (
     CorrectionRefused,
     InvalidCorrection,
@@ -31,7 +32,9 @@ from connector.customer.corrections import check as check_correction
 from connector.customer.corrections import held as held_values
 from connector.customer.details import UnknownDetail
 from connector.customer.notes import InvalidNote
+from connector.customer.refusals import ChangeRefused, may, recent_enough
 from connector.customer.search import SearchError
+from connector.events.outbox import AGENT_KINDS, DuplicateChange
 from connector.helpdesk.base import (
     Headers,
     HttpRequest,
@@ -41,7 +44,7 @@ from connector.helpdesk.base import (
     server_refusal,
 )
 from connector.helpdesk.embed import LinkExpired
-from connector.i18n import LOCALES, format_date, label_text, text
+from connector.i18n import LOCALES, format_date, format_money, label_text, text
 from connector.identifiers import Identifiers
 from connector.models import CORRECTABLE, Candidate, CustomerProfile
 from connector.sources.guard import Circuit
@@ -219,7 +222,12 @@ def correction(kind: str) -> Response:
     except (InvalidCorrection, CorrectionRefused) as exc:
         status = exc.status if isinstance(exc, CorrectionRefused) else 400
         return _correction_form(kind, locale, profile, form, exc.reason, status)
-    kept = _keep_change(context, profile, locale, done.source, field, done.values())
+    change_id = svc.embed.change_id(request.form.get("once"),
+                                    _form_of("correction", profile, field))
+    if change_id is None:  # no form of ours, or one open too long: shown again, fresh
+        return _correction_form(kind, locale, profile, form, "form_expired", 400)
+    kept = _keep_change(context, profile, locale, done.source, field, done.values(),
+                        change_id=change_id)
     if isinstance(kept, tuple):
         return _correction_form(kind, locale, profile, form, *kept)
     return kept
@@ -243,34 +251,47 @@ def action(kind: str) -> Response:
         return _message(404, locale, "action.unknown")
     given = {k.removeprefix("input."): v for k, v in request.form.items()
              if k.startswith("input.")}
+    form = ActionForm(kind, locale, profile, spec, source, name, key, given)
     if request.method == "GET":
-        return _action_form(kind, locale, spec, source, name, key, given)
+        return _action_form(form)
     try:
         done = check_action(profile, svc.manifest.sources, source, name, key, given, _today(),
-                            role=context.role)
+                            role=context.role, grid=svc.manifest.compensation)
     except (InvalidAction, ActionRefused) as exc:
-        status = exc.status if isinstance(exc, ActionRefused) else 400
-        return _action_form(kind, locale, spec, source, name, key, given, exc.reason, status)
+        return _action_form(form, exc.reason,
+                            exc.status if isinstance(exc, ActionRefused) else 400)
+    change_id = svc.embed.change_id(request.form.get("once"), form.what)
+    if change_id is None:  # no form of ours, or one open too long: shown again, fresh
+        return _action_form(form, "form_expired", 400)
     kept = _keep_change(context, profile, locale, source, name,
-                        done.kept(spec, svc.manifest.brand.locale), "action", done.key)
-    if isinstance(kept, tuple):
-        return _action_form(kind, locale, spec, source, name, key, given, *kept)
-    return kept
+                        done.kept(spec, svc.manifest.brand.locale), "action", done.key,
+                        change_id)
+    return _action_form(form, *kept) if isinstance(kept, tuple) else kept
 
 
 def _keep_change(context: SidebarContext, profile: CustomerProfile, locale: str, source: str,
                  name: str, values: dict[str, Any], kind: str = "correction",
-                 item: str | None = None) -> Response | tuple[str, int]:
-    """A checked change kept in the outbox, then the record shown again; or why not now
-    (its catalog reason and status: the source's circuit is open, the agent's budget spent)."""
+                 item: str | None = None,
+                 change_id: str | None = None) -> Response | tuple[str, int]:
+    """A checked change kept in the outbox under its form's change id (the same form sent
+    again: the same change), then the record shown again; or why not now (its catalog reason
+    and status: the source's circuit is open or its copy too old, the agent's budget spent)."""
     svc = services()
     if svc.assembler.guards[source].state == Circuit.OPEN:
         return "unavailable", 503
-    if not change_budget().take(_actor(context)):
+    try:
+        recent_enough(profile, source, svc.settings.change_max_age_s)
+    except ChangeRefused as exc:
+        return exc.reason, exc.status
+    if (change_id is None or svc.outbox.get(change_id) is None) and \
+            not change_budget().take(_actor(context)):
         return "too_many", 429
-    svc.outbox.submit(profile.customer_id, source, name, values, actor=_actor(context),
-                      helpdesk=context.ticket_of, ticket_id=context.ticket_id, kind=kind,
-                      item=item)
+    try:
+        svc.outbox.submit(profile.customer_id, source, name, values, actor=_actor(context),
+                          helpdesk=context.ticket_of, ticket_id=context.ticket_id, kind=kind,
+                          item=item, change_id=change_id)
+    except DuplicateChange:
+        return "form_expired", 400
     svc.worker.wake()
     # back to this person whatever the ticket's identifiers now find (a corrected email no
     # longer finds them at the source): the link names them, as an agent's choice does
@@ -278,21 +299,61 @@ def _keep_change(context: SidebarContext, profile: CustomerProfile, locale: str,
     return redirect(svc.embed.url("", sealed, locale), 303)  # type: ignore[return-value]
 
 
-def _action_form(kind: str, locale: str, spec: Any, source: str, name: str, key: str | None,
-                 given: Mapping[str, str], error: str | None = None,
-                 status: int = 200) -> Response:
-    """An action's page, with the reason it was refused when it was."""
+@dataclasses.dataclass(frozen=True)
+class ActionForm:
+    """An action's page: for which record, item and agent's language, with what was given."""
+
+    kind: str
+    locale: str
+    profile: CustomerProfile
+    spec: Any
+    source: str
+    name: str
+    key: str | None
+    given: Mapping[str, str]
+
+    @property
+    def what(self) -> str:
+        """The change its single-use token is for."""
+        return _form_of(f"action:{self.source}:{self.name}:{self.key or ''}", self.profile)
+
+
+def _action_form(form: ActionForm, error: str | None = None, status: int = 200) -> Response:
+    """An action's page (a fresh single-use token in it), with the reason it was refused
+    when it was."""
     svc = services()
     token = request.values.get("t", "")
+    spec, locale = form.spec, form.locale
     values = {"heading": label_text(spec.label, locale),
-              "confirm": action_text(spec.confirm, locale, key, {}, spec),
-              "inputs": input_views(spec, locale, given),
-              "source": source, "action_name": name, "key": key,
-              "source_label": svc.manifest.sources[source].label_in(locale) or source,
-              "action_url": f"/helpdesk/{kind}/actions", "token": token,
+              "confirm": action_text(spec.confirm, locale, form.key, {}, spec),
+              "inputs": input_views(spec, locale, form.given),
+              "source": form.source, "action_name": form.name, "key": form.key,
+              "source_label": svc.manifest.sources[form.source].label_in(locale) or form.source,
+              "action_url": f"/helpdesk/{form.kind}/actions", "token": token,
+              "once": svc.embed.form_token(form.what),
+              **_grid_of(form, svc.manifest.compensation),
               "back": svc.embed.url("", token, locale),
               "error": text(f"action.error.{error}", locale) if error else None}
     return _page(render_action_page(values, _render_context(locale)), status)
+
+
+def _grid_of(form: ActionForm, grid: CompensationGrid | None) -> dict[str, Any]:
+    """Beside an action that compensates: the grid's row for this customer, and whether the
+    agent's role may go beyond it."""
+    if form.spec.compensation is None or grid is None:
+        return {"grid": None, "escalates": False}
+    context = g.get("sidebar_context")
+    row = row_of(grid, form.profile, _today(), form.locale)
+    currency = services().manifest.brand.currency
+    cells = [(label, gesture, format_money(up_to, currency, form.locale) if up_to else None)
+             for _, label, gesture, up_to in (row.cells if row else ())]
+    return {"grid": {"label": row.label, "cells": cells} if row else None,
+            "escalates": may(grid.escalation_roles, getattr(context, "role", None))}
+
+
+def _form_of(change: str, profile: CustomerProfile, field: str = "") -> str:
+    """What a form's single-use token is for: this change, for this person."""
+    return f"{change}:{field}:{profile.customer_id}"
 
 
 def _actor(context: SidebarContext) -> str:
@@ -308,10 +369,12 @@ def _linked_record(kind: str, locale: str
     context = _embedded(kind, locale)
     if isinstance(context, Response):
         return context
-    customer = _customer_of(context)
-    found = (services().assembler.lookup(Identifiers(), customer_id=customer)
-             if customer else None)
-    if found is None or found.profile is None:
+    assembler = services().assembler
+    found = (assembler.lookup(Identifiers(), customer_id=context.customer_id)
+             if context.customer_id else assembler.lookup(context.identifiers))
+    if found.candidates:  # several people fit the ticket: nothing is changed on a guess
+        return _message(409, locale, "message.ambiguous", count=str(len(found.candidates)))
+    if found.profile is None:
         return _message(404, locale, "message.not_found")
     return context, found.profile
 
@@ -327,6 +390,7 @@ def _correction_form(kind: str, locale: str, profile: CustomerProfile, form: dic
     token = request.values.get("t", "")
     values = {**form, "held": held_values(profile, field, svc.manifest.brand.default_region),
               "source": labels.label_in(locale) or source, "token": token,
+              "once": svc.embed.form_token(_form_of("correction", profile, field)),
               "action": f"/helpdesk/{kind}/corrections",
               "back": svc.embed.url("", token, locale),
               "error": text(f"correction.error.{error}", locale) if error else None,
@@ -339,7 +403,7 @@ def _recent_changes(customer_id: str, locale: str) -> tuple[ChangeLine, ...]:
     five); none when the database does not answer (the record still shows the sources)."""
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=7)
     try:
-        kept = services().outbox.of(customer_id, since=since, limit=5)
+        kept = services().outbox.of(customer_id, since=since, limit=5, kinds=AGENT_KINDS)
     except DATABASE_ERRORS as exc:
         log.warning("corrections not read for the record: %s", type(exc).__name__)
         return ()

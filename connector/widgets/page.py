@@ -211,13 +211,13 @@ def render_note_edit_page(note: Note, ctx: RenderContext, back: str) -> str:
 
 def render_action_page(form: Mapping[str, object], ctx: RenderContext) -> str:
     """The page running one action (`form`: heading, confirm, inputs, source, source_label,
-    action_name, key, action_url, token, back, error)."""
+    action_name, key, action_url, token, once: its single-use token, back, error)."""
     return render_page("action.html", ctx, **form)
 
 
 def render_correction_page(form: Mapping[str, object], ctx: RenderContext) -> str:
     """The page correcting one field (`form`: field, held, replaces, value, source, action,
-    token, back, error, input_type)."""
+    token, once: its single-use token, back, error, input_type)."""
     title = i18n.text(f"correction.edit.{form['field']}", ctx.locale)
     return render_page("correction.html", ctx, heading=title, **form)
 

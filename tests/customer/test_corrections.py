@@ -91,3 +91,34 @@ def test_a_record_shows_a_value_whatever_its_writing() -> None:
     assert shows(profile, "identity.phones", "+33653888890", "FR")
     assert shows(profile, "identity.emails", "pauline.deneve@easiware.fr", "FR")
     assert not shows(profile, "identity.emails", "other@easiware.fr", "FR")
+
+
+@pytest.mark.parametrize(("status", "age_s", "limit", "refused"), [
+    (SourceState.STALE, 1800, 900, True),   # an old copy, kept while erp does not answer
+    (SourceState.STALE, 600, 900, False),   # a recent one: the agent sees it as it is
+    (SourceState.OK, 1800, 900, False),     # fresh from the source, however old the cache
+    (SourceState.STALE, 1800, 0, False),    # 0: never refused
+])
+def test_a_change_is_refused_while_the_record_shows_an_old_copy_of_its_source(
+        status: SourceState, age_s: float, limit: int, refused: bool) -> None:
+    from connector.customer.refusals import ChangeRefused, recent_enough
+
+    profile = pauline()
+    profile.sources["erp"] = SourceStatus(status=status, age_s=age_s)
+    if not refused:
+        recent_enough(profile, "erp", limit)
+        return
+    with pytest.raises(ChangeRefused) as caught:
+        recent_enough(profile, "erp", limit)
+    assert (caught.value.reason, caught.value.status) == ("stale", 409)
+    assert "30 min old" in str(caught.value)
+
+
+def test_an_empty_optional_value_fills_its_placeholder_and_a_missing_one_does_not() -> None:
+    from connector.sources.templates import Blank, MissingValue, render_value
+
+    body = {"reason": "{inputs.reason}", "comment": "{inputs.comment}", "was": "old: {old}"}
+    given = {"inputs": {"reason": "late", "comment": Blank("")}, "old": Blank("")}
+    assert render_value(body, given) == {"reason": "late", "comment": "", "was": "old: "}
+    with pytest.raises(MissingValue):
+        render_value(body, {"inputs": {"reason": "late", "comment": ""}, "old": Blank("")})

@@ -192,3 +192,19 @@ def test_the_helpdesk_that_framed_a_record_may_still_frame_its_out_of_date_page(
     assert framers("forged") == "'self'"
     assert EmbedLinks(KEY, 600, "FR").framed_by(old) == "zendesk"
     assert EmbedLinks(b"another-key", 600, "FR").framed_by(old) is None
+
+
+def test_a_form_token_names_one_change_and_is_never_a_link() -> None:
+    clock = Clock()
+    links = EmbedLinks(KEY, 600, "FR", clock=clock)
+    form = links.form_token("action:erp:open_return:997890:cus_1")
+    change = links.change_id(form, "action:erp:open_return:997890:cus_1")
+    assert change is not None and len(change) == 32
+    assert links.change_id(form, "action:erp:open_return:997891:cus_1") is None  # another item
+    assert links.form_token("x") != links.form_token("x")  # each form a change of its own
+    link = links.token(email=PAULINE)
+    assert links.change_id(link, "action:erp:open_return:997890:cus_1") is None
+    with pytest.raises(Unauthorized):
+        links.read({"t": form})
+    clock.now += 601
+    assert links.change_id(form, "action:erp:open_return:997890:cus_1") is None

@@ -4,6 +4,7 @@ idempotency key, and leaves its note on the ticket it was run from (a local Chat
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -205,3 +206,76 @@ def test_a_role_without_the_right_sees_no_link_and_is_refused(service: Service) 
         "t": pages["agent"][0], "lang": "fr", "source": "erp", "action": "resend_voucher"})
     assert refused.status_code == 403
     assert "Votre rôle ne permet pas" in refused.text.replace("&#39;", "'")
+
+
+def _once(page: requests.Response) -> str:
+    """The single-use token of an action's or a correction's form."""
+    found = re.search(r'name="once" value="([^"]+)"', page.text)
+    assert found, page.text[:500]
+    return found.group(1)
+
+
+def test_the_same_form_sent_twice_makes_one_change_and_a_hand_made_one_none(
+        service: Service, office: Backoffice) -> None:
+    """A form's single-use token names its change: sent twice (a double click, a replay),
+    one return is opened; posted without it, or with the token of another item's form, none."""
+    from connector.helpdesk.embed import EmbedLinks
+
+    customer = pauline(service)["customer_id"]
+    keys = [a["key"] for a in offered(service, customer) if a["name"] == "open_return"]
+    key, other = keys[-1], keys[0]
+    token = EmbedLinks(b"test-secret-key", 600, "FR").token(email=PAULINE, agent="margaux")
+    url = f"{service.url}/helpdesk/embed/actions"
+    asked = {"t": token, "lang": "en", "source": "erp", "action": "open_return"}
+    page = requests.get(url, params={**asked, "key": key}, timeout=10)
+    form = {**asked, "key": key, "input.reason": "damaged", "once": _once(page)}
+    before = len(requests.get(f"{service.url}/api/v1/customers/{customer}/changes",
+                              headers=AUTH, timeout=10).json()["changes"])
+    first = requests.post(url, data=form, timeout=10, allow_redirects=False)
+    again = requests.post(url, data=form, timeout=10, allow_redirects=False)
+    assert (first.status_code, again.status_code) == (303, 303)
+    hand_made = requests.post(url, data={**form, "once": ""}, timeout=10)
+    elsewhere = requests.post(url, data={**form, "key": other}, timeout=10)
+    for refused in (hand_made, elsewhere):
+        assert refused.status_code == 400
+        assert "This form was open too long" in refused.text
+        assert _once(refused) != form["once"]  # shown again with a fresh token
+    kept = requests.get(f"{service.url}/api/v1/customers/{customer}/changes", headers=AUTH,
+                        timeout=10).json()["changes"]
+    assert len(kept) == before + 1 and kept[0]["item"] == key
+    until(lambda: change(service, kept[0]["id"])["state"] in ("done", "failed"), 30)
+    assert change(service, kept[0]["id"])["state"] == "done", change(service, kept[0]["id"])["outcome"]
+    assert [w["fields"] for w in applied(office) if w["key"] == kept[0]["id"]] == [["return"]]
+
+
+def test_an_idempotency_key_makes_an_api_call_safe_to_repeat(service: Service) -> None:
+    customer = pauline(service)["customer_id"]
+    key = next(a["key"] for a in offered(service, customer) if a["name"] == "open_return")
+    body = {"key": key, "inputs": {"reason": "late"}, "agent": "api-test"}
+    headers = {**AUTH, "Idempotency-Key": "order-retry-1"}
+    url = f"{service.url}/api/v1/customers/{customer}/actions"
+    first = requests.post(f"{url}/open_return", json=body, headers=headers, timeout=10)
+    again = requests.post(f"{url}/open_return", json=body, headers=headers, timeout=10)
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert first.json()["id"] == again.json()["id"]
+    reused = requests.post(f"{url}/resend_voucher", json={"role": "supervisor"},
+                           headers=headers, timeout=10)
+    assert reused.status_code == 422 and "another change" in reused.json()["error"]
+    bad = requests.post(f"{url}/open_return", json=body, timeout=10,
+                        headers={**AUTH, "Idempotency-Key": "é" * 3})
+    assert bad.status_code == 400
+
+
+def test_nothing_is_changed_for_a_ticket_that_fits_several_people(service: Service) -> None:
+    """A household's landline names two people: until the agent chooses, the action and
+    correction pages refuse, saying why (409), and nothing is kept."""
+    from connector.helpdesk.embed import EmbedLinks
+
+    token = EmbedLinks(b"test-secret-key", 600, "FR").token(phone="05 33 57 82 19")
+    for path, asked in (("actions", {"source": "erp", "action": "open_return", "key": "1"}),
+                        ("corrections", {"field": "identity.emails"})):
+        for send in (requests.get, requests.post):
+            answer = send(f"{service.url}/helpdesk/embed/{path}", timeout=10,
+                          params={"t": token, "lang": "en", **asked})
+            assert answer.status_code == 409, (path, answer.status_code)
+            assert "This contact matches 2 customers" in answer.text
