@@ -6,7 +6,6 @@ the entry's `roles`/`agent_roles`; every sealed record link carries both."""
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,6 +17,7 @@ from connector.helpdesk.deps import HelpdeskDeps
 from connector.helpdesk.embed import EmbedLinks
 from connector.helpdesk.zendesk.adapter import Config, Zendesk
 from connector.helpdesk.zendesk.agents import FAILURE_TTL_S, agent_id_of
+from tests.helpdesk.zendesk.conftest import Clock
 from tests.helpdesk.zendesk.fake_zendesk import AGENT, TOKEN, FakeZendesk
 from tests.helpdesk.zendesk.zaf.harness import APP_GUID, public_pem, signed_url_token
 
@@ -28,21 +28,6 @@ LOOKING = "1500"  # the agent the JWT names
 LEA = {"id": 1500, "name": "Léa Martin", "email": "lea.martin@maison-exemple.fr",
        "role": "admin", "custom_role_id": None}
 SHOW_LEA = f"/api/v2/users/{LOOKING}.json"
-
-
-class Clock:
-    """Now, or later (the role cache and sessions go by the service's clock)."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

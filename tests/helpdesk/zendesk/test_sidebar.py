@@ -26,6 +26,7 @@ from connector.manifest import ManifestError, load_manifest
 from connector.settings import Settings
 from connector.web import create_app
 from tests.conftest import Backoffice, service_env
+from tests.helpdesk.zendesk.conftest import Clock
 from tests.helpdesk.zendesk.zaf.harness import (
     APP_GUID,
     AUDIENCE,
@@ -38,21 +39,6 @@ SDK = "https://static.zdassets.com/zendesk_app_framework_sdk/2.0/zaf_sdk.min.js"
 ZENDESK = {"origin": "https://acme.zendesk.com", "app_guid": APP_GUID}
 PAULINE = "pauline.deneve@easiware.fr"
 SECRET = b"test-secret-key"
-
-
-class Clock:
-    """Now, or later (sessions expire by the service's clock)."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 def deps(clock: Clock) -> HelpdeskDeps:
