@@ -4,6 +4,7 @@ which the demo helpdesk then sends its tickets to as signed webhooks (demo/webho
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 import requests
 
 from demo.generate import ensure
+from demo.helpdesk import API_EMAIL, PREFIX
 from demo.webhooks import announce, ensure_secret
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +44,13 @@ def start_backoffice(data_dir: Path, env: dict[str, str]) -> tuple[subprocess.Po
             time.sleep(0.1)
     process.kill()
     raise SystemExit("the demo back office did not answer on /healthz")
+
+
+def helpdesk_env(backoffice_url: str, token: str) -> dict[str, str]:
+    """What points the service's Zendesk adapter at the demo helpdesk's API (demo/helpdesk.py)
+    and turns its write-back on: an action run from a demo ticket leaves its note there."""
+    return {"ZENDESK_API_URL": backoffice_url + PREFIX, "ZENDESK_API_EMAIL": API_EMAIL,
+            "ZENDESK_API_TOKEN": token, "ZENDESK_WRITE_BACK": "true"}
 
 
 def _backoffice(data_dir: Path, env: dict[str, str],
@@ -98,8 +107,11 @@ def main() -> int:
         raise SystemExit(f"the demo data cannot be generated: {exc}") from None
     env = {**os.environ, "CONNECTOR_DEMO_DIR": str(data_dir), "CONNECTOR_DEMO": "1"}
     secret = ensure_secret(env)  # the demo helpdesk signs its webhooks with it
+    # the demo helpdesk's API token, for this run: the back office checks it, the service uses it
+    env["DEMO_HELPDESK_TOKEN"] = secrets.token_urlsafe(24)
     backoffice, url = start_backoffice(data_dir, env)
     env["DEMO_BACKOFFICE_URL"] = url
+    env.update(helpdesk_env(url, env["DEMO_HELPDESK_TOKEN"]))
     port = env.setdefault("CONNECTOR_PORT", "8000")
     host = env.setdefault("CONNECTOR_HOST", "127.0.0.1")
     env.setdefault("CONNECTOR_PUBLIC_URL", f"http://{host}:{port}")

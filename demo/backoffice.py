@@ -22,6 +22,7 @@ import phonenumbers
 from flask import Blueprint, Flask, Response, abort, jsonify, request
 from werkzeug.serving import make_server
 
+from demo.helpdesk import API_TOKEN, DemoTickets, helpdesk_blueprint
 from demo.loyalty_feed import LoyaltyLog, loyalty_blueprint
 
 Record = dict[str, Any]
@@ -477,8 +478,10 @@ def create_backoffice(
     latency_ms: tuple[int, int] = (20, 80),
     erp_token: str = "demo-erp-token",
     slow_seconds: float = 5.0,
+    helpdesk_token: str = API_TOKEN,
 ) -> Flask:
-    """Build the demo ERP + review feed app over a generated demo data directory."""
+    """Build the demo ERP + review feed app over a generated demo data directory, with the
+    demo helpdesk's Zendesk-shaped API (demo/helpdesk.py) for its tickets."""
     app = Flask(__name__)
     data = BackOfficeData.load(Path(data_dir))
     faults = {"erp": "ok", "feedback": "ok"}
@@ -507,7 +510,19 @@ def create_backoffice(
     app.register_blueprint(_erp_blueprint(data))
     app.register_blueprint(_feedback_blueprint(data))
     app.register_blueprint(_admin_blueprint(faults, data))
+    tickets = DemoTickets.of(_tickets(Path(data_dir)))
+    app.extensions["demo_tickets"] = tickets
+    app.register_blueprint(helpdesk_blueprint(tickets, token=helpdesk_token))
     return app
+
+
+def _tickets(data_dir: Path) -> list[Record]:
+    """The demo helpdesk's tickets (tickets.json), none when it holds no list."""
+    try:
+        tickets = json.loads((data_dir / "tickets.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return tickets if isinstance(tickets, list) else []
 
 
 NEW_REVIEWS = (
@@ -564,7 +579,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="publish a new review every this many seconds (0: never)")
     args = parser.parse_args(argv)
     token = os.environ.get("DEMO_ERP_TOKEN", "demo-erp-token")
-    app = create_backoffice(args.data, latency_ms=args.latency_ms, erp_token=token)
+    app = create_backoffice(args.data, latency_ms=args.latency_ms, erp_token=token,
+                            helpdesk_token=os.environ.get("DEMO_HELPDESK_TOKEN") or API_TOKEN)
     if args.review_every > 0:
         publish_now_and_then(app.extensions["demo_data"], args.review_every,
                              loyalty=app.extensions["demo_loyalty"])

@@ -12,7 +12,8 @@ users `PUT /api/v2/users/{id}/tags.json` (adds) and `DELETE …/tags.json` (remo
 "tagging of users and organizations" enabled under Admin Center → People → Configuration);
 Update User `PUT /api/v2/users/{id}.json` (user_fields are merged by key); Show Ticket and
 Update Ticket `PUT /api/v2/tickets/{id}.json` (`comment` with `public: false` is an internal
-note; `additional_tags` / `remove_tags` change tags without replacing the others); Create
+note; `additional_tags` / `remove_tags` change tags without replacing the others); List
+Comments `GET /api/v2/tickets/{id}/comments.json` (oldest first, 100 a page); Create
 Ticket `POST /api/v2/tickets.json` (`requester_id`, `subject`, a first `comment` with
 `public: false`, `tags`; 201 with the ticket; no idempotency key).
 """
@@ -87,6 +88,12 @@ class ZendeskApi:
         """The ticket (its tags)."""
         return dict(self._call("GET", f"/api/v2/tickets/{_id(ticket_id)}.json").get("ticket")
                     or {})
+
+    def comments(self, ticket_id: str) -> list[dict[str, Any]]:
+        """The ticket's comments, oldest first (`public: false`: internal notes); the first
+        page (100), which is all a ticket's recent notes need."""
+        found = self._call("GET", f"/api/v2/tickets/{_id(ticket_id)}/comments.json")
+        return [c for c in found.get("comments") or [] if isinstance(c, dict)]
 
     # --- writing -------------------------------------------------------------------------
     def add_user_tags(self, user_id: str, tags: list[str]) -> None:
