@@ -64,9 +64,10 @@ def opens_tickets(writer: object) -> bool:
 
 
 def change_json(change: WriteBack) -> str:
-    data = {"helpdesk": change.helpdesk, "requester_id": change.requester_id,
-            "ticket_id": change.ticket_id, "tags": list(change.tags),
-            "tag_prefix": change.tag_prefix, "fields": dict(change.fields), "note": change.note}
+    data: dict[str, Any] = {
+        "helpdesk": change.helpdesk, "requester_id": change.requester_id,
+        "ticket_id": change.ticket_id, "tags": list(change.tags),
+        "tag_prefix": change.tag_prefix, "fields": dict(change.fields), "note": change.note}
     if change.new_ticket_subject is not None:  # only then: older payloads read the same
         data["new_ticket_subject"] = change.new_ticket_subject
     if change.keeps_tags:
