@@ -26,8 +26,9 @@ class Address(Canonical):
 
 
 # the canonical fields an agent may correct from the record, where a source declares how it
-# takes them (`writes:`): one value replaced by another, normalised first (E.164, email)
-CORRECTABLE = ("identity.emails", "identity.phones")
+# takes them (`writes:`): one value replaced by another, normalised first (E.164, email), or
+# a structured one (the address) given part by part
+CORRECTABLE = ("identity.emails", "identity.phones", "identity.address")
 
 
 class Identity(Canonical):

@@ -111,8 +111,9 @@ class BackOfficeData:
 
     def correct(self, customer_id: str, given: Record, key: str | None) -> tuple[Record, bool]:
         """Apply a correction to a customer (an `email`; a phone: `phone_new` replacing
-        `phone_old`, the mobile when it matches neither), once per idempotency key; the
-        customer as it is now, and whether the key had been applied before."""
+        `phone_old`, the mobile when it matches neither; an `address` in the ERP's own words:
+        {street, zip, city, country}), once per idempotency key; the customer as it is
+        now, and whether the key had been applied before."""
         def apply() -> tuple[Record, list[str]]:
             customer = self.customers[customer_id]
             changed = []
@@ -126,6 +127,11 @@ class BackOfficeData:
                 slot = "phone" if old and old == to_e164(customer.get("phone")) else "mobile"
                 customer[slot] = to_e164(given["phone_new"])
                 changed.append(slot)
+            place = given.get("address")
+            if isinstance(place, dict) and str(place.get("street") or "").strip():
+                customer["address"] = {name: str(place.get(name) or "").strip()
+                                       for name in ("street", "zip", "city", "country")}
+                changed.append("address")
             self._index(customer)
             return dict(customer), changed
         return self._once(key, customer_id, apply)
@@ -264,13 +270,14 @@ def _erp_blueprint(data: BackOfficeData) -> Blueprint:
 
     @erp.patch("/api/customers/<customer_id>")
     def correct(customer_id: str) -> Response:
-        """A correction from connector's outbox: {email} or {phone_old, phone_new}, applied
-        once per `Idempotency-Key` (the same key again answers what it answered)."""
+        """A correction from connector's outbox: {email}, {phone_old, phone_new} or
+        {address: {street, zip, city, country}}, applied once per `Idempotency-Key` (the
+        same key again answers what it answered)."""
         if customer_id not in data.customers:
             return _error(404, "unknown customer")
         given = request.get_json(silent=True)
-        if not isinstance(given, dict) or not ({"email", "phone_new"} & set(given)):
-            return _error(400, "expected {email} or {phone_old, phone_new}")
+        if not isinstance(given, dict) or not ({"email", "phone_new", "address"} & set(given)):
+            return _error(400, "expected {email}, {phone_old, phone_new} or {address}")
         customer, replayed = data.correct(customer_id, given,
                                           request.headers.get("Idempotency-Key"))
         return _replayed({"customer": customer}, replayed)

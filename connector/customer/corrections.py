@@ -1,18 +1,34 @@
 """Corrections an agent makes from the record: which canonical fields may be corrected, which
 source takes each (its `writes:`), the new value normalised and checked before anything is
-kept, and whether a record shows it (the check that confirms the change once sent)."""
+kept, and whether a record shows it (the check that confirms the change once sent). A value is
+a string (an email, a phone) or, for a structured field (the postal address), its parts."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+import phonenumbers
 
 from connector.customer.refusals import ChangeRefused, InvalidChange, may
 from connector.identifiers import InvalidIdentifier, normalise_email, normalise_phone
-from connector.models import CORRECTABLE, CustomerProfile, SourceState
+from connector.models import CORRECTABLE, Canonical, CustomerProfile, SourceState
 
 # a source that did not answer this lookup: whether it knows the person is not known now
 UNANSWERED = frozenset({SourceState.ERROR, SourceState.TIMEOUT, SourceState.CIRCUIT_OPEN})
+
+# a structured field's parts, each with its longest length; its required parts
+PARTS: dict[str, dict[str, int]] = {
+    "identity.address": {"line1": 120, "postcode": 12, "city": 80, "country": 2}}
+REQUIRED: dict[str, tuple[str, ...]] = {"identity.address": ("line1", "city")}
+# a postcode, lightly: letters and digits, maybe spaced or hyphenated (SW1A 1AA, 1000-001)
+POSTCODE = re.compile(r"[0-9A-Z](?:[0-9A-Z -]*[0-9A-Z])?")
+CODES = {"postcode": "postcode", "country": "country"}  # parts upper-cased, their own reason
+COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS)  # ISO 3166 alpha-2 codes, as libphonenumber
+Value = str | dict[str, str]
 
 
 class InvalidCorrection(InvalidChange):
@@ -29,18 +45,21 @@ class Correction:
 
     field: str
     source: str
-    new: str
-    old: str
+    new: Value
+    old: Value
     external: str
 
-    def values(self) -> dict[str, str]:
-        """What the source's request is filled with (`{change}` is added by the outbox)."""
+    def values(self) -> dict[str, Any]:
+        """What the source's request is filled with (`{change}` is added by the outbox): a
+        structured value as an object, so that `{new.line1}` names its part."""
         return {"new": self.new, "old": self.old, "external": self.external}
 
 
-def normalised(field: str, raw: object, region: str) -> str:
+def normalised(field: str, raw: object, region: str) -> Value:
     """The value as the record keeps it: an email lower-cased with an IDNA domain, a phone in
-    E.164 (InvalidCorrection when it is not one)."""
+    E.164, an address's parts checked (InvalidCorrection when it is not one)."""
+    if field in PARTS:
+        return _checked_parts(field, raw)
     if not isinstance(raw, str) or not raw.strip():
         raise InvalidCorrection(f"{field}: give the new value as a non-empty string")
     try:
@@ -54,12 +73,78 @@ def normalised(field: str, raw: object, region: str) -> str:
                             "unknown_field")
 
 
-def held(profile: CustomerProfile, field: str, region: str) -> list[str]:
+def _checked_parts(field: str, raw: object) -> dict[str, str]:
+    """A structured value given as an object of its parts: each trimmed, bounded, free of
+    control characters, the required ones given, a postcode and a country code that look like
+    one (InvalidCorrection, its reason naming what is wrong)."""
+    names = PARTS[field]
+    if not isinstance(raw, Mapping):
+        raise InvalidCorrection(f"{field}: give the new value as an object "
+                                f"{{{', '.join(names)}}}")
+    unknown = [str(name) for name in raw if name not in names]
+    if unknown:
+        raise InvalidCorrection(f"{field}.{unknown[0]}: unknown part (one of: "
+                                f"{', '.join(names)})")
+    parts = {name: _part(field, name, raw.get(name), longest)
+             for name, longest in names.items()}
+    missing = [name for name in REQUIRED[field] if not parts[name]]
+    if missing:
+        raise InvalidCorrection(f"{field}.{missing[0]}: required", "required")
+    if parts.get("postcode") and not POSTCODE.fullmatch(parts["postcode"]):
+        raise InvalidCorrection(f"{field}.postcode: letters and digits only, maybe spaced or "
+                                "hyphenated", "postcode")
+    if parts.get("country") and parts["country"] not in COUNTRIES:
+        raise InvalidCorrection(f"{field}.country: not an ISO 3166 country code (FR, BE…)",
+                                "country")
+    return parts
+
+
+def _part(field: str, name: str, raw: object, longest: int) -> str:
+    """One part of a structured value: trimmed, its spaces collapsed, codes upper-cased."""
+    where, reason = f"{field}.{name}", CODES.get(name, "invalid")
+    if raw is None:
+        return ""
+    if not isinstance(raw, str):
+        raise InvalidCorrection(f"{where}: give a string", reason)
+    text = raw.strip()
+    if any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in text):
+        raise InvalidCorrection(f"{where}: control characters are not allowed", reason)
+    text = " ".join(text.split())
+    if len(text) > longest:
+        raise InvalidCorrection(f"{where}: at most {longest} characters", reason)
+    return text.upper() if name in CODES else text
+
+
+def _loose_parts(field: str, raw: object) -> dict[str, str] | None:
+    """A structured value as a record or the outbox holds it, read without checking it (a
+    source may keep an address the form would refuse); None when it is no such value."""
+    if isinstance(raw, Canonical):  # the record's own (an Address)
+        raw = raw.model_dump()
+    if not isinstance(raw, Mapping):
+        return None
+    parts = {name: " ".join(str(raw.get(name) or "").split()) for name in PARTS[field]}
+    return parts if any(parts.values()) else None
+
+
+def _same(field: str, one: Value, other: Value) -> bool:
+    """Whether two normalised values are the same (a structured one part by part, in any
+    case: a source that writes an address in capitals still shows it)."""
+    if field not in PARTS:
+        return one == other
+    parts = [_loose_parts(field, value) or {} for value in (one, other)]
+    return all(parts[0].get(name, "").casefold() == parts[1].get(name, "").casefold()
+               for name in PARTS[field])
+
+
+def held(profile: CustomerProfile, field: str, region: str) -> list[Value]:
     """The values the record holds in a correctable field, normalised (those that cannot be
-    are left out)."""
+    are left out); a structured field's one value, as the record has it."""
     section, _, name = field.partition(".")
     value = getattr(getattr(profile, section, None), name, None)
-    found = []
+    if field in PARTS:
+        parts = _loose_parts(field, value)
+        return [parts] if parts is not None else []
+    found: list[Value] = []
     for item in value if isinstance(value, list) else [value]:
         try:
             found.append(normalised(field, item, region))
@@ -68,9 +153,13 @@ def held(profile: CustomerProfile, field: str, region: str) -> list[str]:
     return found
 
 
-def shows(profile: CustomerProfile, field: str, value: str, region: str) -> bool:
-    """Whether the record holds `value` in the field (both normalised)."""
-    return value in held(profile, field, region)
+def shows(profile: CustomerProfile, field: str, value: object, region: str) -> bool:
+    """Whether the record holds `value` in the field (both normalised; a structured value
+    as its parts)."""
+    given = _loose_parts(field, value) if field in PARTS else value
+    if given is None or not isinstance(given, str | dict):
+        return False
+    return any(_same(field, given, found) for found in held(profile, field, region))
 
 
 Writes = Mapping[str, Mapping[str, list[str] | None]]  # source -> field -> roles (None: all)
@@ -123,14 +212,21 @@ def check(profile: CustomerProfile, field: str, raw_new: object, raw_old: object
                                 "this customer: nothing there to correct", "unknown_person")
     new = normalised(field, raw_new, region)
     holding = held(profile, field, region)
-    if new in holding:
+    if any(_same(field, new, value) for value in holding):
         raise InvalidCorrection(f"{field}: the record holds this value already", "held")
-    old = ""
-    if raw_old not in (None, ""):
-        old = normalised(field, raw_old, region)
-        if old not in holding:
-            raise CorrectionRefused(f"{field}: the value to replace is not in the record",
-                                    "not_held")
-    elif holding:
-        old = holding[0]  # the record's first value is the one an agent sees and corrects
-    return Correction(field, chosen[0], new, old, profile.identity.external_ids[chosen[0]])
+    return Correction(field, chosen[0], new, _replaced(field, raw_old, holding, region),
+                      profile.identity.external_ids[chosen[0]])
+
+
+def _replaced(field: str, raw_old: object, holding: list[Value], region: str) -> Value:
+    """The value a correction replaces: the one given, if the record holds it, else the
+    record's first (the one an agent sees and corrects); "" when it holds none."""
+    if raw_old in (None, "", {}):
+        return holding[0] if holding else ""
+    old = (_loose_parts(field, raw_old) or {}) if field in PARTS \
+        else normalised(field, raw_old, region)
+    found = [value for value in holding if _same(field, old, value)]
+    if not found:
+        raise CorrectionRefused(f"{field}: the value to replace is not in the record",
+                                "not_held")
+    return found[0]

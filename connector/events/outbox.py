@@ -261,7 +261,7 @@ class Outbox:
             self.assembler.invalidate(_identifiers(found.profile), row.source)
             found = self.assembler.lookup(Identifiers(), customer_id=row.customer_id)
         profile = found.profile
-        if profile is not None and shows(profile, row.name, str(values.get("new", "")),
+        if profile is not None and shows(profile, row.name, values.get("new", ""),
                                          self.assembler.region):
             self._settle(row, CONFIRMED, f"{row.source} shows the new value")
             return

@@ -173,9 +173,10 @@ def _check_requests(path: str, config: RestConfig) -> list[str]:
         errors.extend(_check_request(where, write.request, config))
         used = [e for part in (write.request.path, write.request.params, write.request.body,
                                write.request.variables) for e, _ in expressions(part)]
-        if "new" not in used:
-            errors.append(f"{where}: never uses {{new}}, so the corrected value would not be "
-                          "sent (put it in the path, params or body)")
+        if not any(e == "new" or e.startswith("new.") for e in used):
+            errors.append(f"{where}: never uses {{new}} (or its parts, {{new.line1}}…), so the "
+                          "corrected value would not be sent (put it in the path, params or "
+                          "body)")
     for name, action in config.actions.items():
         where = f"{path}.actions.{name}"
         errors.extend(_check_request(f"{where}.request", action.request, config))

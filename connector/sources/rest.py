@@ -365,7 +365,8 @@ class RestSource(MappedSource):
         lacks (no id at this source) is a refusal, never a request sent without it."""
         headers = {"Idempotency-Key": "{change}", **request.headers}
         request = request.model_copy(update={"headers": headers})
-        given = {**values, "old": _blank(values.get("old")),  # "" when none: a value
+        given = {**values, "new": _blank(values.get("new")),  # "" when none: a value, and
+                 "old": _blank(values.get("old")),  # so is an address's empty part
                  "inputs": {n: _blank(v) for n, v in (values.get("inputs") or {}).items()}}
         try:
             with deadline_in(self.config.timeout_s), failing_as(self.name, where):
@@ -563,6 +564,8 @@ class RestSource(MappedSource):
 
 
 def _blank(value: Any) -> Any:
-    """A change's empty value (an optional input left empty, no old value) as one its
-    request is filled with, never a missing one."""
+    """A change's empty value (an optional input left empty, no old value, an address's
+    empty part) as one its request is filled with, never a missing one."""
+    if isinstance(value, dict):
+        return {k: _blank(v) for k, v in value.items()}
     return Blank("") if value == "" else value

@@ -1,4 +1,5 @@
-"""The SQL source: parameterised read-only queries against any SQLAlchemy database URL."""
+"""The SQL source: parameterised read-only queries against any SQLAlchemy database URL, and
+the corrections it takes through declared statements (`connector.sources.sql_writes`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
@@ -27,10 +28,18 @@ from connector.sources.base import (
     deadline_in,
 )
 from connector.sources.mapping import MappedSource
+from connector.sources.sql_writes import (
+    PROCEDURES,
+    SqlWrite,
+    calls_procedure,
+    correctable,
+    run_change,
+    stopped_late,
+    write_values,
+)
 
 READ_ONLY = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
 PROGRESS_STEPS = 10_000  # SQLite virtual-machine steps between two looks at the deadline
-QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for a statement stopped by statement_timeout
 
 
 class SqlDetail(DetailSpec):
@@ -40,13 +49,15 @@ class SqlDetail(DetailSpec):
 
 
 class SqlConfig(SourceConfig):
-    """A database another system owns; we only read it, with `:email`, `:phone`, `:card` bound."""
+    """A database another system owns; we read it, with `:email`, `:phone`, `:card` bound,
+    and change it only through the statements its `writes:` declare."""
 
     type: Literal["sql"]
     url: SecretStr
     lookup_by: list[IdentifierKind] = Field(default=["email"], min_length=1)
     queries: dict[str, str] = Field(min_length=1)
     details: dict[str, SqlDetail] = Field(default_factory=dict)
+    writes: dict[str, SqlWrite] = Field(default_factory=dict)
 
     @field_validator("queries")
     @classmethod
@@ -61,6 +72,24 @@ class SqlConfig(SourceConfig):
         for name, detail in details.items():
             _check_read_only(name, detail.query)
         return details
+
+    @field_validator("writes")
+    @classmethod
+    def _correctable(cls, value: dict[str, SqlWrite], info: ValidationInfo
+                     ) -> dict[str, SqlWrite]:
+        url = info.data.get("url")
+        try:
+            backend = make_url(url.get_secret_value()).get_backend_name() if url else None
+        except ArgumentError:
+            backend = None  # said when the source is built
+        problems = [f"'{field}' calls a stored procedure: {backend} has none (write an "
+                    "UPDATE, INSERT or DELETE)" for field, spec in value.items()
+                    if backend is not None and backend not in PROCEDURES
+                    and calls_procedure(spec.statement)]
+        problems[:0] = correctable(value)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
 
 
 def _check_read_only(name: str, query: str) -> None:
@@ -77,6 +106,11 @@ class SqlSource(MappedSource):
         super().__init__(name, config)
         url = config.url.get_secret_value()
         self._engine = _engine(url, context.manifest_dir, config.timeout_s)
+        self._writer = self._engine  # SQLite files are read through a read-only one
+        parsed = make_url(url)
+        if (config.writes and parsed.get_backend_name() == "sqlite"
+                and parsed.database not in (None, "", ":memory:")):
+            self._writer = _engine(url, context.manifest_dir, config.timeout_s, writable=True)
 
     def find(self, ids: Identifiers) -> dict[str, list[dict[str, Any]]] | None:
         """Every query's rows, under its name, for the first identifier that matches (all of
@@ -98,12 +132,21 @@ class SqlSource(MappedSource):
         with deadline_in(self.config.timeout_s):
             return self._query({"rows": spec.query}, {"key": key})["rows"]
 
+    def write(self, field: str, values: dict[str, str]) -> int:
+        """Apply a correction of `field` (`values`: new, old, external, change) in one
+        transaction, within the source's timeout; the rows its statement changed."""
+        spec = self.config.writes.get(field)
+        if spec is None:
+            raise SourceMisconfigured(f"sources.{self.name} declares no writes.{field}")
+        return run_change(self._writer, spec.statement, write_values(spec.statement, values),
+                          f"sources.{self.name}.writes.{field}.statement", self.config.timeout_s)
+
     def _query(self, queries: dict[str, str], params: dict[str, Any]) -> dict[str, Any]:
         try:
             with self._engine.connect() as connection:
                 return {name: _rows(connection, query, params) for name, query in queries.items()}
         except DBAPIError as exc:
-            if _stopped_late(exc):
+            if stopped_late(exc):
                 raise SourceTimeout(f"no answer within {self.config.timeout_s:g} s",
                                     "query stopped at its deadline") from exc
             if exc.connection_invalidated or isinstance(exc, OperationalError):
@@ -117,15 +160,10 @@ def _rows(connection: Any, query: str, params: dict[str, Any]) -> list[dict[str,
     return [dict(row._mapping) for row in connection.execute(text(query), params)]
 
 
-def _stopped_late(exc: DBAPIError) -> bool:
-    """Whether the database stopped the query because its deadline passed."""
-    return (getattr(exc.orig, "sqlstate", None) == QUERY_CANCELED
-            or "interrupted" in str(exc.orig).lower())
-
-
-def _engine(url: str, manifest_dir: Path, timeout_s: float) -> Engine:
-    """An engine whose queries stop at their deadline; a relative SQLite path is taken from
-    the manifest's folder, opened read-only."""
+def _engine(url: str, manifest_dir: Path, timeout_s: float, writable: bool = False) -> Engine:
+    """An engine whose queries stop at their deadline and whose logs and errors never hold
+    the values bound; a relative SQLite path is taken from the manifest's folder, opened
+    read-only (read-write for the corrections, never created)."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -135,16 +173,19 @@ def _engine(url: str, manifest_dir: Path, timeout_s: float) -> Engine:
         if parsed.database not in (None, "", ":memory:"):
             path = Path(parsed.database)
             path = path if path.is_absolute() else manifest_dir / path
-            url = f"sqlite:///file:{path}?mode=ro&uri=true"
-        engine = create_engine(url, connect_args={"timeout": timeout_s,
-                                                  "check_same_thread": False})
+            url = f"sqlite:///file:{path}?mode={'rw' if writable else 'ro'}&uri=true"
+        engine = create_engine(url, hide_parameters=True,
+                               connect_args={"timeout": timeout_s, "check_same_thread": False})
         event.listen(engine, "connect", _stop_at_deadline)
         return engine
     options: dict[str, Any] = {}
     if backend == "postgresql" and parsed.get_driver_name() in ("psycopg", "psycopg2"):
-        options["connect_args"] = {"options": f"-c statement_timeout={int(timeout_s * 1000)}"}
+        given = parsed.query.get("options", "")  # the URL's own (a search_path) are kept
+        given = " ".join(given) if isinstance(given, tuple) else given
+        options["connect_args"] = {"options": f"{given} -c statement_timeout="
+                                              f"{int(timeout_s * 1000)}".strip()}
     return create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=4,
-                         pool_timeout=timeout_s, **options)
+                         pool_timeout=timeout_s, hide_parameters=True, **options)
 
 
 def _stop_at_deadline(connection: Any, _record: Any) -> None:

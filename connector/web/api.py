@@ -268,8 +268,9 @@ def _record(customer_id: str) -> CustomerProfile | Response:
 
 @bp.post("/customers/<customer_id>/corrections")
 def correct(customer_id: str) -> Response | tuple[Response, int]:
-    """Correct a field at the source that takes it: {"field": "identity.emails", "value": …,
-    "replaces": … (optional: the record's first value), "source": … (optional), "agent": …,
+    """Correct a field at the source that takes it: {"field": "identity.emails", "value": …
+    (a string; for identity.address an object {line1, postcode, city, country}), "replaces":
+    … (optional: the record's first value), "source": … (optional), "agent": …,
     "helpdesk": …, "ticket": …}. Kept in the outbox before the 202; its state at the
     `Location` it names (docs/corrections.md)."""
     if (refused := _no_such_customer(customer_id)) is not None:

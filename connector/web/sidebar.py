@@ -22,6 +22,8 @@ from connector.customer.actions import offers as action_offers
 from connector.customer.actions import text_of as action_text
 from connector.customer.compensation import CompensationGrid, row_of
 from connector.customer.corrections import (
+    PARTS,
+    REQUIRED,
     CorrectionRefused,
     InvalidCorrection,
     Writes,
@@ -199,9 +201,10 @@ def note(kind: str) -> Response:
 
 @bp.route("/helpdesk/<kind>/corrections", methods=["GET", "POST"])
 def correction(kind: str) -> Response:
-    """Correct a field of the record (an email, a phone) at the source that takes it: the
-    form, then the change kept in the outbox (written before this answer) and the record shown
-    again, where the change says how it stands (docs/corrections.md)."""
+    """Correct a field of the record (an email, a phone, the address part by part) at the
+    source that takes it: the form, then the change kept in the outbox (written before this
+    answer) and the record shown again, where the change says how it stands
+    (docs/corrections.md)."""
     locale = _locale(request.values.get("lang"))
     linked = _linked_record(kind, locale)
     if isinstance(linked, Response):
@@ -212,8 +215,11 @@ def correction(kind: str) -> Response:
     writes = _writes()
     if field not in CORRECTABLE or not takers(writes, field):
         return _message(404, locale, "correction.unknown")
-    form = {"field": field, "value": request.form.get("value", ""),
-            "replaces": request.form.get("replaces", "")}
+    parts = PARTS.get(field)  # a structured field: one input per part, the record's one value
+    form: dict[str, Any] = {
+        "field": field, "replaces": "" if parts else request.form.get("replaces", ""),
+        "value": {name: request.form.get(f"value.{name}", "") for name in parts} if parts
+        else request.form.get("value", "")}
     if request.method == "GET":
         return _correction_form(kind, locale, profile, form)
     try:
@@ -379,16 +385,25 @@ def _linked_record(kind: str, locale: str
     return context, found.profile
 
 
-def _correction_form(kind: str, locale: str, profile: CustomerProfile, form: dict[str, str],
+def _correction_form(kind: str, locale: str, profile: CustomerProfile, form: dict[str, Any],
                      error: str | None = None, status: int = 200) -> Response:
-    """The correction page, with the reason a correction was refused when it was."""
+    """The correction page (a structured field's parts filled with the record's value until
+    the agent sends theirs), with the reason a correction was refused when it was."""
     svc = services()
     field = form["field"]
     sources = [s for s in takers(_writes(), field) if profile.identity.external_ids.get(s)]
     source = sources[0] if sources else takers(_writes(), field)[0]
     labels = svc.manifest.sources[source]
     token = request.values.get("t", "")
-    values = {**form, "held": held_values(profile, field, svc.manifest.brand.default_region),
+    held = held_values(profile, field, svc.manifest.brand.default_region)
+    sent = form["value"]
+    given = sent if isinstance(sent, dict) and any(sent.values()) \
+        else next((value for value in held if isinstance(value, dict)), {})
+    parts = [{"name": name, "label": text(f"correction.part.{field}.{name}", locale),
+              "value": given.get(name, ""), "max": longest, "required": name in REQUIRED[field]}
+             for name, longest in PARTS.get(field, {}).items()]
+    values = {**form, "value": "" if parts else form["value"], "parts": parts,
+              "held": [_held_text(value) for value in held],
               "source": labels.label_in(locale) or source, "token": token,
               "once": svc.embed.form_token(_form_of("correction", profile, field)),
               "action": f"/helpdesk/{kind}/corrections",
@@ -396,6 +411,13 @@ def _correction_form(kind: str, locale: str, profile: CustomerProfile, form: dic
               "error": text(f"correction.error.{error}", locale) if error else None,
               "input_type": "email" if field == "identity.emails" else "tel"}
     return _page(render_correction_page(values, _render_context(locale)), status)
+
+
+def _held_text(value: str | dict[str, str]) -> str:
+    """A value the record holds, as the correction page shows it (an address on one line)."""
+    if isinstance(value, str):
+        return value
+    return ", ".join(part for part in value.values() if part)
 
 
 def _recent_changes(customer_id: str, locale: str) -> tuple[ChangeLine, ...]:

@@ -148,7 +148,8 @@ class IdentityBlock:
 
 # correctable field -> the catalog key of its edit link
 EDITS = {"identity.emails": "correction.edit.identity.emails",
-         "identity.phones": "correction.edit.identity.phones"}
+         "identity.phones": "correction.edit.identity.phones",
+         "identity.address": "correction.edit.identity.address"}
 
 
 def edits(ctx: RenderContext) -> list[Item]:

@@ -47,7 +47,8 @@ marketing:
     assert sink is not None
     assert (sink.url, sink.secret.get_secret_value(), sink.fields, sink.timeout_s,
             sink.enabled) == ("https://hooks.example.com/connector", "s3cret",
-                              ["identity.emails", "identity.phones"], 5.0, True)
+                              ["identity.emails", "identity.phones", "identity.address"],
+                              5.0, True)
     assert "s3cret" not in repr(sink)
     assert load_manifest(write(tmp_path, HEAD), env={}).marketing is None
 
@@ -81,13 +82,13 @@ def test_every_error_of_the_sink_has_its_path(tmp_path: Path) -> None:
 marketing:
   url: http://hooks.example.com
   secret: "${MARKETING_WEBHOOK_SECRET}"
-  fields: [identity.emails, identity.address]
+  fields: [identity.emails, identity.birth_date]
   timeout_s: 0
   retries: 3
 """) == [
         URL,
-        "marketing.fields[1]: 'identity.address' is not a field corrected from the record "
-        "(one of: identity.emails, identity.phones)",
+        "marketing.fields[1]: 'identity.birth_date' is not a field corrected from the record "
+        "(one of: identity.emails, identity.phones, identity.address)",
         "marketing.timeout_s: input should be greater than 0",
         "marketing.retries: unknown key",
     ]

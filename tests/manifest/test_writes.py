@@ -28,7 +28,8 @@ def test_each_error_of_a_write_has_its_path(tmp_path: Path) -> None:
         request: {name: b, method: PATCH, path: "/c/{external}", body: {born: "{new}"}}
 """)
     assert errors == ["sources.erp.writes: 'identity.birth_date' cannot be "
-                      "corrected from the record (one of: identity.emails, identity.phones)"]
+                      "corrected from the record (one of: identity.emails, identity.phones, "
+                      "identity.address)"]
     errors = errors_of(tmp_path, SOURCE + """\
       identity.phones:
         request: {name: p, method: PATCH, path: "/c/{external}", body: {mobile: "{old[}"}}
@@ -36,8 +37,9 @@ def test_each_error_of_a_write_has_its_path(tmp_path: Path) -> None:
     assert errors == [
         "sources.erp.writes.identity.phones.request.body: invalid JMESPath expression 'old[' "
         "(Invalid jmespath expression: Incomplete expression:)",
-        "sources.erp.writes.identity.phones.request: never uses {new}, so the corrected value "
-        "would not be sent (put it in the path, params or body)",
+        "sources.erp.writes.identity.phones.request: never uses {new} (or its parts, "
+        "{new.line1}…), so the corrected value would not be sent (put it in the path, params "
+        "or body)",
     ]
 
 
