@@ -21,10 +21,11 @@ from connector.customer.flags import Names, Record
 from connector.customer.refusals import ChangeRefused, InvalidChange, may
 from connector.customer.rules import FlagRules, record_names
 from connector.i18n import label_text
-from connector.models import Canonical, CustomerProfile, Order
+from connector.models import Canonical, CustomerProfile, Loyalty, Order
 
 log = logging.getLogger(__name__)
-TARGETS: dict[str, type[Canonical]] = {"orders": Order, "store_purchases": Order}
+TARGETS: dict[str, type[Canonical]] = {"orders": Order, "store_purchases": Order,
+                                        "loyalty": Loyalty}
 PLACEHOLDER = re.compile(r"{([^{}]*)}")
 
 
@@ -44,6 +45,7 @@ class Offer:
     name: str
     spec: Any  # the source's RestAction
     key: str | None = None
+    number: str | None = None  # the order's number, as agents know it (its key may be an id)
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,12 @@ class CheckedAction:
     key: str | None
     inputs: dict[str, str] = field(default_factory=dict)
     external: str = ""
+    number: str | None = None  # the order's number, as agents know it
+
+    @property
+    def shown(self) -> str | None:
+        """The item as the record and its change lines name it."""
+        return self.number or self.key
 
     def values(self) -> dict[str, Any]:
         """What the source's request is filled with (`{change}` is added by the outbox)."""
@@ -63,7 +71,8 @@ class CheckedAction:
     def kept(self, spec: Any, locale: str) -> dict[str, Any]:
         """What the outbox keeps: the request's values and the note the ticket gets once the
         action is done (in the brand's `locale`), if the action has one."""
-        note = text_of(spec.note, locale, self.key, self.inputs, spec) if spec.note else None
+        note = (text_of(spec.note, locale, self.key, self.inputs, spec, self.number)
+                if spec.note else None)
         return {**self.values(), "note": note}
 
 
@@ -92,8 +101,9 @@ def _compiled(text: str, applies_to: str) -> Expression:
 def offers(profile: CustomerProfile, sources: Mapping[str, Any], today: dt.date,
            role: str | None = None, checked: bool = False) -> list[Offer]:
     """Every action the record offers now: for each source that knows the customer, each of
-    its actions, on each of that source's items its `when:` holds for (or on the customer);
-    with `checked`, only those an agent of `role` may run."""
+    its actions, on each of that source's items its `when:` holds for (or on the customer, or
+    on their loyalty account when its `key` field is known); with `checked`, only those an
+    agent of `role` may run."""
     found: list[Offer] = []
     record = Record(profile, [], [], FlagRules(), today)
     for source, config in sources.items():
@@ -108,13 +118,27 @@ def offers(profile: CustomerProfile, sources: Mapping[str, Any], today: dt.date,
                 if _holds(expression, record, source, name):
                     found.append(Offer(source, name, spec))
                 continue
+            if spec.applies_to == "loyalty":  # one account; its key names it at the source
+                key = getattr(profile.loyalty, spec.key, None)
+                if key not in (None, "") and _holds(expression, Names(record, profile.loyalty),
+                                                    source, name):
+                    found.append(Offer(source, name, spec, str(key)))
+                continue
             for item in getattr(profile, spec.applies_to):
                 key = getattr(item, spec.key, None)
                 if key in (None, "") or item.source != source:
                     continue
                 if _holds(expression, Names(record, item), source, name):
-                    found.append(Offer(source, name, spec, str(key)))
+                    found.append(Offer(source, name, spec, str(key), item.number))
     return found
+
+
+def number_of(profile: CustomerProfile, spec: Any, key: str | None) -> str | None:
+    """The number agents know the order `key` names by (its key may be the source's id)."""
+    if key is None or spec.applies_to not in ("orders", "store_purchases"):
+        return None
+    return next((item.number for item in getattr(profile, spec.applies_to)
+                 if str(getattr(item, spec.key, None)) == key), None)
 
 
 def _holds(expression: Expression | None, names: Mapping[str, Any], source: str,
@@ -161,7 +185,7 @@ def check(profile: CustomerProfile, sources: Mapping[str, Any], source: str, nam
             raise ActionRefused(str(exc), exc.reason, exc.status) from exc
     return CheckedAction(source, name, key or None,
                          {n: v or "" for n, v in inputs.items()},  # an optional one: ""
-                         profile.identity.external_ids[source])
+                         profile.identity.external_ids[source], offered[0].number)
 
 
 def _input(name: str, spec: Any, raw: Any) -> str | None:
@@ -183,6 +207,11 @@ def _input(name: str, spec: Any, raw: Any) -> str | None:
         if not amount.is_finite() or amount < 0 or (spec.max is not None and amount > spec.max):
             raise InvalidAction(f"{name}: an amount from 0 to {spec.max}", "amount")
         return str(amount.quantize(Decimal("0.01")))
+    if spec.kind == "integer":
+        if not (text.isascii() and text.isdigit()) or len(text) > 9 or int(text) < 1 or (
+                spec.max is not None and int(text) > spec.max):
+            raise InvalidAction(f"{name}: a whole number from 1 to {spec.max}", "integer")
+        return str(int(text))
     if len(text) > spec.max_length:
         raise InvalidAction(f"{name}: at most {spec.max_length} characters", "too_long")
     return text
@@ -200,13 +229,15 @@ def input_views(spec: Any, locale: str,
 
 
 def text_of(label: Any, locale: str, key: str | None, inputs: Mapping[str, str],
-            spec: Any) -> str:
-    """An action's confirmation or note in a language: `{key}` and `{inputs.<name>}` filled
-    (a choice by its label)."""
+            spec: Any, number: str | None = None) -> str:
+    """An action's confirmation or note in a language: `{key}`, `{number}` (an order's
+    number, as agents know it) and `{inputs.<name>}` filled (a choice by its label)."""
     def value(match: re.Match[str]) -> str:
         name = match.group(1).strip()
         if name == "key":
             return key or ""
+        if name == "number":
+            return number or key or ""
         given = inputs.get(name.removeprefix("inputs."), "")
         choice = spec.inputs.get(name.removeprefix("inputs."))
         if choice is not None and choice.kind == "choice" and given in choice.choices:
@@ -225,8 +256,10 @@ def placeholder_problems(label: Any, spec: Any) -> list[str]:
             name = name.strip()
             if name == "key" and spec.applies_to != "customer":
                 continue
+            if name == "number" and spec.applies_to in ("orders", "store_purchases"):
+                continue
             if name.startswith("inputs.") and name.removeprefix("inputs.") in spec.inputs:
                 continue
-            problems.append(f"'{{{name}}}' names nothing (give {{key}} or "
-                            f"{{inputs.<one of: {', '.join(spec.inputs) or 'none'}>}})")
+            problems.append(f"'{{{name}}}' names nothing (give {{key}}, {{number}} on an "
+                            f"order, or {{inputs.<one of: {', '.join(spec.inputs) or 'none'}>}})")
     return list(dict.fromkeys(problems))  # the same text in both languages: said once

@@ -7,13 +7,14 @@ from collections.abc import Mapping
 from jmespath.exceptions import ArityError, JMESPathError, JMESPathTypeError, UnknownFunctionError
 from pydantic import BaseModel
 
+from connector.customer.actions import TARGETS as ACTION_TARGETS
 from connector.customer.actions import placeholder_problems, when_expression
 from connector.customer.expressions import ExpressionError
 from connector.customer.paths import expression_problem
 from connector.helpdesk import adapter_modules
 from connector.helpdesk.config import AdapterConfig
 from connector.manifest.source_checks import check_source_entry
-from connector.models import SECTIONS, Order
+from connector.models import SECTIONS
 from connector.sources.base import SectionMap, SourceConfig
 from connector.sources.expression_errors import expression_error
 from connector.sources.mapping import field_type, search
@@ -180,13 +181,16 @@ def _check_requests(path: str, config: RestConfig) -> list[str]:
     for name, action in config.actions.items():
         where = f"{path}.actions.{name}"
         errors.extend(_check_request(f"{where}.request", action.request, config))
+        for index, step in enumerate(action.before):
+            errors.extend(_check_request(f"{where}.before[{index}]", step, config))
         try:
             when_expression(action)
         except ExpressionError as exc:
             errors.append(f"{where}.when: {exc}")
-        if action.key is not None and action.key not in Order.model_fields:
+        item = ACTION_TARGETS.get(action.applies_to)
+        if action.key is not None and item is not None and action.key not in item.model_fields:
             errors.append(f"{where}.key: '{action.key}' is no field of {action.applies_to} "
-                          f"(one of: {', '.join(Order.model_fields)})")
+                          f"(one of: {', '.join(item.model_fields)})")
         for part in ("confirm", "note"):
             errors.extend(f"{where}.{part}: {problem}"
                           for problem in placeholder_problems(getattr(action, part), action))

@@ -7,12 +7,10 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Callable, Iterator
-from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from connector.i18n import Label
 from connector.models import CORRECTABLE
 from connector.sources.base import (
     BuildContext,
@@ -30,10 +28,12 @@ from connector.sources.base import (
     SourceRefused,
     Strict,
     deadline_in,
+    scrub,
 )
 from connector.sources.expression_errors import failing_as
 from connector.sources.http import Answer, new_session, send
 from connector.sources.mapping import MappedSource, Reader, candidates, compiled, search
+from connector.sources.rest_actions import RestAction, RestWrite
 from connector.sources.rest_auth import Auth, Credentials
 from connector.sources.rest_changes import (
     ChangeFeed,
@@ -46,6 +46,7 @@ from connector.sources.rest_changes import (
 )
 from connector.sources.rest_graphql import graphql_answer, graphql_body
 from connector.sources.rest_paging import Pagination, collect, pages
+from connector.sources.rest_request import RestRequest
 from connector.sources.rest_soap import SoapCalls, SoapSettings, soap_problems
 from connector.sources.templates import Blank, MissingValue, render, render_value
 from connector.sources.xml_answers import AnswerFormat, AnswerReader, XmlSettings
@@ -59,112 +60,10 @@ AUTH_WORDS = re.compile(r"access|denied|session|login|auth|password|credential",
 log = logging.getLogger(__name__)
 
 
-class RestRequest(Strict):
-    """One call. `{email}`, `{phone}`, `{card}`, `{<earlier request>.<path>}`, `{secret.<name>}`
-    and `{auth.<name>}` fill its path, params and body; a call that needs a missing value is
-    not sent, and its answer is null."""
-
-    name: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
-    method: Literal["GET", "POST", "PUT", "PATCH"] = "GET"
-    path: str = ""
-    params: dict[str, str] = Field(default_factory=dict)
-    headers: dict[str, str] = Field(default_factory=dict)
-    body: Any = None
-    query: str | None = None  # protocol graphql: sent as written, never filled
-    variables: dict[str, Any] = Field(default_factory=dict)  # protocol graphql: filled
-    rpc_method: str | None = None
-    action: str | None = None  # protocol soap: the SOAPAction
-    items: str | None = None
-    paginate: Pagination | None = None
-    when: str | None = None
-
-
 class RestDetail(DetailSpec):
     """A detail fetched when the agent asks (`{key}` is the item's key)."""
 
     request: RestRequest
-
-
-class RestWrite(Strict):
-    """How the source takes a correction of one canonical field: the request that applies it,
-    filled with `{new}` and `{old}` (the value replaced, "" when none), `{external}` (the
-    customer's id at this source) and `{change}` (the change's idempotency key, also sent as
-    the `Idempotency-Key` header), with the source's own auth; the agents' roles that may
-    ask for it (none given: every agent)."""
-
-    request: RestRequest
-    roles: list[str] | None = Field(default=None, min_length=1)
-
-
-ActionTarget = Literal["orders", "store_purchases", "customer"]
-
-
-class ActionInput(Strict):
-    """What an agent fills before an action runs: a text, an amount (at most `max`), or one
-    of `choices` (value -> its label per language)."""
-
-    label: Label
-    kind: Literal["text", "amount", "choice"] = "text"
-    required: bool = True
-    choices: dict[str, Label] = Field(default_factory=dict)
-    max: Decimal | None = Field(default=None, gt=0)
-    max_length: int = Field(default=200, ge=1, le=2000)
-
-    @model_validator(mode="after")
-    def _choices(self) -> ActionInput:
-        if (self.kind == "choice") != bool(self.choices):
-            raise ValueError("give `choices` with kind: choice, and only then")
-        return self
-
-
-class ActionCompensation(Strict):
-    """An action that compensates: which of its inputs is the severity (a choice among the
-    compensation grid's severities) and which the amount the grid bounds."""
-
-    severity: str
-    amount: str
-
-
-class RestAction(Strict):
-    """A back-office action agents run from the record (open a return, resend a voucher):
-    its label, what it applies to (an order, a store purchase: by their `key` field; or the
-    customer), when it is offered (`when:`, an expression over the item and the record,
-    checked when the manifest loads), what the agent fills (`inputs`), the confirmation they
-    read, the internal note left on the ticket once done, and the request, filled with
-    `{key}`, `{external}` (the customer's id here), `{change}` (also the `Idempotency-Key`)
-    and `{inputs.<name>}` (docs/actions.md)."""
-
-    label: Label
-    applies_to: ActionTarget
-    key: str | None = None  # the item's field naming it: number
-    when: str | None = None
-    inputs: dict[str, ActionInput] = Field(default_factory=dict)
-    confirm: Label
-    note: Label | None = None
-    request: RestRequest
-    roles: list[str] | None = Field(default=None, min_length=1)  # who may (none: every agent)
-    # a gesture the manifest's compensation grid bounds, shown beside it (docs/actions.md)
-    compensation: ActionCompensation | None = None
-
-    @model_validator(mode="after")
-    def _keyed(self) -> RestAction:
-        if (self.applies_to == "customer") == (self.key is not None):
-            raise ValueError("an action on orders or store purchases names their `key` field "
-                             "(key: number); one on the customer has none")
-        return self
-
-    @model_validator(mode="after")
-    def _compensates(self) -> RestAction:
-        if self.compensation is None:
-            return self
-        given = self.compensation
-        for role, name, kind in (("severity", given.severity, "choice"),
-                                 ("amount", given.amount, "amount")):
-            found = self.inputs.get(name)
-            if found is None or found.kind != kind:
-                raise ValueError(f"compensation.{role}: '{name}' is not an input of kind "
-                                 f"{kind} (inputs: {', '.join(self.inputs) or 'none'})")
-        return self
 
 
 class RestSearch(Strict):
@@ -358,11 +257,19 @@ class RestSource(MappedSource):
         spec = self.config.actions.get(name)
         if spec is None:
             raise SourceMisconfigured(f"sources.{self.name} declares no actions.{name}")
-        return self._change(spec.request, values, f"actions.{name}.request")
+        answer = self._change(spec.request, values, f"actions.{name}.request", spec.before)
+        said = search(spec.refused_if, answer) if spec.refused_if else None
+        if said not in (None, "", [], {}):
+            words = "; ".join(str(w) for w in said) if isinstance(said, list) else str(said)
+            # its words, scrubbed of identifiers: they reach the change's outcome and the log
+            raise SourceError(f"{self.name} said no: {scrub(words)}"[:200])
+        return answer
 
-    def _change(self, request: RestRequest, values: dict[str, Any], where: str) -> Any:
-        """Send a change's request with its `Idempotency-Key`; a value the request needs and
-        lacks (no id at this source) is a refusal, never a request sent without it."""
+    def _change(self, request: RestRequest, values: dict[str, Any], where: str,
+                 before: list[RestRequest] | None = None) -> Any:
+        """Send a change's request with its `Idempotency-Key`, after its reads (`before`,
+        each answer named); a value the request needs and lacks (no id at this source, no
+        such transaction) is a refusal, never a request sent without it."""
         headers = {"Idempotency-Key": "{change}", **request.headers}
         request = request.model_copy(update={"headers": headers})
         given = {**values, "new": _blank(values.get("new")),  # "" when none: a value, and
@@ -370,6 +277,8 @@ class RestSource(MappedSource):
                  "inputs": {n: _blank(v) for n, v in (values.get("inputs") or {}).items()}}
         try:
             with deadline_in(self.config.timeout_s), failing_as(self.name, where):
+                for step in before or ():
+                    given[step.name] = self._send(step, given, {}, {}, None).data
                 return self._send(request, given, {}, {}, None).data
         except MissingValue as exc:
             raise SourceRefused(f"sources.{self.name}.{where}: no value for {exc}") from exc

@@ -44,6 +44,7 @@ FILTERS: dict[str, Callable[[Any], Any]] = {
     "odata": lambda v: str(v).replace("'", "''"),
     "lower": lambda v: str(v).lower(),
     "digits": lambda v: re.sub(r"\D", "", str(v)),
+    "int": lambda v: int(str(v)),  # a whole number sent as one (Square's points), not as text
     "national": lambda v: re.sub(r"\D", "", _phone(phonenumbers.PhoneNumberFormat.NATIONAL)(v)),
     "international": _phone(phonenumbers.PhoneNumberFormat.INTERNATIONAL),
     # a double-quoted value of a search string (Shopify's `email:"…"`), `\` and `"` escaped

@@ -324,7 +324,8 @@ def offer_json(offer: Offer, locale: str, row: GridRow | None = None) -> dict[st
     return {"source": offer.source, "name": offer.name, "applies_to": spec.applies_to,
             "roles": spec.roles,
             "key": offer.key, "label": label_text(spec.label, locale), "inputs": inputs,
-            "confirm": action_text(spec.confirm, locale, offer.key, {}, spec),
+            "number": offer.number,
+            "confirm": action_text(spec.confirm, locale, offer.key, {}, spec, offer.number),
             "compensation": grid.as_json() if grid is not None else None}
 
 
@@ -358,7 +359,7 @@ def act(customer_id: str, name: str) -> Response | tuple[Response, int]:
         return _refusal(exc)
     spec = svc.manifest.sources[done.source].actions[name]  # type: ignore[attr-defined]
     return _keep(profile, done.source, name, done.kept(spec, svc.manifest.brand.locale),
-                 who, kind="action", item=done.key)
+                 who, kind="action", item=done.shown)
 
 
 Who = tuple[str, str | None, str | None, str | None]

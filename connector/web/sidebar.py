@@ -16,7 +16,7 @@ from flask import Blueprint, Response, g, jsonify, redirect, request
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from connector.customer.actions import ActionRefused, InvalidAction, input_views
+from connector.customer.actions import ActionRefused, InvalidAction, input_views, number_of
 from connector.customer.actions import check as check_action
 from connector.customer.actions import offers as action_offers
 from connector.customer.actions import text_of as action_text
@@ -270,7 +270,7 @@ def action(kind: str) -> Response:
     if change_id is None:  # no form of ours, or one open too long: shown again, fresh
         return _action_form(form, "form_expired", 400)
     kept = _keep_change(context, profile, locale, source, name,
-                        done.kept(spec, svc.manifest.brand.locale), "action", done.key,
+                        done.kept(spec, svc.manifest.brand.locale), "action", done.shown,
                         change_id)
     return _action_form(form, *kept) if isinstance(kept, tuple) else kept
 
@@ -331,7 +331,8 @@ def _action_form(form: ActionForm, error: str | None = None, status: int = 200) 
     token = request.values.get("t", "")
     spec, locale = form.spec, form.locale
     values = {"heading": label_text(spec.label, locale),
-              "confirm": action_text(spec.confirm, locale, form.key, {}, spec),
+              "confirm": action_text(spec.confirm, locale, form.key, {}, spec,
+                                     number_of(form.profile, spec, form.key)),
               "inputs": input_views(spec, locale, form.given),
               "source": form.source, "action_name": form.name, "key": form.key,
               "source_label": svc.manifest.sources[form.source].label_in(locale) or form.source,
@@ -446,7 +447,7 @@ def _offered(profile: CustomerProfile, locale: str,
              role: str | None) -> tuple[ActionLink, ...]:
     """The actions the record offers now to an agent of `role`, as the page links them."""
     return tuple(ActionLink(o.source, o.name, label_text(o.spec.label, locale),
-                            o.spec.applies_to, o.key)
+                            o.spec.applies_to, o.key, o.number)
                  for o in action_offers(profile, services().manifest.sources, _today(),
                                         role, checked=True))
 

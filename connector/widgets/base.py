@@ -59,8 +59,9 @@ class ActionLink:
     source: str
     name: str
     label: str  # in the page's language
-    section: str  # orders, store_purchases, customer
+    section: str  # orders, store_purchases, customer, loyalty
     key: str | None = None
+    number: str | None = None  # the order's number, when its key is the source's own id
 
 
 @dataclass(frozen=True)

@@ -153,15 +153,15 @@ EDITS = {"identity.emails": "correction.edit.identity.emails",
 
 
 def edits(ctx: RenderContext) -> list[Item]:
-    """A link per field some source takes corrections of, and per action on the customer,
-    where the page can run them."""
+    """A link per field some source takes corrections of, and per action on the customer
+    or their loyalty account, where the page can run them."""
     found = []
     if ctx.corrections_url is not None:
         found += [Item(i18n.text(EDITS[field], ctx.locale),
                        href=f"{ctx.corrections_url}&field={quote(field)}")
                   for field in EDITS if field in ctx.correctable]
     found += [Item(link.label, href=action_href(link, ctx)) for link in ctx.actions
-              if link.section == "customer" and ctx.actions_url is not None]
+              if link.section in ("customer", "loyalty") and ctx.actions_url is not None]
     return found
 
 

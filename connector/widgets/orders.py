@@ -126,7 +126,8 @@ def order_actions(order: Order, ctx: RenderContext) -> list[Item]:
     if ctx.actions_url is None or not order.number:
         return []
     return [Item(link.label, href=action_href(link, ctx)) for link in ctx.actions
-            if link.section in ("orders", "store_purchases") and link.key == order.number
+            if link.section in ("orders", "store_purchases")
+            and (link.number or link.key) == order.number
             and link.source == order.source]
 
 

@@ -65,8 +65,9 @@ ACTIONS = HEAD + """\
 
 def test_each_error_of_an_action_has_its_path(tmp_path: Path) -> None:
     errors = errors_of(tmp_path, ACTIONS)
-    assert errors == ["sources.erp.actions.resend: an action on orders or store purchases "
-                      "names their `key` field (key: number); one on the customer has none"]
+    assert errors == ["sources.erp.actions.resend: an action on orders, store purchases or "
+                      "the loyalty account names their `key` field (key: number); one on the "
+                      "customer has none"]
     fixed = ACTIONS.replace("        applies_to: customer\n        key: number\n",
                             "        applies_to: customer\n")
     assert errors_of(tmp_path, fixed) == [
@@ -80,6 +81,6 @@ def test_each_error_of_an_action_has_its_path(tmp_path: Path) -> None:
         "sources.erp.actions.open_return.key: 'numero' is no field of orders (one of: channel, "
         "number, status, date, tracking, total, currency, back_office_url, store, source, "
         "also_in, source_id)",
-        "sources.erp.actions.open_return.confirm: '{inputs.motif}' names nothing (give {key} or "
-        "{inputs.<one of: reason>})",
+        "sources.erp.actions.open_return.confirm: '{inputs.motif}' names nothing (give {key}, "
+        "{number} on an order, or {inputs.<one of: reason>})",
     ]

@@ -135,6 +135,24 @@ def test_graphql_cancel_is_the_documented_order_cancel_mutation(
     assert answer["data"]["orderCancel"]["job"]["id"] == "gid://shopify/Job/0f9e1c2b"
 
 
+def test_a_graphql_cancel_shopify_refuses_in_its_answer_fails_in_its_words(
+        tmp_path: Path) -> None:
+    def refusing(_root: Any, _info: Any, **_arguments: Any) -> dict[str, Any]:
+        return {"job": None, "orderCancelUserErrors": [
+            {"code": "INVALID", "field": ["orderId"],
+             "message": "Cannot cancel an order with a return open"}]}
+
+    schema = resolving(build_schema(CANCEL_SDL), {"Mutation.orderCancel": refusing})
+    with serving(GraphQLServer(schema, API, TOKEN_HEADER, "shpat_fake")) as server:
+        source = shop("shopify", server.url, tmp_path, "  cancel_orders: true\n")
+        asked = check(record(*ORDERS), {"shop": source.config}, "shop", "cancel_order",
+                      "5801234567050", {"reason": "CUSTOMER"}, TODAY)
+        with pytest.raises(SourceError) as refused:
+            source.act("cancel_order",  # type: ignore[attr-defined]
+                       {**asked.values(), "change": CHANGE})
+    assert refused.value.public == "shop said no: Cannot cancel an order with a return open"
+
+
 def test_rest_cancel_posts_the_reason_and_the_customer_email(httpserver: HTTPServer,
                                                              tmp_path: Path) -> None:
     httpserver.expect_ordered_request(
@@ -192,13 +210,12 @@ def test_rest_orders_carry_their_shopify_id(httpserver: HTTPServer, tmp_path: Pa
 
 @pytest.mark.parametrize(("preset", "reason", "fr", "en"), [
     ("shopify", "INVENTORY",
-     "Commande Shopify (id 5801234567050) : annulation demandée, avec remboursement et remise "
-     "en stock (Article indisponible).",
-     "Shopify order (id 5801234567050): cancellation asked, with refund and restock (Out of "
-     "stock)."),
+     "Commande Shopify #1050 : annulation demandée, avec remboursement et remise en stock "
+     "(Article indisponible).",
+     "Shopify order #1050: cancellation asked, with refund and restock (Out of stock)."),
     ("shopify_rest", "inventory",
-     "Commande Shopify (id 5801234567050) annulée, sans remboursement : Article indisponible.",
-     "Shopify order (id 5801234567050) cancelled, not refunded: Out of stock."),
+     "Commande Shopify #1050 annulée, sans remboursement : Article indisponible.",
+     "Shopify order #1050 cancelled, not refunded: Out of stock."),
 ])
 def test_the_agent_confirms_and_the_ticket_is_noted_in_both_languages(
         preset: str, reason: str, fr: str, en: str, tmp_path: Path) -> None:
@@ -207,7 +224,8 @@ def test_the_agent_confirms_and_the_ticket_is_noted_in_both_languages(
     asked = check(record(*ORDERS), {"shop": source.config}, "shop", "cancel_order",
                   "5801234567050", {"reason": reason}, TODAY)
     assert (asked.kept(spec, "fr")["note"], asked.kept(spec, "en")["note"]) == (fr, en)
-    assert text_of(spec.confirm, "fr", asked.key, {}, spec).startswith(
-        "Annuler cette commande dans Shopify (id 5801234567050) ?")
-    assert text_of(spec.confirm, "en", asked.key, {}, spec).startswith(
-        "Cancel this order in Shopify (id 5801234567050)?")
+    assert (asked.key, asked.shown) == ("5801234567050", "#1050")  # the id sent, the number shown
+    assert text_of(spec.confirm, "fr", asked.key, {}, spec, asked.number).startswith(
+        "Annuler la commande #1050 dans Shopify ?")
+    assert text_of(spec.confirm, "en", asked.key, {}, spec, asked.number).startswith(
+        "Cancel order #1050 in Shopify?")
