@@ -153,6 +153,15 @@ class BackOfficeData:
             return {"sent_to": self.customers[customer_id]["email"]}, ["voucher"]
         return self._once(key, customer_id, apply)
 
+    def give_voucher(self, customer_id: str, given: Record,
+                     key: str | None) -> tuple[Record, bool]:
+        """A goodwill voucher for the customer (`amount`, `severity`), once per key."""
+        def apply() -> tuple[Record, list[str]]:
+            voucher = {"amount": given.get("amount"), "severity": given.get("severity"),
+                       "sent_to": self.customers[customer_id]["email"]}
+            return {"voucher": voucher}, ["goodwill_voucher"]
+        return self._once(key, customer_id, apply)
+
     def _once(self, key: str | None, customer_id: str,
               apply: Callable[[], tuple[Record, list[str]]]) -> tuple[Record, bool]:
         """A change applied once per idempotency key (the same key again answers what it
@@ -299,6 +308,18 @@ def _erp_blueprint(data: BackOfficeData) -> Blueprint:
         if customer_id not in data.customers:
             return _error(404, "unknown customer")
         return _replayed(*data.resend_voucher(customer_id, request.headers.get("Idempotency-Key")))
+
+    @erp.post("/api/customers/<customer_id>/vouchers")
+    def give_voucher(customer_id: str) -> Response:
+        """An action from connector's outbox: a goodwill voucher ({amount, severity}), once
+        per `Idempotency-Key`."""
+        if customer_id not in data.customers:
+            return _error(404, "unknown customer")
+        given = request.get_json(silent=True)
+        if not isinstance(given, dict) or not str(given.get("amount") or "").strip():
+            return _error(400, "expected {amount, severity}")
+        return _replayed(*data.give_voucher(customer_id, given,
+                                            request.headers.get("Idempotency-Key")))
 
     @erp.get("/api/customers/<customer_id>/orders")
     def orders(customer_id: str) -> Response:

@@ -157,7 +157,7 @@ def within(grid: CompensationGrid, profile: CustomerProfile, today: dt.date, sev
     allowed = gesture.up_to if gesture is not None else None
     if allowed is not None and Decimal(amount) <= allowed:
         return
-    limit = f"up to {allowed}" if allowed is not None else "no amount"
+    limit = f"up to {_amount(allowed)}" if allowed is not None else "no amount"
     raise ChangeRefused(f"the compensation grid allows {limit} for this customer "
                         f"({kind or 'of no type'}) and severity '{severity}': an agent of role "
                         f"{', '.join(grid.escalation_roles)} may go beyond", "beyond_grid", 403)

@@ -98,7 +98,13 @@ def test_the_record_offers_its_actions_with_their_inputs_in_each_language(
     voucher = [a for a in actions if a["name"] == "resend_voucher"]
     assert [(v["key"], v["applies_to"]) for v in voucher] == [(None, "customer")]
     english = offered(service, record["customer_id"], "en")
-    assert {a["label"] for a in english} == {"Open a return", "Resend the voucher"}
+    assert {a["label"] for a in english} == {"Open a return", "Resend the voucher",
+                                             "Goodwill gesture"}
+    grid = next(a for a in english if a["name"] == "goodwill")["compensation"]
+    assert (grid["customer_type"], grid["label"]) == ("strategic", "Strategic customer")  # VIP
+    assert [(g["severity"], g["up_to"]) for g in grid["gestures"]] == [
+        ("minor", "15.00"), ("medium", "40.00"), ("severe", "80.00")]
+    assert all(a["compensation"] is None for a in english if a["name"] != "goodwill")
 
 
 def test_a_return_opened_from_a_ticket_reaches_the_erp_once_and_notes_the_ticket(
@@ -244,7 +250,8 @@ def test_the_same_form_sent_twice_makes_one_change_and_a_hand_made_one_none(
                         timeout=10).json()["changes"]
     assert len(kept) == before + 1 and kept[0]["item"] == key
     until(lambda: change(service, kept[0]["id"])["state"] in ("done", "failed"), 30)
-    assert change(service, kept[0]["id"])["state"] == "done", change(service, kept[0]["id"])["outcome"]
+    settled = change(service, kept[0]["id"])
+    assert settled["state"] == "done", settled["outcome"]
     assert [w["fields"] for w in applied(office) if w["key"] == kept[0]["id"]] == [["return"]]
 
 
@@ -279,3 +286,38 @@ def test_nothing_is_changed_for_a_ticket_that_fits_several_people(service: Servi
                           params={"t": token, "lang": "en", **asked})
             assert answer.status_code == 409, (path, answer.status_code)
             assert "This contact matches 2 customers" in answer.text
+
+
+def test_a_gesture_beyond_the_grid_is_refused_to_an_agent_and_left_to_a_supervisor(
+        service: Service, office: Backoffice) -> None:
+    """Pauline is a strategic customer: for a medium harm the grid lets an agent give up to
+    40 €; 60 € is a supervisor's call. The page shows her row beside the action."""
+    from connector.helpdesk.embed import EmbedLinks
+
+    customer = pauline(service)["customer_id"]
+    gesture = {"inputs": {"severity": "medium", "amount": "60"}, "agent": "margaux"}
+    refused = act(service, customer, "goodwill", **gesture, role="agent")
+    assert refused.status_code == 403
+    assert "allows up to 40.00 for this customer (strategic)" in refused.json()["error"]
+    within = act(service, customer, "goodwill", agent="margaux", role="agent",
+                 inputs={"severity": "medium", "amount": "40"})
+    beyond = act(service, customer, "goodwill", **gesture, role="supervisor")
+    assert (within.status_code, beyond.status_code) == (202, 202)
+    for kept in (within.json(), beyond.json()):
+        until(lambda k=kept: change(service, k["id"])["state"] == "done", 30)
+    given = [w for w in applied(office) if w["fields"] == ["goodwill_voucher"]]
+    assert {w["key"] for w in given} == {within.json()["id"], beyond.json()["id"]}
+    token = EmbedLinks(b"test-secret-key", 600, "FR").token(email=PAULINE, agent="margaux",
+                                                              role="agent")
+    page = requests.get(f"{service.url}/helpdesk/embed/actions", timeout=10, params={
+        "t": token, "lang": "fr", "source": "erp", "action": "goodwill"})
+    assert page.status_code == 200
+    text = re.sub(r"[\u202f\xa0]", " ", page.text).replace("&#39;", "'")
+    assert "Grille de compensation · Client stratégique" in text
+    assert "Bon de 40 €" in text and "jusqu'à 40,00 €" in text
+    assert "Votre rôle permet d'aller au-delà" not in text  # an agent: within the grid
+    sent = requests.post(f"{service.url}/helpdesk/embed/actions", timeout=10, data={
+        "t": token, "lang": "fr", "source": "erp", "action": "goodwill", "once": _once(page),
+        "input.severity": "medium", "input.amount": "60"})
+    assert sent.status_code == 403
+    assert "dépasse ce que la grille de compensation permet" in sent.text.replace("&#39;", "'")
