@@ -29,9 +29,11 @@ KEY = r"^[a-z][a-z0-9_]{0,39}$"
 
 
 class CustomerType(Strict):
-    """A type of customer in the grid: its label, and `when` it applies (an expression over
-    the record; the last type may have none: every other customer)."""
+    """A type of customer in the grid: its name (the grid's rows), its label, and `when` it
+    applies (an expression over the record; the last type may have none: every other
+    customer)."""
 
+    key: str = Field(pattern=KEY)
     label: Label
     when: str | None = None
     _expression: Expression | None = PrivateAttr(default=None)
@@ -67,15 +69,16 @@ class Gesture(Strict):
 
 
 class CompensationGrid(Strict):
-    """The manifest's `compensation:`: customer types (first that holds), severities, the grid
-    (type → severity → gesture) and the roles that may go beyond it."""
+    """The manifest's `compensation:`: customer types (a list, tried in its order: the first
+    that holds), severities, the grid (type → severity → gesture) and the roles that may go
+    beyond it."""
 
-    customer_types: dict[str, CustomerType] = Field(min_length=1)
+    customer_types: list[CustomerType] = Field(min_length=1)
     severities: dict[str, Label] = Field(min_length=1)
     grid: dict[str, dict[str, Gesture]]
     escalation_roles: list[str] = Field(default_factory=lambda: ["supervisor"], min_length=1)
 
-    @field_validator("customer_types", "severities")
+    @field_validator("severities")
     @classmethod
     def _keys(cls, value: dict[str, Any]) -> dict[str, Any]:
         bad = [k for k in value if not re.fullmatch(KEY, str(k))]
@@ -86,13 +89,16 @@ class CompensationGrid(Strict):
     @model_validator(mode="after")
     def _complete(self) -> CompensationGrid:
         problems = []
-        types = list(self.customer_types)
-        for name in types[:-1]:
-            if self.customer_types[name].when is None:
-                problems.append(f"customer_types.{name}: only the last type may have no "
+        types = [kind.key for kind in self.customer_types]
+        for index, kind in enumerate(self.customer_types[:-1]):
+            if kind.when is None:
+                problems.append(f"customer_types[{index}]: only the last type may have no "
                                 "`when` (the others would never be reached)")
+        twice = sorted({name for name in types if types.count(name) > 1})
+        if twice:
+            problems.append(f"customer_types: '{twice[0]}' named twice")
         for name, row in self.grid.items():
-            if name not in self.customer_types:
+            if name not in types:
                 problems.append(f"grid.{name}: not a customer type (one of: {', '.join(types)})")
                 continue
             for severity in row:
@@ -111,8 +117,12 @@ class CompensationGrid(Strict):
     def customer_type(self, profile: CustomerProfile, today: dt.date) -> str | None:
         """The first type this customer is of, or None when none holds."""
         record = Record(profile, [], [], FlagRules(), today)
-        return next((name for name, kind in self.customer_types.items() if kind.holds(record)),
-                    None)
+        return next((kind.key for kind in self.customer_types if kind.holds(record)), None)
+
+    def label_of(self, key: str, locale: str) -> str:
+        """A customer type's label in `locale`."""
+        return next(label_text(kind.label, locale) for kind in self.customer_types
+                    if kind.key == key)
 
 
 @dataclass(frozen=True)
@@ -142,7 +152,7 @@ def row_of(grid: CompensationGrid, profile: CustomerProfile, today: dt.date,
                    label_text(grid.grid[kind][severity].gesture, locale),
                    grid.grid[kind][severity].up_to)
                   for severity, label in grid.severities.items())
-    return GridRow(kind, label_text(grid.customer_types[kind].label, locale), cells)
+    return GridRow(kind, grid.label_of(kind, locale), cells)
 
 
 def within(grid: CompensationGrid, profile: CustomerProfile, today: dt.date, severity: str,

@@ -23,13 +23,13 @@ from tests.conftest import MANIFEST
 
 TODAY = dt.date(2026, 11, 1)
 GRID: dict[str, Any] = {
-    "customer_types": {
-        "strategic": {"label": {"fr": "Client stratégique", "en": "Strategic customer"},
-                      "when": "status.segment == 'VIP'"},
-        "important": {"label": {"fr": "Client important", "en": "Important customer"},
-                      "when": "status.abc_class == 'A'"},
-        "standard": {"label": {"fr": "Client standard", "en": "Standard customer"}},
-    },
+    "customer_types": [
+        {"key": "strategic", "label": {"fr": "Client stratégique", "en": "Strategic customer"},
+         "when": "status.segment == 'VIP'"},
+        {"key": "important", "label": {"fr": "Client important", "en": "Important customer"},
+         "when": "status.abc_class == 'A'"},
+        {"key": "standard", "label": {"fr": "Client standard", "en": "Standard customer"}},
+    ],
     "severities": {"minor": {"fr": "Minime", "en": "Minor"},
                    "medium": {"fr": "Moyen", "en": "Medium"},
                    "severe": {"fr": "Grave", "en": "Severe"}},
@@ -88,11 +88,12 @@ def test_an_amount_beyond_the_grid_is_refused_unless_the_role_may_escalate(
 
 
 @pytest.mark.parametrize(("change", "error"), [
-    (lambda g: g["customer_types"]["strategic"].pop("when"),
-     "only the last type may have no `when`"),
+    (lambda g: g["customer_types"][0].pop("when"),
+     "customer_types[0]: only the last type may have no `when`"),
+    (lambda g: g["customer_types"][1].update(key="strategic"), "'strategic' named twice"),
     (lambda g: g["grid"]["standard"].pop("severe"), "no gesture for standard.severe"),
     (lambda g: g["grid"].update(vip={}), "grid.vip: not a customer type"),
-    (lambda g: g["customer_types"]["strategic"].update(when="status.segmnt"), "segmnt"),
+    (lambda g: g["customer_types"][0].update(when="status.segmnt"), "segmnt"),
     (lambda g: g["grid"]["standard"]["minor"].update(up_to=-1), "greater than or equal to 0"),
 ])
 def test_a_grid_that_does_not_hold_together_is_refused(change: Any, error: str) -> None:
