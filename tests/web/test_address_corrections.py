@@ -4,7 +4,6 @@ to the demo ERP, read back and confirmed; what cannot be an address is refused w
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import requests
 
 from tests.conftest import Backoffice, Service, service_env, start_backoffice, start_service, stop
 from tests.conftest import until as wait_until
+from tests.web.test_actions import _once
 from tests.web.test_corrections import AUTH, PAULINE, applied, correct, pauline, settled
 
 LILAS = {"line1": "12 rue des Lilas", "postcode": "69003", "city": "Lyon", "country": "FR"}
@@ -42,13 +42,6 @@ def erp_address(office: Backoffice, external: str) -> dict[str, Any]:
                          headers={"Authorization": "Bearer demo-erp-token"}, timeout=10)
     address: dict[str, Any] = found.json()["customers"][0]["address"]
     return address
-
-
-def _once(page: requests.Response) -> str:
-    """The single-use token of the correction's form."""
-    found = re.search(r'name="once" value="([^"]+)"', page.text)
-    assert found, page.text[:500]
-    return found.group(1)
 
 
 def test_an_address_corrected_through_the_api_reaches_the_erp_and_the_record(

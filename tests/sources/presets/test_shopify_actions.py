@@ -229,3 +229,84 @@ def test_the_agent_confirms_and_the_ticket_is_noted_in_both_languages(
         "Annuler la commande #1050 dans Shopify ?")
     assert text_of(spec.confirm, "en", asked.key, {}, spec, asked.number).startswith(
         "Cancel order #1050 in Shopify?")
+
+
+# refundCreate and what it reads first, as the GraphQL Admin API 2026-01 declares them
+# (mutations/refundCreate, input-objects/RefundInput and OrderTransactionInput, Order.transactions)
+REFUND_SDL = """
+directive @idempotent(key: String!) on FIELD
+enum OrderTransactionKind { AUTHORIZATION CAPTURE CHANGE EMV_AUTHORIZATION REFUND SALE
+                            SUGGESTED_REFUND VOID }
+enum OrderTransactionStatus { AWAITING_RESPONSE ERROR FAILURE PENDING SUCCESS UNKNOWN }
+scalar Money
+type OrderTransaction { id: ID! kind: OrderTransactionKind! status: OrderTransactionStatus!
+                        gateway: String }
+type Order { id: ID! transactions(first: Int): [OrderTransaction!]! }
+type Refund { id: ID! }
+type UserError { field: [String!] message: String! }
+type RefundCreatePayload { refund: Refund userErrors: [UserError!]! }
+input OrderTransactionInput { amount: Money! gateway: String! kind: OrderTransactionKind!
+                              orderId: ID! parentId: ID }
+input RefundInput { orderId: ID! note: String notify: Boolean
+                    transactions: [OrderTransactionInput!] }
+type QueryRoot { order(id: ID!): Order }
+type Mutation { refundCreate(input: RefundInput!): RefundCreatePayload }
+schema { query: QueryRoot mutation: Mutation }
+"""
+API_2026 = "/admin/api/2026-01/graphql.json"
+
+
+def test_a_refund_is_offered_only_when_turned_on_with_a_version_that_keeps_it_once(
+        tmp_path: Path) -> None:
+    older = shop("shopify", "http://127.0.0.1:9", tmp_path, "  refunds: true\n")
+    assert "refund" not in [o.name for o in offers(record(*ORDERS), {"shop": older.config},
+                                                   TODAY)]
+    newer = shop("shopify", "http://127.0.0.1:9", tmp_path,
+                 "  refunds: true\n  api_version: '2026-01'\n")
+    offered = [(o.name, o.number) for o in offers(record(*ORDERS), {"shop": newer.config}, TODAY)
+               if o.name == "refund"]
+    assert offered == [("refund", "#1050"), ("refund", "#1042"), ("refund", "#1031")]
+
+
+@pytest.mark.parametrize(("transactions", "refunded"), [
+    ([{"id": "gid://shopify/OrderTransaction/1", "kind": "AUTHORIZATION", "status": "SUCCESS",
+       "gateway": "shopify_payments"},
+      {"id": "gid://shopify/OrderTransaction/2", "kind": "CAPTURE", "status": "FAILURE",
+       "gateway": "shopify_payments"},
+      {"id": "gid://shopify/OrderTransaction/3", "kind": "CAPTURE", "status": "SUCCESS",
+       "gateway": "shopify_payments"}], True),
+    ([{"id": "gid://shopify/OrderTransaction/1", "kind": "AUTHORIZATION", "status": "SUCCESS",
+       "gateway": "manual"}], False),  # nothing paid: nothing refunded, nothing sent
+])
+def test_a_refund_goes_back_to_the_captured_payment_once(
+        transactions: list[dict[str, str]], refunded: bool, tmp_path: Path) -> None:
+    calls: list[dict[str, Any]] = []
+
+    def refund_create(_root: Any, _info: Any, **arguments: Any) -> dict[str, Any]:
+        calls.append(arguments)
+        return {"refund": {"id": "gid://shopify/Refund/77"}, "userErrors": []}
+
+    schema = resolving(build_schema(REFUND_SDL), {
+        "QueryRoot.order": lambda _r, _i, **a: {"id": a["id"], "transactions": transactions},
+        "Mutation.refundCreate": refund_create})
+    with serving(GraphQLServer(schema, API_2026, TOKEN_HEADER, "shpat_fake")) as server:
+        source = shop("shopify", server.url, tmp_path,
+                      "  refunds: true\n  api_version: '2026-01'\n")
+        asked = check(record(*ORDERS), {"shop": source.config}, "shop", "refund",
+                      "5801234567042", {"amount": "12,5", "reason": "Colis abîmé"}, TODAY)
+        act = lambda: source.act("refund", {**asked.values(), "change": CHANGE})  # type: ignore[attr-defined]  # noqa: E731
+        if not refunded:
+            with pytest.raises(SourceError):
+                act()
+            assert calls == [] and len(server.received) == 1  # the read only
+            return
+        act()
+    assert calls == [{"input": {
+        "orderId": "gid://shopify/Order/5801234567042", "note": "Colis abîmé", "notify": True,
+        "transactions": [{"orderId": "gid://shopify/Order/5801234567042",
+                          "parentId": "gid://shopify/OrderTransaction/3",
+                          "gateway": "shopify_payments", "amount": "12.50",
+                          "kind": "REFUND"}]}}]
+    read, sent = server.received
+    assert read["variables"] == {"id": "gid://shopify/Order/5801234567042"}
+    assert "@idempotent(key: $key)" in sent["query"] and sent["variables"]["key"] == CHANGE
