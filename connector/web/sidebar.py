@@ -199,6 +199,27 @@ def note(kind: str) -> Response:
     return redirect(f"/helpdesk/{kind}/sidebar?{urlencode(back)}", 303)  # type: ignore[return-value]
 
 
+@bp.get("/helpdesk/<kind>/change")
+def change(kind: str) -> Response:
+    """The record's one form for changes: its button names the change (`do`:
+    `correction:<field>`, `action:<source>:<name>:<key>`), answered by that change's page."""
+    locale = _locale(request.values.get("lang"))
+    context = _embedded(kind, locale)
+    if isinstance(context, Response):
+        return context
+    what, _, rest = request.args.get("do", "").partition(":")
+    asked: dict[str, str] = {"t": request.args.get("t", ""), "lang": locale}
+    if what == "correction" and rest in CORRECTABLE:
+        asked["field"] = rest
+    elif what == "action" and rest.count(":") >= 2:
+        source, name, key = rest.split(":", 2)
+        asked.update(source=source, action=name, **({"key": key} if key else {}))
+    else:
+        return _message(404, locale, "action.unknown")
+    page = "corrections" if what == "correction" else "actions"
+    return redirect(f"/helpdesk/{kind}/{page}?{urlencode(asked)}", 303)  # type: ignore[return-value]
+
+
 @bp.route("/helpdesk/<kind>/corrections", methods=["GET", "POST"])
 def correction(kind: str) -> Response:
     """Correct a field of the record (an email, a phone, the address part by part) at the
@@ -694,6 +715,7 @@ def _render_context(locale: str, kind: str | None = None, nonce: str = "") -> Re
                          if kind == EMBED and token else None),
         actions_url=(f"/helpdesk/{kind}/actions?t={token}&lang={locale}"
                      if kind == EMBED and token else None),
+        changes_url=f"/helpdesk/{kind}/change" if kind == EMBED and token else None,
     )
 
 

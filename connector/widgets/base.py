@@ -97,6 +97,8 @@ class RenderContext:
     # the page running an action ("…&source=…&action=…&key=…" appended; None: no actions
     # here) and the actions the record offers now
     actions_url: str | None = None
+    # where the record's one GET form for changes leads (its buttons name the change: `do`)
+    changes_url: str | None = None
     actions: tuple[ActionLink, ...] = ()
     # the agent looking, as the helpdesk vouches for them: their notes are signed with it (no
     # name to type)
@@ -177,6 +179,9 @@ class Item:
     external: bool = False  # opens in a new tab (back-office links)
     icon_only: bool = False  # a pictogram whose text is only for tooltips and screen readers
     detail: str = ""  # a line shown under it (a flag's reason)
+    # a change it asks for through the record's one GET form ("correction:identity.emails",
+    # "action:erp:open_return:997890"): a button, the sealed token once in the page, not per link
+    do: str = ""
 
 
 Value = str | Item | Sequence[Item] | None

@@ -158,11 +158,20 @@ def edits(ctx: RenderContext) -> list[Item]:
     found = []
     if ctx.corrections_url is not None:
         found += [Item(i18n.text(EDITS[field], ctx.locale),
-                       href=f"{ctx.corrections_url}&field={quote(field)}")
+                       href=None if ctx.changes_url else
+                       f"{ctx.corrections_url}&field={quote(field)}",
+                       do=f"correction:{field}" if ctx.changes_url else "")
                   for field in EDITS if field in ctx.correctable]
-    found += [Item(link.label, href=action_href(link, ctx)) for link in ctx.actions
+    found += [action_item(link, ctx) for link in ctx.actions
               if link.section in ("customer", "loyalty") and ctx.actions_url is not None]
     return found
+
+
+def action_item(link: ActionLink, ctx: RenderContext) -> Item:
+    """An action the record offers: a button of the record's changes form, else a link."""
+    if ctx.changes_url:
+        return Item(link.label, do=f"action:{link.source}:{link.name}:{link.key or ''}")
+    return Item(link.label, href=action_href(link, ctx))
 
 
 def action_href(link: ActionLink, ctx: RenderContext) -> str:

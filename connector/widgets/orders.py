@@ -24,7 +24,7 @@ from connector.widgets.base import (
 )
 from connector.widgets.details import detail_buttons
 from connector.widgets.freshness import source_note
-from connector.widgets.identity import action_href
+from connector.widgets.identity import action_item
 
 MAX_ROWS = 10
 STORE_CHANNEL = "store"
@@ -125,7 +125,7 @@ def order_actions(order: Order, ctx: RenderContext) -> list[Item]:
     """The actions the record offers on this order or store purchase, as links to their page."""
     if ctx.actions_url is None or not order.number:
         return []
-    return [Item(link.label, href=action_href(link, ctx)) for link in ctx.actions
+    return [action_item(link, ctx) for link in ctx.actions
             if link.section in ("orders", "store_purchases")
             and (link.number or link.key) == order.number
             and link.source == order.source]

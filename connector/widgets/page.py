@@ -184,7 +184,7 @@ def render_sidebar_page(
     return render_page("page.html", ctx, heading=name, unchecked=_unchecked(profile),
                        blocks=render_blocks(profile, layout, ctx),
                        details_script=ctx.detail_url is not None, nonce=ctx.nonce,
-                       scripts=scripts())
+                       scripts=scripts(), changes_url=ctx.changes_url, token=ctx.token)
 
 
 def _unchecked(profile: CustomerProfile | None) -> bool:

@@ -185,7 +185,7 @@ def test_an_action_run_from_a_demo_ticket_ends_as_a_note_on_it(service: Service,
     assert "Pas encore de note interne sur ce ticket" in page.text and notes_on(page.text) == []
     frame = html.unescape(re.search(r'<iframe src="([^"]+)"', page.text).group(1))  # type: ignore[union-attr]
     record = requests.get(service.url + frame, timeout=20)  # the frame, as the browser loads it
-    assert record.status_code == 200 and "action=open_return" in record.text
+    assert record.status_code == 200 and 'value="action:erp:open_return:997890"' in record.text
     token = parse_qs(urlsplit(frame).query)["t"][0]
     form = requests.get(f"{service.url}/helpdesk/embed/actions", timeout=10, params={
         "t": token, "lang": "fr", "source": "erp", "action": "open_return", "key": "997890"})

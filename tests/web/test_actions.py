@@ -167,7 +167,7 @@ def test_an_agent_opens_a_return_from_the_record(browser: Any, service: Service,
     browser.get(links.url(service.url, links.token(email=PAULINE), "fr"))
     order = next(row for row in browser.find_elements(By.CSS_SELECTOR, "tr.order")
                  if "120145" in row.text)
-    order.find_element(By.LINK_TEXT, "Ouvrir un retour").click()
+    order.find_element(By.XPATH, ".//button[normalize-space()='Ouvrir un retour']").click()
     confirm = WebDriverWait(browser, 15).until(
         lambda d: d.find_element(By.CSS_SELECTOR, ".action__confirm"))
     assert confirm.text == "Ouvrir un retour pour la commande 120145 ?"
@@ -205,9 +205,9 @@ def test_a_role_without_the_right_sees_no_link_and_is_refused(service: Service) 
     for role in ("agent", "supervisor"):
         token = links.token(email=PAULINE, agent="margaux", role=role)
         pages[role] = (token, requests.get(links.url(service.url, token, "fr"), timeout=10))
-    assert "action=resend_voucher" not in pages["agent"][1].text
-    assert "action=resend_voucher" in pages["supervisor"][1].text
-    assert "action=open_return" in pages["agent"][1].text  # kept for no role: every agent
+    assert 'value="action:erp:resend_voucher:"' not in pages["agent"][1].text
+    assert 'value="action:erp:resend_voucher:"' in pages["supervisor"][1].text
+    assert 'value="action:erp:open_return:' in pages["agent"][1].text  # for every agent
     refused = requests.post(f"{service.url}/helpdesk/embed/actions", timeout=10, data={
         "t": pages["agent"][0], "lang": "fr", "source": "erp", "action": "resend_voucher"})
     assert refused.status_code == 403
@@ -321,3 +321,30 @@ def test_a_gesture_beyond_the_grid_is_refused_to_an_agent_and_left_to_a_supervis
         "input.severity": "medium", "input.amount": "60"})
     assert sent.status_code == 403
     assert "dépasse ce que la grille de compensation permet" in sent.text.replace("&#39;", "'")
+
+
+def test_the_record_s_change_buttons_share_one_form_carrying_the_token_once(
+        service: Service) -> None:
+    """Every correction and action button of the record submits one GET form (the sealed
+    token once in the page, not per link); its answer is that change's page."""
+    from connector.helpdesk.embed import EmbedLinks
+
+    token = EmbedLinks(b"test-secret-key", 600, "FR").token(email=PAULINE, agent="margaux")
+    page = requests.get(f"{service.url}/helpdesk/embed/sidebar",
+                        params={"t": token, "lang": "fr"}, timeout=10)
+    assert page.text.count('<form id="changes" method="get" action="/helpdesk/embed/change">') \
+        == 1
+    buttons = re.findall(r'<button form="changes" type="submit" name="do" value="([^"]+)"',
+                         page.text)
+    assert "correction:identity.emails" in buttons and "action:erp:open_return:997890" in buttons
+    assert "corrections?t=" not in page.text and "actions?t=" not in page.text
+    asked = {"t": token, "lang": "fr"}
+    for do, shown in (("action:erp:open_return:997890", "Ouvrir un retour pour la commande "
+                       "997890 ?"), ("correction:identity.emails", "Corriger l")):
+        answer = requests.get(f"{service.url}/helpdesk/embed/change",
+                              params={**asked, "do": do}, timeout=10)
+        assert answer.status_code == 200 and shown in answer.text.replace("&#39;", "'")
+    for bad in ("correction:identity.birth_date", "action:erp", "format:disk"):
+        refused = requests.get(f"{service.url}/helpdesk/embed/change",
+                               params={**asked, "do": bad}, timeout=10)
+        assert refused.status_code == 404

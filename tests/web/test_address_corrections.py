@@ -90,7 +90,8 @@ def test_an_agent_corrects_the_address_on_the_record_page(service: Service,
     links = EmbedLinks(b"test-secret-key", 600, "FR")
     token = links.token(email=PAULINE, agent="margaux")
     record = requests.get(links.url(service.url, token, "en"), timeout=10)
-    assert "Correct the address" in record.text and "field=identity.address" in record.text
+    assert "Correct the address" in record.text
+    assert 'value="correction:identity.address"' in record.text
     french = requests.get(links.url(service.url, token, "fr"), timeout=10)
     assert "Corriger l&#39;adresse" in french.text or "Corriger l'adresse" in french.text
     url = f"{service.url}/helpdesk/embed/corrections"
@@ -134,7 +135,7 @@ def test_the_address_form_in_a_browser(browser: Any, service: Service) -> None:
 
     links = EmbedLinks(b"test-secret-key", 600, "FR")
     browser.get(links.url(service.url, links.token(email=PAULINE), "fr"))
-    browser.find_element(By.LINK_TEXT, "Corriger l'adresse").click()
+    browser.find_element(By.XPATH, "//button[normalize-space()=\"Corriger l'adresse\"]").click()
     city = WebDriverWait(browser, 15).until(lambda d: d.find_element(By.ID, "correction-city"))
     assert city.get_attribute("value") == pauline(service)["identity"]["address"]["city"]
     labels = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".correction__parts label")]

@@ -184,7 +184,7 @@ def test_an_agent_corrects_an_email_from_the_record(browser: Any, service: Servi
 
     links = EmbedLinks(b"test-secret-key", 600, "FR")
     browser.get(links.url(service.url, links.token(email=PAULINE), "fr"))
-    browser.find_element(By.LINK_TEXT, "Corriger l'email").click()
+    browser.find_element(By.XPATH, "//button[normalize-space()=\"Corriger l'email\"]").click()
     box = WebDriverWait(browser, 15).until(lambda d: d.find_element(By.ID, "correction-value"))
     assert "pauline.deneve@easiware.fr" in browser.find_element(By.TAG_NAME, "body").text
     box.send_keys("not an email")
