@@ -31,6 +31,7 @@ from connector.ops.metrics import Metrics
 from connector.settings import Settings
 from connector.sources import build_source
 from connector.sources.cache import MemoryCache, SingleFlight
+from connector.sources.redis_cache import RedisCache, SharedSingleFlight, namespace
 from connector.store.guard import Limits
 from connector.widgets.record import Fragments
 
@@ -91,7 +92,12 @@ def build_services(settings: Settings, manifest: Manifest | None = None) -> Serv
                         manifest.identity)
     cache = MemoryCache(max_bytes=settings.cache_max_bytes,
                         max_entry_bytes=settings.cache_max_entry_bytes)
-    assembler = ProfileAssembler(manifest, sources, SingleFlight(cache, pool), pool, resolver)
+    flight = SingleFlight(cache, pool)
+    if settings.cache_url:  # shared by every process; this memory stands in while it is away
+        shared = RedisCache(settings.cache_url, namespace(settings.cache_prefix, manifest.path),
+                            fallback=cache)
+        flight = SharedSingleFlight(shared, pool)
+    assembler = ProfileAssembler(manifest, sources, flight, pool, resolver)
     embed = EmbedLinks(settings.signing_key(), manifest.helpdesks.embed.link_ttl_s,
                        manifest.brand.default_region,
                        frame_ancestors=tuple(manifest.helpdesks.embed.frame_ancestors),
@@ -118,6 +124,8 @@ def build_services(settings: Settings, manifest: Manifest | None = None) -> Serv
     health = {name: SourceHealth() for name in sources}
     metrics = Metrics()
     metrics.watch_brand_nps(lambda: recent_nps(resolver.store.engine))
+    if isinstance(flight, SharedSingleFlight):
+        metrics.watch_shared_cache(flight.shared)
     jobs = build_jobs(manifest, worker, resolver.store.engine, metrics)
     services = Services(settings, manifest, assembler, details, CustomerSearch(assembler), embed,
                         {embed.kind: embed, **adapters}, adapters, events, queue, outbox, worker,

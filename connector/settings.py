@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     # (estimated as pickled size) and never keeps one answer larger than the second figure
     cache_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024 * 1024)
     cache_max_entry_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # the source cache shared by every process (redis://host:6379/0; None: each process its
+    # own, in memory), its keys under `{cache_prefix}:{manifest digest}:`
+    cache_url: str | None = None
+    cache_prefix: str = "connector"
     # the front (`connector serve`, see connector/cli/front.py and docs/security.md)
     max_connections: int = Field(default=1000, ge=10, le=100_000)
     max_header_bytes: int = Field(default=32 * 1024, ge=4096, le=1024 * 1024)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from connector.models import SourceStatus
@@ -55,6 +55,10 @@ class Metrics:
         counted: read from the database at scrape)."""
         self.registry.register(_BrandNps(months))
 
+    def watch_shared_cache(self, cache: SharedCacheState) -> None:
+        """Export whether the shared cache (Redis) is away, and how often memory stood in."""
+        self.registry.register(_SharedCache(cache))
+
     def observe_source(self, name: str, status: SourceStatus, from_cache: bool) -> None:
         """Record one source's answer to one lookup."""
         self.source_results.labels(name, status.status.value).inc()
@@ -80,6 +84,39 @@ class MonthFigures(Protocol):
     def detractors(self) -> int: ...
     @property
     def nps(self) -> float: ...
+
+
+class SharedCacheState(Protocol):
+    """The shared cache's outage figures (`connector.sources.redis_cache.RedisCache`)."""
+
+    @property
+    def degraded(self) -> bool: ...
+    @property
+    def fallbacks(self) -> int: ...
+    @property
+    def outages(self) -> int: ...
+
+
+class _SharedCache(Collector):
+    """`connector_shared_cache_degraded` (1 while Redis does not answer and this process's
+    memory stands in), `connector_shared_cache_fallbacks_total` (cache calls memory answered)
+    and `connector_shared_cache_outages_total`."""
+
+    def __init__(self, cache: SharedCacheState) -> None:
+        self.cache = cache
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        return []
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        yield GaugeMetricFamily("connector_shared_cache_degraded", "1 while the shared cache "
+                                "(Redis) does not answer and this process's memory stands in",
+                                value=int(self.cache.degraded))
+        yield CounterMetricFamily("connector_shared_cache_fallbacks", "Cache calls answered "
+                                  "from this process's memory because Redis did not",
+                                  value=self.cache.fallbacks)
+        yield CounterMetricFamily("connector_shared_cache_outages", "Times the shared cache "
+                                  "(Redis) stopped answering", value=self.cache.outages)
 
 
 class _BrandNps(Collector):

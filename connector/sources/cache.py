@@ -115,6 +115,12 @@ class MemoryCache:
                 self._reindex()
         return entry
 
+    def clear(self) -> None:
+        """Drop every entry (a shared cache's stand-in, once the shared one is back)."""
+        with self._lock:
+            self._entries.clear()
+            self._tags = {}
+
     def invalidate_tags(self, tags: Iterable[str], prefix: str = "") -> int:
         """Drop every entry carrying one of the tags (an identifier) whose key starts with
         prefix (a source); how many were dropped."""

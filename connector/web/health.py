@@ -27,8 +27,9 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> Response:
-    """Ready to serve: 200 `{"status": "ready", "checks": …}`, or 503 (with Retry-After) and
-    the check that failed. The database check is a SELECT 1 bounded by CONNECTOR_DB_TIMEOUT_S
+    """Ready to serve: 200 `{"status": "ready", "checks": …}` (`"degraded"` while a shared
+    cache does not answer: served from memory), or 503 (with Retry-After) and the check that
+    failed. The database check is a SELECT 1 bounded by CONNECTOR_DB_TIMEOUT_S
     (twice at worst: a ping, then a connection); the cache's, a ping, only when it is shared."""
     svc = services()
     timeout_s = svc.settings.db_timeout_s
@@ -36,8 +37,11 @@ def readyz() -> Response:
     ping = getattr(svc.assembler.cache.cache, "ping", None)
     if callable(ping):  # a shared cache (Redis); the in-process one cannot fail apart
         checks["cache"] = _probe("cache", ping)
-    ready = all(result["ok"] for result in checks.values())
-    response = jsonify(status="ready" if ready else "unavailable", checks=checks)
+    # a shared cache away is no reason to stop serving: this process's memory stands in
+    ready = checks["database"]["ok"]
+    degraded = ready and not all(result["ok"] for result in checks.values())
+    response = jsonify(status="degraded" if degraded else "ready" if ready else "unavailable",
+                       checks=checks)
     return response if ready else retry_later(response)
 
 
