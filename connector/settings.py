@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     # own, in memory), its keys under `{cache_prefix}:{manifest digest}:`
     cache_url: str | None = None
     cache_prefix: str = "connector"
+    # web processes of `connector serve` (1: one process serves and runs the event worker and
+    # the jobs; more: as many web processes on one port, and one for events and jobs)
+    workers: int = Field(default=1, ge=1, le=64)
     # the front (`connector serve`, see connector/cli/front.py and docs/security.md)
     max_connections: int = Field(default=1000, ge=10, le=100_000)
     max_header_bytes: int = Field(default=32 * 1024, ge=4096, le=1024 * 1024)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -84,10 +85,15 @@ class ProbeLane:
 class Front:
     """The server for one process: bound at creation, serving in `run` until a signal."""
 
-    def __init__(self, app: WsgiApp, settings: Settings) -> None:
+    def __init__(self, app: WsgiApp, settings: Settings,
+                 sock: socket.socket | None = None) -> None:
+        """Bound to the settings' host and port, or serving `sock`, a socket bound already
+        (the one a parent shares with its web processes, `connector serve --workers`)."""
         self.settings = settings
+        where: dict[str, Any] = ({"sockets": [sock]} if sock is not None
+                                 else {"host": settings.host, "port": settings.port})
         self.server: BaseWSGIServer = create_server(
-            AccessLog(app), host=settings.host, port=settings.port, ident="connector",
+            AccessLog(app), **where, ident="connector",
             threads=settings.threads,
             connection_limit=settings.max_connections,
             max_request_header_size=settings.max_header_bytes,

@@ -20,7 +20,7 @@ from connector.cli.common import (
 from connector.cli.customers import add_customer_commands
 from connector.cli.identity import add_identity_commands
 from connector.cli.jobs import add_jobs_commands
-from connector.cli.serve import add_serve_command
+from connector.cli.serve import add_serve_commands
 from connector.manifest.source_checks import check_files
 from connector.settings import Settings
 
@@ -50,13 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     identifier_options(check, required=False, every_kind=False)
     check.set_defaults(run=_check)
 
-    serve = add_serve_command(commands)
+    servers = add_serve_commands(commands)
     customers = add_customer_commands(commands)
     apps = add_app_commands(commands)
     jobs = add_jobs_commands(commands)
     identity = add_identity_commands(commands)
 
-    for command in (check, serve, *customers, *apps, *jobs, *identity):
+    for command in (check, *servers, *customers, *apps, *jobs, *identity):
         command.add_argument("--manifest", help="manifest file (default: $CONNECTOR_MANIFEST "
                                                 "or ./manifest.yaml)")
     return parser

@@ -1,0 +1,114 @@
+"""Several processes for one service: `connector serve --workers N` binds the port once, then
+forks N web processes that serve it (each with its own interpreter: sidebars no longer share one
+GIL) and one process for the event worker and the jobs, so a webhook's acknowledgement and a
+sidebar never wait behind event work; `connector worker` runs that last part alone, for a
+cluster whose web processes run with `--no-worker`.
+
+The parent only supervises: it starts nothing that runs threads before forking, forwards
+SIGTERM and SIGINT to its children, waits for them to drain, and starts again a child that died
+on its own (after a pause, so a child that cannot start does not spin).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+
+from connector.settings import Settings
+
+log = logging.getLogger(__name__)
+RESTART_PAUSE_S = 2.0  # before a child that died on its own is started again
+Child = Callable[[], int]
+
+
+class Supervisor:
+    """Forks the children it is given, keeps them running, stops them all on a signal."""
+
+    def __init__(self, children: dict[str, Child]) -> None:
+        self.children = children
+        self.pids: dict[int, str] = {}
+        self.stopping = threading.Event()
+
+    def run(self) -> int:
+        """Start every child, supervise until SIGTERM or SIGINT, then stop them; 0."""
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
+        for name in self.children:
+            self._start(name)
+        while self.pids:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                break
+            except InterruptedError:  # a signal: the loop sees `stopping`
+                continue
+            name = self.pids.pop(pid, "")
+            if not name or self.stopping.is_set():
+                continue
+            log.warning("process %s (%s) ended on its own (status %s): started again in %.0f s",
+                        pid, name, status, RESTART_PAUSE_S)
+            if self.stopping.wait(RESTART_PAUSE_S):
+                continue
+            self._start(name)
+        return 0
+
+    def _start(self, name: str) -> None:
+        pid = os.fork()
+        if pid == 0:  # the child: its own signal handlers come with what it runs
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, signal.SIG_DFL)
+            code = 1
+            try:
+                code = self.children[name]()
+            except BaseException:  # a child never returns into the parent's loop
+                log.exception("process %s failed", name)
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        self.pids[pid] = name
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self.stopping.set()
+        for pid in list(self.pids):
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                continue
+
+
+def listening_socket(settings: Settings) -> socket.socket:
+    """The service's port, bound once by the parent and shared by the web processes."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.port))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run_worker(settings: Settings) -> int:
+    """The event worker, the outbox and the jobs, until SIGTERM or SIGINT; 0."""
+    from connector.app import build_services
+
+    services = build_services(settings)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    services.worker.start()
+    services.jobs.start()
+    print(f"connector: worker running (pid {os.getpid()})", file=sys.stderr, flush=True)
+    while not stop.wait(1.0):
+        pass
+    started = time.monotonic()
+    services.close()
+    log.info("worker stopped in %.1f s", time.monotonic() - started)
+    return 0

@@ -1,0 +1,103 @@
+"""`connector serve --workers N` and `connector worker`, as real processes: N web processes
+serve one port with one more for events and jobs, all stopped by one SIGTERM; a web process
+with `--no-worker` acknowledges an event that a separate `connector worker` works."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from tests.conftest import ADMIN_TOKEN, ROOT, free_port, stop, until, wait_http
+
+PAULINE = "pauline.deneve@easiware.fr"
+SECRET = "processes-helpscout-secret"
+
+
+def connector(*args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    path = shutil.which("connector", path=str(Path(sys.executable).parent)) or "connector"
+    return subprocess.Popen([path, *args], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (read from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # after the command's name
+        if fields[0] != "Z" and int(fields[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def test_n_web_processes_and_one_worker_share_the_port_and_stop_together(
+        env: dict[str, str], tmp_path: Path) -> None:
+    port = free_port()
+    own = {**env, "CONNECTOR_DATA_DIR": str(tmp_path), "CONNECTOR_PORT": str(port),
+           "CONNECTOR_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    parent = connector("serve", "--workers", "2", env=own)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", parent, seconds=40)
+        assert until(lambda: len(children(parent.pid)) == 3, 20)  # web-1, web-2, worker
+        kids = children(parent.pid)
+        for _ in range(10):  # every answer from one of the web processes, none refused
+            assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+        parent.send_signal(signal.SIGTERM)
+        assert parent.wait(timeout=30) == 0
+        assert all(not Path(f"/proc/{pid}").exists() or
+                   Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] == "Z"
+                   for pid in kids)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+
+
+def test_a_web_process_without_worker_acknowledges_and_connector_worker_works_it(
+        env: dict[str, str], tmp_path: Path) -> None:
+    port = free_port()
+    own = {**env, "CONNECTOR_DATA_DIR": str(tmp_path), "HELPSCOUT_WEBHOOK_SECRET": SECRET,
+           "CONNECTOR_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    web = connector("serve", "--no-worker", "--port", str(port), env=own)
+    worker = None
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/healthz", web)
+        body = json.dumps({
+            "id": 880001, "number": 8801, "type": "email", "subject": "Ma commande",
+            "createdAt": "2026-11-22T10:00:00Z", "source": {"type": "email", "via": "customer"},
+            "primaryCustomer": {"id": 5, "email": PAULINE},
+        }).encode()
+        signature = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha1).digest())
+        sent = requests.post(f"{url}/helpdesk/helpscout/webhook", data=body, timeout=10,
+                             headers={"X-HelpScout-Signature": signature.decode(),
+                                      "X-HelpScout-Event": "convo.created",
+                                      "Content-Type": "application/json"})
+        assert sent.status_code == 202
+
+        def events() -> dict[str, int]:
+            found: dict[str, int] = requests.get(f"{url}/admin/health.json", timeout=5,
+                                                 auth=("admin", ADMIN_TOKEN)).json()["events"]
+            return found
+
+        assert events() == {"pending": 1}  # acknowledged, kept: nobody here works it
+        worker = connector("worker", env=own)
+        assert until(lambda: events() == {"done": 1}, 30)
+    finally:
+        stop(web)
+        if worker is not None:
+            stop(worker)
