@@ -274,9 +274,12 @@ class ProfileAssembler:
                 "tier": tier, "previous_tier": previous, "tier_changed_at": changed})
 
     def close(self) -> None:
-        """Stop the sources' own threads."""
+        """Stop the sources' own threads, and close the shared cache's connections if any."""
         for guard in self.guards.values():
             guard.close()
+        closing = getattr(self.cache.cache, "close", None)  # a shared cache's (Redis)
+        if callable(closing):
+            closing()
 
     def fan_out(self, names: list[str], ids: Identifiers) -> dict[str, Outcome]:
         """Every named source asked in parallel with these identifiers, each on its own threads
