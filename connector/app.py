@@ -32,6 +32,7 @@ from connector.settings import Settings
 from connector.sources import build_source
 from connector.sources.cache import MemoryCache, SingleFlight
 from connector.sources.redis_cache import RedisCache, SharedSingleFlight, namespace
+from connector.store.engine import settle_schema
 from connector.store.guard import Limits
 from connector.widgets.record import Fragments
 
@@ -88,6 +89,8 @@ def build_services(settings: Settings, manifest: Manifest | None = None) -> Serv
     # searches across sources
     pool = ThreadPoolExecutor(max_workers=max(8, 4 * len(sources)),
                               thread_name_prefix="search")
+    # the schema migrated (or checked) once, here; raises SchemaError when it cannot be used
+    settle_schema(settings.database(), database_limits(settings), settings.auto_migrate)
     resolver = Resolver(LinkStore(settings.database(), database_limits(settings)),
                         manifest.identity)
     cache = MemoryCache(max_bytes=settings.cache_max_bytes,

@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     demo_dir: Path = Path("var/demo")
     database_url: str | None = None
+    # migrate the schema at start (once per cluster, under a lock); off when a rollout runs
+    # `connector migrate` first (a process then refuses a schema older than its code)
+    auto_migrate: bool = True
     secret_key: SecretStr | None = None
     api_token: SecretStr | None = None
     admin_token: SecretStr | None = None
@@ -57,9 +60,6 @@ class Settings(BaseSettings):
     # own, in memory), its keys under `{cache_prefix}:{manifest digest}:`
     cache_url: str | None = None
     cache_prefix: str = "connector"
-    # web processes of `connector serve` (1: one process serves and runs the event worker and
-    # the jobs; more: as many web processes on one port, and one for events and jobs)
-    workers: int = Field(default=1, ge=1, le=64)
     # the front (`connector serve`, see connector/cli/front.py and docs/security.md)
     max_connections: int = Field(default=1000, ge=10, le=100_000)
     max_header_bytes: int = Field(default=32 * 1024, ge=4096, le=1024 * 1024)
@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     rate_limit: str = "1200 per minute"
     auth_failure_limit: str = "30 per minute"  # refused credentials, signatures or links
     change_limit: str = "60 per hour"  # corrections and actions one agent may ask for
+    # web processes of `connector serve` (1: one process serves and runs the event worker and
+    # the jobs; more: as many web processes on one port, and one for events and jobs)
+    workers: int = Field(default=1, ge=1, le=64)
     # a correction or action is refused while the record shows a copy of its source older than
     # this, kept because the source does not answer (0: never refused)
     change_max_age_s: int = Field(default=900, ge=0, le=7 * 86_400)

@@ -37,11 +37,12 @@ def jobs_list(args: argparse.Namespace, settings: Settings) -> int:
     from connector.jobs.history import JobRuns
     from connector.jobs.runner import JobRunner
     from connector.ops.metrics import Metrics
-    from connector.store.engine import open_database
+    from connector.store.engine import open_database, settle_schema
 
     manifest = manifest_or_report(settings)
     if manifest is None:
         return EXIT_FAILED
+    settle_schema(settings.database(), migrate=settings.auto_migrate)  # as a service starts
     runner = JobRunner(manifest, JobRuns(open_database(settings.database())), {}, Metrics())
     zone = ZoneInfo(manifest.brand.timezone)
     statuses = runner.statuses()

@@ -1,5 +1,5 @@
 """The `connector` command: check a manifest, serve, look a customer up, make a sidebar link,
-run the scheduled jobs."""
+run the scheduled jobs, migrate the database's schema."""
 
 from __future__ import annotations
 
@@ -20,9 +20,11 @@ from connector.cli.common import (
 from connector.cli.customers import add_customer_commands
 from connector.cli.identity import add_identity_commands
 from connector.cli.jobs import add_jobs_commands
+from connector.cli.migrate import add_migrate_command
 from connector.cli.serve import add_serve_commands
 from connector.manifest.source_checks import check_files
 from connector.settings import Settings
+from connector.store.migrate import SchemaError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -37,7 +39,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # urllib3 logs every request's URL with its query string (a customer's email, phone…) at
     # DEBUG: never that, whatever the level asked
     logging.getLogger("urllib3").setLevel(max(logging.INFO, logging.root.level))
-    return int(args.run(args, settings))
+    try:
+        return int(args.run(args, settings))
+    except SchemaError as exc:  # a schema this code cannot run on: never start on it
+        print(f"connector {args.command}: {exc}", file=sys.stderr)
+        return EXIT_INVALID
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     apps = add_app_commands(commands)
     jobs = add_jobs_commands(commands)
     identity = add_identity_commands(commands)
+    add_migrate_command(commands)
 
     for command in (check, *servers, *customers, *apps, *jobs, *identity):
         command.add_argument("--manifest", help="manifest file (default: $CONNECTOR_MANIFEST "

@@ -1,6 +1,7 @@
 """The database engine: SQLite by default (a file under the data folder, WAL), PostgreSQL with
-CONNECTOR_DATABASE_URL (every wait bounded: `store.guard`); and the few statements every store
-user shares (an insert that keeps what a concurrent process wrote, an audit entry)."""
+CONNECTOR_DATABASE_URL (every wait bounded: `store.guard`), its schema migrated on opening
+(`store.migrate`); and the few statements every store user shares (an insert that keeps what
+a concurrent process wrote, an audit entry)."""
 
 from __future__ import annotations
 
@@ -10,17 +11,20 @@ import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy import Engine, Table, create_engine, event, insert, inspect, make_url, text
+from sqlalchemy import Engine, Table, create_engine, event, insert, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import Insert
 
 from connector.store.guard import Limits, connect_args, guard, unavailable
+from connector.store.migrate import prepare
 from connector.store.schema import audit, metadata
 
 log = logging.getLogger(__name__)
 _UNCHECKED: weakref.WeakSet[Engine] = weakref.WeakSet()  # engines whose tables were not checked
+_VERSIONED: weakref.WeakSet[Engine] = weakref.WeakSet()  # engines whose schema is the migrations'
+_SETTLED: set[str] = set()  # URLs settle_schema went over, not yet opened since
 
 
 def insert_ignoring(connection: Connection, table: Table) -> Insert:
@@ -44,20 +48,42 @@ def audit_entry(connection: Connection, actor: str, action: str, customer_id: st
 
 
 def open_database(url: str, limits: Limits | None = None) -> Engine:
-    """The database at `url`, every table created if missing (SQLite files get their folder,
-    WAL and a busy timeout; one shared connection for an in-memory SQLite; PostgreSQL its
-    timeouts). A database that cannot be reached now is no reason not to start: see
-    `create_tables`."""
+    """The database at `url`, its schema migrated to this release (SQLite files get their
+    folder, WAL and a busy timeout; one shared in-memory SQLite; PostgreSQL its timeouts).
+    A database that cannot be reached now is no reason not to start (`migrate.prepare`);
+    one whose schema is newer than this code raises SchemaError. When this process's start
+    already settled the schema (`settle_schema`), it is not gone over again."""
     engine = _engine(url, limits or Limits())
-    if create_tables(engine):
-        _add_missing_columns(engine)
+    _VERSIONED.add(engine)
+    if url in _SETTLED:
+        _SETTLED.discard(url)
+    else:
+        prepare(engine)
     return engine
 
 
+def settle_schema(url: str, limits: Limits | None = None, migrate: bool = True) -> bool:
+    """At a service's start, once: migrate the schema (or, `migrate` off, check it is
+    current: CONNECTOR_AUTO_MIGRATE); False when the database cannot be reached now (logged).
+    Raises SchemaError when the schema is newer than this code, or older with `migrate` off."""
+    if _in_memory(url):  # a new database at each open: the open migrates it
+        return True
+    engine = _engine(url, limits or Limits())
+    try:
+        reached = prepare(engine, migrate)
+    finally:
+        engine.dispose()
+    _SETTLED.add(url)
+    return reached
+
+
 def create_tables(engine: Engine, tables: Sequence[Table] | None = None) -> bool:
-    """Create the tables (all, or these) that are missing; False when the database cannot be
+    """Create the tables (all, or these) that are missing, on an engine made elsewhere than
+    `open_database` (whose schema is the migrations'); False when the database cannot be
     reached now (logged): the service starts anyway, showing records from the sources and
-    answering 503 where it must write, and creates what is missing at its next start."""
+    answering 503 where it must write."""
+    if engine in _VERSIONED:
+        return True
     try:
         metadata.create_all(engine, tables=list(tables) if tables is not None else None)
     except Exception as exc:
@@ -71,24 +97,20 @@ def create_tables(engine: Engine, tables: Sequence[Table] | None = None) -> bool
     return True
 
 
-def _add_missing_columns(engine: Engine) -> None:
-    """Columns added to an existing table since it was created (all nullable): a store made by
-    an earlier release keeps working, its rows reading None there."""
-    known = inspect(engine)
-    with engine.begin() as connection:
-        for table in metadata.sorted_tables:
-            present = {column["name"] for column in known.get_columns(table.name)}
-            for column in table.columns:
-                if column.name not in present and column.nullable:
-                    kind = column.type.compile(dialect=engine.dialect)
-                    connection.execute(text(f'ALTER TABLE {table.name} ADD COLUMN '
-                                            f'"{column.name}" {kind}'))
+def unmigrated_engine(url: str, limits: Limits | None = None) -> Engine:
+    """The database at `url` as `open_database` makes it, its schema left as it is (for
+    `connector migrate`, which says what it does to it)."""
+    return _engine(url, limits or Limits())
+
+
+def _in_memory(url: str) -> bool:
+    return url in ("sqlite://", "sqlite:///:memory:")
 
 
 def _engine(url: str, limits: Limits) -> Engine:
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    if url in ("sqlite://", "sqlite:///:memory:"):  # one shared in-memory database (tests)
+    if _in_memory(url):  # one shared in-memory database (tests)
         engine = create_engine(url, poolclass=StaticPool,
                                connect_args={"check_same_thread": False})
     elif url.startswith("sqlite"):
