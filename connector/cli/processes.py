@@ -6,7 +6,8 @@ cluster whose web processes run with `--no-worker`.
 
 The parent only supervises: it starts nothing that runs threads before forking, forwards
 SIGTERM and SIGINT to its children, waits for them to drain, and starts again a child that died
-on its own (after a pause, so a child that cannot start does not spin).
+on its own after it had run a while (after a pause). A child that fails as it starts (a manifest
+or a schema it cannot run on: starting again would fail again) stops them all, with its code.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from connector.settings import Settings
 
 log = logging.getLogger(__name__)
 RESTART_PAUSE_S = 2.0  # before a child that died on its own is started again
+STARTING_S = 15.0  # a child ending with an error sooner than this failed to start
 Child = Callable[[], int]
 
 
@@ -34,14 +36,17 @@ class Supervisor:
     def __init__(self, children: dict[str, Child]) -> None:
         self.children = children
         self.pids: dict[int, str] = {}
+        self.started: dict[int, float] = {}
         self.stopping = threading.Event()
 
     def run(self) -> int:
-        """Start every child, supervise until SIGTERM or SIGINT, then stop them; 0."""
+        """Start every child, supervise until SIGTERM or SIGINT, then stop them; 0, or the
+        code of a child that could not start."""
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
         for name in self.children:
             self._start(name)
+        code = 0
         while self.pids:
             try:
                 pid, status = os.wait()
@@ -50,14 +55,22 @@ class Supervisor:
             except InterruptedError:  # a signal: the loop sees `stopping`
                 continue
             name = self.pids.pop(pid, "")
+            began = self.started.pop(pid, 0.0)
             if not name or self.stopping.is_set():
+                continue
+            failed = os.waitstatus_to_exitcode(status)
+            if failed > 0 and time.monotonic() - began < STARTING_S:
+                log.error("process %s (%s) could not start (exit %s): stopping the others",
+                          pid, name, failed)
+                code = failed
+                self._on_signal(signal.SIGTERM, None)
                 continue
             log.warning("process %s (%s) ended on its own (status %s): started again in %.0f s",
                         pid, name, status, RESTART_PAUSE_S)
             if self.stopping.wait(RESTART_PAUSE_S):
                 continue
             self._start(name)
-        return 0
+        return code
 
     def _start(self, name: str) -> None:
         pid = os.fork()
@@ -74,6 +87,7 @@ class Supervisor:
                 sys.stderr.flush()
                 os._exit(code)
         self.pids[pid] = name
+        self.started[pid] = time.monotonic()
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self.stopping.set()

@@ -101,3 +101,22 @@ def test_a_web_process_without_worker_acknowledges_and_connector_worker_works_it
         stop(web)
         if worker is not None:
             stop(worker)
+
+
+def test_children_that_cannot_start_stop_the_service_with_their_code(
+        env: dict[str, str], tmp_path: Path) -> None:
+    """A schema newer than this code: every web process refuses it as it starts; the
+    supervisor stops, with their exit code, rather than starting them again for ever."""
+    import sqlite3
+
+    own = {**env, "CONNECTOR_DATA_DIR": str(tmp_path), "CONNECTOR_PORT": str(free_port())}
+    migrated = connector("migrate", env=own)
+    assert migrated.wait(timeout=60) == 0
+    with sqlite3.connect(tmp_path / "connector.sqlite") as database:
+        database.execute("UPDATE alembic_version SET version_num = 'f00d9999'")
+    parent = connector("serve", "--workers", "2", env=own)
+    try:
+        assert parent.wait(timeout=60) == 1
+    finally:
+        if parent.poll() is None:
+            parent.kill()
