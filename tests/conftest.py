@@ -261,3 +261,27 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LinkStore]
     schema = "connector_test_" + uuid.uuid4().hex[:10]
     yield LinkStore(postgres_url(schema))
     drop_schema(schema)
+
+
+REDIS = "redis://127.0.0.1:6379/0"  # the machine's Redis: each test its own key prefix
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of this test's own; its keys deleted afterwards (and only its keys, never
+    FLUSHDB); skipped, saying why, when no Redis answers."""
+    import secrets
+
+    import redis
+
+    try:
+        client = redis.Redis.from_url(REDIS, socket_timeout=1)
+        client.ping()
+    except redis.RedisError:
+        pytest.skip("no Redis at 127.0.0.1:6379 (start it: see the machine's env entry)")
+    name = f"test-{secrets.token_hex(6)}"
+    yield name
+    keys = list(client.scan_iter(f"{name}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()

@@ -27,8 +27,8 @@ from connector.sources.base import (
 )
 from connector.sources.cache import Entry, MemoryCache, Policy
 from connector.sources.redis_cache import RedisCache, SharedSingleFlight, decode, encode
+from tests.conftest import REDIS
 
-REDIS = "redis://127.0.0.1:6379/0"
 P60 = Policy(ttl_for=lambda _: 60, stale_ttl_s=600)
 
 
@@ -41,19 +41,9 @@ class Clock:
 
 
 @pytest.fixture
-def prefix() -> Iterator[str]:
-    """A key prefix of this test's own; its keys deleted afterwards (and only its keys)."""
-    try:
-        client = redis.Redis.from_url(REDIS, socket_timeout=1)
-        client.ping()
-    except redis.RedisError:
-        pytest.skip("no Redis at 127.0.0.1:6379")
-    name = f"test-{secrets.token_hex(6)}"
-    yield name
-    keys = list(client.scan_iter(f"{name}:*", count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
+def prefix(redis_prefix: str) -> str:
+    """This test's own Redis key prefix (tests/conftest.py `redis_prefix`)."""
+    return redis_prefix
 
 
 def shared(prefix: str, clock: Clock | None = None, url: str = REDIS,

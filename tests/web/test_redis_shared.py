@@ -6,16 +6,14 @@ answer keeps serving from memory, `/readyz` saying "degraded"."""
 from __future__ import annotations
 
 import re
-import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 import requests
 
 from tests.conftest import (
     API_TOKEN,
+    REDIS,
     Backoffice,
     Service,
     free_port,
@@ -24,25 +22,14 @@ from tests.conftest import (
     stop,
 )
 
-REDIS = "redis://127.0.0.1:6379/0"
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 PAULINE = "pauline.deneve@easiware.fr"
 
 
 @pytest.fixture
-def prefix() -> Iterator[str]:
-    """A key prefix of this test's own; its keys deleted afterwards (and only its keys)."""
-    try:
-        client = redis.Redis.from_url(REDIS, socket_timeout=1)
-        client.ping()
-    except redis.RedisError:
-        pytest.skip("no Redis at 127.0.0.1:6379")
-    name = f"test-{secrets.token_hex(6)}"
-    yield name
-    keys = list(client.scan_iter(f"{name}:*", count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
+def prefix(redis_prefix: str) -> str:
+    """This test's own Redis key prefix (tests/conftest.py `redis_prefix`)."""
+    return redis_prefix
 
 
 def started(demo_data: Path, backoffice: Backoffice, var: Path, url: str,
