@@ -15,6 +15,7 @@ from connector.customer.links import LinkStore
 from connector.customer.profile import ProfileAssembler
 from connector.customer.resolver import Resolver
 from connector.customer.search import CustomerSearch
+from connector.events.budgets import budget_for
 from connector.events.log import EventLog
 from connector.events.outbox import Outbox
 from connector.events.worker import EventWorker
@@ -117,7 +118,10 @@ def build_services(settings: Settings, manifest: Manifest | None = None) -> Serv
     events = EventLog(resolver.store.engine, lease_s=settings.event_lease_s)
     assembler.history = events
     assembler.abc_override = manifest.jobs.segments.abc_override
-    queue = WriteBackQueue(resolver.store.engine)
+    # each helpdesk's call budget: the cluster's when the rate limits are kept in Redis
+    queue = WriteBackQueue(resolver.store.engine,
+                           budget=budget_for(settings.rate_limit_storage,
+                                             settings.rate_limit_prefix))
     noted = frozenset(kind for kind, config in manifest.helpdesks.adapters.items()
                       if config.write_back.enabled)
     outbox = Outbox(resolver.store.engine, assembler, lease_s=settings.event_lease_s,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -34,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Row
 
+from connector.events.budgets import CallBudget, LocalBudget
 from connector.helpdesk.base import Limits, RateLimited, WriteBack, WriteBackFailed
 from connector.store.engine import create_tables
 from connector.store.schema import writeback_targets, writebacks
@@ -101,13 +101,12 @@ class WriteBackQueue:
     """Queue changes; `send_due` sends those that are due, within limits."""
 
     def __init__(self, engine: Engine, max_attempts: int = 6,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 budget: CallBudget | None = None) -> None:
         self.engine = engine
         self.max_attempts = max_attempts
-        self._clock = clock
-        self._sent: dict[str, list[float]] = {}  # helpdesk -> recent send times (monotonic)
-        self._paused: dict[str, float] = {}  # helpdesk -> monotonic time it may resume
-        self._lock = threading.Lock()
+        # each helpdesk's calls per window and 429 pauses: this process's, or the cluster's
+        self.budget = budget or LocalBudget(clock)
         create_tables(engine, [writebacks, writeback_targets])
 
     def enqueue(self, change: WriteBack, connection: Connection | None = None) -> int:
@@ -130,16 +129,16 @@ class WriteBackQueue:
                 self._give_up(row_id, f"{change.helpdesk} write-back cannot open a ticket")
                 continue
             limits = limits_of(writer)
-            wait = max(self._wait_s(change.helpdesk, limits),
-                       self._target_wait_s(change.helpdesk, _target(change), limits))
+            wait = self._target_wait_s(change.helpdesk, _target(change), limits)
+            if wait <= 0:  # the target free: a call of the helpdesk's budget, if any is left
+                wait = self.budget.acquire(change.helpdesk, limits)
             if wait > 0:
                 self._later(row_id, wait, attempts, error=None, count=False)
                 continue
             try:
                 writer.write_back(change)
             except RateLimited as exc:
-                with self._lock:
-                    self._paused[change.helpdesk] = self._clock() + exc.retry_after_s
+                self.budget.pause(change.helpdesk, exc.retry_after_s)
                 self._later(row_id, exc.retry_after_s, attempts, str(exc), count=False)
             except WriteBackFailed as exc:
                 log.warning("write-back to %s failed: %s", change.helpdesk, exc.public)
@@ -182,16 +181,6 @@ class WriteBackQueue:
                     taken.append((int(row.id), change_from_json(won.payload), int(won.attempts)))
         return taken
 
-    def _wait_s(self, helpdesk: str, limits: Limits) -> float:
-        """How long before this helpdesk may take another call (0: now)."""
-        now = self._clock()
-        with self._lock:
-            paused = self._paused.get(helpdesk, 0.0) - now
-            recent = [t for t in self._sent.get(helpdesk, []) if t > now - limits.per_s]
-            self._sent[helpdesk] = recent
-            full = recent[0] + limits.per_s - now if len(recent) >= limits.calls else 0.0
-        return max(paused, full, 0.0)
-
     def _target_wait_s(self, helpdesk: str, target: str, limits: Limits) -> float:
         """How long before this target may be written to again (0: now)."""
         with self.engine.connect() as connection:
@@ -204,8 +193,6 @@ class WriteBackQueue:
         return max(limits.target_interval_s - (_now() - sent).total_seconds(), 0.0)
 
     def _done(self, row_id: int, helpdesk: str) -> None:
-        with self._lock:
-            self._sent.setdefault(helpdesk, []).append(self._clock())
         with self.engine.begin() as connection:
             target = connection.execute(select(writebacks.c.target).where(
                 writebacks.c.id == row_id)).scalar_one()
