@@ -33,6 +33,7 @@ from connector.settings import Settings
 from connector.sources import build_source
 from connector.sources.cache import MemoryCache, SingleFlight
 from connector.sources.redis_cache import RedisCache, SharedSingleFlight, namespace
+from connector.sources.shared_state import shared_flags_for
 from connector.store.engine import settle_schema
 from connector.store.guard import Limits
 from connector.widgets.record import Fragments
@@ -101,7 +102,9 @@ def build_services(settings: Settings, manifest: Manifest | None = None) -> Serv
         shared = RedisCache(settings.cache_url, namespace(settings.cache_prefix, manifest.path),
                             fallback=cache)
         flight = SharedSingleFlight(shared, pool)
-    assembler = ProfileAssembler(manifest, sources, flight, pool, resolver)
+    # a source's open circuit is the cluster's when the rate limits are kept in Redis
+    circuits = shared_flags_for(settings.rate_limit_storage, settings.rate_limit_prefix)
+    assembler = ProfileAssembler(manifest, sources, flight, pool, resolver, circuits=circuits)
     embed = EmbedLinks(settings.signing_key(), manifest.helpdesks.embed.link_ttl_s,
                        manifest.brand.default_region,
                        frame_ancestors=tuple(manifest.helpdesks.embed.frame_ancestors),

@@ -60,6 +60,7 @@ from connector.sources.base import (
 )
 from connector.sources.cache import Loaded, Policy, SingleFlight
 from connector.sources.guard import SourceGuard
+from connector.sources.shared_state import SharedFlags
 from connector.store.guard import unavailable
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,7 @@ class ProfileAssembler:
         pool: ThreadPoolExecutor,
         resolver: Resolver,
         observe: Callable[[str, SourceStatus, bool], None] | None = None,
+        circuits: SharedFlags | None = None,
     ) -> None:
         self.manifest = manifest
         self.sources = sources
@@ -134,7 +136,7 @@ class ProfileAssembler:
         self.region = manifest.brand.default_region
         self.guards = {  # each source on its own threads, a slow answer counted as a failure
             name: SourceGuard(c.max_concurrency, c.circuit, wait_s=c.timeout_s,
-                              slow_s=c.timeout_s, name=name)
+                              slow_s=c.timeout_s, name=name, shared=circuits)
             for name, c in manifest.sources.items()
         }
 

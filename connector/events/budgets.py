@@ -20,6 +20,7 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from connector.helpdesk.base import Limits
+from connector.sources.shared_state import SharedFlags
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +70,15 @@ class SharedBudget:
     def __init__(self, storage_url: str, prefix: str, fallback: LocalBudget | None = None) -> None:
         self.storage = storage_from_string(storage_url, key_prefix=f"{prefix}:writeback")
         self.window = MovingWindowRateLimiter(self.storage)
+        self.pauses = SharedFlags(storage_url, prefix)  # a 429's pause, for every process
         self.fallback = fallback or LocalBudget()
         self._away = False
 
     def acquire(self, helpdesk: str, limits: Limits) -> float:
+        paused = self.pauses.remaining_s(f"writeback-pause/{helpdesk}")
+        if paused > 0:
+            return paused
         try:
-            paused = self._paused_s(helpdesk)
-            if paused > 0:
-                return paused
             item = RateLimitItemPerSecond(limits.calls, max(1, math.ceil(limits.per_s)))
             if self.window.hit(item, "calls", helpdesk):
                 self._back()
@@ -89,17 +91,7 @@ class SharedBudget:
 
     def pause(self, helpdesk: str, seconds: float) -> None:
         self.fallback.pause(helpdesk, seconds)  # this process waits whatever happens below
-        try:
-            self.storage.clear(_pause_key(helpdesk))
-            self.storage.incr(_pause_key(helpdesk), max(1, math.ceil(seconds)))
-        except Exception as exc:
-            self._gone(exc)
-
-    def _paused_s(self, helpdesk: str) -> float:
-        if not self.storage.get(_pause_key(helpdesk)):
-            return 0.0
-        expiry = float(self.storage.get_expiry(_pause_key(helpdesk)))  # type: ignore[arg-type]
-        return max(expiry - time.time(), 0.0)
+        self.pauses.raise_for(f"writeback-pause/{helpdesk}", seconds)
 
     def _gone(self, exc: Exception) -> None:
         if not self._away:
@@ -119,7 +111,3 @@ def budget_for(storage_url: str, prefix: str) -> CallBudget:
     if storage_url.startswith("memory://"):
         return LocalBudget()
     return SharedBudget(storage_url, prefix)
-
-
-def _pause_key(helpdesk: str) -> str:
-    return f"pause/{helpdesk}"

@@ -19,6 +19,7 @@ from connector.sources.base import (
     current_deadline,
     time_left,
 )
+from connector.sources.shared_state import SharedFlags
 
 T = TypeVar("T")
 
@@ -43,7 +44,7 @@ class SourceGuard:
 
     def __init__(self, max_concurrency: int, circuit: CircuitConfig, wait_s: float,
                  clock: Callable[[], float] = time.monotonic, *, slow_s: float | None = None,
-                 name: str = "source") -> None:
+                 name: str = "source", shared: SharedFlags | None = None) -> None:
         self._slots = threading.BoundedSemaphore(max_concurrency)
         self._config = circuit
         self._wait_s = wait_s
@@ -53,6 +54,9 @@ class SourceGuard:
         self._failures = 0
         self._open_until = 0.0
         self._trial = False
+        # the cluster's word on this source: a circuit another process opened pauses it here
+        self._shared = shared
+        self._flag = f"circuit/{name}"
         self.threads = ThreadPoolExecutor(max_workers=max_concurrency,
                                           thread_name_prefix=f"source-{name}")
 
@@ -98,6 +102,11 @@ class SourceGuard:
         return result
 
     def _admit(self) -> None:
+        if self._shared is not None and self._open_until == 0.0:
+            elsewhere = self._shared.remaining_s(self._flag)
+            if elsewhere > 0:
+                raise CircuitOpen(f"paused for {elsewhere:.0f} s after errors (seen by "
+                                  "another process)")
         with self._lock:
             if self._open_until == 0.0:
                 return
@@ -116,13 +125,20 @@ class SourceGuard:
         with self._lock:
             self._trial = False
             self._failures += 1
+            opened = 0.0
             if retry_after_s:
-                self._open_until = self._clock() + retry_after_s
+                opened = retry_after_s
             elif self._failures >= self._config.failures or self._open_until:
-                self._open_until = self._clock() + self._config.cooldown_s
+                opened = self._config.cooldown_s
+            if opened:
+                self._open_until = self._clock() + opened
+        if opened and self._shared is not None:
+            self._shared.raise_for(self._flag, opened)
 
     def _succeeded(self) -> None:
         with self._lock:
             self._trial = False
             self._failures = 0
-            self._open_until = 0.0
+            reopened, self._open_until = self._open_until != 0.0, 0.0
+        if reopened and self._shared is not None:  # this process's trial call succeeded
+            self._shared.lower(self._flag)
