@@ -135,12 +135,12 @@ def test_the_fragment_s_link_carries_the_agent_and_their_role(client: FlaskClien
     assert context.agent == "lea.owner@maison-exemple.fr" and context.role == "supervisor"
     assert context.helpdesk == "helpscout" and context.identifiers.emails == (PAULINE,)
     page = client.get(link).get_data(as_text=True)
-    assert "action=resend_voucher" in page  # the demo keeps it for supervisors
-    assert "action=open_return" in page
+    assert 'value="action:erp:resend_voucher:"' in page  # the demo keeps it for supervisors
+    assert 'value="action:erp:open_return:' in page
 
 
 def test_an_agent_of_another_role_is_not_offered_what_is_kept(client: FlaskClient) -> None:
     page = client.get(full_record_link(client, fixture("helpscout", "dynamic_app.json")))
     text = page.get_data(as_text=True)
-    assert page.status_code == 200 and "action=open_return" in text
-    assert "action=resend_voucher" not in text
+    assert page.status_code == 200 and 'value="action:erp:open_return:' in text
+    assert 'value="action:erp:resend_voucher:"' not in text
