@@ -19,7 +19,7 @@ from connector.customer.compensation import CompensationGrid, within
 from connector.customer.expressions import Expression, ExpressionError, unwrap
 from connector.customer.flags import Names, Record
 from connector.customer.refusals import ChangeRefused, InvalidChange, may
-from connector.customer.rules import FlagRules, record_names
+from connector.customer.rules import no_rules, record_names
 from connector.i18n import label_text
 from connector.models import Canonical, CustomerProfile, Loyalty, Order
 
@@ -105,7 +105,7 @@ def offers(profile: CustomerProfile, sources: Mapping[str, Any], today: dt.date,
     on their loyalty account when its `key` field is known); with `checked`, only those an
     agent of `role` may run."""
     found: list[Offer] = []
-    record = Record(profile, [], [], FlagRules(), today)
+    record = Record(profile, [], [], no_rules(), today)
     for source, config in sources.items():
         actions = getattr(config, "actions", {}) or {}
         if not actions or not profile.identity.external_ids.get(source):

@@ -20,7 +20,7 @@ from connector.config import Strict
 from connector.customer.expressions import Expression, ExpressionError
 from connector.customer.flags import Record
 from connector.customer.refusals import ChangeRefused, may
-from connector.customer.rules import FlagRules, record_names
+from connector.customer.rules import no_rules, record_names
 from connector.i18n import Label, label_text
 from connector.models import CustomerProfile
 
@@ -116,7 +116,7 @@ class CompensationGrid(Strict):
 
     def customer_type(self, profile: CustomerProfile, today: dt.date) -> str | None:
         """The first type this customer is of, or None when none holds."""
-        record = Record(profile, [], [], FlagRules(), today)
+        record = Record(profile, [], [], no_rules(), today)
         return next((kind.key for kind in self.customer_types if kind.holds(record)), None)
 
     def label_of(self, key: str, locale: str) -> str:

@@ -5,10 +5,12 @@ never imports the manifest, which sits above it)."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 from collections.abc import Mapping
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol
 
@@ -93,9 +95,22 @@ RuleKey = Annotated[str, AfterValidator(_key)]
 
 
 def preset_rules() -> dict[str, Any]:
-    """The shipped rules (flag_rules.yaml), as the manifest would write them."""
+    """The shipped rules (flag_rules.yaml), as the manifest would write them (a copy of the
+    file read once)."""
+    return copy.deepcopy(_preset_file())
+
+
+@cache
+def _preset_file() -> dict[str, Any]:
     rules: dict[str, Any] = yaml.safe_load(PRESET.read_text(encoding="utf-8"))
     return rules
+
+
+@cache
+def no_rules() -> FlagRules:
+    """Flag rules with none in them: what a record evaluated for something else than its
+    flags (an action's `when:`, a customer type) is built with, once."""
+    return FlagRules(preset="none")
 
 
 def record_names(over: str | None, *, in_reason: bool = False) -> dict[str, Any]:
