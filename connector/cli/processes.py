@@ -120,8 +120,7 @@ def run_worker(settings: Settings) -> int:
     services.worker.start()
     services.jobs.start()
     print(f"connector: worker running (pid {os.getpid()})", file=sys.stderr, flush=True)
-    while not stop.wait(1.0):
-        pass
+    stop.wait()  # a signal's handler sets it
     started = time.monotonic()
     services.close()
     log.info("worker stopped in %.1f s", time.monotonic() - started)

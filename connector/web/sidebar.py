@@ -711,10 +711,6 @@ def _render_context(locale: str, kind: str | None = None, nonce: str = "") -> Re
         token=request.values.get("t", ""),
         search_url=(f"/helpdesk/{kind}/sidebar?t={token}&lang={locale}&find=1"
                     if kind and token else None),
-        corrections_url=(f"/helpdesk/{kind}/corrections?t={token}&lang={locale}"
-                         if kind == EMBED and token else None),
-        actions_url=(f"/helpdesk/{kind}/actions?t={token}&lang={locale}"
-                     if kind == EMBED and token else None),
         changes_url=f"/helpdesk/{kind}/change" if kind == EMBED and token else None,
     )
 

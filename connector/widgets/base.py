@@ -88,17 +88,13 @@ class RenderContext:
     # the search, for an agent who finds the record is not the person they talk to (None: in
     # a fragment, whose "open the full record" leads there)
     search_url: str | None = None
-    # the page correcting a field ("…&field=identity.emails" appended; None: no corrections
-    # here, e.g. in a fragment), the fields some source takes (`writes:`), and the customer's
-    # recent corrections with their state
-    corrections_url: str | None = None
+    # where the record's one GET form for corrections and actions leads (its buttons name the
+    # change: `do`; None: nothing can be changed here, e.g. in a fragment), the fields some
+    # source takes (`writes:`), the customer's recent changes with their state, and the
+    # actions the record offers now
+    changes_url: str | None = None
     correctable: frozenset[str] = frozenset()
     changes: tuple[ChangeLine, ...] = ()
-    # the page running an action ("…&source=…&action=…&key=…" appended; None: no actions
-    # here) and the actions the record offers now
-    actions_url: str | None = None
-    # where the record's one GET form for changes leads (its buttons name the change: `do`)
-    changes_url: str | None = None
     actions: tuple[ActionLink, ...] = ()
     # the agent looking, as the helpdesk vouches for them: their notes are signed with it (no
     # name to type)

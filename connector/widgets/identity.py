@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
@@ -155,29 +155,17 @@ EDITS = {"identity.emails": "correction.edit.identity.emails",
 def edits(ctx: RenderContext) -> list[Item]:
     """A link per field some source takes corrections of, and per action on the customer
     or their loyalty account, where the page can run them."""
-    found = []
-    if ctx.corrections_url is not None:
-        found += [Item(i18n.text(EDITS[field], ctx.locale),
-                       href=None if ctx.changes_url else
-                       f"{ctx.corrections_url}&field={quote(field)}",
-                       do=f"correction:{field}" if ctx.changes_url else "")
-                  for field in EDITS if field in ctx.correctable]
-    found += [action_item(link, ctx) for link in ctx.actions
-              if link.section in ("customer", "loyalty") and ctx.actions_url is not None]
-    return found
+    if ctx.changes_url is None:
+        return []
+    found = [Item(i18n.text(EDITS[field], ctx.locale), do=f"correction:{field}")
+             for field in EDITS if field in ctx.correctable]
+    return found + [action_item(link) for link in ctx.actions
+                    if link.section in ("customer", "loyalty")]
 
 
-def action_item(link: ActionLink, ctx: RenderContext) -> Item:
-    """An action the record offers: a button of the record's changes form, else a link."""
-    if ctx.changes_url:
-        return Item(link.label, do=f"action:{link.source}:{link.name}:{link.key or ''}")
-    return Item(link.label, href=action_href(link, ctx))
-
-
-def action_href(link: ActionLink, ctx: RenderContext) -> str:
-    """The page running an action on this item (or the customer)."""
-    asked = {"source": link.source, "action": link.name, **({"key": link.key} if link.key else {})}
-    return f"{ctx.actions_url}&{urlencode(asked)}"
+def action_item(link: ActionLink) -> Item:
+    """An action the record offers, as a button of the record's changes form."""
+    return Item(link.label, do=f"action:{link.source}:{link.name}:{link.key or ''}")
 
 
 def changes(ctx: RenderContext) -> list[Item]:

@@ -123,9 +123,9 @@ COLUMNS: tuple[Column, ...] = (
 
 def order_actions(order: Order, ctx: RenderContext) -> list[Item]:
     """The actions the record offers on this order or store purchase, as links to their page."""
-    if ctx.actions_url is None or not order.number:
+    if ctx.changes_url is None or not order.number:
         return []
-    return [action_item(link, ctx) for link in ctx.actions
+    return [action_item(link) for link in ctx.actions
             if link.section in ("orders", "store_purchases")
             and (link.number or link.key) == order.number
             and link.source == order.source]

@@ -164,7 +164,7 @@ def render_sidebar_fragment(
     A fragment carries no script and no form, so it offers nothing that could not work.
     """
     ctx = replace(ctx, detail_url=None, notes_url=None, timeline_url=None, search_url=None,
-                  corrections_url=None)
+                  changes_url=None)
     blocks = render_blocks(profile, layout, ctx) if profile is not None else []
     return render_template("fragment.html", ctx, blocks=blocks, message=message,
                            open_url=open_url, unchecked=_unchecked(profile))
