@@ -300,9 +300,10 @@ class BuiltOnceStore(LinkStore):
 def owners_plan(store: LinkStore, count: int) -> str:
     """How the database runs the store's `owners` query for `count` identifiers."""
     wanted = [("email", f"x{n}@example.fr") for n in range(count)]
-    query = owners_query(wanted)
+    query, params = owners_query(wanted)
     with store.engine.connect() as connection:
-        sql = str(query.compile(connection, compile_kwargs={"literal_binds": True}))
+        sql = str(query.params(params).compile(connection,
+                                               compile_kwargs={"literal_binds": True}))
         sqlite = connection.dialect.name == "sqlite"
         rows = connection.execute(text(("EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN ") + sql))
         steps = [str(row[-1]).strip() for row in rows]

@@ -5,17 +5,19 @@ are in `connector.store.schema`)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
-from connector.store.engine import audit_entry, insert_ignoring, open_database
+from connector.store.engine import audit_entry, insert_ignoring, open_database, reading
 from connector.store.guard import Limits
 from connector.store.schema import audit, blocked, choices, links, metadata, people
 
@@ -29,12 +31,21 @@ CONFIRM = update(links).where(and_(
     links.c.customer_id == bindparam("c"))).values(confirmed_at=bindparam("now"))
 
 
-def owners_query(pairs: list[tuple[str, str]]) -> Select[Any]:
-    """The links naming any of these (kind, value): one equality pair per identifier, OR-ed.
-    SQLite runs a row-value IN as a full table scan once there are two pairs (257 ms instead
-    of 1 ms at a million links, bench/RESULTS.md)."""
-    return select(links).where(or_(*(and_(links.c.kind == kind, links.c.value == value)
-                                     for kind, value in pairs)))
+def owners_query(pairs: list[tuple[str, str]]) -> tuple[Select[Any], dict[str, str]]:
+    """The links naming any of these (kind, value), and its parameters: one equality pair per
+    identifier, OR-ed. SQLite runs a row-value IN as a full table scan once there are two
+    pairs (257 ms instead of 1 ms at a million links, bench/RESULTS.md)."""
+    params = {f"{part}{i}": value for i, pair in enumerate(pairs)
+              for part, value in zip("kv", pair, strict=True)}
+    return _owners_statement(len(pairs)), params
+
+
+@functools.lru_cache(maxsize=64)
+def _owners_statement(count: int) -> Select[Any]:
+    """Built once per number of pairs: on a hot path, building it costs more than running it."""
+    return select(links).where(or_(*(and_(links.c.kind == bindparam(f"k{i}"),
+                                          links.c.value == bindparam(f"v{i}"))
+                                     for i in range(count))))
 
 
 NEVER_STALE = dt.datetime.max.replace(tzinfo=dt.UTC)
@@ -78,32 +89,73 @@ def fingerprint(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:12]
 
 
+@dataclass
+class _Reads:
+    """What one lookup read of the store, until the store writes (`LinkStore.one_view`)."""
+
+    owners: dict[tuple[str, str], list[Link]] = field(default_factory=dict)
+    links_of: dict[str, list[Link]] = field(default_factory=dict)
+    people: dict[str, Person] = field(default_factory=dict)
+
+
 class LinkStore:
     """Identity links and the few facts kept about people."""
 
     def __init__(self, url: str, limits: Limits | None = None) -> None:
         self.engine = open_database(url, limits)
+        self._reads: ContextVar[_Reads | None] = ContextVar(f"link_reads_{id(self)}",
+                                                            default=None)
+
+    @contextmanager
+    def one_view(self) -> Iterator[None]:
+        """Within it, in this thread, an identifier's owners, a person's links and a person's
+        facts are read once until this store writes: a lookup asks the same of the store
+        several times (resolving, grouping the sources' records, settling), and a warm
+        sidebar would pay a database round trip each. Any write starts the view afresh."""
+        token = self._reads.set(_Reads())
+        try:
+            yield
+        finally:
+            self._reads.reset(token)
+
+    def _forget_reads(self) -> None:
+        if self._reads.get() is not None:
+            self._reads.set(_Reads())
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
-        with self.engine.begin() as connection:
-            yield connection
+        self._forget_reads()
+        try:
+            with self.engine.begin() as connection:
+                yield connection
+        finally:
+            self._forget_reads()
 
     def owners(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[Link]]:
         """For each (kind, value), the links naming it (several people share it: ambiguous)."""
         wanted = list(dict.fromkeys(pairs))
-        found: dict[tuple[str, str], list[Link]] = {pair: [] for pair in wanted}
-        if not wanted:
-            return found
-        with self.engine.connect() as connection:
-            for row in connection.execute(owners_query(wanted)):
-                found[(row.kind, row.value)].append(_link(row))
-        return found
+        reads = self._reads.get()
+        known = reads.owners if reads is not None else {}
+        missing = [pair for pair in wanted if pair not in known]
+        found: dict[tuple[str, str], list[Link]] = {pair: [] for pair in missing}
+        if missing:
+            with reading(self.engine) as connection:
+                for row in connection.execute(*owners_query(missing)):
+                    found[(row.kind, row.value)].append(_link(row))
+            if reads is not None:
+                reads.owners.update(found)
+        return {pair: list(known[pair]) if pair in known else found[pair] for pair in wanted}
 
     def links_of(self, customer_id: str) -> list[Link]:
         """Every identifier linked to a person."""
-        with self.engine.connect() as connection:
-            return [_link(r) for r in connection.execute(LINKS_OF, {"customer": customer_id})]
+        reads = self._reads.get()
+        if reads is not None and customer_id in reads.links_of:
+            return list(reads.links_of[customer_id])
+        with reading(self.engine) as connection:
+            found = [_link(r) for r in connection.execute(LINKS_OF, {"customer": customer_id})]
+        if reads is not None:
+            reads.links_of[customer_id] = list(found)
+        return found
 
     def link(self, customer_id: str, found: Iterable[tuple[str, str, str | None]]) -> int:
         """Link identifiers (kind, value, source) to a person, except those an admin refused,
@@ -196,7 +248,7 @@ class LinkStore:
         """The person an agent chose for this ticket, if one did."""
         query = select(choices.c.customer_id).where(and_(
             choices.c.helpdesk == helpdesk, choices.c.ticket_id == ticket_id[:120]))
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             return connection.execute(query).scalar()
 
     def unlink(self, customer_id: str, kind: str, value: str, actor: str) -> bool:
@@ -231,10 +283,18 @@ class LinkStore:
     def people(self, customer_ids: Iterable[str]) -> list[Person]:
         """The people with these ids, as candidates are shown."""
         ids = sorted(set(customer_ids))
-        query = select(people).where(people.c.customer_id.in_(ids))
-        with self.engine.connect() as connection:
-            known = {r.customer_id: _person(r) for r in connection.execute(query)}
-        return [known.get(i, Person(i, None, None)) for i in ids]
+        reads = self._reads.get()
+        known = dict(reads.people) if reads is not None else {}
+        missing = [i for i in ids if i not in known]
+        if missing:
+            query = select(people).where(people.c.customer_id.in_(missing))
+            with reading(self.engine) as connection:
+                found = {r.customer_id: _person(r) for r in connection.execute(query)}
+            found |= {i: Person(i, None, None) for i in missing if i not in found}
+            if reads is not None:
+                reads.people.update(found)
+            known |= found
+        return [known[i] for i in ids]
 
     def search_people(self, folded: str | None = None, postcode: str | None = None,
                       limit: int = 20) -> list[Person]:

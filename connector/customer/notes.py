@@ -11,7 +11,7 @@ from sqlalchemy import and_, delete, insert, select, update
 
 from connector.customer.links import LinkStore
 from connector.models import Note
-from connector.store.engine import audit_entry
+from connector.store.engine import audit_entry, reading
 from connector.store.schema import NOTE_MAX, notes
 
 
@@ -59,7 +59,7 @@ class Notes:
         """A person's landmarks, newest first."""
         query = select(notes).where(notes.c.customer_id == customer_id).order_by(
             notes.c.updated_at.desc(), notes.c.id.desc())
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             return [StoredNote(r.id, r.customer_id, r.text, r.author, r.updated_at)
                     for r in connection.execute(query)]
 

@@ -176,9 +176,10 @@ class ProfileAssembler:
                  customer_id: str | None, ticket: Ticket | None = None) -> Lookup:
         """The lookup through the link store (raises when the store cannot be read)."""
         for _ in range(3):  # again when a link the resolution used was withdrawn
-            resolved = (self.resolver.person(customer_id, ids) if customer_id
-                        else self.resolver.resolve(ids))
-            found = Identification(self, ids, resolved, chosen=bool(customer_id)).run()
+            with self.resolver.store.one_view():
+                resolved = (self.resolver.person(customer_id, ids) if customer_id
+                            else self.resolver.resolve(ids))
+                found = Identification(self, ids, resolved, chosen=bool(customer_id)).run()
             if found is not None and len(found.candidates) == 1 and not customer_id:
                 customer_id = found.candidates[0].customer_id  # the others held it once only
                 continue

@@ -32,6 +32,7 @@ from sqlalchemy import Engine, and_, or_, select
 from connector.config import Strict
 from connector.models import RfmScores
 from connector.sources.base import Purchase
+from connector.store.engine import reading
 from connector.store.schema import segments
 
 PROSPECT = "P"
@@ -156,7 +157,7 @@ def stored(engine: Engine, external_ids: Mapping[str, str]) -> Kept | None:
     query = (select(segments.c.abc_class, segments.c.rfm_r, segments.c.rfm_f, segments.c.rfm_m,
                     segments.c.computed_at, segments.c.abc_overridden)
              .where(or_(*pairs)).order_by(segments.c.computed_at.desc()).limit(1))
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         row = connection.execute(query).first()
     if row is None:
         return None

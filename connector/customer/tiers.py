@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, and_, or_, select, update
 from sqlalchemy.engine import Connection
 
-from connector.store.engine import insert_ignoring
+from connector.store.engine import insert_ignoring, reading
 from connector.store.schema import loyalty_tiers
 
 
@@ -39,7 +39,7 @@ def kept_tier(engine: Engine, external_ids: Mapping[str, str]
     query = (select(loyalty_tiers.c.tier, loyalty_tiers.c.previous_tier,
                     loyalty_tiers.c.changed_on)
              .where(or_(*pairs)).order_by(loyalty_tiers.c.seen_at.desc()).limit(1))
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         row = connection.execute(query).first()
     return None if row is None else (row.tier, row.previous_tier, row.changed_on)
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, Table, create_engine, event, insert, make_url
@@ -45,6 +46,15 @@ def audit_entry(connection: Connection, actor: str, action: str, customer_id: st
     connection.execute(insert(audit), [{"at": dt.datetime.now(dt.UTC), "actor": actor[:80],
                                         "action": action, "customer_id": customer_id,
                                         "detail": detail[:400]}])
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads only, each statement on its own (autocommit): on PostgreSQL a
+    read is then one round trip, not BEGIN, the statement and ROLLBACK (a warm sidebar makes
+    a dozen). Never for writes, nor for reads that must agree with each other."""
+    with engine.connect() as connection:
+        yield connection.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def open_database(url: str, limits: Limits | None = None) -> Engine:

@@ -6,7 +6,10 @@
   socket a second after it: a server that accepts TCP and never answers enforces nothing
   (its own timeout needs it to run), and nothing else would wake the waiting thread;
 - a pooled connection: `pool_timeout`, and a ping on checkout under the watchdog (SQLAlchemy's
-  own pre-ping cannot be bounded); a dead one discards every older connection of the pool;
+  own pre-ping cannot be bounded); a dead one discards every older connection of the pool.
+  A connection given back less than `PING_BYPASS_S` ago is not pinged (HikariCP's
+  `aliveBypassWindowMs`, 500 ms): a warm sidebar's reads would otherwise pay a round trip
+  each for nothing, and one dead within that window fails as a lost connection does;
 - after a failed connection (or a ping that got no answer), new ones fail at once for
   `retry_s`, then one is tried (the others still fail at once until it is settled): a request
   does not wait on a database known down.
@@ -37,6 +40,8 @@ log = logging.getLogger(__name__)
 GRACE_S = 1.0  # past statement_timeout, the server had its chance to cancel: cut the socket
 IDLE_TICK_S = 1.0  # the watchdog looks at least this often (deadlines are later than this)
 FRESH = "connector.fresh"  # a connection just made needs no ping
+RETURNED = "connector.returned"  # when the connection was last given back to the pool
+PING_BYPASS_S = 0.5  # given back this recently: no ping on checkout
 
 
 @dataclass(frozen=True)
@@ -203,6 +208,8 @@ def guard(engine: Engine, limits: Limits) -> None:
     def _ping(connection: Any, record: Any, _proxy: Any) -> None:
         if record.info.pop(FRESH, False):
             return
+        if time.monotonic() - record.info.get(RETURNED, -math.inf) < PING_BYPASS_S:
+            return
         started = time.monotonic()
         WATCHDOG.arm(connection, limits.timeout_s)
         try:
@@ -238,9 +245,11 @@ def guard(engine: Engine, limits: Limits) -> None:
 
     @event.listens_for(engine.pool, "checkin")
     @event.listens_for(engine.pool, "close")
-    def _back(connection: Any, _record: Any) -> None:
+    def _back(connection: Any, record: Any) -> None:
         if connection is not None:
             WATCHDOG.disarm(connection)
+        if record is not None:
+            record.info[RETURNED] = time.monotonic()
 
 
 _deadline = threading.local()  # a caller's own bound for its statements (`check`)
