@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from connector.customer.brand_nps import recent_nps
@@ -37,6 +37,7 @@ from connector.sources.shared_state import shared_flags_for
 from connector.store.engine import settle_schema
 from connector.store.guard import Limits
 from connector.widgets.record import Fragments
+from connector.widgets.rendered import RenderedBlocks
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class Services:
     health: dict[str, SourceHealth]
     pool: ThreadPoolExecutor
     jobs: JobRunner  # the scheduled jobs (scheduled only once `serve` starts them)
+    rendered: RenderedBlocks = field(default_factory=RenderedBlocks)  # warm sidebars' blocks
 
     def observe(self, name: str, status: SourceStatus, from_cache: bool) -> None:
         """Record a source's answer for the metrics and the admin page."""
@@ -110,8 +112,9 @@ def build_services(settings: Settings, manifest: Manifest | None = None) -> Serv
                        frame_ancestors=tuple(manifest.helpdesks.embed.frame_ancestors),
                        session_max_s=manifest.helpdesks.embed.session_max_s)
     details = DetailService(assembler)
+    rendered = RenderedBlocks(settings.render_cache_mb * 1024 * 1024)
     fragments = Fragments(manifest, assembler, details.offers, embed, settings.public_url,
-                          manifest.helpdesks.embed.fragment_link_ttl_s)
+                          manifest.helpdesks.embed.fragment_link_ttl_s, rendered=rendered)
     deps = HelpdeskDeps(links=embed, public_url=settings.public_url,
                         region=manifest.brand.default_region, secret_key=settings.signing_key(),
                         render_fragment=fragments, clock=time.time)
@@ -134,12 +137,13 @@ def build_services(settings: Settings, manifest: Manifest | None = None) -> Serv
     health = {name: SourceHealth() for name in sources}
     metrics = Metrics()
     metrics.watch_brand_nps(lambda: recent_nps(resolver.store.engine))
+    metrics.watch_rendered(rendered)
     if isinstance(flight, SharedSingleFlight):
         metrics.watch_shared_cache(flight.shared)
     jobs = build_jobs(manifest, worker, resolver.store.engine, metrics)
     services = Services(settings, manifest, assembler, details, CustomerSearch(assembler), embed,
                         {embed.kind: embed, **adapters}, adapters, events, queue, outbox, worker,
-                        metrics, health, pool, jobs)
+                        metrics, health, pool, jobs, rendered)
     assembler.observe = services.observe
     return services
 

@@ -59,6 +59,10 @@ class Metrics:
         """Export whether the shared cache (Redis) is away, and how often memory stood in."""
         self.registry.register(_SharedCache(cache))
 
+    def watch_rendered(self, kept: RenderedState) -> None:
+        """Export how often a warm sidebar's blocks came rendered already, and their bytes."""
+        self.registry.register(_Rendered(kept))
+
     def observe_source(self, name: str, status: SourceStatus, from_cache: bool) -> None:
         """Record one source's answer to one lookup."""
         self.source_results.labels(name, status.status.value).inc()
@@ -117,6 +121,38 @@ class _SharedCache(Collector):
                                   value=self.cache.fallbacks)
         yield CounterMetricFamily("connector_shared_cache_outages", "Times the shared cache "
                                   "(Redis) stopped answering", value=self.cache.outages)
+
+
+class RenderedState(Protocol):
+    """The rendered blocks' figures (`connector.widgets.rendered.RenderedBlocks`)."""
+
+    @property
+    def hits(self) -> int: ...
+    @property
+    def misses(self) -> int: ...
+    @property
+    def size_bytes(self) -> int: ...
+
+
+class _Rendered(Collector):
+    """`connector_rendered_blocks_total{result}` (hit: kept, miss: rendered) and
+    `connector_rendered_blocks_bytes` (what this process keeps)."""
+
+    def __init__(self, kept: RenderedState) -> None:
+        self.kept = kept
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        return []
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        blocks = CounterMetricFamily("connector_rendered_blocks", "Sidebar blocks served "
+                                     "rendered already (hit) or rendered now (miss)",
+                                     labels=["result"])
+        blocks.add_metric(["hit"], self.kept.hits)
+        blocks.add_metric(["miss"], self.kept.misses)
+        yield blocks
+        yield GaugeMetricFamily("connector_rendered_blocks_bytes", "Bytes of rendered blocks "
+                                "this process keeps", value=self.kept.size_bytes)
 
 
 class _BrandNps(Collector):

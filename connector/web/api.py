@@ -195,6 +195,7 @@ def forget() -> Response | tuple[Response, int]:
         everything = everything.merged(assembler.resolver.person(person).identifiers)
     dropped = assembler.invalidate(everything)
     links = sum(assembler.resolver.store.forget(p, actor="api") for p in people)
+    services().rendered.clear()  # no block of theirs stays in this process's memory
     return jsonify(customers=len(people), links=links, cache_entries=dropped)
 
 

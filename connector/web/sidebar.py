@@ -712,6 +712,7 @@ def _render_context(locale: str, kind: str | None = None, nonce: str = "") -> Re
         search_url=(f"/helpdesk/{kind}/sidebar?t={token}&lang={locale}&find=1"
                     if kind and token else None),
         changes_url=f"/helpdesk/{kind}/change" if kind == EMBED and token else None,
+        rendered=services().rendered,
     )
 
 

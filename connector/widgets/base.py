@@ -115,6 +115,21 @@ class RenderContext:
     # the manifest's sidebar.values: field -> a source's value (case-folded) -> text per language
     value_labels: Mapping[str, Mapping[str, Mapping[str, str]]] = field(
         default_factory=dict, hash=False)
+    # where blocks rendered before are kept, by record version (None: each rendered anew)
+    rendered: KeptBlocks | None = field(default=None, hash=False, compare=False)
+
+
+class KeptPage(Protocol):
+    """One page's blocks as kept (`connector.widgets.rendered.PageBlocks`)."""
+
+    def render(self, render: Callable[[RenderContext], str | None], spec: BlockSpec,
+               ctx: RenderContext) -> str | None: ...
+
+
+class KeptBlocks(Protocol):
+    """Where rendered blocks are kept by record version (`connector.widgets.rendered`)."""
+
+    def page(self, profile: CustomerProfile, ctx: RenderContext) -> KeptPage | None: ...
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from connector.widgets.badges import BadgesBlock
 from connector.widgets.base import (
     Block,
     BlockSpec,
+    KeptPage,
     MoveAbove,
     RenderContext,
     render_template,
@@ -118,13 +119,19 @@ def arrange(
 
 
 def render_block(
-    block: Block, profile: CustomerProfile, spec: BlockSpec, ctx: RenderContext
+    block: Block, profile: CustomerProfile, spec: BlockSpec, ctx: RenderContext,
+    kept: KeptPage | None = None,
 ) -> Markup | None:
-    """Render one block, the age of its sources' data in its header; a block that fails is
-    replaced by a quiet notice, never a broken page."""
+    """Render one block, the age of its sources' data in its header (`kept`: the page's
+    rendered blocks kept by record version); a block that fails is replaced by a quiet
+    notice, never a broken page."""
     try:
         age = block_age(block_sections(block, spec), profile, spec, ctx)
-        html = block.render(profile, spec, replace(ctx, block_age=age))
+        ctx = replace(ctx, block_age=age)
+        if kept is None:
+            html = block.render(profile, spec, ctx)
+        else:
+            html = kept.render(lambda c: block.render(profile, spec, c), spec, ctx)
     except Exception:
         logger.exception("sidebar block %r failed for customer %s", block.key, profile.customer_id)
         return Markup(render_template("block_error.html", ctx, block=block.key))
@@ -142,8 +149,9 @@ def render_blocks(
     for spec, anchor in zip(arranged, ids, strict=True):
         first.setdefault(spec.block, anchor)
     ctx = replace(ctx, anchors=first)
+    kept = ctx.rendered.page(profile, ctx) if ctx.rendered is not None else None
     rendered = [render_block(block_for(spec), profile, spec,
-                             replace(ctx, anchor=anchor, fold=folded(spec, ctx)))
+                             replace(ctx, anchor=anchor, fold=folded(spec, ctx)), kept)
                 for spec, anchor in zip(arranged, ids, strict=True)]
     return [html for html in rendered if html is not None]
 

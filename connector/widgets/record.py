@@ -18,6 +18,7 @@ from connector.widgets.base import BlockSpec, RenderContext
 from connector.widgets.hosted import line_breaks, styled_fragment
 from connector.widgets.layout import Sidebar
 from connector.widgets.page import render_sidebar_fragment
+from connector.widgets.rendered import RenderedBlocks
 
 
 class SidebarSettings(RecordSettings, Protocol):
@@ -61,8 +62,10 @@ class Fragments:
 
     def __init__(self, manifest: SidebarSettings, assembler: ProfileAssembler,
                  offers: Mapping[str, tuple[DetailOffer, ...]], links: EmbedLinks,
-                 public_url: str, link_ttl_s: int | None = None) -> None:
+                 public_url: str, link_ttl_s: int | None = None,
+                 rendered: RenderedBlocks | None = None) -> None:
         self.manifest = manifest
+        self.rendered = rendered
         self.assembler = assembler
         self.offers = offers
         self.links = links
@@ -79,7 +82,7 @@ class Fragments:
 
     def _record(self, context: SidebarContext) -> str:
         locale = context.locale if context.locale in LOCALES else self.manifest.brand.locale
-        ctx = render_context(self.manifest, self.offers, locale)
+        ctx = render_context(self.manifest, self.offers, locale, rendered=self.rendered)
         ids = context.identifiers
         token = self.links.seal(context, lifetime_s=self.link_ttl_s)
         open_url = self.links.url(self.public_url, token, locale)

@@ -1,0 +1,112 @@
+"""A warm sidebar's own cost: the signed page of a record whose sources are all cached, asked
+through the Flask app in this process (no network, no other load), on SQLite and on
+PostgreSQL, with the rendered-block cache on and off (`CONNECTOR_RENDER_CACHE_MB=0`).
+
+Run: .venv/bin/python bench/bench_warm_sidebar.py [--customers 50] [--requests 600]
+Needs the machine's PostgreSQL (127.0.0.1:5432, database `test`: a database of its own is made
+and dropped). Prints a Markdown table: milliseconds per warm sidebar (mean, p50, p99), the
+database statements each one runs, and the ratio to `/healthz` in the same process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_cluster import PG, database, drop, percentile  # noqa: E402
+from demo.__main__ import start_backoffice  # noqa: E402
+from demo.generate import ensure  # noqa: E402
+
+
+def measure(settings: Any, emails: list[str], count: int) -> dict[str, float]:
+    """Warm every record, then `count` sidebars in turn; their times and statements."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from connector.helpdesk.embed import EmbedLinks
+    from connector.web import create_app
+
+    app = create_app(settings)
+    client = app.test_client()
+    links = EmbedLinks(settings.signing_key(), 3600, "FR")
+    paths = [links.url("", links.token(email=email)) for email in emails]
+    for path in paths:
+        assert client.get(path).status_code == 200
+    statements = [0]
+
+    def counted(*_args: object) -> None:
+        statements[0] += 1
+
+    event.listen(Engine, "before_cursor_execute", counted)
+    times = []
+    try:
+        for n in range(count):
+            started = time.perf_counter()
+            client.get(paths[n % len(paths)])
+            times.append(time.perf_counter() - started)
+    finally:
+        event.remove(Engine, "before_cursor_execute", counted)
+    health = []
+    for _ in range(count):
+        started = time.perf_counter()
+        client.get("/healthz")
+        health.append(time.perf_counter() - started)
+    app.extensions["connector"].close()
+    return {"mean": statistics.fmean(times) * 1000, "p50": percentile(times, 50) * 1000,
+            "p99": percentile(times, 99) * 1000, "statements": statements[0] / count,
+            "healthz": statistics.fmean(health) * 1000}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--customers", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=600)
+    args = parser.parse_args()
+    data = ensure(Path(tempfile.mkdtemp()) / "demo")
+    office, office_url = start_backoffice(data, {**os.environ, "CONNECTOR_DEMO_DIR": str(data)})
+    os.environ.update({"DEMO_BACKOFFICE_URL": office_url, "CONNECTOR_DEMO_DIR": str(data),
+                       "CONNECTOR_MANIFEST": str(ROOT / "manifest.yaml"),
+                       "CONNECTOR_RATE_LIMIT": "off"})
+    emails = [c["email"] for c in json.loads((data / "erp.json").read_text())["customers"]]
+    emails = emails[:args.customers]
+    from connector.settings import Settings
+
+    name = database()
+    rows = []
+    try:
+        for label, url in (("SQLite", None), ("PostgreSQL", PG + name)):
+            for cache in (32, 0):
+                settings = Settings(data_dir=Path(tempfile.mkdtemp()), secret_key="bench",
+                                    render_cache_mb=cache,
+                                    **({"database_url": url} if url else {}))
+                figures = measure(settings, emails, args.requests)
+                rows.append((label, "on" if cache else "off", figures))
+    finally:
+        office.terminate()
+        drop(name)
+    print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"{time.strftime('%Y-%m-%d')}; {len(emails)} warm demo records, {args.requests} "
+          f"sidebars in turn through the app in this process (run {secrets.token_hex(2)})\n")
+    print("| database | rendered-block cache | mean | p50 | p99 | statements per sidebar | "
+          "÷ /healthz (mean) |")
+    print("|---|---|---|---|---|---|---|")
+    for label, cache, f in rows:
+        print(f"| {label} | {cache} | {f['mean']:.2f} ms | {f['p50']:.2f} ms | "
+              f"{f['p99']:.2f} ms | {f['statements']:.1f} | {f['mean'] / f['healthz']:.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
