@@ -2,12 +2,17 @@
 host (`serve --workers N --no-worker` + `connector worker`, PostgreSQL, the cache in Redis).
 
 Run: .venv/bin/python bench/bench_cluster.py [--agents 32] [--seconds 20] [--rate 200]
+    [--burst 1000] [--source-ms 50] [--topology cluster]
 Needs the machine's PostgreSQL (127.0.0.1:5432, database `test`: a database of its own is made
 and dropped) and Redis (127.0.0.1:6379: keys under a prefix of its own, deleted after).
 Prints a Markdown table; bench/RESULTS.md keeps the figures with the machine and date. The
 figures are ratios in one run: warm sidebar p99 over `/healthz` p99 while `--agents` agents open
-warm records (target ≤ 3), webhook acknowledgement p99 at `--rate` events/s, and the time a
-burst of events takes to be worked.
+warm records (target ≤ 3), webhook acknowledgement p99 at `--rate` events/s, and the time
+those events take to be worked; with `--burst N`, then N more events sent all at once (64
+senders on kept-alive connections, as fast as they go), timed from the first sent until the
+worker has worked every one (target: 1,000 in ≤ 10 s with 50 ms sources). `--source-ms` sets
+the demo back office's latency for every request (default: its own 20-80 ms); `--topology`
+runs one of the two.
 """
 
 from __future__ import annotations
@@ -35,7 +40,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.serving import free_port, serve  # noqa: E402
-from demo.__main__ import start_backoffice  # noqa: E402
 from demo.generate import ensure  # noqa: E402
 
 SECRET = "bench-cluster"
@@ -103,23 +107,33 @@ def agents(urls: list[str], health: str, count: int, seconds: float) -> dict[str
     return times
 
 
-def webhooks(url: str, emails: list[str], rate: int, count: int) -> tuple[list[float], float]:
-    """`count` signed events sent open-loop at `rate` a second; their ack times, and how long
-    until every one was worked (from the first sent)."""
+def webhooks(url: str, emails: list[str], rate: int | None, count: int,
+             first: int = 0) -> tuple[list[float], float]:
+    """`count` signed events (ids from `first`) sent open-loop at `rate` a second, or all at
+    once as fast as 64 senders go (`rate` None); their ack times, and how long until every one
+    was worked (from the first sent)."""
     acks: list[float] = []
+    local = threading.local()
+    done_before = worked(url)
     started = time.monotonic()
 
     def send(index: int) -> None:
+        number = first + index
         body = json.dumps({
-            "id": 990000 + index, "number": 99000 + index, "type": "email",
+            "id": 990000 + number, "number": 99000 + number, "type": "email",
             "subject": "Bench", "createdAt": "2026-11-22T10:00:00Z",
             "source": {"type": "email", "via": "customer"},
-            "primaryCustomer": {"id": 5, "email": emails[index % len(emails)]}}).encode()
+            "primaryCustomer": {"id": 5, "email": emails[number % len(emails)]}}).encode()
         signature = base64.b64encode(hmac.new(HOOK_SECRET.encode(), body, hashlib.sha1).digest())
-        time.sleep(max(started + index / rate - time.monotonic(), 0))
+        if rate is not None:
+            time.sleep(max(started + index / rate - time.monotonic(), 0))
+        # open-loop: a connection per event, as helpdesks send; a burst: kept-alive ones
+        session = getattr(local, "session", None) if rate is None else requests
+        if session is None:
+            session = local.session = requests.Session()
         sent = time.perf_counter()
         try:
-            requests.post(f"{url}/helpdesk/helpscout/webhook", data=body, timeout=10, headers={
+            session.post(f"{url}/helpdesk/helpscout/webhook", data=body, timeout=10, headers={
                 "X-HelpScout-Signature": signature.decode(), "X-HelpScout-Event": "convo.created",
                 "Content-Type": "application/json"})
         except requests.RequestException:
@@ -128,14 +142,17 @@ def webhooks(url: str, emails: list[str], rate: int, count: int) -> tuple[list[f
 
     with ThreadPoolExecutor(64) as pool:
         list(pool.map(send, range(count)))
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        events = requests.get(f"{url}/admin/health.json", timeout=10,
-                              auth=("admin", ADMIN)).json()["events"]
-        if events.get("done", 0) >= count:
-            break
-        time.sleep(0.2)
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline and worked(url) < done_before + count:
+        time.sleep(0.05)
     return acks, time.monotonic() - started
+
+
+def worked(url: str) -> int:
+    """Events worked so far (done or failed), as the admin page counts them."""
+    events = requests.get(f"{url}/admin/health.json", timeout=10,
+                          auth=("admin", ADMIN)).json()["events"]
+    return int(events.get("done", 0)) + int(events.get("failed", 0))
 
 
 def topology(name: str, env: dict[str, str], emails: list[str],
@@ -151,15 +168,20 @@ def topology(name: str, env: dict[str, str], emails: list[str],
         process, url = serve(env, port, command)
         worker = subprocess.Popen([exe, "worker"], env=env, cwd=ROOT,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if args.worker_pid_file:  # for a profiler (py-spy record --pid …)
+            Path(args.worker_pid_file).write_text(str(worker.pid))
     try:
         from connector.helpdesk.embed import EmbedLinks
 
         links = EmbedLinks(SECRET.encode(), 3600, "FR")
         urls = [links.url(url, links.token(email=email)) for email in emails]
-        for link in urls:  # warm every record
-            requests.get(link, timeout=60)
+        with ThreadPoolExecutor(8) as pool:  # warm every record
+            list(pool.map(lambda link: requests.get(link, timeout=120), urls))
         times = agents(urls, f"{url}/healthz", args.agents, args.seconds)
         acks, drained = webhooks(url, emails, args.rate, args.rate * args.burst_s)
+        burst: tuple[list[float], float] = ([], float("nan"))
+        if args.burst:
+            burst = webhooks(url, emails, None, args.burst, first=args.rate * args.burst_s)
     finally:
         for child in (process, worker):
             if child is not None:
@@ -172,7 +194,34 @@ def topology(name: str, env: dict[str, str], emails: list[str],
     return {"name": name, "sidebar": sidebar * 1000, "healthz": health * 1000,
             "ratio": sidebar / health if health else float("nan"),
             "rps": len(times["sidebar"]) / args.seconds, "failed": len(times["failed"]),
-            "ack": percentile(acks, 99) * 1000, "acked": len(acks), "drained": drained}
+            "ack": percentile(acks, 99) * 1000, "acked": len(acks), "drained": drained,
+            "burst": burst[1], "burst_acked": len(burst[0]),
+            "burst_ack": percentile(burst[0], 99) * 1000}
+
+
+def backoffice(data: Path, source_ms: int | None) -> tuple[subprocess.Popen[str], str]:
+    """The demo back office on a free port, at `source_ms` a request (None: its default)."""
+    command = [sys.executable, "-m", "demo.backoffice", "--data", str(data), "--port",
+               str(free_port())]
+    if source_ms is not None:
+        command += ["--latency-ms", f"{source_ms}-{source_ms}"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               text=True, cwd=ROOT,
+                               env={**os.environ, "CONNECTOR_DEMO_DIR": str(data)})
+    assert process.stdout is not None
+    line = process.stdout.readline().strip()
+    if not line.startswith("demo back office on "):
+        process.kill()
+        raise SystemExit(f"the demo back office did not start: {line or 'no output'}")
+    url = line.removeprefix("demo back office on ")
+    for _ in range(100):
+        try:
+            if requests.get(f"{url}/healthz", timeout=1).ok:
+                return process, url
+        except requests.RequestException:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit("the demo back office did not answer on /healthz")
 
 
 def main() -> int:
@@ -183,16 +232,25 @@ def main() -> int:
     parser.add_argument("--burst-s", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--customers", type=int, default=50)
+    parser.add_argument("--burst", type=int, default=0,
+                        help="then this many events at once, timed until all are worked")
+    parser.add_argument("--source-ms", type=int, default=None,
+                        help="the demo back office's latency per request (default 20-80 ms)")
+    parser.add_argument("--topology", choices=("both", "one", "cluster"), default="both")
+    parser.add_argument("--worker-pid-file", help="where to write `connector worker`'s pid")
     args = parser.parse_args()
     data = ensure(Path(tempfile.mkdtemp()) / "demo")
-    office, office_url = start_backoffice(data, {**os.environ, "CONNECTOR_DEMO_DIR": str(data)})
+    office, office_url = backoffice(data, args.source_ms)
     prefix = f"bench-{secrets.token_hex(4)}"
     names = []
     rows = []
     emails = [c["email"] for c in json.loads((data / "erp.json").read_text())["customers"]]
     emails = emails[:args.customers]
     try:
-        for name in ("one process", f"{args.workers} web processes + worker, Redis cache"):
+        cluster = f"{args.workers} web processes + worker, Redis cache"
+        chosen = {"both": ("one process", cluster), "one": ("one process",),
+                  "cluster": (cluster,)}[args.topology]
+        for name in chosen:
             db = database()
             names.append(db)
             env = {**os.environ, "DEMO_BACKOFFICE_URL": office_url,
@@ -215,17 +273,21 @@ def main() -> int:
         keys = list(client.scan_iter(f"{prefix}:*", count=1000))
         if keys:
             client.delete(*keys)
+    sources = f"{args.source_ms} ms" if args.source_ms is not None else "20-80 ms"
     print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"{time.strftime('%Y-%m-%d')}; PostgreSQL; {args.agents} agents for {args.seconds:.0f} s "
-          f"on {len(emails)} warm records; then {args.rate * args.burst_s} webhooks at "
-          f"{args.rate}/s\n")
+          f"{time.strftime('%Y-%m-%d')}; PostgreSQL; sources at {sources}; {args.agents} agents "
+          f"for {args.seconds:.0f} s on {len(emails)} warm records; then "
+          f"{args.rate * args.burst_s} webhooks at {args.rate}/s"
+          f"{f'; then {args.burst} at once' if args.burst else ''}\n")
     print("| topology | warm sidebar p99 | /healthz p99 | ratio (target ≤ 3) | sidebars/s | "
-          "failed | ack p99 | acked | burst worked in |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "failed | ack p99 | acked | worked in (from the first sent) | burst: acked | "
+          "burst ack p99 | burst worked in |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(f"| {row['name']} | {row['sidebar']:.0f} ms | {row['healthz']:.0f} ms | "
               f"{row['ratio']:.1f} | {row['rps']:.0f} | {row['failed']} | {row['ack']:.0f} ms | "
-              f"{row['acked']} | {row['drained']:.1f} s |")
+              f"{row['acked']} | {row['drained']:.1f} s | {row['burst_acked']} | "
+              f"{row['burst_ack']:.0f} ms | {row['burst']:.1f} s |")
     return 0
 
 

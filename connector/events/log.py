@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,9 @@ from connector.store.engine import create_tables, insert_ignoring
 from connector.store.schema import SUBJECT_MAX, contacts, helpdesk_people, ticket_events
 
 PENDING, WORKING, DONE, FAILED = "pending", "working", "done", "failed"
+# on PostgreSQL, each event recorded is announced on this channel (NOTIFY, sent when its
+# transaction commits): a worker in another process listens and works it at once
+CHANNEL = "connector_events"
 
 
 @dataclass(frozen=True)
@@ -72,8 +76,12 @@ def event_from_json(text: str) -> TicketEvent:
 class EventLog:
     """Record, claim, finish and forget helpdesk events; keep the contact history."""
 
-    def __init__(self, engine: Engine, lease_s: int = 300, max_attempts: int = 8) -> None:
+    def __init__(self, engine: Engine, lease_s: int = 300, max_attempts: int = 8,
+                 channel: str = CHANNEL) -> None:
+        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", channel):
+            raise ValueError(f"not a channel name: {channel!r}")
         self.engine = engine
+        self.channel = channel  # announced on (PostgreSQL): `events.wake`
         self.lease_s = lease_s
         self.max_attempts = max_attempts
         create_tables(engine, [ticket_events, contacts, helpdesk_people])
@@ -85,9 +93,14 @@ class EventLog:
                "ticket_id": event.ticket_id, "received_at": _now(), "payload": event_json(event),
                "state": PENDING, "attempts": 0}
         try:
+            written = insert(ticket_events).values(**row).returning(ticket_events.c.id)
             with self.engine.begin() as connection:
-                created = connection.execute(insert(ticket_events).values(**row)
-                                             .returning(ticket_events.c.id))
+                if connection.dialect.name == "postgresql":  # workers elsewhere: wake up
+                    recorded = written.cte("recorded")  # one round trip for both
+                    created = connection.execute(select(
+                        recorded.c.id, func.pg_notify(self.channel, "")))
+                else:
+                    created = connection.execute(written)
                 return int(created.scalar_one()), False
         except IntegrityError:
             with self.engine.connect() as connection:
@@ -97,32 +110,25 @@ class EventLog:
             return int(known), True
 
     def claim(self, limit: int = 20) -> list[Claimed]:
-        """Take pending events (and those whose worker died: lease expired), oldest first.
-        Each claim is a conditional update, so concurrent workers never share an event."""
+        """Take pending events (and those whose worker died: lease expired), oldest first, in
+        one statement: the rows are locked as they are taken and, on PostgreSQL, those another
+        worker is taking are skipped (SKIP LOCKED), so concurrent workers never share an event
+        nor wait on each other."""
         now = _now()
         expired = now - dt.timedelta(seconds=self.lease_s)
         ready = or_(ticket_events.c.not_before.is_(None), ticket_events.c.not_before <= now)
-        wanted = select(ticket_events.c.id, ticket_events.c.state,
-                        ticket_events.c.claimed_at).where(or_(
+        wanted = select(ticket_events.c.id).where(or_(
             and_(ticket_events.c.state == PENDING, ready),
             and_(ticket_events.c.state == WORKING, ticket_events.c.claimed_at < expired),
-        )).order_by(ticket_events.c.id).limit(limit)
-        taken: list[Claimed] = []
+        )).order_by(ticket_events.c.id).limit(limit).with_for_update(skip_locked=True)
         with self.engine.begin() as connection:
-            for row in connection.execute(wanted).all():
-                same = ticket_events.c.claimed_at.is_(None) if row.claimed_at is None \
-                    else ticket_events.c.claimed_at == row.claimed_at
-                won = connection.execute(
-                    update(ticket_events)
-                    .where(and_(ticket_events.c.id == row.id,
-                                ticket_events.c.state == row.state, same))
-                    .values(state=WORKING, claimed_at=now,
-                            attempts=ticket_events.c.attempts + 1)
-                    .returning(ticket_events.c.payload, ticket_events.c.attempts)).first()
-                if won is not None and won.payload:
-                    taken.append(Claimed(row.id, event_from_json(won.payload), won.attempts - 1,
-                                         now))
-        return taken
+            won = connection.execute(
+                update(ticket_events).where(ticket_events.c.id.in_(wanted.scalar_subquery()))
+                .values(state=WORKING, claimed_at=now, attempts=ticket_events.c.attempts + 1)
+                .returning(ticket_events.c.id, ticket_events.c.payload,
+                           ticket_events.c.attempts)).all()
+        return [Claimed(row.id, event_from_json(row.payload), row.attempts - 1, now)
+                for row in sorted(won, key=lambda row: row.id) if row.payload]
 
     def finish(self, event_id: int, customer_id: str | None,
                claim: dt.datetime | None = None) -> bool:

@@ -9,10 +9,19 @@ the failure (the link store could not tell who it is, or a write failed) is give
 the attempt not counted, and an outcome the database could not take (done, failed, given back)
 is kept in memory and written first thing when it answers again. A worker that stops gives
 back the events it still holds. Only a process that dies leaves its events to the lease.
+
+A burst is worked in batches (`batch` events claimed in one statement), its events grouped by
+the identifiers they name: a group runs on one of the worker's threads, its events one after
+the other, and asks who the customer is once (`Batch`): the second event about a customer
+reuses the first one's lookup, unless the event's flags are written back to its helpdesk (they
+depend on the ticket: then only events of the same ticket share one) or the event says the
+customer changed (asked afresh). Each event is still settled on its own. On PostgreSQL a
+worker is woken by the events other processes record (`events.wake`), not only by its poll.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -20,18 +29,32 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from connector.customer.profile import IdentityNotChecked, ProfileAssembler
+from connector.customer.profile import IdentityNotChecked, Lookup, ProfileAssembler
 from connector.events.log import Claimed, EventLog
 from connector.events.outbox import Outbox
+from connector.events.wake import Listener
 from connector.events.writeback import WriteBackQueue, Writer
 from connector.helpdesk.base import TicketEvent, WriteBack
 from connector.helpdesk.config import AdapterConfig, WriteBackConfig
+from connector.identifiers import Identifiers
 from connector.models import CustomerProfile, Flag
 from connector.store.guard import unavailable
 
 log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 5.0  # at stop, how long the events under way may take to finish
+BATCH = 200  # events claimed at once (grouped by customer, worked on the threads)
+LINGER_S = 0.05  # once woken, how long events arriving together are let gather into a batch
+Ticket = tuple[str, str]
+
+
+class Batch(threading.local):
+    """What the events of one group (one thread, one after the other) share: the lookups
+    made for them, and the requesters already remembered."""
+
+    def __init__(self) -> None:
+        self.lookups: dict[tuple[Identifiers, Ticket | None], Lookup] | None = None
+        self.requesters: set[tuple[str, str, str]] = set()
 
 
 @dataclass(frozen=True)
@@ -51,14 +74,20 @@ class EventWorker:
     def __init__(self, events: EventLog, assembler: ProfileAssembler, queue: WriteBackQueue,
                  writers: Mapping[str, Writer], configs: Mapping[str, AdapterConfig],
                  interval_s: float = 2.0, threads: int = 1,
-                 outbox: Outbox | None = None) -> None:
+                 outbox: Outbox | None = None, batch: int = BATCH,
+                 listen: bool = True, linger_s: float = LINGER_S) -> None:
         self.events = events
         self.outbox = outbox  # agents' corrections, sent and read back in the same passes
         self.assembler = assembler
         self.queue = queue
         self.writers = writers
         self.configs = configs
-        self.interval_s = interval_s
+        self.interval_s = interval_s  # the poll: with a wake from every process, a fallback
+        self.batch = batch
+        self.linger_s = linger_s
+        self._shared = Batch()
+        # woken by the events other processes record (PostgreSQL), not only by the poll
+        self._listener = Listener(events.engine, self.wake, events.channel) if listen else None
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -80,36 +109,62 @@ class EventWorker:
         ids = event.identifiers
         if not ids:
             return Outcome(None)
-        if event.kind == "customer.updated":
-            self.assembler.invalidate(ids)
         ticket = (event.helpdesk, event.ticket_id) if event.ticket_id else None
-        found = self.assembler.lookup(ids, ticket=ticket)  # not its own past complaint
+        found = self._lookup(event, ids, ticket)
         if not found.identity_checked:  # the link store cannot be read: wait for it
             raise IdentityNotChecked("the link store cannot be read")
         profile = found.profile
         if profile is None:  # unknown, or several people: never guessed
             return Outcome(None)
         if event.requester_id:  # who they are in this helpdesk, for the refresh_flags job
-            self.events.remember_requester(event.helpdesk, event.requester_id,
-                                           profile.customer_id)
+            seen = (event.helpdesk, event.requester_id, profile.customer_id)
+            if seen not in self._shared.requesters:  # once per group
+                self.events.remember_requester(*seen)
+                self._shared.requesters.add(seen)
         added = event.new_request and self.events.add_contact(profile.customer_id, event)
         queued = self._write_back(event, profile, found.flags, added)
         return Outcome(profile.customer_id, added, queued)
 
+    def _lookup(self, event: TicketEvent, ids: Identifiers, ticket: Ticket | None) -> Lookup:
+        """Who the event is about: asked once per group of events naming the same
+        identifiers (and the same ticket when the flags are written back: they depend on
+        it); asked afresh, the cache dropped first, when the customer changed."""
+        lookups = self._shared.lookups
+        key = (ids, ticket if self._writes_back(event.helpdesk) else None)
+        if event.kind == "customer.updated":
+            self.assembler.invalidate(ids)
+        elif lookups is not None and key in lookups:
+            return lookups[key]
+        found = self.assembler.lookup(ids, ticket=ticket)  # not its own past complaint
+        if lookups is not None and found.identity_checked:
+            lookups[key] = found
+        return found
+
+    def _writes_back(self, helpdesk: str) -> bool:
+        config = self.configs.get(helpdesk)
+        return config is not None and config.write_back.enabled and helpdesk in self.writers
+
     def run_once(self) -> int:
-        """Write the outcomes the database could not take before, work every due event once,
-        then send the due write-backs; events worked."""
+        """Write the outcomes the database could not take before, work every due event once
+        (a batch: grouped by customer), then send the due write-backs; events worked."""
         self._gave_back = False
         if not self._settle_waiting() or self._stop.is_set():
             return 0
-        claimed = self.events.claim()
+        claimed = self.events.claim(self.batch)
         with self._lock:
             self._held.update((item.id, item) for item in claimed)
-        if self._pool is not None and len(claimed) > 1:
-            self._work_in_pool(claimed)
-        else:
+            stopping = self._stop.is_set()
+        if stopping:  # `stop` came while these were being claimed: given back, untried
             for item in claimed:
-                self._work_claimed(item)
+                if not self._settle(item, self._release(item)):
+                    break
+            return 0
+        groups = _groups(claimed)
+        if self._pool is not None and len(groups) > 1:
+            self._work_in_pool(groups)
+        else:
+            for group in groups:
+                self._work_group(group)
         if self.writers:
             self.queue.send_due(self.writers)
         if self.outbox is not None:
@@ -126,6 +181,8 @@ class EventWorker:
         if self._thread is None:
             self._thread = threading.Thread(target=self._loop, name="event-worker", daemon=True)
             self._thread.start()
+            if self._listener is not None:
+                self._listener.start()
 
     def stop(self, grace_s: float = STOP_GRACE_S) -> None:
         """Stop working: nothing more is claimed, the events under way get `grace_s` to
@@ -133,12 +190,18 @@ class EventWorker:
         still held are given back (pending at once, for another process)."""
         self._stop.set()
         self._wake.set()
+        if self._listener is not None:
+            self._listener.stop()
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
         deadline = time.monotonic() + grace_s
         with self._lock:
             while self._running and time.monotonic() < deadline:
                 self._lock.wait(deadline - time.monotonic())
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            # a pass claiming as the stop came: it gives back what it took (within the grace)
+            thread.join(max(deadline - time.monotonic(), 0.1))
         if not self._settle_waiting():
             self._left_claimed()
             return
@@ -159,7 +222,8 @@ class EventWorker:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                while self.run_once() and not self._stop.is_set() and not self._gave_back:
+                while (self.run_once() >= self.batch and not self._stop.is_set()
+                       and not self._gave_back):
                     continue  # a full batch: there may be more waiting
             except Exception as exc:  # the database went away: keep the thread, try later
                 if unavailable(exc):
@@ -167,16 +231,19 @@ class EventWorker:
                                 type(exc).__name__)
                 else:
                     log.exception("event worker pass failed")
-            self._wake.wait(self.interval_s)
+            woken = self._wake.wait(self.interval_s)
             self._wake.clear()
+            if woken and self.linger_s > 0:  # events come in bursts: claim them together
+                self._stop.wait(self.linger_s)
 
-    def _work_in_pool(self, claimed: list[Claimed]) -> None:
-        """Work a batch on the worker's threads (those a stop cancels stay held, given back)."""
+    def _work_in_pool(self, groups: list[list[Claimed]]) -> None:
+        """Work a batch on the worker's threads, a group to a thread (those a stop cancels
+        stay held, given back)."""
         assert self._pool is not None
         futures = []
-        for item in claimed:
+        for group in groups:
             try:
-                futures.append(self._pool.submit(self._work_claimed, item))
+                futures.append(self._pool.submit(self._work_group, group))
             except RuntimeError:  # stopping: the pool takes nothing more
                 break
         wait(futures)
@@ -184,7 +251,22 @@ class EventWorker:
             if not future.cancelled():
                 future.result()
 
+    def _work_group(self, group: list[Claimed]) -> None:
+        """Work events naming the same customer one after the other, sharing their lookup."""
+        self._shared.lookups, self._shared.requesters = {}, set()
+        try:
+            for item in group:
+                self._work_claimed(item)
+        finally:
+            self._shared.lookups, self._shared.requesters = None, set()
+
     def _work_claimed(self, item: Claimed) -> None:
+        if _lease_over(item, self.events.lease_s):  # a long batch: another worker may hold it
+            log.warning("event %s: its lease ran out before its turn came: left to the worker "
+                        "that takes it again", item.id)
+            with self._lock:
+                self._held.pop(item.id, None)
+            return
         with self._lock:
             if self._stop.is_set():
                 return  # stopping: `stop` gives it back
@@ -265,6 +347,23 @@ class EventWorker:
             return False
         self.queue.enqueue(change)
         return True
+
+
+def _lease_over(item: Claimed, lease_s: float) -> bool:
+    """Whether this claim is older than the lease (so no longer surely this worker's)."""
+    if item.claimed_at is None:
+        return False
+    age = dt.datetime.now(dt.UTC) - item.claimed_at
+    return age.total_seconds() >= lease_s
+
+
+def _groups(claimed: list[Claimed]) -> list[list[Claimed]]:
+    """The batch's events grouped by the identifiers they name, oldest first in each group;
+    the groups in the order of their first event."""
+    groups: dict[Identifiers, list[Claimed]] = {}
+    for item in claimed:
+        groups.setdefault(item.event.identifiers, []).append(item)
+    return list(groups.values())
 
 
 def flag_write_back(rules: WriteBackConfig, helpdesk: str, profile: CustomerProfile,
