@@ -125,6 +125,13 @@ class PurgeJob(Schedule):
     failed_writebacks_days: int = Field(default=30, ge=1)  # write-backs given up on
     requesters_days: int = Field(default=365, ge=1)  # helpdesk person ids not seen since
     job_runs_days: int = Field(default=90, ge=1)  # the history of these jobs' runs
+    # a person's links, name and refusals once no source confirmed them and no helpdesk asked
+    # about them for this long (the CNIL's 3 years after the last contact, docs/jobs.md)
+    people_days: int = Field(default=1095, ge=1)
+    # agents' notes, after their last edit or the person's last contact, whichever is later
+    notes_days: int = Field(default=1095, ge=1)
+    # the audit trail (ids and counts only; the CNIL's logging guideline: 6 months to 1 year)
+    audit_days: int = Field(default=365, ge=1)
 
 
 class SegmentsJob(Schedule):

@@ -47,11 +47,15 @@ def test_jobs_list_shows_each_job_before_and_after_a_run(private: dict[str, str]
     ran = connector("jobs", "run", "purge", env=private)
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip() == (
-        "purge: ok — contacts=0 events=0 writebacks=0 requesters=0 choices=0 job_runs=0")
+        "purge: ok — contacts=0 events=0 writebacks=0 requesters=0 choices=0 targets=0 "
+        "job_runs=0 people=0 links=0 names=0 refusals=0 tiers=0 alerts=0 changes=0 notes=0 "
+        "audit=0")
 
     after = connector("jobs", "list", "--manifest", str(MANIFEST), env=private)
     [purge] = [line for line in after.stdout.splitlines() if line.startswith("purge")]
-    assert " ok (contacts=0 events=0 writebacks=0 requesters=0 choices=0 job_runs=0)" in purge
+    assert (" ok (contacts=0 events=0 writebacks=0 requesters=0 choices=0 targets=0 job_runs=0 "
+            "people=0 links=0 names=0 refusals=0 tiers=0 alerts=0 changes=0 notes=0 audit=0)"
+            in purge)
     offset = dt.datetime.now(ZoneInfo("Europe/Paris")).isoformat(timespec="seconds")[-6:]
     assert "next: 20" in purge and offset in purge  # in brand time
 

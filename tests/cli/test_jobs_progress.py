@@ -26,10 +26,14 @@ def test_jobs_run_prints_progress_lines_on_a_pipe_and_the_summary(env: dict[str,
     ran = connector("jobs", "run", "purge", env={**env, "CONNECTOR_DATA_DIR": str(tmp_path)})
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip() == (  # the summary, as before
-        "purge: ok — contacts=0 events=0 writebacks=0 requesters=0 choices=0 job_runs=0")
+        "purge: ok — contacts=0 events=0 writebacks=0 requesters=0 choices=0 targets=0 "
+        "job_runs=0 people=0 links=0 names=0 refusals=0 tiers=0 alerts=0 changes=0 notes=0 "
+        "audit=0")
     lines = [line for line in ran.stderr.splitlines() if line.startswith("purge: ")]
-    assert lines == ["purge: 1/6 (16 %)", "purge: 2/6 (33 %)", "purge: 3/6 (50 %)",
-                     "purge: 4/6 (66 %)", "purge: 5/6 (83 %)", "purge: 6/6 (100 %)"]
+    assert lines == ["purge: 2/16 (12 %)", "purge: 4/16 (25 %)", "purge: 5/16 (31 %)",
+                     "purge: 7/16 (43 %)", "purge: 8/16 (50 %)", "purge: 10/16 (62 %)",
+                     "purge: 12/16 (75 %)", "purge: 13/16 (81 %)", "purge: 15/16 (93 %)",
+                     "purge: 16/16 (100 %)"]
     assert "\r" not in ran.stderr and "\x1b" not in ran.stderr
 
 
@@ -83,7 +87,7 @@ def test_purge_reports_each_table_done(tmp_path: Path) -> None:
     reported: list[tuple[int, int | None]] = []
     purge(open_database(f"sqlite:///{tmp_path}/purge.sqlite"), PurgeJob(),
           progress=lambda done, total: reported.append((done, total)))
-    assert reported == [(n, 6) for n in range(1, 7)]
+    assert reported == [(n, 16) for n in range(1, 17)]
 
 
 def test_a_log_line_takes_the_bars_place() -> None:

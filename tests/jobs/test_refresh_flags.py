@@ -233,7 +233,9 @@ def test_purge_deletes_exactly_what_is_older_than_its_retention(store: LinkStore
     counts = purge(store.engine, PurgeJob(), now=NOW)
 
     assert counts == {"contacts": 1, "events": 2, "writebacks": 1, "requesters": 1,
-                      "choices": 1, "job_runs": 1}
+                      "choices": 1, "targets": 0, "job_runs": 1, "people": 0, "links": 0,
+                      "names": 0, "refusals": 0, "tiers": 0, "alerts": 0, "changes": 0,
+                      "notes": 0, "audit": 0}
     with store.engine.connect() as db:
         assert db.execute(select(contacts.c.ticket_id)).scalars().all() == ["t1"]
         assert db.execute(select(helpdesk_people.c.requester_id)).scalars().all() == ["1"]
@@ -245,7 +247,8 @@ def test_purge_deletes_exactly_what_is_older_than_its_retention(store: LinkStore
     [entry] = store.audit_trail()
     assert (entry["actor"], entry["action"], entry["customer_id"]) == ("job:purge", "purge", None)
     assert entry["detail"] == ("contacts=1 events=2 writebacks=1 requesters=1 choices=1 "
-                               "job_runs=1")
+                               "targets=0 job_runs=1 people=0 links=0 names=0 refusals=0 "
+                               "tiers=0 alerts=0 changes=0 notes=0 audit=0")
     assert purge(store.engine, PurgeJob(), now=NOW) == dict.fromkeys(counts, 0)
 
 
