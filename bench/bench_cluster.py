@@ -159,17 +159,18 @@ def topology(name: str, env: dict[str, str], emails: list[str],
              args: argparse.Namespace) -> dict[str, object]:
     port = free_port()
     exe = shutil.which("connector", path=str(Path(sys.executable).parent)) or "connector"
-    worker = None
+    workers: list[subprocess.Popen[bytes]] = []
     if name == "one process":
-        process, url = serve(env, port)
+        process, url = serve({**env, "CONNECTOR_WORKERS": "1"}, port)
     else:
         command = [exe, "serve", "--port", str(port), "--workers", str(args.workers),
                    "--no-worker"]
         process, url = serve(env, port, command)
-        worker = subprocess.Popen([exe, "worker"], env=env, cwd=ROOT,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        workers = [subprocess.Popen([exe, "worker"], env=env, cwd=ROOT,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                   for _ in range(args.event_workers)]
         if args.worker_pid_file:  # for a profiler (py-spy record --pid …)
-            Path(args.worker_pid_file).write_text(str(worker.pid))
+            Path(args.worker_pid_file).write_text(str(workers[0].pid))
     try:
         from connector.helpdesk.embed import EmbedLinks
 
@@ -183,7 +184,7 @@ def topology(name: str, env: dict[str, str], emails: list[str],
         if args.burst:
             burst = webhooks(url, emails, None, args.burst, first=args.rate * args.burst_s)
     finally:
-        for child in (process, worker):
+        for child in (process, *workers):
             if child is not None:
                 child.terminate()
                 try:
@@ -232,6 +233,8 @@ def main() -> int:
     parser.add_argument("--burst-s", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--customers", type=int, default=50)
+    parser.add_argument("--event-workers", type=int, default=1,
+                        help="`connector worker` processes beside the web processes")
     parser.add_argument("--burst", type=int, default=0,
                         help="then this many events at once, timed until all are worked")
     parser.add_argument("--source-ms", type=int, default=None,
@@ -247,7 +250,8 @@ def main() -> int:
     emails = [c["email"] for c in json.loads((data / "erp.json").read_text())["customers"]]
     emails = emails[:args.customers]
     try:
-        cluster = f"{args.workers} web processes + worker, Redis cache"
+        cluster = (f"{args.workers} web processes + {args.event_workers} worker"
+                   f"{'s' if args.event_workers > 1 else ''}, Redis cache")
         chosen = {"both": ("one process", cluster), "one": ("one process",),
                   "cluster": (cluster,)}[args.topology]
         for name in chosen:

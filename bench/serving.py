@@ -30,7 +30,8 @@ def serve(env: dict[str, str], port: int | None = None,
     url = f"http://127.0.0.1:{port}"
     exe = shutil.which("connector", path=str(Path(sys.executable).parent)) or "connector"
     process = subprocess.Popen(command or [exe, "serve", "--port", str(port)],
-                               env={"CONNECTOR_PUBLIC_URL": url, **env}, cwd=ROOT,
+                               env={"CONNECTOR_PUBLIC_URL": url, "CONNECTOR_WORKERS": "1",
+                                    **env}, cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

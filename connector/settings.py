@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from pathlib import Path
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -76,8 +78,9 @@ class Settings(BaseSettings):
     auth_failure_limit: str = "30 per minute"  # refused credentials, signatures or links
     change_limit: str = "60 per hour"  # corrections and actions one agent may ask for
     # web processes of `connector serve` (1: one process serves and runs the event worker and
-    # the jobs; more: as many web processes on one port, and one for events and jobs)
-    workers: int = Field(default=1, ge=1, le=64)
+    # the jobs; more: as many web processes on one port, and one for events and jobs; "auto":
+    # one per core when the source cache is shared, else 1: `web_processes`)
+    workers: Literal["auto"] | Annotated[int, Field(ge=1, le=64)] = "auto"
     # a correction or action is refused while the record shows a copy of its source older than
     # this, kept because the source does not answer (0: never refused)
     change_max_age_s: int = Field(default=900, ge=0, le=7 * 86_400)
@@ -87,6 +90,18 @@ class Settings(BaseSettings):
     def database(self) -> str:
         """Where links and audit live: CONNECTOR_DATABASE_URL, else SQLite under data_dir."""
         return self.database_url or f"sqlite:///{self.data_dir / 'connector.sqlite'}"
+
+    def web_processes(self) -> tuple[int, str]:
+        """How many web processes `serve` runs, and why: CONNECTOR_WORKERS when it is a number;
+        with "auto", one per core the process may use when the source cache is shared (Redis),
+        else one (each process's own memory cache would make a record warm in one process
+        cold in the next: more processes would mean more source calls, not faster sidebars)."""
+        if self.workers != "auto":
+            return int(self.workers), "CONNECTOR_WORKERS"
+        if not self.cache_url:
+            return 1, "auto: the source cache is this process's memory (CONNECTOR_CACHE_URL unset)"
+        cores = usable_cores()
+        return cores, f"auto: {cores} core{'s' if cores > 1 else ''}, the source cache shared"
 
     def signing_key(self) -> bytes:
         """The key that signs sidebar links: CONNECTOR_SECRET_KEY, else one kept under data_dir."""
@@ -99,3 +114,11 @@ class Settings(BaseSettings):
             path.chmod(0o600)
             log.warning("CONNECTOR_SECRET_KEY is not set: generated a signing key in %s", path)
         return path.read_text().strip().encode()
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. a container's cpuset)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)

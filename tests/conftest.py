@@ -129,6 +129,9 @@ def service_env(data: Path, backoffice_url: str, var: Path) -> dict[str, str]:
         "CONNECTOR_ADMIN_TOKEN": ADMIN_TOKEN,
         "CONNECTOR_MANIFEST": str(MANIFEST),
         "CONNECTOR_DEMO": "1",  # the demo helpdesk, which the browser tests drive
+        # one process each, whatever the cache (a test that reads one process's /metrics must
+        # reach that process); tests of several processes say how many
+        "CONNECTOR_WORKERS": "1",
     }
 
 

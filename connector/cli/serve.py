@@ -43,7 +43,8 @@ def run_processes(settings: Settings, workers: int, with_worker: bool) -> int:
     if with_worker:
         children["worker"] = lambda: run_worker(settings)
     where = f"http://{settings.host}:{sock.getsockname()[1]}"
-    print(f"connector: {workers} web processes on {where}"
+    _, why = settings.web_processes()
+    print(f"connector: {workers} web processes ({why}) on {where}"
           f"{' and one for events and jobs' if with_worker else ''}", file=sys.stderr,
           flush=True)
     return Supervisor(children).run()
@@ -54,8 +55,10 @@ def add_serve_commands(commands: Any) -> list[argparse.ArgumentParser]:
     serve: argparse.ArgumentParser = commands.add_parser("serve", help="run the service")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    serve.add_argument("--workers", type=int, help="web processes (default: CONNECTOR_WORKERS, "
-                                                   "1: one process runs everything)")
+    serve.add_argument("--workers", type=_workers,
+                       help="web processes, or auto (default: CONNECTOR_WORKERS, auto: one per "
+                            "core when CONNECTOR_CACHE_URL shares the cache, else 1; 1: one "
+                            "process runs everything)")
     serve.add_argument("--no-worker", action="store_true",
                        help="run no event worker or jobs here (`connector worker` runs them)")
     serve.set_defaults(run=serve_command)
@@ -71,13 +74,21 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.model_copy(update=updates)
     if manifest_or_report(settings) is None:
         return EXIT_INVALID
-    workers = args.workers or settings.workers
-    if workers < 1:
-        print("connector serve: --workers takes a number of processes from 1", file=sys.stderr)
-        return EXIT_INVALID
+    if args.workers is not None:
+        settings = settings.model_copy(update={"workers": args.workers})
+    workers, _ = settings.web_processes()
     if workers == 1:
         return run_server(settings, with_worker=not args.no_worker)
     return run_processes(settings, workers, with_worker=not args.no_worker)
+
+
+def _workers(text: str) -> int | str:
+    """--workers: a number of processes from 1 to 64, or auto."""
+    if text == "auto":
+        return text
+    if text.isdigit() and 1 <= int(text) <= 64:
+        return int(text)
+    raise argparse.ArgumentTypeError("a number of processes from 1 to 64, or auto")
 
 
 def worker_command(_args: argparse.Namespace, settings: Settings) -> int:

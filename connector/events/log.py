@@ -33,7 +33,7 @@ from sqlalchemy.sql import ColumnElement
 from connector.helpdesk.base import TicketEvent
 from connector.identifiers import Identifiers
 from connector.models import ContactEvent
-from connector.store.engine import create_tables, insert_ignoring
+from connector.store.engine import create_tables, insert_ignoring, reading
 from connector.store.schema import SUBJECT_MAX, contacts, helpdesk_people, ticket_events
 
 PENDING, WORKING, DONE, FAILED = "pending", "working", "done", "failed"
@@ -244,7 +244,7 @@ class EventLog:
         """The same requests, each with its ticket as (helpdesk, ticket id), newest first."""
         query = select(contacts).where(contacts.c.customer_id == customer_id).order_by(
             contacts.c.at.desc()).limit(500)
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             return [((r.helpdesk, r.ticket_id),
                      ContactEvent(date=_aware(r.at), channel=r.channel, reason=r.subject))
                     for r in connection.execute(query)]

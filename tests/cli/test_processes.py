@@ -15,9 +15,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import requests
 
-from tests.conftest import ADMIN_TOKEN, ROOT, free_port, stop, until, wait_http
+from connector.settings import Settings, usable_cores
+from tests.conftest import ADMIN_TOKEN, REDIS, ROOT, free_port, stop, until, wait_http
 
 PAULINE = "pauline.deneve@easiware.fr"
 SECRET = "processes-helpscout-secret"
@@ -120,3 +122,31 @@ def test_children_that_cannot_start_stop_the_service_with_their_code(
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+def test_auto_serves_on_every_core_when_the_cache_is_shared_and_on_one_otherwise(
+        env: dict[str, str], tmp_path: Path, redis_prefix: str) -> None:
+    for shared in (True, False):
+        port = free_port()
+        own = {**env, "CONNECTOR_DATA_DIR": str(tmp_path / str(shared)),
+               "CONNECTOR_PORT": str(port), "CONNECTOR_WORKERS": "auto",
+               "CONNECTOR_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+        if shared:
+            own |= {"CONNECTOR_CACHE_URL": REDIS, "CONNECTOR_CACHE_PREFIX": redis_prefix}
+        parent = connector("serve", env=own)
+        try:
+            wait_http(f"http://127.0.0.1:{port}/healthz", parent, seconds=40)
+            expected = usable_cores() + 1 if shared and usable_cores() > 1 else 0
+            assert until(lambda: len(children(parent.pid)) == expected, 20)  # noqa: B023
+            # one process serves everything when the cache is its own memory: no children
+        finally:
+            stop(parent)
+
+
+def test_web_processes_read_the_setting() -> None:
+    assert Settings(workers=3).web_processes()[0] == 3
+    assert Settings(workers="auto").web_processes()[0] == 1  # memory cache: one process
+    shared = Settings(workers="auto", cache_url=REDIS).web_processes()
+    assert shared[0] == usable_cores() and "shared" in shared[1]
+    with pytest.raises(ValueError):
+        Settings(workers=0)
