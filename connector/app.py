@@ -95,8 +95,8 @@ def build_services(settings: Settings, manifest: Manifest | None = None) -> Serv
                               thread_name_prefix="search")
     # the schema migrated (or checked) once, here; raises SchemaError when it cannot be used
     settle_schema(settings.database(), database_limits(settings), settings.auto_migrate)
-    resolver = Resolver(LinkStore(settings.database(), database_limits(settings)),
-                        manifest.identity)
+    resolver = Resolver(LinkStore(settings.database(), database_limits(settings),
+                                  digest_key=settings.signing_key()), manifest.identity)
     cache = MemoryCache(max_bytes=settings.cache_max_bytes,
                         max_entry_bytes=settings.cache_max_entry_bytes)
     flight = SingleFlight(cache, pool)

@@ -1,4 +1,5 @@
-"""`connector lookup`, `link`, `unlink` and `forget`: one customer, by an identifier."""
+"""`connector lookup`, `link`, `unlink`, `forget` and `unsuppress`: one customer, by an
+identifier."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from connector.settings import Settings
 
 
 def add_customer_commands(commands: Any) -> list[argparse.ArgumentParser]:
-    """Add lookup, link, unlink and forget to the `connector` parser; their parsers."""
+    """Add lookup, link, unlink, forget and unsuppress to the `connector` parser; their parsers."""
     lookup = commands.add_parser("lookup", help="print the canonical customer as JSON")
     identifier_options(lookup, required=False)
     lookup.add_argument("--customer", help="a customer id (to choose among several)")
@@ -46,11 +47,21 @@ def add_customer_commands(commands: Any) -> list[argparse.ArgumentParser]:
                         help="who does it, for the audit trail")
     unlink.set_defaults(run=unlink_identifier)
 
-    forget = commands.add_parser("forget", help="erase what connector keeps on a customer")
+    forget = commands.add_parser("forget", help="erase what connector keeps on a customer, "
+                                                 "and queue the removal of our tags and fields "
+                                                 "in the helpdesks")
     identifier_options(forget)
     forget.add_argument("--actor", default=os.environ.get("USER", "admin"))
+    forget.add_argument("--suppress", action="store_true",
+                        help="do not learn this person again until `connector unsuppress`")
     forget.set_defaults(run=forget_customer)
-    return [lookup, link, unlink, forget]
+
+    unsuppress = commands.add_parser("unsuppress", help="lift an identifier off the "
+                                                        "suppression list (audited)")
+    identifier_options(unsuppress)
+    unsuppress.add_argument("--actor", default=os.environ.get("USER", "admin"))
+    unsuppress.set_defaults(run=unsuppress_identifier)
+    return [lookup, link, unlink, forget, unsuppress]
 
 
 def lookup_customer(args: argparse.Namespace, settings: Settings) -> int:
@@ -70,6 +81,10 @@ def lookup_customer(args: argparse.Namespace, settings: Settings) -> int:
         found = services.assembler.lookup(ids, locale=args.lang, customer_id=args.customer)
     finally:
         services.close()
+    if found.suppressed:
+        print("this customer was erased at their request and is suppressed: nothing is looked "
+              "up nor kept (lift it: connector unsuppress)", file=sys.stderr)
+        return EXIT_NOT_FOUND
     for name, status in found.sources.items():
         if status.error:
             print(f"source {name}: {status.status.value}: {status.error}", file=sys.stderr)
@@ -144,20 +159,40 @@ def unlink_identifier(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def forget_customer(args: argparse.Namespace, settings: Settings) -> int:
-    """Erase what is kept on the people the identifiers name."""
-    from connector.customer.links import LinkStore
-    from connector.customer.resolver import Resolver
+    """Erase what is kept on the people the identifiers name, queue the removal of our tags and
+    fields in each helpdesk that holds them, and name the sources that still know them."""
+    from connector.app import build_services
+    from connector.events.erasure import forget, summary, written_to
 
     given = manifest_and_identifiers(args, settings, "forget")
     if isinstance(given, int):
         return given
     manifest, ids = given
-    store = LinkStore(settings.database())
-    people = Resolver(store, manifest.identity).people_named(ids)
-    if not people:
+    services = build_services(settings, manifest)
+    try:
+        done = forget(ids, services.assembler, services.writebacks,
+                      written_to(manifest.helpdesks.adapters), manifest.sources, args.actor,
+                      suppress=args.suppress)
+    finally:
+        services.close()
+    if not done.customers and not done.suppressed:
         print("connector forget: nothing is kept on this customer", file=sys.stderr)
         return EXIT_NOT_FOUND
-    links = sum(store.forget(person, actor=args.actor) for person in people)
-    print(f"erased {len(people)} customer record(s) and {links} link(s); a running service "
-          "drops its cached answers within their TTL (or: POST /api/v1/customers/forget)")
+    print("\n".join(summary(done)))
+    return 0
+
+
+def unsuppress_identifier(args: argparse.Namespace, settings: Settings) -> int:
+    """Lift an identifier off the suppression list (audited): it may be learnt again."""
+    from connector.customer.links import LinkStore
+
+    given = manifest_and_identifiers(args, settings, "unsuppress")
+    if isinstance(given, int):
+        return given
+    _, ids = given
+    store = LinkStore(settings.database(), digest_key=settings.signing_key())
+    if not store.unsuppress(ids.pairs(), actor=args.actor):
+        print("connector unsuppress: this identifier is not suppressed", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    print("lifted: this person may be learnt again at their next lookup")
     return 0

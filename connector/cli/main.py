@@ -21,6 +21,7 @@ from connector.cli.customers import add_customer_commands
 from connector.cli.identity import add_identity_commands
 from connector.cli.jobs import add_jobs_commands
 from connector.cli.migrate import add_migrate_command
+from connector.cli.privacy import add_privacy_commands
 from connector.cli.serve import add_serve_commands
 from connector.manifest.source_checks import check_files
 from connector.settings import Settings
@@ -61,9 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     apps = add_app_commands(commands)
     jobs = add_jobs_commands(commands)
     identity = add_identity_commands(commands)
+    privacy = add_privacy_commands(commands)
     add_migrate_command(commands)
 
-    for command in (check, *servers, *customers, *apps, *jobs, *identity):
+    for command in (check, *servers, *customers, *apps, *jobs, *identity, *privacy):
         command.add_argument("--manifest", help="manifest file (default: $CONNECTOR_MANIFEST "
                                                 "or ./manifest.yaml)")
     return parser

@@ -7,19 +7,30 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, event, insert, or_, select, tuple_, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
+from connector.customer import suppression
 from connector.store.engine import audit_entry, insert_ignoring, open_database, reading
 from connector.store.guard import Limits
-from connector.store.schema import audit, blocked, choices, links, metadata, people
+from connector.store.schema import (
+    audit,
+    blocked,
+    choices,
+    contacts,
+    helpdesk_people,
+    links,
+    metadata,
+    people,
+    segments,
+)
 
 # Built once: on a hot path, building the statement costs more than running it.
 LINKS_OF = select(links).where(links.c.customer_id == bindparam("customer")).order_by(
@@ -89,6 +100,33 @@ def fingerprint(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:12]
 
 
+@dataclass(frozen=True)
+class HeldBy:
+    """Where a helpdesk holds a person: their requester id there, or one of their tickets."""
+
+    helpdesk: str
+    requester_id: str | None = None
+    ticket_id: str | None = None
+
+
+@dataclass
+class Erased:
+    """What `LinkStore.erase` removed of one person: rows per table, the sources their links
+    came from (which still know them: we cannot erase there), their identifiers (in memory
+    only: for the caches and the suppression list) and the helpdesk removals queued."""
+
+    customer_id: str
+    rows: dict[str, int]
+    sources: set[str]
+    identifiers: list[tuple[str, str]]
+    removals: int = 0
+
+
+# in the erasing transaction: queue the removal of what we wrote where the helpdesks hold the
+# person, before their helpdesk ids are erased; how many changes were queued
+RemovalHook = Callable[[Connection, list[HeldBy]], int]
+
+
 @dataclass
 class _Reads:
     """What one lookup read of the store, until the store writes (`LinkStore.one_view`)."""
@@ -101,8 +139,14 @@ class _Reads:
 class LinkStore:
     """Identity links and the few facts kept about people."""
 
-    def __init__(self, url: str, limits: Limits | None = None) -> None:
+    def __init__(self, url: str, limits: Limits | None = None,
+                 digest_key: bytes | None = None) -> None:
         self.engine = open_database(url, limits)
+        self._key = digest_key or suppression.UNKEYED  # the suppression list's HMAC key
+        if self.engine.dialect.name == "sqlite" and self.engine.url.database not in (
+                None, "", ":memory:"):  # an erased row is zeroed in the file too
+            event.listen(self.engine, "connect", _secure_delete)
+            self.engine.pool.dispose()  # the connections opened before it get it too
         self._reads: ContextVar[_Reads | None] = ContextVar(f"link_reads_{id(self)}",
                                                             default=None)
 
@@ -166,6 +210,7 @@ class LinkStore:
             refused = {(r.kind, r.value) for r in connection.execute(
                 select(blocked.c.kind, blocked.c.value).where(
                     blocked.c.customer_id == customer_id))}
+            refused |= suppression.held(connection, self._key, rows)
             known = {(r.kind, r.value) for r in connection.execute(
                 select(links.c.kind, links.c.value).where(links.c.customer_id == customer_id))}
             new = [{"kind": k, "value": v, "customer_id": customer_id, "source": s,
@@ -312,16 +357,67 @@ class LinkStore:
                     for r in connection.execute(query)]
 
     def forget(self, customer_id: str, actor: str) -> int:
+        """Erase what we keep on a person (see `erase`); how many links."""
+        return self.erase(customer_id, actor).rows.get(links.name, 0)
+
+    def erase(self, customer_id: str, actor: str, removals: RemovalHook | None = None
+              ) -> Erased:
         """Erase what we keep on a person: every row of every table keyed by the person (links,
-        refusals, name, notes, contacts, events); the audit keeps ids only. How many links."""
+        refusals, name, notes, contacts, events, helpdesk ids…) and the classes computed for
+        their sources' ids; the audit keeps ids and counts only. `removals`, in the same
+        transaction, queues what the helpdesks must take off (durable once this returns)."""
         with self._tx() as connection:
-            count = connection.execute(delete(links).where(
-                links.c.customer_id == customer_id)).rowcount
+            held = [(r.kind, r.value, r.source) for r in connection.execute(
+                select(links.c.kind, links.c.value, links.c.source).where(
+                    links.c.customer_id == customer_id))]
+            queued = removals(connection, _held_by(connection, customer_id)) if removals else 0
+            rows = {}
             for table in metadata.sorted_tables:
-                if table is not audit and table is not links and "customer_id" in table.c:
-                    connection.execute(delete(table).where(table.c.customer_id == customer_id))
-            audit_entry(connection, actor, "forget", customer_id, f"{count} links")
-        return int(count)
+                if table is not audit and "customer_id" in table.c:
+                    rows[table.name] = int(connection.execute(delete(table).where(
+                        table.c.customer_id == customer_id)).rowcount or 0)
+            own = [(kind, value) for kind, value, source in held if kind == source]
+            rows[segments.name] = int(connection.execute(delete(segments).where(
+                tuple_(segments.c.source, segments.c.external_id).in_(own))).rowcount or 0
+                ) if own else 0
+            counts = ", ".join(f"{n} {name}" for name, n in sorted(rows.items()) if n)
+            audit_entry(connection, actor, "forget", customer_id,
+                        f"{counts or 'nothing'}; {queued} helpdesk removal(s) queued")
+        if self.engine.dialect.name == "sqlite" and self.engine.url.database not in (
+                None, "", ":memory:"):
+            self._checkpoint()
+        return Erased(customer_id, rows, {s for _, _, s in held if s and s != "agent"},
+                      [(kind, value) for kind, value, _ in held], queued)
+
+    def _checkpoint(self) -> None:
+        """Copy the WAL into the file and empty it: erased rows' old pages live on in it."""
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def suppress(self, pairs: Iterable[tuple[str, str]], actor: str,
+                 customer_id: str | None = None) -> int:
+        """Put identifiers on the suppression list (a keyed digest only): not learnt again
+        until lifted (audited, by kind only); how many."""
+        pairs = list(dict.fromkeys(pairs))
+        with self._tx() as connection:
+            count = suppression.add(connection, self._key, pairs)
+            kinds = ", ".join(sorted({kind for kind, _ in pairs}))
+            audit_entry(connection, actor, "suppress", customer_id, f"{count}: {kinds}")
+        return count
+
+    def unsuppress(self, pairs: Iterable[tuple[str, str]], actor: str) -> int:
+        """Lift identifiers off the suppression list (audited); how many were on it."""
+        pairs = list(dict.fromkeys(pairs))
+        with self._tx() as connection:
+            count = suppression.lift(connection, self._key, pairs)
+            kinds = ", ".join(sorted({kind for kind, _ in pairs}))
+            audit_entry(connection, actor, "unsuppress", None, f"{count}: {kinds}")
+        return count
+
+    def suppressed(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """The identifiers among these on the suppression list."""
+        with reading(self.engine) as connection:
+            return suppression.held(connection, self._key, pairs)
 
     def audit_trail(self, customer_id: str | None = None) -> list[dict[str, object]]:
         """The audit entries, oldest first (of one person, or all)."""
@@ -330,3 +426,23 @@ class LinkStore:
             query = query.where(audit.c.customer_id == customer_id)
         with self.engine.connect() as connection:
             return [dict(r._mapping) for r in connection.execute(query)]
+
+
+def _held_by(connection: Connection, customer_id: str) -> list[HeldBy]:
+    """Where the helpdesks hold this person: their ids there, and their tickets."""
+    found = [HeldBy(r.helpdesk, requester_id=r.requester_id) for r in connection.execute(
+        select(helpdesk_people.c.helpdesk, helpdesk_people.c.requester_id).where(
+            helpdesk_people.c.customer_id == customer_id).order_by(
+            helpdesk_people.c.helpdesk, helpdesk_people.c.requester_id))]
+    found += [HeldBy(r.helpdesk, ticket_id=r.ticket_id) for r in connection.execute(
+        select(contacts.c.helpdesk, contacts.c.ticket_id).where(
+            contacts.c.customer_id == customer_id).order_by(contacts.c.helpdesk,
+                                                            contacts.c.ticket_id))]
+    return found
+
+
+def _secure_delete(connection: Any, _record: object) -> None:
+    """SQLite overwrites what a delete frees (else an erased row's bytes stay in the file)."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA secure_delete=ON")
+    cursor.close()

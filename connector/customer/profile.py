@@ -87,6 +87,9 @@ class Lookup:
     # every flag that applies, most important first: the profile shows the first
     # `flags.max_shown`, write-back carries them all
     flags: list[Flag] = field(default_factory=list)
+    # an identifier asked by is on the suppression list (`forget --suppress`): nobody is
+    # shown, no source asked, nothing learnt
+    suppressed: bool = False
 
     @property
     def unanswered(self) -> list[str]:
@@ -175,6 +178,8 @@ class ProfileAssembler:
     def _checked(self, ids: Identifiers, locale: str | None,
                  customer_id: str | None, ticket: Ticket | None = None) -> Lookup:
         """The lookup through the link store (raises when the store cannot be read)."""
+        if self.resolver.store.suppressed(ids.pairs()):
+            return Lookup(None, {}, suppressed=True)
         for _ in range(3):  # again when a link the resolution used was withdrawn
             with self.resolver.store.one_view():
                 resolved = (self.resolver.person(customer_id, ids) if customer_id

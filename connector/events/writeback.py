@@ -17,7 +17,7 @@ import datetime as dt
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -33,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Row
 
+from connector.customer.links import HeldBy
 from connector.events.budgets import CallBudget, LocalBudget
 from connector.helpdesk.base import Limits, RateLimited, WriteBack, WriteBackFailed
 from connector.store.engine import create_tables
@@ -72,6 +73,8 @@ def change_json(change: WriteBack) -> str:
         data["new_ticket_subject"] = change.new_ticket_subject
     if change.keeps_tags:
         data["keeps_tags"] = True
+    if change.erases:
+        data["erases"] = True
     return json.dumps(data, separators=(",", ":"))
 
 
@@ -91,10 +94,28 @@ def merge_changes(old: WriteBack, new: WriteBack) -> WriteBack:
     opens a ticket: see `mergeable`)."""
     if not mergeable(old, new):
         raise ValueError("a change that opens a ticket is never merged")
+    if new.erases:  # the person was forgotten: nothing more of ours is told about them
+        return new
     notes = "\n\n".join(n for n in (old.note, new.note) if n) or None
     tags = old if new.keeps_tags else new
     return replace(new, fields={**old.fields, **new.fields}, note=notes, tags=tags.tags,
-                   tag_prefix=tags.tag_prefix, keeps_tags=tags.keeps_tags)
+                   tag_prefix=tags.tag_prefix, keeps_tags=tags.keeps_tags,
+                   erases=tags.erases)
+
+
+# the fields flag write-back fills (`flag_write_back`): a removal empties each
+WRITTEN_FIELDS = ("segment", "lifecycle", "abc_class")
+
+
+def removals(held: Iterable[HeldBy], prefixes: Mapping[str, str]) -> list[WriteBack]:
+    """What the helpdesks must take off about a forgotten person: every tag we own (those
+    starting with the helpdesk's `tag_prefix`) and our fields on them, and our tags on their
+    tickets. `prefixes`: the helpdesks we write back to, each with its prefix."""
+    empty = dict.fromkeys(WRITTEN_FIELDS, "")
+    return [WriteBack(helpdesk=h.helpdesk, requester_id=h.requester_id, ticket_id=h.ticket_id,
+                      tags=(), tag_prefix=prefixes[h.helpdesk],
+                      fields=empty if h.requester_id else {}, erases=True)
+            for h in dict.fromkeys(held) if h.helpdesk in prefixes]
 
 
 class WriteBackQueue:
@@ -116,6 +137,21 @@ class WriteBackQueue:
             return _enqueue(connection, change)
         with self.engine.begin() as own:
             return _enqueue(own, change)
+
+    def enqueue_removals(self, connection: Connection, held: list[HeldBy],
+                         prefixes: Mapping[str, str]) -> int:
+        """In the erasing transaction (`LinkStore.erase`'s hook): queue the removal of what we
+        wrote about a forgotten person in each helpdesk that holds them, in place of what was
+        still pending or failed about them (tags, fields, notes, a ticket to open; one being
+        sent right now is left to finish); how many changes."""
+        wanted = removals(held, prefixes)
+        for change in wanted:
+            mine = (writebacks.c.target.startswith(f"{change.requester_id}|", autoescape=True)
+                    if change.requester_id else
+                    writebacks.c.target.endswith(f"|{change.ticket_id}", autoescape=True))
+            connection.execute(delete(writebacks).where(and_(
+                writebacks.c.helpdesk == change.helpdesk, writebacks.c.state != SENDING, mine)))
+        return len({_enqueue(connection, change) for change in wanted})
 
     def send_due(self, writers: Mapping[str, Writer], limit: int = 50) -> int:
         """Send what is due; how many changes were applied."""

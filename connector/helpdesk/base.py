@@ -182,6 +182,9 @@ class WriteBack:
     # a note only (an action's outcome): our tags on the target are left as they are, not
     # replaced by this change's (none)
     keeps_tags: bool = False
+    # the person was forgotten: every tag we own on the target goes and our fields are
+    # emptied, whatever write_back's `tags`/`fields` say now (an earlier setting wrote them)
+    erases: bool = False
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,15 @@ audit = Table(
     Column("detail", String(400)),
 )
 
+# identifiers an admin erased and asked us not to learn again (`forget --suppress`): a keyed
+# digest only, never the value; lifted by `connector unsuppress`
+suppressed = Table(
+    "suppressed_identifiers", metadata,
+    Column("digest", String(64), primary_key=True),  # HMAC-SHA256 of "kind:value", hex
+    Column("kind", String(40), nullable=False),
+    Column("suppressed_at", DateTime(timezone=True), nullable=False),
+)
+
 # the event log
 ticket_events = Table(
     "ticket_events", metadata,

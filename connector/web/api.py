@@ -19,8 +19,9 @@ from connector.customer.compensation import GridRow, row_of
 from connector.customer.corrections import check as check_correction
 from connector.customer.corrections import writes_of
 from connector.customer.details import UnknownDetail
+from connector.customer.export import anything_kept, footprint, known
 from connector.customer.identity import external_identifier
-from connector.customer.notes import InvalidNote
+from connector.customer.notes import InvalidNote, note_text
 from connector.customer.refusals import ChangeRefused, InvalidChange, recent_enough
 from connector.customer.search import SearchError
 from connector.customer.timeline import KINDS, InvalidCursor, page_of, timeline_of
@@ -31,6 +32,7 @@ from connector.identifiers import Identifiers, InvalidIdentifier, identifiers_fr
 from connector.models import CustomerProfile
 from connector.sources.base import SourceError
 from connector.sources.guard import Circuit
+from connector.store.engine import audit_entry
 from connector.web.context import services
 from connector.web.limits import change_budget
 from connector.web.unavailable import retry_later, unavailable_json
@@ -39,8 +41,13 @@ from connector.widgets.details import read_at, shown_fields
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
+ADMIN_ONLY = frozenset({"api.export"})  # the admin token's, never the API token's
+
+
 @bp.before_request
 def _authorise() -> Response | None:
+    if request.endpoint in ADMIN_ONLY:
+        return _admin_only()
     expected = services().settings.api_token
     if expected is None:
         return _error(401, "the API is disabled: set CONNECTOR_API_TOKEN to enable it")
@@ -68,6 +75,8 @@ def lookup() -> Response | tuple[Response, int]:
     if not ids:
         return _error(400, "give email, phone, card, handle or external (source:id)")
     found = services().assembler.lookup(ids, locale=request.args.get("lang"))
+    if found.suppressed:  # erased at the person's request: nobody shown, nothing asked
+        return jsonify(error="suppressed", sources={}), 404
     if found.undecided:  # several people may match, and the store that tells them apart is down
         return unavailable_json("identity cannot be checked: the link store is unavailable "
                                 "and the sources' answers may be several people",
@@ -181,22 +190,42 @@ def invalidate() -> Response | tuple[Response, int]:
 
 @bp.post("/customers/forget")
 def forget() -> Response | tuple[Response, int]:
-    """Erase what we keep on a customer: links, name, and every cached answer about them."""
+    """Erase what we keep on a customer (links, name, notes, contacts… and every cached answer
+    about them), queue the removal of our tags and fields in each helpdesk that holds them,
+    optionally suppress their identifiers (`"suppress": true`); say what was erased and which
+    sources still know them."""
+    from connector.events.erasure import forget as erase
+    from connector.events.erasure import written_to
+
+    body = _json_object()
+    try:
+        ids = _body_identifiers(body)
+    except InvalidIdentifier as exc:
+        return _error(400, str(exc))
+    if not ids or body.get("suppress", False) not in (True, False):
+        return _error(400, "give email, phone or card (and optionally suppress: true)")
+    svc = services()
+    done = erase(ids, svc.assembler, svc.writebacks, written_to(svc.manifest.helpdesks.adapters),
+                 svc.manifest.sources, actor="api", suppress=body.get("suppress") is True)
+    svc.rendered.clear()  # no block of theirs stays in this process's memory
+    return jsonify(customers=done.customers, links=done.links, cache_entries=done.cache_entries,
+                   erased=done.erased, helpdesk_removals_queued=done.helpdesk_removals,
+                   suppressed=done.suppressed, remaining_at_sources=done.sources)
+
+
+@bp.post("/customers/unsuppress")
+def unsuppress() -> Response | tuple[Response, int]:
+    """Lift identifiers off the suppression list (audited): they may be learnt again."""
     try:
         ids = _body_identifiers(_json_object())
     except InvalidIdentifier as exc:
         return _error(400, str(exc))
     if not ids:
         return _error(400, "give email, phone or card")
-    assembler = services().assembler
-    people = assembler.resolver.people_named(ids)
-    everything = ids
-    for person in people:
-        everything = everything.merged(assembler.resolver.person(person).identifiers)
-    dropped = assembler.invalidate(everything)
-    links = sum(assembler.resolver.store.forget(p, actor="api") for p in people)
-    services().rendered.clear()  # no block of theirs stays in this process's memory
-    return jsonify(customers=len(people), links=links, cache_entries=dropped)
+    lifted = services().assembler.resolver.store.unsuppress(ids.pairs(), actor="api")
+    if not lifted:
+        return _error(404, "not suppressed")
+    return jsonify(lifted=lifted)
 
 
 @bp.get("/customers/search")
@@ -216,6 +245,14 @@ def _no_such_customer(customer_id: str) -> Response | None:
     """A 404 for an id that cannot be one of ours (too long for the store, or holding a
     control character: no database keeps a NUL), before any database sees it."""
     if len(customer_id) <= CUSTOMER_ID_MAX and customer_id.isprintable():
+        return None
+    return _error(404, "no such customer")
+
+
+def _unknown_customer(customer_id: str) -> Response | None:
+    """A 404 for an id the link store does not know (no link, no facts): a write keyed by it
+    would keep data no lookup shows and `forget` cannot reach."""
+    if known(services().assembler.resolver.store.engine, customer_id):
         return None
     return _error(404, "no such customer")
 
@@ -284,6 +321,8 @@ def correct(customer_id: str) -> Response | tuple[Response, int]:
         return _error(400, str(exc))
     if not field:
         return _error(400, "field: give the canonical field to correct (identity.emails…)")
+    if (unknown := _unknown_customer(customer_id)) is not None:
+        return unknown
     profile = _record(customer_id)
     if not isinstance(profile, CustomerProfile):
         return profile
@@ -349,6 +388,8 @@ def act(customer_id: str, name: str) -> Response | tuple[Response, int]:
     declaring = [n for n, c in svc.manifest.sources.items()
                  if name in (getattr(c, "actions", {}) or {})]
     source = source or (declaring[0] if declaring else "")
+    if (unknown := _unknown_customer(customer_id)) is not None:
+        return unknown
     profile = _record(customer_id)
     if not isinstance(profile, CustomerProfile):
         return profile
@@ -444,11 +485,12 @@ def add_note(customer_id: str) -> Response | tuple[Response, int]:
         return refused
     body = _json_object()
     try:
-        note_id = services().assembler.notes.add(customer_id, _text(body, "text"),
-                                                 _text(body, "author") or "api")
+        text, author = note_text(_text(body, "text")), _text(body, "author") or "api"
     except InvalidNote as exc:
         return _error(400, str(exc))
-    return jsonify(id=note_id), 201
+    if (unknown := _unknown_customer(customer_id)) is not None:
+        return unknown
+    return jsonify(id=services().assembler.notes.add(customer_id, text, author)), 201
 
 
 @bp.route("/customers/<customer_id>/notes/<int:note_id>", methods=["PUT", "DELETE"])
@@ -457,13 +499,48 @@ def change_note(customer_id: str, note_id: int) -> Response | tuple[Response, in
     if (refused := _no_such_customer(customer_id)) is not None:
         return refused
     body = _json_object()
-    kept = services().assembler.notes
     try:
         author = _text(body, "author") or request.args.get("author") or "api"
-        done = (kept.delete(customer_id, note_id, author) if request.method == "DELETE"
-                else kept.edit(customer_id, note_id, _text(body, "text"), author))
+        text = None if request.method == "DELETE" else note_text(_text(body, "text"))
     except InvalidNote as exc:
         return _error(400, str(exc))
+    if (unknown := _unknown_customer(customer_id)) is not None:
+        return unknown
+    kept = services().assembler.notes
+    done = (kept.delete(customer_id, note_id, author) if text is None
+            else kept.edit(customer_id, note_id, text, author))
     if not done:
         return _error(404, "no such note for this customer")
     return jsonify(id=note_id)
+
+
+def _admin_only() -> Response | None:
+    """None when the request bears the admin token (`Authorization: Bearer
+    $CONNECTOR_ADMIN_TOKEN`); else the 401, also while it is unset."""
+    expected = services().settings.admin_token
+    if expected is None:
+        return _error(401, "disabled: set CONNECTOR_ADMIN_TOKEN to enable it")
+    given = request.headers.get("Authorization", "")
+    token = given.removeprefix("Bearer ").strip() if given.startswith("Bearer ") else ""
+    if not token or not hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
+        return _error(401, "this call needs the admin token (CONNECTOR_ADMIN_TOKEN) as bearer")
+    return None
+
+
+@bp.get("/customers/<customer_id>/export")
+def export(customer_id: str) -> Response:
+    """An access request: everything connector itself keeps on a customer, as JSON (admin
+    token only; audited, never logged): identifiers with the source vouching for each, facts,
+    notes, contacts, events, changes, write-backs, classes, audit entries (docs/privacy.md)."""
+    if (refused := _no_such_customer(customer_id)) is not None:
+        return refused
+    svc = services()
+    engine = svc.assembler.resolver.store.engine
+    found = footprint(engine, customer_id, svc.settings.signing_key())
+    if not anything_kept(found):
+        return _error(404, "no such customer")
+    with engine.begin() as connection:
+        audit_entry(connection, "admin", "export", customer_id, "access request answered")
+    answer = jsonify(found)
+    answer.headers["Cache-Control"] = "no-store"
+    return answer

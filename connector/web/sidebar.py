@@ -33,7 +33,8 @@ from connector.customer.corrections import (
 from connector.customer.corrections import check as check_correction
 from connector.customer.corrections import held as held_values
 from connector.customer.details import UnknownDetail
-from connector.customer.notes import InvalidNote
+from connector.customer.export import known
+from connector.customer.notes import InvalidNote, note_text
 from connector.customer.refusals import ChangeRefused, may, recent_enough
 from connector.customer.search import SearchError
 from connector.events.outbox import AGENT_KINDS, DuplicateChange
@@ -91,6 +92,8 @@ def sidebar(kind: str) -> Response:
     ticket = (context.helpdesk, context.ticket_id) if context.ticket_id else None
     found = svc.assembler.lookup(context.identifiers, locale=locale,  # ticket: not its own past
                                  customer_id=context.customer_id, ticket=ticket)
+    if found.suppressed:  # erased at the person's request (`forget --suppress`)
+        return _message(404, locale, "message.suppressed")
     if found.undecided:  # several people, and the store that tells them apart is down
         return retry_later(_message(503, locale, "message.identity_unchecked"))
     if found.candidates:
@@ -192,9 +195,11 @@ def note(kind: str) -> Response:
     if customer is None:
         return _message(404, locale, "message.not_found")
     try:
-        _change_note(customer, request.form, context.agent)
+        kept = _change_note(customer, request.form, context.agent)
     except InvalidNote as exc:
         return _message(400, locale, "message.note_refused", detail=str(exc))
+    if not kept:  # a link to a person the store does not know (erased since): no orphan note
+        return _message(404, locale, "message.not_found")
     back = {"t": request.form.get("t", ""), "lang": locale}
     return redirect(f"/helpdesk/{kind}/sidebar?{urlencode(back)}", 303)  # type: ignore[return-value]
 
@@ -606,23 +611,28 @@ def _reply(reply: Reply, ancestors: tuple[str, ...]) -> Response:
     return response
 
 
-def _change_note(customer: str, form: Mapping[str, str], agent: str | None = None) -> None:
+def _change_note(customer: str, form: Mapping[str, str], agent: str | None = None) -> bool:
     """The form's action on a note: add (default), edit or delete (raises InvalidNote),
-    signed by the agent the helpdesk vouches for, else by the name typed."""
+    signed by the agent the helpdesk vouches for, else by the name typed; False, nothing
+    done, when the link store does not know the person."""
     notes = services().assembler.notes
     author = agent or (form.get("author") or "").strip() or "agent"
     action = form.get("action", "add")
-    if action not in ("delete", "edit"):
-        notes.add(customer, form.get("text"), author)
-        return
     raw_id = (form.get("note") or "").strip()
     # a form made by hand: no such note (isdigit alone takes ³ or ١, which int() refuses)
-    if not (raw_id.isascii() and raw_id.isdigit()) or len(raw_id) > 12:
+    if action in ("delete", "edit") and (
+            not (raw_id.isascii() and raw_id.isdigit()) or len(raw_id) > 12):
         raise InvalidNote("no such note")
+    text = "" if action == "delete" else note_text(form.get("text"))
+    if not known(notes.engine, customer):
+        return False
     if action == "delete":
         notes.delete(customer, int(raw_id), author)
+    elif action == "edit":
+        notes.edit(customer, int(raw_id), text, author)
     else:
-        notes.edit(customer, int(raw_id), form.get("text"), author)
+        notes.add(customer, text, author)
+    return True
 
 
 def _choices(candidates: list[Candidate], context: SidebarContext,

@@ -75,7 +75,8 @@ def test_json_nested_past_pythons_limit_is_no_json_object_not_a_500(
 
 
 def test_a_lone_surrogate_in_a_note_is_kept_as_a_replacement_character(
-        client: FlaskClient) -> None:
+        client: FlaskClient, hostile_services: Services) -> None:
+    known(hostile_services, "cus_surrogate")  # notes are for people the store knows
     body = b'{"text": "son fils adore \\ud83d\\ude00 et \\ud800", "author": "\\udfff"}'
     added = api(client, "POST", "/api/v1/customers/cus_surrogate/notes", body)
     assert added.status_code == 201  # was a 500: the database could not encode the text
@@ -142,6 +143,11 @@ def test_a_lone_surrogate_in_a_signed_event_is_recorded_not_a_500(client: FlaskC
             b' "requester_email": "pauline.deneve@easiware.fr", "timestamp": "\\ud800"}')
     answer = webhook(client, "zendesk", body)
     assert answer.status_code == 202  # was a 500: the event log could not encode its key
+
+
+def known(services: Services, customer_id: str) -> None:
+    """Make the store know a person (writes to unknown customer ids are refused: 404)."""
+    services.assembler.resolver.store.remember(customer_id, "Test Person", "test person", None)
 
 
 # --- sidebars --------------------------------------------------------------------------------
@@ -219,7 +225,8 @@ def test_an_identifier_with_a_control_character_is_a_400(pg_client: FlaskClient,
     assert forgot.status_code == 400
 
 
-def test_a_note_with_a_nul_is_kept_with_a_space(pg_client: FlaskClient) -> None:
+def test_a_note_with_a_nul_is_kept_with_a_space(pg_app: Any, pg_client: FlaskClient) -> None:
+    known(pg_app.extensions["connector"], "cus_nul")
     added = api(pg_client, "POST", "/api/v1/customers/cus_nul/notes",
                 {"text": "mousse\x00au chocolat", "author": "agent\x00x"})
     assert added.status_code == 201
@@ -239,6 +246,7 @@ def test_a_customer_id_that_cannot_be_ours_is_a_404(pg_client: FlaskClient,
 
 
 def test_a_sidebar_note_with_nuls_is_kept(pg_app: Any, pg_client: FlaskClient) -> None:
+    known(pg_app.extensions["connector"], "cus_nul_sidebar")
     token = pg_app.extensions["connector"].embed.token(customer_id="cus_nul_sidebar")
     body = urlencode({"t": token, "text": "a\x00b", "author": "\x00"}).encode()
     answer = send(pg_client, "POST", "/helpdesk/embed/notes", body, {},

@@ -51,7 +51,12 @@ class ChatwootApi:
             self.set_labels(f"conversations/{_id(change.ticket_id)}", change)
         if change.requester_id:
             self.set_labels(f"contacts/{_id(change.requester_id)}", change)
-            if change.fields:
+            if change.fields and change.erases:  # forgotten: our attributes go
+                self._call("POST", f"contacts/{_id(change.requester_id)}/"
+                           "destroy_custom_attributes",
+                           {"custom_attributes": [f"{change.tag_prefix}{k}"
+                                                  for k in change.fields]})
+            elif change.fields:
                 attributes = {f"{change.tag_prefix}{k}": v for k, v in change.fields.items()}
                 self._call("PUT", f"contacts/{_id(change.requester_id)}",
                            {"custom_attributes": attributes})

@@ -97,8 +97,8 @@ class FreshdeskApi:
     def _update_contact(self, contact_id: str, change: WriteBack, with_tags: bool) -> None:
         """Our tags (when they live on the contact) and the mapped custom fields."""
         update: dict[str, Any] = {}
-        fields = {self.contact_fields[k]: v for k, v in change.fields.items()
-                  if k in self.contact_fields}
+        fields = {self.contact_fields[k]: (v or None) if change.erases else v
+                  for k, v in change.fields.items() if k in self.contact_fields}
         if fields:
             update["custom_fields"] = fields
         if with_tags and not change.keeps_tags:

@@ -165,10 +165,12 @@ class HelpScout:
         if self.api is None:
             raise WriteBackFailed("write-back to Help Scout needs HELPSCOUT_CLIENT_ID and "
                                   "HELPSCOUT_CLIENT_SECRET", permanent=True)
+        if not change.ticket_id and change.erases:
+            return  # a forgotten person: Help Scout holds nothing of ours but on conversations
         if not change.ticket_id:
             raise WriteBackFailed("Help Scout keeps tags on conversations: this change names "
                                   "none", permanent=True)
-        if self.config.write_back.tags and not change.keeps_tags:
+        if (self.config.write_back.tags or change.erases) and not change.keeps_tags:
             current = self.api.conversation_tags(change.ticket_id)
             kept = [t for t in current if not t.startswith(change.tag_prefix)]
             wanted = kept + sorted(set(change.tags) - set(kept))

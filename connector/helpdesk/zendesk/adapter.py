@@ -84,7 +84,7 @@ class Zendesk:
         if self.api is None:
             raise WriteBackFailed("Zendesk write-back needs helpdesks.zendesk.subdomain, "
                                   "api_email and ZENDESK_API_TOKEN", permanent=True)
-        tags = self.config.write_back.tags and not change.keeps_tags
+        tags = (self.config.write_back.tags or change.erases) and not change.keeps_tags
         if change.new_ticket_subject is not None and not change.requester_id:
             raise WriteBackFailed("a new Zendesk ticket needs its requester's id",
                                   permanent=True)
@@ -103,8 +103,10 @@ class Zendesk:
 
     def _write_user(self, api: ZendeskApi, user_id: str, change: WriteBack,
                     tags: bool) -> None:
-        fields = {self.config.user_fields.get(k, f"{change.tag_prefix}{k}"): v
-                  for k, v in change.fields.items()}
+        # a forgotten person's fields are emptied (null), those never filled left alone
+        fields: dict[str, str | None] = {
+            self.config.user_fields.get(k, f"{change.tag_prefix}{k}"):
+                (v or None) if change.erases else v for k, v in change.fields.items()}
         if not (tags or fields):
             return
         user = api.user(user_id)
@@ -116,7 +118,7 @@ class Zendesk:
                 api.add_user_tags(user_id, add)
         held = user.get("user_fields")
         changed = {k: v for k, v in fields.items()
-                   if not isinstance(held, dict) or held.get(k) != v}
+                   if (held.get(k) if isinstance(held, dict) else None) != v}
         if changed:
             api.update_user_fields(user_id, changed)
 

@@ -104,8 +104,9 @@ class ZendeskApi:
         """Remove these tags from a user, keeping the others."""
         self._call("DELETE", f"/api/v2/users/{_id(user_id)}/tags.json", json={"tags": tags})
 
-    def update_user_fields(self, user_id: str, fields: dict[str, str]) -> None:
-        """Set some of a user's custom fields (by key); the others are left as they are."""
+    def update_user_fields(self, user_id: str, fields: dict[str, str | None]) -> None:
+        """Set some of a user's custom fields (by key; None empties one); the others are left
+        as they are."""
         self._call("PUT", f"/api/v2/users/{_id(user_id)}.json",
                    json={"user": {"user_fields": fields}})
 
