@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Canonical(BaseModel):
@@ -248,6 +248,57 @@ class SurveyAnswer(Canonical):
     comment: str | None = None
 
 
+class ConsentValue(StrEnum):
+    """What the customer said to one use of their data."""
+
+    GIVEN = "given"
+    REFUSED = "refused"
+    UNKNOWN = "unknown"
+
+
+# how sources commonly say yes or no (a source's own words go through its mapping's `map:`)
+_CONSENT_WORDS = {"true": ConsentValue.GIVEN, "false": ConsentValue.REFUSED,
+                  "yes": ConsentValue.GIVEN, "no": ConsentValue.REFUSED}
+
+
+class ConsentEntry(Canonical):
+    """One consent: given, refused or unknown, the day it was said, and the source saying it
+    (filled by connector, never mapped)."""
+
+    value: ConsentValue = ConsentValue.UNKNOWN
+    date: dt.date | None = None
+    source: str | None = None
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _yes_or_no(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return ConsentValue.GIVEN if value else ConsentValue.REFUSED
+        if value is None:
+            return ConsentValue.UNKNOWN
+        if isinstance(value, str):
+            word = value.strip().lower()
+            return _CONSENT_WORDS.get(word, word)
+        return value
+
+    @property
+    def known(self) -> bool:
+        """Whether the customer said yes or no."""
+        return self.value is not ConsentValue.UNKNOWN
+
+
+class Consent(Canonical):
+    """What the customer agreed to (the documents: consent "for anything published"): email
+    marketing, SMS, their reviews published; each with its day and source."""
+
+    email_marketing: ConsentEntry = Field(default_factory=ConsentEntry)
+    sms: ConsentEntry = Field(default_factory=ConsentEntry)
+    publish_reviews: ConsentEntry = Field(default_factory=ConsentEntry)
+
+
+CONSENT_KINDS = tuple(Consent.model_fields)
+
+
 class SourceState(StrEnum):
     """How a source answered for this customer."""
 
@@ -304,6 +355,7 @@ class CustomerProfile(Canonical):
     orders: list[Order] = Field(default_factory=list)
     store_purchases: list[Order] = Field(default_factory=list)
     loyalty: Loyalty = Field(default_factory=Loyalty)
+    consent: Consent = Field(default_factory=Consent)
     reviews: list[Review] = Field(default_factory=list)
     campaigns: list[Campaign] = Field(default_factory=list)
     notes: list[Note] = Field(default_factory=list)
@@ -328,6 +380,7 @@ SECTIONS: dict[str, tuple[type[Canonical], bool]] = {
     "status": (Status, False),
     "kpis": (Kpis, False),
     "loyalty": (Loyalty, False),
+    "consent": (Consent, False),
     "orders": (Order, True),
     "store_purchases": (Order, True),
     "reviews": (Review, True),

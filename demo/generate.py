@@ -28,7 +28,7 @@ import phonenumbers
 from faker import Faker
 from phonenumbers import PhoneNumberType
 
-GENERATOR_VERSION = "6"
+GENERATOR_VERSION = "7"
 # pins the day the demo data are generated for (YYYY-MM-DD); today when unset
 TODAY_VAR = "CONNECTOR_DEMO_TODAY"
 SAMPLE_ID = "C100997"
@@ -633,6 +633,7 @@ def _build(customers: int = 300, seed: int = 20170805, today: date | None = None
                             _ticket_times(day, now), seed)
     _agenda_and_documents(data, seed, day)
     _campaigns(data, seed, day)
+    _consents(data, seed, day)
     return data
 
 
@@ -709,6 +710,33 @@ def _campaigns(data: _Dataset, seed: int, today: date) -> None:
                                        "sent_at": day.isoformat(), "channel": channel,
                                        "subject": subject})
     data.campaigns.sort(key=lambda c: (c["sent_at"], c["email"]))
+
+
+# What Pauline agreed to when her account was opened, in the ERP's words (she received an SMS
+# campaign and emails); whether her reviews may be republished, the ERP does not know.
+_SAMPLE_CONSENTS: Record = {"newsletter": "opt_in", "newsletter_at": "2014-03-12",
+                            "sms": "opt_in", "sms_at": "2014-03-12"}
+# the ERP's consents: (its key, the share of customers it knows about, the share saying yes)
+CONSENTS = (("newsletter", 0.7, 0.6), ("sms", 0.5, 0.4), ("reviews", 0.3, 0.7))
+
+
+def _consents(data: _Dataset, seed: int, today: date) -> None:
+    """What each customer agreed to, as the ERP keeps it (`opt_in`/`opt_out` and the day it
+    was said, after they became customers); the newsletter's subscribers opted in to it.
+    Drawn apart from the other data, which stays as it was."""
+    rng = random.Random(f"{seed}:consents")
+    for customer in data.customers:
+        if customer["id"] == SAMPLE_ID:
+            customer["consents"] = dict(_SAMPLE_CONSENTS)
+            continue
+        said: Record = {}
+        start = date.fromisoformat(customer["created_at"])
+        for key, known, yes in CONSENTS:
+            subscriber = key == "newsletter" and "newsletter" in customer["tags"]
+            if subscriber or rng.random() < known:
+                said[key] = "opt_in" if subscriber or rng.random() < yes else "opt_out"
+                said[f"{key}_at"] = _day(rng, start, today).isoformat()
+        customer["consents"] = said
 
 
 def _write_json(path: Path, payload: Any) -> None:

@@ -1,4 +1,5 @@
-"""Merge what several sources say about one customer: manifest order decides, lists join."""
+"""Merge what several sources say about one customer: manifest order decides, lists join;
+a consent is the newest one said."""
 
 from __future__ import annotations
 
@@ -6,7 +7,16 @@ import logging
 from typing import Any, TypeVar
 
 from connector.identifiers import normalise, phone_region
-from connector.models import Address, Identity, Loyalty, Status
+from connector.models import (
+    CONSENT_KINDS,
+    Address,
+    Consent,
+    ConsentEntry,
+    ConsentValue,
+    Identity,
+    Loyalty,
+    Status,
+)
 from connector.sources.base import SourceResult
 
 LIST_SECTIONS = ("orders", "store_purchases", "reviews", "campaigns", "notes", "agenda",
@@ -25,6 +35,7 @@ def merged_sections(found: dict[str, SourceResult], region: str) -> dict[str, An
         "identity": merge_identity(identities, found, region),
         "status": first_values(Status, statuses, union=("tags",)),
         "loyalty": first_values(Loyalty, loyalties),
+        "consent": merge_consent(found),
     }
     for name in (*LIST_SECTIONS, "surveys", "contacts"):
         items = [i for r in found.values() for i in r.sections.get(name, [])]
@@ -53,6 +64,29 @@ def merge_identity(identities: list[Identity], found: dict[str, SourceResult],
         "emails": list(dict.fromkeys(emails)), "phones": list(dict.fromkeys(phones)),
         "address": address, "full_name": full_name, "external_ids": external,
     })
+
+
+def merge_consent(found: dict[str, SourceResult]) -> Consent:
+    """Each consent as the source that said it last: given or refused with the newest day
+    wins over older and undated ones; on the same day (or none), a refusal wins (the safe
+    reading), then the manifest's order. A source that does not know says nothing."""
+    said: dict[str, ConsentEntry] = {}
+    for name, result in found.items():
+        consent = result.sections.get("consent")
+        if consent is None:
+            continue
+        for kind in CONSENT_KINDS:
+            entry: ConsentEntry = getattr(consent, kind)
+            if entry.known and (kind not in said or _later(entry, said[kind])):
+                said[kind] = entry.model_copy(update={"source": name})
+    return Consent.model_validate({kind: entry.model_dump() for kind, entry in said.items()})
+
+
+def _later(entry: ConsentEntry, kept: ConsentEntry) -> bool:
+    """Whether `entry` overrides the consent kept from an earlier source."""
+    if entry.date != kept.date:
+        return kept.date is None or (entry.date is not None and entry.date > kept.date)
+    return entry.value is ConsentValue.REFUSED and kept.value is not ConsentValue.REFUSED
 
 
 def log_refused(found: dict[str, SourceResult], region: str) -> None:

@@ -395,6 +395,7 @@ class ProfileAssembler:
             identity=sections["identity"],
             status=sections["status"],
             loyalty=sections["loyalty"],
+            consent=sections["consent"],
             kpis=compute_kpis(
                 purchases, sections["surveys"], exclude_statuses=rules.exclude_statuses,
                 satisfaction_window=rules.satisfaction_window,

@@ -2,11 +2,13 @@
 (corrected emails and phones go back to where campaigns are sent from).
 
 What lives here is pure: the manifest's `marketing:` section (`MarketingSink`), the delivery
-row the outbox keeps when a correction is confirmed (`handover`), and one signed delivery with
-its outcome classified (`deliver`: done, try again later, or refused). The outbox keeps,
-leases, retries and settles the rows (`events.outbox`); nothing here touches the database.
-The payload names the canonical field and passes its old and new values as they are, so a
-field added to the correctable ones later (`consent.*`) flows through without a change here.
+row the outbox keeps when a correction is confirmed (`handover`), held back instead when the
+customer's consent for the field's channel is not given (`MarketingSink.held_back`: refused,
+or unknown — never assumed), and one signed delivery with its outcome classified (`deliver`:
+done, try again later, or refused). The outbox keeps, leases, retries and settles the rows
+(`events.outbox`); nothing here touches the database. The payload names the canonical field
+and passes its old and new values as they are, so a field added to the correctable ones later
+flows through without a change here.
 """
 
 from __future__ import annotations
@@ -25,10 +27,15 @@ import requests
 from pydantic import AfterValidator, Field, SecretStr, field_validator
 
 from connector.config import Strict
-from connector.models import CORRECTABLE
+from connector.models import CONSENT_KINDS, CORRECTABLE, Consent, ConsentEntry
 from connector.retry import retry_after_s
 
 MARKETING = "marketing"  # the rows' kind, and their `source` column (where they go)
+HELD = "held"  # a delivery's state when the customer's consent keeps it from marketing
+# the consent a corrected field is told under: an email feeds email campaigns, a mobile SMS
+# ones; the record keeps no postal consent, so the address goes with the email marketing one
+CONSENT_FOR = {"identity.emails": "email_marketing", "identity.phones": "sms",
+               "identity.address": "email_marketing"}
 EVENT = "correction.confirmed"
 # https, or plain http to this machine only (tests, a local relay), as `helpdesks.zendesk.
 # api_url` allows: the payload carries a customer's email or phone
@@ -53,6 +60,10 @@ class MarketingSink(Strict):
         default_factory=lambda: list(CORRECTABLE))
     timeout_s: float = Field(default=5.0, gt=0, le=60)
     enabled: bool = True
+    # field -> the consent it is told under (CONSENT_FOR by default; given here, it changes
+    # those fields only)
+    consent: dict[str, str] = Field(default_factory=lambda: dict(CONSENT_FOR),
+                                    validate_default=True)
 
     @field_validator("url")
     @classmethod
@@ -70,9 +81,33 @@ class MarketingSink(Strict):
                              "from the environment: secret: \"${MARKETING_WEBHOOK_SECRET}\")")
         return value
 
+    @field_validator("consent")
+    @classmethod
+    def _consent_kinds(cls, value: dict[str, str]) -> dict[str, str]:
+        for field, kind in value.items():
+            _correctable(field)
+            if kind not in CONSENT_KINDS:
+                raise ValueError(f"{field}: '{kind}' is not a consent of the record "
+                                 f"(one of: {', '.join(CONSENT_KINDS)})")
+        return {**CONSENT_FOR, **value}
+
     def takes(self, kind: str, field: str) -> bool:
         """Whether a settled change of this kind and field is sent to marketing."""
         return self.enabled and kind == "correction" and field in self.fields
+
+    def held_back(self, field: str, consent: Consent | None) -> str | None:
+        """Why a confirmed correction is not told to marketing (None: it is told): the
+        customer refused the consent its field is told under, or no source says it (unknown:
+        never taken for a yes). Words for the admin: the consent, its source and day."""
+        kind = self.consent.get(field, "email_marketing")
+        entry: ConsentEntry = getattr(consent or Consent(), kind)
+        if entry.value == "given":
+            return None
+        if entry.value == "refused":
+            day = entry.date.isoformat() if entry.date is not None else None
+            said = ", ".join(part for part in (entry.source, day) if part)
+            return f"held back: consent.{kind} is refused" + (f" ({said})" if said else "")
+        return f"held back: consent.{kind} is unknown (no source says it; never assumed)"
 
 
 def delivery_id(change_id: str) -> str:
@@ -81,17 +116,21 @@ def delivery_id(change_id: str) -> str:
     return hashlib.sha256(f"{MARKETING}:{change_id}".encode()).hexdigest()[:32]
 
 
-def handover(change: Any, values: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+def handover(change: Any, values: dict[str, Any], now: dt.datetime,
+             held: str | None = None) -> dict[str, Any]:
     """The `changes` row that carries a confirmed correction to marketing: its values are
-    what the payload says (see `body`), erased like every change's once settled."""
+    what the payload says (see `body`), erased like every change's once settled. `held`
+    (why the customer's consent keeps it back) makes it a settled row that carries nothing
+    and is never sent."""
     payload = {"change": change.id, "customer_id": change.customer_id, "field": change.name,
                "old": values.get("old") or None, "new": values.get("new"),
                "source": change.source, "at": now.isoformat()}
     return {"id": delivery_id(change.id), "customer_id": change.customer_id,
             "source": MARKETING, "kind": MARKETING, "name": change.name, "item": change.id,
-            "payload": json.dumps(payload), "state": "pending", "attempts": 0,
-            "not_before": now, "actor": "connector", "helpdesk": None, "ticket_id": None,
-            "created_at": now, "updated_at": now}
+            "payload": None if held else json.dumps(payload),
+            "state": HELD if held else "pending", "outcome": held[:200] if held else None,
+            "attempts": 0, "not_before": now, "actor": "connector", "helpdesk": None,
+            "ticket_id": None, "created_at": now, "updated_at": now}
 
 
 def body(payload: dict[str, Any]) -> bytes:

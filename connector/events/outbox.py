@@ -33,11 +33,11 @@ from sqlalchemy.exc import IntegrityError
 
 from connector.customer.corrections import shows
 from connector.customer.profile import ProfileAssembler
-from connector.events.marketing import MARKETING, MarketingSink, deliver, handover
+from connector.events.marketing import HELD, MARKETING, MarketingSink, deliver, handover
 from connector.events.writeback import WriteBackQueue
 from connector.helpdesk.base import WriteBack
 from connector.identifiers import Identifiers
-from connector.models import CustomerProfile
+from connector.models import Consent, CustomerProfile
 from connector.sources.base import SourceError, SourceMisconfigured, SourceUnavailable
 from connector.store.engine import audit_entry, create_tables, insert_ignoring
 from connector.store.schema import audit, changes
@@ -45,7 +45,7 @@ from connector.store.schema import audit, changes
 log = logging.getLogger(__name__)
 PENDING, SENDING, SENT = "pending", "sending", "sent"
 CONFIRMED, UNCONFIRMED, FAILED, DONE = "confirmed", "unconfirmed", "failed", "done"
-SETTLED = frozenset({CONFIRMED, UNCONFIRMED, FAILED, DONE})
+SETTLED = frozenset({CONFIRMED, UNCONFIRMED, FAILED, DONE, HELD})  # HELD: kept from marketing
 AGENT_KINDS = ("correction", "action")  # what agents asked (not the deliveries to marketing)
 CONFIRM_READS = 4  # readings of the source before a sent change is called unconfirmed
 CONFIRM_AFTER_S = 20  # between two readings
@@ -263,7 +263,8 @@ class Outbox:
         profile = found.profile
         if profile is not None and shows(profile, row.name, values.get("new", ""),
                                          self.assembler.region):
-            self._settle(row, CONFIRMED, f"{row.source} shows the new value")
+            self._settle(row, CONFIRMED, f"{row.source} shows the new value",
+                         consent=profile.consent)
             return
         if row.attempts + 1 >= CONFIRM_READS:
             self._settle(row, UNCONFIRMED, f"sent; {row.source} does not show the new value "
@@ -280,8 +281,10 @@ class Outbox:
                 state=state, attempts=attempts, claimed_at=None, outcome=outcome[:200],
                 not_before=now + dt.timedelta(seconds=delay_s), updated_at=now))
 
-    def _settle(self, row: Any, state: str, outcome: str) -> None:
-        """The change's last state: its values erased, the outcome audited."""
+    def _settle(self, row: Any, state: str, outcome: str,
+                consent: Consent | None = None) -> None:
+        """The change's last state: its values erased, the outcome audited (`consent`: the
+        customer's, as the record read back showed it, for marketing)."""
         now = self.clock()
         with self.engine.begin() as connection:  # settled and audited, or neither
             connection.execute(update(changes).where(changes.c.id == row.id).values(
@@ -289,18 +292,23 @@ class Outbox:
                 updated_at=now))
             _audit(connection, row, f"change.{state}")
             if state == CONFIRMED:
-                self._hand_over(connection, row, now)
+                self._hand_over(connection, row, now, consent)
         if state == FAILED:
             log.warning("change %s to %s failed: %s", row.id, row.source, outcome)
 
-    def _hand_over(self, connection: Connection, row: Any, now: dt.datetime) -> None:
-        """A confirmed correction kept for marketing, in its settlement's transaction."""
+    def _hand_over(self, connection: Connection, row: Any, now: dt.datetime,
+                   consent: Consent | None) -> None:
+        """A confirmed correction kept for marketing, in its settlement's transaction; held
+        back, and said so, when the customer's consent is not given."""
         if self.marketing is None or not self.marketing.takes(row.kind, row.name):
             return
-        kept = handover(row, json.loads(row.payload or "{}"), now)
+        held = self.marketing.held_back(row.name, consent)
+        kept = handover(row, json.loads(row.payload or "{}"), now, held)
         if connection.execute(insert_ignoring(connection, changes), kept).rowcount:
-            audit_entry(connection, "connector", "change.requested", row.customer_id,
-                        f"{row.name} at {MARKETING} (change {kept['id']}, for {row.id})")
+            where = f"{row.name} at {MARKETING} (change {kept['id']}, for {row.id})"
+            audit_entry(connection, "connector", f"change.{HELD}" if held else
+                        "change.requested", row.customer_id,
+                        f"{where}: {held}" if held else where)
 
     def _deliver(self, row: Any, sink_down: bool) -> bool:
         """Tell marketing of a confirmed correction, retried and settled as any change;

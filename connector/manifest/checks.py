@@ -14,7 +14,7 @@ from connector.customer.paths import expression_problem
 from connector.helpdesk import adapter_modules
 from connector.helpdesk.config import AdapterConfig
 from connector.manifest.source_checks import check_source_entry
-from connector.models import SECTIONS
+from connector.models import SECTIONS, ConsentEntry
 from connector.sources.base import SectionMap, SourceConfig
 from connector.sources.expression_errors import expression_error
 from connector.sources.mapping import field_type, search
@@ -26,6 +26,8 @@ from connector.widgets.layout import BlockEntry, Sidebar
 from connector.widgets.page import BLOCKS
 
 AUTOMATIC_FIELDS = {"source", "also_in"}  # filled by connector, never mapped
+# structured fields mapped part by part (a consent's value and day: `sms.value`, `sms.date`)
+PART_BY_PART: tuple[type[BaseModel], ...] = (ConsentEntry,)
 
 
 class SectionMaps(BaseModel):
@@ -152,11 +154,25 @@ def check_sections(path: str, config: SectionMaps | SourceConfig | None) -> list
         errors.extend(_expressions(where, {"path": section.path, "items": section.items}))
         for field_name, spec in section.fields.items():
             field_path = f"{where}.fields.{field_name}"
-            if field_name in AUTOMATIC_FIELDS or field_type(model, field_name) is None:
-                known = ", ".join(_field_names(model))
-                errors.append(f"{field_path}: unknown field of {section_name} (one of: {known})")
+            problem = _field_problem(model, section_name, field_name)
+            if problem is not None:
+                errors.append(f"{field_path}: {problem}")
             errors.extend(_expressions(field_path, {"": spec.path}))
     return errors
+
+
+def _field_problem(model: type[BaseModel], section_name: str, field_name: str) -> str | None:
+    """Why a section's field cannot be mapped: unknown, filled by connector (`source`, also
+    nested), or a consent given whole instead of part by part."""
+    kind = field_type(model, field_name)
+    if field_name.rsplit(".", 1)[-1] in AUTOMATIC_FIELDS or kind is None:
+        known = ", ".join(_field_names(model))
+        return f"unknown field of {section_name} (one of: {known})"
+    if kind in PART_BY_PART:
+        parts = ", ".join(f"{field_name}.{p}" for p in kind.model_fields
+                          if p not in AUTOMATIC_FIELDS)
+        return f"a {section_name} is mapped part by part: {parts}"
+    return None
 
 
 def _check_requests(path: str, config: RestConfig) -> list[str]:
@@ -276,7 +292,8 @@ def _field_names(model: type) -> list[str]:
             continue
         nested = info.annotation
         if hasattr(nested, "model_fields"):
-            names.extend(f"{name}.{sub}" for sub in nested.model_fields)
+            names.extend(f"{name}.{sub}" for sub in nested.model_fields
+                         if sub not in AUTOMATIC_FIELDS)
         else:
             names.append(name)
     return names

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import jmespath
+from pydantic import ValidationError
 
 from connector.identifiers import IDENTIFIER_KINDS
+from connector.models import ConsentEntry, ConsentValue
 from connector.sources.base import SourceConfig
 from connector.sources.files import FilesConfig
 from connector.sources.rest import RestConfig, RestRequest
@@ -32,6 +34,7 @@ KNOWN_STATUSES: dict[str, frozenset[str]] = {
 def check_source_entry(path: str, config: SourceConfig) -> list[str]:
     """Every problem of references and statuses in one source entry."""
     errors = check_statuses(path, config)
+    errors.extend(check_consent_maps(path, config))
     if isinstance(config, RestConfig):
         errors.extend(check_references(path, config))
     return errors
@@ -117,6 +120,22 @@ def check_statuses(path: str, config: SourceConfig) -> list[str]:
             if status not in known:
                 errors.append(f"{path}.sections.{section}.fields.status.map.{raw}: '{status}' "
                               f"is not a known status (one of: {', '.join(sorted(known))})")
+    return errors
+
+
+def check_consent_maps(path: str, config: SourceConfig) -> list[str]:
+    """A consent's `map` gives values the record reads (given, refused, unknown): another
+    would be dropped at every lookup."""
+    spec = config.sections.get("consent")
+    errors = []
+    for name, field in (spec.fields.items() if spec is not None else ()):
+        for raw, value in (field.map or {}).items() if name.endswith(".value") else ():
+            try:
+                ConsentEntry.model_validate({"value": value})
+            except ValidationError:
+                known = ", ".join(ConsentValue)
+                errors.append(f"{path}.sections.consent.fields.{name}.map.{raw}: '{value}' "
+                              f"is not a consent value (one of: {known})")
     return errors
 
 

@@ -29,7 +29,7 @@ DOWN_STATES = frozenset({SourceState.ERROR, SourceState.TIMEOUT, SourceState.CIR
 STATUS_SECTIONS = frozenset({"status", "orders", "store_purchases", "reviews", "surveys",
                              "contacts"})
 BLOCK_SECTIONS: dict[str, frozenset[str]] = {
-    "identity": frozenset({"identity"}),
+    "identity": frozenset({"identity", "consent"}),
     "badges": STATUS_SECTIONS,
     "kpis": frozenset({"kpis", "orders", "store_purchases", "surveys", "contacts"}),
     "sentiment": frozenset({"surveys"}),
@@ -105,6 +105,7 @@ PATH_SECTIONS: dict[str, frozenset[str]] = {
     "orders": frozenset({"orders"}), "store_purchases": frozenset({"store_purchases"}),
     "loyalty": frozenset({"loyalty"}), "reviews": frozenset({"reviews"}),
     "campaigns": frozenset({"campaigns"}), "notes": frozenset({"notes"}),
+    "consent": frozenset({"consent"}),
 }
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

@@ -1,14 +1,16 @@
-"""The identity block: civility and name, birth date, how to reach the customer, where they live."""
+"""The identity block: civility and name, birth date, how to reach the customer, where they live,
+and, quietly, what they consented to."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import quote
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 
 from connector import i18n
-from connector.models import CustomerProfile, Identity
+from connector.models import CONSENT_KINDS, ConsentValue, CustomerProfile, Identity
 from connector.widgets.base import (
     ActionLink,
     BlockSpec,
@@ -143,7 +145,44 @@ class IdentityBlock:
         if not rows:
             return None
         return render_template("identity.html", ctx, block=self.key, rows=rows,
-                               edits=edits(ctx), changes=changes(ctx))
+                               consent=consents(profile, ctx), edits=edits(ctx),
+                               changes=changes(ctx))
+
+
+# a consent's value -> its pictogram (its words, for screen readers and the tooltip)
+CONSENT_MARKS = {ConsentValue.GIVEN: "✓", ConsentValue.REFUSED: "✗", ConsentValue.UNKNOWN: "?"}
+
+
+@dataclass(frozen=True)
+class ConsentMark:
+    """One consent on the record's quiet line: its kind, pictogram, and what was said, when and
+    by which source (the tooltip)."""
+
+    kind: str
+    mark: str
+    said: str
+
+
+def consents(profile: CustomerProfile, ctx: RenderContext) -> list[ConsentMark]:
+    """Each consent, when a source said at least one (none: no line, the brand's sources do
+    not keep them)."""
+    entries = [(kind, getattr(profile.consent, kind)) for kind in CONSENT_KINDS]
+    if not any(entry.known for _, entry in entries):
+        return []
+    marks = []
+    for kind, entry in entries:
+        if entry.known:
+            value = i18n.text(f"consent.value.{entry.value}", ctx.locale)
+            source = ctx.source_labels.get(entry.source or "", entry.source or "")
+            said = (i18n.text("consent.said", ctx.locale, value=value, source=source,
+                              date=i18n.format_date(entry.date, ctx.locale))
+                    if entry.date is not None else
+                    i18n.text("consent.said_undated", ctx.locale, value=value, source=source))
+        else:
+            said = i18n.text("consent.unsaid", ctx.locale)
+        marks.append(ConsentMark(i18n.text(f"consent.kind.{kind}", ctx.locale),
+                                 CONSENT_MARKS[entry.value], said))
+    return marks
 
 
 # correctable field -> the catalog key of its edit link

@@ -61,6 +61,8 @@ def test_pauline_customer_and_orders(demo_dir: Path) -> None:
                                       "place": "Paris Rivoli", "status": "planned"}]
     assert [d["title"] for d in pauline.pop("documents")] == ["Facture 997890",
                                                                 "Facture 120145"]
+    assert pauline.pop("consents") == {"newsletter": "opt_in", "newsletter_at": "2014-03-12",
+                                       "sms": "opt_in", "sms_at": "2014-03-12"}
     assert pauline == {
         "id": "C100997", "civility": "MADAME", "first_name": "Pauline", "last_name": "Denève",
         "birth_date": None, "email": "pauline.deneve@easiware.fr", "mobile": "+33 (0)653888890",

@@ -48,7 +48,9 @@ sources:
                  phone: "{{phone}}"}}}}]
     id: c.customers[0].id
     sections: {{identity: {{path: "c.customers[0]", fields: {{last_name: name, emails: email,
-                                                             phones: "[mobile]"}}}}}}
+                                                             phones: "[mobile]"}}}},
+               consent: {{path: "c.customers[0].optin", fields: {{
+                 email_marketing.value: email, email_marketing.date: at, sms.value: sms}}}}}}
     writes:
       identity.emails:
         request: {{name: set_email, method: PATCH, path: "/customers/{{external}}",
@@ -153,8 +155,11 @@ def build(httpserver: HTTPServer, tmp_path: Path) -> Iterator[Any]:
     sinks: list[Sink] = []
 
     def world(extra: str = "", statuses: tuple[int, ...] = (200,),
-              timeout: float = 2) -> World:
-        erp = {"id": "C1", "name": "Denève", "email": OLD, "mobile": "+33653888890"}
+              timeout: float = 2, optin: dict[str, Any] | None = None) -> World:
+        erp = {"id": "C1", "name": "Denève", "email": OLD, "mobile": "+33653888890",
+               # what the customer agreed to (marketing is told nothing without it)
+               "optin": {"email": True, "sms": True, "at": "2024-01-05"}
+               if optin is None else optin}
         erp_handlers(httpserver, erp)
         sink = Sink(list(statuses))
         httpserver.expect_request("/marketing", method="POST").respond_with_handler(sink)

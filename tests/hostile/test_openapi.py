@@ -93,6 +93,7 @@ SCHEMAS = {
     "Sentiment": models.Sentiment, "ContactEvent": models.ContactEvent,
     "LastContact": models.LastContact, "Contacts": models.Contacts, "Order": models.Order,
     "Loyalty": models.Loyalty, "Review": models.Review, "Campaign": models.Campaign,
+    "Consent": models.Consent, "ConsentEntry": models.ConsentEntry,
     "Note": models.Note, "SourceStatus": models.SourceStatus, "Match": models.Match,
     "Candidate": models.Candidate, "Appointment": models.Appointment,
     "Document": models.Document, "SurveyAnswer": models.SurveyAnswer,

@@ -47,8 +47,8 @@ sidebar:
 """
 
 SECTIONS = ("customer_id, matched, identity, status, kpis, flags, sentiment, contacts, orders, "
-            "store_purchases, loyalty, reviews, campaigns, notes, agenda, documents, requests, "
-            "surveys, sources, identity_checked, "
+            "store_purchases, loyalty, consent, reviews, campaigns, notes, agenda, documents, "
+            "requests, surveys, sources, identity_checked, "
             "unavailable")
 
 EXPECTED = [

@@ -48,7 +48,8 @@ EXPECTED = [
     "sources.erp.auth.token: required",
     "sources.erp.timeout: unknown key",
     "sources.erp.sections.ordrs: unknown section (one of: identity, status, kpis, loyalty, "
-    "orders, store_purchases, reviews, campaigns, surveys, contacts, notes, agenda, documents)",
+    "consent, orders, store_purchases, reviews, campaigns, surveys, contacts, notes, agenda, "
+    "documents)",
     "sources.erp.sections.orders.path: orders is a list: use items",
     "sources.erp.sections.orders.fields.totl: unknown field of orders (one of: channel, number, "
     "status, date, tracking, total, currency, back_office_url, store, source_id)",

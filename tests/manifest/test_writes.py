@@ -74,10 +74,10 @@ def test_each_error_of_an_action_has_its_path(tmp_path: Path) -> None:
         "sources.erp.actions.open_return.request.body: a brace that is not a placeholder's (an "
         "expression holding braces, or one left open): write {{ or }} for a literal brace",
         "sources.erp.actions.open_return.when: unknown name 'statuz'; known: agenda, also_in, "
-        "back_office_url, campaigns, channel, contacts, currency, customer, customer_id, date, "
-        "documents, flags, identity, identity_checked, item, kpis, loyalty, matched, notes, "
-        "number, orders, requests, reviews, sentiment, source, source_id, sources, status, "
-        "store, store_purchases, surveys, today, total, tracking, unavailable",
+        "back_office_url, campaigns, channel, consent, contacts, currency, customer, "
+        "customer_id, date, documents, flags, identity, identity_checked, item, kpis, loyalty, "
+        "matched, notes, number, orders, requests, reviews, sentiment, source, source_id, "
+        "sources, status, store, store_purchases, surveys, today, total, tracking, unavailable",
         "sources.erp.actions.open_return.key: 'numero' is no field of orders (one of: channel, "
         "number, status, date, tracking, total, currency, back_office_url, store, source, "
         "also_in, source_id)",

@@ -27,6 +27,8 @@ from connector.models import (
     Address,
     Appointment,
     Campaign,
+    Consent,
+    ConsentEntry,
     ContactEvent,
     Contacts,
     CustomerProfile,
@@ -140,6 +142,9 @@ def record() -> CustomerProfile:
         store_purchases=[Order(number="00012345", date=date(2017, 6, 10), store="Paris Rivoli",
                                total=Decimal("989.00"), currency="EUR", source="pos")],
         loyalty=Loyalty(card="29000123456", points=1240, tier="Or", vouchers_used=2),
+        consent=Consent(
+            email_marketing=ConsentEntry(value="given", date=date(2023, 4, 2), source="erp"),
+            sms=ConsentEntry(value="refused", source="crm")),
         reviews=[Review(site="Trustpilot", rating=Decimal(2), max_rating=Decimal(5),
                         date=NOW.date() - timedelta(days=20), title="Retour compliqué",
                         excerpt="Trois relances pour être remboursée.",
