@@ -21,6 +21,11 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/bench_front.py
 	$(BIN)/python bench/bench_source_faults.py
 	$(BIN)/python bench/bench_database_faults.py
+	$(BIN)/python bench/bench_warm_sidebar.py
+	$(BIN)/python bench/bench_redis_cache.py
+	$(BIN)/python bench/bench_startup.py --rounds 5
+	$(BIN)/python bench/bench_cluster.py --burst 1000 --source-ms 50
+	$(BIN)/python bench/bench_cluster.py --topology cluster --burst 1000 --source-ms 1000
 
 # The fault and hostile-input suites at length (make test runs them small): ten times the
 # generated inputs, the fault suite five times over, and the fault benchmarks for minutes.
