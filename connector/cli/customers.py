@@ -148,7 +148,7 @@ def unlink_identifier(args: argparse.Namespace, settings: Settings) -> int:
     if isinstance(given, int):
         return given
     _, ids = given
-    store = LinkStore(settings.database())
+    store = LinkStore(settings.database(), digest_key=settings.signing_key())
     removed = [pair for pair in ids.pairs()
                if store.unlink(args.customer, pair[0], pair[1], actor=args.actor)]
     if not removed:

@@ -36,10 +36,10 @@ def audit_identities(args: argparse.Namespace, settings: Settings) -> int:
     manifest = manifest_or_report(settings)
     if manifest is None:
         return EXIT_INVALID
-    store = LinkStore(settings.database())
+    store = LinkStore(settings.database(), digest_key=settings.signing_key())
     found = conflicts_in(store, manifest.identity)
     for conflict in found:
-        print(conflict.describe())
+        print(conflict.describe(store.fingerprint))
         if args.fix:
             made = split(store, conflict, args.actor)
             print(f"  split off to {', '.join(made)}; the rest is checked with the sources "

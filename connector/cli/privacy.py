@@ -43,7 +43,7 @@ def export_customer(args: argparse.Namespace, settings: Settings) -> int:
     if isinstance(given, int):
         return given
     _, ids = given
-    store = LinkStore(settings.database())
+    store = LinkStore(settings.database(), digest_key=settings.signing_key())
     pairs = ids.pairs()
     people = sorted({link.customer_id for held in store.owners(pairs).values() for link in held})
     if args.customer:

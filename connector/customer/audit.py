@@ -7,6 +7,7 @@ earlier release wrote differently, written anew."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select, update
@@ -26,9 +27,10 @@ class Conflict:
     kind: str
     values: tuple[str, ...]
 
-    def describe(self) -> str:
-        """One line for an admin: the person, the kind and the values' fingerprints."""
-        shown = ", ".join(f"#{fingerprint(v)}" for v in self.values)
+    def describe(self, mark: Callable[[str], str] = fingerprint) -> str:
+        """One line for an admin: the person, the kind and the values' fingerprints (`mark`:
+        the store's keyed one, as in its audit trail)."""
+        shown = ", ".join(f"#{mark(v)}" for v in self.values)
         return f"{self.customer_id}: {len(self.values)} values of {self.kind} ({shown})"
 
 

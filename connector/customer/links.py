@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import hmac
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -95,9 +96,11 @@ def _person(row: Any) -> Person:
                   row.last_order)
 
 
-def fingerprint(value: str) -> str:
-    """A short one-way digest of an identifier, for the audit trail (never the value itself)."""
-    return hashlib.sha256(value.encode()).hexdigest()[:12]
+def fingerprint(value: str, key: bytes = suppression.UNKEYED) -> str:
+    """A short one-way digest of an identifier, for the audit trail (never the value itself):
+    keyed with the service's secret (`LinkStore.fingerprint`), so that a list of guessed emails
+    cannot be matched against the audit trail without it."""
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,10 @@ class LinkStore:
             self.engine.pool.dispose()  # the connections opened before it get it too
         self._reads: ContextVar[_Reads | None] = ContextVar(f"link_reads_{id(self)}",
                                                             default=None)
+
+    def fingerprint(self, value: str) -> str:
+        """An identifier's digest for the audit trail, keyed with the service's secret."""
+        return fingerprint(value, self._key)
 
     @contextmanager
     def one_view(self) -> Iterator[None]:
@@ -249,7 +256,7 @@ class LinkStore:
                 links.c.value == value, links.c.source == source))).rowcount or 0)
                 for kind, value in pairs)
             if gone:
-                detail = ", ".join(f"{k} #{fingerprint(v)}" for k, v in pairs)
+                detail = ", ".join(f"{k} #{self.fingerprint(v)}" for k, v in pairs)
                 audit_entry(connection, actor, "withdraw", customer_id,
                             f"{source} no longer says: {detail}")
         return gone
@@ -268,7 +275,7 @@ class LinkStore:
                 links.c.customer_id == customer_id, links.c.source.is_not(None),
                 links.c.kind != kind)).values(confirmed_at=epoch))
             audit_entry(connection, actor, "split", customer_id,
-                        f"{kind} #{fingerprint(value)} -> {into}")
+                        f"{kind} #{self.fingerprint(value)} -> {into}")
 
     def choose(self, helpdesk: str, ticket_id: str, customer_id: str,
                learnt: Iterable[tuple[str, str]], actor: str) -> None:
@@ -286,7 +293,7 @@ class LinkStore:
                 choices.c.helpdesk == helpdesk, choices.c.ticket_id == row["ticket_id"])))
             connection.execute(insert(choices), [row])
             audit_entry(connection, actor[:80], "choose", customer_id,
-                        f"{helpdesk} ticket #{fingerprint(ticket_id)}")
+                        f"{helpdesk} ticket #{self.fingerprint(ticket_id)}")
         self.link(customer_id, [(kind, value, "agent") for kind, value in learnt])
 
     def chosen(self, helpdesk: str, ticket_id: str) -> str | None:
@@ -308,7 +315,8 @@ class LinkStore:
             connection.execute(insert(blocked), [{"kind": kind, "value": value,
                                                   "customer_id": customer_id,
                                                   "blocked_at": now}])
-            audit_entry(connection, actor, "unlink", customer_id, f"{kind} #{fingerprint(value)}")
+            audit_entry(connection, actor, "unlink", customer_id,
+                        f"{kind} #{self.fingerprint(value)}")
         return True
 
     def remember(self, customer_id: str, display_name: str | None, name_folded: str | None,

@@ -6,8 +6,10 @@ the next lookup); a pooled PostgreSQL connection given back a moment ago is not 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -91,3 +93,16 @@ def test_a_connection_given_back_a_moment_ago_is_not_pinged_again(
     monkeypatch.setattr(guard, "PING_BYPASS_S", 0.0)  # given back longer ago than the window
     store.links_of("cus_1")
     assert pings == [1]
+
+
+def test_the_audit_trail_s_fingerprints_are_keyed_with_the_service_s_secret(
+        tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/keyed.sqlite"
+    ours, theirs = LinkStore(url, digest_key=b"our secret"), LinkStore(url, digest_key=b"other")
+    ours.link("cus_1", [(*PAULINE, "erp")])
+    assert ours.unlink("cus_1", *PAULINE, actor="admin")
+    detail = ours.audit_trail("cus_1")[-1]["detail"]
+    unkeyed = hashlib.sha256(PAULINE[1].encode()).hexdigest()[:12]
+    assert detail == f"email #{ours.fingerprint(PAULINE[1])}"  # the same value, the same mark
+    assert unkeyed not in detail and theirs.fingerprint(PAULINE[1]) not in detail
+    assert PAULINE[1] not in detail
