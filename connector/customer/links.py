@@ -8,6 +8,7 @@ import datetime as dt
 import functools
 import hashlib
 import hmac
+import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -31,6 +32,7 @@ from connector.store.schema import (
     metadata,
     people,
     segments,
+    ticket_events,
 )
 
 # Built once: on a hot path, building the statement costs more than running it.
@@ -94,6 +96,17 @@ class Person:
 def _person(row: Any) -> Person:
     return Person(row.customer_id, row.display_name, row.postcode, row.city, row.birth_year,
                   row.last_order)
+
+
+def _unworked_events(connection: Connection, values: list[str]) -> int:
+    """Delete the events no worker has tied to a person yet whose payload holds one of these
+    identifiers (as the event log writes them: JSON strings); how many."""
+    if not values:
+        return 0
+    holds = or_(*(ticket_events.c.payload.contains(json.dumps(value), autoescape=True)
+                  for value in dict.fromkeys(values)))
+    return int(connection.execute(delete(ticket_events).where(and_(
+        ticket_events.c.customer_id.is_(None), holds))).rowcount or 0)
 
 
 def fingerprint(value: str, key: bytes = suppression.UNKEYED) -> str:
@@ -384,6 +397,8 @@ class LinkStore:
                 if table is not audit and "customer_id" in table.c:
                     rows[table.name] = int(connection.execute(delete(table).where(
                         table.c.customer_id == customer_id)).rowcount or 0)
+            # a webhook event not worked yet names the person only in its payload
+            rows[ticket_events.name] += _unworked_events(connection, [v for _, v, _ in held])
             own = [(kind, value) for kind, value, source in held if kind == source]
             rows[segments.name] = int(connection.execute(delete(segments).where(
                 tuple_(segments.c.source, segments.c.external_id).in_(own))).rowcount or 0
