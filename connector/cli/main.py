@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SchemaError as exc:  # a schema this code cannot run on: never start on it
         print(f"connector {args.command}: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    except BrokenPipeError:  # `connector lookup … | head`: the reader had enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
 
 
 def _parser() -> argparse.ArgumentParser:

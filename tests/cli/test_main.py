@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import requests
@@ -115,3 +119,14 @@ def test_debug_logs_hold_no_customer_identifier(env: dict[str, str]) -> None:
     assert result.returncode == 0, result.stderr
     for value in (SAMPLE_EMAIL, "pauline.deneve%40easiware.fr", "+33653888890", "0653888890"):
         assert value not in result.stderr
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(env: dict[str, str]) -> None:
+    exe = shutil.which("connector", path=str(Path(sys.executable).parent)) or "connector"
+    lookup = subprocess.Popen([exe, "lookup", "--email", "pauline.deneve@easiware.fr"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert lookup.stdout is not None and lookup.stderr is not None
+    assert lookup.stdout.read(20)  # `connector lookup … | head -c 20`
+    lookup.stdout.close()
+    errors = lookup.stderr.read().decode()
+    assert lookup.wait(timeout=60) == 0 and "Traceback" not in errors, errors
