@@ -110,12 +110,16 @@ class CustomerSearch:
                 self.assembler.guards[name].run, lambda s=source: s.search(text))
             for name, source in searchers.items()}
         people = []
+        store = self.assembler.resolver.store
         for name, future in futures.items():
             try:
                 matches = future.result(timeout=self.assembler.manifest.sources[name].timeout_s)
             except (SourceError, TimeoutError):
                 continue
+            erased = store.suppressed([(name, match.external_id) for match in matches])
             for match in matches:
+                if (name, match.external_id) in erased:  # erased at their request: not shown
+                    continue  # nor learnt again
                 who = self.assembler.resolver.learn(
                     Resolution(None, identifiers_from(self.assembler.region)),
                     [(name, match.external_id, name)], match.name, match.postcode)
