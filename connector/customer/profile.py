@@ -298,8 +298,8 @@ class ProfileAssembler:
         key = ids.cache_key()
         outcomes: dict[str, Outcome] = {}
         futures: dict[str, tuple[Future[Outcome], float]] = {}
-        for name in names:
-            cached = self.cache.fresh(f"src:{name}:{key}")
+        fresh = self.cache.fresh_many([f"src:{name}:{key}" for name in names])  # one round trip
+        for name, cached in zip(names, fresh, strict=True):
             if cached is not None:
                 outcomes[name] = self._outcome(cached, f"src:{name}:{key}", started)
                 continue

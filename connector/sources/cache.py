@@ -9,7 +9,7 @@ import pickle
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
@@ -94,6 +94,10 @@ class MemoryCache:
                 return None
             return entry
 
+    def get_many(self, keys: Sequence[str]) -> list[Entry | None]:
+        """The entries for these keys, in their order (as `get`)."""
+        return [self.get(key) for key in keys]
+
     def put(self, key: str, value: Any, ttl_s: float, stale_ttl_s: float,
             tags: Iterable[str] = ()) -> Entry:
         """Store a value fresh for ttl_s and kept for outages stale_ttl_s longer (a value too
@@ -171,6 +175,13 @@ class SingleFlight:
         if entry is not None and entry.fresh_until > self.cache.clock():
             return Loaded(entry.value, entry.stored_at, from_cache=True)
         return None
+
+    def fresh_many(self, keys: Sequence[str]) -> list[Loaded | None]:
+        """`fresh` for several keys at once: one round trip to a shared cache, not one each."""
+        now = self.cache.clock()
+        return [Loaded(entry.value, entry.stored_at, from_cache=True)
+                if entry is not None and entry.fresh_until > now else None
+                for entry in self.cache.get_many(keys)]
 
     def kept(self, key: str, error: SourceError) -> Loaded | None:
         """What the cache keeps for key, marked stale by error unless it is fresh by now; None

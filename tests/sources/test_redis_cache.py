@@ -358,3 +358,33 @@ def test_redis_never_there_every_answer_from_memory(prefix: str) -> None:
     for _ in range(3):
         assert flight.load("k:s:1", load, P60).value == "v"
     assert calls == [1] and cache.degraded
+
+
+def test_fresh_many_reads_several_sources_in_one_round_trip(prefix: str) -> None:
+    clock = Clock()
+    cache = shared(prefix, clock)
+    flight = SharedSingleFlight(cache)
+    flight.load("src:erp:email=a", lambda: "erp", P60)
+    flight.load("src:pos:email=a", lambda: "pos", P60)
+    asked: list[int] = []
+    real_mget, real_get = cache._redis.mget, cache._redis.get
+    cache._redis.mget = lambda keys: asked.append(len(keys)) or real_mget(keys)  # type: ignore[method-assign]
+    cache._redis.get = lambda key: asked.append(-1) or real_get(key)  # type: ignore[method-assign]
+    keys = ["src:erp:email=a", "src:crm:email=a", "src:pos:email=a"]
+    found = flight.fresh_many(keys)
+    assert asked == [3]  # one MGET, no GET
+    assert [f.value if f is not None else None for f in found] == ["erp", None, "pos"]
+    clock.now += 61  # past their TTL: kept, no longer fresh
+    assert flight.fresh_many(keys) == [None, None, None]
+
+
+def test_fresh_many_answers_from_memory_while_redis_is_away(prefix: str) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    cache = shared(prefix, url=f"redis://127.0.0.1:{port}/0")
+    flight = SharedSingleFlight(cache)
+    flight.load("src:erp:email=a", lambda: "erp", P60)  # kept in memory: Redis is away
+    found = flight.fresh_many(["src:erp:email=a", "src:pos:email=a"])
+    assert [f.value if f is not None else None for f in found] == ["erp", None]
+    assert cache.degraded
