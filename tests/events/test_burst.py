@@ -11,28 +11,22 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy
 
-from connector.app import Services, build_services
+from connector.app import Services
 from connector.customer.links import LinkStore
 from connector.events.log import DONE, EventLog
 from connector.events.worker import EventWorker, Outcome
 from connector.helpdesk.base import TicketEvent, WriteBack
 from connector.helpdesk.config import AdapterConfig, WriteBackConfig
 from connector.identifiers import Identifiers
-from connector.manifest import load_manifest
-from connector.settings import Settings
 from tests.conftest import (
-    MANIFEST,
     ROOT,
-    Backoffice,
     drop_schema,
     postgres_url,
-    service_env,
     until,
 )
 
@@ -153,15 +147,6 @@ def test_workers_on_their_own_connections_share_a_burst_without_overlap(
         thread.join()
     assert len(taken) == 120 and len(set(taken)) == 120
     assert first.counts() == {DONE: 120}
-
-
-@pytest.fixture
-def services(demo_data: Path, backoffice: Backoffice, tmp_path: Path) -> Iterator[Services]:
-    env = service_env(demo_data, backoffice.url, tmp_path)
-    settings = Settings(data_dir=tmp_path, demo_dir=demo_data, secret_key="k")  # type: ignore[arg-type]
-    built = build_services(settings, load_manifest(MANIFEST, env=env))
-    yield built
-    built.close()
 
 
 class Counting:

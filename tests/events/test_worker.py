@@ -4,30 +4,14 @@ history (once per ticket) and queues the write-back of our flags."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from connector.app import Services, build_services
+from connector.app import Services
 from connector.events.worker import EventWorker
 from connector.helpdesk.base import TicketEvent, WriteBack
 from connector.helpdesk.config import AdapterConfig, WriteBackConfig
 from connector.identifiers import Identifiers
-from connector.manifest import load_manifest
-from connector.settings import Settings
-from tests.conftest import MANIFEST, Backoffice, service_env
 
 PAULINE = "pauline.deneve@easiware.fr"
-
-
-@pytest.fixture
-def services(demo_data: Path, backoffice: Backoffice, tmp_path: Path) -> Iterator[Services]:
-    env = service_env(demo_data, backoffice.url, tmp_path)
-    settings = Settings(data_dir=tmp_path, demo_dir=demo_data, secret_key="k")  # type: ignore[arg-type]
-    built = build_services(settings, load_manifest(MANIFEST, env=env))
-    yield built
-    built.close()
 
 
 class Recorder:
