@@ -82,6 +82,37 @@ class RenderedBlocks:
             tuple(sorted(ctx.anchors.items())), tuple(sorted(ctx.source_labels.items())),
             tuple(sorted(ctx.source_sections.items())))))
 
+    def block(self, page: _PageKey, render: Callable[[RenderContext], str | None],
+              spec: BlockSpec, ctx: RenderContext) -> str | None:
+        """One block of a page (`page`: its key): kept, or rendered now and kept."""
+        place = (spec.block, spec.sources, id(spec.card), ctx.anchor)
+        key = (page, place, ctx.block_age, ctx.fold)
+        refs = (spec.card, ctx.details, ctx.flag_rules, ctx.value_labels)
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is not None and all(a is b for a, b in zip(kept.refs, refs, strict=True)):
+                self.hits += 1
+            else:
+                kept = None
+                self.misses += 1
+        if kept is not None:
+            return self._put_back(kept.html, ctx.token)
+        html = render(ctx)
+        if not ctx.token:
+            stood = html
+        elif place in self._unkept:
+            return html
+        else:
+            stood = render(self._stand_in(ctx))
+            if self._put_back(stood, ctx.token) != html:
+                self._unkept.add(place)  # the token is transformed in a way not stood in for
+                return html
+        entry = _Kept(None if stood is None else str(stood), refs)
+        with self._lock:
+            if _size(entry) <= self.max_bytes:
+                self._kept[key] = entry
+        return html
+
     def clear(self) -> None:
         """Forget every kept block (a record erased: nothing of it stays in memory)."""
         with self._lock:
@@ -138,34 +169,7 @@ class PageBlocks:
     def render(self, render: Callable[[RenderContext], str | None], spec: BlockSpec,
                ctx: RenderContext) -> str | None:
         """The block's HTML for this record version and context: kept, or rendered now."""
-        cache = self.kept
-        place = (spec.block, spec.sources, id(spec.card), ctx.anchor)
-        key = (self.key, place, ctx.block_age, ctx.fold)
-        refs = (spec.card, ctx.details, ctx.flag_rules, ctx.value_labels)
-        with cache._lock:
-            kept = cache._kept.get(key)
-            if kept is not None and all(a is b for a, b in zip(kept.refs, refs, strict=True)):
-                cache.hits += 1
-            else:
-                kept = None
-                cache.misses += 1
-        if kept is not None:
-            return cache._put_back(kept.html, ctx.token)
-        html = render(ctx)
-        if not ctx.token:
-            stood = html
-        elif place in cache._unkept:
-            return html
-        else:
-            stood = render(cache._stand_in(ctx))
-            if cache._put_back(stood, ctx.token) != html:
-                cache._unkept.add(place)  # the token is transformed in a way not stood in for
-                return html
-        entry = _Kept(None if stood is None else str(stood), refs)
-        with cache._lock:
-            if _size(entry) <= cache.max_bytes:
-                cache._kept[key] = entry
-        return html
+        return self.kept.block(self.key, render, spec, ctx)
 
 
 # What changes at each lookup without changing the record: how long a source took, and the
