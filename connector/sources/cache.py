@@ -169,15 +169,9 @@ class SingleFlight:
         self._refresh_failed: dict[str, SourceError] = {}
         self._load_failed: dict[str, tuple[float, SourceError]] = {}  # when, and why
 
-    def fresh(self, key: str) -> Loaded | None:
-        """The cached value when it is fresh, at once (no lock, no thread); else None."""
-        entry = self.cache.get(key)
-        if entry is not None and entry.fresh_until > self.cache.clock():
-            return Loaded(entry.value, entry.stored_at, from_cache=True)
-        return None
-
     def fresh_many(self, keys: Sequence[str]) -> list[Loaded | None]:
-        """`fresh` for several keys at once: one round trip to a shared cache, not one each."""
+        """The cached values of these keys that are fresh (None for the others), at once: no
+        lock, no thread, one round trip to a shared cache."""
         now = self.cache.clock()
         return [Loaded(entry.value, entry.stored_at, from_cache=True)
                 if entry is not None and entry.fresh_until > now else None

@@ -187,7 +187,7 @@ def test_an_entry_stored_by_one_instance_is_a_hit_on_another(prefix: str) -> Non
     one.load("src:erp:email=a", lambda: SourceResult(True, {}, "C1"), P60)
     loaded = other.load("src:erp:email=a", lambda: pytest.fail("fetched again"), P60)
     assert loaded.from_cache and loaded.value.external_id == "C1"
-    assert other.fresh("src:erp:email=a") is not None
+    assert other.fresh_many(["src:erp:email=a"])[0] is not None
 
 
 def test_one_fetch_for_many_callers_across_instances(prefix: str) -> None:
