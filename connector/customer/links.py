@@ -188,11 +188,10 @@ class LinkStore:
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
-        self._forget_reads()
         try:
             with self.engine.begin() as connection:
                 yield connection
-        finally:
+        finally:  # what the view read before may be what this changed
             self._forget_reads()
 
     def owners(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[Link]]:
