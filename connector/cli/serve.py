@@ -34,7 +34,7 @@ def run_server(settings: Settings, sock: socket.socket | None = None,
     return 0
 
 
-def run_processes(settings: Settings, workers: int, with_worker: bool) -> int:
+def run_processes(settings: Settings, workers: int, with_worker: bool, why: str) -> int:
     """`workers` web processes sharing the port, and one for events and jobs (unless another
     host runs `connector worker`), supervised until SIGTERM or Ctrl-C."""
     sock = listening_socket(settings)
@@ -43,7 +43,6 @@ def run_processes(settings: Settings, workers: int, with_worker: bool) -> int:
     if with_worker:
         children["worker"] = lambda: run_worker(settings)
     where = f"http://{settings.host}:{sock.getsockname()[1]}"
-    _, why = settings.web_processes()
     print(f"connector: {workers} web processes ({why}) on {where}"
           f"{' and one for events and jobs' if with_worker else ''}", file=sys.stderr,
           flush=True)
@@ -76,10 +75,10 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_INVALID
     if args.workers is not None:
         settings = settings.model_copy(update={"workers": args.workers})
-    workers, _ = settings.web_processes()
+    workers, why = settings.web_processes()
     if workers == 1:
         return run_server(settings, with_worker=not args.no_worker)
-    return run_processes(settings, workers, with_worker=not args.no_worker)
+    return run_processes(settings, workers, with_worker=not args.no_worker, why=why)
 
 
 def _workers(text: str) -> int | str:
