@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.serving import free_port, serve  # noqa: E402
+from demo.__main__ import start_backoffice  # noqa: E402
 from demo.generate import ensure  # noqa: E402
 
 SECRET = "bench-cluster"
@@ -200,31 +201,6 @@ def topology(name: str, env: dict[str, str], emails: list[str],
             "burst_ack": percentile(burst[0], 99) * 1000}
 
 
-def backoffice(data: Path, source_ms: int | None) -> tuple[subprocess.Popen[str], str]:
-    """The demo back office on a free port, at `source_ms` a request (None: its default)."""
-    command = [sys.executable, "-m", "demo.backoffice", "--data", str(data), "--port",
-               str(free_port())]
-    if source_ms is not None:
-        command += ["--latency-ms", f"{source_ms}-{source_ms}"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               text=True, cwd=ROOT,
-                               env={**os.environ, "CONNECTOR_DEMO_DIR": str(data)})
-    assert process.stdout is not None
-    line = process.stdout.readline().strip()
-    if not line.startswith("demo back office on "):
-        process.kill()
-        raise SystemExit(f"the demo back office did not start: {line or 'no output'}")
-    url = line.removeprefix("demo back office on ")
-    for _ in range(100):
-        try:
-            if requests.get(f"{url}/healthz", timeout=1).ok:
-                return process, url
-        except requests.RequestException:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("the demo back office did not answer on /healthz")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--agents", type=int, default=32)
@@ -243,7 +219,9 @@ def main() -> int:
     parser.add_argument("--worker-pid-file", help="where to write `connector worker`'s pid")
     args = parser.parse_args()
     data = ensure(Path(tempfile.mkdtemp()) / "demo")
-    office, office_url = backoffice(data, args.source_ms)
+    office, office_url = start_backoffice(
+        data, {**os.environ, "CONNECTOR_DEMO_DIR": str(data)},
+        latency_ms=(args.source_ms, args.source_ms) if args.source_ms is not None else None)
     prefix = f"bench-{secrets.token_hex(4)}"
     names = []
     rows = []

@@ -25,10 +25,11 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXED_PORT = int(os.environ.get("DEMO_BACKOFFICE_PORT", "8071"))
 
 
-def start_backoffice(data_dir: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+def start_backoffice(data_dir: Path, env: dict[str, str], latency_ms: tuple[int, int] | None = None
+                     ) -> tuple[subprocess.Popen[str], str]:
     """Start the demo ERP/review service on its fixed port, or a free one when that is taken;
-    its process and base URL."""
-    process, line = _backoffice(data_dir, env, FIXED_PORT if _free(FIXED_PORT) else 0)
+    its process and base URL. `latency_ms`: how long each answer takes (its default: 20-80)."""
+    process, line = _backoffice(data_dir, env, FIXED_PORT if _free(FIXED_PORT) else 0, latency_ms)
     if not line.startswith("demo back office on "):
         raise SystemExit(f"the demo back office did not start: {line or 'no output'}")
     url = line.removeprefix("demo back office on ")
@@ -53,12 +54,13 @@ def helpdesk_env(backoffice_url: str, token: str) -> dict[str, str]:
             "ZENDESK_API_TOKEN": token, "ZENDESK_WRITE_BACK": "true"}
 
 
-def _backoffice(data_dir: Path, env: dict[str, str],
-                port: int) -> tuple[subprocess.Popen[str], str]:
+def _backoffice(data_dir: Path, env: dict[str, str], port: int,
+                latency_ms: tuple[int, int] | None = None) -> tuple[subprocess.Popen[str], str]:
     """The back office started on `port` (0: any free one), and its first line of output."""
+    latency = ["--latency-ms", "{}-{}".format(*latency_ms)] if latency_ms else []
     process = subprocess.Popen(
         [sys.executable, "-m", "demo.backoffice", "--data", str(data_dir), "--port", str(port),
-         "--review-every", "300"],  # a new review now and then, for the review job
+         "--review-every", "300", *latency],  # a new review now and then, for the review job
         stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT,
     )
     assert process.stdout is not None
