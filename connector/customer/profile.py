@@ -178,10 +178,10 @@ class ProfileAssembler:
     def _checked(self, ids: Identifiers, locale: str | None,
                  customer_id: str | None, ticket: Ticket | None = None) -> Lookup:
         """The lookup through the link store (raises when the store cannot be read)."""
-        if self.resolver.store.suppressed(ids.pairs()):
-            return Lookup(None, {}, suppressed=True)
-        for _ in range(3):  # again when a link the resolution used was withdrawn
+        for attempt in range(3):  # again when a link the resolution used was withdrawn
             with self.resolver.store.one_view():
+                if attempt == 0 and self._suppressed(ids):
+                    return Lookup(None, {}, suppressed=True)
                 resolved = (self.resolver.person(customer_id, ids) if customer_id
                             else self.resolver.resolve(ids))
                 found = Identification(self, ids, resolved, chosen=bool(customer_id)).run()
@@ -191,6 +191,15 @@ class ProfileAssembler:
             if found is not None:
                 return self._finish(found, ids, locale, ticket=ticket)
         return Lookup(None, {})
+
+    def _suppressed(self, ids: Identifiers) -> bool:
+        """Whether an identifier asked by is on the suppression list (`forget --suppress`).
+        Only those nobody holds are looked for: a suppressed identifier is never linked
+        (forget erases its links, `link` refuses it), so a known person's lookup reads nothing
+        more than its resolution does (the owners read here is the view's, read once)."""
+        store = self.resolver.store
+        free = [pair for pair, held in store.owners(ids.pairs()).items() if not held]
+        return bool(free) and bool(store.suppressed(free))
 
     def _unchecked(self, ids: Identifiers, locale: str | None,
                    customer_id: str | None) -> Lookup:

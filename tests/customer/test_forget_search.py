@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from connector.app import Services
 from connector.events.erasure import forget, written_to
@@ -37,3 +38,22 @@ def test_a_search_by_name_does_not_bring_an_erased_person_back(demo: Services) -
     assert not any((c.name or "").startswith("Pauline") for c in shown)
     store = demo.assembler.resolver.store
     assert store.search_people("deneve") == [] and store.people([person])[0].display_name is None
+
+
+def test_a_known_person_s_lookup_reads_no_suppression_list(demo: Services) -> None:
+    engine = demo.assembler.resolver.store.engine
+    asked: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        asked.append(statement)
+
+    demo.assembler.lookup(Identifiers(emails=(PAULINE,)))  # now linked
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        demo.assembler.lookup(Identifiers(emails=(PAULINE,)))
+        known = [s for s in asked if "suppressed_identifiers" in s]
+        demo.assembler.lookup(Identifiers(emails=("nobody.yet@example.fr",)))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert known == []  # a linked identifier cannot be suppressed: nothing to ask
+    assert any("suppressed_identifiers" in s for s in asked)  # one nobody holds is looked for
