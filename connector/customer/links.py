@@ -420,20 +420,21 @@ class LinkStore:
                  customer_id: str | None = None) -> int:
         """Put identifiers on the suppression list (a keyed digest only): not learnt again
         until lifted (audited, by kind only); how many."""
-        pairs = list(dict.fromkeys(pairs))
-        with self._tx() as connection:
-            count = suppression.add(connection, self._key, pairs)
-            kinds = ", ".join(sorted({kind for kind, _ in pairs}))
-            audit_entry(connection, actor, "suppress", customer_id, f"{count}: {kinds}")
-        return count
+        return self._listed(suppression.add, "suppress", pairs, actor, customer_id)
 
     def unsuppress(self, pairs: Iterable[tuple[str, str]], actor: str) -> int:
         """Lift identifiers off the suppression list (audited); how many were on it."""
-        pairs = list(dict.fromkeys(pairs))
+        return self._listed(suppression.lift, "unsuppress", pairs, actor, None)
+
+    def _listed(self, change: Callable[[Connection, bytes, list[tuple[str, str]]], int],
+                action: str, pairs: Iterable[tuple[str, str]], actor: str,
+                customer_id: str | None) -> int:
+        """Change the suppression list and audit it (counts and kinds, never a value)."""
+        wanted = list(dict.fromkeys(pairs))
         with self._tx() as connection:
-            count = suppression.lift(connection, self._key, pairs)
-            kinds = ", ".join(sorted({kind for kind, _ in pairs}))
-            audit_entry(connection, actor, "unsuppress", None, f"{count}: {kinds}")
+            count = change(connection, self._key, wanted)
+            kinds = ", ".join(sorted({kind for kind, _ in wanted}))
+            audit_entry(connection, actor, action, customer_id, f"{count}: {kinds}")
         return count
 
     def suppressed(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
