@@ -11,7 +11,7 @@ from typing import Any
 
 from connector.cli.common import EXIT_INVALID, manifest_or_report
 from connector.cli.front import Front
-from connector.cli.processes import Supervisor, listening_socket, run_worker
+from connector.cli.processes import Supervisor, listening_socket, run_worker, settle_heap
 from connector.settings import Settings
 from connector.web import create_app
 
@@ -24,6 +24,7 @@ def run_server(settings: Settings, sock: socket.socket | None = None,
     app = create_app(settings)
     services = app.extensions["connector"]
     front = Front(app, settings, sock)
+    settle_heap()
     if with_worker:
         services.worker.start()
         services.jobs.start()

@@ -34,3 +34,27 @@ def test_a_path_cannot_forge_a_line_of_the_access_log(env: dict[str, str],
     lines = log.read_text().splitlines()
     assert any("/healthz%0A127.0.0.1" in line for line in lines), lines[-5:]
     assert not any(line.startswith('127.0.0.1 "GET /admin"') for line in lines)
+
+
+def test_the_start_heap_is_left_out_of_full_collections_and_later_garbage_is_collected() -> None:
+    import gc
+    import weakref
+
+    from connector.cli.processes import settle_heap
+
+    class Cycle:
+        other: object = None
+
+    started = Cycle()
+    try:
+        settle_heap()
+        assert gc.get_freeze_count() > 1000  # the modules, the code: everything built so far
+        assert all(o is not started for o in gc.get_objects())  # full passes skip it
+        later = Cycle()
+        later.other = later  # a cycle only the collector frees
+        gone = weakref.ref(later)
+        del later
+        gc.collect()
+        assert gone() is None
+    finally:
+        gc.unfreeze()
