@@ -2,7 +2,7 @@
 host (`serve --workers N --no-worker` + `connector worker`, PostgreSQL, the cache in Redis).
 
 Run: .venv/bin/python bench/bench_cluster.py [--agents 32] [--seconds 20] [--rate 200]
-    [--burst 1000] [--source-ms 50] [--topology cluster]
+    [--burst 1000] [--source-ms 50] [--topology cluster] [--client wrk|python]
 Needs the machine's PostgreSQL (127.0.0.1:5432, database `test`: a database of its own is made
 and dropped) and Redis (127.0.0.1:6379: keys under a prefix of its own, deleted after).
 Prints a Markdown table; bench/RESULTS.md keeps the figures with the machine and date. The
@@ -12,7 +12,9 @@ those events take to be worked; with `--burst N`, then N more events sent all at
 senders on kept-alive connections, as fast as they go), timed from the first sent until the
 worker has worked every one (target: 1,000 in ≤ 10 s with 50 ms sources). `--source-ms` sets
 the demo back office's latency for every request (default: its own 20-80 ms); `--topology`
-runs one of the two.
+runs one of the two. The agents are wrk's connections when Debian's `wrk` is installed (`apt-get
+install wrk`: a load generator in C, whose own work does not queue behind the measure's), else
+threads of this process (`--client python`, whose interpreter the agents and the probe share).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -108,6 +111,63 @@ def agents(urls: list[str], health: str, count: int, seconds: float) -> dict[str
     return times
 
 
+WRK_SCRIPT = """
+paths = {%s}
+counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", paths[(counter %% #paths) + 1])
+end
+done = function(summary, latency, requests)
+  io.write(string.format("WRK %%d %%d %%d %%d %%d\\n", summary.requests,
+    summary.errors.status + summary.errors.connect + summary.errors.read
+    + summary.errors.write + summary.errors.timeout, latency:percentile(99),
+    latency.mean, summary.duration))
+end
+"""
+
+
+def wrk_agents(urls: list[str], health: str, count: int, seconds: float) -> dict[str, Any]:
+    """The same agents run by wrk (a load generator in C: the agents' own work does not
+    compete with the measure's), with the /healthz probe from this process."""
+    from urllib.parse import urlsplit
+
+    paths = [urlsplit(u)._replace(scheme="", netloc="").geturl() for u in urls]
+    base = urlsplit(urls[0])._replace(path="", query="").geturl()
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT % ", ".join(json.dumps(p) for p in paths))
+    times: dict[str, list[float]] = {"healthz": [], "failed": []}
+    stop = threading.Event()
+
+    def probe() -> None:
+        session = requests.Session()
+        while not stop.is_set():
+            started = time.perf_counter()
+            try:
+                session.get(health, timeout=10)
+            except requests.RequestException:
+                times["failed"].append(0.0)
+            times["healthz"].append(time.perf_counter() - started)
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    try:
+        out = subprocess.run(["wrk", "-t2", f"-c{count}", f"-d{int(seconds)}s", "--timeout",
+                              "10s", "-s", script.name, base], capture_output=True, text=True,
+                             check=True).stdout
+    finally:
+        stop.set()
+        thread.join()
+        os.unlink(script.name)
+    requests_, errors, p99_us, mean_us, duration_us = (
+        int(float(x)) for x in next(line for line in out.splitlines()
+                                   if line.startswith("WRK ")).split()[1:])
+    return {"sidebar_p99": p99_us / 1e6, "sidebar_mean": mean_us / 1e6,
+            "rps": requests_ / (duration_us / 1e6), "failed": errors + len(times["failed"]),
+            "healthz": times["healthz"]}
+
+
 def webhooks(url: str, emails: list[str], rate: int | None, count: int,
              first: int = 0) -> tuple[list[float], float]:
     """`count` signed events (ids from `first`) sent open-loop at `rate` a second, or all at
@@ -179,7 +239,14 @@ def topology(name: str, env: dict[str, str], emails: list[str],
         urls = [links.url(url, links.token(email=email)) for email in emails]
         with ThreadPoolExecutor(8) as pool:  # warm every record
             list(pool.map(lambda link: requests.get(link, timeout=120), urls))
-        times = agents(urls, f"{url}/healthz", args.agents, args.seconds)
+        loaded: dict[str, Any]
+        if args.client == "wrk":
+            loaded = wrk_agents(urls, f"{url}/healthz", args.agents, args.seconds)
+        else:
+            times = agents(urls, f"{url}/healthz", args.agents, args.seconds)
+            loaded = {"sidebar_p99": percentile(times["sidebar"], 99),
+                      "rps": len(times["sidebar"]) / args.seconds,
+                      "failed": len(times["failed"]), "healthz": times["healthz"]}
         acks, drained = webhooks(url, emails, args.rate, args.rate * args.burst_s)
         burst: tuple[list[float], float] = ([], float("nan"))
         if args.burst:
@@ -192,10 +259,10 @@ def topology(name: str, env: dict[str, str], emails: list[str],
                     child.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     child.kill()
-    sidebar, health = percentile(times["sidebar"], 99), percentile(times["healthz"], 99)
+    sidebar, health = loaded["sidebar_p99"], percentile(loaded["healthz"], 99)
     return {"name": name, "sidebar": sidebar * 1000, "healthz": health * 1000,
             "ratio": sidebar / health if health else float("nan"),
-            "rps": len(times["sidebar"]) / args.seconds, "failed": len(times["failed"]),
+            "rps": loaded["rps"], "failed": loaded["failed"],
             "ack": percentile(acks, 99) * 1000, "acked": len(acks), "drained": drained,
             "burst": burst[1], "burst_acked": len(burst[0]),
             "burst_ack": percentile(burst[0], 99) * 1000}
@@ -215,6 +282,9 @@ def main() -> int:
                         help="then this many events at once, timed until all are worked")
     parser.add_argument("--source-ms", type=int, default=None,
                         help="the demo back office's latency per request (default 20-80 ms)")
+    parser.add_argument("--client", choices=("wrk", "python"),
+                        default="wrk" if shutil.which("wrk") else "python",
+                        help="the agents' load generator (default: wrk when installed)")
     parser.add_argument("--topology", choices=("both", "one", "cluster"), default="both")
     parser.add_argument("--worker-pid-file", help="where to write `connector worker`'s pid")
     args = parser.parse_args()
@@ -258,7 +328,7 @@ def main() -> int:
     sources = f"{args.source_ms} ms" if args.source_ms is not None else "20-80 ms"
     print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"{time.strftime('%Y-%m-%d')}; PostgreSQL; sources at {sources}; {args.agents} agents "
-          f"for {args.seconds:.0f} s on {len(emails)} warm records; then "
+          f"({args.client}) for {args.seconds:.0f} s on {len(emails)} warm records; then "
           f"{args.rate * args.burst_s} webhooks at {args.rate}/s"
           f"{f'; then {args.burst} at once' if args.burst else ''}\n")
     print("| topology | warm sidebar p99 | /healthz p99 | ratio (target ≤ 3) | sidebars/s | "
