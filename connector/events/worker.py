@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 STOP_GRACE_S = 5.0  # at stop, how long the events under way may take to finish
 BATCH = 200  # events claimed at once (grouped by customer, worked on the threads)
 LINGER_S = 0.05  # once woken, how long events arriving together are let gather into a batch
+MIN_PAUSE_S = 0.02  # the shortest wait between passes for a write-back due now
 Ticket = tuple[str, str]
 
 
@@ -85,6 +86,7 @@ class EventWorker:
         self.interval_s = interval_s  # the poll: with a wake from every process, a fallback
         self.batch = batch
         self.linger_s = linger_s
+        self._send_in: float | None = None  # until the earliest write-back put back is due
         self._shared = Batch()
         # woken by the events other processes record (PostgreSQL), not only by the poll
         self._listener = Listener(events.engine, self.wake, events.channel) if listen else None
@@ -148,6 +150,7 @@ class EventWorker:
         """Write the outcomes the database could not take before, work every due event once
         (a batch: grouped by customer), then send the due write-backs; events worked."""
         self._gave_back = False
+        self._send_in = None  # a pass that fails before asking waits the whole poll
         if not self._settle_waiting() or self._stop.is_set():
             return 0
         claimed = self.events.claim(self.batch)
@@ -167,6 +170,7 @@ class EventWorker:
                 self._work_group(group)
         if self.writers:
             self.queue.send_due(self.writers)
+            self._send_in = self.queue.due_in()
         if self.outbox is not None:
             self.outbox.send_due()
         return len(claimed)
@@ -231,10 +235,19 @@ class EventWorker:
                                 type(exc).__name__)
                 else:
                     log.exception("event worker pass failed")
-            woken = self._wake.wait(self.interval_s)
+            woken = self._wake.wait(self.pause_s())
             self._wake.clear()
             if woken and self.linger_s > 0:  # events come in bursts: claim them together
                 self._stop.wait(self.linger_s)
+
+    def pause_s(self) -> float:
+        """How long the loop waits for a wake before its next pass: the poll, or less when a
+        write-back put back (a helpdesk's window full, a target written to just now) is due
+        sooner: a window that reopens is used as it reopens, not at the next poll."""
+        due = self._send_in
+        if due is None:
+            return self.interval_s
+        return min(self.interval_s, max(due, MIN_PAUSE_S))
 
     def _work_in_pool(self, groups: list[list[Claimed]]) -> None:
         """Work a batch on the worker's threads, a group to a thread (those a stop cancels

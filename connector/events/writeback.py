@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection, Row
 from connector.customer.links import HeldBy
 from connector.events.budgets import CallBudget, LocalBudget
 from connector.helpdesk.base import Limits, RateLimited, WriteBack, WriteBackFailed
-from connector.store.engine import create_tables
+from connector.store.engine import create_tables, reading
 from connector.store.schema import writeback_targets, writebacks
 
 log = logging.getLogger(__name__)
@@ -186,6 +186,18 @@ class WriteBackQueue:
                 sent += 1
                 self._done(row_id, change.helpdesk)
         return sent
+
+    def due_in(self) -> float | None:
+        """Seconds until the earliest pending change is due (0: one is due now; None: none
+        pending), whichever process put it back: the worker waits that long, not a whole
+        poll, when a helpdesk's window reopens sooner (Help Scout's is 5 s)."""
+        with reading(self.engine) as connection:
+            due = connection.execute(select(func.min(writebacks.c.not_before)).where(
+                writebacks.c.state == PENDING)).scalar()
+        if due is None:
+            return None
+        due = due if due.tzinfo else due.replace(tzinfo=dt.UTC)
+        return max((due - _now()).total_seconds(), 0.0)
 
     def counts(self) -> dict[str, int]:
         query = select(writebacks.c.state, func.count()).group_by(writebacks.c.state)

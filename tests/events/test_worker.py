@@ -106,3 +106,28 @@ def test_a_burst_of_events_worked_several_at_once_is_each_worked_once(
     after = services.assembler.lookup(Identifiers(emails=(PAULINE,))).profile
     assert after is not None and after.contacts.count == before.contacts.count + 12
     assert services.events.counts() == {"done": 13}
+
+
+def test_a_helpdesk_window_that_reopens_is_used_then_not_at_the_next_poll(
+        services: Services) -> None:
+    """Help Scout's window is 5 s and the poll 2 s: a change put back for the window's end
+    is sent when it reopens (the worker waits until then), not up to a poll later. Here the
+    poll is 60 s, beyond the test's wait: only the shorter pause sends the second change."""
+    from connector.helpdesk.base import Limits
+    from tests.conftest import until
+
+    writer = Recorder()
+    writer.write_limits = Limits(calls=1, per_s=1.0, target_interval_s=0)  # type: ignore[attr-defined]
+    worker = EventWorker(services.events, services.assembler, services.writebacks,
+                         {"zendesk": writer}, {}, interval_s=60, listen=False)
+    for user in ("1", "2"):
+        services.writebacks.enqueue(WriteBack(helpdesk="zendesk", requester_id=user,
+                                              tags=("connector_vip",)))
+    assert worker.pause_s() == 60  # nothing asked yet: the poll
+    worker.start()
+    try:
+        until(lambda: len(writer.calls) == 2, seconds=15, every_s=0.05)
+    finally:
+        worker.stop()
+    assert [c.requester_id for c in writer.calls] == ["1", "2"]
+    assert services.writebacks.due_in() is None  # nothing left: the loop waits its poll

@@ -162,3 +162,15 @@ def test_a_change_for_a_helpdesk_no_longer_configured_is_given_up(tmp_path: obje
     q.enqueue(change())
     assert q.send_due({}) == 0
     assert q.counts() == {FAILED: 1}
+
+
+def test_due_in_says_when_the_earliest_change_put_back_may_go(tmp_path: object) -> None:
+    clock = Clock()
+    q = queue(tmp_path, clock)
+    assert q.due_in() is None  # nothing pending
+    for user in ("1", "2", "3"):
+        q.enqueue(change(user=user))
+    assert q.due_in() == 0  # due now
+    assert q.send_due({"zendesk": Recorder()}) == 2  # 2 calls a minute: the third waits
+    waiting = q.due_in()
+    assert waiting is not None and 55 < waiting <= 60  # the window's end, not a poll
