@@ -40,6 +40,20 @@ LINKS_OF = select(links).where(links.c.customer_id == bindparam("customer")).ord
     links.c.learned_at, links.c.kind, links.c.value)
 
 
+# Around the people an identifier names: every link of theirs, every other holder of each of
+# their identifiers, and the facts kept about all of them, in one statement (driven by the
+# customer index, then the primary key); a warm lookup asks all of it, one read at a time.
+_HOLDING = links.alias("holding")
+NEIGHBOURHOOD = (
+    select(links, people.c.customer_id.label("known"), people.c.display_name,
+           people.c.postcode, people.c.city, people.c.birth_year, people.c.last_order)
+    .select_from(_HOLDING.join(links, and_(links.c.kind == _HOLDING.c.kind,
+                                           links.c.value == _HOLDING.c.value))
+                 .outerjoin(people, people.c.customer_id == links.c.customer_id))
+    .where(_HOLDING.c.customer_id.in_(bindparam("owners", expanding=True))))
+NEIGHBOURHOOD_MAX = 4  # more people on one identifier (a switchboard): read as asked
+
+
 CONFIRM = update(links).where(and_(
     links.c.kind == bindparam("k"), links.c.value == bindparam("v"),
     links.c.customer_id == bindparam("c"))).values(confirmed_at=bindparam("now"))
@@ -207,7 +221,34 @@ class LinkStore:
                     found[(row.kind, row.value)].append(_link(row))
             if reads is not None:
                 reads.owners.update(found)
+                self._read_around(reads, {link.customer_id for held in found.values()
+                                          for link in held})
         return {pair: list(known[pair]) if pair in known else found[pair] for pair in wanted}
+
+    def _read_around(self, reads: _Reads, owners: set[str]) -> None:
+        """Into the view, what a lookup asks next about the few people an identifier names:
+        their links, who else holds each of their identifiers, their facts (one statement
+        for what would be three or four)."""
+        owners -= reads.links_of.keys()
+        if not owners or len(owners) > NEIGHBOURHOOD_MAX:
+            return
+        with reading(self.engine) as connection:
+            rows = {(r.kind, r.value, r.customer_id): r
+                    for r in connection.execute(NEIGHBOURHOOD, {"owners": sorted(owners)})}
+        held: dict[tuple[str, str], list[Link]] = {}
+        mine: dict[str, list[Any]] = {owner: [] for owner in owners}
+        for (kind, value, customer_id), row in rows.items():
+            held.setdefault((kind, value), []).append(_link(row))
+            if customer_id in mine:
+                mine[customer_id].append(row)
+            if customer_id not in reads.people:
+                reads.people[customer_id] = (_person(row) if row.known is not None
+                                             else Person(customer_id, None, None))
+        for pair, found in held.items():
+            reads.owners.setdefault(pair, found)
+        for owner, own in mine.items():  # in LINKS_OF's order
+            own.sort(key=lambda r: (r.learned_at, r.kind, r.value))
+            reads.links_of[owner] = [_link(r) for r in own]
 
     def links_of(self, customer_id: str) -> list[Link]:
         """Every identifier linked to a person."""

@@ -48,7 +48,36 @@ def test_one_view_reads_each_thing_once(store: LinkStore) -> None:
         assert store.people(["cus_1"]) == store.people(["cus_1"])
         assert store.owners([("email", "nobody@example.fr")]) == {
             ("email", "nobody@example.fr"): []}
-    assert len(ran) == 4  # owners, links_of, people, then the one identifier not yet read
+    # owners; the people they name (links, other holders, facts); the identifier not yet read
+    assert len(ran) == 3
+
+
+def test_the_people_an_identifier_names_are_read_whole_with_who_shares_their_identifiers(
+        store: LinkStore) -> None:
+    """One statement around the owners reads what the lookup asks next, and it is what the
+    reads one at a time answer: every link in order, every holder of a shared identifier,
+    the facts (or none kept), nothing more for a switchboard's many holders."""
+    store.link("cus_1", [(*PAULINE, "erp"), (*PHONE, "erp"), ("customer_ref", "C1", "erp")])
+    store.link("cus_2", [("email", "gilles@example.fr", "erp"), (*PHONE, "erp")])  # a household
+    store.remember("cus_1", "Pauline Denève", "pauline deneve", "77184")
+    expected = ({pair: store.owners([pair])[pair] for pair in
+                 [PAULINE, PHONE, ("customer_ref", "C1")]},
+                store.links_of("cus_1"), store.people(["cus_1", "cus_2"]))
+    with store.one_view(), statements(store) as ran:
+        store.owners([PAULINE])
+        read = ({pair: store.owners([pair])[pair] for pair in expected[0]},
+                store.links_of("cus_1"), store.people(["cus_1", "cus_2"]))
+    assert len(ran) == 2 and read == expected
+    assert [p.display_name for p in read[2]] == ["Pauline Denève", None]
+    assert sorted(link.customer_id for link in read[0][PHONE]) == ["cus_1", "cus_2"]
+
+    switchboard = ("phone", "+33140000000")
+    for n in range(5):
+        store.link(f"cus_s{n}", [(*switchboard, "erp"), ("email", f"s{n}@example.fr", "erp")])
+    with store.one_view(), statements(store) as ran:
+        assert len(store.owners([switchboard])[switchboard]) == 5
+        store.links_of("cus_s0")
+    assert len(ran) == 2  # five holders: nothing read around them, each read as asked
 
 
 def test_a_write_within_the_view_is_read_back(store: LinkStore) -> None:
