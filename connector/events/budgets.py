@@ -75,7 +75,8 @@ class SharedBudget:
         self._away = False
 
     def acquire(self, helpdesk: str, limits: Limits) -> float:
-        paused = self.pauses.remaining_s(f"writeback-pause/{helpdesk}")
+        # read afresh at each call: another process's 429 must stop this one's next call
+        paused = self.pauses.remaining_s(f"writeback-pause/{helpdesk}", max_age_s=0)
         if paused > 0:
             return paused
         try:

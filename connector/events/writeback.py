@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any, Protocol
@@ -105,6 +106,8 @@ def merge_changes(old: WriteBack, new: WriteBack) -> WriteBack:
 
 # the fields flag write-back fills (`flag_write_back`): a removal empties each
 WRITTEN_FIELDS = ("segment", "lifecycle", "abc_class")
+RECENT_CALLS = 20  # the write-backs whose durations set the margin after a full window
+MARGIN_SHARE = 0.1  # the margin is at most this share of the helpdesk's window
 
 
 def removals(held: Iterable[HeldBy], prefixes: Mapping[str, str]) -> list[WriteBack]:
@@ -128,6 +131,7 @@ class WriteBackQueue:
         self.max_attempts = max_attempts
         # each helpdesk's calls per window and 429 pauses: this process's, or the cluster's
         self.budget = budget or LocalBudget(clock)
+        self._took: dict[str, deque[float]] = {}  # helpdesk -> recent write-backs' seconds
         create_tables(engine, [writebacks, writeback_targets])
 
     def enqueue(self, change: WriteBack, connection: Connection | None = None) -> int:
@@ -168,9 +172,12 @@ class WriteBackQueue:
             wait = self._target_wait_s(change.helpdesk, _target(change), limits)
             if wait <= 0:  # the target free: a call of the helpdesk's budget, if any is left
                 wait = self.budget.acquire(change.helpdesk, limits)
+                if wait > 0:
+                    wait += self.margin_s(change.helpdesk, limits)
             if wait > 0:
                 self._later(row_id, wait, attempts, error=None, count=False)
                 continue
+            started = time.monotonic()
             try:
                 writer.write_back(change)
             except RateLimited as exc:
@@ -185,7 +192,21 @@ class WriteBackQueue:
             else:
                 sent += 1
                 self._done(row_id, change.helpdesk)
+            finally:
+                self._took.setdefault(change.helpdesk, deque(maxlen=RECENT_CALLS)).append(
+                    time.monotonic() - started)
         return sent
+
+    def margin_s(self, helpdesk: str, limits: Limits) -> float:
+        """How long past a full window's end its changes wait: the budget counts a call when
+        it grants it, the helpdesk when the write reaches it, after a read and sometimes a
+        token of a varying length; a change granted as the window reopens, whose write came
+        sooner after its grant than the oldest one's did, would make one too many in the
+        helpdesk's window (a 429). At most the longest recent write-back (the most that
+        difference can be), and at most a tenth of the window (3 calls per 5 s: ≥ 90 % of
+        the rate)."""
+        took = self._took.get(helpdesk)
+        return min(max(took or (), default=0.0), MARGIN_SHARE * limits.per_s)
 
     def due_in(self) -> float | None:
         """Seconds until the earliest pending change is due (0: one is due now; None: none

@@ -39,12 +39,12 @@ class SharedFlags:
         except Exception as exc:  # the storage away: this process's own circuits stand
             self._gone(exc)
 
-    def remaining_s(self, flag: str) -> float:
-        """How long `flag` stays raised (0: not raised), as read within the last second."""
+    def remaining_s(self, flag: str, max_age_s: float = READ_EVERY_S) -> float:
+        """How long `flag` stays raised (0: not raised), as read within `max_age_s`."""
         now = time.monotonic()
         with self._lock:
             seen = self._seen.get(flag)
-        if seen is None or now - seen[0] >= READ_EVERY_S:
+        if seen is None or now - seen[0] >= max_age_s:
             until = 0.0
             try:
                 if self.storage.get(flag):

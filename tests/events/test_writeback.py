@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 
 import pytest
@@ -173,4 +174,31 @@ def test_due_in_says_when_the_earliest_change_put_back_may_go(tmp_path: object) 
     assert q.due_in() == 0  # due now
     assert q.send_due({"zendesk": Recorder()}) == 2  # 2 calls a minute: the third waits
     waiting = q.due_in()
-    assert waiting is not None and 55 < waiting <= 60  # the window's end, not a poll
+    margin = q.margin_s("zendesk", Recorder().write_limits)  # the calls' time: little here
+    assert waiting is not None and 55 < waiting <= 60 + margin  # the window's end, not a poll
+    assert margin < 1
+
+
+def test_changes_wait_past_a_full_window_by_the_longest_recent_write_at_most_a_tenth(
+        tmp_path: object) -> None:
+    """The budget counts a call when granted, the helpdesk when the write reaches it (after a
+    read, sometimes a token): a change granted as the window reopens must not reach it
+    sooner after its grant than the oldest did, so it waits the longest recent write more."""
+    clock = Clock()
+    q = queue(tmp_path, clock)
+
+    class Slow(Recorder):
+        def write_back(self, change: WriteBack) -> None:
+            time.sleep(0.3)  # a token fetched, then the read and the write
+            super().write_back(change)
+
+    writer = Slow(write_limits=Limits(calls=1, per_s=5, target_interval_s=0))
+    limits = writer.write_limits
+    assert q.margin_s("zendesk", limits) == 0  # nothing sent yet
+    for user in ("1", "2"):
+        q.enqueue(change(user=user))
+    assert q.send_due({"zendesk": writer}) == 1
+    assert 0.3 <= q.margin_s("zendesk", limits) <= 0.5  # capped at a tenth of 5 s
+    waiting = q.due_in()
+    assert waiting is not None and 5.2 < waiting <= 5.5  # the window's end and the margin
+    assert q.margin_s("zendesk", Limits(calls=1, per_s=1)) == 0.1  # a tenth of the window
