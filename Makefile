@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench soak browser clean
+.PHONY: run test lint bench soak browser wrk clean
 
 run: $(VENV)/.run-installed
 	$(BIN)/python -m demo
@@ -12,7 +12,7 @@ test: $(VENV)/.dev-installed browser
 	$(BIN)/python -m pytest
 
 # The benchmarks at full size (several minutes each); figures go in bench/RESULTS.md.
-bench: $(VENV)/.dev-installed
+bench: $(VENV)/.dev-installed wrk
 	$(BIN)/python bench/bench_identity_safety.py --db both
 	$(BIN)/python bench/bench_identity.py
 	$(BIN)/python bench/bench_sidebar.py
@@ -26,6 +26,7 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/bench_startup.py --rounds 5
 	$(BIN)/python bench/bench_cluster.py --burst 1000 --source-ms 50
 	$(BIN)/python bench/bench_cluster.py --topology cluster --burst 1000 --source-ms 1000
+	$(BIN)/python bench/bench_writeback_rate.py --seconds 60
 
 # The fault and hostile-input suites at length (make test runs them small): ten times the
 # generated inputs, the fault suite five times over, and the fault benchmarks for minutes.
@@ -61,6 +62,14 @@ browser:
 	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo -n ); \
 	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver libjs-jquery >/dev/null \
 	    || echo "could not install chromium: the browser tests will be skipped (they say why)"; }
+
+# bench_cluster's agents: Debian's wrk, a load generator in C (else Python threads, said)
+wrk:
+	@command -v wrk >/dev/null || \
+	  { echo "installing Debian's wrk for bench_cluster's agents"; \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo -n ); \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null \
+	    || echo "could not install wrk: bench_cluster's agents are Python threads"; }
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache .grimp_cache .import_linter_cache
