@@ -7,7 +7,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, select, update
 
 from connector.customer.links import LinkStore
 from connector.models import Note
@@ -36,6 +36,10 @@ class StoredNote:
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # as spaces: no database keeps a NUL
 AUTHOR_MAX = 80
+# a person's landmarks, newest first (built once: on the hot path building costs more than
+# running it)
+NOTES_OF = select(notes).where(notes.c.customer_id == bindparam("customer")).order_by(
+    notes.c.updated_at.desc(), notes.c.id.desc())
 
 
 def note_text(raw: str | None) -> str:
@@ -57,11 +61,9 @@ class Notes:
 
     def of(self, customer_id: str) -> list[StoredNote]:
         """A person's landmarks, newest first."""
-        query = select(notes).where(notes.c.customer_id == customer_id).order_by(
-            notes.c.updated_at.desc(), notes.c.id.desc())
         with reading(self.engine) as connection:
             return [StoredNote(r.id, r.customer_id, r.text, r.author, r.updated_at)
-                    for r in connection.execute(query)]
+                    for r in connection.execute(NOTES_OF, {"customer": customer_id})]
 
     def add(self, customer_id: str, raw: str | None, author: str) -> int:
         """Keep a landmark (raises InvalidNote); its id."""

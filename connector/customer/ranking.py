@@ -19,20 +19,22 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import functools
 import re
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from pydantic import Field, field_validator
-from sqlalchemy import Engine, and_, or_, select
+from sqlalchemy import Engine, select
+from sqlalchemy.sql import Select
 
 from connector.config import Strict
 from connector.models import RfmScores
 from connector.sources.base import Purchase
-from connector.store.engine import reading
+from connector.store.engine import by_source_ids, reading, source_ids
 from connector.store.schema import segments
 
 PROSPECT = "P"
@@ -150,21 +152,25 @@ def abc_classes(revenue: Mapping[str, Decimal], customers: Iterable[str] = (),
 def stored(engine: Engine, external_ids: Mapping[str, str]) -> Kept | None:
     """The class and scores the `segments` job kept for this customer (by their ids in the
     sources that list purchases), the most recent if several sources know them."""
-    pairs = [and_(segments.c.source == source, segments.c.external_id == value)
-             for source, value in external_ids.items() if value]
-    if not pairs:
+    params = source_ids(external_ids)
+    if not params:
         return None
-    query = (select(segments.c.abc_class, segments.c.rfm_r, segments.c.rfm_f, segments.c.rfm_m,
-                    segments.c.computed_at, segments.c.abc_overridden)
-             .where(or_(*pairs)).order_by(segments.c.computed_at.desc()).limit(1))
     with reading(engine) as connection:
-        row = connection.execute(query).first()
+        row = connection.execute(_stored_statement(len(params) // 2), params).first()
     if row is None:
         return None
     at = row.computed_at if row.computed_at.tzinfo else row.computed_at.replace(tzinfo=dt.UTC)
     return Kept(row.abc_class, RfmScores(r=row.rfm_r, f=row.rfm_f, m=row.rfm_m,
                                          score=row.rfm_r + row.rfm_f + row.rfm_m), at,
                 bool(row.abc_overridden))
+
+
+@functools.lru_cache(maxsize=16)
+def _stored_statement(count: int) -> Select[Any]:
+    return (select(segments.c.abc_class, segments.c.rfm_r, segments.c.rfm_f, segments.c.rfm_m,
+                   segments.c.computed_at, segments.c.abc_overridden)
+            .where(by_source_ids(segments, count))
+            .order_by(segments.c.computed_at.desc()).limit(1))
 
 
 def quintile_cuts(values: Sequence[float]) -> list[float]:

@@ -6,13 +6,16 @@ that says a tier changed."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Engine, and_, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Select
 
-from connector.store.engine import insert_ignoring, reading
+from connector.store.engine import by_source_ids, insert_ignoring, reading, source_ids
 from connector.store.schema import loyalty_tiers
 
 
@@ -32,16 +35,20 @@ def kept_tier(engine: Engine, external_ids: Mapping[str, str]
               ) -> tuple[str | None, str | None, dt.date | None] | None:
     """The tier, previous tier and day of change kept for this customer (by their ids in the
     sources with a loyalty feed), the most recently seen if several; None when none is kept."""
-    pairs = [and_(loyalty_tiers.c.source == source, loyalty_tiers.c.external_id == value)
-             for source, value in external_ids.items() if value]
-    if not pairs:
+    params = source_ids(external_ids)
+    if not params:
         return None
-    query = (select(loyalty_tiers.c.tier, loyalty_tiers.c.previous_tier,
-                    loyalty_tiers.c.changed_on)
-             .where(or_(*pairs)).order_by(loyalty_tiers.c.seen_at.desc()).limit(1))
     with reading(engine) as connection:
-        row = connection.execute(query).first()
+        row = connection.execute(_kept_statement(len(params) // 2), params).first()
     return None if row is None else (row.tier, row.previous_tier, row.changed_on)
+
+
+@functools.lru_cache(maxsize=16)
+def _kept_statement(count: int) -> Select[Any]:
+    return (select(loyalty_tiers.c.tier, loyalty_tiers.c.previous_tier,
+                   loyalty_tiers.c.changed_on)
+            .where(by_source_ids(loyalty_tiers, count))
+            .order_by(loyalty_tiers.c.seen_at.desc()).limit(1))
 
 
 def record_tier(connection: Connection, source: str, external_id: str, customer_id: str,

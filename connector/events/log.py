@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import (
     Engine,
     and_,
+    bindparam,
     func,
     insert,
     or_,
@@ -40,6 +41,9 @@ PENDING, WORKING, DONE, FAILED = "pending", "working", "done", "failed"
 # on PostgreSQL, each event recorded is announced on this channel (NOTIFY, sent when its
 # transaction commits): a worker in another process listens and works it at once
 CHANNEL = "connector_events"
+# a person's requests, newest first, as the sidebar reads them (built once: see LINKS_OF)
+TICKETS_OF = select(contacts).where(contacts.c.customer_id == bindparam("customer")).order_by(
+    contacts.c.at.desc()).limit(500)
 
 
 @dataclass(frozen=True)
@@ -242,12 +246,10 @@ class EventLog:
 
     def tickets_of(self, customer_id: str) -> list[tuple[tuple[str, str], ContactEvent]]:
         """The same requests, each with its ticket as (helpdesk, ticket id), newest first."""
-        query = select(contacts).where(contacts.c.customer_id == customer_id).order_by(
-            contacts.c.at.desc()).limit(500)
         with reading(self.engine) as connection:
             return [((r.helpdesk, r.ticket_id),
                      ContactEvent(date=_aware(r.at), channel=r.channel, reason=r.subject))
-                    for r in connection.execute(query)]
+                    for r in connection.execute(TICKETS_OF, {"customer": customer_id})]
 
 
 def _held(event_id: int, claim: dt.datetime | None) -> ColumnElement[bool]:

@@ -8,11 +8,22 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, Table, create_engine, event, insert, make_url
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Table,
+    and_,
+    bindparam,
+    create_engine,
+    event,
+    insert,
+    make_url,
+    or_,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import StaticPool
@@ -46,6 +57,21 @@ def audit_entry(connection: Connection, actor: str, action: str, customer_id: st
     connection.execute(insert(audit), [{"at": dt.datetime.now(dt.UTC), "actor": actor[:80],
                                         "action": action, "customer_id": customer_id,
                                         "detail": detail[:400]}])
+
+
+def by_source_ids(table: Table, count: int) -> ColumnElement[bool]:
+    """A row whose (source, external_id) is one of `count` pairs, bound as s0, e0, s1, e1…
+    (`source_ids` gives them): a hot read's statement is then built once per size, not at
+    each call (building it costs more than running it)."""
+    return or_(*(and_(table.c.source == bindparam(f"s{i}"),
+                      table.c.external_id == bindparam(f"e{i}")) for i in range(count)))
+
+
+def source_ids(external_ids: Mapping[str, str]) -> dict[str, str]:
+    """The parameters of `by_source_ids` for these ids (source → id; empty ids left out)."""
+    pairs = [(source, value) for source, value in external_ids.items() if value]
+    return {f"{part}{i}": text for i, pair in enumerate(pairs)
+            for part, text in zip("se", pair, strict=True)}
 
 
 @contextmanager
