@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,19 @@ def drop(name: str) -> None:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+def probe(health: str, times: dict[str, list[float]], done: Callable[[], bool]) -> None:
+    """/healthz every 20 ms until `done`: its times, and a failure as 0."""
+    session = requests.Session()
+    while not done():
+        started = time.perf_counter()
+        try:
+            session.get(health, timeout=10)
+        except requests.RequestException:
+            times["failed"].append(0.0)
+        times["healthz"].append(time.perf_counter() - started)
+        time.sleep(0.02)
+
+
 def agents(urls: list[str], health: str, count: int, seconds: float) -> dict[str, list[float]]:
     """`count` agents opening warm records in a loop, and a probe of /healthz every 20 ms."""
     times: dict[str, list[float]] = {"sidebar": [], "healthz": [], "failed": []}
@@ -91,19 +105,9 @@ def agents(urls: list[str], health: str, count: int, seconds: float) -> dict[str
             times["sidebar" if ok else "failed"].append(time.perf_counter() - started)
             n += count
 
-    def probe() -> None:
-        session = requests.Session()
-        while time.monotonic() < stop:
-            started = time.perf_counter()
-            try:
-                session.get(health, timeout=10)
-            except requests.RequestException:
-                times["failed"].append(0.0)
-            times["healthz"].append(time.perf_counter() - started)
-            time.sleep(0.02)
-
     threads = [threading.Thread(target=agent, args=(i,)) for i in range(count)]
-    threads.append(threading.Thread(target=probe))
+    threads.append(threading.Thread(target=probe, args=(
+        health, times, lambda: time.monotonic() >= stop)))
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -139,18 +143,7 @@ def wrk_agents(urls: list[str], health: str, count: int, seconds: float) -> dict
     times: dict[str, list[float]] = {"healthz": [], "failed": []}
     stop = threading.Event()
 
-    def probe() -> None:
-        session = requests.Session()
-        while not stop.is_set():
-            started = time.perf_counter()
-            try:
-                session.get(health, timeout=10)
-            except requests.RequestException:
-                times["failed"].append(0.0)
-            times["healthz"].append(time.perf_counter() - started)
-            time.sleep(0.02)
-
-    thread = threading.Thread(target=probe)
+    thread = threading.Thread(target=probe, args=(health, times, stop.is_set))
     thread.start()
     try:
         out = subprocess.run(["wrk", "-t2", f"-c{count}", f"-d{int(seconds)}s", "--timeout",
