@@ -20,7 +20,7 @@ from connector.app import Services
 from connector.customer.links import LinkStore
 from connector.events.log import DONE, EventLog
 from connector.events.worker import EventWorker, Outcome
-from connector.helpdesk.base import TicketEvent, WriteBack
+from connector.helpdesk.base import TicketEvent
 from connector.helpdesk.config import AdapterConfig, WriteBackConfig
 from connector.identifiers import Identifiers
 from tests.conftest import (
@@ -29,6 +29,7 @@ from tests.conftest import (
     postgres_url,
     until,
 )
+from tests.events.test_worker import Recorder
 
 PAULINE = "pauline.deneve@easiware.fr"
 
@@ -161,16 +162,6 @@ class Counting:
             return real(ids, *args, **kwargs)
 
         services.assembler.lookup = lookup  # type: ignore[method-assign]
-
-
-class Recorder:
-    kind = "zendesk"
-
-    def __init__(self) -> None:
-        self.calls: list[WriteBack] = []
-
-    def write_back(self, change: WriteBack) -> None:
-        self.calls.append(change)
 
 
 def test_events_about_one_customer_in_a_burst_share_one_lookup(services: Services) -> None:

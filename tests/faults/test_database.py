@@ -37,7 +37,7 @@ from sqlalchemy import select
 
 from connector.customer.links import LinkStore
 from connector.events.log import DONE, PENDING, EventLog
-from connector.events.worker import EventWorker, Outcome
+from connector.events.worker import Outcome
 from connector.helpdesk.base import TicketEvent
 from connector.helpdesk.embed import EmbedLinks
 from connector.identifiers import Identifiers
@@ -55,6 +55,7 @@ from tests.conftest import (
     start_service,
     stop,
 )
+from tests.events.test_burst import Scripted
 from tests.faults.proxy import HANG, PASS, REFUSE, Proxy
 
 SECRET = "faults-helpscout-secret"
@@ -254,20 +255,6 @@ def events(proxy: Proxy) -> Iterator[tuple[EventLog, Proxy, sqlalchemy.Engine]]:
     drop_schema(schema)
 
 
-class Scripted(EventWorker):
-    """A worker whose work is a script (no sources): `on_work` runs for each event."""
-
-    def __init__(self, log: EventLog, on_work: Callable[[TicketEvent], Outcome]) -> None:
-        super().__init__(log, None, None, {}, {}, interval_s=0.05)  # type: ignore[arg-type]
-        self.on_work = on_work
-        self.completed: list[str] = []
-
-    def work(self, event: TicketEvent) -> Outcome:
-        outcome = self.on_work(event)
-        self.completed.append(event.key)
-        return outcome
-
-
 def ticket(key: str) -> TicketEvent:
     return TicketEvent(helpdesk="helpscout", key=key, kind="ticket.created",
                        identifiers=Identifiers(emails=(PAULINE,)), ticket_id=key,
@@ -292,7 +279,7 @@ def test_an_event_the_database_failed_under_is_given_back_as_soon_as_it_answers(
             log.add_contact("cus_x", event)  # raises: refused
         return Outcome("cus_x")
 
-    worker = Scripted(log, drop_then_work)
+    worker = Scripted(log, drop_then_work, interval_s=0.05)
     assert worker.run_once() == 1
     assert row(direct, "dropped-under").state == "working"  # the give-back waits for it
     assert worker.run_once() == 0  # still down: nothing claimed, nothing lost
@@ -311,7 +298,7 @@ def test_a_worked_event_whose_outcome_was_refused_is_finished_not_worked_again(
         proxy.set(REFUSE)  # the work is done; writing that it is fails
         return Outcome("cus_y")
 
-    worker = Scripted(log, work_then_drop)
+    worker = Scripted(log, work_then_drop, interval_s=0.05)
     worker.run_once()
     assert row(direct, "done-unsaid").state == "working"
     proxy.set(PASS)
@@ -331,7 +318,7 @@ def test_a_stopping_worker_gives_back_the_events_it_holds(
         release.wait(10)  # a source that takes its time
         return Outcome("cus_z")
 
-    dying = Scripted(log, slow)
+    dying = Scripted(log, slow, interval_s=0.05)
     dying.start()
     assert inside.wait(10)
     dying.stop(grace_s=0.2)  # shutting down: it cannot wait for the source
@@ -341,6 +328,6 @@ def test_a_stopping_worker_gives_back_the_events_it_holds(
     release.set()  # its late outcome is not written over the event it gave back
     until(lambda: dying.completed == ["held-at-stop"], 5)
     assert row(direct, "held-at-stop").state == PENDING
-    other = Scripted(log, lambda event: Outcome("cus_z"))  # another process
+    other = Scripted(log, lambda event: Outcome("cus_z"), interval_s=0.05)  # another process
     assert other.run_once() == 1
     assert row(direct, "held-at-stop").state == DONE and other.completed == ["held-at-stop"]
