@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from connector.customer.identity import external_identifier
 from connector.identifiers import Identifiers, InvalidIdentifier, identifiers_from
 from connector.manifest import Manifest, ManifestError, load_manifest
 from connector.settings import Settings
+
+if TYPE_CHECKING:
+    from connector.customer.links import LinkStore
 
 EXIT_INVALID = 1
 EXIT_USAGE = 2
@@ -30,6 +34,15 @@ def identifier_options(command: argparse.ArgumentParser, required: bool = True,
         group.add_argument("--handle", help="a social handle, e.g. instagram:claire_deco67")
         group.add_argument("--external", metavar="SOURCE:ID",
                            help="a source's own id, e.g. erp:C100997")
+
+
+def link_store(settings: Settings) -> LinkStore:
+    """The link store as the service opens it: its suppression list and audit fingerprints
+    keyed with the service's secret (an unkeyed store would miss what `forget --suppress`
+    listed). Imported here, not at the top: a command that needs no store starts faster."""
+    from connector.customer.links import LinkStore
+
+    return LinkStore(settings.database(), digest_key=settings.signing_key())
 
 
 def manifest_or_report(settings: Settings) -> Manifest | None:

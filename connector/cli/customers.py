@@ -18,6 +18,7 @@ from connector.cli.common import (
     EXIT_USAGE,
     identifier_options,
     identifiers,
+    link_store,
     manifest_and_identifiers,
     manifest_or_report,
 )
@@ -142,13 +143,11 @@ def sidebar_link(args: argparse.Namespace, settings: Settings) -> int:
 
 def unlink_identifier(args: argparse.Namespace, settings: Settings) -> int:
     """Remove a wrong link and refuse it from now on (audited)."""
-    from connector.customer.links import LinkStore
-
     given = manifest_and_identifiers(args, settings, "unlink")
     if isinstance(given, int):
         return given
     _, ids = given
-    store = LinkStore(settings.database(), digest_key=settings.signing_key())
+    store = link_store(settings)
     removed = [pair for pair in ids.pairs()
                if store.unlink(args.customer, pair[0], pair[1], actor=args.actor)]
     if not removed:
@@ -184,13 +183,11 @@ def forget_customer(args: argparse.Namespace, settings: Settings) -> int:
 
 def unsuppress_identifier(args: argparse.Namespace, settings: Settings) -> int:
     """Lift an identifier off the suppression list (audited): it may be learnt again."""
-    from connector.customer.links import LinkStore
-
     given = manifest_and_identifiers(args, settings, "unsuppress")
     if isinstance(given, int):
         return given
     _, ids = given
-    store = LinkStore(settings.database(), digest_key=settings.signing_key())
+    store = link_store(settings)
     if not store.unsuppress(ids.pairs(), actor=args.actor):
         print("connector unsuppress: this identifier is not suppressed", file=sys.stderr)
         return EXIT_NOT_FOUND

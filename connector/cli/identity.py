@@ -7,7 +7,7 @@ import argparse
 import os
 from typing import Any
 
-from connector.cli.common import EXIT_INVALID, manifest_or_report
+from connector.cli.common import EXIT_INVALID, link_store, manifest_or_report
 from connector.settings import Settings
 
 EXIT_CONFLICTS = 1
@@ -31,12 +31,10 @@ def add_identity_commands(commands: Any) -> list[argparse.ArgumentParser]:
 def audit_identities(args: argparse.Namespace, settings: Settings) -> int:
     """Print each conflict (values as fingerprints); exit 1 when some remain unrepaired."""
     from connector.customer.audit import conflicts_in, rekey_names, split, stale_name_keys
-    from connector.customer.links import LinkStore
-
     manifest = manifest_or_report(settings)
     if manifest is None:
         return EXIT_INVALID
-    store = LinkStore(settings.database(), digest_key=settings.signing_key())
+    store = link_store(settings)
     found = conflicts_in(store, manifest.identity)
     for conflict in found:
         print(conflict.describe(store.fingerprint))

@@ -14,6 +14,7 @@ from connector.cli.common import (
     EXIT_AMBIGUOUS,
     EXIT_NOT_FOUND,
     identifier_options,
+    link_store,
     manifest_and_identifiers,
 )
 from connector.settings import Settings
@@ -36,14 +37,13 @@ def export_customer(args: argparse.Namespace, settings: Settings) -> int:
     """Print the person's footprint (exit 3 when nothing is kept on the identifier, 4 when
     several people hold it and `--customer` does not say which)."""
     from connector.customer.export import anything_kept, footprint
-    from connector.customer.links import LinkStore
     from connector.store.engine import audit_entry
 
     given = manifest_and_identifiers(args, settings, "export")
     if isinstance(given, int):
         return given
     _, ids = given
-    store = LinkStore(settings.database(), digest_key=settings.signing_key())
+    store = link_store(settings)
     pairs = ids.pairs()
     people = sorted({link.customer_id for held in store.owners(pairs).values() for link in held})
     if args.customer:
