@@ -18,7 +18,8 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -177,9 +178,9 @@ class WriteBackQueue:
             if wait > 0:
                 self._later(row_id, wait, attempts, error=None, count=False)
                 continue
-            started = time.monotonic()
             try:
-                writer.write_back(change)
+                with self._timed(change.helpdesk):
+                    writer.write_back(change)
             except RateLimited as exc:
                 self.budget.pause(change.helpdesk, exc.retry_after_s)
                 self._later(row_id, exc.retry_after_s, attempts, str(exc), count=False)
@@ -192,10 +193,17 @@ class WriteBackQueue:
             else:
                 sent += 1
                 self._done(row_id, change.helpdesk)
-            finally:
-                self._took.setdefault(change.helpdesk, deque(maxlen=RECENT_CALLS)).append(
-                    time.monotonic() - started)
         return sent
+
+    @contextmanager
+    def _timed(self, helpdesk: str) -> Iterator[None]:
+        """Note how long a write-back to this helpdesk took (failed ones too): `margin_s`."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self._took.setdefault(helpdesk, deque(maxlen=RECENT_CALLS)).append(
+                time.monotonic() - started)
 
     def margin_s(self, helpdesk: str, limits: Limits) -> float:
         """How long past a full window's end its changes wait: the budget counts a call when
