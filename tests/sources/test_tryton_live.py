@@ -9,8 +9,10 @@ customer on them, as a shop that runs loyalty at its tills would.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -39,6 +41,8 @@ PHONE = "+33612345678"
 STORE = "Boutique Lyon Presqu'île"
 REQUIRED = ("trytond", "proteus", "trytond-party", "trytond-sale", "trytond-sale-point")
 SETUP_TIMEOUT_S = 240
+INSTALL = ("--all", "-u", "sale_point_party", "--activate-dependencies",
+           "--email", "admin@example.org")
 
 
 def _missing() -> list[str]:
@@ -96,6 +100,40 @@ def _wait_until_answering(url: str, server: subprocess.Popen[bytes], log: Path) 
     pytest.fail("trytond did not answer within 60 s")
 
 
+def _installed_key() -> str:
+    """What an installed database depends on: trytond's packages, the fixture module, the
+    command. Any of them changing makes a new key, so a kept database is never stale."""
+    digest = hashlib.sha256(repr((sys.version_info[:2], INSTALL)).encode())
+    for dist in sorted(metadata.distributions(), key=lambda d: d.metadata["Name"] or ""):
+        name = (dist.metadata["Name"] or "").lower()
+        if name.startswith(("trytond", "proteus", "python-sql")):
+            digest.update(f"{name}=={dist.version}\n".encode())
+    for path in sorted(FIXTURE_MODULES.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(FIXTURE_MODULES).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _install(database: Path, command: list[str], env: dict[str, str], log: Path) -> None:
+    """trytond-admin installs sale and its dependencies (~30 s); the installed, still empty
+    database is kept in the user's cache under a key of everything it depends on, and copied
+    from there on the next run. The seed (dated today) always runs afresh."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    kept = cache / "connector-tests" / f"tryton-{_installed_key()}.sqlite"
+    if kept.is_file():
+        shutil.copyfile(kept, database)
+        return
+    _run(command, env, log)
+    try:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        partial = kept.with_suffix(f".{os.getpid()}.partial")
+        shutil.copyfile(database, partial)
+        partial.replace(kept)  # atomic: a run reading the cache sees the whole file or none
+    except OSError as error:  # a read-only home only costs the next run the install
+        print(f"tryton: the installed database is not kept ({error})")
+
+
 @pytest.fixture(scope="module")
 def tryton(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A seeded trytond on a free local port; its URL."""
@@ -111,9 +149,9 @@ def tryton(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = _environment(root)
     log = root / "trytond.log"
     bin_dir = Path(sys.executable).parent
-    _run([str(bin_dir / "trytond-admin"), "-c", str(config), "-d", DATABASE, "--all",
-          "-u", "sale_point_party", "--activate-dependencies", "--email", "admin@example.org"],
-         env, log)
+    _install(root / f"{DATABASE}.sqlite",
+             [str(bin_dir / "trytond-admin"), "-c", str(config), "-d", DATABASE, *INSTALL],
+             env, log)
     _run([sys.executable, __file__, str(config), DATABASE], env, log)
     with log.open("ab") as out:
         server = subprocess.Popen([str(bin_dir / "trytond"), "-c", str(config), "-d", DATABASE],
