@@ -8,6 +8,8 @@ The parent only supervises: it starts nothing that runs threads before forking, 
 SIGTERM and SIGINT to its children, waits for them to drain, and starts again a child that died
 on its own after it had run a while (after a pause). A child that fails as it starts (a manifest
 or a schema it cannot run on: starting again would fail again) stops them all, with its code.
+The processes' metrics are shared (`connector.ops.metrics.share_between_processes`), so a
+scrape answered by any of them counts them all.
 """
 
 from __future__ import annotations
@@ -34,8 +36,10 @@ Child = Callable[[], int]
 class Supervisor:
     """Forks the children it is given, keeps them running, stops them all on a signal."""
 
-    def __init__(self, children: dict[str, Child]) -> None:
+    def __init__(self, children: dict[str, Child],
+                 ended: Callable[[int], None] = lambda _pid: None) -> None:
         self.children = children
+        self.ended = ended  # told each child's pid once it has ended
         self.pids: dict[int, str] = {}
         self.started: dict[int, float] = {}
         self.stopping = threading.Event()
@@ -57,6 +61,7 @@ class Supervisor:
                 continue
             name = self.pids.pop(pid, "")
             began = self.started.pop(pid, 0.0)
+            self.ended(pid)
             if not name or self.stopping.is_set():
                 continue
             failed = os.waitstatus_to_exitcode(status)

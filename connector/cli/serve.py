@@ -12,6 +12,7 @@ from typing import Any
 from connector.cli.common import EXIT_INVALID, manifest_or_report
 from connector.cli.front import Front
 from connector.cli.processes import Supervisor, listening_socket, run_worker, settle_heap
+from connector.ops.metrics import process_ended, share_between_processes, unshare
 from connector.settings import Settings
 from connector.web import create_app
 
@@ -47,7 +48,11 @@ def run_processes(settings: Settings, workers: int, with_worker: bool, why: str)
     print(f"connector: {workers} web processes ({why}) on {where}"
           f"{' and one for events and jobs' if with_worker else ''}", file=sys.stderr,
           flush=True)
-    return Supervisor(children).run()
+    made = share_between_processes()
+    try:
+        return Supervisor(children, ended=process_ended).run()
+    finally:
+        unshare(made)
 
 
 def add_serve_commands(commands: Any) -> list[argparse.ArgumentParser]:

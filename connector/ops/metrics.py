@@ -1,13 +1,24 @@
-"""Prometheus metrics of one service instance (its own registry: no global state)."""
+"""Prometheus metrics of one service instance (its own registry: no global state).
+
+With several processes behind one port (`connector serve --workers N`), a scrape reaches
+whichever web process answers; so the supervisor shares them (`share_between_processes`):
+prometheus_client's multiprocess mode, each process writing its counters to files in one
+folder and every scrape summing them all, so `rate()` sees one service, not processes in turn.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
 from connector.models import SourceStatus
@@ -15,11 +26,51 @@ from connector.models import SourceStatus
 log = logging.getLogger(__name__)
 
 
+SHARED_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own name for the folder
+
+
+def share_between_processes() -> Path | None:
+    """From now on (call it before forking), every Metrics of this process and its children
+    writes its values to files in one folder that each scrape sums: PROMETHEUS_MULTIPROC_DIR
+    when the operator sets it (its old `*.db` files removed: counters start again with the
+    service), else a new folder in /dev/shm (memory): returned, for `unshare`."""
+    given = os.environ.get(SHARED_DIR)
+    made = None
+    if given:
+        folder = Path(given)
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("*.db"):
+            old.unlink()
+    else:
+        shm = Path("/dev/shm")
+        folder = Path(tempfile.mkdtemp(prefix="connector-metrics-",
+                                       dir=shm if os.access(shm, os.W_OK) else None))
+        os.environ[SHARED_DIR] = str(folder)
+        made = folder
+    values.ValueClass = values.MultiProcessValue()  # what prometheus_client picks at import
+    return made
+
+
+def process_ended(pid: int) -> None:
+    """A child ended: its gauges no longer count (its counters do, as Prometheus expects)."""
+    folder = os.environ.get(SHARED_DIR)
+    if folder:
+        mark_process_dead(pid, folder)
+
+
+def unshare(made: Path | None) -> None:
+    """The service stops: remove the folder `share_between_processes` made, if it made one."""
+    if made is not None:
+        shutil.rmtree(made, ignore_errors=True)
+
+
 class Metrics:
     """Request latency, source outcomes and latency, cache hits, webhooks, job runs."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.shared_dir = os.environ.get(SHARED_DIR) or None  # several processes: their sum
+        self._scraped: list[Collector] = []  # read at each scrape (from the database)
         self.requests = Histogram(
             "connector_request_seconds", "HTTP request latency", ["endpoint", "status"],
             registry=self.registry,
@@ -45,23 +96,62 @@ class Metrics:
             "skipped: another process holds it or ran it)", ["job", "outcome"],
             registry=self.registry,
         )
+        self.rendered = Counter(
+            "connector_rendered_blocks", "Sidebar blocks served rendered already (hit) or "
+            "rendered now (miss)", ["result"], registry=self.registry,
+        )
+        self.rendered_bytes = Gauge(
+            "connector_rendered_blocks_bytes", "Bytes of rendered blocks the processes keep",
+            registry=self.registry, multiprocess_mode="livesum",
+        )
+        self.shared_degraded = Gauge(
+            "connector_shared_cache_degraded", "1 while the shared cache (Redis) does not "
+            "answer and a process's memory stands in", registry=self.registry,
+            multiprocess_mode="livemax",
+        )
+        self.shared_fallbacks = Counter(
+            "connector_shared_cache_fallbacks", "Cache calls answered from a process's memory "
+            "because Redis did not", registry=self.registry,
+        )
+        self.shared_outages = Counter(
+            "connector_shared_cache_outages", "Times the shared cache (Redis) stopped "
+            "answering", registry=self.registry,
+        )
 
     def watch_jobs(self, last_success: Callable[[], dict[str, float]]) -> None:
         """Export each job's last success (any process: read from the database at scrape)."""
-        self.registry.register(_LastSuccess(last_success))
+        self._scrape(_LastSuccess(last_success))
 
     def watch_brand_nps(self, months: Callable[[], Sequence[MonthFigures]]) -> None:
         """Export the brand's NPS and answers per month (the last months the `segments` job
         counted: read from the database at scrape)."""
-        self.registry.register(_BrandNps(months))
+        self._scrape(_BrandNps(months))
 
     def watch_shared_cache(self, cache: SharedCacheState) -> None:
         """Export whether the shared cache (Redis) is away, and how often memory stood in."""
-        self.registry.register(_SharedCache(cache))
+        self.shared_degraded.set(int(cache.degraded))
+        cache.noted = self._shared_cache_noted
 
     def watch_rendered(self, kept: RenderedState) -> None:
         """Export how often a warm sidebar's blocks came rendered already, and their bytes."""
-        self.registry.register(_Rendered(kept))
+        kept.noted = self._rendered_noted
+
+    def _scrape(self, collector: Collector) -> None:
+        self.registry.register(collector)
+        self._scraped.append(collector)
+
+    def _shared_cache_noted(self, what: str) -> None:
+        if what == "fallback":
+            self.shared_fallbacks.inc()
+        elif what == "outage":
+            self.shared_outages.inc()
+            self.shared_degraded.set(1)
+        elif what == "back":
+            self.shared_degraded.set(0)
+
+    def _rendered_noted(self, hit: bool, size_bytes: int) -> None:
+        self.rendered.labels("hit" if hit else "miss").inc()
+        self.rendered_bytes.set(size_bytes)
 
     def observe_source(self, name: str, status: SourceStatus, from_cache: bool) -> None:
         """Record one source's answer to one lookup."""
@@ -71,8 +161,15 @@ class Metrics:
         self.cache.labels(name, "hit" if from_cache else "miss").inc()
 
     def render(self) -> bytes:
-        """The metrics in Prometheus' text format."""
-        return generate_latest(self.registry)
+        """The metrics in Prometheus' text format: this process's, or with several processes
+        their sum (and what the database says, read once)."""
+        if self.shared_dir is None:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, self.shared_dir)
+        for collector in self._scraped:
+            registry.register(collector)
+        return generate_latest(registry)
 
 
 class MonthFigures(Protocol):
@@ -91,68 +188,19 @@ class MonthFigures(Protocol):
 
 
 class SharedCacheState(Protocol):
-    """The shared cache's outage figures (`connector.sources.redis_cache.RedisCache`)."""
+    """The shared cache (`connector.sources.redis_cache.RedisCache`): whether it is away now,
+    and `noted`, which it calls with "fallback", "outage" or "back" as they happen."""
 
     @property
     def degraded(self) -> bool: ...
-    @property
-    def fallbacks(self) -> int: ...
-    @property
-    def outages(self) -> int: ...
-
-
-class _SharedCache(Collector):
-    """`connector_shared_cache_degraded` (1 while Redis does not answer and this process's
-    memory stands in), `connector_shared_cache_fallbacks_total` (cache calls memory answered)
-    and `connector_shared_cache_outages_total`."""
-
-    def __init__(self, cache: SharedCacheState) -> None:
-        self.cache = cache
-
-    def describe(self) -> list[GaugeMetricFamily]:
-        return []
-
-    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
-        yield GaugeMetricFamily("connector_shared_cache_degraded", "1 while the shared cache "
-                                "(Redis) does not answer and this process's memory stands in",
-                                value=int(self.cache.degraded))
-        yield CounterMetricFamily("connector_shared_cache_fallbacks", "Cache calls answered "
-                                  "from this process's memory because Redis did not",
-                                  value=self.cache.fallbacks)
-        yield CounterMetricFamily("connector_shared_cache_outages", "Times the shared cache "
-                                  "(Redis) stopped answering", value=self.cache.outages)
+    noted: Callable[[str], None]
 
 
 class RenderedState(Protocol):
-    """The rendered blocks' figures (`connector.widgets.rendered.RenderedBlocks`)."""
+    """The rendered blocks (`connector.widgets.rendered.RenderedBlocks`): `noted`, which they
+    call at each block with whether it was kept already and the bytes they keep."""
 
-    @property
-    def hits(self) -> int: ...
-    @property
-    def misses(self) -> int: ...
-    @property
-    def size_bytes(self) -> int: ...
-
-
-class _Rendered(Collector):
-    """`connector_rendered_blocks_total{result}` (hit: kept, miss: rendered) and
-    `connector_rendered_blocks_bytes` (what this process keeps)."""
-
-    def __init__(self, kept: RenderedState) -> None:
-        self.kept = kept
-
-    def describe(self) -> list[GaugeMetricFamily]:
-        return []
-
-    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
-        blocks = CounterMetricFamily("connector_rendered_blocks", "Sidebar blocks served "
-                                     "rendered already (hit) or rendered now (miss)",
-                                     labels=["result"])
-        blocks.add_metric(["hit"], self.kept.hits)
-        blocks.add_metric(["miss"], self.kept.misses)
-        yield blocks
-        yield GaugeMetricFamily("connector_rendered_blocks_bytes", "Bytes of rendered blocks "
-                                "this process keeps", value=self.kept.size_bytes)
+    noted: Callable[[bool, int], None]
 
 
 class _BrandNps(Collector):

@@ -150,6 +150,10 @@ class _Down(Exception):
     """Redis did not answer (or is in its back-off): this process's memory answers instead."""
 
 
+def _unnoted(_what: str) -> None:
+    """No one counts the outages (no metrics)."""
+
+
 class RedisCache:
     """The source cache in Redis, with `MemoryCache`'s interface (`get`, `put`,
     `invalidate_tags`, `clock`) plus a lock per key for `SharedSingleFlight`. While Redis does
@@ -171,6 +175,7 @@ class RedisCache:
         self.degraded = False
         self.fallbacks = 0  # calls this process's memory answered instead of Redis
         self.outages = 0
+        self.noted: Callable[[str], None] = _unnoted  # "fallback", "outage", "back"
         self._down_until = 0.0
         self._state = threading.Lock()
         self._missed: list[tuple[tuple[str, ...], str]] = []  # invalidations made while away
@@ -186,6 +191,7 @@ class RedisCache:
         """op against Redis; _Down (and the outage noted) when it does not answer."""
         if self._down_until > time.monotonic():
             self.fallbacks += 1
+            self.noted("fallback")
             raise _Down
         try:
             result = op(self._redis)
@@ -200,10 +206,14 @@ class RedisCache:
         with self._state:
             self.fallbacks += 1
             self._down_until = time.monotonic() + self.retry_s
-            if self.degraded:
-                return
-            self.degraded = True
-            self.outages += 1
+            began = not self.degraded
+            if began:
+                self.degraded = True
+                self.outages += 1
+        self.noted("fallback")
+        if not began:
+            return
+        self.noted("outage")
         log.warning("shared cache (Redis) unavailable (%s): serving from this process's memory, "
                     "trying Redis again every %g s", type(exc).__name__, self.retry_s)
 
@@ -213,6 +223,7 @@ class RedisCache:
                 return
             self.degraded = False
             missed, self._missed = self._missed, []
+        self.noted("back")
         self.fallback.clear()
         log.info("shared cache (Redis) answers again: back to it (%d invalidations made "
                  "meanwhile to apply)", len(missed))

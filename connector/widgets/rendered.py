@@ -57,6 +57,10 @@ class _Kept:
     refs: tuple[object, ...]  # the manifest's objects the block was rendered with
 
 
+def _unnoted(_hit: bool, _size_bytes: int) -> None:
+    """No one counts the blocks (no metrics)."""
+
+
 class RenderedBlocks:
     """Blocks' HTML by record version and context (thread-safe; see the module's docstring)."""
 
@@ -70,6 +74,7 @@ class RenderedBlocks:
         self._quoted = "cnrq" + secrets.token_hex(12)  # no escaping or quoting alters them
         self.hits = 0
         self.misses = 0
+        self.noted: Callable[[bool, int], None] = _unnoted  # (kept already?, bytes kept)
 
     def page(self, profile: CustomerProfile, ctx: RenderContext) -> PageBlocks | None:
         """The blocks of one page of this record (None when nothing is kept)."""
@@ -95,6 +100,8 @@ class RenderedBlocks:
             else:
                 kept = None
                 self.misses += 1
+            size = int(self._kept.currsize)
+        self.noted(kept is not None, size)
         if kept is not None:
             return self._put_back(kept.html, ctx.token)
         html = render(ctx)

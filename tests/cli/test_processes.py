@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -47,6 +48,14 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def healthz_count(port: int) -> float:
+    """`/healthz` requests answered well, as a scrape of `/metrics` counts them."""
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    found = re.search(r'^connector_request_seconds_count\{endpoint="/healthz",status="200"\} '
+                      r'(\S+)$', text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
 def test_n_web_processes_and_one_worker_share_the_port_and_stop_together(
         env: dict[str, str], tmp_path: Path) -> None:
     port = free_port()
@@ -57,8 +66,11 @@ def test_n_web_processes_and_one_worker_share_the_port_and_stop_together(
         wait_http(f"http://127.0.0.1:{port}/healthz", parent, seconds=40)
         assert until(lambda: len(children(parent.pid)) == 3, 20)  # web-1, web-2, worker
         kids = children(parent.pid)
+        before = healthz_count(port)
         for _ in range(10):  # every answer from one of the web processes, none refused
             assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+        # whichever process answers a scrape, it counts every process's requests
+        assert [healthz_count(port) for _ in range(6)] == [before + 10] * 6
         parent.send_signal(signal.SIGTERM)
         assert parent.wait(timeout=30) == 0
         assert all(not Path(f"/proc/{pid}").exists() or
