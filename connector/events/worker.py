@@ -54,7 +54,7 @@ class Batch(threading.local):
     made for them, and the requesters already remembered."""
 
     def __init__(self) -> None:
-        self.lookups: dict[tuple[Identifiers, Ticket | None], Lookup] | None = None
+        self.lookups: dict[tuple[Identifiers, Ticket | None, bool], Lookup] | None = None
         self.requesters: set[tuple[str, str, str]] = set()
 
 
@@ -115,29 +115,35 @@ class EventWorker:
         found = self._lookup(event, ids, ticket)
         if not found.identity_checked:  # the link store cannot be read: wait for it
             raise IdentityNotChecked("the link store cannot be read")
-        profile = found.profile
-        if profile is None:  # unknown, or several people: never guessed
+        customer_id = found.customer_id
+        if customer_id is None:  # unknown, or several people: never guessed
             return Outcome(None)
         if event.requester_id:  # who they are in this helpdesk, for the refresh_flags job
-            seen = (event.helpdesk, event.requester_id, profile.customer_id)
+            seen = (event.helpdesk, event.requester_id, customer_id)
             if seen not in self._shared.requesters:  # once per group
                 self.events.remember_requester(*seen)
                 self._shared.requesters.add(seen)
-        added = event.new_request and self.events.add_contact(profile.customer_id, event)
-        queued = self._write_back(event, profile, found.flags, added)
-        return Outcome(profile.customer_id, added, queued)
+        added = event.new_request and self.events.add_contact(customer_id, event)
+        queued = found.profile is not None and self._write_back(event, found.profile,
+                                                                found.flags, added)
+        return Outcome(customer_id, added, queued)
 
     def _lookup(self, event: TicketEvent, ids: Identifiers, ticket: Ticket | None) -> Lookup:
         """Who the event is about: asked once per group of events naming the same
         identifiers (and the same ticket when the flags are written back: they depend on
-        it); asked afresh, the cache dropped first, when the customer changed."""
+        it); asked afresh, the cache dropped first, when the customer changed. The whole
+        record is made only for a helpdesk that takes our flags back: otherwise knowing whose
+        event it is is enough (the sources are asked all the same: their answers are cached
+        for the agent who opens the ticket)."""
         lookups = self._shared.lookups
-        key = (ids, ticket if self._writes_back(event.helpdesk) else None)
+        record = self._writes_back(event.helpdesk)
+        key = (ids, ticket if record else None, record)
         if event.kind == "customer.updated":
             self.assembler.invalidate(ids)
         elif lookups is not None and key in lookups:
             return lookups[key]
-        found = self.assembler.lookup(ids, ticket=ticket)  # not its own past complaint
+        found = self.assembler.lookup(ids, ticket=ticket,  # not its own past complaint
+                                      record=record)
         if lookups is not None and found.identity_checked:
             lookups[key] = found
         return found

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import sqlalchemy
+
 from connector.app import Services
 from connector.events.worker import EventWorker
 from connector.helpdesk.base import TicketEvent, WriteBack
@@ -76,6 +78,34 @@ def test_nothing_is_written_back_unless_the_manifest_asks(services: Services) ->
                          {"zendesk": writer}, {"zendesk": AdapterConfig()})
     assert not worker.work(ticket("504")).write_back
     assert services.writebacks.pending() == []
+
+
+def test_without_write_back_an_event_learns_whose_it_is_and_builds_no_record(
+        services: Services) -> None:
+    """No helpdesk takes our flags back: the event is worked with an identity-only lookup
+    (the sources asked and cached, nothing merged, our notes and the history never read);
+    with write-back on, the whole record is made for the flags."""
+    whole = services.assembler.lookup(Identifiers(emails=(PAULINE,)))
+    alone = services.assembler.lookup(Identifiers(emails=(PAULINE,)), record=False)
+    assert whole.profile is not None and alone.profile is None and not alone.flags
+    assert alone.customer_id == whole.customer_id == whole.profile.customer_id
+    assert alone.sources.keys() == whole.sources.keys()
+    assert services.assembler.lookup(Identifiers(emails=("nobody@example.org",)),
+                                     record=False).customer_id is None
+
+    statements: list[str] = []
+    sqlalchemy.event.listen(services.events.engine, "before_cursor_execute",
+                            lambda _c, _cur, sql, *_: statements.append(sql))
+    assert services.worker.work(ticket("506")).customer_id == whole.customer_id
+    assert statements and not [s for s in statements if "FROM notes" in s or
+                                "FROM contacts" in s or "FROM segments" in s]
+    statements.clear()
+    config = AdapterConfig(write_back=WriteBackConfig(enabled=True))
+    worker = EventWorker(services.events, services.assembler, services.writebacks,
+                         {"zendesk": Recorder()}, {"zendesk": config})
+    assert worker.work(ticket("507")).write_back
+    assert [s for s in statements if "FROM notes" in s] and \
+        [s for s in statements if "FROM contacts" in s]
 
 
 def test_one_ticket_delivered_twice_under_two_ids_gets_one_note(services: Services) -> None:
