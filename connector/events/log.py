@@ -28,13 +28,14 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement
 
 from connector.helpdesk.base import TicketEvent
 from connector.identifiers import Identifiers
 from connector.models import ContactEvent
-from connector.store.engine import create_tables, insert_ignoring, reading
+from connector.store.engine import create_tables, insert_ignoring, reading, upsert
 from connector.store.schema import SUBJECT_MAX, contacts, helpdesk_people, ticket_events
 
 PENDING, WORKING, DONE, FAILED = "pending", "working", "done", "failed"
@@ -183,31 +184,34 @@ class EventLog:
                 ticket_events.c.id == event_id)).first()
         return dict(row._mapping) if row else None
 
-    def add_contact(self, customer_id: str, event: TicketEvent) -> bool:
-        """Record a new request in the customer's history (one per ticket); False if known."""
+    def add_contact(self, customer_id: str, event: TicketEvent,
+                    connection: Connection | None = None) -> bool:
+        """Record a new request in the customer's history (one per ticket); False if known.
+        Given a connection, in its transaction."""
         if not event.ticket_id:
             return False
+        if connection is None:
+            with self.engine.begin() as own:
+                return self.add_contact(customer_id, event, own)
         row = {"customer_id": customer_id, "helpdesk": event.helpdesk,
                "ticket_id": event.ticket_id, "channel": event.channel,
                "subject": (event.subject or "")[:SUBJECT_MAX] or None,
                "at": event.occurred_at or _now()}
-        try:
-            with self.engine.begin() as connection:
-                connection.execute(insert(contacts).values(**row))
-        except IntegrityError:
-            return False
-        return True
+        # the ticket known already: nothing inserted, and the transaction goes on
+        return connection.execute(insert_ignoring(connection, contacts).values(**row)
+                                  .returning(contacts.c.id)).first() is not None
 
-    def remember_requester(self, helpdesk: str, requester_id: str, customer_id: str) -> None:
-        """This helpdesk's requester is this customer, seen now."""
-        key = and_(helpdesk_people.c.helpdesk == helpdesk,
-                   helpdesk_people.c.requester_id == requester_id[:80])
-        values = {"customer_id": customer_id, "last_seen": _now()}
-        with self.engine.begin() as connection:
-            if not connection.execute(update(helpdesk_people).where(key).values(**values)
-                                      ).rowcount:  # unless another worker just added them
-                connection.execute(insert_ignoring(connection, helpdesk_people), [
-                    {"helpdesk": helpdesk, "requester_id": requester_id[:80], **values}])
+    def remember_requester(self, helpdesk: str, requester_id: str, customer_id: str,
+                           connection: Connection | None = None) -> None:
+        """This helpdesk's requester is this customer, seen now (one statement, whoever
+        else adds them at the same time). Given a connection, in its transaction."""
+        if connection is None:
+            with self.engine.begin() as own:
+                return self.remember_requester(helpdesk, requester_id, customer_id, own)
+        upsert(connection, helpdesk_people, {
+            "helpdesk": helpdesk, "requester_id": requester_id[:80],
+            "customer_id": customer_id, "last_seen": _now()}, keys=("helpdesk", "requester_id"))
+        return None
 
     def requesters_since(self, since: dt.datetime, helpdesks: list[str],
                          limit: int) -> dict[str, list[tuple[str, str]]]:

@@ -29,6 +29,8 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
+from sqlalchemy.engine import Connection
+
 from connector.customer.profile import IdentityNotChecked, Lookup, ProfileAssembler
 from connector.events.log import Claimed, EventLog
 from connector.events.outbox import Outbox
@@ -118,14 +120,19 @@ class EventWorker:
         customer_id = found.customer_id
         if customer_id is None:  # unknown, or several people: never guessed
             return Outcome(None)
-        if event.requester_id:  # who they are in this helpdesk, for the refresh_flags job
-            seen = (event.helpdesk, event.requester_id, customer_id)
-            if seen not in self._shared.requesters:  # once per group
-                self.events.remember_requester(*seen)
-                self._shared.requesters.add(seen)
-        added = event.new_request and self.events.add_contact(customer_id, event)
-        queued = found.profile is not None and self._write_back(event, found.profile,
-                                                                found.flags, added)
+        seen = (event.helpdesk, event.requester_id, customer_id) if event.requester_id else None
+        remember = seen is not None and seen not in self._shared.requesters  # once per group
+        if not (remember or event.new_request or found.profile is not None):
+            return Outcome(customer_id)
+        with self.events.engine.begin() as connection:  # all of it, or none of it
+            if remember and seen is not None:  # who they are here, for refresh_flags
+                self.events.remember_requester(*seen, connection=connection)
+            added = event.new_request and self.events.add_contact(customer_id, event,
+                                                                  connection)
+            queued = found.profile is not None and self._write_back(
+                event, found.profile, found.flags, added, connection)
+        if remember and seen is not None:
+            self._shared.requesters.add(seen)
         return Outcome(customer_id, added, queued)
 
     def _lookup(self, event: TicketEvent, ids: Identifiers, ticket: Ticket | None) -> Lookup:
@@ -353,9 +360,9 @@ class EventWorker:
         return all(self._settle(item, write) for item, write in waiting)  # stops at a failure
 
     def _write_back(self, event: TicketEvent, profile: CustomerProfile, flags: Sequence[Flag],
-                    new_ticket: bool) -> bool:
+                    new_ticket: bool, connection: Connection) -> bool:
         """Queue our flags (every one, not only those shown) for the helpdesk, if it takes
-        write-backs."""
+        write-backs (in the transaction of the event's other writes)."""
         config = self.configs.get(event.helpdesk)
         if config is None or event.helpdesk not in self.writers:
             return False
@@ -364,7 +371,7 @@ class EventWorker:
                                  new_ticket=new_ticket)
         if change is None:
             return False
-        self.queue.enqueue(change)
+        self.queue.enqueue(change, connection)
         return True
 
 

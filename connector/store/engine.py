@@ -51,6 +51,16 @@ def insert_ignoring(connection: Connection, table: Table) -> Insert:
     return insert(table)
 
 
+def upsert(connection: Connection, table: Table, row: Mapping[str, object],
+           keys: Sequence[str]) -> None:
+    """Insert the row, or update the one with the same `keys` to its other values, in one
+    statement (SQLite and PostgreSQL both say ON CONFLICT … DO UPDATE)."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(**row)
+    connection.execute(statement.on_conflict_do_update(
+        index_elements=list(keys), set_={k: v for k, v in row.items() if k not in keys}))
+
+
 def audit_entry(connection: Connection, actor: str, action: str, customer_id: str | None,
                 detail: str) -> None:
     """Write one audit entry (ids only, never customer data) in the caller's transaction."""

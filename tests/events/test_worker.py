@@ -4,7 +4,9 @@ history (once per ticket) and queues the write-back of our flags."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
+import pytest
 import sqlalchemy
 
 from connector.app import Services
@@ -106,6 +108,32 @@ def test_without_write_back_an_event_learns_whose_it_is_and_builds_no_record(
     assert worker.work(ticket("507")).write_back
     assert [s for s in statements if "FROM notes" in s] and \
         [s for s in statements if "FROM contacts" in s]
+
+
+def test_an_events_writes_are_kept_together_or_not_at_all(services: Services,
+                                                             monkeypatch: Any) -> None:
+    """The contact, who the requester is and the queued write-back share one transaction:
+    a failure in the last leaves none of them, so the event's retry finds nothing half done."""
+    config = AdapterConfig(write_back=WriteBackConfig(enabled=True))
+    worker = EventWorker(services.events, services.assembler, services.writebacks,
+                         {"zendesk": Recorder()}, {"zendesk": config})
+    customer = services.assembler.lookup(Identifiers(emails=(PAULINE,))).customer_id
+    assert customer is not None
+    before = len(services.events.tickets_of(customer))
+
+    def refused(*_: object) -> int:
+        raise RuntimeError("the queue refused it")
+
+    monkeypatch.setattr(services.writebacks, "enqueue", refused)
+    with pytest.raises(RuntimeError):
+        worker.work(ticket("508", requester_id="9508"))
+    assert len(services.events.tickets_of(customer)) == before
+    assert services.events.requesters_of(customer, ["zendesk"]) == []
+    monkeypatch.undo()
+    outcome = worker.work(ticket("508", requester_id="9508"))  # the retry: all of it, once
+    assert outcome.contact_added and outcome.write_back
+    assert len(services.events.tickets_of(customer)) == before + 1
+    assert services.events.requesters_of(customer, ["zendesk"]) == [("zendesk", "9508")]
 
 
 def test_one_ticket_delivered_twice_under_two_ids_gets_one_note(services: Services) -> None:
