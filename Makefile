@@ -8,8 +8,11 @@ BIN := $(VENV)/bin
 run: $(VENV)/.run-installed
 	$(BIN)/python -m demo
 
+# The suite in TEST_JOBS processes (pytest-xdist), each test file whole in one of them: most
+# tests wait on servers they start, so three share two cores well. TEST_JOBS=0: one process.
+TEST_JOBS ?= 3
 test: $(VENV)/.dev-installed browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadfile)
 
 # The benchmarks at full size (several minutes each); figures go in bench/RESULTS.md.
 bench: $(VENV)/.dev-installed wrk

@@ -72,8 +72,10 @@ def _backoffice(data_dir: Path, env: dict[str, str], port: int,
 
 
 def _free(port: int) -> bool:
-    """Whether nothing listens on this port of the loopback address."""
+    """Whether nothing listens on this port of the loopback address (one a server just left,
+    its connections still closing, is free: the back office binds it as this probe does)."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:

@@ -36,6 +36,16 @@ os.environ.setdefault("CONNECTOR_RATE_LIMIT", "off")
 os.environ.setdefault("CONNECTOR_AUTH_FAILURE_LIMIT", "off")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each API operation schemathesis makes a test of gets an id of its own: under pytest 9
+    its items all share the function's id, and `make test`'s parallel workers (pytest-xdist)
+    run one item per id — every operation but the first would go unchecked."""
+    for item in items:
+        label = getattr(item, "operation_label", None)
+        if label and not item.nodeid.endswith("]"):
+            item._id = item._id.with_params(label)  # type: ignore[attr-defined]
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
     with socket.socket() as sock:

@@ -47,7 +47,8 @@ def test_the_demo_stops_its_children_on_a_signal(demo_data: Path, tmp_path: Path
                                                   stop_signal: int) -> None:
     port = free_port()
     env = {**os.environ, "CONNECTOR_PORT": str(port), "CONNECTOR_DATA_DIR": str(tmp_path),
-           "CONNECTOR_DEMO_DIR": str(demo_data), "CONNECTOR_SECRET_KEY": "test-secret-key"}
+           "CONNECTOR_DEMO_DIR": str(demo_data), "CONNECTOR_SECRET_KEY": "test-secret-key",
+           "DEMO_BACKOFFICE_PORT": str(free_port())}  # 8071 left to the walkthrough
     demo = subprocess.Popen([sys.executable, "-m", "demo"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     started: list[int] = []
