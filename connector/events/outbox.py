@@ -39,7 +39,7 @@ from connector.helpdesk.base import WriteBack
 from connector.identifiers import Identifiers
 from connector.models import Consent, CustomerProfile
 from connector.sources.base import SourceError, SourceMisconfigured, SourceUnavailable
-from connector.store.engine import audit_entry, create_tables, insert_ignoring
+from connector.store.engine import audit_entry, create_tables, insert_ignoring, reading
 from connector.store.schema import audit, changes
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ class Outbox:
             query = query.where(changes.c.updated_at >= since)
         if kinds is not None:
             query = query.where(changes.c.kind.in_(tuple(kinds)))
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:  # every sidebar asks: one round trip
             return [_state(row) for row in connection.execute(query)]
 
     def counts(self) -> dict[str, int]:
