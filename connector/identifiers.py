@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar
@@ -13,6 +14,7 @@ import phonenumbers
 from anyascii import anyascii
 from babel import Locale
 from babel.core import get_global
+from cachetools import LRUCache
 
 T = TypeVar("T")
 # no space nor control character (a NUL is no address, and no database can keep it)
@@ -139,8 +141,37 @@ def _trim(text: str) -> str:
         text = trimmed
 
 
+_PHONES: LRUCache[tuple[str, str], str | InvalidIdentifier] = LRUCache(maxsize=4096)
+_PHONES_LOCK = threading.Lock()
+
+
 def normalise_phone(raw: str, region: str) -> str:
-    """E.164 form of a phone number written in any usual way (`+33 (0)6…`, `0033 6…`, `06.53…`)."""
+    """E.164 form of a phone number written in any usual way (`+33 (0)6…`, `0033 6…`, `06.53…`).
+    The last few thousand answers are remembered (libphonenumber's parse is most of a warm
+    lookup's identifier work, and a record's numbers come back at every opening); a number
+    alone, tied to no one, and forgotten with the rest at an erasure (`forget_phones`)."""
+    key = (raw, region)
+    with _PHONES_LOCK:
+        known = _PHONES.get(key)
+    if known is None:
+        try:
+            known = _normalise_phone(raw, region)
+        except InvalidIdentifier as refused:
+            known = refused
+        with _PHONES_LOCK:
+            _PHONES[key] = known
+    if isinstance(known, InvalidIdentifier):
+        raise InvalidIdentifier(str(known))
+    return known
+
+
+def forget_phones() -> None:
+    """Drop the remembered phone numbers (a person was erased)."""
+    with _PHONES_LOCK:
+        _PHONES.clear()
+
+
+def _normalise_phone(raw: str, region: str) -> str:
     text = raw.strip().replace("(0)", "")
     text = re.sub(r"^00", "+", re.sub(r"[\s.\-/()]", "", text))
     try:

@@ -248,3 +248,19 @@ def test_every_word_of_a_name_is_found_in_its_key(name: str) -> None:
     folded = fold_name(name)
     assert folded.isascii() and fold_name(folded) == folded
     assert all(name_key(word) in name_key(name) for word in folded.split())
+
+
+def test_remembered_numbers_answer_as_the_first_time_and_an_erasure_forgets_them() -> None:
+    from connector import identifiers
+
+    identifiers.forget_phones()
+    assert identifiers.normalise_phone("06 53 88 88 90", "FR") == "+33653888890"
+    assert identifiers.normalise_phone("06 53 88 88 90", "FR") == "+33653888890"
+    assert identifiers.normalise_phone("0470 12 34 56", "BE") == "+32470123456"
+    for _ in range(2):  # a refusal is remembered as a refusal, raised each time
+        with pytest.raises(InvalidIdentifier, match="not a phone number"):
+            identifiers.normalise_phone("call me", "FR")
+    asked = [("06 53 88 88 90", "FR"), ("0470 12 34 56", "BE"), ("call me", "FR")]
+    assert all(key in identifiers._PHONES for key in asked)
+    identifiers.forget_phones()
+    assert not any(key in identifiers._PHONES for key in asked)

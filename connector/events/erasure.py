@@ -12,7 +12,7 @@ from connector.customer.links import Erased
 from connector.customer.profile import ProfileAssembler
 from connector.events.writeback import WriteBackQueue
 from connector.helpdesk.config import AdapterConfig
-from connector.identifiers import Identifiers
+from connector.identifiers import Identifiers, forget_phones
 
 
 @dataclass
@@ -65,6 +65,7 @@ def forget(ids: Identifiers, assembler: ProfileAssembler, queue: WriteBackQueue,
         known |= erased.sources
     # after: what a lookup cached meanwhile goes too
     done.cache_entries = assembler.invalidate(everything)
+    forget_phones()  # the numbers this process remembers normalised
     done.erased = dict(sorted(done.erased.items()))
     done.sources = sorted(known & set(declared))
     return done
