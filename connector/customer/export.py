@@ -18,6 +18,7 @@ from sqlalchemy import Engine, Table, and_, bindparam, exists, or_, select
 from sqlalchemy.engine import Connection
 
 from connector.customer import suppression
+from connector.customer.targets import person_targets
 from connector.identifiers import PERSONAL_KINDS
 from connector.store.engine import reading
 from connector.store.schema import (
@@ -190,31 +191,6 @@ def audit_entries(connection: Connection, customer_id: str) -> list[Row]:
                      audit.c.detail.contains(customer_id, autoescape=True)), ("id",))
 
 
-def _targets(connection: Connection, customer_id: str) -> dict[str, set[str]]:
-    """For each helpdesk, the write-back targets (`requester|ticket`) that may be the
-    person's: their requester ids and their tickets, alone or together."""
-    requesters: dict[str, set[str]] = {}
-    tickets: dict[str, set[str]] = {}
-    held = select(helpdesk_people.c.helpdesk, helpdesk_people.c.requester_id).where(
-        helpdesk_people.c.customer_id == customer_id)
-    for row in connection.execute(held):
-        requesters.setdefault(row.helpdesk, set()).add(row.requester_id)
-    for table in (contacts, ticket_events, choices, review_alerts, changes_table):
-        query = select(table.c.helpdesk, table.c.ticket_id).where(
-            table.c.customer_id == customer_id, table.c.ticket_id.is_not(None))
-        for row in connection.execute(query):
-            if row.helpdesk:
-                tickets.setdefault(row.helpdesk, set()).add(row.ticket_id)
-    return {helpdesk: _target_keys(requesters.get(helpdesk, set()), tickets.get(helpdesk, set()))
-            for helpdesk in requesters.keys() | tickets.keys()}
-
-
-def _target_keys(requesters: set[str], tickets: set[str]) -> set[str]:
-    """The targets a write-back about these requesters and tickets is queued under."""
-    return ({f"{r}|" for r in requesters} | {f"|{t}" for t in tickets}
-            | {f"{r}|{t}" for r in requesters for t in tickets})
-
-
 def _of_targets(connection: Connection, table: Table, columns: tuple[str, ...],
                 targets: Mapping[str, set[str]]) -> list[Row]:
     found: list[Row] = []
@@ -230,14 +206,14 @@ def writebacks_of(connection: Connection, customer_id: str) -> list[Row]:
     """The write-backs queued for the person's helpdesk records (tags, fields, a note), with
     their state; sent ones are no longer kept."""
     found = _of_targets(connection, writebacks, ("state", "not_before", "error", "payload"),
-                        _targets(connection, customer_id))
+                        person_targets(connection, customer_id))
     return [{**row, "payload": _json(row["payload"])} for row in found]
 
 
 def writeback_times(connection: Connection, customer_id: str) -> list[Row]:
     """When each of the person's helpdesk records was last written to."""
     return _of_targets(connection, writeback_targets, ("sent_at",),
-                       _targets(connection, customer_id))
+                       person_targets(connection, customer_id))
 
 
 def suppressed_of(connection: Connection, key: bytes, customer_id: str,

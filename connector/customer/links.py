@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
 from connector.customer import suppression
+from connector.customer.targets import person_targets
 from connector.store.engine import audit_entry, insert_ignoring, open_database, reading
 from connector.store.guard import Limits
 from connector.store.schema import (
@@ -33,6 +34,7 @@ from connector.store.schema import (
     people,
     segments,
     ticket_events,
+    writeback_targets,
 )
 
 # Built once: on a hot path, building the statement costs more than running it.
@@ -432,7 +434,7 @@ class LinkStore:
                 select(links.c.kind, links.c.value, links.c.source).where(
                     links.c.customer_id == customer_id))]
             queued = removals(connection, _held_by(connection, customer_id)) if removals else 0
-            rows = {}
+            rows = {writeback_targets.name: _erase_targets(connection, customer_id)}
             for table in metadata.sorted_tables:
                 if table is not audit and "customer_id" in table.c:
                     rows[table.name] = int(connection.execute(delete(table).where(
@@ -503,6 +505,19 @@ def _held_by(connection: Connection, customer_id: str) -> list[HeldBy]:
             contacts.c.customer_id == customer_id).order_by(contacts.c.helpdesk,
                                                             contacts.c.ticket_id))]
     return found
+
+
+def _erase_targets(connection: Connection, customer_id: str) -> int:
+    """Forget when we last wrote to each of the person's helpdesk records (their requester
+    ids and tickets: read before the rows naming them go); how many."""
+    erased = 0
+    for helpdesk, keys in person_targets(connection, customer_id).items():
+        ordered = sorted(keys)
+        for start in range(0, len(ordered), 500):
+            erased += int(connection.execute(delete(writeback_targets).where(and_(
+                writeback_targets.c.helpdesk == helpdesk,
+                writeback_targets.c.target.in_(ordered[start:start + 500])))).rowcount or 0)
+    return erased
 
 
 def _secure_delete(connection: Any, _record: object) -> None:

@@ -192,7 +192,7 @@ class WriteBackQueue:
                     self._later(row_id, min(2 ** attempts * 10, 3600), attempts, exc.public)
             else:
                 sent += 1
-                self._done(row_id, change.helpdesk)
+                self._done(row_id, change.helpdesk, mark=not change.erases)
         return sent
 
     @contextmanager
@@ -269,17 +269,22 @@ class WriteBackQueue:
         sent = sent if sent.tzinfo else sent.replace(tzinfo=dt.UTC)
         return max(limits.target_interval_s - (_now() - sent).total_seconds(), 0.0)
 
-    def _done(self, row_id: int, helpdesk: str) -> None:
+    def _done(self, row_id: int, helpdesk: str, mark: bool = True) -> None:
+        """A change was applied: off the queue, and its target's last write noted (for the
+        helpdesk's per-record interval) unless it took a forgotten person's marks off: then
+        nothing about that record is kept."""
         with self.engine.begin() as connection:
             target = connection.execute(select(writebacks.c.target).where(
                 writebacks.c.id == row_id)).scalar_one()
             connection.execute(delete(writebacks).where(writebacks.c.id == row_id))
-            mark = {"helpdesk": helpdesk, "target": target, "sent_at": _now()}
+            if not mark:
+                return
+            mark_row = {"helpdesk": helpdesk, "target": target, "sent_at": _now()}
             if not connection.execute(update(writeback_targets).where(and_(
                     writeback_targets.c.helpdesk == helpdesk,
-                    writeback_targets.c.target == target)).values(sent_at=mark["sent_at"])
+                    writeback_targets.c.target == target)).values(sent_at=mark_row["sent_at"])
                     ).rowcount:
-                connection.execute(insert(writeback_targets).values(**mark))
+                connection.execute(insert(writeback_targets).values(**mark_row))
 
     def _later(self, row_id: int, delay_s: float, attempts: int, error: str | None,
                count: bool = True) -> None:

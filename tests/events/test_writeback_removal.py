@@ -5,15 +5,22 @@ change merged into it keeps it a removal only when it is a note that keeps the t
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, update
+from sqlalchemy import create_engine, insert, select, update
 
+from connector.app import Services
 from connector.customer.links import HeldBy
+from connector.events.erasure import forget
+from connector.events.worker import EventWorker
 from connector.events.writeback import WriteBackQueue, merge_changes
 from connector.helpdesk.base import WriteBack
-from connector.store.schema import writebacks
+from connector.helpdesk.config import AdapterConfig, WriteBackConfig
+from connector.identifiers import Identifiers
+from connector.store.schema import writeback_targets, writebacks
+from tests.events.test_worker import PAULINE, Recorder, ticket
 
 HELD = [HeldBy("zendesk", requester_id="9001"), HeldBy("zendesk", ticket_id="5001"),
         HeldBy("chatwoot", requester_id="77"), HeldBy("zendesk", requester_id="9001")]
@@ -61,3 +68,31 @@ def test_a_removal_merged_with_a_later_change() -> None:
     assert merge_changes(removal, note).erases
     assert not merge_changes(removal, flags).erases  # learnt again since: the newest tags
     assert merge_changes(flags, removal) == removal
+
+
+def test_forget_erases_when_each_of_the_persons_records_was_written_to(
+        services: Services) -> None:
+    """`writeback_targets` keeps when we last wrote to a requester or a ticket (a helpdesk's
+    per-record interval): the person's go with them, and the removal sent after leaves none."""
+    writer = Recorder()
+    config = AdapterConfig(write_back=WriteBackConfig(enabled=True, note=True))
+    worker = EventWorker(services.events, services.assembler, services.writebacks,
+                         {"zendesk": writer}, {"zendesk": config})
+    assert worker.work(ticket("601")).write_back
+    assert services.writebacks.send_due({"zendesk": writer}) == 1
+    ids = Identifiers(emails=(PAULINE,))
+    with services.writebacks.engine.connect() as connection:
+        assert connection.execute(select(writeback_targets)).all()
+        someone_else = {"helpdesk": "zendesk", "target": "1234|",
+                        "sent_at": dt.datetime.now(dt.UTC)}
+    with services.writebacks.engine.begin() as connection:
+        connection.execute(insert(writeback_targets).values(**someone_else))
+
+    done = forget(ids, services.assembler, services.writebacks, {"zendesk": "connector_"},
+                  services.manifest.sources, actor="test")
+    assert done.erased.get("writeback_targets") == 1 and done.helpdesk_removals >= 1
+    services.writebacks.send_due({"zendesk": writer})  # the removal, sent
+    assert writer.calls[-1].erases
+    with services.writebacks.engine.connect() as connection:
+        left = connection.execute(select(writeback_targets.c.target)).scalars().all()
+    assert left == ["1234|"]  # someone else's stays

@@ -1,0 +1,42 @@
+"""Where a person is in the helpdesks we write back to: the write-back targets
+(`requester|ticket`) that may be theirs, for the export (what we queued or sent about them) and
+for `forget` (erased with them)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from connector.store.schema import (
+    changes,
+    choices,
+    contacts,
+    helpdesk_people,
+    review_alerts,
+    ticket_events,
+)
+
+
+def person_targets(connection: Connection, customer_id: str) -> dict[str, set[str]]:
+    """For each helpdesk, the write-back targets (`requester|ticket`) that may be the
+    person's: their requester ids and their tickets, alone or together."""
+    requesters: dict[str, set[str]] = {}
+    tickets: dict[str, set[str]] = {}
+    held = select(helpdesk_people.c.helpdesk, helpdesk_people.c.requester_id).where(
+        helpdesk_people.c.customer_id == customer_id)
+    for row in connection.execute(held):
+        requesters.setdefault(row.helpdesk, set()).add(row.requester_id)
+    for table in (contacts, ticket_events, choices, review_alerts, changes):
+        query = select(table.c.helpdesk, table.c.ticket_id).where(
+            table.c.customer_id == customer_id, table.c.ticket_id.is_not(None))
+        for row in connection.execute(query):
+            if row.helpdesk:
+                tickets.setdefault(row.helpdesk, set()).add(row.ticket_id)
+    return {helpdesk: target_keys(requesters.get(helpdesk, set()), tickets.get(helpdesk, set()))
+            for helpdesk in requesters.keys() | tickets.keys()}
+
+
+def target_keys(requesters: set[str], tickets: set[str]) -> set[str]:
+    """The targets a write-back about these requesters and tickets is queued under."""
+    return ({f"{r}|" for r in requesters} | {f"|{t}" for t in tickets}
+            | {f"{r}|{t}" for r in requesters for t in tickets})
