@@ -41,7 +41,7 @@ blocked = Table(
     "identity_blocks", metadata,
     Column("kind", String(40), nullable=False),
     Column("value", String(320), nullable=False),
-    Column("customer_id", String(40), nullable=False),
+    Column("customer_id", String(40), nullable=False, index=True),
     Column("blocked_at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("kind", "value", "customer_id"),
 )
@@ -79,7 +79,7 @@ notes = Table(
 audit = Table(
     "audit_log", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
     Column("actor", String(80), nullable=False),
     Column("action", String(40), nullable=False),
     Column("customer_id", String(40)),
