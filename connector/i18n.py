@@ -45,6 +45,8 @@ AGE_STEPS: tuple[tuple[float, str, int], ...] = (
 
 def normalize_locale(locale: str | None) -> str:
     """Return "fr" or "en" for a locale string such as "en", "en-GB" or "fr_FR" (default fr)."""
+    if locale is not None and locale in LOCALES:  # most calls: the locale chosen already
+        return locale
     short = (locale or "").replace("-", "_").split("_")[0].lower()
     return short if short in LOCALES else DEFAULT_LOCALE
 

@@ -67,6 +67,7 @@ def group(rules: IdentityRules, records: list[Record],
     one without (till rows, a review feed) then joins the one person it fits, and never
     bridges two: an email two people's records carry says nothing of which one it is."""
     parent = list(range(len(records)))
+    own = [uniques(rules, record.pairs()) for record in records]  # each record's, once
 
     def root(i: int) -> int:
         while parent[i] != i:
@@ -74,14 +75,22 @@ def group(rules: IdentityRules, records: list[Record],
             i = parent[i]
         return i
 
-    def members(r: int) -> list[Record]:
-        return [rec for i, rec in enumerate(records) if root(i) == r]
+    def members(r: int) -> list[int]:
+        return [i for i in range(len(records)) if root(i) == r]
+
+    def held(indexes: list[int]) -> dict[str, set[str]]:
+        """The unique-kind values the records together carry, by kind."""
+        values: dict[str, set[str]] = {}
+        for i in indexes:
+            for kind, found in own[i].items():
+                values.setdefault(kind, set()).update(found)
+        return values
 
     def apart(x: int, y: int) -> bool:
         mine, theirs = members(x), members(y)
-        return (conflicts(uniques(rules, (p for rec in mine for p in rec.pairs())),
-                          uniques(rules, (p for rec in theirs for p in rec.pairs())))
-                or any(names_differ(m.name, t.name) for m in mine for t in theirs))
+        return (conflicts(held(mine), held(theirs))
+                or any(names_differ(records[m].name, records[t].name)
+                       for m in mine for t in theirs))
 
     anchors = [i for i, r in enumerate(records) if anchored(rules, r)]
     edges = [(strength, i, j) for n, i in enumerate(anchors) for j in anchors[n + 1:]

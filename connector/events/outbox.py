@@ -20,6 +20,7 @@ change carries are erased as soon as it is settled: the row keeps who, what, whe
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import secrets
@@ -27,9 +28,10 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, insert, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import Select
 
 from connector.customer.corrections import shows
 from connector.customer.profile import ProfileAssembler
@@ -142,14 +144,12 @@ class Outbox:
            limit: int | None = None, kinds: Collection[str] | None = None) -> list[ChangeState]:
         """A customer's changes, newest first (those updated since `since`, at most `limit`,
         of `kinds` only — AGENT_KINDS: what the record shows)."""
-        query = select(changes).where(changes.c.customer_id == customer_id).order_by(
-            changes.c.created_at.desc(), changes.c.id).limit(limit)
+        query = _changes_of(since is not None, limit, tuple(kinds) if kinds is not None else None)
+        params: dict[str, object] = {"customer": customer_id}
         if since is not None:
-            query = query.where(changes.c.updated_at >= since)
-        if kinds is not None:
-            query = query.where(changes.c.kind.in_(tuple(kinds)))
+            params["since"] = since
         with reading(self.engine) as connection:  # every sidebar asks: one round trip
-            return [_state(row) for row in connection.execute(query)]
+            return [_state(row) for row in connection.execute(query, params)]
 
     def counts(self) -> dict[str, int]:
         """How many changes are in each state (for the metrics and the admin page)."""
@@ -361,6 +361,19 @@ def _identifiers(profile: CustomerProfile) -> Identifiers:
     return Identifiers(emails=tuple(profile.identity.emails),
                        phones=tuple(profile.identity.phones),
                        externals=tuple(profile.identity.external_ids.items()))
+
+
+@functools.lru_cache(maxsize=16)
+def _changes_of(since: bool, limit: int | None, kinds: tuple[str, ...] | None) -> Select[Any]:
+    """`Outbox.of`'s statement, built once per shape (every sidebar asks for one: building it
+    cost more than running it)."""
+    query = select(changes).where(changes.c.customer_id == bindparam("customer")).order_by(
+        changes.c.created_at.desc(), changes.c.id).limit(limit)
+    if since:
+        query = query.where(changes.c.updated_at >= bindparam("since"))
+    if kinds is not None:
+        query = query.where(changes.c.kind.in_(kinds))
+    return query
 
 
 def _state(row: Any) -> ChangeState:
