@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
 from prometheus_client.core import GaugeMetricFamily
@@ -71,6 +71,7 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.shared_dir = os.environ.get(SHARED_DIR) or None  # several processes: their sum
         self._scraped: list[Collector] = []  # read at each scrape (from the database)
+        self._series: dict[tuple[str, str, bool], tuple[Any, Any, Any]] = {}
         self.requests = Histogram(
             "connector_request_seconds", "HTTP request latency", ["endpoint", "status"],
             registry=self.registry,
@@ -154,11 +155,19 @@ class Metrics:
         self.rendered_bytes.set(size_bytes)
 
     def observe_source(self, name: str, status: SourceStatus, from_cache: bool) -> None:
-        """Record one source's answer to one lookup."""
-        self.source_results.labels(name, status.status.value).inc()
+        """Record one source's answer to one lookup (each labelled series looked up once:
+        every source of every opening comes through here)."""
+        series = self._series.get((name, status.status.value, from_cache))
+        if series is None:
+            series = (self.source_results.labels(name, status.status.value),
+                      self.source_latency.labels(name),
+                      self.cache.labels(name, "hit" if from_cache else "miss"))
+            self._series[(name, status.status.value, from_cache)] = series
+        results, latency, cache = series
+        results.inc()
         if status.latency_ms is not None:
-            self.source_latency.labels(name).observe(status.latency_ms / 1000)
-        self.cache.labels(name, "hit" if from_cache else "miss").inc()
+            latency.observe(status.latency_ms / 1000)
+        cache.inc()
 
     def render(self) -> bytes:
         """The metrics in Prometheus' text format: this process's, or with several processes
