@@ -27,6 +27,7 @@ from connector.helpdesk.embed import EmbedLinks
 from connector.jobs.runner import JobRunner, build_jobs
 from connector.manifest import Manifest, load_manifest
 from connector.models import SourceStatus
+from connector.ops.gate import Gate
 from connector.ops.health import SourceHealth
 from connector.ops.metrics import Metrics
 from connector.settings import Settings
@@ -107,6 +108,8 @@ def build_services(settings: Settings, manifest: Manifest | None = None) -> Serv
     # a source's open circuit is the cluster's when the rate limits are kept in Redis
     circuits = shared_flags_for(settings.rate_limit_storage, settings.rate_limit_prefix)
     assembler = ProfileAssembler(manifest, sources, flight, pool, resolver, circuits=circuits)
+    assembler.gate = Gate(settings.cpu_slots)
+    assembler.gate.watch(resolver.store.engine)
     embed = EmbedLinks(settings.signing_key(), manifest.helpdesks.embed.link_ttl_s,
                        manifest.brand.default_region,
                        frame_ancestors=tuple(manifest.helpdesks.embed.frame_ancestors),

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     threads: int = 8
+    # how many of a web process's threads do a sidebar's Python work at once (the others wait
+    # their turn rather than contend for the interpreter; a thread waiting on its sources
+    # gives its slot up): 0, no limit (connector/ops/gate.py)
+    cpu_slots: int = Field(default=0, ge=0, le=64)
     log_level: str = "INFO"
     # the demo helpdesk (`/demo`, which makes sealed links for its sample tickets): only where
     # asked for (`make run` sets CONNECTOR_DEMO=1), never on a production service

@@ -50,6 +50,7 @@ from connector.models import (
     SourceState,
     SourceStatus,
 )
+from connector.ops.gate import Gate
 from connector.sources.base import (
     Source,
     SourceError,
@@ -137,6 +138,7 @@ class ProfileAssembler:
         self.history: ContactHistory | None = None  # requests recorded from helpdesk events
         self.abc_override = AbcOverride()  # the manifest's `jobs.segments.abc_override`
         self.observe = observe
+        self.gate = Gate()  # the process's CPU slots (`CONNECTOR_CPU_SLOTS`), given up to wait
         self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)  # tests freeze it
         self.region = manifest.brand.default_region
         self.guards = {  # each source on its own threads, a slow answer counted as a failure
@@ -335,7 +337,9 @@ class ProfileAssembler:
                  due: float) -> Outcome:
         """A source's outcome by its deadline; past it, its stale copy, else a timeout."""
         try:
-            return future.result(timeout=max(due + DEADLINE_MARGIN_S - time.monotonic(), 0.0))
+            with self.gate.released():  # waiting on a source: another request's turn
+                return future.result(timeout=max(due + DEADLINE_MARGIN_S - time.monotonic(),
+                                                  0.0))
         except FutureTimeout:
             future.cancel()  # still queued behind the source's own busy threads: never run it
         return self._missed(name, cache_key, started)

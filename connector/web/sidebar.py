@@ -76,7 +76,13 @@ log = logging.getLogger(__name__)
 
 @bp.route("/helpdesk/<kind>/sidebar", methods=["GET", "POST"])
 def sidebar(kind: str) -> Response:
-    """The customer record for the helpdesk's current ticket."""
+    """The customer record for the helpdesk's current ticket (its Python work within the
+    process's CPU slots, `CONNECTOR_CPU_SLOTS`)."""
+    with services().assembler.gate.held():
+        return _sidebar(kind)
+
+
+def _sidebar(kind: str) -> Response:
     svc = services()
     locale = _locale(request.values.get("lang"))
     context = _authenticated(kind, locale)
