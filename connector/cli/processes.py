@@ -6,7 +6,8 @@ cluster whose web processes run with `--no-worker`.
 
 The parent only supervises: it starts nothing that runs threads before forking, forwards
 SIGTERM and SIGINT to its children, waits for them to drain, and starts again a child that died
-on its own after it had run a while (after a pause). A child that fails as it starts (a manifest
+on its own after it had run a while (after a pause). A child is sent SIGTERM when the parent
+dies, however it died (Linux), so none is left serving the port alone. A child that fails as it starts (a manifest
 or a schema it cannot run on: starting again would fail again) stops them all, with its code.
 The processes' metrics are shared (`connector.ops.metrics.share_between_processes`), so a
 scrape answered by any of them counts them all.
@@ -14,6 +15,7 @@ scrape answered by any of them counts them all.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
 import os
@@ -30,6 +32,7 @@ from connector.settings import Settings
 log = logging.getLogger(__name__)
 RESTART_PAUSE_S = 2.0  # before a child that died on its own is started again
 STARTING_S = 15.0  # a child ending with an error sooner than this failed to start
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a child gets when its parent dies
 Child = Callable[[], int]
 
 
@@ -79,10 +82,12 @@ class Supervisor:
         return code
 
     def _start(self, name: str) -> None:
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the child: its own signal handlers come with what it runs
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, signal.SIG_DFL)
+            _stop_with(parent)
             code = 1
             try:
                 code = self.children[name]()
@@ -102,6 +107,21 @@ class Supervisor:
                 os.kill(pid, signum)
             except ProcessLookupError:
                 continue
+
+
+def _stop_with(parent: int) -> None:
+    """In a child: be sent SIGTERM (and so drain and stop) when the supervisor dies, even by
+    SIGKILL or the OOM killer — never left serving the port alone (Linux's PR_SET_PDEATHSIG;
+    elsewhere nothing). A supervisor gone before this ran: stop now."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # no prctl here: the supervisor's SIGTERM only
+        return
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def listening_socket(settings: Settings) -> socket.socket:

@@ -81,6 +81,39 @@ def test_n_web_processes_and_one_worker_share_the_port_and_stop_together(
             parent.kill()
 
 
+def test_children_stop_when_the_supervisor_is_killed(env: dict[str, str],
+                                                     tmp_path: Path) -> None:
+    """SIGKILL (or the OOM killer) on the supervisor: its children are told to stop and do,
+    rather than serve the port on their own with no one to restart or stop them."""
+    port = free_port()
+    own = {**env, "CONNECTOR_DATA_DIR": str(tmp_path), "CONNECTOR_PORT": str(port),
+           "CONNECTOR_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    parent = connector("serve", "--workers", "2", env=own)
+    kids: list[int] = []
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", parent, seconds=40)
+        assert until(lambda: len(children(parent.pid)) == 3, 20)
+        kids = children(parent.pid)
+        parent.kill()
+        parent.wait(timeout=10)
+        assert until(lambda: not [pid for pid in kids if running(pid)], 30)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        for pid in kids:  # never leave one behind, even failing
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def running(pid: int) -> bool:
+    """Whether the process exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
 def test_a_web_process_without_worker_acknowledges_and_connector_worker_works_it(
         env: dict[str, str], tmp_path: Path) -> None:
     port = free_port()
