@@ -7,8 +7,9 @@ cluster whose web processes run with `--no-worker`.
 The parent only supervises: it starts nothing that runs threads before forking, forwards
 SIGTERM and SIGINT to its children, waits for them to drain, and starts again a child that died
 on its own after it had run a while (after a pause). A child is sent SIGTERM when the parent
-dies, however it died (Linux), so none is left serving the port alone. A child that fails as it starts (a manifest
-or a schema it cannot run on: starting again would fail again) stops them all, with its code.
+dies, however it died (Linux), so none is left serving the port alone. A child that fails as
+it starts (a manifest or a schema it cannot run on: starting again would fail again) stops
+them all, with its code.
 The processes' metrics are shared (`connector.ops.metrics.share_between_processes`), so a
 scrape answered by any of them counts them all.
 """
