@@ -87,7 +87,9 @@ def test_children_stop_when_the_supervisor_is_killed(env: dict[str, str],
     rather than serve the port on their own with no one to restart or stop them."""
     port = free_port()
     own = {**env, "CONNECTOR_DATA_DIR": str(tmp_path), "CONNECTOR_PORT": str(port),
-           "CONNECTOR_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+           "CONNECTOR_PUBLIC_URL": f"http://127.0.0.1:{port}",
+           # a killed parent cannot remove its metrics folder: this test's own, not /dev/shm
+           "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}
     parent = connector("serve", "--workers", "2", env=own)
     kids: list[int] = []
     try:
