@@ -18,7 +18,7 @@ from sqlalchemy import Engine, Table, and_, bindparam, exists, or_, select
 from sqlalchemy.engine import Connection
 
 from connector.customer import suppression
-from connector.customer.targets import person_targets
+from connector.customer.targets import person_targets, under_targets
 from connector.identifiers import PERSONAL_KINDS
 from connector.store.engine import reading
 from connector.store.schema import (
@@ -194,11 +194,8 @@ def audit_entries(connection: Connection, customer_id: str) -> list[Row]:
 def _of_targets(connection: Connection, table: Table, columns: tuple[str, ...],
                 targets: Mapping[str, set[str]]) -> list[Row]:
     found: list[Row] = []
-    for helpdesk, keys in sorted(targets.items()):
-        for chunk in _chunks(sorted(keys)):
-            found += _rows(connection, table, ("helpdesk", "target", *columns),
-                           and_(table.c.helpdesk == helpdesk, table.c.target.in_(chunk)),
-                           ("target",))
+    for where in under_targets(table, targets, CHUNK):
+        found += _rows(connection, table, ("helpdesk", "target", *columns), where, ("target",))
     return found
 
 

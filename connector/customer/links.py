@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
 from connector.customer import suppression
-from connector.customer.targets import person_targets
+from connector.customer.targets import person_targets, under_targets
 from connector.store.engine import audit_entry, insert_ignoring, open_database, reading
 from connector.store.guard import Limits
 from connector.store.schema import (
@@ -510,14 +510,9 @@ def _held_by(connection: Connection, customer_id: str) -> list[HeldBy]:
 def _erase_targets(connection: Connection, customer_id: str) -> int:
     """Forget when we last wrote to each of the person's helpdesk records (their requester
     ids and tickets: read before the rows naming them go); how many."""
-    erased = 0
-    for helpdesk, keys in person_targets(connection, customer_id).items():
-        ordered = sorted(keys)
-        for start in range(0, len(ordered), 500):
-            erased += int(connection.execute(delete(writeback_targets).where(and_(
-                writeback_targets.c.helpdesk == helpdesk,
-                writeback_targets.c.target.in_(ordered[start:start + 500])))).rowcount or 0)
-    return erased
+    targets = person_targets(connection, customer_id)
+    return sum(int(connection.execute(delete(writeback_targets).where(where)).rowcount or 0)
+               for where in under_targets(writeback_targets, targets))
 
 
 def _secure_delete(connection: Any, _record: object) -> None:

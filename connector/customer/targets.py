@@ -4,8 +4,11 @@ for `forget` (erased with them)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Iterator, Mapping
+
+from sqlalchemy import Table, and_, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import ColumnElement
 
 from connector.store.schema import (
     changes,
@@ -40,3 +43,15 @@ def target_keys(requesters: set[str], tickets: set[str]) -> set[str]:
     """The targets a write-back about these requesters and tickets is queued under."""
     return ({f"{r}|" for r in requesters} | {f"|{t}" for t in tickets}
             | {f"{r}|{t}" for r in requesters for t in tickets})
+
+
+def under_targets(table: Table, targets: Mapping[str, set[str]], chunk: int = 500
+                  ) -> Iterator[ColumnElement[bool]]:
+    """Conditions for the rows of a table keyed by helpdesk and target (the write-back queue,
+    the last writes) under these targets: one per helpdesk and `chunk` keys at most (the
+    parameters one statement takes)."""
+    for helpdesk, keys in sorted(targets.items()):
+        ordered = sorted(keys)
+        for start in range(0, len(ordered), chunk):
+            yield and_(table.c.helpdesk == helpdesk,
+                       table.c.target.in_(ordered[start:start + chunk]))

@@ -205,13 +205,13 @@ class EventLog:
                            connection: Connection | None = None) -> None:
         """This helpdesk's requester is this customer, seen now (one statement, whoever
         else adds them at the same time). Given a connection, in its transaction."""
-        if connection is None:
-            with self.engine.begin() as own:
-                return self.remember_requester(helpdesk, requester_id, customer_id, own)
-        upsert(connection, helpdesk_people, {
-            "helpdesk": helpdesk, "requester_id": requester_id[:80],
-            "customer_id": customer_id, "last_seen": _now()}, keys=("helpdesk", "requester_id"))
-        return None
+        row = {"helpdesk": helpdesk, "requester_id": requester_id[:80],
+               "customer_id": customer_id, "last_seen": _now()}
+        if connection is not None:
+            upsert(connection, helpdesk_people, row, keys=("helpdesk", "requester_id"))
+            return
+        with self.engine.begin() as own:
+            upsert(own, helpdesk_people, row, keys=("helpdesk", "requester_id"))
 
     def requesters_since(self, since: dt.datetime, helpdesks: list[str],
                          limit: int) -> dict[str, list[tuple[str, str]]]:

@@ -120,18 +120,20 @@ class EventWorker:
         customer_id = found.customer_id
         if customer_id is None:  # unknown, or several people: never guessed
             return Outcome(None)
+        # who they are in this helpdesk, for refresh_flags: remembered once per group
         seen = (event.helpdesk, event.requester_id, customer_id) if event.requester_id else None
-        remember = seen is not None and seen not in self._shared.requesters  # once per group
-        if not (remember or event.new_request or found.profile is not None):
-            return Outcome(customer_id)
+        if seen in self._shared.requesters:
+            seen = None
+        if seen is None and not event.new_request and found.profile is None:
+            return Outcome(customer_id)  # nothing to write
         with self.events.engine.begin() as connection:  # all of it, or none of it
-            if remember and seen is not None:  # who they are here, for refresh_flags
+            if seen is not None:
                 self.events.remember_requester(*seen, connection=connection)
             added = event.new_request and self.events.add_contact(customer_id, event,
                                                                   connection)
             queued = found.profile is not None and self._write_back(
                 event, found.profile, found.flags, added, connection)
-        if remember and seen is not None:
+        if seen is not None:
             self._shared.requesters.add(seen)
         return Outcome(customer_id, added, queued)
 

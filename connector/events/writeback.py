@@ -38,7 +38,7 @@ from sqlalchemy.engine import Connection, Row
 from connector.customer.links import HeldBy
 from connector.events.budgets import CallBudget, LocalBudget
 from connector.helpdesk.base import Limits, RateLimited, WriteBack, WriteBackFailed
-from connector.store.engine import create_tables, reading
+from connector.store.engine import create_tables, reading, upsert
 from connector.store.schema import writeback_targets, writebacks
 
 log = logging.getLogger(__name__)
@@ -277,14 +277,10 @@ class WriteBackQueue:
             target = connection.execute(select(writebacks.c.target).where(
                 writebacks.c.id == row_id)).scalar_one()
             connection.execute(delete(writebacks).where(writebacks.c.id == row_id))
-            if not mark:
-                return
-            mark_row = {"helpdesk": helpdesk, "target": target, "sent_at": _now()}
-            if not connection.execute(update(writeback_targets).where(and_(
-                    writeback_targets.c.helpdesk == helpdesk,
-                    writeback_targets.c.target == target)).values(sent_at=mark_row["sent_at"])
-                    ).rowcount:
-                connection.execute(insert(writeback_targets).values(**mark_row))
+            if mark:
+                upsert(connection, writeback_targets, {
+                    "helpdesk": helpdesk, "target": target, "sent_at": _now()},
+                    keys=("helpdesk", "target"))
 
     def _later(self, row_id: int, delay_s: float, attempts: int, error: str | None,
                count: bool = True) -> None:

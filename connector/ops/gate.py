@@ -25,7 +25,6 @@ class Gate:
     in pairs: a database statement's start and end)."""
 
     def __init__(self, slots: int = 0) -> None:
-        self.slots = slots
         self._free = threading.Semaphore(slots) if slots > 0 else None
         self._mine = threading.local()  # holding: a slot now; out: stepped out of one
 

@@ -101,6 +101,8 @@ class Metrics:
             "connector_rendered_blocks", "Sidebar blocks served rendered already (hit) or "
             "rendered now (miss)", ["result"], registry=self.registry,
         )
+        self._rendered_hit = self.rendered.labels("hit")
+        self._rendered_miss = self.rendered.labels("miss")
         self.rendered_bytes = Gauge(
             "connector_rendered_blocks_bytes", "Bytes of rendered blocks the processes keep",
             registry=self.registry, multiprocess_mode="livesum",
@@ -151,8 +153,11 @@ class Metrics:
             self.shared_degraded.set(0)
 
     def _rendered_noted(self, hit: bool, size_bytes: int) -> None:
-        self.rendered.labels("hit" if hit else "miss").inc()
-        self.rendered_bytes.set(size_bytes)
+        if hit:  # every block of a warm sidebar: one increment, nothing else
+            self._rendered_hit.inc()
+            return
+        self._rendered_miss.inc()
+        self.rendered_bytes.set(size_bytes)  # what is kept changes only when blocks are
 
     def observe_source(self, name: str, status: SourceStatus, from_cache: bool) -> None:
         """Record one source's answer to one lookup (each labelled series looked up once:
