@@ -8,13 +8,15 @@ import pytest
 
 
 class Clock:
-    """Now, or later (sessions and the role cache go by the service's clock)."""
+    """The moment the test began, or later (sessions and the role cache go by the service's
+    clock): frozen, so a second ticking by between two steps of a test never moves a limit."""
 
     def __init__(self) -> None:
+        self.start = time.time()
         self.offset = 0.0
 
     def __call__(self) -> float:
-        return time.time() + self.offset
+        return self.start + self.offset
 
 
 @pytest.fixture

@@ -243,7 +243,7 @@ def record_link(clock: Clock, session: str, cfg: Config | None = None,
 
 
 def test_each_link_comes_with_a_renewed_session(clock: Clock) -> None:
-    issued = int(time.time()) - 30  # Zendesk's JWT, loaded half a minute ago
+    issued = int(clock()) - 30  # Zendesk's JWT, loaded half a minute ago
     page = page_of(sidebar_context(config(), deps(clock),
                                    signed_post(signed_url_token(now=issued))))
     first = page["session"]
@@ -262,7 +262,7 @@ def test_each_link_comes_with_a_renewed_session(clock: Clock) -> None:
 
 def test_renewals_stop_session_max_s_after_zendesk_s_token(clock: Clock) -> None:
     capped = config(session_max_s=1800)
-    issued = int(time.time()) - 100  # the cap counts from the JWT, not from our page
+    issued = int(clock()) - 100  # the cap counts from the JWT, not from our page
     made = sidebar_context(capped, deps(clock), signed_post(signed_url_token(now=issued)))
     session = str(page_of(made)["session"])
     for offset in (500, 1000, 1500):
