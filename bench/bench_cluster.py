@@ -43,6 +43,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.openloop import raw_request, send_open_loop  # noqa: E402
 from bench.serving import free_port, serve  # noqa: E402
 from demo.__main__ import start_backoffice  # noqa: E402
 from demo.generate import ensure  # noqa: E402
@@ -161,45 +162,84 @@ def wrk_agents(urls: list[str], health: str, count: int, seconds: float) -> dict
             "healthz": times["healthz"]}
 
 
+def open_agents(urls: list[str], health: str, rate: int, seconds: float) -> dict[str, Any]:
+    """Agents opening warm records at `rate` a second in all, whatever the answers take
+    (open loop: the agents of a helpdesk do not wait for each other), with the /healthz probe
+    beside them; the sidebars' times and the probe's."""
+    from urllib.parse import urlsplit
+
+    base = urlsplit(urls[0])._replace(path="", query="").geturl()
+    prepared = [raw_request(urls[n % len(urls)]) for n in range(int(rate * seconds))]
+    times: dict[str, list[float]] = {"healthz": [], "failed": []}
+    stop = threading.Event()
+    thread = threading.Thread(target=probe, args=(health, times, stop.is_set))
+    thread.start()
+    try:
+        answers = send_open_loop(base, prepared, rate)
+    finally:
+        stop.set()
+        thread.join()
+    return {"sidebar": [a.seconds for a in answers if a.status == 200],
+            "failed": sum(1 for a in answers if a.status != 200), "healthz": times["healthz"]}
+
+
+def signed_event(number: int, email: str) -> tuple[bytes, dict[str, str]]:
+    """A Help Scout "conversation created" event about `email`, and its signed headers."""
+    body = json.dumps({
+        "id": 990000 + number, "number": 99000 + number, "type": "email",
+        "subject": "Bench", "createdAt": "2026-11-22T10:00:00Z",
+        "source": {"type": "email", "via": "customer"},
+        "primaryCustomer": {"id": 5, "email": email}}).encode()
+    signature = base64.b64encode(hmac.new(HOOK_SECRET.encode(), body, hashlib.sha1).digest())
+    return body, {"X-HelpScout-Signature": signature.decode(),
+                  "X-HelpScout-Event": "convo.created", "Content-Type": "application/json"}
+
+
 def webhooks(url: str, emails: list[str], rate: int | None, count: int,
              first: int = 0) -> tuple[list[float], float]:
-    """`count` signed events (ids from `first`) sent open-loop at `rate` a second, or all at
-    once as fast as 64 senders go (`rate` None); their ack times, and how long until every one
-    was worked (from the first sent)."""
+    """`count` signed events (ids from `first`) sent open-loop at `rate` a second (a
+    connection each, as helpdesks send, from sender processes of their own: `openloop`), or
+    all at once as fast as 64 senders go on kept-alive connections (`rate` None); the times
+    of their acknowledgements, and how long until every one was worked (from the first
+    sent)."""
+    done_before = worked(url)
+    events = [signed_event(first + n, emails[(first + n) % len(emails)]) for n in range(count)]
+    if rate is not None:
+        prepared = [raw_request(f"{url}/helpdesk/helpscout/webhook", "POST", body, headers)
+                    for body, headers in events]
+        started = time.monotonic() + 0.5  # the senders' start
+        answers = send_open_loop(url, prepared, rate)
+        acks = [a.seconds for a in answers if 200 <= a.status < 300]
+    else:
+        acks, started = burst(url, events)
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline and worked(url) < done_before + count:
+        time.sleep(0.05)
+    return acks, time.monotonic() - started
+
+
+def burst(url: str, events: list[tuple[bytes, dict[str, str]]]) -> tuple[list[float], float]:
+    """Every event at once from 64 senders on kept-alive connections; their ack times, and
+    when the first was sent."""
     acks: list[float] = []
     local = threading.local()
-    done_before = worked(url)
     started = time.monotonic()
 
-    def send(index: int) -> None:
-        number = first + index
-        body = json.dumps({
-            "id": 990000 + number, "number": 99000 + number, "type": "email",
-            "subject": "Bench", "createdAt": "2026-11-22T10:00:00Z",
-            "source": {"type": "email", "via": "customer"},
-            "primaryCustomer": {"id": 5, "email": emails[number % len(emails)]}}).encode()
-        signature = base64.b64encode(hmac.new(HOOK_SECRET.encode(), body, hashlib.sha1).digest())
-        if rate is not None:
-            time.sleep(max(started + index / rate - time.monotonic(), 0))
-        # open-loop: a connection per event, as helpdesks send; a burst: kept-alive ones
-        session = getattr(local, "session", None) if rate is None else requests
+    def send(event: tuple[bytes, dict[str, str]]) -> None:
+        session = getattr(local, "session", None)
         if session is None:
             session = local.session = requests.Session()
         sent = time.perf_counter()
         try:
-            session.post(f"{url}/helpdesk/helpscout/webhook", data=body, timeout=10, headers={
-                "X-HelpScout-Signature": signature.decode(), "X-HelpScout-Event": "convo.created",
-                "Content-Type": "application/json"})
+            session.post(f"{url}/helpdesk/helpscout/webhook", data=event[0], timeout=10,
+                         headers=event[1])
         except requests.RequestException:
             return
         acks.append(time.perf_counter() - sent)
 
     with ThreadPoolExecutor(64) as pool:
-        list(pool.map(send, range(count)))
-    deadline = time.monotonic() + 900
-    while time.monotonic() < deadline and worked(url) < done_before + count:
-        time.sleep(0.05)
-    return acks, time.monotonic() - started
+        list(pool.map(send, events))
+    return acks, started
 
 
 def worked(url: str) -> int:
@@ -240,6 +280,9 @@ def topology(name: str, env: dict[str, str], emails: list[str],
             loaded = {"sidebar_p99": percentile(times["sidebar"], 99),
                       "rps": len(times["sidebar"]) / args.seconds,
                       "failed": len(times["failed"]), "healthz": times["healthz"]}
+        opened: dict[str, Any] = {"sidebar": [], "failed": 0, "healthz": []}
+        if args.sidebar_rate:
+            opened = open_agents(urls, f"{url}/healthz", args.sidebar_rate, args.seconds)
         acks, drained = webhooks(url, emails, args.rate, args.rate * args.burst_s)
         burst: tuple[list[float], float] = ([], float("nan"))
         if args.burst:
@@ -255,6 +298,10 @@ def topology(name: str, env: dict[str, str], emails: list[str],
     sidebar, health = loaded["sidebar_p99"], percentile(loaded["healthz"], 99)
     return {"name": name, "sidebar": sidebar * 1000, "healthz": health * 1000,
             "ratio": sidebar / health if health else float("nan"),
+            "open": percentile(opened["sidebar"], 99) * 1000,
+            "open_ratio": (percentile(opened["sidebar"], 99)
+                           / (percentile(opened["healthz"], 99) or float("nan"))),
+            "open_failed": opened["failed"],
             "rps": loaded["rps"], "failed": loaded["failed"],
             "ack": percentile(acks, 99) * 1000, "acked": len(acks), "drained": drained,
             "burst": burst[1], "burst_acked": len(burst[0]),
@@ -267,6 +314,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--rate", type=int, default=200)
     parser.add_argument("--burst-s", type=int, default=5)
+    parser.add_argument("--sidebar-rate", type=int, default=50,
+                        help="then agents opening warm records at this rate, open loop (0: not)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--customers", type=int, default=50)
     parser.add_argument("--event-workers", type=int, default=1,
@@ -321,16 +370,18 @@ def main() -> int:
     sources = f"{args.source_ms} ms" if args.source_ms is not None else "20-80 ms"
     print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"{time.strftime('%Y-%m-%d')}; PostgreSQL; sources at {sources}; {args.agents} agents "
-          f"({args.client}) for {args.seconds:.0f} s on {len(emails)} warm records; then "
-          f"{args.rate * args.burst_s} webhooks at {args.rate}/s"
+          f"({args.client}) for {args.seconds:.0f} s on {len(emails)} warm records"
+          f"{f'; then agents at {args.sidebar_rate}/s, open loop' if args.sidebar_rate else ''}"
+          f"; then {args.rate * args.burst_s} webhooks at {args.rate}/s"
           f"{f'; then {args.burst} at once' if args.burst else ''}\n")
     print("| topology | warm sidebar p99 | /healthz p99 | ratio (target ≤ 3) | sidebars/s | "
-          "failed | ack p99 | acked | worked in (from the first sent) | burst: acked | "
-          "burst ack p99 | burst worked in |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "failed | open loop: sidebar p99 | ratio | failed | ack p99 | acked | worked in "
+          "(from the first sent) | burst: acked | burst ack p99 | burst worked in |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(f"| {row['name']} | {row['sidebar']:.0f} ms | {row['healthz']:.0f} ms | "
-              f"{row['ratio']:.1f} | {row['rps']:.0f} | {row['failed']} | {row['ack']:.0f} ms | "
+              f"{row['ratio']:.1f} | {row['rps']:.0f} | {row['failed']} | {row['open']:.0f} ms | "
+              f"{row['open_ratio']:.1f} | {row['open_failed']} | {row['ack']:.0f} ms | "
               f"{row['acked']} | {row['drained']:.1f} s | {row['burst_acked']} | "
               f"{row['burst_ack']:.0f} ms | {row['burst']:.1f} s |")
     return 0

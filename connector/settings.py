@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     event_lease_s: int = Field(default=300, ge=1, le=86400)
     # how many webhook events one process works at once (they mostly wait on sources)
     worker_threads: int = Field(default=4, ge=1, le=32)
+    # how much the worker process (`connector worker`, `serve --workers N`'s event process)
+    # lowers its CPU priority (nice(2): 0 keeps it): on a host it shares with web processes,
+    # acknowledgements and sidebars go first, and the events are worked with what is left
+    worker_nice: int = Field(default=10, ge=0, le=19)
     # database as a failing dependency (connector/store/guard.py): how long a call waits to
     # connect (psycopg counts whole seconds, 2 at least), for a pooled connection, for the ping
     # that checks it out and for /readyz, before the record comes from the sources alone or the

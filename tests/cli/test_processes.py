@@ -66,6 +66,8 @@ def test_n_web_processes_and_one_worker_share_the_port_and_stop_together(
         wait_http(f"http://127.0.0.1:{port}/healthz", parent, seconds=40)
         assert until(lambda: len(children(parent.pid)) == 3, 20)  # web-1, web-2, worker
         kids = children(parent.pid)
+        base = os.getpriority(os.PRIO_PROCESS, 0)  # the web processes keep it; the worker
+        assert until(lambda: sorted(niceness(kids)) == [base, base, min(base + 10, 19)], 20)
         before = healthz_count(port)
         for _ in range(10):  # every answer from one of the web processes, none refused
             assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
@@ -107,6 +109,10 @@ def test_children_stop_when_the_supervisor_is_killed(env: dict[str, str],
                 os.kill(pid, signal.SIGKILL)
 
 
+def niceness(pids: list[int]) -> list[int]:
+    return [os.getpriority(os.PRIO_PROCESS, pid) for pid in pids]
+
+
 def running(pid: int) -> bool:
     """Whether the process exists and is not a zombie."""
     try:
@@ -144,8 +150,10 @@ def test_a_web_process_without_worker_acknowledges_and_connector_worker_works_it
             return found
 
         assert events() == {"pending": 1}  # acknowledged, kept: nobody here works it
-        worker = connector("worker", env=own)
+        worker = connector("worker", env={**own, "CONNECTOR_WORKER_NICE": "3"})
         assert until(lambda: events() == {"done": 1}, 30)
+        base = os.getpriority(os.PRIO_PROCESS, 0)
+        assert niceness([web.pid, worker.pid]) == [base, min(base + 3, 19)]
     finally:
         stop(web)
         if worker is not None:
