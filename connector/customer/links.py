@@ -20,15 +20,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
 from connector.customer import suppression
-from connector.customer.targets import person_targets, under_targets
+from connector.customer.targets import person_holdings, person_targets, under_targets
 from connector.store.engine import audit_entry, insert_ignoring, open_database, reading
 from connector.store.guard import Limits
 from connector.store.schema import (
     audit,
     blocked,
     choices,
-    contacts,
-    helpdesk_people,
     links,
     metadata,
     people,
@@ -495,15 +493,13 @@ class LinkStore:
 
 
 def _held_by(connection: Connection, customer_id: str) -> list[HeldBy]:
-    """Where the helpdesks hold this person: their ids there, and their tickets."""
-    found = [HeldBy(r.helpdesk, requester_id=r.requester_id) for r in connection.execute(
-        select(helpdesk_people.c.helpdesk, helpdesk_people.c.requester_id).where(
-            helpdesk_people.c.customer_id == customer_id).order_by(
-            helpdesk_people.c.helpdesk, helpdesk_people.c.requester_id))]
-    found += [HeldBy(r.helpdesk, ticket_id=r.ticket_id) for r in connection.execute(
-        select(contacts.c.helpdesk, contacts.c.ticket_id).where(
-            contacts.c.customer_id == customer_id).order_by(contacts.c.helpdesk,
-                                                            contacts.c.ticket_id))]
+    """Where the helpdesks hold this person (`targets.person_holdings`): their ids there,
+    and their tickets, in order."""
+    found: list[HeldBy] = []
+    for helpdesk, (requesters, tickets) in sorted(person_holdings(connection,
+                                                                  customer_id).items()):
+        found += [HeldBy(helpdesk, requester_id=r) for r in sorted(requesters)]
+        found += [HeldBy(helpdesk, ticket_id=t) for t in sorted(tickets)]
     return found
 
 

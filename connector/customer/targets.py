@@ -20,23 +20,33 @@ from connector.store.schema import (
 )
 
 
-def person_targets(connection: Connection, customer_id: str) -> dict[str, set[str]]:
-    """For each helpdesk, the write-back targets (`requester|ticket`) that may be the
-    person's: their requester ids and their tickets, alone or together."""
-    requesters: dict[str, set[str]] = {}
-    tickets: dict[str, set[str]] = {}
-    held = select(helpdesk_people.c.helpdesk, helpdesk_people.c.requester_id).where(
+def person_holdings(connection: Connection, customer_id: str
+                    ) -> dict[str, tuple[set[str], set[str]]]:
+    """Where the helpdesks hold the person, for each helpdesk: their requester ids there, and
+    the tickets we know are theirs — from every table that names one (the requests recorded,
+    the events worked, the agents' choices, the tickets we opened for their reviews, the
+    changes asked from their record). `forget` queues its removals there, and erases the
+    write-back targets made of them; the export reads them the same way."""
+    held: dict[str, tuple[set[str], set[str]]] = {}
+    people = select(helpdesk_people.c.helpdesk, helpdesk_people.c.requester_id).where(
         helpdesk_people.c.customer_id == customer_id)
-    for row in connection.execute(held):
-        requesters.setdefault(row.helpdesk, set()).add(row.requester_id)
+    for row in connection.execute(people):
+        held.setdefault(row.helpdesk, (set(), set()))[0].add(row.requester_id)
     for table in (contacts, ticket_events, choices, review_alerts, changes):
         query = select(table.c.helpdesk, table.c.ticket_id).where(
             table.c.customer_id == customer_id, table.c.ticket_id.is_not(None))
         for row in connection.execute(query):
             if row.helpdesk:
-                tickets.setdefault(row.helpdesk, set()).add(row.ticket_id)
-    return {helpdesk: target_keys(requesters.get(helpdesk, set()), tickets.get(helpdesk, set()))
-            for helpdesk in requesters.keys() | tickets.keys()}
+                held.setdefault(row.helpdesk, (set(), set()))[1].add(row.ticket_id)
+    return held
+
+
+def person_targets(connection: Connection, customer_id: str) -> dict[str, set[str]]:
+    """For each helpdesk, the write-back targets (`requester|ticket`) that may be the
+    person's: their requester ids and their tickets, alone or together."""
+    return {helpdesk: target_keys(requesters, tickets)
+            for helpdesk, (requesters, tickets) in person_holdings(connection,
+                                                                   customer_id).items()}
 
 
 def target_keys(requesters: set[str], tickets: set[str]) -> set[str]:
