@@ -16,7 +16,7 @@ from typing import Any
 from simpleeval import InvalidExpression
 
 from connector.customer.compensation import CompensationGrid, within
-from connector.customer.expressions import Expression, ExpressionError, unwrap
+from connector.customer.expressions import Evaluator, Expression, ExpressionError, unwrap
 from connector.customer.flags import Names, Record
 from connector.customer.refusals import ChangeRefused, InvalidChange, may
 from connector.customer.rules import no_rules, record_names
@@ -106,6 +106,16 @@ def offers(profile: CustomerProfile, sources: Mapping[str, Any], today: dt.date,
     agent of `role` may run."""
     found: list[Offer] = []
     record = Record(profile, [], [], no_rules(), today)
+    evaluators: list[Evaluator] = []  # made at the first `when:`, then run for every other
+
+    def holds(expression: Expression | None, names: Mapping[str, Any], source: str,
+              name: str) -> bool:
+        if expression is None:
+            return True
+        if not evaluators:
+            evaluators.append(Evaluator(today))
+        return _holds(expression, names, source, name, evaluators[0])
+
     for source, config in sources.items():
         actions = getattr(config, "actions", {}) or {}
         if not actions or not profile.identity.external_ids.get(source):
@@ -115,20 +125,20 @@ def offers(profile: CustomerProfile, sources: Mapping[str, Any], today: dt.date,
                 continue
             expression = when_expression(spec)
             if spec.applies_to == "customer":
-                if _holds(expression, record, source, name):
+                if holds(expression, record, source, name):
                     found.append(Offer(source, name, spec))
                 continue
             if spec.applies_to == "loyalty":  # one account; its key names it at the source
                 key = getattr(profile.loyalty, spec.key, None)
-                if key not in (None, "") and _holds(expression, Names(record, profile.loyalty),
-                                                    source, name):
+                if key not in (None, "") and holds(expression, Names(record, profile.loyalty),
+                                                   source, name):
                     found.append(Offer(source, name, spec, str(key)))
                 continue
             for item in getattr(profile, spec.applies_to):
                 key = getattr(item, spec.key, None)
                 if key in (None, "") or item.source != source:
                     continue
-                if _holds(expression, Names(record, item), source, name):
+                if holds(expression, Names(record, item), source, name):
                     found.append(Offer(source, name, spec, str(key), item.number))
     return found
 
@@ -141,12 +151,10 @@ def number_of(profile: CustomerProfile, spec: Any, key: str | None) -> str | Non
                  if str(getattr(item, spec.key, None)) == key), None)
 
 
-def _holds(expression: Expression | None, names: Mapping[str, Any], source: str,
-           name: str) -> bool:
-    if expression is None:
-        return True
+def _holds(expression: Expression, names: Mapping[str, Any], source: str, name: str,
+           evaluator: Evaluator) -> bool:
     try:
-        return bool(expression.run(names, names["today"]))
+        return bool(evaluator.run(expression, names))
     except (ExpressionError, InvalidExpression, TypeError, ValueError, AttributeError,
             KeyError, ZeroDivisionError) as exc:  # an item the expression cannot read
         log.warning("actions.%s of %s: `when` failed (%s): not offered", name, source,

@@ -120,14 +120,15 @@ def arrange(
 
 def render_block(
     block: Block, profile: CustomerProfile, spec: BlockSpec, ctx: RenderContext,
-    kept: KeptPage | None = None,
+    kept: KeptPage | None = None, anchor: str | None = None, fold: bool | None = None,
 ) -> Markup | None:
     """Render one block, the age of its sources' data in its header (`kept`: the page's
-    rendered blocks kept by record version); a block that fails is replaced by a quiet
-    notice, never a broken page."""
+    rendered blocks kept by record version; `anchor` and `fold`: its place on the page, if not
+    the context's); a block that fails is replaced by a quiet notice, never a broken page."""
     try:
         age = block_age(block_sections(block, spec), profile, spec, ctx)
-        ctx = replace(ctx, block_age=age)
+        ctx = replace(ctx, block_age=age, anchor=ctx.anchor if anchor is None else anchor,
+                      fold=ctx.fold if fold is None else fold)
         if kept is None:
             html = block.render(profile, spec, ctx)
         else:
@@ -150,8 +151,8 @@ def render_blocks(
         first.setdefault(spec.block, anchor)
     ctx = replace(ctx, anchors=first)
     kept = ctx.rendered.page(profile, ctx) if ctx.rendered is not None else None
-    rendered = [render_block(block_for(spec), profile, spec,
-                             replace(ctx, anchor=anchor, fold=folded(spec, ctx)), kept)
+    rendered = [render_block(block_for(spec), profile, spec, ctx, kept, anchor=anchor,
+                             fold=folded(spec, ctx))
                 for spec, anchor in zip(arranged, ids, strict=True)]
     return [html for html in rendered if html is not None]
 
