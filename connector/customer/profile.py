@@ -60,7 +60,7 @@ from connector.sources.base import (
     deadline_at,
 )
 from connector.sources.cache import Loaded, Policy, SingleFlight
-from connector.sources.guard import SourceGuard
+from connector.sources.guard import CircuitOpen, SourceGuard
 from connector.sources.shared_state import SharedFlags
 from connector.store.guard import unavailable
 
@@ -377,8 +377,12 @@ class ProfileAssembler:
                 loaded = self.cache.load(cache_key,
                                          lambda: guard.run(lambda: source.fetch(asked)), policy,
                                          refresher=guard.threads)
-        except SourceError as exc:
-            log.warning("source %s failed: %s", name, exc)
+        except SourceError as exc:  # what the record says, then what happened (a call cut at
+            # its deadline reads "Connection aborted" alone, which an operator takes for a refusal)
+            said = exc.public if str(exc) == exc.public else f"{exc.public} ({exc})"
+            # a paused source was logged once as it paused (`SourceGuard`), not at every lookup
+            log.log(logging.DEBUG if isinstance(exc, CircuitOpen) else logging.WARNING,
+                    "source %s failed: %s", name, said)
             return Outcome(None, _status(exc.state, started, error=exc.public))
         except Exception:
             log.exception("source %s: unexpected failure", name)

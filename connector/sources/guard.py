@@ -4,6 +4,7 @@ failing or slow source for a while, and `Retry-After` honoured."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from connector.sources.base import (
 from connector.sources.shared_state import SharedFlags
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class CircuitOpen(SourceUnavailable):
@@ -56,6 +58,7 @@ class SourceGuard:
         self._trial = False
         # the cluster's word on this source: a circuit another process opened pauses it here
         self._shared = shared
+        self._name = name
         self._flag = f"circuit/{name}"
         self.threads = ThreadPoolExecutor(max_workers=max_concurrency,
                                           thread_name_prefix=f"source-{name}")
@@ -132,6 +135,11 @@ class SourceGuard:
                 opened = self._config.cooldown_s
             if opened:
                 self._open_until = self._clock() + opened
+            failures = self._failures
+        if opened:  # said once here: the lookups it turns away meanwhile are not logged
+            why = "it asked us to wait" if retry_after_s else f"{failures} failure(s) in a row"
+            log.warning("source %s paused for %g s (%s): records show it unavailable, "
+                        "older copies stand in where kept", self._name, opened, why)
         if opened and self._shared is not None:
             self._shared.raise_for(self._flag, opened)
 
@@ -140,5 +148,7 @@ class SourceGuard:
             self._trial = False
             self._failures = 0
             reopened, self._open_until = self._open_until != 0.0, 0.0
+        if reopened:
+            log.info("source %s answers again: calls resumed", self._name)
         if reopened and self._shared is not None:  # this process's trial call succeeded
             self._shared.lower(self._flag)

@@ -93,3 +93,28 @@ def test_concurrency_cap() -> None:
     assert caught.value.public == "too many lookups in flight"
     release.set()
     worker.join()
+
+
+def test_a_pause_is_logged_once_as_it_begins_and_the_resumption_once(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """An operator reads when a source was paused, why and for how long, then when it came
+    back; the lookups turned away in between add nothing to the log."""
+    clock = Clock()
+    guard = SourceGuard(4, CircuitConfig(failures=2, cooldown_s=30), wait_s=1, clock=clock,
+                        name="erp")
+    caplog.set_level("INFO", logger="connector.sources.guard")
+    for _ in range(2):
+        with pytest.raises(SourceUnavailable):
+            guard.run(down)
+    for _ in range(5):
+        with pytest.raises(CircuitOpen):
+            guard.run(lambda: "not called")
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("WARNING", "source erp paused for 30 s (2 failure(s) in a row): records show it "
+                    "unavailable, older copies stand in where kept")]
+    caplog.clear()
+    clock.now += 31
+    assert guard.run(lambda: "back") == "back"
+    assert guard.run(lambda: "still") == "still"
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("INFO", "source erp answers again: calls resumed")]
