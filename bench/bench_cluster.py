@@ -1,14 +1,16 @@
 """The service under agents and webhooks at once, as one process and as a small cluster on one
 host (`serve --workers N --no-worker` + `connector worker`, PostgreSQL, the cache in Redis).
 
-Run: .venv/bin/python bench/bench_cluster.py [--agents 32] [--seconds 20] [--rate 200]
-    [--burst 1000] [--source-ms 50] [--topology cluster] [--client wrk|python]
+Run: .venv/bin/python bench/bench_cluster.py [--agents 32] [--seconds 20] [--sidebar-rate 50]
+    [--rate 200] [--burst 1000] [--source-ms 50] [--topology cluster] [--client wrk|python]
 Needs the machine's PostgreSQL (127.0.0.1:5432, database `test`: a database of its own is made
 and dropped) and Redis (127.0.0.1:6379: keys under a prefix of its own, deleted after).
 Prints a Markdown table; bench/RESULTS.md keeps the figures with the machine and date. The
 figures are ratios in one run: warm sidebar p99 over `/healthz` p99 while `--agents` agents open
-warm records (target ≤ 3), webhook acknowledgement p99 at `--rate` events/s, and the time
-those events take to be worked; with `--burst N`, then N more events sent all at once (64
+warm records back to back (target ≤ 3), the same while agents open `--sidebar-rate` records a
+second in open loop, webhook acknowledgement p99 at `--rate` events/s (sent open loop by sender
+processes of their own, `bench/openloop.py`, so the senders' own queue is not counted), and
+the time those events take to be worked; with `--burst N`, then N more events sent all at once (64
 senders on kept-alive connections, as fast as they go), timed from the first sent until the
 worker has worked every one (target: 1,000 in ≤ 10 s with 50 ms sources). `--source-ms` sets
 the demo back office's latency for every request (default: its own 20-80 ms); `--topology`
