@@ -55,6 +55,7 @@ class SourceGuard:
         self._lock = threading.Lock()
         self._failures = 0
         self._open_until = 0.0
+        self._paused_for = 0.0
         self._trial = False
         # the cluster's word on this source: a circuit another process opened pauses it here
         self._shared = shared
@@ -108,14 +109,13 @@ class SourceGuard:
         if self._shared is not None and self._open_until == 0.0:
             elsewhere = self._shared.remaining_s(self._flag)
             if elsewhere > 0:
-                raise CircuitOpen(f"paused for {elsewhere:.0f} s after errors (seen by "
-                                  "another process)")
+                raise CircuitOpen("paused after errors (seen by another process)")
         with self._lock:
             if self._open_until == 0.0:
                 return
-            remaining = self._open_until - self._clock()
-            if remaining > 0:
-                raise CircuitOpen(f"paused for {remaining:.0f} s after errors")
+            if self._open_until > self._clock():  # the pause's length, not what is left of it:
+                # the text is in the record, whose rendered blocks are kept while it is the same
+                raise CircuitOpen(f"paused for {self._paused_for:.0f} s after errors")
             if self._trial:
                 raise CircuitOpen("paused: a trial call is under way")
             self._trial = True
@@ -135,6 +135,7 @@ class SourceGuard:
                 opened = self._config.cooldown_s
             if opened:
                 self._open_until = self._clock() + opened
+                self._paused_for = opened
             failures = self._failures
         if opened:  # said once here: the lookups it turns away meanwhile are not logged
             why = "it asked us to wait" if retry_after_s else f"{failures} failure(s) in a row"

@@ -118,3 +118,19 @@ def test_a_pause_is_logged_once_as_it_begins_and_the_resumption_once(
     assert guard.run(lambda: "still") == "still"
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
         ("INFO", "source erp answers again: calls resumed")]
+
+
+def test_what_a_pause_says_stays_the_same_while_it_lasts() -> None:
+    """The paused source's words are in the record, whose rendered blocks are kept while it
+    does not change: a countdown would make every opening render every block again."""
+    clock = Clock()
+    guard = SourceGuard(4, CircuitConfig(failures=1, cooldown_s=30), wait_s=1, clock=clock)
+    with pytest.raises(SourceUnavailable):
+        guard.run(down)
+    said = set()
+    for _ in range(29):
+        with pytest.raises(CircuitOpen) as caught:
+            guard.run(lambda: "not called")
+        said.add(caught.value.public)
+        clock.now += 1
+    assert said == {"paused for 30 s after errors"}
