@@ -417,6 +417,19 @@ class LinkStore:
             return [Person(r.customer_id, r.display_name, r.postcode)
                     for r in connection.execute(query)]
 
+    def holding(self, customer_ids: Iterable[str]) -> list[str]:
+        """Those of these people something is kept about (a row of any table keyed by the
+        person but the audit trail's), in the order given."""
+        wanted = list(dict.fromkeys(customer_ids))
+        found: set[str] = set()
+        with reading(self.engine) as connection:
+            for table in metadata.sorted_tables:
+                if table is audit or "customer_id" not in table.c or not wanted:
+                    continue
+                found |= set(connection.execute(select(table.c.customer_id).where(
+                    table.c.customer_id.in_(wanted)).distinct()).scalars())
+        return [person for person in wanted if person in found]
+
     def forget(self, customer_id: str, actor: str) -> int:
         """Erase what we keep on a person (see `erase`); how many links."""
         return self.erase(customer_id, actor).rows.get(links.name, 0)

@@ -176,6 +176,8 @@ class Resolver:
                 target = other
             elif not conflicts(self._stored_unique(target), theirs):
                 self.store.merge(other, target, actor)
+        if target is None and not found:  # answers with no id of their own, nothing else:
+            return unanchored_id(p for r in records for p in r.asked)  # nothing to link
         target = target or new_customer_id(found)
         held = self.store.links_of(target)
         unsaid = self._unsaid(found, held)
@@ -186,6 +188,13 @@ class Resolver:
             self._taken_back(record, apart, actor)
         self._remember(target, facts)
         return target
+
+    def unanchored(self, ids: Identifiers) -> list[str]:
+        """The people known only from answers without an id of their own that one of these
+        identifiers found (`unanchored_id`), for whom something is kept (a note, a contact):
+        what `forget` erases besides the people the identifiers name."""
+        wanted = list(dict.fromkeys(unanchored_id([pair]) for pair in ids.pairs()))
+        return self.store.holding(wanted)
 
     def _unsaid(self, found: Sequence[Found], held: Sequence[Link]) -> list[Found]:
         """What is not linked yet, or a source has not confirmed for a day."""
@@ -274,6 +283,13 @@ def _is(stored_kind: str, rule_kind: str) -> bool:
 
 def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def unanchored_id(asked: Iterable[Pair]) -> str:
+    """The id of a person only answers without an id of their own know (a contact history, a
+    review feed): the same at every opening, from the identifier that found them (nothing is
+    linked to them: no source said it is theirs; `Resolver.unanchored` finds them again)."""
+    return new_customer_id([(kind, value, None) for kind, value in dict.fromkeys(asked)])
 
 
 def new_customer_id(found: Sequence[Found]) -> str:

@@ -49,7 +49,8 @@ def forget(ids: Identifiers, assembler: ProfileAssembler, queue: WriteBackQueue,
     sources. With `suppress`, the identifiers given and every one the people held go on the
     suppression list, not learnt again until lifted."""
     resolver = assembler.resolver
-    people = resolver.people_named(ids)
+    named = resolver.people_named(ids)  # and those only answers with no id of their own knew
+    people = named + [p for p in resolver.unanchored(ids) if p not in named]
     everything = ids
     for person in people:
         everything = everything.merged(resolver.person(person).identifiers)

@@ -74,7 +74,7 @@ sources:
 class World:
     """The ERP's and the loyalty programme's tables, and lookups through the connector."""
 
-    def __init__(self, folder: Path, store_url: str | None = None) -> None:
+    def __init__(self, folder: Path, store_url: str | None = None, more_sources: str = "") -> None:
         self.folder = folder
         self.erp = sqlite3.connect(folder / "erp.sqlite", isolation_level=None)
         self.erp.executescript(
@@ -85,7 +85,8 @@ class World:
         self.loyalty = sqlite3.connect(folder / "loyalty.sqlite", isolation_level=None)
         self.loyalty.execute("CREATE TABLE members (card TEXT PRIMARY KEY, name TEXT,"
                              " email TEXT, phone TEXT, points INTEGER)")
-        (folder / "manifest.yaml").write_text(MANIFEST.replace("{dir}", str(folder)))
+        (folder / "manifest.yaml").write_text(MANIFEST.replace("{dir}", str(folder))
+                                              + more_sources.replace("{dir}", str(folder)))
         self.manifest: Manifest = load_manifest(folder / "manifest.yaml", env={})
         self.store = LinkStore(store_url or f"sqlite:///{folder}/store.sqlite")
         self.resolver = Resolver(self.store, self.manifest.identity)
