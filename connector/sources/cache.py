@@ -236,7 +236,7 @@ class SingleFlight:
         with self._guard:
             if len(self._load_failed) > 10_000:
                 self._load_failed.clear()
-            self._load_failed[key] = (time.monotonic(), error)
+            self._load_failed[key] = (time.monotonic(), _bare(error))
 
     def _gave_up(self, key: str) -> Loaded:
         """Another thread's load of key outlived this caller's deadline: the stale value."""
@@ -267,7 +267,7 @@ class SingleFlight:
                     self._store(key, loader(), policy)
                 self._refresh_failed.pop(key, None)
             except SourceError as exc:
-                self._refresh_failed[key] = exc
+                self._refresh_failed[key] = _bare(exc)
                 log.info("background refresh of a %s entry failed: %s", source_of(key), exc)
             finally:
                 with self._guard:
@@ -281,6 +281,14 @@ class SingleFlight:
             if len(self._locks) > 10_000:
                 self._locks = {k: v for k, v in self._locks.items() if v.locked()}
             return self._locks.setdefault(key, threading.Lock())
+
+
+def _bare(error: SourceError) -> SourceError:
+    """A failure to keep (for the lookups that come while it holds): a copy without its
+    traceback, whose frames (the call's locals, the loader, the pool…) would otherwise be
+    kept too, then left as cyclic garbage each time another failure replaces it — only the
+    full collections free that, and they pause every thread of the process."""
+    return copy.copy(error).with_traceback(None)
 
 
 def _stale_or_raise(entry: Entry | None, error: SourceError) -> Loaded:

@@ -120,3 +120,28 @@ def test_a_failed_background_refresh_marks_the_next_answer_stale() -> None:
     flight.refresher = ThreadPoolExecutor(1)
     after = flight.load("k", down, policy)
     assert after.value == "v1" and after.stale_error is not None
+
+
+def test_a_failure_kept_for_the_next_callers_keeps_nothing_of_the_failed_call() -> None:
+    """A failed load is kept (for the callers that wait on it) without the frames it failed
+    in: they would keep the call's objects alive as long as the failure is kept, then leave
+    them to the full collections, which pause every thread."""
+    import gc
+    import weakref
+
+    class Held:
+        """What the failed call had in hand (a request, an answer being read…)."""
+
+    flight = SingleFlight(MemoryCache())
+    seen: list[weakref.ref[Held]] = []
+
+    def down() -> str:
+        held = Held()
+        seen.append(weakref.ref(held))
+        raise SourceUnavailable("server error (503)")
+
+    for _ in range(3):
+        with pytest.raises(SourceUnavailable):
+            flight.load("k", down, P60)
+    gc.collect()  # what the raised errors left behind goes; the kept failure stays
+    assert [ref() for ref in seen] == [None, None, None]
