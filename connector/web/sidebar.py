@@ -36,6 +36,7 @@ from connector.customer.details import UnknownDetail
 from connector.customer.export import known
 from connector.customer.notes import InvalidNote, note_text
 from connector.customer.refusals import ChangeRefused, may, recent_enough
+from connector.customer.resolver import unanchored_id
 from connector.customer.search import SearchError
 from connector.events.outbox import AGENT_KINDS, DuplicateChange
 from connector.helpdesk.base import (
@@ -201,7 +202,7 @@ def note(kind: str) -> Response:
     if customer is None:
         return _message(404, locale, "message.not_found")
     try:
-        kept = _change_note(customer, request.form, context.agent)
+        kept = _change_note(customer, request.form, context)
     except InvalidNote as exc:
         return _message(400, locale, "message.note_refused", detail=str(exc))
     if not kept:  # a link to a person the store does not know (erased since): no orphan note
@@ -526,9 +527,23 @@ def _embedded(kind: str, locale: str) -> SidebarContext | Response:
 
 
 def _customer_of(context: SidebarContext) -> str | None:
-    """The person a sealed link is about: the one chosen, or the one its identifiers name."""
+    """The person a sealed link is about: the one chosen, or the one its identifiers name
+    (in the store, else as the sources name them: `_unanchored_of`)."""
     resolver = services().assembler.resolver
-    return context.customer_id or resolver.resolve(context.identifiers).customer_id
+    return (context.customer_id or resolver.resolve(context.identifiers).customer_id
+            or _unanchored_of(context))
+
+
+def _unanchored_of(context: SidebarContext) -> str | None:
+    """The customer only answers without an id of their own know (a contact history), whom
+    the store cannot name: their id as the lookup gives it, when it is the one an identifier
+    of the link gives them (`resolver.unanchored_id`) — never an id the link does not lead
+    to. `forget` by that identifier reaches what is kept under it."""
+    if context.customer_id or not context.identifiers.pairs():
+        return None
+    whose = services().assembler.lookup(context.identifiers, record=False).customer_id
+    given = {unanchored_id([pair]) for pair in context.identifiers.pairs()}
+    return whose if whose in given else None
 
 
 def _server_refusal(kind: object, status: int, reason: str) -> Response | None:
@@ -617,12 +632,13 @@ def _reply(reply: Reply, ancestors: tuple[str, ...]) -> Response:
     return response
 
 
-def _change_note(customer: str, form: Mapping[str, str], agent: str | None = None) -> bool:
+def _change_note(customer: str, form: Mapping[str, str], context: SidebarContext) -> bool:
     """The form's action on a note: add (default), edit or delete (raises InvalidNote),
     signed by the agent the helpdesk vouches for, else by the name typed; False, nothing
-    done, when the link store does not know the person."""
+    done, when the link store does not know the person (and they are not the customer only
+    id-less answers know that the sealed link leads to)."""
     notes = services().assembler.notes
-    author = agent or (form.get("author") or "").strip() or "agent"
+    author = context.agent or (form.get("author") or "").strip() or "agent"
     action = form.get("action", "add")
     raw_id = (form.get("note") or "").strip()
     # a form made by hand: no such note (isdigit alone takes ³ or ١, which int() refuses)
@@ -630,7 +646,7 @@ def _change_note(customer: str, form: Mapping[str, str], agent: str | None = Non
             not (raw_id.isascii() and raw_id.isdigit()) or len(raw_id) > 12):
         raise InvalidNote("no such note")
     text = "" if action == "delete" else note_text(form.get("text"))
-    if not known(notes.engine, customer):
+    if not known(notes.engine, customer) and customer != _unanchored_of(context):
         return False
     if action == "delete":
         notes.delete(customer, int(raw_id), author)

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from connector.app import Services
+from connector.identifiers import Identifiers
 from connector.store.schema import changes, notes
 from connector.web import create_app
 from tests.conftest import API_TOKEN, Backoffice, service_env
@@ -121,3 +122,42 @@ def test_a_sealed_link_to_a_known_customer_keeps_the_note(
                                                      "lang": "en"})
     assert answer.status_code == 303
     assert kept(services, notes, who) == 1
+
+
+def test_a_customer_only_the_contact_history_knows_takes_notes_that_forget_erases(
+        backoffice: Backoffice, demo_data: Path, tmp_path: Path) -> None:
+    """Someone who only ever contacted the service (their email in the helpdesk's exported
+    history, in no source with ids): the sealed link's record takes their note, shows it at
+    the next opening, and `forget` by their email erases it."""
+    import shutil
+
+    data = tmp_path / "demo"
+    shutil.copytree(demo_data, data)
+    email = "nouvelle.cliente@example.fr"
+    with (data / "contacts.jsonl").open("a") as history:
+        history.write(json.dumps({"email": email, "at": "2026-10-28T09:00:00Z",
+                                  "channel": "phone", "reason": "Renseignement"}) + "\n")
+    var = tmp_path / "var"
+    var.mkdir()
+    running = in_process(Path("manifest.yaml").resolve(),
+                         service_env(data, backoffice.url, var), var)
+    try:
+        update = {"api_token": SecretStr(API_TOKEN), "rate_limit": "off",
+                  "auth_failure_limit": "off"}
+        web = create_app(services=dataclasses.replace(
+            running, settings=running.settings.model_copy(update=update))).test_client()
+        token = running.embed.token(email=email)
+        first = web.get(running.embed.url("", token, "en"))
+        assert first.status_code == 200 and "Renseignement" in first.get_data(as_text=True)
+        answer = web.post("/helpdesk/embed/notes", data={"t": token, "text": "Rappeler jeudi",
+                                                         "lang": "en"})
+        assert answer.status_code == 303
+        again = web.get(running.embed.url("", token, "en")).get_data(as_text=True)
+        assert "Rappeler jeudi" in again
+        who = running.assembler.lookup(Identifiers(emails=(email,)), record=False).customer_id
+        assert who is not None and kept(running, notes, who) == 1
+        erased = web.post("/api/v1/customers/forget", json={"email": email}, headers=API)
+        assert erased.status_code == 200 and erased.json["erased"].get("notes") == 1
+        assert kept(running, notes, who) == 0
+    finally:
+        running.close()
