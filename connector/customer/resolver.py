@@ -178,7 +178,7 @@ class Resolver:
                 self.store.merge(other, target, actor)
         if target is None and not found:  # answers with no id of their own, nothing else:
             return unanchored_id(p for r in records for p in r.asked)  # nothing to link
-        target = target or new_customer_id(found)
+        target = target or self._adopted(found) or new_customer_id(found)
         held = self.store.links_of(target)
         unsaid = self._unsaid(found, held)
         if unsaid:  # a warm lookup of a known person writes nothing
@@ -188,6 +188,17 @@ class Resolver:
             self._taken_back(record, apart, actor)
         self._remember(target, facts)
         return target
+
+    def _adopted(self, found: Sequence[Found]) -> str | None:
+        """The customer only id-less answers knew until now, by an identifier these records
+        state that no one holds and no household shares by its kind, when something is kept
+        under them (notes, requests): this new person takes their id on, so what was kept
+        stays on the record (docs/identity.md)."""
+        personal = [(k, v) for k, v, _ in found
+                    if k in PERSONAL_KINDS and not self.rules.shared_kind(k, v)]
+        free = [pair for pair, links in self.store.owners(personal).items() if not links]
+        kept = self.store.holding(unanchored_id([pair]) for pair in free) if free else []
+        return kept[0] if kept else None
 
     def unanchored(self, ids: Identifiers) -> list[str]:
         """The people known only from answers without an id of their own that one of these

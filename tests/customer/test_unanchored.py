@@ -87,3 +87,32 @@ def test_what_is_written_about_them_is_erased_by_the_identifier_that_found_them(
         assert nobody.customers == 0 and nobody.erased == {}
     finally:
         here.close()
+
+
+def test_when_a_source_with_ids_comes_to_know_them_their_record_keeps_what_was_kept(
+        tmp_path: Path) -> None:
+    """The ERP creates the customer (her first order): the record she then has keeps the id
+    she had, and with it the note written while only the history knew her."""
+    here = world(tmp_path)
+    try:
+        before = here.profile(email=EMAIL).customer_id
+        here.assembler.notes.add(before, "rappeler après 18 h", "agent")
+        here.customer("C900", "Léa", "Martin", EMAIL, orders=("A1",))
+        after = here.profile(email=EMAIL)
+        assert after.customer_id == before and after.identity.external_ids == {"erp": "C900"}
+        assert [n.text for n in after.notes] == ["rappeler après 18 h"]
+        assert [o.number for o in after.orders] == ["A1"]
+        assert here.profile(email=EMAIL).customer_id == before  # and so it stays
+    finally:
+        here.close()
+
+
+def test_nothing_kept_under_them_nothing_taken_on(tmp_path: Path) -> None:
+    """Without a note or a request kept, the person the ERP's record makes has its own id."""
+    here = world(tmp_path)
+    try:
+        before = here.profile(email=EMAIL).customer_id
+        here.customer("C900", "Léa", "Martin", EMAIL)
+        assert here.profile(email=EMAIL).customer_id != before
+    finally:
+        here.close()
