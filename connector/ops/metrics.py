@@ -27,13 +27,17 @@ log = logging.getLogger(__name__)
 
 
 SHARED_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own name for the folder
+MADE_PREFIX = "connector-metrics-"  # then the supervisor's pid, then tempfile's letters
 
 
-def share_between_processes() -> Path | None:
+def share_between_processes(base: Path | None = None) -> Path | None:
     """From now on (call it before forking), every Metrics of this process and its children
     writes its values to files in one folder that each scrape sums: PROMETHEUS_MULTIPROC_DIR
     when the operator sets it (its old `*.db` files removed: counters start again with the
-    service), else a new folder in /dev/shm (memory): returned, for `unshare`."""
+    service), else a new folder in /dev/shm (memory; `base` for tests), named with this
+    process's id: returned, for `unshare`. Folders a killed supervisor left there (its
+    process gone: `unshare` never ran) are removed first, so a service restarted again and
+    again after SIGKILL or the OOM killer does not fill the memory /dev/shm is made of."""
     given = os.environ.get(SHARED_DIR)
     made = None
     if given:
@@ -42,13 +46,29 @@ def share_between_processes() -> Path | None:
         for old in folder.glob("*.db"):
             old.unlink()
     else:
-        shm = Path("/dev/shm")
-        folder = Path(tempfile.mkdtemp(prefix="connector-metrics-",
-                                       dir=shm if os.access(shm, os.W_OK) else None))
+        shm = base or Path("/dev/shm")
+        where = shm if os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
+        _sweep(where)
+        folder = Path(tempfile.mkdtemp(prefix=f"{MADE_PREFIX}{os.getpid()}-", dir=where))
         os.environ[SHARED_DIR] = str(folder)
         made = folder
     values.ValueClass = values.MultiProcessValue()  # what prometheus_client picks at import
     return made
+
+
+def _sweep(where: Path) -> None:
+    """Remove the folders of supervisors that are gone (ours only: same user)."""
+    for folder in where.glob(f"{MADE_PREFIX}*-*"):
+        pid = folder.name.removeprefix(MADE_PREFIX).partition("-")[0]
+        try:
+            if not pid.isdigit() or folder.stat().st_uid != os.getuid():
+                continue
+            os.kill(int(pid), 0)  # still running (or another user's process): kept
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+            log.info("removed the metrics folder a stopped service left: %s", folder)
+        except OSError:
+            continue
 
 
 def process_ended(pid: int) -> None:

@@ -71,3 +71,33 @@ def test_an_operators_folder_is_emptied_of_old_counts_and_kept(tmp_path: Path) -
     counted, *_, kept = run(env)
     assert counted == "5.0 2.0 2.0 7000.0"  # nothing of the old file
     assert kept == f"False {folder}" and (folder / "notes.txt").exists()
+
+
+SWEEP = textwrap.dedent("""
+    import os, sys
+    from pathlib import Path
+    from connector.ops.metrics import share_between_processes, unshare
+
+    base = Path(sys.argv[1])
+    made = share_between_processes(base)
+    print(made.parent == base and made.name.startswith(f"connector-metrics-{os.getpid()}-"))
+    print(sorted(p.name for p in base.iterdir() if p != made))
+    unshare(made)
+""")
+
+
+def test_folders_killed_supervisors_left_are_removed_at_the_next_start(tmp_path: Path) -> None:
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    for name in (f"connector-metrics-{gone}-a1b2", "connector-metrics-1-c3d4",  # init: alive
+                 "connector-metrics-x7y8", "someone-else"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "counter_1.db").write_bytes(b"\0" * 16)
+    done = subprocess.run([sys.executable, "-c", SWEEP, str(tmp_path)], cwd=ROOT, text=True,
+                          capture_output=True, timeout=60, check=False,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    named, left = done.stdout.splitlines()
+    assert named == "True"
+    assert left == str(sorted(["connector-metrics-1-c3d4", "connector-metrics-x7y8",
+                               "someone-else"]))
