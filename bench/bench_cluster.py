@@ -45,7 +45,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.openloop import raw_request, send_open_loop  # noqa: E402
+from bench.openloop import LEAD_S, raw_request, send_open_loop  # noqa: E402
 from bench.serving import free_port, serve  # noqa: E402
 from demo.__main__ import start_backoffice  # noqa: E402
 from demo.generate import ensure  # noqa: E402
@@ -209,7 +209,7 @@ def webhooks(url: str, emails: list[str], rate: int | None, count: int,
     if rate is not None:
         prepared = [raw_request(f"{url}/helpdesk/helpscout/webhook", "POST", body, headers)
                     for body, headers in events]
-        started = time.monotonic() + 0.5  # the senders' start
+        started = time.monotonic() + LEAD_S  # when the first is due
         answers = send_open_loop(url, prepared, rate)
         acks = [a.seconds for a in answers if 200 <= a.status < 300]
     else:

@@ -18,6 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+LEAD_S = 0.5  # from the call to the first request due: every sender process started by then
+
 
 @dataclass(frozen=True)
 class Sent:
@@ -79,7 +81,7 @@ def send_open_loop(base_url: str, requests: list[bytes], rate: float,
     address = (parts.hostname or "127.0.0.1", parts.port or 80)
     context = multiprocessing.get_context("fork")
     out = context.Queue()
-    start_at = time.time() + 0.5  # every sender started before the first request is due
+    start_at = time.time() + LEAD_S
     children = [context.Process(target=_sender, args=(
         address, requests[n::processes], rate / processes, n / processes, start_at, out))
         for n in range(processes)]

@@ -197,15 +197,14 @@ class Resolver:
         personal = [(k, v) for k, v, _ in found
                     if k in PERSONAL_KINDS and not self.rules.shared_kind(k, v)]
         free = [pair for pair, links in self.store.owners(personal).items() if not links]
-        kept = self.store.holding(unanchored_id([pair]) for pair in free) if free else []
+        kept = self.store.holding(unanchored_ids(free)) if free else []
         return kept[0] if kept else None
 
     def unanchored(self, ids: Identifiers) -> list[str]:
         """The people known only from answers without an id of their own that one of these
         identifiers found (`unanchored_id`), for whom something is kept (a note, a contact):
         what `forget` erases besides the people the identifiers name."""
-        wanted = list(dict.fromkeys(unanchored_id([pair]) for pair in ids.pairs()))
-        return self.store.holding(wanted)
+        return self.store.holding(unanchored_ids(ids.pairs()))
 
     def _unsaid(self, found: Sequence[Found], held: Sequence[Link]) -> list[Found]:
         """What is not linked yet, or a source has not confirmed for a day."""
@@ -301,6 +300,12 @@ def unanchored_id(asked: Iterable[Pair]) -> str:
     review feed): the same at every opening, from the identifier that found them (nothing is
     linked to them: no source said it is theirs; `Resolver.unanchored` finds them again)."""
     return new_customer_id([(kind, value, None) for kind, value in dict.fromkeys(asked)])
+
+
+def unanchored_ids(pairs: Iterable[Pair]) -> list[str]:
+    """The ids a customer only id-less answers know may have, one for each identifier that
+    could have found them (`unanchored_id` of that identifier alone)."""
+    return list(dict.fromkeys(unanchored_id([pair]) for pair in pairs))
 
 
 def new_customer_id(found: Sequence[Found]) -> str:

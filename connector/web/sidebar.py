@@ -36,7 +36,7 @@ from connector.customer.details import UnknownDetail
 from connector.customer.export import known
 from connector.customer.notes import InvalidNote, note_text
 from connector.customer.refusals import ChangeRefused, may, recent_enough
-from connector.customer.resolver import unanchored_id
+from connector.customer.resolver import unanchored_ids
 from connector.customer.search import SearchError
 from connector.events.outbox import AGENT_KINDS, DuplicateChange
 from connector.helpdesk.base import (
@@ -198,11 +198,12 @@ def note(kind: str) -> Response:
     context = _authenticated(kind, locale)
     if isinstance(context, Response):
         return context
-    customer = _customer_of(context)
+    named = _named(context)
+    customer = named or _unanchored_of(context)  # one lookup at most
     if customer is None:
         return _message(404, locale, "message.not_found")
     try:
-        kept = _change_note(customer, request.form, context)
+        kept = _change_note(customer, request.form, context.agent, looked_up=named is None)
     except InvalidNote as exc:
         return _message(400, locale, "message.note_refused", detail=str(exc))
     if not kept:  # a link to a person the store does not know (erased since): no orphan note
@@ -529,21 +530,25 @@ def _embedded(kind: str, locale: str) -> SidebarContext | Response:
 def _customer_of(context: SidebarContext) -> str | None:
     """The person a sealed link is about: the one chosen, or the one its identifiers name
     (in the store, else as the sources name them: `_unanchored_of`)."""
+    return _named(context) or _unanchored_of(context)
+
+
+def _named(context: SidebarContext) -> str | None:
+    """The person the link store gives a sealed link: the one chosen, or the one its
+    identifiers name."""
     resolver = services().assembler.resolver
-    return (context.customer_id or resolver.resolve(context.identifiers).customer_id
-            or _unanchored_of(context))
+    return context.customer_id or resolver.resolve(context.identifiers).customer_id
 
 
 def _unanchored_of(context: SidebarContext) -> str | None:
     """The customer only answers without an id of their own know (a contact history), whom
     the store cannot name: their id as the lookup gives it, when it is the one an identifier
-    of the link gives them (`resolver.unanchored_id`) — never an id the link does not lead
+    of the link gives them (`resolver.unanchored_ids`) — never an id the link does not lead
     to. `forget` by that identifier reaches what is kept under it."""
     if context.customer_id or not context.identifiers.pairs():
         return None
     whose = services().assembler.lookup(context.identifiers, record=False).customer_id
-    given = {unanchored_id([pair]) for pair in context.identifiers.pairs()}
-    return whose if whose in given else None
+    return whose if whose in unanchored_ids(context.identifiers.pairs()) else None
 
 
 def _server_refusal(kind: object, status: int, reason: str) -> Response | None:
@@ -632,13 +637,14 @@ def _reply(reply: Reply, ancestors: tuple[str, ...]) -> Response:
     return response
 
 
-def _change_note(customer: str, form: Mapping[str, str], context: SidebarContext) -> bool:
+def _change_note(customer: str, form: Mapping[str, str], agent: str | None = None,
+                 looked_up: bool = False) -> bool:
     """The form's action on a note: add (default), edit or delete (raises InvalidNote),
     signed by the agent the helpdesk vouches for, else by the name typed; False, nothing
-    done, when the link store does not know the person (and they are not the customer only
-    id-less answers know that the sealed link leads to)."""
+    done, when the link store does not know the person — unless they are `looked_up`: the
+    customer only id-less answers know, to whom the sealed link led just now."""
     notes = services().assembler.notes
-    author = context.agent or (form.get("author") or "").strip() or "agent"
+    author = agent or (form.get("author") or "").strip() or "agent"
     action = form.get("action", "add")
     raw_id = (form.get("note") or "").strip()
     # a form made by hand: no such note (isdigit alone takes ³ or ١, which int() refuses)
@@ -646,7 +652,7 @@ def _change_note(customer: str, form: Mapping[str, str], context: SidebarContext
             not (raw_id.isascii() and raw_id.isdigit()) or len(raw_id) > 12):
         raise InvalidNote("no such note")
     text = "" if action == "delete" else note_text(form.get("text"))
-    if not known(notes.engine, customer) and customer != _unanchored_of(context):
+    if not looked_up and not known(notes.engine, customer):
         return False
     if action == "delete":
         notes.delete(customer, int(raw_id), author)
