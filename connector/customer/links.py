@@ -21,7 +21,13 @@ from sqlalchemy.sql import Select
 
 from connector.customer import suppression
 from connector.customer.targets import person_holdings, person_targets, under_targets
-from connector.store.engine import audit_entry, insert_ignoring, open_database, reading
+from connector.store.engine import (
+    audit_entry,
+    insert_ignoring,
+    open_database,
+    reading,
+    shared_reads,
+)
 from connector.store.guard import Limits
 from connector.store.schema import (
     audit,
@@ -216,13 +222,14 @@ class LinkStore:
         missing = [pair for pair in wanted if pair not in known]
         found: dict[tuple[str, str], list[Link]] = {pair: [] for pair in missing}
         if missing:
-            with reading(self.engine) as connection:
-                for row in connection.execute(*owners_query(missing)):
-                    found[(row.kind, row.value)].append(_link(row))
-            if reads is not None:
-                reads.owners.update(found)
-                self._read_around(reads, {link.customer_id for held in found.values()
-                                          for link in held})
+            with shared_reads():  # the owners, then around them: one connection
+                with reading(self.engine) as connection:
+                    for row in connection.execute(*owners_query(missing)):
+                        found[(row.kind, row.value)].append(_link(row))
+                if reads is not None:
+                    reads.owners.update(found)
+                    self._read_around(reads, {link.customer_id for held in found.values()
+                                              for link in held})
         return {pair: list(known[pair]) if pair in known else found[pair] for pair in wanted}
 
     def _read_around(self, reads: _Reads, owners: set[str]) -> None:

@@ -62,6 +62,7 @@ from connector.sources.base import (
 from connector.sources.cache import Loaded, Policy, SingleFlight
 from connector.sources.guard import CircuitOpen, SourceGuard
 from connector.sources.shared_state import SharedFlags
+from connector.store.engine import shared_reads
 from connector.store.guard import unavailable
 
 log = logging.getLogger(__name__)
@@ -236,16 +237,20 @@ class ProfileAssembler:
         customer_id = found.customer_id
         missing: list[str] = []
         history = self.history
-        tickets = (_kept(lambda: history.tickets_of(customer_id), "contacts", missing)
-                   if history is not None and checked else [])
-        recorded = [contact for _, contact in tickets]
-        current = [contact for key, contact in tickets if ticket is not None and key == ticket]
-        profile, every = self._merge(found.results, found.statuses, locale if locale in LOCALES
-                                     else self.manifest.brand.locale, recorded, current)
-        profile.customer_id = customer_id
-        profile.matched = _matches(ids, found_identifiers(found.results, self.region),
-                                   found.links)
-        kept = (_kept(lambda: self.notes.of(customer_id), "notes", missing) if checked else [])
+        with shared_reads():  # what we keep, read on one connection: nothing waited on here
+            tickets = (_kept(lambda: history.tickets_of(customer_id), "contacts", missing)
+                       if history is not None and checked else [])
+            recorded = [contact for _, contact in tickets]
+            current = [contact for key, contact in tickets
+                       if ticket is not None and key == ticket]
+            profile, every = self._merge(found.results, found.statuses,
+                                         locale if locale in LOCALES
+                                         else self.manifest.brand.locale, recorded, current)
+            profile.customer_id = customer_id
+            profile.matched = _matches(ids, found_identifiers(found.results, self.region),
+                                       found.links)
+            kept = (_kept(lambda: self.notes.of(customer_id), "notes", missing)
+                    if checked else [])
         profile.notes = [note.as_note() for note in kept] + profile.notes
         if not checked:
             missing = ["contacts", "notes"] if history is not None else ["notes"]

@@ -10,6 +10,7 @@ import logging
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from sqlalchemy import (
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 _UNCHECKED: weakref.WeakSet[Engine] = weakref.WeakSet()  # engines whose tables were not checked
 _VERSIONED: weakref.WeakSet[Engine] = weakref.WeakSet()  # engines whose schema is the migrations'
 _SETTLED: set[str] = set()  # URLs settle_schema went over, not yet opened since
+# within `shared_reads`: the read connection each engine lent this thread's reads so far
+_SHARED: ContextVar[dict[Engine, Connection] | None] = ContextVar("shared_reads", default=None)
 
 
 def insert_ignoring(connection: Connection, table: Table) -> Insert:
@@ -88,9 +91,40 @@ def source_ids(external_ids: Mapping[str, str]) -> dict[str, str]:
 def reading(engine: Engine) -> Iterator[Connection]:
     """A connection for reads only, each statement on its own (autocommit): on PostgreSQL a
     read is then one round trip, not BEGIN, the statement and ROLLBACK (a warm sidebar makes
-    a dozen). Never for writes, nor for reads that must agree with each other."""
-    with engine.connect() as connection:
-        yield connection.execution_options(isolation_level="AUTOCOMMIT")
+    a dozen). Never for writes, nor for reads that must agree with each other. Within
+    `shared_reads`, the same connection for each read of this engine."""
+    shared = _SHARED.get()
+    if shared is None:
+        with engine.connect() as connection:
+            yield connection.execution_options(isolation_level="AUTOCOMMIT")
+        return
+    held = shared.get(engine)
+    if held is None or held.closed or held.invalidated:
+        if held is not None:  # lost: given back (SQLAlchemy discards it), a new one
+            held.close()
+        held = shared[engine] = engine.connect().execution_options(
+            isolation_level="AUTOCOMMIT")
+    yield held
+
+
+@contextmanager
+def shared_reads() -> Iterator[None]:
+    """Within it, in this thread, the reads of an engine (`reading`) share one connection,
+    taken at the first and given back at the end: reads that follow each other with nothing
+    to wait on between them (a record's kept parts) check a connection out of the pool
+    once, not once each. Never around a wait on something else (a source): the connection
+    would be held idle meanwhile, and not pinged again after it. Nested: the outer one's."""
+    if _SHARED.get() is not None:
+        yield
+        return
+    held: dict[Engine, Connection] = {}
+    token = _SHARED.set(held)
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+        for connection in held.values():
+            connection.close()
 
 
 def open_database(url: str, limits: Limits | None = None) -> Engine:
