@@ -27,7 +27,7 @@ bench: $(VENV)/.dev-installed wrk
 	$(BIN)/python bench/bench_warm_sidebar.py
 	$(BIN)/python bench/bench_redis_cache.py
 	$(BIN)/python bench/bench_startup.py --rounds 5
-	$(BIN)/python bench/bench_cluster.py --burst 1000 --source-ms 50
+	$(BIN)/python bench/bench_cluster.py --burst 1000 --source-ms 50 --floor
 	$(BIN)/python bench/bench_cluster.py --topology cluster --burst 1000 --source-ms 1000
 	$(BIN)/python bench/bench_writeback_rate.py --seconds 60
 

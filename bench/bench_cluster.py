@@ -3,6 +3,7 @@ host (`serve --workers N --no-worker` + `connector worker`, PostgreSQL, the cach
 
 Run: .venv/bin/python bench/bench_cluster.py [--agents 32] [--seconds 20] [--sidebar-rate 50]
     [--rate 200] [--burst 1000] [--source-ms 50] [--topology cluster] [--client wrk|python]
+    [--floor]
 Needs the machine's PostgreSQL (127.0.0.1:5432, database `test`: a database of its own is made
 and dropped) and Redis (127.0.0.1:6379: keys under a prefix of its own, deleted after).
 Prints a Markdown table; bench/RESULTS.md keeps the figures with the machine and date. The
@@ -14,9 +15,11 @@ the time those events take to be worked; with `--burst N`, then N more events se
 senders on kept-alive connections, as fast as they go), timed from the first sent until the
 worker has worked every one (target: 1,000 in ≤ 10 s with 50 ms sources). `--source-ms` sets
 the demo back office's latency for every request (default: its own 20-80 ms); `--topology`
-runs one of the two. The agents are wrk's connections when Debian's `wrk` is installed (`apt-get
-install wrk`: a load generator in C, whose own work does not queue behind the measure's), else
-threads of this process (`--client python`, whose interpreter the agents and the probe share).
+runs one of the two; `--floor` then sends the same agents to requests cheaper than a sidebar
+(`/readyz`, a 404), to show the ratio a closed loop gives a request of that cost. The agents
+are wrk's connections when Debian's `wrk` is installed (`apt-get install wrk`: a load generator
+in C, whose own work does not queue behind the measure's), else threads of this process
+(`--client python`, whose interpreter the agents and the probe share).
 """
 
 from __future__ import annotations
@@ -282,6 +285,7 @@ def topology(name: str, env: dict[str, str], emails: list[str],
             loaded = {"sidebar_p99": percentile(times["sidebar"], 99),
                       "rps": len(times["sidebar"]) / args.seconds,
                       "failed": len(times["failed"]), "healthz": times["healthz"]}
+        floors = [floor(url, what, args) for what in (FLOORS if args.floor else ())]
         opened: dict[str, Any] = {"sidebar": [], "failed": 0, "healthz": []}
         if args.sidebar_rate:
             opened = open_agents(urls, f"{url}/healthz", args.sidebar_rate, args.seconds)
@@ -307,7 +311,24 @@ def topology(name: str, env: dict[str, str], emails: list[str],
             "rps": loaded["rps"], "failed": loaded["failed"],
             "ack": percentile(acks, 99) * 1000, "acked": len(acks), "drained": drained,
             "burst": burst[1], "burst_acked": len(burst[0]),
-            "burst_ack": percentile(burst[0], 99) * 1000}
+            "burst_ack": percentile(burst[0], 99) * 1000, "floors": floors}
+
+
+FLOORS = {  # requests of known, smaller cost, asked by the same agents in place of sidebars
+    "/readyz": "`/readyz` (one database statement, one Redis ping)",
+    "/no-such-page": "a 404 (no work: the front and Flask alone)",
+}
+
+
+def floor(url: str, path: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The agents' ratio to /healthz when what they ask costs less than a sidebar: where a
+    closed loop's ratio stands for a request of that cost (wrk only)."""
+    loaded = wrk_agents([f"{url}{path}"], f"{url}/healthz", args.agents, args.seconds)
+    health = percentile(loaded["healthz"], 99)
+    return {"what": FLOORS[path], "p99": loaded["sidebar_p99"] * 1000,
+            "mean": loaded["sidebar_mean"] * 1000, "healthz": health * 1000,
+            "ratio": loaded["sidebar_p99"] / health if health else float("nan"),
+            "rps": loaded["rps"]}
 
 
 def main() -> int:
@@ -330,8 +351,14 @@ def main() -> int:
                         default="wrk" if shutil.which("wrk") else "python",
                         help="the agents' load generator (default: wrk when installed)")
     parser.add_argument("--topology", choices=("both", "one", "cluster"), default="both")
+    parser.add_argument("--floor", action="store_true",
+                        help="then the same agents on requests cheaper than a sidebar (/readyz, "
+                             "a 404): the closed loop's ratio for a request of that cost (wrk)")
     parser.add_argument("--worker-pid-file", help="where to write `connector worker`'s pid")
     args = parser.parse_args()
+    if args.floor and args.client != "wrk":
+        print("--floor skipped: it needs wrk (apt-get install wrk)", file=sys.stderr)
+        args.floor = False
     data = ensure(Path(tempfile.mkdtemp()) / "demo")
     office, office_url = start_backoffice(
         data, {**os.environ, "CONNECTOR_DEMO_DIR": str(data)},
@@ -386,6 +413,14 @@ def main() -> int:
               f"{row['open_ratio']:.1f} | {row['open_failed']} | {row['ack']:.0f} ms | "
               f"{row['acked']} | {row['drained']:.1f} s | {row['burst_acked']} | "
               f"{row['burst_ack']:.0f} ms | {row['burst']:.1f} s |")
+    floors = [(row["name"], f) for row in rows for f in row["floors"]]  # type: ignore[attr-defined]
+    if floors:
+        print(f"\nThe same {args.agents} agents asking, instead of sidebars:\n")
+        print("| topology | request | answered/s | mean | p99 | /healthz p99 | ratio |")
+        print("|---|---|---|---|---|---|---|")
+        for name, f in floors:
+            print(f"| {name} | {f['what']} | {f['rps']:.0f} | {f['mean']:.0f} ms | "
+                  f"{f['p99']:.0f} ms | {f['healthz']:.0f} ms | {f['ratio']:.1f} |")
     return 0
 
 
