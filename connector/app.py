@@ -8,6 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from connector.customer.brand_nps import recent_nps
 from connector.customer.details import DetailService
@@ -33,12 +34,14 @@ from connector.ops.metrics import Metrics
 from connector.settings import Settings
 from connector.sources import build_source
 from connector.sources.cache import MemoryCache, SingleFlight
-from connector.sources.redis_cache import RedisCache, SharedSingleFlight, namespace
 from connector.sources.shared_state import shared_flags_for
 from connector.store.engine import settle_schema
 from connector.store.guard import Limits
 from connector.widgets.record import Fragments
 from connector.widgets.rendered import RenderedBlocks
+
+if TYPE_CHECKING:
+    from connector.sources.redis_cache import RedisCache
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +104,11 @@ def build_services(settings: Settings, manifest: Manifest | None = None) -> Serv
     cache = MemoryCache(max_bytes=settings.cache_max_bytes,
                         max_entry_bytes=settings.cache_max_entry_bytes)
     flight = SingleFlight(cache, pool)
+    shared: RedisCache | None = None
     if settings.cache_url:  # shared by every process; this memory stands in while it is away
+        # imported only then: the redis client is the `scale` extra, not the base install
+        from connector.sources.redis_cache import RedisCache, SharedSingleFlight, namespace
+
         shared = RedisCache(settings.cache_url, namespace(settings.cache_prefix, manifest.path),
                             fallback=cache)
         flight = SharedSingleFlight(shared, pool)
@@ -141,8 +148,8 @@ def build_services(settings: Settings, manifest: Manifest | None = None) -> Serv
     metrics = Metrics()
     metrics.watch_brand_nps(lambda: recent_nps(resolver.store.engine))
     metrics.watch_rendered(rendered)
-    if isinstance(flight, SharedSingleFlight):
-        metrics.watch_shared_cache(flight.shared)
+    if shared is not None:
+        metrics.watch_shared_cache(shared)
     jobs = build_jobs(manifest, worker, resolver.store.engine, metrics)
     services = Services(settings, manifest, assembler, details, CustomerSearch(assembler), embed,
                         {embed.kind: embed, **adapters}, adapters, events, queue, outbox, worker,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import secrets
@@ -12,6 +13,13 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger(__name__)
+
+
+_BASE = {  # what the base install runs on instead of each setting that needs the extra
+    "CONNECTOR_CACHE_URL": "this process's memory",
+    "CONNECTOR_RATE_LIMIT_STORAGE": "this process's memory",
+    "CONNECTOR_DATABASE_URL": "SQLite",
+}
 
 
 class Settings(BaseSettings):
@@ -98,6 +106,28 @@ class Settings(BaseSettings):
     def database(self) -> str:
         """Where links and audit live: CONNECTOR_DATABASE_URL, else SQLite under data_dir."""
         return self.database_url or f"sqlite:///{self.data_dir / 'connector.sqlite'}"
+
+    def missing_extras(self) -> list[str]:
+        """What these settings ask for that this install lacks: the Redis client or the
+        PostgreSQL driver (the `scale` extra: `pip install 'connector[scale]'`; `make run`
+        installs the base alone, which serves on memory and SQLite). Each said in a line."""
+        wanted = []
+        if self.cache_url:
+            wanted.append(("redis", "CONNECTOR_CACHE_URL"))
+        if self.rate_limit_storage.startswith(("redis://", "rediss://", "redis+")):
+            wanted.append(("redis", "CONNECTOR_RATE_LIMIT_STORAGE"))
+        if self.database().startswith(("postgresql+psycopg:", "postgresql+psycopg2:")):
+            driver = self.database().split(":", 1)[0].split("+", 1)[1]
+            wanted.append((driver, "CONNECTOR_DATABASE_URL"))
+        missing = []
+        for module, setting in wanted:
+            try:
+                importlib.import_module(module)
+            except ImportError:
+                missing.append(f"{setting} needs the Python package `{module}`, which is not "
+                               f"installed: pip install 'connector[scale]' (or leave "
+                               f"{setting} unset to run on {_BASE[setting]})")
+        return missing
 
     def web_processes(self) -> tuple[int, str]:
         """How many web processes `serve` runs, and why: CONNECTOR_WORKERS when it is a number;

@@ -41,6 +41,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # urllib3 logs every request's URL with its query string (a customer's email, phone…) at
     # DEBUG: never that, whatever the level asked
     logging.getLogger("urllib3").setLevel(max(logging.INFO, logging.root.level))
+    missing = settings.missing_extras() if args.command != "check" else []
+    if missing:  # before anything starts: not a traceback from deep inside the first use
+        for line in missing:
+            print(f"connector {args.command}: {line}", file=sys.stderr)
+        return EXIT_INVALID
     try:
         return int(args.run(args, settings))
     except SchemaError as exc:  # a schema this code cannot run on: never start on it

@@ -11,6 +11,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -85,12 +87,7 @@ def test_the_readme_walkthrough_runs_against_the_demo(demo_data: Path, tmp_path:
     env = {**os.environ, "CONNECTOR_PORT": str(port), "CONNECTOR_DATA_DIR": str(tmp_path),
            "CONNECTOR_DEMO_DIR": str(demo_data), "CONNECTOR_SECRET_KEY": "test-secret-key"}
     env.pop("DEMO_BACKOFFICE_URL", None)
-    demo = subprocess.Popen([sys.executable, "-m", "demo"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    started: list[int] = []
-    try:
-        wait_http(f"http://127.0.0.1:{port}/healthz", demo, seconds=60)  # type: ignore[arg-type]
-        started += children(demo.pid)
+    with running_demo(env, port, stdout=subprocess.PIPE) as demo:
         terminal = {k: v for k, v in env.items() if k != "CONNECTOR_PORT"}
         probe = connector("check", "--probe", "--email", "pauline.deneve@easiware.fr",
                           env=terminal)
@@ -105,18 +102,32 @@ def test_the_readme_walkthrough_runs_against_the_demo(demo_data: Path, tmp_path:
         while (last_request(looked.stdout) or "")[:16] != call[:16]:  # the worker records it
             assert time.monotonic() < deadline, f"her call never counted: {looked.stdout[:300]}"
             looked = connector("lookup", "--email", "pauline.deneve@easiware.fr", env=terminal)
+    assert demo.stdout is not None
+    assert ("Demo helpdesk: 8 of 8 tickets posted as signed webhooks "
+            "(/helpdesk/zendesk/webhook): 8 new, 0 already recorded") in demo.stdout.read()
+
+
+@contextmanager
+def running_demo(env: dict[str, str], port: int,
+                 stdout: int = subprocess.DEVNULL) -> Iterator[subprocess.Popen[str]]:
+    """`make run`'s process (`python -m demo`) with this environment, serving on `port`;
+    stopped after by SIGTERM, with every process it started (killed if one lingers)."""
+    demo = subprocess.Popen([sys.executable, "-m", "demo"], cwd=ROOT, env=env, stdout=stdout,
+                            stderr=subprocess.DEVNULL, text=True)
+    started: list[int] = []
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", demo, seconds=60)  # type: ignore[arg-type]
+        started += children(demo.pid)
+        yield demo
     finally:
         demo.send_signal(signal.SIGTERM)
         try:
             demo.wait(timeout=30)
         except subprocess.TimeoutExpired:
             demo.kill()
-        for pid in [*started, *children(demo.pid)]:
+        for pid in [*started, *children(demo.pid)]:  # never leave one behind, even failing
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
-    assert demo.stdout is not None
-    assert ("Demo helpdesk: 8 of 8 tickets posted as signed webhooks "
-            "(/helpdesk/zendesk/webhook): 8 new, 0 already recorded") in demo.stdout.read()
 
 
 def last_request(record: str) -> str | None:
