@@ -116,9 +116,8 @@ class Settings(BaseSettings):
             wanted.append(("redis", "CONNECTOR_CACHE_URL"))
         if self.rate_limit_storage.startswith(("redis://", "rediss://", "redis+")):
             wanted.append(("redis", "CONNECTOR_RATE_LIMIT_STORAGE"))
-        if self.database().startswith(("postgresql+psycopg:", "postgresql+psycopg2:")):
-            driver = self.database().split(":", 1)[0].split("+", 1)[1]
-            wanted.append((driver, "CONNECTOR_DATABASE_URL"))
+        if self.database().startswith("postgresql+psycopg:"):  # the driver the extra brings
+            wanted.append(("psycopg", "CONNECTOR_DATABASE_URL"))
         missing = []
         for module, setting in wanted:
             try:
