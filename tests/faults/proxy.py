@@ -72,7 +72,12 @@ class Proxy:
         for pair in dropped:
             if mode == REFUSE:
                 reset(pair.client)
-                if pair.upstream is not None:
+                if pair.upstream is not None:  # shut first: a pump blocked reading it wakes,
+                    # and the server sees its client go (a close alone does neither while a
+                    # thread is in recv: PostgreSQL kept a session idle in transaction, and
+                    # its locks, until killed)
+                    with contextlib.suppress(OSError):
+                        pair.upstream.shutdown(socket.SHUT_RDWR)
                     pair.upstream.close()
             else:
                 pair.close()

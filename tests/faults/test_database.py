@@ -16,6 +16,7 @@ The shared PostgreSQL server is never stopped: only the proxy fails.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -34,6 +35,7 @@ import pytest
 import requests
 import sqlalchemy
 from sqlalchemy import select
+from sqlalchemy.pool import NullPool
 
 from connector.customer.links import LinkStore
 from connector.events.log import DONE, PENDING, EventLog
@@ -331,3 +333,41 @@ def test_a_stopping_worker_gives_back_the_events_it_holds(
     other = Scripted(log, lambda event: Outcome("cus_z"), interval_s=0.05)  # another process
     assert other.run_once() == 1
     assert row(direct, "held-at-stop").state == DONE and other.completed == ["held-at-stop"]
+
+
+@pytest.mark.parametrize("closing", ["refuse", "close"])
+def test_the_proxy_s_refusal_ends_the_server_s_session_too(closing: str) -> None:
+    """The proxy itself: a session held through it (idle in a transaction, its locks held)
+    ends on PostgreSQL's side when the proxy refuses or closes, as when a server is killed —
+    else a test's or a benchmark's clean-up waits for ever on those locks."""
+    proxy = Proxy()
+    engine = sqlalchemy.create_engine(
+        f"postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/test", poolclass=NullPool)
+    admin = sqlalchemy.create_engine(POSTGRES, poolclass=NullPool)
+    connection = engine.connect()
+    backend = connection.execute(sqlalchemy.text("SELECT pg_backend_pid()")).scalar_one()
+
+    def alive() -> bool:
+        with admin.connect() as look:
+            return bool(look.execute(sqlalchemy.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
+                {"pid": backend}).scalar_one())
+
+    try:
+        assert alive()  # idle in its transaction, through the proxy
+        if closing == "refuse":
+            proxy.set(REFUSE)
+        else:
+            proxy.close()
+        deadline = time.monotonic() + 10
+        while alive() and time.monotonic() < deadline:  # it ends as the proxy's socket does
+            time.sleep(0.1)
+        assert not alive(), f"PostgreSQL still holds session {backend} after the {closing}"
+    finally:
+        with admin.connect() as kill:  # never leave it holding locks, even failing
+            kill.execute(sqlalchemy.text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        with contextlib.suppress(Exception):
+            connection.invalidate()
+        proxy.close()
+        engine.dispose()
+        admin.dispose()
