@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import Insert
 
-from connector.store.guard import Limits, connect_args, guard, unavailable
+from connector.store.guard import HOT_READ, Limits, connect_args, guard, unavailable
 from connector.store.migrate import prepare
 from connector.store.schema import audit, metadata
 
@@ -40,6 +40,7 @@ _VERSIONED: weakref.WeakSet[Engine] = weakref.WeakSet()  # engines whose schema 
 _SETTLED: set[str] = set()  # URLs settle_schema went over, not yet opened since
 # within `shared_reads`: the read connection each engine lent this thread's reads so far
 _SHARED: ContextVar[dict[Engine, Connection] | None] = ContextVar("shared_reads", default=None)
+_READ = {"isolation_level": "AUTOCOMMIT", HOT_READ: True}  # `reading`'s connections
 
 
 def insert_ignoring(connection: Connection, table: Table) -> Insert:
@@ -91,19 +92,20 @@ def source_ids(external_ids: Mapping[str, str]) -> dict[str, str]:
 def reading(engine: Engine) -> Iterator[Connection]:
     """A connection for reads only, each statement on its own (autocommit): on PostgreSQL a
     read is then one round trip, not BEGIN, the statement and ROLLBACK (a warm sidebar makes
-    a dozen). Never for writes, nor for reads that must agree with each other. Within
-    `shared_reads`, the same connection for each read of this engine."""
+    a dozen). Never for writes, nor for reads that must agree with each other, nor for one
+    that may take long: on PostgreSQL a read here waits at most the database's short timeout
+    (`CONNECTOR_DB_TIMEOUT_S`, a ping's), not a statement's. Within `shared_reads`, the same
+    connection for each read of this engine."""
     shared = _SHARED.get()
     if shared is None:
         with engine.connect() as connection:
-            yield connection.execution_options(isolation_level="AUTOCOMMIT")
+            yield connection.execution_options(**_READ)
         return
     held = shared.get(engine)
     if held is None or held.closed or held.invalidated:
         if held is not None:  # lost: given back (SQLAlchemy discards it), a new one
             held.close()
-        held = shared[engine] = engine.connect().execution_options(
-            isolation_level="AUTOCOMMIT")
+        held = shared[engine] = engine.connect().execution_options(**_READ)
     yield held
 
 

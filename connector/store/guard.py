@@ -9,7 +9,9 @@
   own pre-ping cannot be bounded); a dead one discards every older connection of the pool.
   A connection given back less than `PING_BYPASS_S` ago is not pinged (HikariCP's
   `aliveBypassWindowMs`, 500 ms): a warm sidebar's reads would otherwise pay a round trip
-  each for nothing, and one dead within that window fails as a lost connection does;
+  each for nothing, and one dead within that window fails as a lost connection does; one
+  that hangs is found out by the read itself, which a request's point reads
+  (`store.engine.reading`) bound like the ping, not like any statement;
 - after a failed connection (or a ping that got no answer), new ones fail at once for
   `retry_s`, then one is tried (the others still fail at once until it is settled): a request
   does not wait on a database known down.
@@ -42,6 +44,9 @@ IDLE_TICK_S = 1.0  # the watchdog looks at least this often (deadlines are later
 FRESH = "connector.fresh"  # a connection just made needs no ping
 RETURNED = "connector.returned"  # when the connection was last given back to the pool
 PING_BYPASS_S = 0.5  # given back this recently: no ping on checkout
+# an execution option `store.engine.reading` sets: a point read on a request's path, bounded
+# like a ping (`timeout_s`), not like any statement (`statement_timeout_s`)
+HOT_READ = "connector_hot_read"
 
 
 @dataclass(frozen=True)
@@ -184,6 +189,9 @@ class Outage:
 def guard(engine: Engine, limits: Limits) -> None:
     """Bound every wait of this PostgreSQL engine (see the module's docstring)."""
     statement_s = limits.statement_timeout_s + GRACE_S
+    # a point read answers in milliseconds: past the ping's bound the server hangs (a
+    # connection given back a moment ago is not pinged, so its first read is what finds out)
+    read_s = min(limits.timeout_s, limits.statement_timeout_s) + GRACE_S
     outage = Outage(limits.retry_s)
     dbapi = engine.dialect.loaded_dbapi
 
@@ -222,8 +230,11 @@ def guard(engine: Engine, limits: Limits) -> None:
             WATCHDOG.disarm(connection)
 
     @event.listens_for(engine, "before_cursor_execute")
-    def _statement(_conn: Any, cursor: Any, *_args: Any) -> None:
-        WATCHDOG.arm(cursor.connection, getattr(_deadline, "seconds", None) or statement_s)
+    def _statement(conn: Any, cursor: Any, *_args: Any) -> None:
+        bound = getattr(_deadline, "seconds", None)
+        if bound is None:
+            bound = read_s if conn.get_execution_options().get(HOT_READ) else statement_s
+        WATCHDOG.arm(cursor.connection, bound)
 
     @event.listens_for(engine, "commit")
     @event.listens_for(engine, "rollback")

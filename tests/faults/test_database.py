@@ -43,7 +43,7 @@ from connector.events.worker import Outcome
 from connector.helpdesk.base import TicketEvent
 from connector.helpdesk.embed import EmbedLinks
 from connector.identifiers import Identifiers
-from connector.store.guard import Limits
+from connector.store.guard import GRACE_S, Limits, unavailable
 from connector.store.schema import ticket_events
 from tests.conftest import (
     ADMIN_TOKEN,
@@ -371,3 +371,26 @@ def test_the_proxy_s_refusal_ends_the_server_s_session_too(closing: str) -> None
         proxy.close()
         engine.dispose()
         admin.dispose()
+
+
+def test_a_hot_read_finds_a_hung_database_within_the_short_bound(schema: str) -> None:
+    """A connection given back a moment ago is not pinged again (store.guard), so when the
+    database hangs it is the next read that finds out: a request's point read (`reading`)
+    waits the short timeout (a ping's) and its grace, not a statement's — an agent's sidebar
+    waited 11 s in bench_database_faults before this bound."""
+    local = Proxy()
+    store = LinkStore(proxied(schema, local), Limits(timeout_s=1.0, statement_timeout_s=6.0,
+                                                     retry_s=1.0))
+    try:
+        store.link("cus_hot", [("email", "hot@example.fr", "erp")])
+        assert store.owners([("email", "hot@example.fr")])  # its connection back just now
+        local.set(HANG)
+        started = time.monotonic()
+        with pytest.raises(sqlalchemy.exc.DBAPIError) as failed:
+            store.owners([("email", "cold@example.fr")])
+        took = time.monotonic() - started
+        assert unavailable(failed.value)
+        assert took < 1.0 + GRACE_S + 1.0, took  # a statement's bound would be 6 s + 1 s
+    finally:
+        local.close()
+        store.engine.dispose()
