@@ -315,7 +315,7 @@ def topology(name: str, env: dict[str, str], emails: list[str],
 
 
 FLOORS = {  # requests of known, smaller cost, asked by the same agents in place of sidebars
-    "/readyz": "`/readyz` (one database statement, one Redis ping)",
+    "/readyz": "`/readyz` (one database statement; a Redis ping when the cache is shared)",
     "/no-such-page": "a 404 (no work: the front and Flask alone)",
 }
 
