@@ -28,10 +28,15 @@ class Pair:
     upstream: socket.socket | None = None
     closed: bool = field(default=False)
 
-    def close(self) -> None:
-        """Close both ends; a thread blocked reading either wakes up (shutdown first)."""
+    def close(self, refused: bool = False) -> None:
+        """Close both ends (`refused`: the client's with a reset, as a killed server's); a
+        thread blocked reading either wakes up, and the server sees its client go (shutdown
+        first: a close alone does neither while a thread is in recv — PostgreSQL kept a
+        session idle in its transaction, and its locks, until killed)."""
         self.closed = True
-        for sock in (self.client, self.upstream):
+        if refused:
+            reset(self.client)
+        for sock in (self.upstream,) if refused else (self.client, self.upstream):
             if sock is None:
                 continue
             with contextlib.suppress(OSError):
@@ -70,17 +75,7 @@ class Proxy:
                 pair.closed = True  # before its pumps wake: they forward nothing more
             self._changed.notify_all()
         for pair in dropped:
-            if mode == REFUSE:
-                reset(pair.client)
-                if pair.upstream is not None:  # shut first: a pump blocked reading it wakes,
-                    # and the server sees its client go (a close alone does neither while a
-                    # thread is in recv: PostgreSQL kept a session idle in transaction, and
-                    # its locks, until killed)
-                    with contextlib.suppress(OSError):
-                        pair.upstream.shutdown(socket.SHUT_RDWR)
-                    pair.upstream.close()
-            else:
-                pair.close()
+            pair.close(refused=mode == REFUSE)
 
     def connections(self) -> int:
         """How many client connections the proxy holds."""
