@@ -109,10 +109,36 @@ DEMO_TODAY = "2026-11-01"
 os.environ[TODAY_VAR] = DEMO_TODAY
 
 
+# The shared demo data, once generated, and what its files were then (a test that rewrites them,
+# e.g. a `python -m demo` started without the pinned day, would change every later test's data
+# on the same worker: the test that did it fails instead).
+_SHARED_DEMO: dict[Path, dict[str, tuple[int, int]]] = {}
+
+
+def _files(folder: Path) -> dict[str, tuple[int, int]]:
+    """Each file of a folder: when it was last written, and its size."""
+    return {f.name: (f.stat().st_mtime_ns, f.stat().st_size)
+            for f in sorted(folder.iterdir()) if f.is_file()}
+
+
 @pytest.fixture(scope="session")
 def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo data, generated once per run, for the pinned day (DEMO_TODAY)."""
-    return ensure(tmp_path_factory.mktemp("demo"))
+    """The demo data, generated once per run, for the pinned day (DEMO_TODAY). Never written
+    to: a test that changes them works on a copy (shutil.copytree)."""
+    folder = ensure(tmp_path_factory.mktemp("demo"))
+    _SHARED_DEMO[folder] = _files(folder)
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def _shared_demo_data_untouched() -> Iterator[None]:
+    """Fail the test that wrote to the shared demo data, not the tests that read them after."""
+    yield
+    for folder, files in _SHARED_DEMO.items():
+        now = _files(folder)
+        changed = sorted(n for n in now.keys() | files.keys() if now.get(n) != files.get(n))
+        _SHARED_DEMO[folder] = now  # said once, by the test that did it
+        assert not changed, f"this test changed the shared demo data in {folder}: {changed}"
 
 
 def start_backoffice(data: Path) -> Backoffice:

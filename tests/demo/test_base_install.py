@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from connector.helpdesk.embed import EmbedLinks
+from demo.generate import TODAY_VAR
 from tests.conftest import connector, free_port
 from tests.demo.test_run import running_demo
 
@@ -30,8 +31,9 @@ def base_env(demo_data: Path, tmp_path: Path) -> dict[str, str]:
         "import sys\n"
         f"for name in {EXTRA!r}:\n"
         "    sys.modules[name] = None  # importing it fails, as when it is not installed\n")
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("CONNECTOR_") and k != "DEMO_BACKOFFICE_URL"}
+    env = {k: v for k, v in os.environ.items()  # the demo's pinned day kept: the shared data
+           if (not k.startswith("CONNECTOR_") or k == TODAY_VAR)  # are that day's
+           and k != "DEMO_BACKOFFICE_URL"}
     return env | {"PYTHONPATH": os.pathsep.join(filter(None, [str(hiding),
                                                                env.get("PYTHONPATH")])),
                   "CONNECTOR_DATA_DIR": str(tmp_path / "var"),
