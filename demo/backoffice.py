@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import random
 import sys
@@ -605,7 +606,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency-ms", type=_latency, default=(20, 80))
     parser.add_argument("--review-every", type=float, default=0,
                         help="publish a new review every this many seconds (0: never)")
+    parser.add_argument("--log-requests", action="store_true",
+                        help="log every request it answers (default: errors only, so that "
+                             "`make run`'s terminal shows the connector's own log)")
     args = parser.parse_args(argv)
+    if not args.log_requests:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
     token = os.environ.get("DEMO_ERP_TOKEN", "demo-erp-token")
     app = create_backoffice(args.data, latency_ms=args.latency_ms, erp_token=token,
                             helpdesk_token=os.environ.get("DEMO_HELPDESK_TOKEN") or API_TOKEN)

@@ -146,7 +146,7 @@ def start_backoffice(data: Path) -> Backoffice:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "demo.backoffice", "--data", str(data), "--port", str(port),
-         "--latency-ms", "5-20"], cwd=ROOT, stdout=subprocess.DEVNULL,
+         "--latency-ms", "5-20", "--log-requests"], cwd=ROOT, stdout=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/healthz", process)

@@ -30,6 +30,15 @@ from connector.jobs.segments import run_segments
 from connector.ops.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+
+def _not_chatter(record: logging.LogRecord) -> bool:
+    # APScheduler says at INFO that each job is added "tentatively" before it starts, then
+    # that it was added: the second line is kept, once per job
+    return not str(record.msg).startswith("Adding job tentatively")
+
+
+logging.getLogger("apscheduler.scheduler").addFilter(_not_chatter)
 SKIPPED = "skipped"
 # a job's work: given where to report its progress, its counts
 Work = Callable[[Progress], Counts]

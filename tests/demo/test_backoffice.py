@@ -185,3 +185,23 @@ def test_real_server_answers_over_http(data_dir: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=5)
+
+
+@pytest.mark.parametrize("logged", [False, True])
+def test_it_logs_each_request_only_when_asked(data_dir: Path, logged: bool) -> None:
+    """`make run`'s terminal shows the connector's own log, not every call it makes to the
+    demo's back office; the tests ask for those (`--log-requests`): a failing test shows them."""
+    command = [sys.executable, "-m", "demo.backoffice", "--data", str(data_dir),
+               "--port", "0", "--latency-ms", "0", *(["--log-requests"] if logged else [])]
+    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        line = server.stdout.readline() if server.stdout else ""
+        base = line.split(" on ", 1)[1].strip()
+        assert requests.get(f"{base}/healthz", timeout=5).status_code == 200
+        assert requests.get(f"{base}/no-such-page", timeout=5).status_code == 404
+    finally:
+        server.terminate()
+        _, errors = server.communicate(timeout=5)
+    assert ('"GET /healthz HTTP/1.1" 200' in errors) is logged, errors
+    assert ("GET /no-such-page HTTP/1.1" in errors) is logged, errors  # coloured: 4xx

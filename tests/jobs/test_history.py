@@ -4,9 +4,11 @@ SQLite and on a real PostgreSQL; runs are recorded, counted and released."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from pathlib import Path
 
+import pytest
 from sqlalchemy import update
 
 from connector.customer.links import LinkStore
@@ -121,3 +123,14 @@ def test_a_job_another_process_holds_is_skipped_and_counted(store: LinkStore,
     assert ran == []
     assert 'connector_job_runs_total{job="purge",outcome="skipped"} 1.0' in \
         jobs.metrics.render().decode()
+
+
+def test_starting_the_scheduler_says_each_job_once(store: LinkStore, tmp_path: Path,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    jobs = runner(store, tmp_path, {})
+    with caplog.at_level(logging.INFO, logger="apscheduler"):
+        jobs.start()
+        jobs.stop()
+    said = [r.getMessage() for r in caplog.records if r.name.startswith("apscheduler")]
+    assert 'Added job "purge" to job store "default"' in said
+    assert not [line for line in said if "tentatively" in line], said
