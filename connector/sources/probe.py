@@ -59,6 +59,8 @@ def probe(sources: Mapping[str, SourceConfig], context: BuildContext, ids: Ident
         problems = map_sections(document, config, name).problems
         for problem in problems:
             say(f"  dropped {problem}")
+        for line in unmapped(document, config):
+            say(f"  unmapped {line}")
         lost = lost_everywhere(document, config, problems)
         for line in lost:
             say(f"  ✗ {line}")
@@ -154,6 +156,29 @@ def _text(value: Any) -> str:
 
 def _cut(text: str) -> str:
     return f"{text[:SHOWN]}{'…' if len(text) > SHOWN else ''}"
+
+
+def unmapped(document: Any, config: SourceConfig) -> list[str]:
+    """The values of fields with a `map` that it does not name, in every item: the record
+    shows them as the source wrote them (a status `l` where the map says `L`)."""
+    lines = []
+    for section_name, section in config.sections.items():
+        maps = {name: (spec.path, spec.map) for name, spec in section.fields.items()
+                if spec.map is not None}
+        if not maps:
+            continue
+        where = section.items if SECTIONS[section_name][1] else section.path
+        root, _ = _read(where or "@", document)
+        items = [root] if not SECTIONS[section_name][1] else \
+            root if isinstance(root, list) else [] if root is None else [root]
+        for index, item in enumerate(items):
+            place = f"{section_name}[{index}]" if SECTIONS[section_name][1] else section_name
+            for name, (path, names) in maps.items():
+                raw, failed = _read(path, item) if item is not None else (None, None)
+                if failed is None and raw is not None and str(raw) not in names:
+                    lines.append(f"{place}.{name}: {_cut(repr(raw))} is not in its map "
+                                 f"({', '.join(map(repr, names))}): shown as written")
+    return lines
 
 
 def lost_everywhere(document: Any, config: SourceConfig, problems: list[str]) -> list[str]:
