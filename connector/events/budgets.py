@@ -16,11 +16,11 @@ from collections.abc import Callable
 from typing import Protocol
 
 from limits import RateLimitItemPerSecond
-from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from connector.helpdesk.base import Limits
 from connector.sources.shared_state import SharedFlags
+from connector.store.counters import shared_storage
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +65,11 @@ class LocalBudget:
 
 class SharedBudget:
     """The cluster's budget in the rate limits' storage; this process's own while that
-    storage does not answer (said once per outage)."""
+    storage does not answer (said once per outage; asked again some seconds after a failure,
+    a call to it waiting a quarter of a second at most: `connector.store.counters`)."""
 
     def __init__(self, storage_url: str, prefix: str, fallback: LocalBudget | None = None) -> None:
-        self.storage = storage_from_string(storage_url, key_prefix=f"{prefix}:writeback")
+        self.storage = shared_storage(storage_url, key_prefix=f"{prefix}:writeback")
         self.window = MovingWindowRateLimiter(self.storage)
         self.pauses = SharedFlags(storage_url, prefix)  # a 429's pause, for every process
         self.fallback = fallback or LocalBudget()
@@ -79,6 +80,8 @@ class SharedBudget:
         paused = self.pauses.remaining_s(f"writeback-pause/{helpdesk}", max_age_s=0)
         if paused > 0:
             return paused
+        if self.pauses.outage.skipping:  # the storage failed a moment ago: left alone
+            return self.fallback.acquire(helpdesk, limits)
         try:
             item = RateLimitItemPerSecond(limits.calls, max(1, math.ceil(limits.per_s)))
             if self.window.hit(item, "calls", helpdesk):
@@ -95,6 +98,7 @@ class SharedBudget:
         self.pauses.raise_for(f"writeback-pause/{helpdesk}", seconds)
 
     def _gone(self, exc: Exception) -> None:
+        self.pauses.outage.failed()  # one storage: the pauses leave it alone too
         if not self._away:
             self._away = True
             log.warning("write-back budget storage unavailable (%s): each process keeps its "

@@ -3,7 +3,8 @@ source is down spares the others from finding out again). Kept in the rate limit
 (`CONNECTOR_RATE_LIMIT_STORAGE=redis://…`, through the `limits` library's storage: an expiring
 counter per flag); read at most once a second per flag by each process, so a source call does
 not wait on Redis each time. A storage that does not answer counts as no flag (logged once):
-each process then keeps its own circuits, as without it."""
+each process then keeps its own circuits, as without it, and asks it again only some seconds
+later (`connector.store.counters`: a call to it waits a quarter of a second at most)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import math
 import threading
 import time
 
-from limits.storage import storage_from_string
+from connector.store.counters import Outage, shared_storage
 
 log = logging.getLogger(__name__)
 READ_EVERY_S = 1.0  # how stale this process's view of a flag may be
@@ -22,16 +23,19 @@ class SharedFlags:
     """Expiring flags under `prefix`, shared by every process using the same storage."""
 
     def __init__(self, storage_url: str, prefix: str) -> None:
-        self.storage = storage_from_string(storage_url, key_prefix=f"{prefix}:flags")
+        self.storage = shared_storage(storage_url, key_prefix=f"{prefix}:flags")
         self._seen: dict[str, tuple[float, float]] = {}  # flag -> (read at, raised until)
         self._lock = threading.Lock()
         self._away = False
+        self.outage = Outage()
 
     def raise_for(self, flag: str, seconds: float) -> None:
         """Raise `flag` for `seconds`, for every process."""
         until = time.time() + seconds
         with self._lock:
             self._seen[flag] = (time.monotonic(), until)
+        if self.outage.skipping:
+            return
         try:
             self.storage.clear(flag)
             self.storage.incr(flag, max(1, math.ceil(seconds)))
@@ -45,13 +49,14 @@ class SharedFlags:
         with self._lock:
             seen = self._seen.get(flag)
         if seen is None or now - seen[0] >= max_age_s:
-            until = 0.0
-            try:
-                if self.storage.get(flag):
-                    until = float(self.storage.get_expiry(flag))  # type: ignore[arg-type]
-                self._back()
-            except Exception as exc:
-                self._gone(exc)
+            until = 0.0  # also while the storage is left alone after a failure
+            if not self.outage.skipping:
+                try:
+                    if self.storage.get(flag):
+                        until = float(self.storage.get_expiry(flag))  # type: ignore[arg-type]
+                    self._back()
+                except Exception as exc:
+                    self._gone(exc)
             seen = (now, until)
             with self._lock:
                 self._seen[flag] = seen
@@ -61,12 +66,15 @@ class SharedFlags:
         """Lower `flag` for every process."""
         with self._lock:
             self._seen[flag] = (time.monotonic(), 0.0)
+        if self.outage.skipping:
+            return
         try:
             self.storage.clear(flag)
         except Exception as exc:
             self._gone(exc)
 
     def _gone(self, exc: Exception) -> None:
+        self.outage.failed()
         if not self._away:
             self._away = True
             log.warning("shared flags storage unavailable (%s): each process keeps its own "

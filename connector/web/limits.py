@@ -24,10 +24,10 @@ from flask import Flask, Response, current_app, request
 from flask_limiter import ApplicationLimit, Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
 from limits import parse
-from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from connector.settings import Settings
+from connector.store.counters import shared_storage, storage_options
 from connector.web.errors import error_answer
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ def install(app: Flask, settings: Settings) -> Limiter | None:
         return None
     limiter = Limiter(get_remote_address, app=app, application_limits=limits,
                       storage_uri=settings.rate_limit_storage,
+                      storage_options=storage_options(settings.rate_limit_storage),
                       key_prefix=settings.rate_limit_prefix, strategy="fixed-window",
                       headers_enabled=True, swallow_errors=True, in_memory_fallback_enabled=True)
     app.register_error_handler(429, _too_many)
@@ -76,7 +77,7 @@ class ChangeBudget:
     def __init__(self, settings: Settings) -> None:
         self.limit = None if _off(settings.change_limit) else parse(settings.change_limit)
         self.prefix = settings.rate_limit_prefix
-        self.window = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage))
+        self.window = MovingWindowRateLimiter(shared_storage(settings.rate_limit_storage))
 
     def take(self, agent: str) -> bool:
         """Count one change for this agent; False when their budget is spent."""
