@@ -37,6 +37,7 @@ from connector.sources.sql_writes import (
     stopped_late,
     write_values,
 )
+from connector.store.guard import Limits, connect_args, guard
 
 READ_ONLY = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
 PROGRESS_STEPS = 10_000  # SQLite virtual-machine steps between two looks at the deadline
@@ -178,14 +179,17 @@ def _engine(url: str, manifest_dir: Path, timeout_s: float, writable: bool = Fal
                                connect_args={"timeout": timeout_s, "check_same_thread": False})
         event.listen(engine, "connect", _stop_at_deadline)
         return engine
-    options: dict[str, Any] = {}
     if backend == "postgresql" and parsed.get_driver_name() in ("psycopg", "psycopg2"):
-        given = parsed.query.get("options", "")  # the URL's own (a search_path) are kept
-        given = " ".join(given) if isinstance(given, tuple) else given
-        options["connect_args"] = {"options": f"{given} -c statement_timeout="
-                                              f"{int(timeout_s * 1000)}".strip()}
+        # every wait bounded as for our own database (`store.guard`): connecting, a pooled
+        # connection's ping, each statement (a server that accepts TCP and never answers is
+        # cut a second past the source's timeout, so the call fails and its circuit counts it)
+        limits = Limits(timeout_s=timeout_s, statement_timeout_s=timeout_s)
+        engine = create_engine(url, pool_size=4, max_overflow=4, pool_timeout=timeout_s,
+                               hide_parameters=True, connect_args=connect_args(parsed, limits))
+        guard(engine, limits)
+        return engine
     return create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=4,
-                         pool_timeout=timeout_s, hide_parameters=True, **options)
+                         pool_timeout=timeout_s, hide_parameters=True)
 
 
 def _stop_at_deadline(connection: Any, _record: Any) -> None:
