@@ -328,6 +328,10 @@ class ProfileAssembler:
             if cached is not None:
                 outcomes[name] = self._outcome(cached, f"src:{name}:{key}", started)
                 continue
+            paused = self._paused(name)
+            if paused is not None:  # not even queued for its threads, which it may hold stuck
+                outcomes[name] = self._without(f"src:{name}:{key}", paused, started)
+                continue
             due = current_deadline(self.manifest.sources[name].timeout_s) or started
             futures[name] = (self.guards[name].submit(
                 partial(self._fetch, name, ids, key, started, due)), due)
@@ -338,6 +342,17 @@ class ProfileAssembler:
                 self.observe(name, outcomes[name].status, outcomes[name].from_cache)
         return {name: outcomes[name] for name in names}
 
+    def _paused(self, name: str) -> SourceError | None:
+        """Why a source is not asked now: its circuit is open (here or in another process), or
+        a call to it still runs past its deadline (a lookup would only wait behind it for its
+        whole timeout: a failure of the source, counted as such); None when it is asked."""
+        guard = self.guards[name]
+        paused = guard.paused()
+        if paused is None and guard.stuck():
+            guard.overdue()
+            return SourceTimeout("no answer in time", "a call to it still runs past its deadline")
+        return paused
+
     def _awaited(self, name: str, future: Future[Outcome], cache_key: str, started: float,
                  due: float) -> Outcome:
         """A source's outcome by its deadline; past it, its stale copy, else a timeout."""
@@ -346,7 +361,10 @@ class ProfileAssembler:
                 return future.result(timeout=max(due + DEADLINE_MARGIN_S - time.monotonic(),
                                                   0.0))
         except FutureTimeout:
-            future.cancel()  # still queued behind the source's own busy threads: never run it
+            # still queued behind the source's own busy threads: never run it; running past
+            # its deadline: its own bounds did not end it, a failure of the source
+            if not future.cancel():
+                self.guards[name].overdue()
         return self._missed(name, cache_key, started)
 
     def _missed(self, name: str, cache_key: str, started: float) -> Outcome:
@@ -354,9 +372,13 @@ class ProfileAssembler:
         timeout_s = self.manifest.sources[name].timeout_s
         late = SourceTimeout(f"no answer within {timeout_s:g} s")
         log.warning("source %s: no answer by its deadline (%g s)", name, timeout_s)
-        kept = self.cache.kept(cache_key, late)
+        return self._without(cache_key, late, started)
+
+    def _without(self, cache_key: str, why: SourceError, started: float) -> Outcome:
+        """A source not heard from (`why`): its stale copy if the cache keeps one."""
+        kept = self.cache.kept(cache_key, why)
         if kept is None:
-            return Outcome(None, _status(late.state, started, error=late.public))
+            return Outcome(None, _status(why.state, started, error=why.public))
         return self._outcome(kept, cache_key, started)
 
     def _fetch(self, name: str, ids: Identifiers, key: str, started: float,
@@ -384,6 +406,7 @@ class ProfileAssembler:
                                          refresher=guard.threads)
         except SourceError as exc:  # what the record says, then what happened (a call cut at
             # its deadline reads "Connection aborted" alone, which an operator takes for a refusal)
+            _behind_stuck(guard, exc)
             said = exc.public if str(exc) == exc.public else f"{exc.public} ({exc})"
             # a paused source was logged once as it paused (`SourceGuard`), not at every lookup
             log.log(logging.DEBUG if isinstance(exc, CircuitOpen) else logging.WARNING,
@@ -392,6 +415,7 @@ class ProfileAssembler:
         except Exception:
             log.exception("source %s: unexpected failure", name)
             return Outcome(None, _status(SourceState.ERROR, started, error="internal error"))
+        _behind_stuck(guard, loaded.stale_error)
         return self._outcome(loaded, cache_key, started)
 
     def _outcome(self, loaded: Loaded, cache_key: str, started: float) -> Outcome:
@@ -497,6 +521,13 @@ def _kept(read: Callable[[], list[T]], part: str, missing: list[str]) -> list[T]
         log.warning("%s unavailable: the store cannot be read (%s)", part, type(exc).__name__)
         missing.append(part)
         return []
+
+
+def _behind_stuck(guard: SourceGuard, error: SourceError | None) -> None:
+    """A lookup that timed out waiting behind another's call to the source that still runs
+    past its deadline: a failure of the source (the stuck call itself may never end)."""
+    if isinstance(error, SourceTimeout) and guard.stuck():
+        guard.overdue()
 
 
 def _id_tags(ids: Identifiers) -> list[str]:

@@ -32,6 +32,9 @@ class CircuitOpen(SourceUnavailable):
     state = SourceState.CIRCUIT_OPEN
 
 
+STUCK_MARGIN_S = 0.5  # past its deadline by this much, a call that still runs is stuck
+
+
 class Circuit(StrEnum):
     """The breaker's state."""
 
@@ -57,6 +60,7 @@ class SourceGuard:
         self._open_until = 0.0
         self._paused_for = 0.0
         self._trial = False
+        self._running: dict[object, float] = {}  # calls under way, when each began
         # the cluster's word on this source: a circuit another process opened pauses it here
         self._shared = shared
         self._name = name
@@ -89,6 +93,9 @@ class SourceGuard:
             self._release_trial()
             raise SourceUnavailable("too many lookups in flight")
         started = self._clock()
+        token = object()
+        with self._lock:
+            self._running[token] = started
         try:
             result = call()
         except SourceUnavailable as exc:
@@ -98,6 +105,8 @@ class SourceGuard:
             self._failed(None)
             raise
         finally:
+            with self._lock:
+                del self._running[token]
             self._slots.release()
         if self._slow_s is not None and self._clock() - started > self._slow_s:
             self._failed(None)  # an answer past its deadline is a failure all the same
@@ -105,20 +114,58 @@ class SourceGuard:
             self._succeeded()
         return result
 
+    def paused(self) -> CircuitOpen | None:
+        """Why a call would be refused now (open, or half-open with its trial call under way,
+        here or in another process), without taking the trial; None when it would be made."""
+        elsewhere = self._elsewhere()
+        if elsewhere is not None:
+            return elsewhere
+        with self._lock:
+            return self._refusal() if self._open_until != 0.0 else None
+
+    def stuck(self) -> bool:
+        """Whether a call is still under way past the longest a call may take (`slow_s`, its
+        deadline, and a margin): one the source's own bounds did not end."""
+        if self._slow_s is None:
+            return False
+        limit = self._clock() - self._slow_s - STUCK_MARGIN_S
+        with self._lock:
+            return any(began < limit for began in self._running.values())
+
+    def overdue(self) -> None:
+        """A call still running past its caller's deadline, which the source's own bounds did
+        not end (a driver that waits on a server that never answers): a failure, so that a
+        source whose calls hang opens its circuit instead of holding every lookup for its
+        whole timeout. If it ends some day, it is counted then as any call is."""
+        self._failed(None)
+
     def _admit(self) -> None:
-        if self._shared is not None and self._open_until == 0.0:
-            elsewhere = self._shared.remaining_s(self._flag)
-            if elsewhere > 0:
-                raise CircuitOpen("paused after errors (seen by another process)")
+        elsewhere = self._elsewhere()
+        if elsewhere is not None:
+            raise elsewhere
         with self._lock:
             if self._open_until == 0.0:
                 return
-            if self._open_until > self._clock():  # the pause's length, not what is left of it:
-                # the text is in the record, whose rendered blocks are kept while it is the same
-                raise CircuitOpen(f"paused for {self._paused_for:.0f} s after errors")
-            if self._trial:
-                raise CircuitOpen("paused: a trial call is under way")
+            refused = self._refusal()
+            if refused is not None:
+                raise refused
             self._trial = True
+
+    def _elsewhere(self) -> CircuitOpen | None:
+        """Another process opened this source's circuit (read while ours is closed)."""
+        if (self._shared is not None and self._open_until == 0.0
+                and self._shared.remaining_s(self._flag) > 0):
+            return CircuitOpen("paused after errors (seen by another process)")
+        return None
+
+    def _refusal(self) -> CircuitOpen | None:
+        """With the lock held and the circuit not closed: why a call is refused, if it is."""
+        if self._open_until > self._clock():  # the pause's length, not what is left of it:
+            # the text is in the record, whose rendered blocks are kept while it is the same
+            return CircuitOpen(f"paused for {self._paused_for:.0f} s after errors")
+        if self._trial:
+            return CircuitOpen("paused: a trial call is under way")
+        return None
 
     def _release_trial(self) -> None:
         with self._lock:
