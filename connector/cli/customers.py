@@ -178,6 +178,12 @@ def forget_customer(args: argparse.Namespace, settings: Settings) -> int:
         print("connector forget: nothing is kept on this customer", file=sys.stderr)
         return EXIT_NOT_FOUND
     print("\n".join(summary(done)))
+    if settings.cache_url is None:  # this command's own memory: not a running service's
+        print("note: the source cache is each process's own memory (CONNECTOR_CACHE_URL is not "
+              "set), so a running `connector serve` still holds its copies of this person's "
+              "answers until they expire (ttl_s; the copy kept for outages, stale_ttl_s): "
+              "erase through its API (POST /api/v1/customers/forget) to drop them at once, or "
+              "restart it")
     return 0
 
 
