@@ -5,20 +5,58 @@ is created whole and `forget` can erase a person from every table keyed by them.
 
 from __future__ import annotations
 
+from typing import Any
+
+import sqlalchemy
 from sqlalchemy import (
     Boolean,
     Column,
     Date,
     DateTime,
+    Dialect,
     Index,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
-    String,
     Table,
-    Text,
+    TypeDecorator,
     UniqueConstraint,
 )
+
+
+def storable(value: Any) -> Any:
+    """A text as every database can store it: without NUL characters (PostgreSQL refuses them)
+    and with any lone surrogate (JSON may escape one, `"\\ud800"`; no encoding holds it) as
+    U+FFFD. What a hostile or broken payload sends is kept readable, never a failed write."""
+    if not isinstance(value, str) or (value.isascii() and "\x00" not in value):
+        return value
+    value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value
+
+
+class String(TypeDecorator[str]):
+    """sqlalchemy's String, its values `storable`."""
+
+    impl = sqlalchemy.String
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return storable(value)
+
+
+class Text(TypeDecorator[str]):
+    """sqlalchemy's Text, its values `storable`."""
+
+    impl = sqlalchemy.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return storable(value)
+
 
 NOTE_MAX = 280  # characters of an agent's note
 SUBJECT_MAX = 120  # characters of a contact's subject kept

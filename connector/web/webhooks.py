@@ -5,6 +5,7 @@ again."""
 from __future__ import annotations
 
 import logging
+import traceback
 
 from flask import Blueprint, Response, jsonify
 
@@ -36,6 +37,14 @@ def webhook(kind: str) -> tuple[Response, int]:
     except BadEvent as exc:
         svc.metrics.webhooks.labels(kind, "bad").inc()
         return jsonify(error=str(exc)), 400
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+        # a signed body in a shape its adapter did not foresee: refused as unreadable (a 500
+        # would have the helpdesk send it again and again), logged where, never its values
+        svc.metrics.webhooks.labels(kind, "bad").inc()
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        log.error("webhook from %s: its adapter could not read a signed body (%s at %s:%s)",
+                  kind, type(exc).__name__, where.filename.rsplit("/", 1)[-1], where.lineno)
+        return jsonify(error="the event's body could not be read"), 400
     if event is None:
         svc.metrics.webhooks.labels(kind, "ignored").inc()
         return jsonify(status="ignored"), 200

@@ -108,3 +108,21 @@ def test_the_sealed_records_notes_are_never_a_5xx(pg_app: Flask, pg_client: Flas
 
 def test_the_document_is_the_same_on_postgresql(pg_client: FlaskClient) -> None:
     assert pg_client.get("/api/v1/openapi.json").json == document()
+
+
+@pytest.mark.parametrize(("field", "value"), [("ticket_id", "\x00"), ("ticket_id", "\ud800"),
+                                              ("ticket_subject", "Retour\x00 du colis \udfff")])
+def test_a_nul_or_a_lone_surrogate_in_a_signed_delivery_is_stored(
+        pg_client: FlaskClient, field: str, value: str) -> None:
+    """What the soak's generated inputs found (a 503 "database unavailable" for PostgreSQL's
+    refusal of a NUL, a 500 for a surrogate no encoding holds): stored, the text made
+    storable (`store.schema.storable`)."""
+    [seed] = [s for s in webhook_seeds("freshdesk") if "ticket_subject" in
+              json.dumps(s)][:1]
+    delivery = json.loads(json.dumps(seed))
+    delivery["freshdesk_webhook"][field] = value
+    body = encode_json(delivery)
+    answer = send(pg_client, "POST", "/helpdesk/freshdesk/webhook", body,
+                  signed_webhook("freshdesk", body), "application/json")
+    sane(answer)
+    assert answer.status_code == 202, answer.get_data()[:300]

@@ -92,3 +92,41 @@ def test_a_helpdesk_that_is_not_configured_is_a_404(client: FlaskClient, kind: s
         assert answer.status_code == 401
     else:
         assert answer.status_code in (404, 308), answer.status_code  # 308: `//` merged
+
+
+def test_a_help_scout_source_type_of_any_shape_is_read(client: FlaskClient) -> None:
+    """What the soak's generated inputs found: `source.type` a list (the channel is looked up
+    in a set of names) was a 500."""
+    import json
+
+    for shape in ([[1]], {"a": 1}, 7, None):
+        [seed] = [s for s in webhook_seeds("helpscout") if isinstance(s, dict) and
+                  isinstance(s.get("source"), dict)][:1]
+        delivery = json.loads(json.dumps(seed))
+        delivery["source"]["type"] = shape
+        body = json.dumps(delivery).encode()
+        answer = post(client, "helpscout", body, {**signed_webhook("helpscout", body),
+                                                  "X-HelpScout-Event": "convo.created"},
+                      "application/json")
+        sane(answer)
+        assert answer.status_code in (200, 202), (shape, answer.get_data()[:300])
+
+
+def test_a_body_its_adapter_cannot_read_is_a_400_logged_without_its_values(
+        hostile_app: Any, client: FlaskClient, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A shape no adapter foresaw (here: the parser raising as a lookup in a set of a list
+    would) is refused as unreadable, never a 500 the helpdesk would send again and again."""
+    adapter = hostile_app.extensions["connector"].adapters["helpscout"]
+
+    def unforeseen(_headers: Any, _body: bytes) -> None:
+        raise TypeError("unhashable type: 'list' (pauline.deneve@easiware.fr)")
+
+    monkeypatch.setattr(adapter, "parse_event", unforeseen)
+    body = b'{"id": 1}'
+    answer = post(client, "helpscout", body, signed_webhook("helpscout", body),
+                  "application/json")
+    assert answer.status_code == 400 and answer.json == {
+        "error": "the event's body could not be read"}
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "TypeError at test_webhooks.py:" in said and "pauline" not in said

@@ -110,8 +110,8 @@ def channel_of(conversation: Mapping[str, Any]) -> str | None:
     """Our channel for a conversation: its type (email, chat, phone), an email written
     through a site's form or Beacon being `web`."""
     kind = conversation.get("type")
-    source = mapping(conversation.get("source"))
-    if kind == "email" and source.get("type") in WEB_SOURCES:
+    via = mapping(conversation.get("source")).get("type")
+    if kind == "email" and isinstance(via, str) and via in WEB_SOURCES:
         return "web"
     return kind if isinstance(kind, str) and kind else None
 
