@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -101,8 +102,9 @@ def test_probe_shows_what_each_source_maps(env: dict[str, str]) -> None:
     assert "  identity.last_name                 = 'Denève'" in lines
     assert "  orders[0].status                   = 'return' → 'returned'" in lines
     assert "  identity.birth_date                ✗ no value at 'birth_date'" in lines
-    assert "feedback (rest): not found in 0 ms (it searches by email: none of them was given)" \
-        in lines
+    # how long it took is the machine's: not asserted (it read "0 ms" until a busy run said 1)
+    assert any(re.fullmatch(r"feedback \(rest\): not found in \d+ ms \(it searches by email: "
+                            r"none of them was given\)", line) for line in lines), lines
 
 
 def test_probe_reports_a_refused_source_and_fails(env: dict[str, str]) -> None:
