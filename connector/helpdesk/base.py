@@ -330,10 +330,11 @@ def loads(body: bytes) -> Any:
     """JSON from a request body (ValueError or RecursionError as `json.loads`), its lone
     surrogates mended to U+FFFD. A `\\ud800` escape is valid JSON (a helpdesk cutting text in
     UTF-16 sends one) but makes a string no encoder can write: it would fail later, where the
-    text is stored, signed or compared, as a 500."""
+    text is stored, signed or compared, as a 500. `json` reads bytes with `surrogatepass`, so
+    an encoded surrogate (UTF-8 `ED A0 80`, a lone UTF-16 unit) gives one too."""
     data = json.loads(body)
-    if b"\\" not in body:
-        return data  # no escape, so no surrogate (valid UTF-8, 16 or 32 holds none)
+    if b"\\" not in body and _utf8(body):
+        return data  # no escape and strict UTF-8 (which holds no surrogate): nothing to mend
     if isinstance(data, str):
         return LONE_SURROGATE.sub("\ufffd", data)
     pending = [data] if isinstance(data, dict | list) else []
@@ -352,6 +353,15 @@ def loads(body: bytes) -> Any:
             elif isinstance(value, dict | list):
                 pending.append(value)
     return data
+
+
+def _utf8(body: bytes) -> bool:
+    """Whether the body is strict UTF-8."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def json_object(body: bytes) -> dict[str, Any]:

@@ -201,6 +201,9 @@ def test_loads_mends_lone_surrogates_keeps_pairs_and_never_recurses() -> None:
         nested = nested["a"]
     assert nested == "\ufffd"
     assert loads(b'{"plain": "text"}') == {"plain": "text"}
+    # encoded, not escaped: json reads bytes with `surrogatepass` (what the soak found)
+    assert loads(b'{"a": "x\xed\xa0\x80y"}') == {"a": "x\ufffdy"}
+    assert loads('{"a": "x\ud800y"}'.encode("utf-16", "surrogatepass")) == {"a": "x\ufffdy"}
 
 
 @pytest.mark.parametrize("note", ["³", "²3", "١", "١٢", "１"])
