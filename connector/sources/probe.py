@@ -80,7 +80,7 @@ def trace(document: Any, config: SourceConfig, region: str = "FR") -> list[str]:
         where = section.items if is_list else section.path
         root, failed = _read(where or "@", document)
         if is_list:
-            items = root if isinstance(root, list) else [] if root is None else [root]
+            items = _listed(root)
             lines.append(f"{section_name}: {len(items)} item(s) at '{section.items}'"
                          + (f" ✗ {failed}" if failed else ""))
             root, section_name = (items[0] if items else None), section_name + "[0]"
@@ -163,22 +163,24 @@ def unmapped(document: Any, config: SourceConfig) -> list[str]:
     shows them as the source wrote them (a status `l` where the map says `L`)."""
     lines = []
     for section_name, section in config.sections.items():
-        maps = {name: (spec.path, spec.map) for name, spec in section.fields.items()
-                if spec.map is not None}
+        maps = {name: spec for name, spec in section.fields.items() if spec.map is not None}
         if not maps:
             continue
-        where = section.items if SECTIONS[section_name][1] else section.path
-        root, _ = _read(where or "@", document)
-        items = [root] if not SECTIONS[section_name][1] else \
-            root if isinstance(root, list) else [] if root is None else [root]
-        for index, item in enumerate(items):
-            place = f"{section_name}[{index}]" if SECTIONS[section_name][1] else section_name
-            for name, (path, names) in maps.items():
-                raw, failed = _read(path, item) if item is not None else (None, None)
-                if failed is None and raw is not None and str(raw) not in names:
+        is_list = SECTIONS[section_name][1]
+        root, _ = _read((section.items if is_list else section.path) or "@", document)
+        for index, item in enumerate(_listed(root) if is_list else [root]):
+            place = f"{section_name}[{index}]" if is_list else section_name
+            for name, spec in maps.items():
+                raw, failed = _read(spec.path, item) if item is not None else (None, None)
+                if failed is None and raw is not None and str(raw) not in (spec.map or {}):
                     lines.append(f"{place}.{name}: {_cut(repr(raw))} is not in its map "
-                                 f"({', '.join(map(repr, names))}): shown as written")
+                                 f"({', '.join(map(repr, spec.map or {}))}): shown as written")
     return lines
+
+
+def _listed(root: Any) -> list[Any]:
+    """A list section's items, as its path read them (one item alone, or none)."""
+    return root if isinstance(root, list) else [] if root is None else [root]
 
 
 def lost_everywhere(document: Any, config: SourceConfig, problems: list[str]) -> list[str]:

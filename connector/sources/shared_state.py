@@ -13,7 +13,7 @@ import math
 import threading
 import time
 
-from connector.store.counters import Outage, shared_storage
+from connector.store.counters import Backoff, shared_storage
 
 log = logging.getLogger(__name__)
 READ_EVERY_S = 1.0  # how stale this process's view of a flag may be
@@ -27,7 +27,7 @@ class SharedFlags:
         self._seen: dict[str, tuple[float, float]] = {}  # flag -> (read at, raised until)
         self._lock = threading.Lock()
         self._away = False
-        self.outage = Outage()
+        self.outage = Backoff()
 
     def raise_for(self, flag: str, seconds: float) -> None:
         """Raise `flag` for `seconds`, for every process."""

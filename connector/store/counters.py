@@ -7,7 +7,7 @@ A shared storage that does not answer must not hold what asked it: a Redis that 
 connections and never answers would otherwise keep every request waiting for its counters.
 Each call gives up after `TIMEOUT_S` (connecting or waiting for the answer, never tried again
 on the spot), and whoever asked goes on with this process's own counters; after a failure the
-storage is left alone for `RETRY_S` (`Outage`), then tried again, as the shared cache is."""
+storage is left alone for `RETRY_S` (`Backoff`), then tried again, as the shared cache is."""
 
 from __future__ import annotations
 
@@ -41,8 +41,9 @@ def shared_storage(url: str, **options: Any) -> Storage:
     return storage
 
 
-class Outage:
-    """When a shared storage last failed to answer: it is not asked again for `RETRY_S`."""
+class Backoff:
+    """When a shared storage last failed to answer: it is not asked again for `RETRY_S` (not
+    `store.guard.Outage`, which lets one trial connection through while the others fail)."""
 
     def __init__(self, retry_s: float = RETRY_S) -> None:
         self.retry_s = retry_s

@@ -86,8 +86,7 @@ def test_a_hung_server_opens_the_circuit_then_the_source_is_read_again(
         looked_up(services)
         time.sleep(0.1)
     assert guard.state.value == "open", states
-    took, state = looked_up(services)
-    assert state is SourceState.CIRCUIT_OPEN and took < TIMEOUT_S  # not waited on any more
+    assert looked_up(services)[1] is SourceState.CIRCUIT_OPEN  # paused: not waited on
     proxy.set(PASS)
     deadline = time.monotonic() + 15  # the cooldown (1 s), then a trial call that answers
     while looked_up(services)[1] is not SourceState.OK:
