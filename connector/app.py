@@ -33,10 +33,11 @@ from connector.ops.health import SourceHealth
 from connector.ops.metrics import Metrics
 from connector.settings import Settings
 from connector.sources import build_source
-from connector.sources.cache import MemoryCache, SingleFlight
+from connector.sources.cache import MemoryCache, SingleFlight, source_of
 from connector.sources.shared_state import shared_flags_for
 from connector.store.engine import settle_schema
 from connector.store.guard import Limits
+from connector.widgets.kept import KeptPages
 from connector.widgets.record import Fragments
 from connector.widgets.rendered import RenderedBlocks
 
@@ -67,6 +68,7 @@ class Services:
     pool: ThreadPoolExecutor
     jobs: JobRunner  # the scheduled jobs (scheduled only once `serve` starts them)
     rendered: RenderedBlocks = field(default_factory=RenderedBlocks)  # warm sidebars' blocks
+    pages: KeptPages = field(default_factory=lambda: KeptPages(0, None, None))  # whole pages
 
     def observe(self, name: str, status: SourceStatus, from_cache: bool) -> None:
         """Record a source's answer for the metrics and the admin page."""
@@ -84,6 +86,7 @@ class Services:
         self.worker.stop()
         self.jobs.stop()
         self.assembler.close()
+        self.pages.close()
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
@@ -148,14 +151,23 @@ def build_services(settings: Settings, manifest: Manifest | None = None) -> Serv
     metrics = Metrics()
     metrics.watch_brand_nps(lambda: recent_nps(resolver.store.engine))
     metrics.watch_rendered(rendered)
+    pages = KeptPages(settings.kept_pages_mb * 1024 * 1024, resolver.store.engine,
+                      flight.cache.stamps, grace=lambda entry: _revalidate_s(manifest, entry))
+    metrics.watch_kept_pages(pages)
     if shared is not None:
         metrics.watch_shared_cache(shared)
     jobs = build_jobs(manifest, worker, resolver.store.engine, metrics)
     services = Services(settings, manifest, assembler, details, CustomerSearch(assembler), embed,
                         {embed.kind: embed, **adapters}, adapters, events, queue, outbox, worker,
-                        metrics, health, pool, jobs, rendered)
+                        metrics, health, pool, jobs, rendered, pages)
     assembler.observe = services.observe
     return services
+
+
+def _revalidate_s(manifest: Manifest, entry: str) -> float:
+    """How long past its TTL a source's cached answer is served while it is refreshed."""
+    config = manifest.sources.get(source_of(entry))
+    return float(getattr(config, "revalidate_s", 0) or 0)
 
 
 def database_limits(settings: Settings) -> Limits:

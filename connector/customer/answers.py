@@ -36,6 +36,8 @@ class Outcome:
     status: SourceStatus
     from_cache: bool = False
     key: str | None = None  # the cache entry holding the answer
+    stored_at: float | None = None  # when that entry was stored (epoch seconds)
+    fresh_until: float = 0.0  # and until when it is fresh
 
 
 def record_of(name: str, result: SourceResult, region: str,

@@ -252,7 +252,8 @@ SUPPRESSED = "suppressed"  # the kind showing the suppression list (it needs the
 TABLES = {table: kind for kind, (_, tables) in KINDS.items() for table in tables} | {
     "suppressed_identifiers": SUPPRESSED}
 # counts, cursors and the jobs' own machinery: about no one
-NOTHING_PERSONAL = frozenset({"brand_nps", "feed_cursors", "job_locks", "job_runs"})
+NOTHING_PERSONAL = frozenset({"brand_nps", "feed_cursors", "job_locks", "job_runs",
+                              "record_changes"})
 
 
 def footprint(engine: Engine, customer_id: str | None, key: bytes = suppression.UNKEYED,

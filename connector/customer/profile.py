@@ -64,10 +64,12 @@ from connector.sources.guard import CircuitOpen, SourceGuard
 from connector.sources.shared_state import SharedFlags
 from connector.store.engine import shared_reads
 from connector.store.guard import unavailable
+from connector.store.versions import CACHE_KEY, cached_answer, changed, not_kept
 
 log = logging.getLogger(__name__)
 
 NOT_FOUND_TTL_S = 60.0
+KEEPABLE = frozenset({SourceState.OK, SourceState.NOT_FOUND})  # answers a kept page may show
 T = TypeVar("T")
 Ticket = tuple[str, str]  # (helpdesk, ticket id): the ticket being handled
 DEADLINE_MARGIN_S = 0.25
@@ -161,7 +163,13 @@ class ProfileAssembler:
     def invalidate(self, ids: Identifiers, source: str | None = None) -> int:
         """Forget what the cache holds on these identifiers (in one source, or all)."""
         prefix = f"src:{source}:" if source else "src:"
-        return self.cache.cache.invalidate_tags(_id_tags(ids), prefix)
+        dropped = self.cache.cache.invalidate_tags(_id_tags(ids), prefix)
+        try:  # then said, for the pages every process keeps (not before: `store.versions`)
+            changed(self.resolver.store.engine, CACHE_KEY)
+        except Exception as exc:
+            log.warning("cache invalidation not told to the kept pages (%s): they show the "
+                        "answers as cached until their TTL", type(exc).__name__)
+        return dropped
 
     def lookup(self, ids: Identifiers, locale: str | None = None,
                customer_id: str | None = None, ticket: Ticket | None = None,
@@ -272,6 +280,7 @@ class ProfileAssembler:
             kept = stored(self.resolver.store.engine, listed) if listed else None
         except SQLAlchemyError as exc:
             log.warning("segments not read: %s", type(exc).__name__)
+            not_kept("segments not read")
         status = profile.status
         update: dict[str, object] = {}
         if kept is not None:
@@ -297,6 +306,7 @@ class ProfileAssembler:
             kept = kept_tier(self.resolver.store.engine, fed)
         except SQLAlchemyError as exc:
             log.warning("loyalty tier changes not read: %s", type(exc).__name__)
+            not_kept("tiers not read")
             return
         loyalty = profile.loyalty
         if kept is None or kept[1] is None or loyalty is None:
@@ -338,8 +348,12 @@ class ProfileAssembler:
         for name, (future, due) in futures.items():
             outcomes[name] = self._awaited(name, future, f"src:{name}:{key}", started, due)
         for name in names:
+            outcome = outcomes[name]
             if self.observe is not None:
-                self.observe(name, outcomes[name].status, outcomes[name].from_cache)
+                self.observe(name, outcome.status, outcome.from_cache)
+            # what a page kept is made of: answers as stored, never a stale or missing one
+            cached_answer(f"src:{name}:{key}", outcome.stored_at
+                          if outcome.status.status in KEEPABLE else None, outcome.fresh_until)
         return {name: outcomes[name] for name in names}
 
     def _paused(self, name: str) -> SourceError | None:
@@ -429,7 +443,8 @@ class ProfileAssembler:
             state, error = SourceState.STALE, loaded.stale_error.public
         fetched_at = dt.datetime.fromtimestamp(loaded.stored_at, dt.UTC)
         status = _status(state, started, fetched_at=fetched_at, error=error)
-        return Outcome(result, status, from_cache=loaded.from_cache, key=cache_key)
+        return Outcome(result, status, from_cache=loaded.from_cache, key=cache_key,
+                       stored_at=loaded.stored_at, fresh_until=loaded.fresh_until)
 
     def _merge(self, found: dict[str, SourceResult], statuses: dict[str, SourceStatus],
                locale: str, recorded: list[ContactEvent],

@@ -123,6 +123,17 @@ class Metrics:
         )
         self._rendered_hit = self.rendered.labels("hit")
         self._rendered_miss = self.rendered.labels("miss")
+        self.kept_pages = Counter(
+            "connector_kept_pages", "Sidebar pages served kept (hit), made and kept (kept), or "
+            "made and not kept (unkept: a source down, a part unread, a write meanwhile)",
+            ["result"], registry=self.registry,
+        )
+        self._kept_results = {result: self.kept_pages.labels(result)
+                              for result in ("hit", "kept", "unkept")}
+        self.kept_pages_bytes = Gauge(
+            "connector_kept_pages_bytes", "Bytes of sidebar pages the processes keep",
+            registry=self.registry, multiprocess_mode="livesum",
+        )
         self.rendered_bytes = Gauge(
             "connector_rendered_blocks_bytes", "Bytes of rendered blocks the processes keep",
             registry=self.registry, multiprocess_mode="livesum",
@@ -158,6 +169,15 @@ class Metrics:
     def watch_rendered(self, kept: RenderedState) -> None:
         """Export how often a warm sidebar's blocks came rendered already, and their bytes."""
         kept.noted = self._rendered_noted
+
+    def watch_kept_pages(self, kept: KeptPagesState) -> None:
+        """Export how often a sidebar page was served kept, and their bytes."""
+        kept.noted = self._kept_noted
+
+    def _kept_noted(self, result: str, size_bytes: int) -> None:
+        self._kept_results[result].inc()
+        if result != "hit":
+            self.kept_pages_bytes.set(size_bytes)
 
     def _scrape(self, collector: Collector) -> None:
         self.registry.register(collector)
@@ -235,6 +255,13 @@ class RenderedState(Protocol):
     call at each block with whether it was kept already and the bytes they keep."""
 
     noted: Callable[[bool, int], None]
+
+
+class KeptPagesState(Protocol):
+    """The kept pages (`connector.widgets.kept.KeptPages`): `noted`, which they call at each
+    page with what became of it and the bytes they keep."""
+
+    noted: Callable[[str, int], None]
 
 
 class _BrandNps(Collector):

@@ -60,6 +60,14 @@ class Loaded:
     from_cache: bool
     stale_error: SourceError | None = None
     revalidating: bool = False
+    fresh_until: float = 0.0  # when the entry holding it stops being fresh (epoch seconds)
+
+
+def cached(entry: Entry, *, stale_error: SourceError | None = None,
+           revalidating: bool = False) -> Loaded:
+    """An entry's value as a lookup through the cache gives it."""
+    return Loaded(entry.value, entry.stored_at, from_cache=True, stale_error=stale_error,
+                  revalidating=revalidating, fresh_until=entry.fresh_until)
 
 
 class MemoryCache:
@@ -97,6 +105,12 @@ class MemoryCache:
     def get_many(self, keys: Sequence[str]) -> list[Entry | None]:
         """The entries for these keys, in their order (as `get`)."""
         return [self.get(key) for key in keys]
+
+    def stamps(self, keys: Sequence[str]) -> list[tuple[float, float] | None]:
+        """When each key's entry was stored and until when it is fresh (None: no entry), without
+        its value: whether a page made of these answers still shows what the cache holds."""
+        return [None if entry is None else (entry.stored_at, entry.fresh_until)
+                for entry in self.get_many(keys)]
 
     def put(self, key: str, value: Any, ttl_s: float, stale_ttl_s: float,
             tags: Iterable[str] = ()) -> Entry:
@@ -173,8 +187,7 @@ class SingleFlight:
         """The cached values of these keys that are fresh (None for the others), at once: no
         lock, no thread, one round trip to a shared cache."""
         now = self.cache.clock()
-        return [Loaded(entry.value, entry.stored_at, from_cache=True)
-                if entry is not None and entry.fresh_until > now else None
+        return [cached(entry) if entry is not None and entry.fresh_until > now else None
                 for entry in self.cache.get_many(keys)]
 
     def kept(self, key: str, error: SourceError) -> Loaded | None:
@@ -184,8 +197,7 @@ class SingleFlight:
         if entry is None:
             return None
         stale = entry.fresh_until <= self.cache.clock()
-        return Loaded(entry.value, entry.stored_at, from_cache=True,
-                      stale_error=error if stale else None)
+        return cached(entry, stale_error=error if stale else None)
 
     def load(self, key: str, loader: Callable[[], Any], policy: Policy,
              refresher: Executor | None = None) -> Loaded:
@@ -196,13 +208,12 @@ class SingleFlight:
         entry = self.cache.get(key)
         now = self.cache.clock()
         if entry is not None and entry.fresh_until > now:
-            return Loaded(entry.value, entry.stored_at, from_cache=True)
+            return cached(entry)
         in_grace = entry is not None and now < entry.fresh_until + policy.revalidate_s
         failed = self._refresh_failed.get(key)  # as known when this lookup came in
         if entry is not None and in_grace and self._refresh_later(
                 key, loader, policy, refresher or self.refresher):
-            return Loaded(entry.value, entry.stored_at, from_cache=True, stale_error=failed,
-                          revalidating=failed is None)
+            return cached(entry, stale_error=failed, revalidating=failed is None)
         lock = self._key_lock(key)
         asked = time.monotonic()
         left = time_left(current_deadline())
@@ -219,7 +230,7 @@ class SingleFlight:
         answer too (asking again, with less time left, would only fail again)."""
         entry = self.cache.get(key)
         if entry is not None and entry.fresh_until > self.cache.clock():
-            return Loaded(entry.value, entry.stored_at, from_cache=True)
+            return cached(entry)
         failed = self._load_failed.get(key)
         if failed is not None and failed[0] >= asked:
             return _stale_or_raise(entry, copy.copy(failed[1]))
@@ -230,7 +241,7 @@ class SingleFlight:
             return _stale_or_raise(entry, exc)
         self._load_failed.pop(key, None)
         stored = self._store(key, value, policy)
-        return Loaded(value, stored.stored_at, from_cache=False)
+        return Loaded(value, stored.stored_at, from_cache=False, fresh_until=stored.fresh_until)
 
     def _remember_failure(self, key: str, error: SourceError) -> None:
         with self._guard:
@@ -295,4 +306,4 @@ def _stale_or_raise(entry: Entry | None, error: SourceError) -> Loaded:
     """The entry kept for outages, marked stale by error; error itself when none is kept."""
     if entry is None:
         raise error
-    return Loaded(entry.value, entry.stored_at, from_cache=True, stale_error=error)
+    return cached(entry, stale_error=error)

@@ -35,7 +35,15 @@ from redis.retry import Retry
 
 from connector.models import SECTIONS
 from connector.sources.base import SourceCandidate, SourceResult, current_deadline, time_left
-from connector.sources.cache import Entry, Loaded, MemoryCache, Policy, SingleFlight, source_of
+from connector.sources.cache import (
+    Entry,
+    Loaded,
+    MemoryCache,
+    Policy,
+    SingleFlight,
+    cached,
+    source_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -271,6 +279,36 @@ class RedisCache:
             return self.fallback.get_many(keys)
         return [self._entry(key, blob) for key, blob in zip(keys, blobs, strict=True)]  # type: ignore[arg-type]
 
+    def stamps(self, keys: Sequence[str]) -> list[tuple[float, float] | None]:
+        """When each key's entry was stored and until when it is fresh (None: no entry), in one
+        round trip that reads each entry's header only (GETRANGE), not its value."""
+        if not keys:
+            return []
+
+        def heads(r: redis.Redis) -> list[bytes]:
+            pipe = r.pipeline(transaction=False)
+            for key in keys:
+                pipe.getrange(self._key(key), 0, HEADER.size - 1)
+            return pipe.execute()  # type: ignore[no-any-return]
+
+        try:
+            found = self._call(heads)
+        except _Down:
+            return self.fallback.stamps(keys)
+        now = self.clock()
+        stamps: list[tuple[float, float] | None] = []
+        for key, head in zip(keys, found, strict=True):
+            if not head:  # none in Redis: an answer the codec could not write is kept here
+                stamps.extend(self.fallback.stamps([key]))
+                continue
+            try:
+                stored_at, fresh_until, keep_until, _flags = HEADER.unpack(head)
+            except struct.error:
+                stamps.append(None)
+                continue
+            stamps.append((stored_at, fresh_until) if keep_until > now else None)
+        return stamps
+
     def _entry(self, key: str, blob: bytes | None) -> Entry | None:
         if blob is None:  # or an answer the codec cannot write, kept here
             return self.fallback.get(key)
@@ -387,7 +425,7 @@ class SharedSingleFlight(SingleFlight):
                      asked: float) -> Loaded:
         entry = self.cache.get(key)
         if entry is not None and entry.fresh_until > self.cache.clock():
-            return Loaded(entry.value, entry.stored_at, from_cache=True)
+            return cached(entry)
         token = self._claim(key)
         try:
             return super()._load_locked(key, loader, policy, asked)

@@ -33,6 +33,7 @@ from sqlalchemy.sql import Insert
 from connector.store.guard import HOT_READ, Limits, connect_args, guard, unavailable
 from connector.store.migrate import prepare
 from connector.store.schema import audit, metadata
+from connector.store.versions import watch as _versions_watch  # noqa: F401  (create_all brings the triggers)
 
 log = logging.getLogger(__name__)
 _UNCHECKED: weakref.WeakSet[Engine] = weakref.WeakSet()  # engines whose tables were not checked

@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -294,4 +295,15 @@ job_runs = Table(
     Column("outcome", String(12), nullable=False),
     Column("summary", String(400)),
     Column("error", String(80)),
+)
+# which records changed, for the pages each process keeps (`store.versions`): a row per change
+# of a customer's kept parts (`c:<customer id>`) or of a table read whole (`t:<table>`), written
+# by the database's own triggers, whoever writes; pruned within minutes
+record_changes = Table(
+    "record_changes", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("key", String(200), nullable=False),
+    Index("ix_record_changes_key", "key", "id"),
+    sqlite_autoincrement=True,  # an id never given twice: a key's newest id tells a change
 )

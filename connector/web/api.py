@@ -208,6 +208,7 @@ def forget() -> Response | tuple[Response, int]:
     done = erase(ids, svc.assembler, svc.writebacks, written_to(svc.manifest.helpdesks.adapters),
                  svc.manifest.sources, actor="api", suppress=body.get("suppress") is True)
     svc.rendered.clear()  # no block of theirs stays in this process's memory
+    svc.pages.clear()
     return jsonify(customers=done.customers, links=done.links, cache_entries=done.cache_entries,
                    erased=done.erased, helpdesk_removals_queued=done.helpdesk_removals,
                    suppressed=done.suppressed, remaining_at_sources=done.sources)

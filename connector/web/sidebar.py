@@ -6,13 +6,21 @@ import dataclasses
 import datetime as dt
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, g, jsonify, redirect, request
+from flask import (
+    Blueprint,
+    Response,
+    copy_current_request_context,
+    g,
+    jsonify,
+    redirect,
+    request,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -52,6 +60,7 @@ from connector.i18n import LOCALES, format_date, format_money, label_text, text
 from connector.identifiers import Identifiers
 from connector.models import CORRECTABLE, Candidate, CustomerProfile
 from connector.sources.guard import Circuit
+from connector.store.versions import not_kept, recording
 from connector.web.api import detail_response
 from connector.web.context import services
 from connector.web.limits import change_budget
@@ -96,31 +105,88 @@ def _sidebar(kind: str) -> Response:
     if request.values.get("find"):  # "not this person": the agent looks for the right one
         return _search(context, locale, notice=text("search.not_this_person", locale))
     context = _remembered(context)
+    pages = svc.pages
+    key = _kept_key(kind, locale, context) if pages.enabled else None
+    if key is None:
+        return _record(context, kind, locale)[0]
+    found = pages.get(key)
+    token = request.values.get("t", "")
+    if found is not None:  # nothing it was made of changed
+        kept, timely = found
+        if not timely:  # only the time moved: made again meanwhile
+            pages.refresh(key, copy_current_request_context(
+                lambda: _made_kept(key, context, kind, locale, token, again=False)))
+        nonce = secrets.token_urlsafe(16)
+        return _page(pages.served(kept, token, nonce), 200, nonce)
+    return _made_kept(key, context, kind, locale, token)
+
+
+def _made_kept(key: Hashable, context: SidebarContext, kind: str, locale: str, token: str,
+               again: bool = True) -> Response:
+    """The record's page made now, and kept when it may be (`KeptPages.keep`); made again
+    in the background when it was not for what this making wrote (a person learnt: the
+    next making only reads)."""
+    pages = services().pages
+    with recording() as made:
+        response, page = _record(context, kind, locale)
+    if page is None:
+        pages.drop(key)
+    elif (not pages.keep(key, page.html, token, page.ctx.nonce, made, page.profile, page.ctx)
+          and made.wrote and again):
+        pages.refresh(key, copy_current_request_context(
+            lambda: _made_kept(key, context, kind, locale, token, again=False)))
+    return response
+
+
+@dataclasses.dataclass(frozen=True)
+class _Made:
+    """A record's page as just made (what the kept pages keep)."""
+
+    html: str
+    profile: CustomerProfile
+    ctx: RenderContext
+
+
+def _kept_key(kind: str, locale: str, context: SidebarContext) -> tuple[Hashable, ...] | None:
+    """What a kept page is kept under: the request less its token (None: a request whose page
+    is not kept)."""
+    if request.method != "GET":
+        return None
+    query = tuple(sorted((name, value) for name, value in request.args.items(multi=True)
+                         if name != "t"))
+    return (kind, locale, context, query)
+
+
+def _record(context: SidebarContext, kind: str, locale: str) -> tuple[Response, _Made | None]:
+    """The page of the person the context names (or the candidates, the search, the message
+    saying why there is none), and the record's page as made, when it is one."""
+    svc = services()
     ticket = (context.helpdesk, context.ticket_id) if context.ticket_id else None
     found = svc.assembler.lookup(context.identifiers, locale=locale,  # ticket: not its own past
                                  customer_id=context.customer_id, ticket=ticket)
     if found.suppressed:  # erased at the person's request (`forget --suppress`)
-        return _message(404, locale, "message.suppressed")
+        return _message(404, locale, "message.suppressed"), None
     if found.undecided:  # several people, and the store that tells them apart is down
-        return retry_later(_message(503, locale, "message.identity_unchecked"))
+        return retry_later(_message(503, locale, "message.identity_unchecked")), None
     if found.candidates:
-        return _choose(found.candidates, context, locale)
+        return _choose(found.candidates, context, locale), None
     if found.profile is None and _only_handles(context):
-        return _search(context, locale)  # an unknown Instagram handle: find them by name
+        return _search(context, locale), None  # an unknown Instagram handle: find them by name
     if found.profile is None and found.unanswered:  # unknown where asked: maybe known there
         names = ", ".join(svc.manifest.sources[n].label_in(locale) or n
                           for n in found.unanswered)
-        return retry_later(_message(503, locale, "message.sources_down", names=names))
+        return retry_later(_message(503, locale, "message.sources_down", names=names)), None
     if found.profile is None:  # a known customer on a new phone is the common case: search
         return _search(context, locale, prefill=_first_identifier(context.identifiers),
-                       notice=text("message.not_found_search", locale), status=404)
+                       notice=text("message.not_found_search", locale), status=404), None
     layout = layout_of(svc.manifest, context.helpdesk)
     nonce = secrets.token_urlsafe(16)
     ctx = replace(_render_context(locale, kind=kind, nonce=nonce),
                   changes=_recent_changes(found.profile.customer_id, locale),
                   actions=_offered(found.profile, locale, context.role),
                   correctable=_correctable(context.role), agent=context.agent)
-    return _page(render_sidebar_page(found.profile, layout, ctx), 200, nonce)
+    html = render_sidebar_page(found.profile, layout, ctx)
+    return _page(html, 200, nonce), _Made(html, found.profile, ctx)
 
 
 @bp.get("/helpdesk/<kind>/details/<source>/<detail>")
@@ -463,6 +529,7 @@ def _recent_changes(customer_id: str, locale: str) -> tuple[ChangeLine, ...]:
         kept = services().outbox.of(customer_id, since=since, limit=5, kinds=AGENT_KINDS)
     except DATABASE_ERRORS as exc:
         log.warning("corrections not read for the record: %s", type(exc).__name__)
+        not_kept("corrections not read")
         return ()
     return tuple(ChangeLine(c.kind, _what(c.kind, c.source, c.name, c.item, locale), c.source,
                             c.state, c.outcome) for c in kept)

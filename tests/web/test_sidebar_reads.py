@@ -19,6 +19,7 @@ from tests.helpdesk.scouts import in_process
 def test_a_warm_sidebar_borrows_three_connections_for_its_reads(
         demo_data: Path, backoffice: Backoffice, tmp_path: Path) -> None:
     services = in_process(MANIFEST, service_env(demo_data, backoffice.url, tmp_path), tmp_path)
+    services.pages.max_bytes = 0  # the page made each time (kept pages: tests/web/test_kept_pages)
     lent, ran = [0], [0]
 
     def borrowed(*_args: Any) -> None:

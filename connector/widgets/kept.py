@@ -1,0 +1,300 @@
+"""Whole sidebar pages kept per request, served again while nothing they were made of changed.
+
+A warm sidebar is mostly reading: who the person is (the links), each source's cached answer,
+what we keep (requests, notes, corrections, segments, tiers), then merging and rendering. A
+page kept here is served after one check instead: one statement reads the versions of the
+records it read (`store.versions`, which the database's own triggers keep, whoever writes) —
+the invalidations of cached answers among them: when one happened somewhere, the page's
+answers' stamps are checked in the cache too (one round trip, headers only).
+
+What it was made of changing — a write to any record it read, one of its cached answers
+dropped or replaced, or past the time the cache serves it while refreshing it — and the page
+is made in the request. The time alone moving — another minute (judgments over time are a
+minute late at most, as the kept blocks'), a source's age worded otherwise, an answer past its
+TTL but still served while refreshed (`revalidate_s`) — and the kept page is served while it
+is made again behind (one thread, once at a time per page).
+
+The key is the request's own: the helpdesk's sealed context (who is asked about, by which
+agent and role, for which ticket), the language and the query, the sealed link's token aside.
+The token and the page's nonce differ at each opening: the page is kept with stand-ins for
+them, put back at each use.
+
+Kept only when it was made whole: every source answered from a fresh cached copy (or said it
+does not know the person), what we keep was read, every statement read a table that tells its
+changes by what the page read it by (and its versions were read before it ran: no write can
+land between the data and its version unseen), and nothing was written meanwhile (a first
+opening that learnt who the person is: made again behind, once).
+
+Per process, bounded by bytes (`CONNECTOR_KEPT_PAGES_MB`, least recently used out) and by time
+(`KEPT_S` unused). `clear` at an erasure in this process; other processes' copies fail their
+next check (the erasure wrote) and leave memory within `KEPT_S`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from urllib.parse import quote
+
+from cachetools import TTLCache
+from markupsafe import escape
+from sqlalchemy import Engine
+
+from connector.models import CustomerProfile, SourceStatus
+from connector.store.engine import reading
+from connector.store.versions import (
+    CACHE_KEY,
+    MadeOf,
+    Pruner,
+    Version,
+    installed,
+    read,
+    watch,
+)
+from connector.widgets.base import RenderContext
+from connector.widgets.freshness import source_line
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 16 * 1024 * 1024
+KEPT_S = 600  # at most, unused (a used one is checked at each use, made again each minute)
+MAX_REFRESHING = 64  # pages waiting to be made again in the background, at most
+ENTRY_OVERHEAD = 1024  # bytes an entry costs besides its page (keys, versions, stamps)
+RECHECK_S = 60.0  # how often a database without the change triggers is looked at again
+Stamps = Callable[[Sequence[str]], list[tuple[float, float] | None]]
+
+
+@dataclass(frozen=True)
+class Kept:
+    """One kept page, with what it was made of."""
+
+    html: str  # the token and the nonce as stand-ins
+    keys: tuple[str, ...]  # the database's records it read
+    versions: Mapping[str, Version]  # theirs, each read before the page read it
+    entries: tuple[tuple[str, tuple[float, float]], ...]  # its cached answers: stored, fresh
+    sources: tuple[tuple[str, SourceStatus], ...]  # to word their ages again
+    ages: tuple[tuple[str, str | None], ...]  # the ages as the page words them
+    ctx: RenderContext
+    minute: int  # the minute it was made in (`KeptPages.minute`)
+
+
+def _unnoted(_result: str, _size_bytes: int) -> None:
+    """No one counts the pages (no metrics)."""
+
+
+class KeptPages:
+    """Sidebar pages by request, checked at each use (thread-safe; see the module's
+    docstring)."""
+
+    def __init__(self, max_bytes: int, engine: Engine | None, stamps: Stamps | None,
+                 grace: Callable[[str], float] = lambda _entry: 0.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.max_bytes = max_bytes
+        self.engine = engine
+        self.stamps = stamps
+        self.grace = grace  # how long past its TTL a cached answer is served while refreshed
+        self.clock = clock
+        self._refreshing: set[Hashable] = set()
+        self._refresher = ThreadPoolExecutor(1, thread_name_prefix="kept-pages")
+        self._last: Future[None] | None = None
+        self._kept: TTLCache[Hashable, Kept] = TTLCache(
+            maxsize=max(max_bytes, 1), ttl=KEPT_S, getsizeof=_size)
+        self._lock = threading.Lock()
+        self._raw = "cnpt" + secrets.token_hex(12)  # stand-ins: letters and digits only
+        self._quoted = "cnpq" + secrets.token_hex(12)
+        self._nonce = "cnpn" + secrets.token_hex(12)
+        self._checked_at: float | None = None
+        self._usable = False
+        self.pruner = Pruner(engine) if engine is not None else None
+        self.noted: Callable[[str, int], None] = _unnoted  # (hit, kept, unkept; bytes)
+        if engine is not None and max_bytes > 0:
+            watch(engine)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether pages are kept: a budget, and a database whose tables tell their changes
+        (looked at once, again every minute while it cannot be read or lacks them)."""
+        if self.max_bytes <= 0 or self.engine is None or self.stamps is None:
+            return False
+        now = time.monotonic()
+        if self._checked_at is not None and (self._usable or now - self._checked_at < RECHECK_S):
+            return self._usable
+        self._checked_at = now
+        try:
+            missing = installed(self.engine)
+        except Exception as exc:
+            log.info("kept pages off for now: the database cannot be read (%s)",
+                     type(exc).__name__)
+            return False
+        if missing is not None:
+            log.warning("kept pages off: %s", missing)
+        self._usable = missing is None
+        return self._usable
+
+    def minute(self, request: Hashable) -> int:
+        """The minute a page of this request is made in, each request's minutes starting at a
+        second of its own (pages made again as their minute ends spread over the minute)."""
+        return int((self.clock() + hash(request) % 60) // 60)
+
+    def get(self, key: Hashable) -> tuple[Kept, bool] | None:
+        """The page kept under key, when nothing it was made of changed (one statement, one
+        round trip to a shared cache), and whether it is still timely (its minute, its sources'
+        ages in the same words, its cached answers fresh); None when something it was made of
+        changed, or on any failure to check."""
+        with self._lock:
+            kept = self._kept.get(key)
+        if kept is None:
+            return None
+        timely = self._current(key, kept)
+        if timely is not None:
+            return kept, timely
+        with self._lock:
+            if self._kept.get(key) is kept:
+                del self._kept[key]
+        return None
+
+    def _current(self, key: Hashable, kept: Kept) -> bool | None:
+        """True: current and timely; False: current, but to be made again for the time; None:
+        not current."""
+        assert self.engine is not None and self.stamps is not None
+        now = self.clock()
+        timely = (kept.minute == self.minute(key)
+                  and _ages(kept.sources, replace(kept.ctx, now=_utc(now))) == kept.ages)
+        for entry, (_stored, fresh) in kept.entries:
+            if fresh <= now:  # past its TTL: the same answer while it is refreshed
+                if now >= fresh + self.grace(entry):
+                    return None
+                timely = False
+        try:
+            with reading(self.engine) as connection:
+                found = read(connection, kept.keys)
+            if found != kept.versions and not self._still_cached(key, kept, found):
+                return None
+        except Exception as exc:
+            log.debug("kept page not checked (%s)", type(exc).__name__)
+            return None
+        return timely
+
+    def _still_cached(self, key: Hashable, kept: Kept, found: Mapping[str, Version]) -> bool:
+        """After an invalidation of cached answers (somewhere), whether this page's are still
+        those cached (one round trip to a shared cache, headers only); if so, the page is kept
+        with the invalidations' new version."""
+        assert self.stamps is not None
+        if any(found[k] != v for k, v in kept.versions.items() if k != CACHE_KEY):
+            return False
+        stamps = self.stamps([entry for entry, _ in kept.entries])
+        if any(stamp is None or stamp[0] != stored
+               for (_, (stored, _fresh)), stamp in zip(kept.entries, stamps, strict=True)):
+            return False
+        with self._lock:
+            if self._kept.get(key) is kept:
+                self._kept[key] = replace(kept, versions=dict(found))
+        return True
+
+    def refresh(self, key: Hashable, make: Callable[[], object]) -> None:
+        """Make key's page again in the background (once at a time per key), while the kept
+        one is served: what the page was made of is unchanged, only the time moved."""
+        with self._lock:
+            if key in self._refreshing or len(self._refreshing) >= MAX_REFRESHING:
+                return
+            self._refreshing.add(key)
+
+        def made() -> None:
+            try:
+                make()
+            except Exception:
+                log.exception("a kept page was not made again")
+                self.drop(key)
+            finally:
+                with self._lock:
+                    self._refreshing.discard(key)
+
+        try:
+            self._last = self._refresher.submit(made)
+        except RuntimeError:  # shut down
+            with self._lock:
+                self._refreshing.discard(key)
+
+    def idle(self, timeout_s: float = 30.0) -> None:
+        """Wait until the pages being made again in the background are made (one thread makes
+        them in turn: once the last one asked is done, all are)."""
+        last = self._last
+        if last is not None:
+            last.result(timeout=timeout_s)
+
+    def drop(self, key: Hashable) -> None:
+        """Forget key's page (made again without a page to keep: the next request makes it)."""
+        with self._lock:
+            self._kept.pop(key, None)
+
+    def served(self, kept: Kept, token: str, nonce: str) -> str:
+        """The kept page for this request: its token and nonce put back."""
+        self.noted("hit", self.size_bytes)
+        return (kept.html.replace(self._quoted, str(escape(quote(token, safe=""))))
+                .replace(self._raw, str(escape(token))).replace(self._nonce, nonce))
+
+    def keep(self, key: Hashable, html: str, token: str, nonce: str, made: MadeOf,
+             profile: CustomerProfile, ctx: RenderContext) -> bool:
+        """Keep the page just made for key, as made of `made`; False when it may not be."""
+        found = made.versioned()
+        if found is None or profile.unavailable or not profile.identity_checked:
+            self.drop(key)  # the page kept before, if any, is not what the request would get
+            self.noted("unkept", self.size_bytes)
+            log.debug("page not kept: %s", made.unkept or "a part unread")
+            return False
+        sources = tuple(profile.sources.items())
+        kept = Kept(self._stand_in(html, token, nonce), tuple(found), found,
+                    tuple(sorted(made.entries.items())), sources, _ages(sources, ctx), ctx,
+                    self.minute(key))
+        with self._lock:
+            if _size(kept) <= self.max_bytes:
+                self._kept[key] = kept
+            size = int(self._kept.currsize)
+        self.noted("kept", size)
+        if self.pruner is not None:
+            try:
+                self.pruner.tick()
+            except Exception as exc:
+                log.warning("record_changes not pruned: %s", type(exc).__name__)
+        return True
+
+    def close(self) -> None:
+        """Stop making pages again in the background."""
+        self._refresher.shutdown(wait=False, cancel_futures=True)
+
+    def clear(self) -> None:
+        """Forget every kept page (a record erased: none of it stays in memory)."""
+        with self._lock:
+            self._kept.clear()
+
+    @property
+    def size_bytes(self) -> int:
+        """The bytes the kept pages are counted as."""
+        with self._lock:
+            return int(self._kept.currsize)
+
+    def _stand_in(self, html: str, token: str, nonce: str) -> str:
+        if token:
+            html = (html.replace(str(escape(quote(token, safe=""))), self._quoted)
+                    .replace(str(escape(token)), self._raw))
+        return html.replace(nonce, self._nonce) if nonce else html
+
+
+def _ages(sources: tuple[tuple[str, SourceStatus], ...],
+          ctx: RenderContext) -> tuple[tuple[str, str | None], ...]:
+    """Each source's age as the page words it at ctx's time."""
+    return tuple((name, source_line(name, status, ctx).age) for name, status in sources)
+
+
+def _utc(epoch: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC)
+
+
+def _size(kept: Kept) -> int:
+    return len(kept.html) + ENTRY_OVERHEAD
