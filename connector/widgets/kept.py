@@ -64,7 +64,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 KEPT_S = 600  # at most, unused (a used one is checked at each use, made again each minute)
-MAX_REFRESHING = 64  # pages waiting to be made again in the background, at most
+MAX_REFRESHING = 1024  # pages waiting to be made again in the background, at most
 ENTRY_OVERHEAD = 1024  # bytes an entry costs besides its page (keys, versions, stamps)
 RECHECK_S = 60.0  # how often a database without the change triggers is looked at again
 Stamps = Callable[[Sequence[str]], list[tuple[float, float] | None]]
