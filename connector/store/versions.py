@@ -216,6 +216,10 @@ class Pruner:
         self._next = 0.0
         self._lock = threading.Lock()
 
+    def due(self) -> bool:
+        """Whether a turn is due."""
+        return self.clock() >= self._next
+
     def tick(self) -> int:
         """Prune when due; the rows deleted (0 when not due, or another thread is at it)."""
         now = self.clock()

@@ -106,6 +106,7 @@ def _sidebar(kind: str) -> Response:
         return _search(context, locale, notice=text("search.not_this_person", locale))
     context = _remembered(context)
     pages = svc.pages
+    pages.prune()
     key = _kept_key(kind, locale, context) if pages.enabled else None
     if key is None:
         return _record(context, kind, locale)[0]

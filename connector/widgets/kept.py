@@ -32,6 +32,7 @@ next check (the erasure wrote) and leave memory within `KEPT_S`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import secrets
@@ -257,12 +258,22 @@ class KeptPages:
                 self._kept[key] = kept
             size = int(self._kept.currsize)
         self.noted("kept", size)
-        if self.pruner is not None:
-            try:
-                self.pruner.tick()
-            except Exception as exc:
-                log.warning("record_changes not pruned: %s", type(exc).__name__)
         return True
+
+    def prune(self) -> None:
+        """Prune `record_changes` when due (every few minutes), behind: called at each sidebar,
+        kept pages on or off (the triggers write its rows either way)."""
+        if self.pruner is None or not self.pruner.due():
+            return
+        with contextlib.suppress(RuntimeError):  # shut down
+            self._refresher.submit(self._pruned)
+
+    def _pruned(self) -> None:
+        assert self.pruner is not None
+        try:
+            self.pruner.tick()
+        except Exception as exc:
+            log.warning("record_changes not pruned: %s", type(exc).__name__)
 
     def close(self) -> None:
         """Stop making pages again in the background."""

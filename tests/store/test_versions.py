@@ -148,3 +148,4 @@ def test_a_making_that_reads_what_no_version_tells_is_not_kept(
     with recording() as made, store.engine.begin() as connection:
         connection.execute(text(statement))
     assert made.unkept == why and made.versioned() is None
+

@@ -24,8 +24,9 @@ from connector.app import Services, build_services
 from connector.identifiers import Identifiers
 from connector.manifest import load_manifest
 from connector.settings import Settings
+from connector.store.versions import PRUNE_AFTER_S
 from connector.web import create_app
-from connector.widgets.kept import KeptPages
+from connector.widgets.kept import KEPT_S, KeptPages
 from tests.conftest import (
     API_TOKEN,
     MANIFEST,
@@ -223,3 +224,10 @@ def test_on_postgresql_and_redis_another_process_note_shows_and_pages_are_kept(
     finally:
         services.close()
         drop_schema(schema)
+
+
+def test_no_kept_page_outlives_the_rows_it_was_checked_against() -> None:
+    # a key whose rows are all pruned reads (0, 0, 0) again: a page made before its first row
+    # must be gone by then (it expires KEPT_S after it was kept; a row is pruned PRUNE_AFTER_S
+    # after it was written, at the earliest)
+    assert PRUNE_AFTER_S >= KEPT_S
