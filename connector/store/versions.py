@@ -46,15 +46,20 @@ from connector.store.schema import metadata, record_changes
 log = logging.getLogger(__name__)
 
 BY_CUSTOMER = frozenset({"notes", "contacts", "changes", "review_alerts"})
-BY_TABLE = frozenset({"identity_links", "identity_blocks", "customers", "ticket_choices",
-                      "suppressed_identifiers", "segments", "loyalty_tiers", "brand_nps",
-                      "helpdesk_people"})
-VERSIONED = BY_CUSTOMER | BY_TABLE
+# who is who, by identifier and person: a link's change moves its value's key and the key of
+# every person holding that identifier; a person's name, that of everyone sharing one of their
+# identifiers (what a lookup reads of them: its own links, and the people around them)
+BY_IDENTITY = frozenset({"identity_links", "customers"})
+BY_TABLE = frozenset({"identity_blocks", "ticket_choices", "suppressed_identifiers",
+                      "segments", "loyalty_tiers", "brand_nps", "helpdesk_people"})
+VERSIONED = BY_CUSTOMER | BY_IDENTITY | BY_TABLE
+IDENTITY_COLUMNS = frozenset({"customer_id", "kind", "value"})  # all a read of them may filter
+VALUE_CHARS = 320  # the longest identifier value the schema holds
 # moved at each invalidation of cached source answers (`forget`, `cache/invalidate`, a
 # customer.updated event, a correction sent): pages then check their answers' stamps
 CACHE_KEY = "t:source_cache"
 ID_CHARS = 40  # the longest customer id the schema holds
-MAX_KEYS = 64  # a page made of more records than this is not kept (one short read checks it)
+MAX_KEYS = 160  # a page made of more records than this is not kept (one short read checks it)
 PRUNE_EVERY_S = 300.0
 PRUNE_AFTER_S = 600.0  # rows older than this go (a page is kept two minutes at most)
 
@@ -64,6 +69,11 @@ Version = tuple[int, int, int]  # count, newest id, sum of ids: (0, 0, 0) for no
 def customer_key(customer_id: str) -> str:
     """The key a customer's kept parts change under."""
     return f"c:{customer_id}"
+
+
+def value_key(value: str) -> str:
+    """The key an identifier's links change under (its value, whatever its kind)."""
+    return f"v:{value}"
 
 
 def table_key(table: str) -> str:
@@ -101,8 +111,43 @@ $body$
 """
 
 
+# the keys a link's row moves, and a person's row (`row`: NEW or OLD)
+def _link_keys(row: str) -> str:
+    return (f"SELECT 'v:' || {row}.value UNION SELECT 'c:' || {row}.customer_id "
+            f"UNION SELECT 'c:' || customer_id FROM identity_links "
+            f"WHERE kind = {row}.kind AND value = {row}.value")
+
+
+def _person_keys(row: str) -> str:
+    return (f"SELECT 'c:' || {row}.customer_id UNION SELECT 'c:' || b.customer_id "
+            f"FROM identity_links a JOIN identity_links b ON b.kind = a.kind "
+            f"AND b.value = a.value WHERE a.customer_id = {row}.customer_id")
+
+
+_PG_IDENTITY = {
+    table: f"""
+CREATE FUNCTION record_{table}_changed() RETURNS trigger LANGUAGE plpgsql AS $body$
+BEGIN
+  IF TG_OP <> 'INSERT' THEN
+    INSERT INTO record_changes (key) {keys("OLD")};
+  END IF;
+  IF TG_OP <> 'DELETE' THEN
+    INSERT INTO record_changes (key) {keys("NEW")};
+  END IF;
+  RETURN NULL;
+END
+$body$
+""" for table, keys in (("identity_links", _link_keys), ("customers", _person_keys))}
+
+
 def _pg_triggers(table: str) -> dict[str, str]:
     run = "EXECUTE FUNCTION record_changed()"
+    if table in BY_IDENTITY:
+        return {
+            "record_changed": f"AFTER INSERT OR UPDATE OR DELETE ON {table} FOR EACH ROW "
+                              f"EXECUTE FUNCTION record_{table}_changed()",
+            "record_truncated": f"AFTER TRUNCATE ON {table} FOR EACH STATEMENT {run}",
+        }
     if table in BY_CUSTOMER:
         return {
             "record_changed": f"AFTER INSERT OR UPDATE OR DELETE ON {table} FOR EACH ROW {run}",
@@ -124,7 +169,16 @@ def _sqlite_triggers(table: str) -> dict[str, str]:
         return (f"DELETE FROM record_changes WHERE key = {key}; "
                 f"INSERT INTO record_changes (key) VALUES ({key});")
 
-    if table in BY_CUSTOMER:
+    def replaced_all(keys: str) -> str:
+        return (f"DELETE FROM record_changes WHERE key IN ({keys}); "
+                f"INSERT INTO record_changes (key) {keys};")
+
+    if table in BY_IDENTITY:
+        keys = _link_keys if table == "identity_links" else _person_keys
+        bodies = {"INSERT": replaced_all(keys("NEW")),
+                  "UPDATE": replaced_all(keys("OLD")) + " " + replaced_all(keys("NEW")),
+                  "DELETE": replaced_all(keys("OLD"))}
+    elif table in BY_CUSTOMER:
         new, old = "'c:' || NEW.customer_id", "'c:' || OLD.customer_id"
         bodies = {"INSERT": replaced(new), "UPDATE": replaced(old) + " " + replaced(new),
                   "DELETE": replaced(old)}
@@ -142,10 +196,13 @@ def install(connection: Connection) -> None:
     present = set(connection.dialect.get_table_names(connection))
     have = _triggers(connection)
     postgres = connection.dialect.name == "postgresql"
-    if postgres and not connection.execute(text(
-            "SELECT 1 FROM pg_proc WHERE proname = 'record_changed' "
-            "AND pronamespace = current_schema()::regnamespace")).first():
-        connection.execute(text(_PG_FUNCTION))
+    functions = {"record_changed": _PG_FUNCTION,
+                 **{f"record_{table}_changed": body for table, body in _PG_IDENTITY.items()}}
+    for name, body in functions.items() if postgres else ():
+        if not connection.execute(text(
+                "SELECT 1 FROM pg_proc WHERE proname = :name "
+                "AND pronamespace = current_schema()::regnamespace"), {"name": name}).first():
+            connection.execute(text(body))
     for table in sorted(VERSIONED & present):
         wanted = _pg_triggers(table) if postgres else _sqlite_triggers(table)
         for name, body in wanted.items():
@@ -249,6 +306,7 @@ class MadeOf:
     """What one page read (see the module's docstring); `unkept` says why it may not be kept."""
 
     customers: set[str] = field(default_factory=set)
+    values: set[str] = field(default_factory=set)  # identifiers' values
     tables: set[str] = field(default_factory=set)
     entries: dict[str, tuple[float, float]] = field(default_factory=dict)  # key -> stored, fresh
     versions: dict[str, Version] = field(default_factory=dict)  # read before what they version
@@ -263,6 +321,7 @@ class MadeOf:
     def keys(self) -> tuple[str, ...]:
         """The version keys the page depends on."""
         return tuple(sorted({customer_key(c) for c in self.customers}
+                            | {value_key(v) for v in self.values}
                             | {table_key(t) for t in self.tables}))
 
     def versioned(self) -> dict[str, Version] | None:
@@ -351,11 +410,25 @@ def _statement(sql: str) -> _Statement:
     unversioned = sorted(tables - VERSIONED - {"record_changes"})
     if unversioned:
         return _Statement(tables, frozenset(), f"{unversioned[0]} tells no changes")
-    by_customer = frozenset(tables & BY_CUSTOMER)
-    for table in by_customer:
+    by_customer = frozenset(tables & (BY_CUSTOMER | BY_IDENTITY))
+    for table in tables & BY_CUSTOMER:
         if not re.search(rf"\b{table}\.customer_id\s*(=|IN\b)", sql, re.IGNORECASE):
             return _Statement(tables, by_customer, f"{table} read otherwise than by customer")
+    if tables & BY_IDENTITY:
+        joined = _FROM.split(sql, maxsplit=1)
+        if len(joined) < 2 or not _WHERE.search(joined[1]):
+            return _Statement(tables, by_customer, "who is who read whole")
+        filtered = {column for _, column in _COLUMNS.findall(_TAIL.split(joined[1])[0])}
+        if not filtered <= IDENTITY_COLUMNS:
+            return _Statement(tables, by_customer, "who is who read otherwise than by "
+                                                   "identifier or person")
     return _Statement(tables, by_customer, None)
+
+
+_FROM = re.compile(r"\sFROM\s", re.IGNORECASE)
+_WHERE = re.compile(r"\sWHERE\s", re.IGNORECASE)
+_TAIL = re.compile(r"\s(ORDER|GROUP)\s+BY\s|\sLIMIT\s", re.IGNORECASE)
+_COLUMNS = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)\b")
 
 
 def _noted(connection: Any, cursor: Any, sql: str, parameters: Any,
@@ -370,13 +443,18 @@ def _noted(connection: Any, cursor: Any, sql: str, parameters: Any,
     if seen.unkept is not None:
         made.refuse(seen.unkept)
         return
-    customers = set(_customers(context, parameters, executemany)) if seen.by_customer else set()
+    texts = set(_texts(context, parameters, executemany)) if seen.by_customer else set()
+    customers = {t for t in texts if len(t) <= ID_CHARS}
+    values = ({t for t in texts if len(t) <= VALUE_CHARS}
+              if seen.tables & BY_IDENTITY else set())
     made.tables |= seen.tables
     made.customers |= customers
-    if len(made.customers) + len(made.tables) > MAX_KEYS:
+    made.values |= values
+    if len(made.customers) + len(made.values) + len(made.tables) > MAX_KEYS:
         made.refuse("made of too many records")
         return
-    needed = {table_key(t) for t in seen.tables} | {customer_key(c) for c in customers}
+    needed = ({table_key(t) for t in seen.tables} | {customer_key(c) for c in customers}
+              | {value_key(v) for v in values})
     new = needed - made.versions.keys()
     if not new:
         return
@@ -432,15 +510,15 @@ def changed(engine: Engine, key: str) -> None:
         connection.execute(record_changes.insert().values(key=key))
 
 
-def _customers(context: Any, parameters: Any, executemany: bool) -> Iterator[str]:
-    """The customers a statement may name: every text among its parameters no longer than an
-    id (`customers.customer_id` holds 40 characters). More keys than needed (a source's name,
-    a date as SQLite is given it) cost only rows not found; none is missed."""
+def _texts(context: Any, parameters: Any, executemany: bool) -> Iterator[str]:
+    """Every text among a statement's parameters: the customers and identifiers it may name
+    (more keys than needed — a source's name, a date as SQLite is given it — cost only rows
+    not found; none is missed)."""
     groups: Sequence[Any] = getattr(context, "compiled_parameters", None) or (
         parameters if executemany else [parameters])
     for group in groups:
         values = group.values() if isinstance(group, Mapping) else group or ()
         for value in values:
             for one in value if isinstance(value, list | tuple) else (value,):
-                if isinstance(one, str) and len(one) <= ID_CHARS:
+                if isinstance(one, str):
                     yield one

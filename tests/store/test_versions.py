@@ -12,9 +12,10 @@ from sqlalchemy import Boolean, Date, DateTime, Integer, Table, text
 from sqlalchemy.engine import Engine
 
 from connector.customer.links import LinkStore
-from connector.store.schema import metadata, notes, record_changes, segments
+from connector.store.schema import links, metadata, notes, people, record_changes, segments
 from connector.store.versions import (
     BY_CUSTOMER,
+    BY_IDENTITY,
     BY_TABLE,
     VERSIONED,
     Pruner,
@@ -43,7 +44,7 @@ def _row(table: Table, customer: str) -> dict[str, Any]:
 
 
 def _key(table: Table, customer: str) -> str:
-    return f"c:{customer}" if table.name in BY_CUSTOMER else f"t:{table.name}"
+    return f"c:{customer}" if table.name in BY_CUSTOMER | BY_IDENTITY else f"t:{table.name}"
 
 
 def _version(engine: Engine, key: str) -> tuple[int, int, int]:
@@ -72,7 +73,7 @@ def test_every_table_a_record_is_read_from_tells_its_writes(store: LinkStore) ->
             connection.execute(table.delete())
         seen.append(_version(engine, key))
         assert len(set(seen)) == 4, (name, seen)  # each write moved it
-    assert VERSIONED == BY_CUSTOMER | BY_TABLE
+    assert VERSIONED == BY_CUSTOMER | BY_IDENTITY | BY_TABLE
 
 
 def test_a_row_moving_to_another_customer_tells_both(store: LinkStore) -> None:
@@ -149,3 +150,52 @@ def test_a_making_that_reads_what_no_version_tells_is_not_kept(
         connection.execute(text(statement))
     assert made.unkept == why and made.versioned() is None
 
+
+
+def _link(engine: Engine, customer: str, value: str, kind: str = "email") -> None:
+    with engine.begin() as connection:
+        connection.execute(links.insert().values(kind=kind, value=value, customer_id=customer,
+                                                 learned_at=NOW))
+
+
+def test_who_is_who_is_told_per_identifier_and_person(store: LinkStore) -> None:
+    engine = store.engine
+    _link(engine, "C1", "home@example.org")
+    _link(engine, "C1", "+33600000001", kind="phone")
+    with engine.begin() as connection:
+        connection.execute(people.insert().values(customer_id="C1", display_name="Ann",
+                                                  updated_at=NOW))
+        connection.execute(people.insert().values(customer_id="C9", display_name="Zoe",
+                                                  updated_at=NOW))
+    mine = _version(engine, "c:C1")
+    _link(engine, "C9", "zoe@example.org")  # someone else, nothing shared
+    with engine.begin() as connection:
+        connection.execute(people.update().where(people.c.customer_id == "C9")
+                           .values(display_name="Zoé"))
+    assert _version(engine, "c:C1") == mine  # learning others leaves this record's pages be
+    before_value = _version(engine, "v:home@example.org")
+    _link(engine, "C2", "home@example.org")  # a housemate on the same email
+    assert _version(engine, "c:C1") != mine and _version(engine, "v:home@example.org") != (
+        before_value)
+    mine = _version(engine, "c:C1")
+    with engine.begin() as connection:  # the housemate's name: shown beside C1's record
+        connection.execute(people.insert().values(customer_id="C2", display_name="Ben",
+                                                  updated_at=NOW))
+    assert _version(engine, "c:C1") != mine
+    mine = _version(engine, "c:C1")
+    with engine.begin() as connection:  # the housemate's link withdrawn
+        connection.execute(links.delete().where(links.c.customer_id == "C2"))
+    assert _version(engine, "c:C1") != mine and _version(engine, "c:C2") != (0, 0, 0)
+
+
+@pytest.mark.parametrize("statement", [
+    "SELECT identity_links.value FROM identity_links",
+    "SELECT identity_links.value FROM identity_links WHERE identity_links.source = 'erp'",
+    "SELECT customers.customer_id FROM customers WHERE customers.postcode = '75001'",
+])
+def test_who_is_who_read_otherwise_than_by_identifier_or_person_is_not_kept(
+        store: LinkStore, statement: str) -> None:
+    watch(store.engine)
+    with recording() as made, store.engine.connect() as connection:
+        connection.execute(text(statement)).all()
+    assert made.unkept is not None and made.unkept.startswith("who is who read")

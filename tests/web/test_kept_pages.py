@@ -137,6 +137,24 @@ def test_a_note_written_by_any_writer_shows_at_the_next_opening(
     assert served.last() == "hit"
 
 
+def test_learning_someone_else_keeps_the_page_and_a_housemate_does_not(
+        served: Served, demo_data: Path) -> None:
+    served.settled()
+    served.settled("paul.poirier@example.com")  # another person learnt: who is who written
+    served.open()
+    assert served.last() == "hit"  # told per identifier and person: this record is untouched
+    customer = served.services.assembler.resolver.resolve(
+        Identifiers(emails=(EMAIL,))).customer_id
+    assert customer is not None
+    served.services.assembler.resolver.store.link("cus_housemate", [("email", EMAIL, None)])
+    before, kept = len(served.results), served.services.pages.size_bytes
+    answer = served.web.get(served.services.embed.url(
+        "", served.services.embed.token(email=EMAIL)))
+    assert answer.status_code == 200
+    assert "hit" not in served.results[before:]  # someone else holds this email now: the
+    assert served.services.pages.size_bytes < kept  # agent chooses: her page is no more kept
+
+
 def test_an_invalidated_cache_makes_the_page_again(served: Served) -> None:
     served.settled()
     dropped = served.services.assembler.invalidate(Identifiers(emails=(EMAIL,)))
