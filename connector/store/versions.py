@@ -27,6 +27,7 @@ makes the page one that is not kept."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import re
 import threading
@@ -46,9 +47,11 @@ from connector.store.schema import metadata, record_changes
 log = logging.getLogger(__name__)
 
 BY_CUSTOMER = frozenset({"notes", "contacts", "changes", "review_alerts"})
-# who is who, by identifier and person: a link's change moves its value's key and the key of
-# every person holding that identifier; a person's name, that of everyone sharing one of their
-# identifiers (what a lookup reads of them: its own links, and the people around them)
+# who is who, on PostgreSQL by identifier and person: a link's change moves its value's key (a
+# digest) and the key of every person holding that identifier; a person's name, that of
+# everyone sharing one of their identifiers (what a lookup reads of them: its own links, and
+# the people around them). SQLite has no digest to key them by without the value itself (no
+# identifier is kept in record_changes): there, per table
 BY_IDENTITY = frozenset({"identity_links", "customers"})
 BY_TABLE = frozenset({"identity_blocks", "ticket_choices", "suppressed_identifiers",
                       "segments", "loyalty_tiers", "brand_nps", "helpdesk_people"})
@@ -72,8 +75,9 @@ def customer_key(customer_id: str) -> str:
 
 
 def value_key(value: str) -> str:
-    """The key an identifier's links change under (its value, whatever its kind)."""
-    return f"v:{value}"
+    """The key an identifier's links change under, on PostgreSQL: a digest of its value
+    (whatever its kind), as the trigger writes it (`md5`): never the value itself."""
+    return f"v:{hashlib.md5(value.encode(), usedforsecurity=False).hexdigest()}"
 
 
 def table_key(table: str) -> str:
@@ -113,7 +117,7 @@ $body$
 
 # the keys a link's row moves, and a person's row (`row`: NEW or OLD)
 def _link_keys(row: str) -> str:
-    return (f"SELECT 'v:' || {row}.value UNION SELECT 'c:' || {row}.customer_id "
+    return (f"SELECT 'v:' || md5({row}.value) UNION SELECT 'c:' || {row}.customer_id "
             f"UNION SELECT 'c:' || customer_id FROM identity_links "
             f"WHERE kind = {row}.kind AND value = {row}.value")
 
@@ -169,16 +173,7 @@ def _sqlite_triggers(table: str) -> dict[str, str]:
         return (f"DELETE FROM record_changes WHERE key = {key}; "
                 f"INSERT INTO record_changes (key) VALUES ({key});")
 
-    def replaced_all(keys: str) -> str:
-        return (f"DELETE FROM record_changes WHERE key IN ({keys}); "
-                f"INSERT INTO record_changes (key) {keys};")
-
-    if table in BY_IDENTITY:
-        keys = _link_keys if table == "identity_links" else _person_keys
-        bodies = {"INSERT": replaced_all(keys("NEW")),
-                  "UPDATE": replaced_all(keys("OLD")) + " " + replaced_all(keys("NEW")),
-                  "DELETE": replaced_all(keys("OLD"))}
-    elif table in BY_CUSTOMER:
+    if table in BY_CUSTOMER:
         new, old = "'c:' || NEW.customer_id", "'c:' || OLD.customer_id"
         bodies = {"INSERT": replaced(new), "UPDATE": replaced(old) + " " + replaced(new),
                   "DELETE": replaced(old)}
@@ -445,8 +440,9 @@ def _noted(connection: Any, cursor: Any, sql: str, parameters: Any,
         return
     texts = set(_texts(context, parameters, executemany)) if seen.by_customer else set()
     customers = {t for t in texts if len(t) <= ID_CHARS}
-    values = ({t for t in texts if len(t) <= VALUE_CHARS}
-              if seen.tables & BY_IDENTITY else set())
+    values = ({t for t in texts if len(t) <= VALUE_CHARS}  # by identifier: PostgreSQL's
+              if seen.tables & BY_IDENTITY and connection.dialect.name == "postgresql"
+              else set())
     made.tables |= seen.tables
     made.customers |= customers
     made.values |= values

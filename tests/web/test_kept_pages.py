@@ -137,12 +137,8 @@ def test_a_note_written_by_any_writer_shows_at_the_next_opening(
     assert served.last() == "hit"
 
 
-def test_learning_someone_else_keeps_the_page_and_a_housemate_does_not(
-        served: Served, demo_data: Path) -> None:
+def test_a_housemate_on_the_email_makes_the_agent_choose(served: Served) -> None:
     served.settled()
-    served.settled("paul.poirier@example.com")  # another person learnt: who is who written
-    served.open()
-    assert served.last() == "hit"  # told per identifier and person: this record is untouched
     customer = served.services.assembler.resolver.resolve(
         Identifiers(emails=(EMAIL,))).customer_id
     assert customer is not None
@@ -216,7 +212,7 @@ def test_a_database_without_the_triggers_keeps_no_page(
     assert "notes lacks its change triggers (record_insert_notes)" in caplog.text
 
 
-def test_on_postgresql_and_redis_another_process_note_shows_and_pages_are_kept(
+def test_on_postgresql_and_redis_pages_outlive_others_learnt_not_another_process_note(
         demo_data: Path, backoffice: Backoffice, tmp_path: Path, redis_prefix: str) -> None:
     schema = "connector_test_" + uuid.uuid4().hex[:10]
     url = postgres_url(schema)
@@ -230,6 +226,9 @@ def test_on_postgresql_and_redis_another_process_note_shows_and_pages_are_kept(
         served.settled()
         served.open()
         assert served.last() == "hit"
+        served.settled("paul.poirier@example.com")  # another person learnt: who is who written
+        served.open()
+        assert served.last() == "hit"  # told per identifier and person: this record untouched
         customer = services.assembler.resolver.resolve(Identifiers(emails=(EMAIL,))).customer_id
         other = sqlalchemy.create_engine(url)  # another process's engine, plain SQL
         with other.begin() as connection:
