@@ -58,6 +58,7 @@ BY_TABLE = frozenset({"identity_blocks", "ticket_choices", "suppressed_identifie
 VERSIONED = BY_CUSTOMER | BY_IDENTITY | BY_TABLE
 IDENTITY_COLUMNS = frozenset({"customer_id", "kind", "value"})  # all a read of them may filter
 VALUE_CHARS = 320  # the longest identifier value the schema holds
+VALUE_HEX = 4  # an identifier's key: 16 bits of its digest, 65,536 buckets
 # moved at each invalidation of cached source answers (`forget`, `cache/invalidate`, a
 # customer.updated event, a correction sent): pages then check their answers' stamps
 CACHE_KEY = "t:source_cache"
@@ -75,9 +76,11 @@ def customer_key(customer_id: str) -> str:
 
 
 def value_key(value: str) -> str:
-    """The key an identifier's links change under, on PostgreSQL: a digest of its value
-    (whatever its kind), as the trigger writes it (`md5`): never the value itself."""
-    return f"v:{hashlib.md5(value.encode(), usedforsecurity=False).hexdigest()}"
+    """The key an identifier's links change under, on PostgreSQL: a bucket of its value
+    (whatever its kind), as the trigger writes it — the first 16 bits of its MD5, so that many
+    identifiers share each key and none can be told from it (a change to one only makes the
+    pages of the others in its bucket be made again)."""
+    return f"v:{hashlib.md5(value.encode(), usedforsecurity=False).hexdigest()[:VALUE_HEX]}"
 
 
 def table_key(table: str) -> str:
@@ -117,7 +120,8 @@ $body$
 
 # the keys a link's row moves, and a person's row (`row`: NEW or OLD)
 def _link_keys(row: str) -> str:
-    return (f"SELECT 'v:' || md5({row}.value) UNION SELECT 'c:' || {row}.customer_id "
+    return (f"SELECT 'v:' || left(md5({row}.value), {VALUE_HEX}) "
+            f"UNION SELECT 'c:' || {row}.customer_id "
             f"UNION SELECT 'c:' || customer_id FROM identity_links "
             f"WHERE kind = {row}.kind AND value = {row}.value")
 
