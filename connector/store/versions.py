@@ -47,11 +47,10 @@ from connector.store.schema import metadata, record_changes
 log = logging.getLogger(__name__)
 
 BY_CUSTOMER = frozenset({"notes", "contacts", "changes", "review_alerts"})
-# who is who, on PostgreSQL by identifier and person: a link's change moves its value's key (a
-# digest) and the key of every person holding that identifier; a person's name, that of
-# everyone sharing one of their identifiers (what a lookup reads of them: its own links, and
-# the people around them). SQLite has no digest to key them by without the value itself (no
-# identifier is kept in record_changes): there, per table
+# who is who, by identifier and person: a link's change moves its value's key (a bucket many
+# identifiers share: `value_key`) and the key of every person holding that identifier; a
+# person's name, that of everyone sharing one of their identifiers (what a lookup reads of
+# them: its own links, and the people around them)
 BY_IDENTITY = frozenset({"identity_links", "customers"})
 BY_TABLE = frozenset({"identity_blocks", "ticket_choices", "suppressed_identifiers",
                       "segments", "loyalty_tiers", "brand_nps", "helpdesk_people"})
@@ -75,12 +74,27 @@ def customer_key(customer_id: str) -> str:
     return f"c:{customer_id}"
 
 
-def value_key(value: str) -> str:
-    """The key an identifier's links change under, on PostgreSQL: a bucket of its value
-    (whatever its kind), as the trigger writes it — the first 16 bits of its MD5, so that many
-    identifiers share each key and none can be told from it (a change to one only makes the
-    pages of the others in its bucket be made again)."""
+def value_key(value: str, dialect: str = "postgresql") -> str:
+    """The key an identifier's links change under: a bucket of its value (whatever its kind),
+    as the trigger writes it, so that many identifiers share each key and none can be told
+    from it (a change to one makes the pages of the others in its bucket be made again too).
+    PostgreSQL: the first 16 bits of its MD5. SQLite, which has no digest a trigger can call:
+    12 bits folded from its length and its first and last two characters (`_SQLITE_BUCKET`)."""
+    if dialect == "sqlite":
+        codes = [ord(value[i]) if -len(value) <= i < len(value) else 0 for i in (0, 1, -1, -2)]
+        folded = len(value) * 7919 + sum(c * w for c, w in zip(codes, (31, 17, 13, 11),
+                                                                 strict=True))
+        return f"v:s{folded % 4096}"
     return f"v:{hashlib.md5(value.encode(), usedforsecurity=False).hexdigest()[:VALUE_HEX]}"
+
+
+def _sqlite_bucket(value: str) -> str:
+    """`value_key`'s SQLite bucket in SQL (`value`: NEW.value or OLD.value)."""
+    def code(position: int) -> str:
+        return f"coalesce(unicode(substr({value}, {position}, 1)), 0)"
+
+    return (f"'v:s' || ((length({value}) * 7919 + {code(1)} * 31 + {code(2)} * 17 "
+            f"+ {code(-1)} * 13 + {code(-2)} * 11) % 4096)")
 
 
 def table_key(table: str) -> str:
@@ -119,14 +133,16 @@ $body$
 
 
 # the keys a link's row moves, and a person's row (`row`: NEW or OLD)
-def _link_keys(row: str) -> str:
-    return (f"SELECT 'v:' || left(md5({row}.value), {VALUE_HEX}) "
+def _link_keys(row: str, sqlite: bool = False) -> str:
+    bucket = (_sqlite_bucket(f"{row}.value") if sqlite
+              else f"'v:' || left(md5({row}.value), {VALUE_HEX})")
+    return (f"SELECT {bucket} "
             f"UNION SELECT 'c:' || {row}.customer_id "
             f"UNION SELECT 'c:' || customer_id FROM identity_links "
             f"WHERE kind = {row}.kind AND value = {row}.value")
 
 
-def _person_keys(row: str) -> str:
+def _person_keys(row: str, sqlite: bool = False) -> str:
     return (f"SELECT 'c:' || {row}.customer_id UNION SELECT 'c:' || b.customer_id "
             f"FROM identity_links a JOIN identity_links b ON b.kind = a.kind "
             f"AND b.value = a.value WHERE a.customer_id = {row}.customer_id")
@@ -177,7 +193,17 @@ def _sqlite_triggers(table: str) -> dict[str, str]:
         return (f"DELETE FROM record_changes WHERE key = {key}; "
                 f"INSERT INTO record_changes (key) VALUES ({key});")
 
-    if table in BY_CUSTOMER:
+    def replaced_all(keys: str) -> str:
+        return (f"DELETE FROM record_changes WHERE key IN ({keys}); "
+                f"INSERT INTO record_changes (key) {keys};")
+
+    if table in BY_IDENTITY:
+        keys = _link_keys if table == "identity_links" else _person_keys
+        bodies = {"INSERT": replaced_all(keys("NEW", True)),
+                  "UPDATE": replaced_all(keys("OLD", True)) + " "
+                  + replaced_all(keys("NEW", True)),
+                  "DELETE": replaced_all(keys("OLD", True))}
+    elif table in BY_CUSTOMER:
         new, old = "'c:' || NEW.customer_id", "'c:' || OLD.customer_id"
         bodies = {"INSERT": replaced(new), "UPDATE": replaced(old) + " " + replaced(new),
                   "DELETE": replaced(old)}
@@ -305,7 +331,7 @@ class MadeOf:
     """What one page read (see the module's docstring); `unkept` says why it may not be kept."""
 
     customers: set[str] = field(default_factory=set)
-    values: set[str] = field(default_factory=set)  # identifiers' values
+    values: set[str] = field(default_factory=set)  # identifiers' keys (`value_key`)
     tables: set[str] = field(default_factory=set)
     entries: dict[str, tuple[float, float]] = field(default_factory=dict)  # key -> stored, fresh
     versions: dict[str, Version] = field(default_factory=dict)  # read before what they version
@@ -320,7 +346,7 @@ class MadeOf:
     def keys(self) -> tuple[str, ...]:
         """The version keys the page depends on."""
         return tuple(sorted({customer_key(c) for c in self.customers}
-                            | {value_key(v) for v in self.values}
+                            | self.values
                             | {table_key(t) for t in self.tables}))
 
     def versioned(self) -> dict[str, Version] | None:
@@ -444,9 +470,8 @@ def _noted(connection: Any, cursor: Any, sql: str, parameters: Any,
         return
     texts = set(_texts(context, parameters, executemany)) if seen.by_customer else set()
     customers = {t for t in texts if len(t) <= ID_CHARS}
-    values = ({t for t in texts if len(t) <= VALUE_CHARS}  # by identifier: PostgreSQL's
-              if seen.tables & BY_IDENTITY and connection.dialect.name == "postgresql"
-              else set())
+    values = ({value_key(t, connection.dialect.name) for t in texts if len(t) <= VALUE_CHARS}
+              if seen.tables & BY_IDENTITY else set())
     made.tables |= seen.tables
     made.customers |= customers
     made.values |= values
@@ -454,7 +479,7 @@ def _noted(connection: Any, cursor: Any, sql: str, parameters: Any,
         made.refuse("made of too many records")
         return
     needed = ({table_key(t) for t in seen.tables} | {customer_key(c) for c in customers}
-              | {value_key(v) for v in values})
+              | values)
     new = needed - made.versions.keys()
     if not new:
         return

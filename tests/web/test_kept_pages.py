@@ -137,8 +137,12 @@ def test_a_note_written_by_any_writer_shows_at_the_next_opening(
     assert served.last() == "hit"
 
 
-def test_a_housemate_on_the_email_makes_the_agent_choose(served: Served) -> None:
+def test_learning_someone_else_keeps_the_page_and_a_housemate_does_not(
+        served: Served) -> None:
     served.settled()
+    served.settled("paul.poirier@example.com")  # another person learnt: who is who written
+    served.open()
+    assert served.last() == "hit"  # told per identifier and person: this record untouched
     customer = served.services.assembler.resolver.resolve(
         Identifiers(emails=(EMAIL,))).customer_id
     assert customer is not None
