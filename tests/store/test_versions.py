@@ -205,3 +205,18 @@ def test_who_is_who_read_otherwise_than_by_identifier_or_person_is_not_kept(
     with recording() as made, store.engine.connect() as connection:
         connection.execute(text(statement)).all()
     assert made.unkept is not None and made.unkept.startswith("who is who read")
+
+
+@pytest.mark.parametrize("value", ["a", "ab", "pauline.deneve@easiware.fr", "+33612345678",
+                                   "é@ü.fr", "instagram:zoé", "x" * 320, "日本語"])
+def test_an_identifier_s_bucket_is_the_same_in_python_and_in_sqlite(value: str) -> None:
+    import sqlite3
+
+    from connector.store.versions import _sqlite_bucket
+
+    database = sqlite3.connect(":memory:")
+    database.execute("CREATE TABLE t (value TEXT)")
+    database.execute("INSERT INTO t VALUES (?)", (value,))
+    folded = database.execute(f"SELECT {_sqlite_bucket('t.value')} FROM t").fetchone()[0]
+    database.close()
+    assert folded == value_key(value, "sqlite")
