@@ -33,7 +33,7 @@ from connector.ops.health import SourceHealth
 from connector.ops.metrics import Metrics
 from connector.settings import Settings
 from connector.sources import build_source
-from connector.sources.cache import MemoryCache, SingleFlight, source_of
+from connector.sources.cache import MemoryCache, SingleFlight
 from connector.sources.shared_state import shared_flags_for
 from connector.store.engine import settle_schema
 from connector.store.guard import Limits
@@ -152,7 +152,7 @@ def build_services(settings: Settings, manifest: Manifest | None = None) -> Serv
     metrics.watch_brand_nps(lambda: recent_nps(resolver.store.engine))
     metrics.watch_rendered(rendered)
     pages = KeptPages(settings.kept_pages_mb * 1024 * 1024, resolver.store.engine,
-                      flight.cache.stamps, grace=lambda entry: _revalidate_s(manifest, entry))
+                      flight.cache.stamps, grace=assembler.revalidate_s)
     metrics.watch_kept_pages(pages)
     if shared is not None:
         metrics.watch_shared_cache(shared)
@@ -162,12 +162,6 @@ def build_services(settings: Settings, manifest: Manifest | None = None) -> Serv
                         metrics, health, pool, jobs, rendered, pages)
     assembler.observe = services.observe
     return services
-
-
-def _revalidate_s(manifest: Manifest, entry: str) -> float:
-    """How long past its TTL a source's cached answer is served while it is refreshed."""
-    config = manifest.sources.get(source_of(entry))
-    return float(getattr(config, "revalidate_s", 0) or 0)
 
 
 def database_limits(settings: Settings) -> Limits:

@@ -59,7 +59,7 @@ from connector.sources.base import (
     current_deadline,
     deadline_at,
 )
-from connector.sources.cache import Loaded, Policy, SingleFlight
+from connector.sources.cache import Loaded, Policy, SingleFlight, source_of
 from connector.sources.guard import CircuitOpen, SourceGuard
 from connector.sources.shared_state import SharedFlags
 from connector.store.engine import shared_reads
@@ -159,6 +159,12 @@ class ProfileAssembler:
         """The kinds of identifier a source is asked by."""
         config = self.manifest.sources[name]
         return list(getattr(config, "lookup_by", None) or getattr(config, "match", {}))
+
+    def revalidate_s(self, cache_key: str) -> float:
+        """How long past its TTL the answer under a cache key is served while it is refreshed
+        (its source's `revalidate_s`, as `_fetch` gives the cache)."""
+        config = self.manifest.sources.get(source_of(cache_key))
+        return float(getattr(config, "revalidate_s", 0) or 0)
 
     def invalidate(self, ids: Identifiers, source: str | None = None) -> int:
         """Forget what the cache holds on these identifiers (in one source, or all)."""

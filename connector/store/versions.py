@@ -7,22 +7,27 @@ the database's own triggers (so no writer can forget to: ours, an admin's SQL, a
 - the tables read by customer (`BY_CUSTOMER`: notes, requests, corrections and actions, review
   alerts) add a row `c:<customer id>` for each row written, for its customer (both, when a row
   changes hands), and `t:<table>` when the table is emptied at once (PostgreSQL's TRUNCATE);
-- the tables read otherwise (`BY_TABLE`: who is who — links, refused links, names, choices,
-  the suppression list —, segments, tiers, the brand's NPS, helpdesk ids) add `t:<table>` for
-  each statement that wrote a row (on SQLite, for each row).
+- who is who (`BY_IDENTITY`: links, names) is told per identifier and person: a link's row
+  adds its identifier's bucket (`value_key`: many identifiers share one, so none is written
+  here) and `c:` of every person holding that identifier; a person's row, `c:` of them and of
+  everyone sharing one of their identifiers;
+- the other tables (`BY_TABLE`: refused links, choices, the suppression list, segments,
+  tiers, the brand's NPS, helpdesk ids) add `t:<table>` for each statement that wrote a row
+  (on SQLite, for each row).
 
 A key's version is the count, the newest id and the sum of the ids of its rows: a change, a
 change committed late with an older id, and a prune each move it. On PostgreSQL rows are only
 ever added (no row is locked by two writers: no new wait, no deadlock between transactions
 that write several people); on SQLite (one writer at a time) a key's row is replaced, so each
-key has one. Rows older than a few minutes are pruned (`Pruner`): a page is kept two minutes
-at most, and a pruned key only makes it be made again.
+key has one. Rows older than `PRUNE_AFTER_S` are pruned (`Pruner`): no kept page lives that
+long unused (`widgets.kept.KEPT_S`), and a pruned key only makes a page be made again.
 
 While a page is made, `recording()` notes what it read (`MadeOf`): each statement on our
 database (the tables it names, and for a table read by customer the customers its parameters
-name), and each cached source answer (its key and when it was stored). A statement on a table
-that tells no changes, a table read by customer but not by its `customer_id`, or any write,
-makes the page one that is not kept."""
+name, for who is who the identifiers and people), and each cached source answer (its key, when
+it was stored, until when it is fresh). A statement on a table that tells no changes, a table
+read by customer but not by its `customer_id`, who is who read by anything but an identifier
+or a person, or any write, makes the page one that is not kept."""
 
 from __future__ import annotations
 
@@ -39,7 +44,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, event, func, select, text
+from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.engine import Connection
 
 from connector.store.schema import metadata, record_changes
@@ -64,7 +69,7 @@ CACHE_KEY = "t:source_cache"
 ID_CHARS = 40  # the longest customer id the schema holds
 MAX_KEYS = 160  # a page made of more records than this is not kept (one short read checks it)
 PRUNE_EVERY_S = 300.0
-PRUNE_AFTER_S = 600.0  # rows older than this go (a page is kept two minutes at most)
+PRUNE_AFTER_S = 600.0  # rows older than this go (>= widgets.kept.KEPT_S: a test holds it)
 
 Version = tuple[int, int, int]  # count, newest id, sum of ids: (0, 0, 0) for no row
 
@@ -142,7 +147,7 @@ def _link_keys(row: str, sqlite: bool = False) -> str:
             f"WHERE kind = {row}.kind AND value = {row}.value")
 
 
-def _person_keys(row: str, sqlite: bool = False) -> str:
+def _person_keys(row: str) -> str:
     return (f"SELECT 'c:' || {row}.customer_id UNION SELECT 'c:' || b.customer_id "
             f"FROM identity_links a JOIN identity_links b ON b.kind = a.kind "
             f"AND b.value = a.value WHERE a.customer_id = {row}.customer_id")
@@ -198,11 +203,12 @@ def _sqlite_triggers(table: str) -> dict[str, str]:
                 f"INSERT INTO record_changes (key) {keys};")
 
     if table in BY_IDENTITY:
-        keys = _link_keys if table == "identity_links" else _person_keys
-        bodies = {"INSERT": replaced_all(keys("NEW", True)),
-                  "UPDATE": replaced_all(keys("OLD", True)) + " "
-                  + replaced_all(keys("NEW", True)),
-                  "DELETE": replaced_all(keys("OLD", True))}
+        def keys(row: str) -> str:
+            return _link_keys(row, sqlite=True) if table == "identity_links" else _person_keys(row)
+
+        bodies = {"INSERT": replaced_all(keys("NEW")),
+                  "UPDATE": replaced_all(keys("OLD")) + " " + replaced_all(keys("NEW")),
+                  "DELETE": replaced_all(keys("OLD"))}
     elif table in BY_CUSTOMER:
         new, old = "'c:' || NEW.customer_id", "'c:' || OLD.customer_id"
         bodies = {"INSERT": replaced(new), "UPDATE": replaced(old) + " " + replaced(new),
@@ -269,23 +275,6 @@ def _after_create(_target: object, connection: Connection, **_kw: Any) -> None:
 
 # -- reading versions ------------------------------------------------------------------------
 
-_VERSIONS = (select(record_changes.c.key, func.count(), func.max(record_changes.c.id),
-                     func.sum(record_changes.c.id))
-             .where(record_changes.c.key.in_(bindparam("keys", expanding=True)))
-             .group_by(record_changes.c.key))
-
-
-def versions(connection: Connection, keys: Iterable[str]) -> dict[str, Version]:
-    """Each key's version (no row: (0, 0, 0)), in one statement."""
-    keys = sorted(set(keys))
-    found: dict[str, Version] = dict.fromkeys(keys, (0, 0, 0))
-    if not keys:
-        return found
-    for key, count, newest, total in connection.execute(_VERSIONS, {"keys": keys}):
-        found[key] = (int(count), int(newest), int(total))
-    return found
-
-
 class Pruner:
     """Deletes the rows older than `PRUNE_AFTER_S`, at most every `PRUNE_EVERY_S`: it notes the
     newest id at each turn and, a turn that old later, deletes up to it (by id: the primary
@@ -298,30 +287,33 @@ class Pruner:
         self._next = 0.0
         self._lock = threading.Lock()
 
-    def due(self) -> bool:
-        """Whether a turn is due."""
-        return self.clock() >= self._next
+    def claim(self) -> float | None:
+        """The time of a turn due now, claimed for its caller (None: not due yet)."""
+        with self._lock:
+            now = self.clock()
+            if now < self._next:
+                return None
+            self._next = now + PRUNE_EVERY_S
+            return now
+
+    def run(self, now: float) -> int:
+        """The turn claimed at `now`: note the newest id, delete up to the marks that old;
+        the rows deleted."""
+        with self.engine.begin() as connection:
+            newest = connection.execute(select(func.max(record_changes.c.id))).scalar()
+            due = [mark for at, mark in self._marks if at <= now - PRUNE_AFTER_S]
+            self._marks = [(at, mark) for at, mark in self._marks if at > now - PRUNE_AFTER_S]
+            if newest is not None:
+                self._marks.append((now, int(newest)))
+            if not due:
+                return 0
+            return int(connection.execute(
+                record_changes.delete().where(record_changes.c.id <= max(due))).rowcount)
 
     def tick(self) -> int:
-        """Prune when due; the rows deleted (0 when not due, or another thread is at it)."""
-        now = self.clock()
-        if now < self._next or not self._lock.acquire(blocking=False):
-            return 0
-        try:
-            self._next = now + PRUNE_EVERY_S
-            with self.engine.begin() as connection:
-                newest = connection.execute(select(func.max(record_changes.c.id))).scalar()
-                due = [mark for at, mark in self._marks if at <= now - PRUNE_AFTER_S]
-                self._marks = [(at, mark) for at, mark in self._marks
-                               if at > now - PRUNE_AFTER_S]
-                if newest is not None:
-                    self._marks.append((now, int(newest)))
-                if not due:
-                    return 0
-                return int(connection.execute(
-                    record_changes.delete().where(record_changes.c.id <= max(due))).rowcount)
-        finally:
-            self._lock.release()
+        """A turn when one is due (`claim`, then `run`); the rows deleted."""
+        now = self.claim()
+        return 0 if now is None else self.run(now)
 
 
 # -- what a page read ------------------------------------------------------------------------

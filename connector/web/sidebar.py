@@ -115,8 +115,7 @@ def _sidebar(kind: str) -> Response:
     if found is not None:  # nothing it was made of changed
         kept, timely = found
         if not timely:  # only the time moved: made again meanwhile
-            pages.refresh(key, copy_current_request_context(
-                lambda: _made_kept(key, context, kind, locale, token, again=False)))
+            _made_behind(key, context, kind, locale, token)
         nonce = secrets.token_urlsafe(16)
         return _page(pages.served(kept, token, nonce), 200, nonce)
     return _made_kept(key, context, kind, locale, token)
@@ -134,9 +133,16 @@ def _made_kept(key: Hashable, context: SidebarContext, kind: str, locale: str, t
         pages.drop(key)
     elif (not pages.keep(key, page.html, token, page.ctx.nonce, made, page.profile, page.ctx)
           and made.wrote and again):
-        pages.refresh(key, copy_current_request_context(
-            lambda: _made_kept(key, context, kind, locale, token, again=False)))
+        _made_behind(key, context, kind, locale, token)
     return response
+
+
+def _made_behind(key: Hashable, context: SidebarContext, kind: str, locale: str,
+                 token: str) -> None:
+    """The page made again on the kept pages' own thread, with this request's context; once
+    (a making there that writes is not made again)."""
+    services().pages.refresh(key, copy_current_request_context(
+        lambda: _made_kept(key, context, kind, locale, token, again=False)))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -41,10 +41,8 @@ import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from urllib.parse import quote
 
 from cachetools import TTLCache
-from markupsafe import escape
 from sqlalchemy import Engine
 
 from connector.models import CustomerProfile, SourceStatus
@@ -60,6 +58,7 @@ from connector.store.versions import (
 )
 from connector.widgets.base import RenderContext
 from connector.widgets.freshness import source_line
+from connector.widgets.rendered import TokenStandIns
 
 log = logging.getLogger(__name__)
 
@@ -107,13 +106,13 @@ class KeptPages:
         self._kept: TTLCache[Hashable, Kept] = TTLCache(
             maxsize=max(max_bytes, 1), ttl=KEPT_S, getsizeof=_size)
         self._lock = threading.Lock()
-        self._raw = "cnpt" + secrets.token_hex(12)  # stand-ins: letters and digits only
-        self._quoted = "cnpq" + secrets.token_hex(12)
-        self._nonce = "cnpn" + secrets.token_hex(12)
+        self._token = TokenStandIns("cnp")
+        self._nonce = "cnpn" + secrets.token_hex(12)  # letters and digits, as the token's
         self._checked_at: float | None = None
         self._usable = False
         self.pruner = Pruner(engine) if engine is not None else None
-        self.noted: Callable[[str, int], None] = _unnoted  # (hit, kept, unkept; bytes)
+        # (hit, kept, unkept; the bytes kept, 0 for a hit: they did not change)
+        self.noted: Callable[[str, int], None] = _unnoted
         if engine is not None and max_bytes > 0:
             watch(engine)
 
@@ -236,9 +235,8 @@ class KeptPages:
 
     def served(self, kept: Kept, token: str, nonce: str) -> str:
         """The kept page for this request: its token and nonce put back."""
-        self.noted("hit", self.size_bytes)
-        return (kept.html.replace(self._quoted, str(escape(quote(token, safe=""))))
-                .replace(self._raw, str(escape(token))).replace(self._nonce, nonce))
+        self.noted("hit", 0)  # what is kept did not change: no lock taken to count it
+        return self._token.put_back(kept.html, token).replace(self._nonce, nonce)
 
     def keep(self, key: Hashable, html: str, token: str, nonce: str, made: MadeOf,
              profile: CustomerProfile, ctx: RenderContext) -> bool:
@@ -263,15 +261,15 @@ class KeptPages:
     def prune(self) -> None:
         """Prune `record_changes` when due (every few minutes), behind: called at each sidebar,
         kept pages on or off (the triggers write its rows either way)."""
-        if self.pruner is None or not self.pruner.due():
-            return
-        with contextlib.suppress(RuntimeError):  # shut down
-            self._refresher.submit(self._pruned)
+        claimed = self.pruner.claim() if self.pruner is not None else None
+        if claimed is not None:  # once per turn, whichever request claims it
+            with contextlib.suppress(RuntimeError):  # shut down
+                self._refresher.submit(self._pruned, claimed)
 
-    def _pruned(self) -> None:
+    def _pruned(self, now: float) -> None:
         assert self.pruner is not None
         try:
-            self.pruner.tick()
+            self.pruner.run(now)
         except Exception as exc:
             log.warning("record_changes not pruned: %s", type(exc).__name__)
 
@@ -291,9 +289,7 @@ class KeptPages:
             return int(self._kept.currsize)
 
     def _stand_in(self, html: str, token: str, nonce: str) -> str:
-        if token:
-            html = (html.replace(str(escape(quote(token, safe=""))), self._quoted)
-                    .replace(str(escape(token)), self._raw))
+        html = self._token.stood(html, token)
         return html.replace(nonce, self._nonce) if nonce else html
 
 

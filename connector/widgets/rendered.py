@@ -57,6 +57,30 @@ class _Kept:
     refs: tuple[object, ...]  # the manifest's objects the block was rendered with
 
 
+class TokenStandIns:
+    """Stand-ins for a sealed link's token, raw and URL-quoted, in a page's HTML: letters and
+    digits only, so no escaping or quoting alters them (what kept HTML holds in the token's
+    place, put back at each use)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.raw = f"{prefix}t{secrets.token_hex(12)}"
+        self.quoted = f"{prefix}q{secrets.token_hex(12)}"
+
+    def stood(self, html: str, token: str) -> str:
+        """The HTML with the token's places (escaped, raw or quoted) as stand-ins."""
+        if not token:
+            return html
+        return (html.replace(str(escape(quote(token, safe=""))), self.quoted)
+                .replace(str(escape(token)), self.raw))
+
+    def put_back(self, html: str, token: str) -> str:
+        """The HTML with the stand-ins as this token, escaped as HTML shows it."""
+        if not token:
+            return html
+        return (html.replace(self.quoted, str(escape(quote(token, safe=""))))
+                .replace(self.raw, str(escape(token))))
+
+
 def _unnoted(_hit: bool, _size_bytes: int) -> None:
     """No one counts the blocks (no metrics)."""
 
@@ -70,8 +94,7 @@ class RenderedBlocks:
             maxsize=max(max_bytes, 1), ttl=KEPT_S, getsizeof=_size)
         self._lock = threading.Lock()
         self._unkept: set[Hashable] = set()  # blocks the stand-in would change: never kept
-        self._raw = "cnrt" + secrets.token_hex(12)  # stand-ins: letters and digits only, so
-        self._quoted = "cnrq" + secrets.token_hex(12)  # no escaping or quoting alters them
+        self._token = TokenStandIns("cnr")
         self.hits = 0
         self.misses = 0
         self.noted: Callable[[bool, int], None] = _unnoted  # (kept already?, bytes kept)
@@ -136,18 +159,16 @@ class RenderedBlocks:
         if not token:
             return ctx
         quoted = quote(token, safe="")
-        changed: dict[str, Any] = {"token": self._raw}
+        raw, stood = self._token.raw, self._token.quoted
+        changed: dict[str, Any] = {"token": raw}
         for name in _PAGE_KEYED:
             value = getattr(ctx, name)
             if name != "token" and isinstance(value, str) and value:
-                changed[name] = value.replace(quoted, self._quoted).replace(token, self._raw)
+                changed[name] = value.replace(quoted, stood).replace(token, raw)
         return replace(ctx, **changed)
 
     def _put_back(self, html: str | None, token: str) -> str | None:
-        if html is None or not token:
-            return html
-        return (str(html).replace(self._quoted, str(escape(quote(token, safe=""))))
-                .replace(self._raw, str(escape(token))))
+        return None if html is None else self._token.put_back(str(html), token)
 
 
 class _PageKey:

@@ -20,9 +20,9 @@ from connector.store.versions import (
     VERSIONED,
     Pruner,
     installed,
+    read,
     recording,
     value_key,
-    versions,
     watch,
 )
 
@@ -50,7 +50,7 @@ def _key(table: Table, customer: str) -> str:
 
 def _version(engine: Engine, key: str) -> tuple[int, int, int]:
     with engine.connect() as connection:
-        return versions(connection, [key])[key]
+        return read(connection, [key])[key]
 
 
 def test_every_table_a_record_is_read_from_tells_its_writes(store: LinkStore) -> None:
