@@ -59,7 +59,7 @@ from connector.sources.base import (
     current_deadline,
     deadline_at,
 )
-from connector.sources.cache import Loaded, Policy, SingleFlight, source_of
+from connector.sources.cache import Loaded, Policy, SingleFlight, source_of, spread
 from connector.sources.guard import CircuitOpen, SourceGuard
 from connector.sources.shared_state import SharedFlags
 from connector.store.engine import shared_reads
@@ -408,14 +408,15 @@ class ProfileAssembler:
         source = self.sources[name]
         guard = self.guards[name]
         region = self.manifest.brand.default_region
+        cache_key = f"src:{name}:{key}"
         policy = Policy(
-            ttl_for=lambda r: config.ttl_s if r.found else min(config.ttl_s, NOT_FOUND_TTL_S),
+            ttl_for=lambda r: spread(cache_key, config.ttl_s if r.found
+                                     else min(config.ttl_s, NOT_FOUND_TTL_S)),
             stale_ttl_s=config.stale_ttl_s,
             revalidate_s=config.revalidate_s,
             tags_for=lambda r: _id_tags(ids.merged(to_identifiers(
                 (k, v) for k, v, _ in found_identifiers({name: r}, region)))),
         )
-        cache_key = f"src:{name}:{key}"
         if time.monotonic() >= due:  # it waited its turn past its deadline: do not call now
             return self._missed(name, cache_key, started)
         asked = as_stored(ids, config.email_domains)

@@ -4,6 +4,7 @@ caller's deadline), stale copies kept for outages and slow answers, bounded in e
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 import pickle
 import sys
@@ -21,6 +22,7 @@ from connector.sources.base import SourceError, SourceTimeout, current_deadline,
 log = logging.getLogger(__name__)
 
 MAX_ENTRIES = 20_000
+TTL_SPREAD = 0.1  # an answer's TTL is shortened by up to this share of it, by key (`spread`)
 MAX_BYTES = 256 * 1024 * 1024
 
 
@@ -157,6 +159,15 @@ class MemoryCache:
         for key, entry in self._entries.items():
             for tag in entry.tags:
                 self._tags.setdefault(tag, set()).add(key)
+
+
+def spread(key: str, ttl_s: float) -> float:
+    """ttl_s shortened by up to `TTL_SPREAD` of it, by key (a key always by the same share):
+    answers fetched together — a morning's first tickets, a burst of webhooks, a cluster
+    started — do not all expire together, nor the pages made of them (each key's period its
+    own, they drift apart at each refresh); never longer than the manifest's `ttl_s`."""
+    share = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=2).digest(), "big")
+    return ttl_s * (1 - TTL_SPREAD * share / 65536)
 
 
 @dataclass(frozen=True)

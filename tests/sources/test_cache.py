@@ -145,3 +145,12 @@ def test_a_failure_kept_for_the_next_callers_keeps_nothing_of_the_failed_call() 
             flight.load("k", down, P60)
     gc.collect()  # what the raised errors left behind goes; the kept failure stays
     assert [ref() for ref in seen] == [None, None, None]
+
+
+def test_answers_fetched_together_expire_apart_never_later_than_their_ttl() -> None:
+    from connector.sources.cache import TTL_SPREAD, spread
+
+    ttls = [spread(f"src:erp:email:person{n}@example.com", 60) for n in range(1000)]
+    assert all(60 * (1 - TTL_SPREAD) <= ttl <= 60 for ttl in ttls)
+    assert max(ttls) - min(ttls) > 60 * TTL_SPREAD * 0.9  # spread over the whole share
+    assert spread("src:erp:email:a@example.com", 60) == spread("src:erp:email:a@example.com", 60)
