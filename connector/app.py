@@ -152,7 +152,8 @@ def build_services(settings: Settings, manifest: Manifest | None = None) -> Serv
     metrics.watch_brand_nps(lambda: recent_nps(resolver.store.engine))
     metrics.watch_rendered(rendered)
     pages = KeptPages(settings.kept_pages_mb * 1024 * 1024, resolver.store.engine,
-                      flight.cache.stamps, grace=assembler.revalidate_s)
+                      flight.cache.stamps, grace=assembler.revalidate_s,
+                      shared=shared if settings.kept_pages_shared else None)
     metrics.watch_kept_pages(pages)
     if shared is not None:
         metrics.watch_shared_cache(shared)

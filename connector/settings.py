@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     render_cache_mb: int = Field(default=32, ge=0, le=4096)
     # whole sidebar pages, kept per request while nothing they were made of changed (0: off)
     kept_pages_mb: int = Field(default=16, ge=0, le=4096)
+    # and shared by every process through the shared cache (CONNECTOR_CACHE_URL), when set
+    kept_pages_shared: bool = True
     # the front (`connector serve`, see connector/cli/front.py and docs/security.md)
     max_connections: int = Field(default=1000, ge=10, le=100_000)
     max_header_bytes: int = Field(default=32 * 1024, ge=4096, le=1024 * 1024)

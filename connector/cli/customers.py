@@ -172,6 +172,7 @@ def forget_customer(args: argparse.Namespace, settings: Settings) -> int:
         done = forget(ids, services.assembler, services.writebacks,
                       written_to(manifest.helpdesks.adapters), manifest.sources, args.actor,
                       suppress=args.suppress)
+        services.pages.clear()  # the pages shared between processes (Redis), if any
     finally:
         services.close()
     if not done.customers and not done.suppressed:

@@ -124,12 +124,13 @@ class Metrics:
         self._rendered_hit = self.rendered.labels("hit")
         self._rendered_miss = self.rendered.labels("miss")
         self.kept_pages = Counter(
-            "connector_kept_pages", "Sidebar pages served kept (hit), made and kept (kept), or "
-            "made and not kept (unkept: a source down, a part unread, a write meanwhile)",
+            "connector_kept_pages", "Sidebar pages served kept (hit), made and kept (kept), "
+            "made and not kept (unkept: a source down, a part unread, a write meanwhile), or "
+            "taken from the shared cache, made by another process (shared)",
             ["result"], registry=self.registry,
         )
         self._kept_results = {result: self.kept_pages.labels(result)
-                              for result in ("hit", "kept", "unkept")}
+                              for result in ("hit", "shared", "kept", "unkept")}
         self.kept_pages_bytes = Gauge(
             "connector_kept_pages_bytes", "Bytes of sidebar pages the processes keep",
             registry=self.registry, multiprocess_mode="livesum",

@@ -402,6 +402,47 @@ class RedisCache:
             self._call(lambda _r: self._release(keys=[f"{self.namespace}:lock:{_hashed(key)}"],
                                                 args=[token]))
 
+    # -- kept sidebar pages (`widgets.kept.SharedPages`) -------------------------------------
+
+    def page_get(self, name: str) -> bytes | None:
+        """A kept page another process put (None: none, or Redis away)."""
+        try:
+            blob = self._call(lambda r: r.get(f"{self.namespace}:page:{name}"))
+        except _Down:
+            return None
+        return blob  # type: ignore[return-value]
+
+    def page_put(self, name: str, blob: bytes, ttl_s: float) -> bool:
+        """Put a kept page for the other processes, for ttl_s (False: Redis away)."""
+        try:
+            self._call(lambda r: r.set(f"{self.namespace}:page:{name}", blob,
+                                       px=max(1, int(ttl_s * 1000))))
+        except _Down:
+            return False
+        return True
+
+    def page_clear(self) -> int:
+        """Drop every kept page of this namespace (an erasure); how many (0: Redis away, the
+        pages leaving by their TTL)."""
+        def cleared(r: redis.Redis) -> int:
+            dropped = 0
+            batch: list[bytes] = []
+            for key in r.scan_iter(match=f"{self.namespace}:page:*", count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    dropped += int(r.unlink(*batch))  # type: ignore[arg-type]
+                    batch = []
+            if batch:
+                dropped += int(r.unlink(*batch))  # type: ignore[arg-type]
+            return dropped
+
+        try:
+            return self._call(cleared)
+        except _Down:
+            log.warning("shared kept pages not cleared (Redis away): they leave it by their TTL "
+                        "and fail their check meanwhile")
+            return 0
+
     def close(self) -> None:
         """Close the connections."""
         self._redis.close()

@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 import logging
 import secrets
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -66,6 +66,7 @@ from connector.web.context import services
 from connector.web.limits import change_budget
 from connector.web.unavailable import DATABASE_ERRORS, retry_later, unavailable_json
 from connector.widgets.base import ActionLink, ChangeLine, RenderContext
+from connector.widgets.kept import request_key
 from connector.widgets.page import (
     render_action_page,
     render_candidates_page,
@@ -121,7 +122,7 @@ def _sidebar(kind: str) -> Response:
     return _made_kept(key, context, kind, locale, token)
 
 
-def _made_kept(key: Hashable, context: SidebarContext, kind: str, locale: str, token: str,
+def _made_kept(key: str, context: SidebarContext, kind: str, locale: str, token: str,
                again: bool = True) -> Response:
     """The record's page made now, and kept when it may be (`KeptPages.keep`); made again
     in the background when it was not for what this making wrote (a person learnt: the
@@ -137,7 +138,7 @@ def _made_kept(key: Hashable, context: SidebarContext, kind: str, locale: str, t
     return response
 
 
-def _made_behind(key: Hashable, context: SidebarContext, kind: str, locale: str,
+def _made_behind(key: str, context: SidebarContext, kind: str, locale: str,
                  token: str) -> None:
     """The page made again on the kept pages' own thread, with this request's context; once
     (a making there that writes is not made again)."""
@@ -154,14 +155,14 @@ class _Made:
     ctx: RenderContext
 
 
-def _kept_key(kind: str, locale: str, context: SidebarContext) -> tuple[Hashable, ...] | None:
-    """What a kept page is kept under: the request less its token (None: a request whose page
-    is not kept)."""
+def _kept_key(kind: str, locale: str, context: SidebarContext) -> str | None:
+    """What a kept page is kept under: a digest of the request less its token, the same in
+    every process (None: a request whose page is not kept)."""
     if request.method != "GET":
         return None
-    query = tuple(sorted((name, value) for name, value in request.args.items(multi=True)
-                         if name != "t"))
-    return (kind, locale, context, query)
+    query = sorted((name, value) for name, value in request.args.items(multi=True)
+                   if name != "t")
+    return request_key(kind, locale, dataclasses.asdict(context), query)
 
 
 def _record(context: SidebarContext, kind: str, locale: str) -> tuple[Response, _Made | None]:

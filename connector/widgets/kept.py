@@ -28,23 +28,39 @@ opening that learnt who the person is: made again behind, once).
 Per process, bounded by bytes (`CONNECTOR_KEPT_PAGES_MB`, least recently used out) and by time
 (`KEPT_S` unused). `clear` at an erasure in this process; other processes' copies fail their
 next check (the erasure wrote) and leave memory within `KEPT_S`.
+
+Shared too, when the source cache is shared (`SharedPages`: Redis): a page made in one process
+is put there, compressed, for `KEPT_S`, and a process that has no copy of a request's page takes
+that one, after the same check (what it was made of lives in the database and the shared cache,
+which every process reads alike). A page made again for the time is looked for there first:
+one process a minute makes a page in use, whichever asks first. The key is a digest of the
+request (no identifier in it), under the manifest's namespace, the code's own digest and the
+database's (a process of another version, or on another database, neither takes nor gives
+pages). An erasure clears them all.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
+import hashlib
+import json
 import logging
 import secrets
+import socket
 import threading
 import time
-from collections.abc import Callable, Hashable, Mapping, Sequence
+import zlib
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol
 
 from cachetools import TTLCache
 from sqlalchemy import Engine
 
+from connector import i18n
 from connector.models import CustomerProfile, SourceStatus
 from connector.store.engine import reading
 from connector.store.versions import (
@@ -57,7 +73,6 @@ from connector.store.versions import (
     watch,
 )
 from connector.widgets.base import RenderContext
-from connector.widgets.freshness import source_line
 from connector.widgets.rendered import TokenStandIns
 
 log = logging.getLogger(__name__)
@@ -67,7 +82,20 @@ KEPT_S = 600  # at most, unused (a used one is checked at each use, made again e
 MAX_REFRESHING = 1024  # pages waiting to be made again in the background, at most
 ENTRY_OVERHEAD = 1024  # bytes an entry costs besides its page (keys, versions, stamps)
 RECHECK_S = 60.0  # how often a database without the change triggers is looked at again
+MAX_SHARED_BYTES = 512 * 1024  # a page larger than this, compressed, is not shared
 Stamps = Callable[[Sequence[str]], list[tuple[float, float] | None]]
+Aged = tuple[str, float | None, float | None]  # a source: its age as given, or when fetched
+
+
+class SharedPages(Protocol):
+    """Where processes share kept pages (the shared cache): blobs by name for a time. Each call
+    answers None/False/0 when the store does not answer (it says so itself)."""
+
+    def page_get(self, name: str) -> bytes | None: ...
+
+    def page_put(self, name: str, blob: bytes, ttl_s: float) -> bool: ...
+
+    def page_clear(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -78,10 +106,11 @@ class Kept:
     keys: tuple[str, ...]  # the database's records it read
     versions: Mapping[str, Version]  # theirs, each read before the page read it
     entries: tuple[tuple[str, tuple[float, float]], ...]  # its cached answers: stored, fresh
-    sources: tuple[tuple[str, SourceStatus], ...]  # to word their ages again
+    sources: tuple[Aged, ...]  # to word their ages again
     ages: tuple[tuple[str, str | None], ...]  # the ages as the page words them
-    ctx: RenderContext
+    locale: str
     minute: int  # the minute it was made in (`KeptPages.minute`)
+    stand_ins: tuple[str, str, str]  # the token's (raw, quoted) and the nonce's in `html`
 
 
 def _unnoted(_result: str, _size_bytes: int) -> None:
@@ -94,16 +123,19 @@ class KeptPages:
 
     def __init__(self, max_bytes: int, engine: Engine | None, stamps: Stamps | None,
                  grace: Callable[[str], float] = lambda _entry: 0.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 shared: SharedPages | None = None) -> None:
         self.max_bytes = max_bytes
         self.engine = engine
         self.stamps = stamps
+        self.shared = shared
+        self._space = _space(engine) if shared is not None and engine is not None else ""
         self.grace = grace  # how long past its TTL a cached answer is served while refreshed
         self.clock = clock
-        self._refreshing: set[Hashable] = set()
+        self._refreshing: set[str] = set()
         self._refresher = ThreadPoolExecutor(1, thread_name_prefix="kept-pages")
         self._last: Future[None] | None = None
-        self._kept: TTLCache[Hashable, Kept] = TTLCache(
+        self._kept: TTLCache[str, Kept] = TTLCache(
             maxsize=max(max_bytes, 1), ttl=KEPT_S, getsizeof=_size)
         self._lock = threading.Lock()
         self._token = TokenStandIns("cnp")
@@ -111,7 +143,7 @@ class KeptPages:
         self._checked_at: float | None = None
         self._usable = False
         self.pruner = Pruner(engine) if engine is not None else None
-        # (hit, kept, unkept; the bytes kept, 0 for a hit: they did not change)
+        # (hit, shared, kept, unkept; the bytes kept, 0 for a hit: they did not change)
         self.noted: Callable[[str, int], None] = _unnoted
         if engine is not None and max_bytes > 0:
             watch(engine)
@@ -137,35 +169,60 @@ class KeptPages:
         self._usable = missing is None
         return self._usable
 
-    def minute(self, request: Hashable) -> int:
-        """The minute a page of this request is made in, each request's minutes starting at a
-        second of its own (pages made again as their minute ends spread over the minute)."""
-        return int((self.clock() + hash(request) % 60) // 60)
+    def minute(self, key: str) -> int:
+        """The minute a page under this key (a digest: `request_key`) is made in, each
+        request's minutes starting at a second of its own (pages made again as their minute
+        ends spread over the minute), the same in every process."""
+        return int((self.clock() + int(key[:8], 16) % 60) // 60)
 
-    def get(self, key: Hashable) -> tuple[Kept, bool] | None:
-        """The page kept under key, when nothing it was made of changed (one statement, one
-        round trip to a shared cache), and whether it is still timely (its minute, its sources'
-        ages in the same words, its cached answers fresh); None when something it was made of
-        changed, or on any failure to check."""
+    def get(self, key: str) -> tuple[Kept, bool] | None:
+        """The page kept under key (here, else in the shared cache), when nothing it was made
+        of changed (one statement, one round trip to a shared cache), and whether it is still
+        timely (its minute, its sources' ages in the same words, its cached answers fresh);
+        None when something it was made of changed, or on any failure to check."""
         with self._lock:
             kept = self._kept.get(key)
         if kept is None:
-            return None
+            return self._taken(key)
         timely = self._current(key, kept)
         if timely is not None:
             return kept, timely
         with self._lock:
             if self._kept.get(key) is kept:
                 del self._kept[key]
-        return None
+        return self._taken(key, kept)  # another process may have made it again already
 
-    def _current(self, key: Hashable, kept: Kept) -> bool | None:
+    def _taken(self, key: str, failed: Kept | None = None) -> tuple[Kept, bool] | None:
+        """The page another process made for key, from the shared cache, when current (then
+        kept here too); not checked again when it is the one that just `failed` its check."""
+        blob = self.shared.page_get(self._space + key) if self.shared is not None else None
+        if blob is None:
+            return None
+        try:
+            kept = decode(blob)
+        except (ValueError, KeyError, TypeError, zlib.error) as exc:
+            log.warning("a shared page could not be read (%s)", type(exc).__name__)
+            return None
+        if failed is not None and (kept.versions, kept.entries) == (failed.versions,
+                                                                     failed.entries):
+            return None
+        timely = self._current(key, kept)
+        if timely is None:
+            return None
+        with self._lock:
+            if _size(kept) <= self.max_bytes:
+                self._kept[key] = kept
+            size = int(self._kept.currsize)
+        self.noted("shared", size)
+        return kept, timely
+
+    def _current(self, key: str, kept: Kept) -> bool | None:
         """True: current and timely; False: current, but to be made again for the time; None:
         not current."""
         assert self.engine is not None and self.stamps is not None
         now = self.clock()
         timely = (kept.minute == self.minute(key)
-                  and _ages(kept.sources, replace(kept.ctx, now=_utc(now))) == kept.ages)
+                  and _ages(kept.sources, kept.locale, now) == kept.ages)
         for entry, (_stored, fresh) in kept.entries:
             if fresh <= now:  # past its TTL: the same answer while it is refreshed
                 if now >= fresh + self.grace(entry):
@@ -181,7 +238,7 @@ class KeptPages:
             return None
         return timely
 
-    def _still_cached(self, key: Hashable, kept: Kept, found: Mapping[str, Version]) -> bool:
+    def _still_cached(self, key: str, kept: Kept, found: Mapping[str, Version]) -> bool:
         """After an invalidation of cached answers (somewhere), whether this page's are still
         those cached (one round trip to a shared cache, headers only); if so, the page is kept
         with the invalidations' new version."""
@@ -197,9 +254,10 @@ class KeptPages:
                 self._kept[key] = replace(kept, versions=dict(found))
         return True
 
-    def refresh(self, key: Hashable, make: Callable[[], object]) -> None:
+    def refresh(self, key: str, make: Callable[[], object]) -> None:
         """Make key's page again in the background (once at a time per key), while the kept
-        one is served: what the page was made of is unchanged, only the time moved."""
+        one is served: what the page was made of is unchanged, only the time moved (unless
+        another process made it again already: then its page is taken)."""
         with self._lock:
             if key in self._refreshing or len(self._refreshing) >= MAX_REFRESHING:
                 return
@@ -207,7 +265,9 @@ class KeptPages:
 
         def made() -> None:
             try:
-                make()
+                taken = self._taken(key) if self.shared is not None else None
+                if taken is None or not taken[1]:
+                    make()
             except Exception:
                 log.exception("a kept page was not made again")
                 self.drop(key)
@@ -228,7 +288,7 @@ class KeptPages:
         if last is not None:
             last.result(timeout=timeout_s)
 
-    def drop(self, key: Hashable) -> None:
+    def drop(self, key: str) -> None:
         """Forget key's page (made again without a page to keep: the next request makes it)."""
         with self._lock:
             self._kept.pop(key, None)
@@ -236,9 +296,11 @@ class KeptPages:
     def served(self, kept: Kept, token: str, nonce: str) -> str:
         """The kept page for this request: its token and nonce put back."""
         self.noted("hit", 0)  # what is kept did not change: no lock taken to count it
-        return self._token.put_back(kept.html, token).replace(self._nonce, nonce)
+        raw, quoted, kept_nonce = kept.stand_ins
+        stand_ins = self._token if raw == self._token.raw else TokenStandIns("", raw, quoted)
+        return stand_ins.put_back(kept.html, token).replace(kept_nonce, nonce)
 
-    def keep(self, key: Hashable, html: str, token: str, nonce: str, made: MadeOf,
+    def keep(self, key: str, html: str, token: str, nonce: str, made: MadeOf,
              profile: CustomerProfile, ctx: RenderContext) -> bool:
         """Keep the page just made for key, as made of `made`; False when it may not be."""
         found = made.versioned()
@@ -247,16 +309,26 @@ class KeptPages:
             self.noted("unkept", self.size_bytes)
             log.debug("page not kept: %s", made.unkept or "a part unread")
             return False
-        sources = tuple(profile.sources.items())
+        sources = tuple(_aged(name, status) for name, status in profile.sources.items())
         kept = Kept(self._stand_in(html, token, nonce), tuple(found), found,
-                    tuple(sorted(made.entries.items())), sources, _ages(sources, ctx), ctx,
-                    self.minute(key))
+                    tuple(sorted(made.entries.items())), sources,
+                    _ages(sources, ctx.locale, ctx.now.timestamp()), ctx.locale,
+                    self.minute(key), (self._token.raw, self._token.quoted, self._nonce))
         with self._lock:
             if _size(kept) <= self.max_bytes:
                 self._kept[key] = kept
             size = int(self._kept.currsize)
         self.noted("kept", size)
+        self._share(key, kept)
         return True
+
+    def _share(self, key: str, kept: Kept) -> None:
+        """Put the page just kept in the shared cache, for the other processes."""
+        if self.shared is None:
+            return
+        blob = encode(kept)
+        if len(blob) <= MAX_SHARED_BYTES:
+            self.shared.page_put(self._space + key, blob, KEPT_S)
 
     def prune(self) -> None:
         """Prune `record_changes` when due (every few minutes), behind: called at each sidebar,
@@ -278,9 +350,13 @@ class KeptPages:
         self._refresher.shutdown(wait=False, cancel_futures=True)
 
     def clear(self) -> None:
-        """Forget every kept page (a record erased: none of it stays in memory)."""
+        """Forget every kept page, here and shared (a record erased: none of it stays in
+        memory; the shared cache not answering, its pages leave it within `KEPT_S` and fail
+        their check meanwhile: the erasure wrote)."""
         with self._lock:
             self._kept.clear()
+        if self.shared is not None:
+            self.shared.page_clear()
 
     @property
     def size_bytes(self) -> int:
@@ -293,14 +369,90 @@ class KeptPages:
         return html.replace(nonce, self._nonce) if nonce else html
 
 
-def _ages(sources: tuple[tuple[str, SourceStatus], ...],
-          ctx: RenderContext) -> tuple[tuple[str, str | None], ...]:
-    """Each source's age as the page words it at ctx's time."""
-    return tuple((name, source_line(name, status, ctx).age) for name, status in sources)
+def _aged(name: str, status: SourceStatus) -> Aged:
+    """What a source's age is worded from (`freshness.age_seconds`): as given, else from when
+    it was fetched (a time without zone: no age)."""
+    fetched = status.fetched_at
+    return (name, status.age_s,
+            fetched.timestamp() if fetched is not None and fetched.tzinfo is not None else None)
 
 
-def _utc(epoch: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(epoch, dt.UTC)
+def _ages(sources: tuple[Aged, ...], locale: str,
+          now: float) -> tuple[tuple[str, str | None], ...]:
+    """Each source's age as the page words it at `now` (`freshness.source_line`)."""
+    worded = []
+    for name, age_s, fetched in sources:
+        seconds = age_s if age_s is not None else None if fetched is None else now - fetched
+        worded.append((name, None if seconds is None else i18n.format_age(seconds, locale)))
+    return tuple(worded)
+
+
+# -- shared between processes -----------------------------------------------------------------
+
+def request_key(*parts: Any) -> str:
+    """A request's key (a digest of its parts, JSON-able: no identifier can be read from it),
+    the same in every process."""
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=_plain)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _space(engine: Engine) -> str:
+    """Where this process's pages are shared: with processes of the same code on the same
+    database (as its URL names it, less the password; a file's on this host only)."""
+    where = engine.url.render_as_string(hide_password=True)
+    if engine.url.get_backend_name() == "sqlite":
+        where += "@" + socket.gethostname()
+    return hashlib.sha256(f"{code_digest()}|{where}".encode()).hexdigest()[:16] + ":"
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    raise TypeError(f"not in a request's key: {type(value).__name__}")
+
+
+@cache
+def code_digest() -> str:
+    """A digest of this package's files (code, templates, locales): pages made by another
+    version of the code are not this one's."""
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parent.parent
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def encode(kept: Kept) -> bytes:
+    """A kept page as the shared cache holds it: compact JSON, compressed."""
+    plain = {"html": kept.html, "keys": list(kept.keys),
+             "versions": {key: list(version) for key, version in kept.versions.items()},
+             "entries": [[key, stored, fresh] for key, (stored, fresh) in kept.entries],
+             "sources": [list(aged) for aged in kept.sources],
+             "ages": [list(age) for age in kept.ages], "locale": kept.locale,
+             "minute": kept.minute, "stand_ins": list(kept.stand_ins)}
+    return zlib.compress(json.dumps(plain, separators=(",", ":")).encode(), 1)
+
+
+def decode(blob: bytes) -> Kept:
+    """A kept page from the shared cache (`encode`); ValueError, KeyError or TypeError when it
+    is not one."""
+    plain = json.loads(zlib.decompress(blob))
+    versions = {str(key): (int(c), int(m), int(s)) for key, (c, m, s) in
+                plain["versions"].items()}
+    raw, quoted, nonce = (str(part) for part in plain["stand_ins"])
+    return Kept(str(plain["html"]), tuple(str(key) for key in plain["keys"]), versions,
+                tuple((str(key), (float(stored), float(fresh)))
+                      for key, stored, fresh in plain["entries"]),
+                tuple((str(name), _number(age_s), _number(fetched))
+                      for name, age_s, fetched in plain["sources"]),
+                tuple((str(name), None if age is None else str(age))
+                      for name, age in plain["ages"]),
+                str(plain["locale"]), int(plain["minute"]), (raw, quoted, nonce))
+
+
+def _number(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
 
 
 def _size(kept: Kept) -> int:

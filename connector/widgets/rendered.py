@@ -62,9 +62,9 @@ class TokenStandIns:
     digits only, so no escaping or quoting alters them (what kept HTML holds in the token's
     place, put back at each use)."""
 
-    def __init__(self, prefix: str) -> None:
-        self.raw = f"{prefix}t{secrets.token_hex(12)}"
-        self.quoted = f"{prefix}q{secrets.token_hex(12)}"
+    def __init__(self, prefix: str, raw: str | None = None, quoted: str | None = None) -> None:
+        self.raw = raw or f"{prefix}t{secrets.token_hex(12)}"
+        self.quoted = quoted or f"{prefix}q{secrets.token_hex(12)}"
 
     def stood(self, html: str, token: str) -> str:
         """The HTML with the token's places (escaped, raw or quoted) as stand-ins."""

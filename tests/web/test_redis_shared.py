@@ -6,17 +6,22 @@ answer keeps serving from memory, `/readyz` saying "degraded"."""
 from __future__ import annotations
 
 import re
+import time
+import uuid
 from pathlib import Path
 
 import pytest
 import requests
 
+from connector.helpdesk.embed import EmbedLinks
 from tests.conftest import (
     API_TOKEN,
     REDIS,
     Backoffice,
     Service,
+    drop_schema,
     free_port,
+    postgres_url,
     service_env,
     start_service,
     stop,
@@ -90,3 +95,40 @@ def test_a_process_whose_redis_does_not_answer_serves_from_memory_degraded(
         assert "connector_shared_cache_degraded 1.0" in metrics
     finally:
         stop(away.process)
+
+
+def kept_pages(service: Service, result: str) -> float:
+    """Sidebar pages of one process with this result (hit, shared, kept…), from /metrics."""
+    text = requests.get(f"{service.url}/metrics", timeout=10).text
+    found = re.search(rf'^connector_kept_pages_total\{{result="{result}"\}} (\S+)$', text,
+                      re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_a_sidebar_page_made_on_one_process_is_served_by_the_other(
+        demo_data: Path, backoffice: Backoffice, tmp_path: Path, prefix: str) -> None:
+    schema = "connector_test_" + uuid.uuid4().hex[:10]
+    database = {"CONNECTOR_DATABASE_URL": postgres_url(schema)}
+    one = start_service({**service_env(demo_data, backoffice.url, tmp_path / "one"), **database,
+                         "CONNECTOR_CACHE_URL": REDIS, "CONNECTOR_CACHE_PREFIX": prefix})
+    other = start_service({**service_env(demo_data, backoffice.url, tmp_path / "other"),
+                           **database, "CONNECTOR_CACHE_URL": REDIS,
+                           "CONNECTOR_CACHE_PREFIX": prefix})
+    try:
+        def link(service: Service) -> str:  # the same request to either: a link both accept
+            token = EmbedLinks(b"test-secret-key", 3600, "FR").token(email=PAULINE)
+            return f"{service.url}/helpdesk/embed/sidebar?t={token}"
+
+        requests.get(link(one), timeout=20).raise_for_status()  # learns who she is
+        deadline = time.monotonic() + 30  # the page made again behind, then kept and shared
+        while kept_pages(one, "kept") < 1:
+            assert time.monotonic() < deadline, "the first process kept no page"
+            time.sleep(0.05)
+        page = requests.get(link(other), timeout=20)
+        assert page.status_code == 200 and "Pauline" in page.text
+        assert kept_pages(other, "shared") == 1 and kept_pages(other, "kept") == 0
+        assert lookups(other, "miss") == 0 and lookups(other, "hit") == 0  # nothing made
+    finally:
+        stop(one.process)
+        stop(other.process)
+        drop_schema(schema)
