@@ -15,8 +15,10 @@ the time those events take to be worked; with `--burst N`, then N more events se
 senders on kept-alive connections, as fast as they go), timed from the first sent until the
 worker has worked every one (target: 1,000 in ≤ 10 s with 50 ms sources). `--source-ms` sets
 the demo back office's latency for every request (default: its own 20-80 ms); `--topology`
-runs one of the two; `--floor` then sends the same agents to requests cheaper than a sidebar
-(`/readyz`, a 404), to show the ratio a closed loop gives a request of that cost. The agents
+runs one of the two. The agents start once the work the warm-up openings left behind is done
+(each first opening learns who the person is, and its page is made again behind;
+`--no-settle`: at once). `--floor` then sends the same agents to requests cheaper than a
+sidebar (`/readyz`, a 404), to show the ratio a closed loop gives a request of that cost. The agents
 are wrk's connections when Debian's `wrk` is installed (`apt-get install wrk`: a load generator
 in C, whose own work does not queue behind the measure's), else threads of this process
 (`--client python`, whose interpreter the agents and the probe share).
@@ -278,6 +280,7 @@ def topology(name: str, env: dict[str, str], emails: list[str],
         urls = [links.url(url, links.token(email=email)) for email in emails]
         with ThreadPoolExecutor(8) as pool:  # warm every record
             list(pool.map(lambda link: requests.get(link, timeout=120), urls))
+        settle = settled(url) if args.settle else None
         loaded: dict[str, Any]
         if args.client == "wrk":
             runs = [wrk_agents(urls, f"{url}/healthz", args.agents, args.seconds)
@@ -313,7 +316,27 @@ def topology(name: str, env: dict[str, str], emails: list[str],
             "ack": percentile(acks, 99) * 1000, "acked": len(acks), "drained": drained,
             "burst": burst[1], "burst_acked": len(burst[0]),
             "burst_ack": percentile(burst[0], 99) * 1000, "floors": floors,
-            "runs": [{**closed_loop(run), "rps": run["rps"]} for run in runs]}
+            "runs": [{**closed_loop(run), "rps": run["rps"]} for run in runs], "settle": settle}
+
+
+def settled(url: str, limit_s: float = 60.0) -> float:
+    """Seconds until the work the openings left behind is done: each record's first opening
+    learnt who the person is (a making that wrote, not kept), and its page is made again
+    behind; done once the pages made (kept or not, all processes: `/metrics`) stop changing
+    for a second; `limit_s` at most."""
+    started = time.monotonic()
+    last, still = -1.0, started
+    while time.monotonic() - started < limit_s:
+        text = requests.get(f"{url}/metrics", timeout=10).text
+        made = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith(('connector_kept_pages_total{result="kept"}',
+                                       'connector_kept_pages_total{result="unkept"}')))
+        if made != last:
+            last, still = made, time.monotonic()
+        elif time.monotonic() - still >= 1.0:
+            return still - started
+        time.sleep(0.1)
+    return time.monotonic() - started
 
 
 FLOORS = {  # requests of known, smaller cost, asked by the same agents in place of sidebars
@@ -361,10 +384,14 @@ def main() -> int:
                         help="then the same agents on requests cheaper than a sidebar (/readyz, "
                              "a 404): the closed loop's ratio for a request of that cost (wrk)")
     parser.add_argument("--worker-pid-file", help="where to write `connector worker`'s pid")
+    parser.add_argument("--no-settle", dest="settle", action="store_false",
+                        help="start the agents as soon as the openings are answered, not once "
+                             "the work they left behind is done (their pages made again)")
     parser.add_argument("--runs", type=int, default=1,
                         help="the 32 agents' closed loop this many times in a row (wrk): the "
-                             "first after one opening of each record, its pages made as asked; "
-                             "the next with them kept (the table gives the last)")
+                             "first after one opening of each record (and, unless --no-settle, "
+                             "the pages those openings left to make again, made); the table "
+                             "gives the last")
     args = parser.parse_args()
     if args.floor and args.client != "wrk":
         print("--floor skipped: it needs wrk (apt-get install wrk)", file=sys.stderr)
@@ -430,6 +457,9 @@ def main() -> int:
               "sidebars/s |")
         print("|---|---|---|---|---|---|")
         for row in rows:
+            if row["settle"] is not None:
+                print(f"| {row['name']} | the openings' work behind done in "
+                      f"{row['settle']:.1f} s | | | | |")
             for n, run in enumerate(row["runs"], 1):  # type: ignore[attr-defined]
                 print(f"| {row['name']} | {n} | {run['sidebar']:.0f} ms | "
                       f"{run['healthz']:.0f} ms | {run['ratio']:.1f} | {run['rps']:.0f} |")

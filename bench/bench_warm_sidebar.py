@@ -1,13 +1,18 @@
 """A warm sidebar's own cost: the signed page of a record whose sources are all cached, asked
 through the Flask app in this process (no network, no other load), on SQLite and on
 PostgreSQL: whole pages kept (`CONNECTOR_KEPT_PAGES_MB`), then made each time with the
-rendered-block cache on and off (`CONNECTOR_RENDER_CACHE_MB=0`).
+rendered-block cache on and off (`CONNECTOR_RENDER_CACHE_MB=0`). Then a record's first
+opening in a second process of a cluster (PostgreSQL and the Redis cache shared), every record
+warm in the first: its page taken from Redis (`CONNECTOR_KEPT_PAGES_SHARED`, on by default) or
+made, and what a shared page costs Redis.
 
 Run: .venv/bin/python bench/bench_warm_sidebar.py [--customers 50] [--requests 600]
 Needs the machine's PostgreSQL (127.0.0.1:5432, database `test`: a database of its own is made
-and dropped). Prints a Markdown table: milliseconds per warm sidebar (mean, p50, p99, and the
-CPU time of this process, which the database's and the machine's other work do not lengthen),
-the database statements each one runs, and the ratio to `/healthz` in the same process.
+and dropped) and Redis (127.0.0.1:6379: keys under a prefix of their own, deleted after).
+Prints Markdown tables: milliseconds per warm sidebar (mean, p50, p99, and the CPU time of
+this process, which the database's and the machine's other work do not lengthen), the
+database statements each one runs, and the ratio to `/healthz` in the same process; then the
+second process's first openings.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ sys.path.insert(0, str(ROOT))
 from bench.bench_cluster import PG, database, drop, percentile  # noqa: E402
 from demo.__main__ import start_backoffice  # noqa: E402
 from demo.generate import ensure  # noqa: E402
+
+REDIS = "redis://127.0.0.1:6379/0"
 
 
 def measure(settings: Any, emails: list[str], count: int) -> dict[str, float]:
@@ -76,6 +83,49 @@ def measure(settings: Any, emails: list[str], count: int) -> dict[str, float]:
             "healthz": statistics.fmean(health) * 1000}
 
 
+def second_process(url: str, emails: list[str], shared: bool) -> dict[str, float]:
+    """Every record warm in one process; each opened once in a second (the same database and
+    Redis): milliseconds per opening there, and Redis' bytes per shared page."""
+    import redis
+
+    from connector.helpdesk.embed import EmbedLinks
+    from connector.settings import Settings
+    from connector.web import create_app
+
+    prefix = f"bench-{secrets.token_hex(4)}"
+    client = redis.Redis.from_url(REDIS)
+    apps = [create_app(Settings(data_dir=Path(tempfile.mkdtemp()), secret_key="bench",
+                                database_url=url, cache_url=REDIS, cache_prefix=prefix,
+                                kept_pages_shared=shared)) for _ in range(2)]
+    try:
+        one, two = (app.test_client() for app in apps)
+        links = EmbedLinks(b"bench", 3600, "FR")
+        paths = [links.url("", links.token(email=email)) for email in emails]
+        for _ in range(2):  # warm in the first process (its first opening learns who they are)
+            for path in paths:
+                assert one.get(path).status_code == 200
+            apps[0].extensions["connector"].pages.idle()
+        assert two.get("/healthz").status_code == 200
+        assert apps[1].extensions["connector"].pages.enabled
+        times = []
+        for path in paths:
+            started = time.perf_counter()
+            assert two.get(path).status_code == 200
+            times.append(time.perf_counter() - started)
+        pages = list(client.scan_iter(f"{prefix}:*:page:*", count=1000))
+        page_bytes = sum(int(client.memory_usage(key, samples=0) or 0) for key in pages)
+    finally:
+        for app in apps:
+            app.extensions["connector"].close()
+        keys = list(client.scan_iter(f"{prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()
+    return {"mean": statistics.fmean(times) * 1000, "p50": percentile(times, 50) * 1000,
+            "p99": percentile(times, 99) * 1000,
+            "page_kb": page_bytes / max(len(pages), 1) / 1024, "pages": len(pages)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=50)
@@ -92,6 +142,7 @@ def main() -> int:
 
     name = database()
     rows = []
+    seconds: list[tuple[str, dict[str, float]]] = []
     try:
         for label, url in (("SQLite", None), ("PostgreSQL", PG + name)):
             for kept, cache in ((16, 32), (0, 32), (0, 0)):
@@ -100,6 +151,13 @@ def main() -> int:
                                     **({"database_url": url} if url else {}))
                 figures = measure(settings, emails, args.requests)
                 rows.append((label, "on" if kept else "off", "on" if cache else "off", figures))
+        for shared in (True, False):
+            other = database()
+            try:
+                seconds.append(("taken from Redis" if shared else "made",
+                                second_process(PG + other, emails, shared)))
+            finally:
+                drop(other)
     finally:
         office.terminate()
         drop(name)
@@ -113,6 +171,14 @@ def main() -> int:
         print(f"| {label} | {kept} | {cache} | {f['mean']:.2f} ms | {f['p50']:.2f} ms | "
               f"{f['p99']:.2f} ms | {f['cpu']:.2f} ms | {f['statements']:.1f} | "
               f"{f['mean'] / f['healthz']:.0f} |")
+    print("\nA record's first opening in a second process (PostgreSQL and Redis shared), every "
+          "record warm in the first:\n")
+    print("| its page | mean | p50 | p99 | Redis per shared page (MEMORY USAGE) |")
+    print("|---|---|---|---|---|")
+    for how, f in seconds:
+        memory = f"{f['page_kb']:.1f} KB ({f['pages']:.0f} pages)" if f["pages"] else "none"
+        print(f"| {how} | {f['mean']:.2f} ms | {f['p50']:.2f} ms | {f['p99']:.2f} ms | "
+              f"{memory} |")
     return 0
 
 
