@@ -162,7 +162,7 @@ def _kept_key(kind: str, locale: str, context: SidebarContext) -> str | None:
         return None
     query = sorted((name, value) for name, value in request.args.items(multi=True)
                    if name != "t")
-    return request_key(kind, locale, dataclasses.asdict(context), query)
+    return request_key(kind, locale, context, query)
 
 
 def _record(context: SidebarContext, kind: str, locale: str) -> tuple[Response, _Made | None]:

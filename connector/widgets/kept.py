@@ -42,6 +42,7 @@ pages). An erasure clears them all.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -390,8 +391,8 @@ def _ages(sources: tuple[Aged, ...], locale: str,
 # -- shared between processes -----------------------------------------------------------------
 
 def request_key(*parts: Any) -> str:
-    """A request's key (a digest of its parts, JSON-able: no identifier can be read from it),
-    the same in every process."""
+    """A request's key (a digest of its parts: JSON values, dataclasses of them; no identifier
+    can be read from it), the same in every process."""
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=_plain)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -406,6 +407,8 @@ def _space(engine: Engine) -> str:
 
 
 def _plain(value: object) -> object:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [type(value).__name__, *(getattr(value, f.name) for f in dataclasses.fields(value))]
     if isinstance(value, (set, frozenset)):
         return sorted(value, key=repr)
     raise TypeError(f"not in a request's key: {type(value).__name__}")
