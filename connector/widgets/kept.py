@@ -193,9 +193,9 @@ class KeptPages:
                 del self._kept[key]
         return self._taken(key, kept)  # another process may have made it again already
 
-    def _taken(self, key: str, failed: Kept | None = None) -> tuple[Kept, bool] | None:
+    def _taken(self, key: str, known: Kept | None = None) -> tuple[Kept, bool] | None:
         """The page another process made for key, from the shared cache, when current (then
-        kept here too); not checked again when it is the one that just `failed` its check."""
+        kept here too); None, unchecked, when it is the one already `known` here."""
         blob = self.shared.page_get(self._space + key) if self.shared is not None else None
         if blob is None:
             return None
@@ -204,8 +204,7 @@ class KeptPages:
         except (ValueError, KeyError, TypeError, zlib.error) as exc:
             log.warning("a shared page could not be read (%s)", type(exc).__name__)
             return None
-        if failed is not None and (kept.versions, kept.entries) == (failed.versions,
-                                                                     failed.entries):
+        if known is not None and _same(kept, known):
             return None
         timely = self._current(key, kept)
         if timely is None:
@@ -266,7 +265,9 @@ class KeptPages:
 
         def made() -> None:
             try:
-                taken = self._taken(key) if self.shared is not None else None
+                with self._lock:
+                    known = self._kept.get(key)
+                taken = self._taken(key, known) if self.shared is not None else None
                 if taken is None or not taken[1]:
                     make()
             except Exception:
@@ -368,6 +369,12 @@ class KeptPages:
     def _stand_in(self, html: str, token: str, nonce: str) -> str:
         html = self._token.stood(html, token)
         return html.replace(nonce, self._nonce) if nonce else html
+
+
+def _same(one: Kept, other: Kept) -> bool:
+    """Whether two kept pages are one making (the same minute, the same things read)."""
+    return (one.minute, one.versions, one.entries) == (other.minute, other.versions,
+                                                       other.entries)
 
 
 def _aged(name: str, status: SourceStatus) -> Aged:
