@@ -160,6 +160,18 @@ def test_a_page_made_again_for_the_time_is_made_once_for_both_processes(
     assert other.last() == "hit"
 
 
+def test_a_page_made_again_for_the_time_is_made_when_redis_holds_no_newer_one(
+        cluster: Cluster) -> None:
+    now = time.time()
+    one = cluster.process("one", frozen=now)
+    one.settled()
+    one.services.pages.clock = lambda: now + 61  # another minute, for this process alone
+    before = len(one.results)
+    one.open()
+    one.services.pages.idle()
+    assert one.results[before:] == ["hit", "kept"]  # Redis had this very making: not taken
+
+
 def test_an_erasure_clears_the_shared_pages(cluster: Cluster) -> None:
     one, other = cluster.process("one"), cluster.process("other")
     one.settled()
