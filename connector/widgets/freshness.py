@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from connector import i18n
 from connector.models import CustomerProfile, SourceState, SourceStatus
@@ -54,12 +55,23 @@ class SourceLine:
 
 
 def age_seconds(status: SourceStatus, ctx: RenderContext) -> float | None:
+    """Return the age of a source's data at the page's time (`age_at`)."""
+    return age_at(status, ctx.now)
+
+
+def age_at(status: SourceStatus, now: datetime) -> float | None:
     """Return the age of a source's data: as given, else from when it was fetched."""
     if status.age_s is not None:
         return status.age_s
     if status.fetched_at is not None and status.fetched_at.tzinfo is not None:
-        return (ctx.now - status.fetched_at).total_seconds()
+        return (now - status.fetched_at).total_seconds()
     return None
+
+
+def age_words(status: SourceStatus, locale: str, now: datetime) -> str | None:
+    """A source's age as a page words it at `now` ("il y a 3 min"; None: no age known)."""
+    seconds = age_at(status, now)
+    return i18n.format_age(seconds, locale) if seconds is not None else None
 
 
 def short_error(status: SourceStatus) -> str | None:
@@ -73,10 +85,9 @@ def short_error(status: SourceStatus) -> str | None:
 def source_line(name: str, status: SourceStatus, ctx: RenderContext) -> SourceLine:
     """Describe one source's answer in the page's locale."""
     key, tone = STATES[status.status]
-    seconds = age_seconds(status, ctx)
-    age = i18n.format_age(seconds, ctx.locale) if seconds is not None else None
     label = ctx.source_labels.get(name, name)
-    return SourceLine(label, tone, i18n.text(key, ctx.locale), age, short_error(status))
+    return SourceLine(label, tone, i18n.text(key, ctx.locale),
+                      age_words(status, ctx.locale, ctx.now), short_error(status))
 
 
 class FreshnessBlock:

@@ -8,6 +8,7 @@ Two services wired in this process, sharing only PostgreSQL and Redis as two pro
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 import uuid
@@ -23,6 +24,7 @@ import sqlalchemy
 from connector.app import Services, build_services
 from connector.identifiers import Identifiers
 from connector.manifest import load_manifest
+from connector.models import SourceState, SourceStatus
 from connector.settings import Settings
 from connector.widgets.kept import Kept, decode, encode
 from tests.conftest import (
@@ -225,7 +227,10 @@ def test_with_redis_away_every_page_is_still_served(cluster: Cluster) -> None:
 def test_a_kept_page_reads_back_as_it_was_written() -> None:
     kept = Kept("<p>cnpt0 cnpq0 cnpn0 é</p>", ("c:cus_1", "t:segments"),
                 {"c:cus_1": (2, 9, 15), "t:segments": (0, 0, 0)},
-                (("pos:email:x", (1.5, 301.5)),), (("pos", None, 1.5), ("erp", 3.0, None)),
+                (("pos:email:x", (1.5, 301.5)),),
+                (("pos", SourceStatus(status=SourceState.OK,
+                                      fetched_at=dt.datetime(2026, 12, 7, 9, 30, tzinfo=dt.UTC))),
+                 ("erp", SourceStatus(status=SourceState.STALE, age_s=3.0, error="down"))),
                 (("pos", "à l'instant"), ("erp", None)), "fr", 29_000_000,
                 ("cnpt0", "cnpq0", "cnpn0"))
     assert decode(encode(kept)) == kept
