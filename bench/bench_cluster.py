@@ -282,15 +282,8 @@ def topology(name: str, env: dict[str, str], emails: list[str],
             list(pool.map(lambda link: requests.get(link, timeout=120), urls))
         settle = settled(url) if args.settle else None
         loaded: dict[str, Any]
-        if args.client == "wrk":
-            runs = [wrk_agents(urls, f"{url}/healthz", args.agents, args.seconds)
-                    for _ in range(args.runs)]
-            loaded = runs[-1]
-        else:
-            times = agents(urls, f"{url}/healthz", args.agents, args.seconds)
-            loaded = {"sidebar_p99": percentile(times["sidebar"], 99),
-                      "rps": len(times["sidebar"]) / args.seconds,
-                      "failed": len(times["failed"]), "healthz": times["healthz"]}
+        runs = [closed(urls, f"{url}/healthz", args) for _ in range(args.runs)]
+        loaded = runs[-1]
         floors = [floor(url, what, args) for what in (FLOORS if args.floor else ())]
         opened: dict[str, Any] = {"sidebar": [], "failed": 0, "healthz": []}
         if args.sidebar_rate:
@@ -351,6 +344,16 @@ def floor(url: str, path: str, args: argparse.Namespace) -> dict[str, Any]:
     loaded = wrk_agents([f"{url}{path}"], f"{url}/healthz", args.agents, args.seconds)
     return {"what": FLOORS[path], **closed_loop(loaded), "mean": loaded["sidebar_mean"] * 1000,
             "rps": loaded["rps"]}
+
+
+def closed(urls: list[str], healthz: str, args: argparse.Namespace) -> dict[str, Any]:
+    """One run of the agents' closed loop, by the chosen client."""
+    if args.client == "wrk":
+        return wrk_agents(urls, healthz, args.agents, args.seconds)
+    times = agents(urls, healthz, args.agents, args.seconds)
+    return {"sidebar_p99": percentile(times["sidebar"], 99),
+            "rps": len(times["sidebar"]) / args.seconds,
+            "failed": len(times["failed"]), "healthz": times["healthz"]}
 
 
 def closed_loop(loaded: dict[str, Any]) -> dict[str, float]:

@@ -73,7 +73,7 @@ from connector.store.versions import (
     read,
     watch,
 )
-from connector.widgets.base import RenderContext, scripts, stylesheet
+from connector.widgets.base import PACKAGE_DIR, RenderContext, scripts, stylesheet
 from connector.widgets.freshness import age_words
 from connector.widgets.rendered import TokenStandIns
 
@@ -329,7 +329,7 @@ class KeptPages:
         if self.shared is None:
             return
         blob = encode(kept)
-        if len(blob) <= MAX_SHARED_BYTES:
+        if blob is not None and len(blob) <= MAX_SHARED_BYTES:
             self.shared.page_put(self._space + key, blob, KEPT_S)
 
     def prune(self) -> None:
@@ -426,38 +426,58 @@ def code_digest() -> str:
 
 
 @cache
+def _inlined() -> tuple[tuple[str, str], ...]:
+    """What every page holds word for word — its inline style and scripts, the larger part of
+    it — and the stand-in a shared page holds instead (a NUL byte, which no page holds
+    otherwise: `encode` shares no page that does)."""
+    parts = [str(stylesheet()), *(str(script) for script in scripts().values())]
+    return tuple((part, f"\0{n}") for n, part in enumerate(parts))
+
+
+@cache
 def _dictionary() -> bytes:
-    """What every page holds — its inline style and scripts — as `encode` writes it: zlib's
-    preset dictionary for pages (with level 6: 9.0 KB of Redis a demo page, 14.8 at level 1
-    without); the same in every process
-    of the same code (`code_digest` is in the shared pages' names)."""
-    text = str(stylesheet()) + "".join(str(script) for script in scripts().values())
-    return json.dumps(text, ensure_ascii=False)[1:-1].encode()[-32768:]
+    """zlib's preset dictionary for shared pages: the sidebar's templates, whose markup every
+    page repeats (the same in every process of the same code: `code_digest` is in the shared
+    pages' names). zlib looks 32 KB back at most: the templates' last 32 KB."""
+    templates = sorted((PACKAGE_DIR / "templates").glob("*.html"))
+    return b"".join(path.read_bytes() for path in templates)[-32768:]
 
 
-def encode(kept: Kept) -> bytes:
-    """A kept page as the shared cache holds it: compact JSON, compressed."""
-    plain = {"html": kept.html, "keys": list(kept.keys),
+def encode(kept: Kept) -> bytes | None:
+    """A kept page as the shared cache holds it, compressed: what it was made of as compact
+    JSON, a line break, then its HTML less its inline style and scripts (a demo page: 48 KB of
+    HTML in 5 KB); None for a page that holds a NUL byte (not shared)."""
+    if "\0" in kept.html:
+        return None
+    html = kept.html
+    for part, stand_in in _inlined():
+        html = html.replace(part, stand_in)
+    plain = {"keys": list(kept.keys),
              "versions": {key: list(version) for key, version in kept.versions.items()},
              "entries": [[key, stored, fresh] for key, (stored, fresh) in kept.entries],
              "sources": [[name, status.model_dump(mode="json")]
                          for name, status in kept.sources],
              "ages": [list(age) for age in kept.ages], "locale": kept.locale,
              "minute": kept.minute, "stand_ins": list(kept.stand_ins)}
+    text = json.dumps(plain, separators=(",", ":"), ensure_ascii=False) + "\n" + html
     packer = zlib.compressobj(6, zdict=_dictionary())
-    text = json.dumps(plain, separators=(",", ":"), ensure_ascii=False).encode()
-    return packer.compress(text) + packer.flush()
+    return packer.compress(text.encode()) + packer.flush()
 
 
 def decode(blob: bytes) -> Kept:
     """A kept page from the shared cache (`encode`); ValueError, KeyError or TypeError when it
     is not one."""
     unpacker = zlib.decompressobj(zdict=_dictionary())
-    plain = json.loads(unpacker.decompress(blob) + unpacker.flush())
+    head, html = (unpacker.decompress(blob) + unpacker.flush()).decode().split("\n", 1)
+    if not unpacker.eof:
+        raise ValueError("a shared page cut short")
+    for part, stand_in in reversed(_inlined()):
+        html = html.replace(stand_in, part)
+    plain = json.loads(head)
     versions = {str(key): (int(c), int(m), int(s)) for key, (c, m, s) in
                 plain["versions"].items()}
     raw, quoted, nonce = (str(part) for part in plain["stand_ins"])
-    return Kept(str(plain["html"]), tuple(str(key) for key in plain["keys"]), versions,
+    return Kept(html, tuple(str(key) for key in plain["keys"]), versions,
                 tuple((str(key), (float(stored), float(fresh)))
                       for key, stored, fresh in plain["entries"]),
                 tuple((str(name), SourceStatus.model_validate(status))
@@ -465,7 +485,6 @@ def decode(blob: bytes) -> Kept:
                 tuple((str(name), None if age is None else str(age))
                       for name, age in plain["ages"]),
                 str(plain["locale"]), int(plain["minute"]), (raw, quoted, nonce))
-
 
 
 def _size(kept: Kept) -> int:

@@ -26,6 +26,7 @@ from connector.identifiers import Identifiers
 from connector.manifest import load_manifest
 from connector.models import SourceState, SourceStatus
 from connector.settings import Settings
+from connector.widgets.base import scripts, stylesheet
 from connector.widgets.kept import Kept, decode, encode
 from tests.conftest import (
     API_TOKEN,
@@ -234,6 +235,13 @@ def test_a_kept_page_reads_back_as_it_was_written() -> None:
                 (("pos", "à l'instant"), ("erp", None)), "fr", 29_000_000,
                 ("cnpt0", "cnpq0", "cnpn0"))
     assert decode(encode(kept)) == kept
-    for broken in (b"", b"not zlib", encode(kept)[:20], zlib.compress(b'{"html": 1}')):
+    page = f"<style>{stylesheet()}</style><p>x</p><script>{''.join(scripts().values())}</script>"
+    whole = replace(kept, html=page)
+    blob = encode(whole)
+    assert blob is not None and decode(blob) == whole
+    assert len(blob) < len(zlib.compress(page.encode())) / 5  # its style and scripts left out
+    assert encode(replace(kept, html="<p>\0</p>")) is None  # the stand-ins' byte: not shared
+    for broken in (b"", b"not zlib", blob[:20], zlib.compress(b'{"html": 1}'),
+                   zlib.compress(b'{"keys": []}\n<p>')):
         with pytest.raises((ValueError, KeyError, TypeError, zlib.error)):
             decode(broken)
