@@ -40,6 +40,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -130,11 +131,28 @@ request = function()
   counter = counter + 1
   return wrk.format("GET", paths[(counter %% #paths) + 1])
 end
+statuses = {}
+threads = {}
+setup = function(thread)
+  table.insert(threads, thread)
+end
+response = function(status, headers, body)
+  if status >= 400 then
+    statuses[status] = (statuses[status] or 0) + 1
+  end
+end
 done = function(summary, latency, requests)
   io.write(string.format("WRK %%d %%d %%d %%d %%d\\n", summary.requests,
     summary.errors.status + summary.errors.connect + summary.errors.read
     + summary.errors.write + summary.errors.timeout, latency:percentile(99),
     latency.mean, summary.duration))
+  io.write(string.format("WRKERR timeout %%d connect %%d read %%d write %%d\\n",
+    summary.errors.timeout, summary.errors.connect, summary.errors.read, summary.errors.write))
+  for _, thread in ipairs(threads) do
+    for status, n in pairs(thread:get("statuses")) do
+      io.write(string.format("WRKERR %%d %%d\\n", status, n))
+    end
+  end
 end
 """
 
@@ -164,9 +182,16 @@ def wrk_agents(urls: list[str], health: str, count: int, seconds: float) -> dict
     requests_, errors, p99_us, mean_us, duration_us = (
         int(float(x)) for x in next(line for line in out.splitlines()
                                    if line.startswith("WRK ")).split()[1:])
+    why: Counter[str] = Counter()
+    for line in out.splitlines():
+        if line.startswith("WRKERR "):
+            words = line.split()[1:]
+            for what, count_ in zip(words[::2], words[1::2], strict=True):
+                why[what if not what.isdigit() else f"HTTP {what}"] += int(count_)
+    why["/healthz"] += len(times["failed"])
     return {"sidebar_p99": p99_us / 1e6, "sidebar_mean": mean_us / 1e6,
             "rps": requests_ / (duration_us / 1e6), "failed": errors + len(times["failed"]),
-            "healthz": times["healthz"]}
+            "healthz": times["healthz"], "why": +why}
 
 
 def open_agents(urls: list[str], health: str, rate: int, seconds: float) -> dict[str, Any]:
@@ -186,8 +211,11 @@ def open_agents(urls: list[str], health: str, rate: int, seconds: float) -> dict
     finally:
         stop.set()
         thread.join()
+    why = Counter(f"HTTP {a.status}" if a.status else "no answer" for a in answers
+                  if a.status != 200) + Counter({"/healthz": len(times["failed"])})
     return {"sidebar": [a.seconds for a in answers if a.status == 200],
-            "failed": sum(1 for a in answers if a.status != 200), "healthz": times["healthz"]}
+            "failed": sum(1 for a in answers if a.status != 200), "healthz": times["healthz"],
+            "why": why}
 
 
 def signed_event(number: int, email: str) -> tuple[bytes, dict[str, str]]:
@@ -304,12 +332,13 @@ def topology(name: str, env: dict[str, str], emails: list[str],
             "open": percentile(opened["sidebar"], 99) * 1000,
             "open_ratio": (percentile(opened["sidebar"], 99)
                            / (percentile(opened["healthz"], 99) or float("nan"))),
-            "open_failed": opened["failed"],
+            "open_failed": opened["failed"], "open_why": opened.get("why", {}),
             "rps": loaded["rps"], "failed": loaded["failed"],
             "ack": percentile(acks, 99) * 1000, "acked": len(acks), "drained": drained,
             "burst": burst[1], "burst_acked": len(burst[0]),
             "burst_ack": percentile(burst[0], 99) * 1000, "floors": floors,
-            "runs": [{**closed_loop(run), "rps": run["rps"]} for run in runs], "settle": settle}
+            "runs": [{**closed_loop(run), "rps": run["rps"], "why": run.get("why", {})}
+                     for run in runs], "settle": settle}
 
 
 def settled(url: str, limit_s: float = 60.0) -> float:
@@ -453,6 +482,13 @@ def main() -> int:
               f"{row['open_ratio']:.1f} | {row['open_failed']} | {row['ack']:.0f} ms | "
               f"{row['acked']} | {row['drained']:.1f} s | {row['burst_acked']} | "
               f"{row['burst_ack']:.0f} ms | {row['burst']:.1f} s |")
+    for row in rows:
+        failures = [(f"closed loop, run {n}", run["why"])
+                    for n, run in enumerate(row["runs"], 1)]  # type: ignore[attr-defined]
+        for where, why in [*failures, ("open loop", row["open_why"])]:
+            if why:
+                print(f"\n{row['name']}, {where}: failed "
+                      + ", ".join(f"{what} × {n}" for what, n in sorted(why.items())))
     if args.runs > 1:
         print(f"\nThe {args.agents} agents' closed loop, run after run (the first after one "
               "opening of each record):\n")
