@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     idle_timeout_s: int = Field(default=30, ge=1, le=3600)  # a keep-alive socket with no request
     request_read_timeout_s: float = Field(default=15, gt=0, le=600)  # one request, all of it
     drain_s: float = Field(default=10, ge=0, le=600)  # on SIGTERM, for requests under way
+    # a process whose requests have not moved this long (none ended while some were under way)
+    # or whose threads have not run (its heartbeat) is ended and started again; 0: never
+    stuck_s: float = Field(default=120, ge=0, le=86_400)
     trusted_proxy: str | None = None  # the reverse proxy's address: X-Forwarded-For is believed
     # rate limits per client address (the `limits` library's notation, `;` between several);
     # their counters in memory, or in Redis shared by every process (redis://host:6379/0)

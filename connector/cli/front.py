@@ -33,6 +33,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
 from waitress.task import ThreadedTaskDispatcher
 
+from connector.cli.watchdog import Progress
 from connector.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -90,10 +91,11 @@ class Front:
         """Bound to the settings' host and port, or serving `sock`, a socket bound already
         (the one a parent shares with its web processes, `connector serve --workers`)."""
         self.settings = settings
+        self.progress = Progress()  # the requests under way, for the watchdog
         where: dict[str, Any] = ({"sockets": [sock]} if sock is not None
                                  else {"host": settings.host, "port": settings.port})
         self.server: BaseWSGIServer = create_server(
-            AccessLog(app), **where, ident="connector",
+            AccessLog(app, self.progress), **where, ident="connector",
             threads=settings.threads,
             connection_limit=settings.max_connections,
             max_request_header_size=settings.max_header_bytes,
@@ -189,26 +191,36 @@ def _proxy_options(trusted: str | None) -> dict[str, Any]:
 class AccessLog:
     """One line per request: client, method, path as sent (percent-encoded: a decoded `%0A`
     would start a forged line), status, bytes, milliseconds. Never the query string, which may
-    carry identifiers."""
+    carry identifiers. Each request but the liveness probes is counted in `progress` while
+    under way (the watchdog's)."""
 
-    def __init__(self, app: WsgiApp) -> None:
+    def __init__(self, app: WsgiApp, progress: Progress | None = None) -> None:
         self.app = app
+        self.progress = progress
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
         started = time.perf_counter()
         status = ["-"]
+        progress = self.progress
+        if environ.get("REQUEST_METHOD") == "GET" and environ.get("PATH_INFO") in PROBES:
+            progress = None  # on their own thread: never what a process is stuck on
+        if progress is not None:
+            progress.began()
 
         def starting(code: str, headers: list[tuple[str, str]], *args: Any) -> Any:
             status[0] = code.split(" ", 1)[0]
             return start_response(code, headers, *args)
 
         sent = 0
-        body = self.app(environ, starting)
+        body: Iterable[bytes] = ()
         try:
+            body = self.app(environ, starting)
             for chunk in body:
                 sent += len(chunk)
                 yield chunk
         finally:
+            if progress is not None:
+                progress.ended()
             close = getattr(body, "close", None)
             if close is not None:
                 close()

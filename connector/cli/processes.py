@@ -16,6 +16,7 @@ scrape answered by any of them counts them all.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import logging
@@ -28,25 +29,34 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
+from connector.cli.watchdog import EXIT_STUCK, Heartbeats, attach, watch
 from connector.settings import Settings
 
 log = logging.getLogger(__name__)
 RESTART_PAUSE_S = 2.0  # before a child that died on its own is started again
+WATCH_S = 0.25  # how often the supervisor looks for ended and silent children
+ABORT_S = 5.0  # after SIGABRT, a child still there is sent SIGKILL
 STARTING_S = 15.0  # a child ending with an error sooner than this failed to start
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal a child gets when its parent dies
 Child = Callable[[], int]
 
 
 class Supervisor:
-    """Forks the children it is given, keeps them running, stops them all on a signal."""
+    """Forks the children it is given, keeps them running, stops them all on a signal; ends
+    a child whose heartbeat stopped for `stuck_s` (`connector.cli.watchdog`; 0: never)."""
 
     def __init__(self, children: dict[str, Child],
-                 ended: Callable[[int], None] = lambda _pid: None) -> None:
+                 ended: Callable[[int], None] = lambda _pid: None,
+                 stuck_s: float = 0.0) -> None:
         self.children = children
         self.ended = ended  # told each child's pid once it has ended
+        self.stuck_s = stuck_s
         self.pids: dict[int, str] = {}
         self.started: dict[int, float] = {}
+        self.aborted: dict[int, float] = {}  # children sent SIGABRT for not moving, when
         self.stopping = threading.Event()
+        self.slots = {name: n for n, name in enumerate(children)}
+        self.heartbeats = Heartbeats(len(children))
 
     def run(self) -> int:
         """Start every child, supervise until SIGTERM or SIGINT, then stop them; 0, or the
@@ -58,17 +68,24 @@ class Supervisor:
         code = 0
         while self.pids:
             try:
-                pid, status = os.wait()
+                pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 break
-            except InterruptedError:  # a signal: the loop sees `stopping`
+            if pid == 0:  # none ended: look at their heartbeats, then again
+                self._watch()
+                time.sleep(WATCH_S)
                 continue
             name = self.pids.pop(pid, "")
             began = self.started.pop(pid, 0.0)
+            self.aborted.pop(pid, None)
             self.ended(pid)
             if not name or self.stopping.is_set():
                 continue
             failed = os.waitstatus_to_exitcode(status)
+            if failed == EXIT_STUCK:
+                log.error("process %s (%s) ended for not moving: started again", pid, name)
+                self._start(name)
+                continue
             if failed > 0 and time.monotonic() - began < STARTING_S:
                 log.error("process %s (%s) could not start (exit %s): stopping the others",
                           pid, name, failed)
@@ -82,13 +99,38 @@ class Supervisor:
             self._start(name)
         return code
 
+    def _watch(self) -> None:
+        """A child whose heartbeat stopped for `stuck_s` (no thread of it runs: one holds the
+        interpreter) is sent SIGABRT — its stacks go to the log — and SIGKILL if it is still
+        there `ABORT_S` later; it is then started again."""
+        if self.stuck_s <= 0 or self.stopping.is_set():
+            return
+        now = time.monotonic()
+        for pid, name in list(self.pids.items()):
+            aborted = self.aborted.get(pid)
+            if aborted is not None:
+                if now - aborted > ABORT_S:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                continue
+            silent = self.heartbeats.silent_for(self.slots[name])
+            if silent > self.stuck_s:
+                log.error("process %s (%s) has not moved for %.0f s (CONNECTOR_STUCK_S): "
+                          "ending it (its threads' stacks follow in its log), to start it "
+                          "again", pid, name, silent)
+                self.aborted[pid] = now
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGABRT)
+
     def _start(self, name: str) -> None:
         parent = os.getpid()
+        self.heartbeats.reset(self.slots[name])
         pid = os.fork()
         if pid == 0:  # the child: its own signal handlers come with what it runs
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, signal.SIG_DFL)
             _stop_with(parent)
+            attach(self.heartbeats, self.slots[name])
             code = 1
             try:
                 code = self.children[name]()
@@ -166,6 +208,7 @@ def run_worker(settings: Settings) -> int:
     lower_priority(settings.worker_nice)
     services = build_services(settings)
     settle_heap()
+    watch(settings.stuck_s, None)  # a heartbeat for the supervisor, if any
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
