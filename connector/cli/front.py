@@ -33,7 +33,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
 from waitress.task import ThreadedTaskDispatcher
 
-from connector.cli.watchdog import Progress
+from connector.ops.progress import Progress
 from connector.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class Front:
         """Bound to the settings' host and port, or serving `sock`, a socket bound already
         (the one a parent shares with its web processes, `connector serve --workers`)."""
         self.settings = settings
-        self.progress = Progress()  # the requests under way, for the watchdog
+        self.progress = Progress("request")  # the requests under way, for the watchdog
         where: dict[str, Any] = ({"sockets": [sock]} if sock is not None
                                  else {"host": settings.host, "port": settings.port})
         self.server: BaseWSGIServer = create_server(

@@ -208,7 +208,7 @@ def run_worker(settings: Settings) -> int:
     lower_priority(settings.worker_nice)
     services = build_services(settings)
     settle_heap()
-    watch(settings.stuck_s, None)  # a heartbeat for the supervisor, if any
+    watch(settings.stuck_s, [services.worker.progress])
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

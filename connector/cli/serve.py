@@ -27,7 +27,7 @@ def run_server(settings: Settings, sock: socket.socket | None = None,
     services = app.extensions["connector"]
     front = Front(app, settings, sock)
     settle_heap()
-    watch(settings.stuck_s, front.progress)
+    watch(settings.stuck_s, [front.progress, *([services.worker.progress] if with_worker else [])])
     if with_worker:
         services.worker.start()
         services.jobs.start()

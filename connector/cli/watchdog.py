@@ -5,8 +5,9 @@ watch:
 - *Its request threads all wait on something that does not come* (a lock, a connection, a
   call with no timeout): its event loop still accepts connections on the port it shares with
   the other web processes and `/healthz` still answers on its own thread, but every request it
-  takes waits for ever — a share of the agents' sidebars hang. Seen from inside
-  (`Progress`): requests under way and none ended for `stuck_s`. The process writes every
+  takes waits for ever — a share of the agents' sidebars hang. Likewise an event worker whose
+  threads all wait: the events pile up. Seen from inside (`connector.ops.progress.Progress`):
+  requests (or events) under way and none ended for `stuck_s`. The process writes every
   thread's stack to its log (where each one waits: code, no data) and ends with `EXIT_STUCK`.
 - *No thread of it runs at all* (one holds the interpreter in a C call: a runaway regular
   expression, a library's deadlock): nothing inside can see it. Seen from the supervisor of
@@ -30,39 +31,14 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+
+from connector.ops.progress import Progress
 
 log = logging.getLogger(__name__)
 EXIT_STUCK = 75  # EX_TEMPFAIL: ended for not moving, to be started again
 BEAT_S = 1.0  # how often a process tells it is moving
 _SLOT = struct.Struct("d")
-
-
-class Progress:
-    """The requests a process works (its liveness probes aside): how many are under way, and
-    since when nothing moved (the last to end, or the first to begin after none was)."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self.clock = clock
-        self.under_way = 0
-        self.moved = clock()
-        self._lock = threading.Lock()
-
-    def began(self) -> None:
-        with self._lock:
-            if self.under_way == 0:
-                self.moved = self.clock()
-            self.under_way += 1
-
-    def ended(self) -> None:
-        with self._lock:
-            self.under_way -= 1
-            self.moved = self.clock()
-
-    def stuck_for(self) -> float:
-        """Seconds requests have been under way with none ending; 0 when none is under way."""
-        with self._lock:
-            return self.clock() - self.moved if self.under_way > 0 else 0.0
 
 
 class Heartbeats:
@@ -95,12 +71,12 @@ def attach(heartbeats: Heartbeats, slot: int) -> None:
     _attached = (heartbeats, slot)
 
 
-def ended_for_not_moving(stuck_s: float, under_way: int) -> None:
-    """Write every thread's stack to the log, say why, and end this process now (its request
-    threads cannot be joined: they wait for ever)."""
-    log.error("no request ended for %.0f s while %d were under way (CONNECTOR_STUCK_S): ending "
-              "this process so that it is started again; where each thread waits follows",
-              stuck_s, under_way)
+def ended_for_not_moving(stuck_s: float, progress: Progress) -> None:
+    """Write every thread's stack to the log, say why, and end this process now (its threads
+    cannot be joined: they wait for ever)."""
+    log.error("no %s ended for %.0f s while %d were under way (CONNECTOR_STUCK_S): ending this "
+              "process so that it is started again; where each thread waits follows",
+              progress.what, stuck_s, progress.under_way)
     for handler in logging.getLogger().handlers:
         handler.flush()
     faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
@@ -108,19 +84,21 @@ def ended_for_not_moving(stuck_s: float, under_way: int) -> None:
     os._exit(EXIT_STUCK)
 
 
-def watch(stuck_s: float, progress: Progress | None,
-          on_stuck: Callable[[float, int], None] = ended_for_not_moving) -> threading.Thread:
+def watch(stuck_s: float, progresses: Sequence[Progress],
+          on_stuck: Callable[[float, Progress], None] = ended_for_not_moving
+          ) -> threading.Thread:
     """Start this process's watch (a daemon thread): each second, beat in the supervisor's slot
-    (when there is one), and end the process when its requests have not moved for `stuck_s`
-    (`on_stuck`; `stuck_s` 0: never). Also lets SIGABRT write every thread's stack."""
+    (when there is one), and end the process when one of its kinds of work (requests, events)
+    has not moved for `stuck_s` (`on_stuck`; `stuck_s` 0: never). Also lets SIGABRT write every
+    thread's stack."""
     if not faulthandler.is_enabled():
         faulthandler.enable(all_threads=True)
 
     def run() -> None:
         while True:
-            stuck = progress.stuck_for() if progress is not None and stuck_s > 0 else 0.0
-            if stuck > stuck_s:
-                on_stuck(stuck_s, progress.under_way if progress is not None else 0)
+            stuck = [one for one in progresses if stuck_s > 0 and one.stuck_for() > stuck_s]
+            if stuck:
+                on_stuck(stuck_s, stuck[0])
                 return
             if _attached is not None:
                 _attached[0].beat(_attached[1])

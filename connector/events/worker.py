@@ -40,6 +40,7 @@ from connector.helpdesk.base import TicketEvent, WriteBack
 from connector.helpdesk.config import AdapterConfig, WriteBackConfig
 from connector.identifiers import Identifiers
 from connector.models import CustomerProfile, Flag
+from connector.ops.progress import Progress
 from connector.store.guard import unavailable
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,7 @@ class EventWorker:
         # outcomes the database could not take: written as soon as it answers again
         self._unsettled: dict[int, Callable[[], bool]] = {}
         self._gave_back = False  # this pass gave events back for the database: pause
+        self.progress = Progress("event")  # the events under way, for the watchdog
 
     def work(self, event: TicketEvent) -> Outcome:
         """Work one event (raises when a step fails: the event is then retried)."""
@@ -241,7 +243,7 @@ class EventWorker:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                while (self.run_once() >= self.batch and not self._stop.is_set()
+                while (self._pass() >= self.batch and not self._stop.is_set()
                        and not self._gave_back):
                     continue  # a full batch: there may be more waiting
             except Exception as exc:  # the database went away: keep the thread, try later
@@ -254,6 +256,15 @@ class EventWorker:
             self._wake.clear()
             if woken and self.linger_s > 0:  # events come in bursts: claim them together
                 self._stop.wait(self.linger_s)
+
+    def _pass(self) -> int:
+        """`run_once`, counted as work under way (a pass that never ends, its claim waiting on
+        the database for ever, is a worker stuck, as an event that never ends is)."""
+        self.progress.began()
+        try:
+            return self.run_once()
+        finally:
+            self.progress.ended()
 
     def pause_s(self) -> float:
         """How long the loop waits for a wake before its next pass: the poll, or less when a
@@ -299,9 +310,11 @@ class EventWorker:
             if self._stop.is_set():
                 return  # stopping: `stop` gives it back
             self._running.add(item.id)
+        self.progress.began()
         try:
             self._work_and_settle(item)
         finally:
+            self.progress.ended()
             with self._lock:
                 self._running.discard(item.id)
                 self._lock.notify_all()

@@ -17,9 +17,10 @@ from pathlib import Path
 import requests
 import sqlalchemy
 
-from connector.cli.watchdog import Heartbeats, Progress, watch
+from connector.cli.watchdog import EXIT_STUCK, Heartbeats, watch
+from connector.ops.progress import Progress
 from tests.cli.test_processes import children, running
-from tests.cluster_helpers import Process, postgres_schema, run_connector, stop_all
+from tests.cluster_helpers import Process, postgres_schema, run_connector, stop_all, workers
 from tests.conftest import API_TOKEN, POSTGRES, Backoffice, free_port, service_env, until
 from tests.sources.test_cache import Clock
 
@@ -29,7 +30,7 @@ AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
 def test_requests_under_way_with_none_ending_are_not_moving() -> None:
     clock = Clock()
-    progress = Progress(clock)
+    progress = Progress("request", clock)
     clock.now += 3600  # idle an hour: nothing under way is never stuck
     assert progress.stuck_for() == 0.0
     progress.began()  # the first request after the idle hour counts from now
@@ -49,25 +50,25 @@ def test_requests_under_way_with_none_ending_are_not_moving() -> None:
 
 def test_the_watch_ends_a_process_whose_requests_do_not_move_and_beats_otherwise() -> None:
     stuck = threading.Event()
-    told: list[tuple[float, int]] = []
+    told: list[tuple[float, str, int]] = []
 
-    def on_stuck(stuck_s: float, under_way: int) -> None:
-        told.append((stuck_s, under_way))
+    def on_stuck(stuck_s: float, progress: Progress) -> None:
+        told.append((stuck_s, progress.what, progress.under_way))
         stuck.set()
 
-    moving = Progress()
-    watch(0.5, moving, on_stuck)
-    stalled = Progress()
+    moving = Progress("request")
+    watch(0.5, [moving], on_stuck)
+    idle, stalled = Progress("request"), Progress("event")
     stalled.began()
     stalled.began()
-    watch(0.5, stalled, on_stuck)
+    watch(0.5, [idle, stalled], on_stuck)
     for _ in range(30):  # the moving one: requests begin and end for 1.5 s
         moving.began()
         moving.ended()
         if stuck.wait(0.05):
             break
     assert stuck.wait(10)
-    assert told == [(0.5, 2)]  # the stalled one only
+    assert told == [(0.5, "event", 2)]  # the stalled one only
 
 
 def test_heartbeats_say_how_long_a_child_has_been_silent() -> None:
@@ -102,6 +103,16 @@ def ok(url: str, **kwargs: object) -> bool:
         return False
 
 
+def lock_every_table(holder: sqlalchemy.Connection, schema: str) -> None:
+    """A transaction on `holder` holding every table of the schema (until it ends)."""
+    tables = holder.execute(sqlalchemy.text(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = :s"
+        " AND table_type = 'BASE TABLE'"), {"s": schema}).scalars().all()
+    holder.execute(sqlalchemy.text(
+        "LOCK TABLE " + ", ".join(f'"{schema}"."{t}"' for t in tables)
+        + " IN ACCESS EXCLUSIVE MODE"))
+
+
 def test_a_web_process_whose_requests_all_wait_ends_itself_and_is_started_again(
         backoffice: Backoffice, demo_data: Path, tmp_path: Path) -> None:
     schema = f"connector_test_{uuid.uuid4().hex[:12]}"
@@ -112,13 +123,8 @@ def test_a_web_process_whose_requests_all_wait_ends_itself_and_is_started_again(
         try:
             assert ok(lookup, headers=AUTH)
             before = set(children(parent.process.pid))
-            with engine.connect() as holder:  # a transaction holding every table of ours
-                tables = holder.execute(sqlalchemy.text(
-                    "SELECT table_name FROM information_schema.tables WHERE table_schema = :s"
-                    " AND table_type = 'BASE TABLE'"), {"s": schema}).scalars().all()
-                holder.execute(sqlalchemy.text(
-                    "LOCK TABLE " + ", ".join(f'"{schema}"."{t}"' for t in tables)
-                    + " IN ACCESS EXCLUSIVE MODE"))
+            with engine.connect() as holder:
+                lock_every_table(holder, schema)
                 with ThreadPoolExecutor(6) as agents:  # their lookups wait on the lock
                     for _ in range(6):
                         agents.submit(requests.get, lookup, headers=AUTH, timeout=30)
@@ -154,3 +160,26 @@ def test_a_web_process_that_does_not_run_at_all_is_ended_by_its_supervisor(
             if running(frozen):
                 os.kill(frozen, signal.SIGKILL)
             stop_all([parent])
+
+
+def test_an_event_worker_whose_pass_waits_for_ever_ends_itself(
+        backoffice: Backoffice, demo_data: Path, tmp_path: Path) -> None:
+    """`connector worker` alone: its pass waits on the database (every table locked); it ends
+    with 75 and its stacks, for its own supervisor (systemd, Kubernetes) to start it again."""
+    schema = f"connector_test_{uuid.uuid4().hex[:12]}"
+    with postgres_schema(schema) as database:
+        env = {**service_env(demo_data, backoffice.url, tmp_path / "var"),
+               "CONNECTOR_DATABASE_URL": database, "CONNECTOR_STUCK_S": "3",
+               "CONNECTOR_DB_STATEMENT_TIMEOUT_S": "120", "CONNECTOR_DB_TIMEOUT_S": "30"}
+        worker = workers([env], [tmp_path / "worker.log"])[0]
+        engine = sqlalchemy.create_engine(POSTGRES)
+        try:
+            with engine.connect() as holder:
+                lock_every_table(holder, schema)
+                assert worker.process.wait(timeout=60) == EXIT_STUCK
+                holder.rollback()
+            log = worker.output()
+            assert "no event ended for 3 s" in log and 'File "' in log
+        finally:
+            stop_all([worker])
+            engine.dispose()
