@@ -54,6 +54,11 @@ ZLIB = 1
 COMPRESS_FROM = 512  # bytes of JSON below which compression never pays
 _RELEASE = ("if redis.call('get', KEYS[1]) == ARGV[1] then "
             "return redis.call('del', KEYS[1]) else return 0 end")
+# a kept page put only if no erasure cleared the pages since its making began (KEYS[2]: their
+# erasure count, read then: ARGV[2])
+_PAGE_PUT = ("if (redis.call('get', KEYS[2]) or '0') ~= ARGV[2] then return 0 end "
+             "redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[3]) return 1")
+CLEARED_TTL_S = 86_400  # the pages' erasure count, kept a day after the last erasure
 
 
 class Unshareable(TypeError):
@@ -191,6 +196,7 @@ class RedisCache:
             url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
             retry=Retry(NoBackoff(), 0), retry_on_timeout=False, health_check_interval=0)
         self._release = self._redis.register_script(_RELEASE)
+        self._page_put = self._redis.register_script(_PAGE_PUT)
 
     def _key(self, key: str) -> str:
         return f"{self.namespace}:{_hashed(key)}"
@@ -404,27 +410,40 @@ class RedisCache:
 
     # -- kept sidebar pages (`widgets.kept.SharedPages`) -------------------------------------
 
-    def page_get(self, name: str) -> bytes | None:
-        """A kept page another process put (None: none, or Redis away)."""
+    def page_get(self, name: str) -> tuple[bytes | None, str | None]:
+        """A kept page another process put (None: none), and the pages' erasure count as it
+        stands (for `page_put`); (None, None) when Redis is away."""
         try:
-            blob = self._call(lambda r: r.get(f"{self.namespace}:page:{name}"))
+            found = self._call(lambda r: r.mget(f"{self.namespace}:page:{name}",
+                                                f"{self.namespace}:pages-cleared"))
         except _Down:
-            return None
-        return blob  # type: ignore[return-value]
+            return None, None
+        blob, cleared = (value if isinstance(value, bytes) else None for value in found)
+        return blob, (cleared or b"0").decode()
 
-    def page_put(self, name: str, blob: bytes, ttl_s: float) -> bool:
-        """Put a kept page for the other processes, for ttl_s (False: Redis away)."""
+    def page_put(self, name: str, blob: bytes, ttl_s: float, cleared: str) -> bool:
+        """Put a kept page for the other processes, for ttl_s, unless an erasure cleared the
+        pages since their erasure count read `cleared` (`page_get`, before the page was made:
+        a page made while a person was erased is not put back after the erasure); False when
+        not put."""
         try:
-            self._call(lambda r: r.set(f"{self.namespace}:page:{name}", blob,
-                                       px=max(1, int(ttl_s * 1000))))
+            put = self._call(lambda r: self._page_put(
+                keys=[f"{self.namespace}:page:{name}", f"{self.namespace}:pages-cleared"],
+                args=[blob, cleared, max(1, int(ttl_s * 1000))], client=r))
         except _Down:
             return False
-        return True
+        return bool(put)
 
     def page_clear(self) -> int:
         """Drop every kept page of this namespace (an erasure); how many (0: Redis away, the
-        pages leaving by their TTL)."""
+        pages leaving by their TTL). The pages' erasure count goes up first: a page whose
+        making was under way is not put after (`page_put`)."""
         def cleared(r: redis.Redis) -> int:
+            count = f"{self.namespace}:pages-cleared"
+            with r.pipeline() as pipe:
+                pipe.incr(count)
+                pipe.expire(count, CLEARED_TTL_S)
+                pipe.execute()
             dropped = 0
             batch: list[bytes] = []
             for key in r.scan_iter(match=f"{self.namespace}:page:*", count=1000):

@@ -36,7 +36,8 @@ which every process reads alike). A page made again for the time is looked for t
 one process a minute makes a page in use, whichever asks first. The key is a digest of the
 request (no identifier in it), under the manifest's namespace, the code's own digest and the
 database's (a process of another version, or on another database, neither takes nor gives
-pages). An erasure clears them all.
+pages). An erasure clears them all, and a page whose making was under way then is not put
+after it (the pages' erasure count, read before the making, must be unchanged).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
@@ -86,15 +88,19 @@ ENTRY_OVERHEAD = 1024  # bytes an entry costs besides its page (keys, versions, 
 RECHECK_S = 60.0  # how often a database without the change triggers is looked at again
 MAX_SHARED_BYTES = 512 * 1024  # a page larger than this, compressed, is not shared
 Stamps = Callable[[Sequence[str]], list[tuple[float, float] | None]]
+# the shared pages' erasure count, as this thread read it before its making (`_taken`)
+_cleared: ContextVar[str | None] = ContextVar("kept_pages_cleared", default=None)
 
 
 class SharedPages(Protocol):
     """Where processes share kept pages (the shared cache): blobs by name for a time. Each call
     answers None/False/0 when the store does not answer (it says so itself)."""
 
-    def page_get(self, name: str) -> bytes | None: ...
+    def page_get(self, name: str) -> tuple[bytes | None, str | None]:
+        """The blob (None: none) and the pages' erasure count as it stands (None: unknown)."""
 
-    def page_put(self, name: str, blob: bytes, ttl_s: float) -> bool: ...
+    def page_put(self, name: str, blob: bytes, ttl_s: float, cleared: str) -> bool:
+        """Put unless the pages were cleared since their erasure count read `cleared`."""
 
     def page_clear(self) -> int: ...
 
@@ -195,8 +201,13 @@ class KeptPages:
 
     def _taken(self, key: str, known: Kept | None = None) -> tuple[Kept, bool] | None:
         """The page another process made for key, from the shared cache, when current (then
-        kept here too); None, unchecked, when it is the one already `known` here."""
-        blob = self.shared.page_get(self._space + key) if self.shared is not None else None
+        kept here too); None, unchecked, when it is the one already `known` here. Notes, for
+        this thread's making that may follow, the shared pages' erasure count (`_cleared`)."""
+        _cleared.set(None)
+        if self.shared is None:
+            return None
+        blob, cleared = self.shared.page_get(self._space + key)
+        _cleared.set(cleared)
         if blob is None:
             return None
         try:
@@ -326,11 +337,13 @@ class KeptPages:
 
     def _share(self, key: str, kept: Kept) -> None:
         """Put the page just kept in the shared cache, for the other processes."""
-        if self.shared is None:
+        cleared = _cleared.get()
+        _cleared.set(None)
+        if self.shared is None or cleared is None:  # unknown: maybe made across an erasure
             return
         blob = encode(kept)
         if blob is not None and len(blob) <= MAX_SHARED_BYTES:
-            self.shared.page_put(self._space + key, blob, KEPT_S)
+            self.shared.page_put(self._space + key, blob, KEPT_S, cleared)
 
     def prune(self) -> None:
         """Prune `record_changes` when due (every few minutes), behind: called at each sidebar,

@@ -100,6 +100,21 @@ def _opened(served: Served) -> tuple[object, str]:
     return answer, token
 
 
+def _note(cluster: Cluster, served: Served, text: str) -> None:
+    """A note written by a third writer, in plain SQL (every kept page of the person fails its
+    next check)."""
+    customer = served.services.assembler.resolver.resolve(
+        Identifiers(emails=(EMAIL,))).customer_id
+    engine = sqlalchemy.create_engine(cluster.url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(sqlalchemy.text(
+                "INSERT INTO notes (customer_id, text, author, created_at, updated_at) "
+                "VALUES (:c, :t, 'x', now(), now())"), {"c": customer, "t": text})
+    finally:
+        engine.dispose()
+
+
 def test_a_page_one_process_made_is_served_by_another_after_one_statement(
         cluster: Cluster) -> None:
     one, other = cluster.process("one"), cluster.process("other")
@@ -125,15 +140,7 @@ def test_a_note_written_meanwhile_is_never_served_from_the_shared_page(
         cluster: Cluster) -> None:
     one, other = cluster.process("one"), cluster.process("other")
     one.settled()
-    customer = one.services.assembler.resolver.resolve(Identifiers(emails=(EMAIL,))).customer_id
-    engine = sqlalchemy.create_engine(cluster.url)  # a third writer, plain SQL
-    try:
-        with engine.begin() as connection:
-            connection.execute(sqlalchemy.text(
-                "INSERT INTO notes (customer_id, text, author, created_at, updated_at) "
-                "VALUES (:c, 'Told meanwhile', 'x', now(), now())"), {"c": customer})
-    finally:
-        engine.dispose()
+    _note(cluster, one, "Told meanwhile")
     answer = other.open()
     assert "shared" not in other.results and other.last() == "kept"
     assert "Told meanwhile" in answer.text
@@ -189,6 +196,31 @@ def test_an_erasure_clears_the_shared_pages(cluster: Cluster) -> None:
         client.close()
     other.open()
     assert "shared" not in other.results and "hit" not in other.results
+
+
+def test_a_page_made_while_an_erasure_clears_the_shared_ones_is_not_shared(
+        cluster: Cluster) -> None:
+    one, other = cluster.process("one"), cluster.process("other")
+    one.settled()
+    client = redis.Redis.from_url(REDIS)
+    pages = f"{cluster.prefix}:*:page:*"
+    lookup = one.services.assembler.lookup
+
+    def erased_meanwhile(*args: object, **kwargs: object) -> object:
+        del one.services.assembler.lookup  # once
+        other.services.pages.clear()  # another process's erasure, as this page is made
+        return lookup(*args, **kwargs)
+
+    try:
+        _note(cluster, one, "Before")
+        one.services.assembler.lookup = erased_meanwhile  # type: ignore[method-assign]
+        assert "Before" in one.open().text and one.last() == "kept"
+        assert not list(client.scan_iter(pages))  # made across the erasure: not put back
+        _note(cluster, one, "After")
+        assert "After" in one.open().text and one.last() == "kept"
+        assert list(client.scan_iter(pages))  # made after it: shared again
+    finally:
+        client.close()
 
 
 def test_a_process_on_another_database_takes_no_page(cluster: Cluster) -> None:
