@@ -47,9 +47,11 @@ class Supervisor:
 
     def __init__(self, children: dict[str, Child],
                  ended: Callable[[int], None] = lambda _pid: None,
-                 stuck_s: float = 0.0) -> None:
+                 stuck_s: float = 0.0,
+                 restarted: Callable[[str], None] = lambda _why: None) -> None:
         self.children = children
         self.ended = ended  # told each child's pid once it has ended
+        self.restarted = restarted  # told why each child is started again
         self.stuck_s = stuck_s
         self.pids: dict[int, str] = {}
         self.started: dict[int, float] = {}
@@ -77,13 +79,14 @@ class Supervisor:
                 continue
             name = self.pids.pop(pid, "")
             began = self.started.pop(pid, 0.0)
-            self.aborted.pop(pid, None)
+            silent = self.aborted.pop(pid, None) is not None
             self.ended(pid)
             if not name or self.stopping.is_set():
                 continue
             failed = os.waitstatus_to_exitcode(status)
             if failed == EXIT_STUCK:
                 log.error("process %s (%s) ended for not moving: started again", pid, name)
+                self.restarted("stuck")
                 self._start(name)
                 continue
             if failed > 0 and time.monotonic() - began < STARTING_S:
@@ -96,6 +99,7 @@ class Supervisor:
                         pid, name, status, RESTART_PAUSE_S)
             if self.stopping.wait(RESTART_PAUSE_S):
                 continue
+            self.restarted("silent" if silent else "died")
             self._start(name)
         return code
 
@@ -208,7 +212,7 @@ def run_worker(settings: Settings) -> int:
     lower_priority(settings.worker_nice)
     services = build_services(settings)
     settle_heap()
-    watch(settings.stuck_s, [services.worker.progress])
+    watch(settings.stuck_s, [services.worker.progress], noted=services.metrics.note_stalled)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

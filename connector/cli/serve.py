@@ -13,7 +13,7 @@ from connector.cli.common import EXIT_INVALID, manifest_or_report
 from connector.cli.front import Front
 from connector.cli.processes import Supervisor, listening_socket, run_worker, settle_heap
 from connector.cli.watchdog import watch
-from connector.ops.metrics import process_ended, share_between_processes, unshare
+from connector.ops.metrics import process_ended, restarts, share_between_processes, unshare
 from connector.settings import Settings
 from connector.web import create_app
 
@@ -27,7 +27,8 @@ def run_server(settings: Settings, sock: socket.socket | None = None,
     services = app.extensions["connector"]
     front = Front(app, settings, sock)
     settle_heap()
-    watch(settings.stuck_s, [front.progress, *([services.worker.progress] if with_worker else [])])
+    watch(settings.stuck_s, [front.progress, *([services.worker.progress] if with_worker else [])],
+          noted=services.metrics.note_stalled)
     if with_worker:
         services.worker.start()
         services.jobs.start()
@@ -52,7 +53,8 @@ def run_processes(settings: Settings, workers: int, with_worker: bool, why: str)
           flush=True)
     made = share_between_processes()
     try:
-        return Supervisor(children, ended=process_ended, stuck_s=settings.stuck_s).run()
+        return Supervisor(children, ended=process_ended, stuck_s=settings.stuck_s,
+                          restarted=restarts()).run()
     finally:
         unshare(made)
 

@@ -85,18 +85,22 @@ def ended_for_not_moving(stuck_s: float, progress: Progress) -> None:
 
 
 def watch(stuck_s: float, progresses: Sequence[Progress],
-          on_stuck: Callable[[float, Progress], None] = ended_for_not_moving
+          on_stuck: Callable[[float, Progress], None] = ended_for_not_moving,
+          noted: Callable[[str, float], None] = lambda _what, _seconds: None
           ) -> threading.Thread:
-    """Start this process's watch (a daemon thread): each second, beat in the supervisor's slot
-    (when there is one), and end the process when one of its kinds of work (requests, events)
-    has not moved for `stuck_s` (`on_stuck`; `stuck_s` 0: never). Also lets SIGABRT write every
-    thread's stack."""
+    """Start this process's watch (a daemon thread): each second, note how long each kind of
+    its work (requests, events) has not moved (`noted`: the metrics), beat in the supervisor's
+    slot (when there is one), and end the process when one has not moved for `stuck_s`
+    (`on_stuck`; `stuck_s` 0: never). Also lets SIGABRT write every thread's stack."""
     if not faulthandler.is_enabled():
         faulthandler.enable(all_threads=True)
 
     def run() -> None:
         while True:
-            stuck = [one for one in progresses if stuck_s > 0 and one.stuck_for() > stuck_s]
+            stalled = [(one, one.stuck_for()) for one in progresses]
+            for one, seconds in stalled:
+                noted(one.what, seconds)
+            stuck = [one for one, seconds in stalled if 0 < stuck_s < seconds]
             if stuck:
                 on_stuck(stuck_s, stuck[0])
                 return

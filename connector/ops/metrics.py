@@ -71,6 +71,17 @@ def _sweep(where: Path) -> None:
             continue
 
 
+def restarts() -> Callable[[str], None]:
+    """The supervisor's count of the processes it started again, by why ("died", "stuck": it
+    ended itself for not moving, "silent": its heartbeat stopped). The supervisor serves no
+    metrics: with the processes' metrics shared (`share_between_processes`, called first), its
+    count is read with theirs at every scrape."""
+    counter = Counter("connector_processes_restarted_total", "Processes of `serve --workers N` "
+                      "started again by their supervisor, by why", ["why"],
+                      registry=CollectorRegistry())
+    return lambda why: counter.labels(why).inc()
+
+
 def process_ended(pid: int) -> None:
     """A child ended: its gauges no longer count (its counters do, as Prometheus expects)."""
     folder = os.environ.get(SHARED_DIR)
@@ -138,6 +149,11 @@ class Metrics:
         self.rendered_bytes = Gauge(
             "connector_rendered_blocks_bytes", "Bytes of rendered blocks the processes keep",
             registry=self.registry, multiprocess_mode="livesum",
+        )
+        self.stalled = Gauge(
+            "connector_stalled_seconds", "How long a process's requests (or events) have been "
+            "under way with none ending: at CONNECTOR_STUCK_S the process is ended and started "
+            "again", ["what"], registry=self.registry, multiprocess_mode="livemax",
         )
         self.shared_degraded = Gauge(
             "connector_shared_cache_degraded", "1 while the shared cache (Redis) does not "
@@ -214,6 +230,10 @@ class Metrics:
         if status.latency_ms is not None:
             latency.observe(status.latency_ms / 1000)
         cache.inc()
+
+    def note_stalled(self, what: str, seconds: float) -> None:
+        """The watchdog's reading, each second (`connector.cli.watchdog`)."""
+        self.stalled.labels(what).set(round(seconds, 1))
 
     def render(self) -> bytes:
         """The metrics in Prometheus' text format: this process's, or with several processes

@@ -8,6 +8,7 @@ serving."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import uuid
@@ -61,7 +62,8 @@ def test_the_watch_ends_a_process_whose_requests_do_not_move_and_beats_otherwise
     idle, stalled = Progress("request"), Progress("event")
     stalled.began()
     stalled.began()
-    watch(0.5, [idle, stalled], on_stuck)
+    readings: list[tuple[str, float]] = []
+    watch(0.5, [idle, stalled], on_stuck, noted=lambda what, s: readings.append((what, s)))
     for _ in range(30):  # the moving one: requests begin and end for 1.5 s
         moving.began()
         moving.ended()
@@ -69,6 +71,8 @@ def test_the_watch_ends_a_process_whose_requests_do_not_move_and_beats_otherwise
             break
     assert stuck.wait(10)
     assert told == [(0.5, "event", 2)]  # the stalled one only
+    assert ("request", 0.0) in readings  # each reading noted (the metrics' gauge)
+    assert max(seconds for what, seconds in readings if what == "event") > 0.5
 
 
 def test_heartbeats_say_how_long_a_child_has_been_silent() -> None:
@@ -94,6 +98,14 @@ def supervised(backoffice: Backoffice, demo_data: Path, tmp_path: Path, database
     until(lambda: parent.output().count("connector: serving on") == 2, 60)  # both started
     assert ok(f"{url}/healthz") and len(children(parent.process.pid)) == 2
     return parent, url
+
+
+def restarted(url: str, why: str) -> float:
+    """Processes the supervisor started again for `why`, as any process's /metrics counts."""
+    text = requests.get(f"{url}/metrics", timeout=10).text
+    found = re.search(rf'^connector_processes_restarted_total\{{why="{why}"\}} (\S+)$', text,
+                      re.M)
+    return float(found.group(1)) if found else 0.0
 
 
 def ok(url: str, **kwargs: object) -> bool:
@@ -132,6 +144,7 @@ def test_a_web_process_whose_requests_all_wait_ends_itself_and_is_started_again(
                     until(lambda: set(children(parent.process.pid)) - before, 30)
                     holder.rollback()  # the lock goes: the processes started again serve
             until(lambda: ok(lookup, headers=AUTH), 60)
+            assert restarted(url, "stuck") >= 1
             log = parent.output()
             assert "ended for not moving: started again" in log  # by the supervisor
             assert "Thread 0x" in log and 'File "' in log  # where each thread waited
@@ -156,6 +169,7 @@ def test_a_web_process_that_does_not_run_at_all_is_ended_by_its_supervisor(
             assert frozen not in children(parent.process.pid)
             until(lambda: ok(f"{url}/api/v1/customers/lookup?email={PAULINE}", headers=AUTH),
                   30)
+            assert restarted(url, "silent") == 1 and restarted(url, "stuck") == 0
         finally:
             if running(frozen):
                 os.kill(frozen, signal.SIGKILL)
