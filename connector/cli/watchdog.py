@@ -96,10 +96,16 @@ def watch(stuck_s: float, progresses: Sequence[Progress],
         faulthandler.enable(all_threads=True)
 
     def run() -> None:
+        told = False
         while True:
             stalled = [(one, one.stuck_for()) for one in progresses]
             for one, seconds in stalled:
-                noted(one.what, seconds)
+                try:  # a failing reading must not stop the watch (nor its heartbeat)
+                    noted(one.what, seconds)
+                except Exception:
+                    if not told:
+                        log.exception("the watchdog's readings are not noted")
+                    told = True
             stuck = [one for one, seconds in stalled if 0 < stuck_s < seconds]
             if stuck:
                 on_stuck(stuck_s, stuck[0])

@@ -75,6 +75,18 @@ def test_the_watch_ends_a_process_whose_requests_do_not_move_and_beats_otherwise
     assert max(seconds for what, seconds in readings if what == "event") > 0.5
 
 
+def test_a_reading_that_fails_does_not_stop_the_watch() -> None:
+    stuck = threading.Event()
+
+    def broken(_what: str, _seconds: float) -> None:
+        raise RuntimeError("metrics away")
+
+    stalled = Progress("request")
+    stalled.began()
+    watch(0.5, [stalled], lambda _s, _p: stuck.set(), noted=broken)
+    assert stuck.wait(10)
+
+
 def test_heartbeats_say_how_long_a_child_has_been_silent() -> None:
     beats = Heartbeats(2)
     assert beats.silent_for(0) == 0.0  # never beaten: starting, not judged
