@@ -30,14 +30,15 @@ Per process, bounded by bytes (`CONNECTOR_KEPT_PAGES_MB`, least recently used ou
 next check (the erasure wrote) and leave memory within `KEPT_S`.
 
 Shared too, when the source cache is shared (`SharedPages`: Redis): a page made in one process
-is put there, compressed, for `KEPT_S`, and a process that has no copy of a request's page takes
-that one, after the same check (what it was made of lives in the database and the shared cache,
-which every process reads alike). A page made again for the time is looked for there first:
-one process a minute makes a page in use, whichever asks first. The key is a digest of the
-request (no identifier in it), under the manifest's namespace, the code's own digest and the
-database's (a process of another version, or on another database, neither takes nor gives
-pages). An erasure clears them all, and a page whose making was under way then is not put
-after it (the pages' erasure count, read before the making, must be unchanged).
+is put there, compressed, for as long as a process could take it (`useful_s`), and a process
+that has no copy of a request's page takes that one, after the same check (what it was made of
+lives in the database and the shared cache, which every process reads alike). A page made
+again for the time is looked for there first: one process a minute makes a page in use,
+whichever asks first. The key is a digest of the request (no identifier in it), under the
+manifest's namespace, the code's own digest and the database's (a process of another version,
+or on another database, neither takes nor gives pages). An erasure clears them all, and a page
+whose making was under way then is not put after it (the pages' erasure count, read before
+the making, must be unchanged).
 """
 
 from __future__ import annotations
@@ -341,9 +342,21 @@ class KeptPages:
         _cleared.set(None)
         if self.shared is None or cleared is None:  # unknown: maybe made across an erasure
             return
+        ttl_s = self.useful_s(kept)
+        if ttl_s <= 0:
+            return
         blob = encode(kept)
         if blob is not None and len(blob) <= MAX_SHARED_BYTES:
-            self.shared.page_put(self._space + key, blob, KEPT_S, cleared)
+            self.shared.page_put(self._space + key, blob, ttl_s, cleared)
+
+    def useful_s(self, kept: Kept) -> float:
+        """How long from now a page can still pass its check (`_current`): until its first
+        cached answer is past its TTL and the time it is served while refreshed, `KEPT_S` at
+        most — what the shared cache keeps it for (a copy no process could take is not
+        held)."""
+        now = self.clock()
+        ends = (fresh + self.grace(entry) - now for entry, (_stored, fresh) in kept.entries)
+        return min(KEPT_S, *ends) if kept.entries else KEPT_S
 
     def prune(self) -> None:
         """Prune `record_changes` when due (every few minutes), behind: called at each sidebar,

@@ -27,7 +27,7 @@ from connector.manifest import load_manifest
 from connector.models import SourceState, SourceStatus
 from connector.settings import Settings
 from connector.widgets.base import scripts, stylesheet
-from connector.widgets.kept import Kept, decode, encode
+from connector.widgets.kept import KEPT_S, Kept, decode, encode
 from tests.conftest import (
     API_TOKEN,
     MANIFEST,
@@ -196,6 +196,23 @@ def test_an_erasure_clears_the_shared_pages(cluster: Cluster) -> None:
         client.close()
     other.open()
     assert "shared" not in other.results and "hit" not in other.results
+
+
+def test_a_shared_page_is_held_as_long_as_a_process_could_take_it(cluster: Cluster) -> None:
+    one = cluster.process("one")
+    one.settled()
+    client = redis.Redis.from_url(REDIS)
+    try:
+        [name] = list(client.scan_iter(f"{cluster.prefix}:*:page:*"))
+        held_s = client.pttl(name) / 1000
+        kept = decode(client.get(name))  # type: ignore[arg-type]
+    finally:
+        client.close()
+    # past its first answer's TTL and the time it may be served while refreshed, no process
+    # could take it: not held longer (the demo's contact history: 60 s, then 60 s)
+    usable = min(fresh + one.services.assembler.revalidate_s(entry)
+                 for entry, (_stored, fresh) in kept.entries) - time.time()
+    assert usable - 5 < held_s <= usable + 0.5 and held_s < KEPT_S
 
 
 def test_a_page_made_while_an_erasure_clears_the_shared_ones_is_not_shared(
