@@ -115,10 +115,11 @@ def _sidebar(kind: str) -> Response:
     token = request.values.get("t", "")
     if found is not None:  # nothing it was made of changed
         kept, timely = found
+        nonce = secrets.token_urlsafe(16)
+        html = pages.served(kept, token, nonce)  # counted served before it is made again
         if not timely:  # only the time moved: made again meanwhile
             _made_behind(key, context, kind, locale, token)
-        nonce = secrets.token_urlsafe(16)
-        return _page(pages.served(kept, token, nonce), 200, nonce)
+        return _page(html, 200, nonce)
     return _made_kept(key, context, kind, locale, token)
 
 

@@ -26,8 +26,9 @@ land between the data and its version unseen), and nothing was written meanwhile
 opening that learnt who the person is: made again behind, once).
 
 Per process, bounded by bytes (`CONNECTOR_KEPT_PAGES_MB`, least recently used out) and by time
-(`KEPT_S` unused). `clear` at an erasure in this process; other processes' copies fail their
-next check (the erasure wrote) and leave memory within `KEPT_S`.
+(`useful_s`: until the page could no longer pass its check, `KEPT_S` after it was made at
+most). `clear` at an erasure in this process; other processes' copies fail their next check
+(the erasure wrote) and leave memory within that time.
 
 Shared too, when the source cache is shared (`SharedPages`: Redis): a page made in one process
 is put there, compressed, for as long as a process could take it (`useful_s`), and a process
@@ -62,7 +63,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
-from cachetools import TTLCache
+from cachetools import TLRUCache
 from sqlalchemy import Engine
 
 from connector.models import CustomerProfile, SourceStatus
@@ -143,8 +144,10 @@ class KeptPages:
         self._refreshing: set[str] = set()
         self._refresher = ThreadPoolExecutor(1, thread_name_prefix="kept-pages")
         self._last: Future[None] | None = None
-        self._kept: TTLCache[str, Kept] = TTLCache(
-            maxsize=max(max_bytes, 1), ttl=KEPT_S, getsizeof=_size)
+        # each page until it could no longer pass its check, `KEPT_S` at most (`useful_s`)
+        self._kept: TLRUCache[str, Kept] = TLRUCache(
+            maxsize=max(max_bytes, 1), ttu=lambda _key, kept, now: now + self._useful(kept, now),
+            timer=lambda: self.clock(), getsizeof=_size)
         self._lock = threading.Lock()
         self._token = TokenStandIns("cnp")
         self._nonce = "cnpn" + secrets.token_hex(12)  # letters and digits, as the token's
@@ -352,9 +355,11 @@ class KeptPages:
     def useful_s(self, kept: Kept) -> float:
         """How long from now a page can still pass its check (`_current`): until its first
         cached answer is past its TTL and the time it is served while refreshed, `KEPT_S` at
-        most — what the shared cache keeps it for (a copy no process could take is not
-        held)."""
-        now = self.clock()
+        most — how long it is held, here and in the shared cache (a copy no process could
+        take is dead weight, and an erased person's page leaves memory sooner)."""
+        return self._useful(kept, self.clock())
+
+    def _useful(self, kept: Kept, now: float) -> float:
         ends = (fresh + self.grace(entry) - now for entry, (_stored, fresh) in kept.entries)
         return min(KEPT_S, *ends) if kept.entries else KEPT_S
 
@@ -388,8 +393,9 @@ class KeptPages:
 
     @property
     def size_bytes(self) -> int:
-        """The bytes the kept pages are counted as."""
+        """The bytes the kept pages are counted as (those that could still be served)."""
         with self._lock:
+            self._kept.expire()
             return int(self._kept.currsize)
 
     def _stand_in(self, html: str, token: str, nonce: str) -> str:

@@ -192,6 +192,17 @@ def test_an_answer_past_its_refresh_is_not_served_from_a_kept_page(served: Serve
     assert served.last() != "hit"
 
 
+def test_a_kept_page_leaves_memory_once_it_could_no_longer_pass_its_check(
+        served: Served) -> None:
+    served.settled()
+    pages = served.services.pages
+    assert pages.size_bytes > 0
+    later = pages.clock() + 200  # past its first answer's TTL and refresh time (30 s + 60 s)
+    assert KEPT_S > 200
+    pages.clock = lambda: later
+    assert pages.size_bytes == 0  # not held until KEPT_S
+
+
 def test_an_erasure_empties_the_kept_pages(served: Served) -> None:
     served.settled()
     assert served.services.pages.size_bytes > 0
