@@ -179,8 +179,9 @@ def test_when_only_the_time_moved_the_page_is_served_and_made_again_behind(
     assert served.results[made_before] == "hit"
     pages.idle()
     assert "kept" in served.results[made_before + 1:]
-    served.open()
-    assert served.last() == "hit"
+    made_before = len(served.results)
+    served.open()  # (its ages at the moved clock may differ again: made again behind, after)
+    assert served.results[made_before] == "hit"
 
 
 def test_an_answer_past_its_refresh_is_not_served_from_a_kept_page(served: Served) -> None:
