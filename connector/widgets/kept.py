@@ -146,7 +146,7 @@ class KeptPages:
         self._last: Future[None] | None = None
         # each page until it could no longer pass its check, `KEPT_S` at most (`useful_s`)
         self._kept: TLRUCache[str, Kept] = TLRUCache(
-            maxsize=max(max_bytes, 1), ttu=lambda _key, kept, now: now + self._useful(kept, now),
+            maxsize=max(max_bytes, 1), ttu=lambda _key, kept, now: now + self.useful_s(kept, now),
             timer=lambda: self.clock(), getsizeof=_size)
         self._lock = threading.Lock()
         self._token = TokenStandIns("cnp")
@@ -238,11 +238,10 @@ class KeptPages:
         now = self.clock()
         timely = (kept.minute == self.minute(key)
                   and _ages(kept.sources, kept.locale, _utc(now)) == kept.ages)
-        for entry, (_stored, fresh) in kept.entries:
-            if fresh <= now:  # past its TTL: the same answer while it is refreshed
-                if now >= fresh + self.grace(entry):
-                    return None
-                timely = False
+        if self.useful_s(kept, now) <= 0:  # an answer past its TTL and its time to refresh
+            return None
+        if any(fresh <= now for _entry, (_stored, fresh) in kept.entries):
+            timely = False  # past its TTL: the same answer served while it is refreshed
         try:
             with reading(self.engine) as connection:
                 found = read(connection, kept.keys)
@@ -345,21 +344,18 @@ class KeptPages:
         _cleared.set(None)
         if self.shared is None or cleared is None:  # unknown: maybe made across an erasure
             return
-        ttl_s = self.useful_s(kept)
+        ttl_s = self.useful_s(kept, self.clock())
         if ttl_s <= 0:
             return
         blob = encode(kept)
         if blob is not None and len(blob) <= MAX_SHARED_BYTES:
             self.shared.page_put(self._space + key, blob, ttl_s, cleared)
 
-    def useful_s(self, kept: Kept) -> float:
-        """How long from now a page can still pass its check (`_current`): until its first
+    def useful_s(self, kept: Kept, now: float) -> float:
+        """How long from `now` a page can still pass its check (`_current`): until its first
         cached answer is past its TTL and the time it is served while refreshed, `KEPT_S` at
         most — how long it is held, here and in the shared cache (a copy no process could
         take is dead weight, and an erased person's page leaves memory sooner)."""
-        return self._useful(kept, self.clock())
-
-    def _useful(self, kept: Kept, now: float) -> float:
         ends = (fresh + self.grace(entry) - now for entry, (_stored, fresh) in kept.entries)
         return min(KEPT_S, *ends) if kept.entries else KEPT_S
 
