@@ -73,6 +73,20 @@ class Served:
         return self.results[-1]
 
 
+def noted_elsewhere(url: str, services: Services, text: str) -> None:
+    """A note on EMAIL's person written by another writer on the PostgreSQL database at `url`
+    (plain SQL: the database's triggers tell the kept pages)."""
+    customer = services.assembler.resolver.resolve(Identifiers(emails=(EMAIL,))).customer_id
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(sqlalchemy.text(
+                "INSERT INTO notes (customer_id, text, author, created_at, updated_at) "
+                "VALUES (:c, :t, 'x', now(), now())"), {"c": customer, "t": text})
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture
 def served(demo_data: Path, backoffice: Backoffice, tmp_path: Path) -> Iterator[Served]:
     settings = Settings(data_dir=tmp_path, demo_dir=demo_data, secret_key="test-secret-key",
@@ -245,13 +259,7 @@ def test_on_postgresql_and_redis_pages_outlive_others_learnt_not_another_process
         served.settled("paul.poirier@example.com")  # another person learnt: who is who written
         served.open()
         assert served.last() == "hit"  # told per identifier and person: this record untouched
-        customer = services.assembler.resolver.resolve(Identifiers(emails=(EMAIL,))).customer_id
-        other = sqlalchemy.create_engine(url)  # another process's engine, plain SQL
-        with other.begin() as connection:
-            connection.execute(sqlalchemy.text(
-                "INSERT INTO notes (customer_id, text, author, created_at, updated_at) "
-                "VALUES (:c, 'Told by another process', 'x', now(), now())"), {"c": customer})
-        other.dispose()
+        noted_elsewhere(url, services, "Told by another process")
         assert "Told by another process" in served.open().text
         assert served.last() == "kept"
     finally:

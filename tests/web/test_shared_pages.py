@@ -19,10 +19,8 @@ from pathlib import Path
 
 import pytest
 import redis
-import sqlalchemy
 
 from connector.app import Services, build_services
-from connector.identifiers import Identifiers
 from connector.manifest import load_manifest
 from connector.models import SourceState, SourceStatus
 from connector.settings import Settings
@@ -38,7 +36,7 @@ from tests.conftest import (
     service_env,
 )
 from tests.faults.proxy import PASS, REFUSE, Proxy
-from tests.web.test_kept_pages import EMAIL, Served, _reads
+from tests.web.test_kept_pages import EMAIL, Served, _reads, noted_elsewhere
 
 
 class Cluster:
@@ -100,21 +98,6 @@ def _opened(served: Served) -> tuple[object, str]:
     return answer, token
 
 
-def _note(cluster: Cluster, served: Served, text: str) -> None:
-    """A note written by a third writer, in plain SQL (every kept page of the person fails its
-    next check)."""
-    customer = served.services.assembler.resolver.resolve(
-        Identifiers(emails=(EMAIL,))).customer_id
-    engine = sqlalchemy.create_engine(cluster.url)
-    try:
-        with engine.begin() as connection:
-            connection.execute(sqlalchemy.text(
-                "INSERT INTO notes (customer_id, text, author, created_at, updated_at) "
-                "VALUES (:c, :t, 'x', now(), now())"), {"c": customer, "t": text})
-    finally:
-        engine.dispose()
-
-
 def test_a_page_one_process_made_is_served_by_another_after_one_statement(
         cluster: Cluster) -> None:
     one, other = cluster.process("one"), cluster.process("other")
@@ -140,7 +123,7 @@ def test_a_note_written_meanwhile_is_never_served_from_the_shared_page(
         cluster: Cluster) -> None:
     one, other = cluster.process("one"), cluster.process("other")
     one.settled()
-    _note(cluster, one, "Told meanwhile")
+    noted_elsewhere(cluster.url, one.services, "Told meanwhile")
     answer = other.open()
     assert "shared" not in other.results and other.last() == "kept"
     assert "Told meanwhile" in answer.text
@@ -229,11 +212,11 @@ def test_a_page_made_while_an_erasure_clears_the_shared_ones_is_not_shared(
         return lookup(*args, **kwargs)
 
     try:
-        _note(cluster, one, "Before")
+        noted_elsewhere(cluster.url, one.services, "Before")
         one.services.assembler.lookup = erased_meanwhile  # type: ignore[method-assign]
         assert "Before" in one.open().text and one.last() == "kept"
         assert not list(client.scan_iter(pages))  # made across the erasure: not put back
-        _note(cluster, one, "After")
+        noted_elsewhere(cluster.url, one.services, "After")
         assert "After" in one.open().text and one.last() == "kept"
         assert list(client.scan_iter(pages))  # made after it: shared again
     finally:
